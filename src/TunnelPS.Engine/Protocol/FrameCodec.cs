@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace TunnelPS.Engine.Protocol;
+
+/// <summary>
+/// Reads and writes protocol frames: an 8-byte signed little-endian length, then that many bytes of UTF-8 JSON
+/// <c>{"Type":"Name","Payload":{...}}</c>. Frames are read in full (never trusting one read), bounded by
+/// <see cref="MaxFrameLength"/>, and written with the length and body in a single write (one TLS record).
+/// </summary>
+public static class FrameCodec
+{
+    /// <summary>The largest frame body TunnelPS accepts.</summary>
+    public const int MaxFrameLength = 64 * 1024;
+
+    /// <summary>The size of the length prefix.</summary>
+    public const int HeaderLength = 8;
+
+    /// <summary>Serialises a message into a new array holding the length prefix and the body.</summary>
+    public static byte[] Encode(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.GetSpan(HeaderLength);
+        buffer.Advance(HeaderLength);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("Type", message.Type);
+            writer.WritePropertyName("Payload");
+            JsonSerializer.Serialize(writer, message, message.GetType(), ProtocolJsonContext.Default);
+            writer.WriteEndObject();
+        }
+        var frame = buffer.WrittenSpan.ToArray();
+        var length = frame.Length - HeaderLength;
+        if (length > MaxFrameLength)
+        {
+            throw new ProtocolException($"A {message.Type} message of {length} bytes exceeds the frame limit of {MaxFrameLength} bytes.");
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(frame, length);
+        return frame;
+    }
+
+    /// <summary>Writes one frame with a single write call.</summary>
+    public static async ValueTask WriteAsync(Stream stream, Message message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var frame = Encode(message);
+        await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads one frame in full. Returns null when the stream ends cleanly before a frame starts; throws
+    /// <see cref="ProtocolException"/> for a bad length, a truncated frame, malformed JSON or an unknown type.
+    /// </summary>
+    public static async ValueTask<Message?> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var header = new byte[HeaderLength];
+        var got = await ReadAtLeastAsync(stream, header, cancellationToken).ConfigureAwait(false);
+        if (got == 0)
+        {
+            return null;
+        }
+        if (got < HeaderLength)
+        {
+            throw new ProtocolException($"The connection closed inside a frame header ({got} of {HeaderLength} bytes).");
+        }
+        var length = BinaryPrimitives.ReadInt64LittleEndian(header);
+        if (length < 0 || length > MaxFrameLength)
+        {
+            throw new ProtocolException($"Frame length {length} is outside the allowed range 0..{MaxFrameLength} bytes; the peer is not speaking the tunnel protocol.");
+        }
+        var body = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
+        try
+        {
+            var bodyRead = await ReadAtLeastAsync(stream, body.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
+            if (bodyRead < length)
+            {
+                throw new ProtocolException($"The connection closed inside a frame body ({bodyRead} of {length} bytes).");
+            }
+            return Decode(body.AsSpan(0, (int)length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>Decodes a frame body (the JSON after the length prefix).</summary>
+    public static Message Decode(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new ProtocolException("A frame body is not a JSON object.");
+            }
+            string? type = null;
+            JsonElement payload = default;
+            var hasPayload = false;
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.NameEquals("Type") || string.Equals(property.Name, "Type", StringComparison.OrdinalIgnoreCase))
+                {
+                    type = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                }
+                else if (string.Equals(property.Name, "Payload", StringComparison.OrdinalIgnoreCase))
+                {
+                    payload = property.Value;
+                    hasPayload = property.Value.ValueKind == JsonValueKind.Object;
+                }
+            }
+            if (string.IsNullOrEmpty(type))
+            {
+                throw new ProtocolException("A frame has no \"Type\" field.");
+            }
+            var target = MessageType(type);
+            if (!hasPayload)
+            {
+                return (Message)Activator.CreateInstance(target)!;
+            }
+            return (Message?)payload.Deserialize(target, ProtocolJsonContext.Default)
+                ?? throw new ProtocolException($"A {type} frame has an empty payload.");
+        }
+        catch (JsonException ex)
+        {
+            throw new ProtocolException($"A frame body is not valid JSON: {ex.Message}", ex);
+        }
+    }
+
+    private static Type MessageType(string type) => type switch
+    {
+        "Auth" => typeof(Auth),
+        "AuthResp" => typeof(AuthResp),
+        "ReqTunnel" => typeof(ReqTunnel),
+        "NewTunnel" => typeof(NewTunnel),
+        "ReqProxy" => typeof(ReqProxy),
+        "RegProxy" => typeof(RegProxy),
+        "StartProxy" => typeof(StartProxy),
+        "Ping" => typeof(Ping),
+        "Pong" => typeof(Pong),
+        "CloseTunnel" => typeof(CloseTunnel),
+        _ => throw new ProtocolException($"Unknown message type '{Truncate(type)}'."),
+    };
+
+    private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
+
+    private static async ValueTask<int> ReadAtLeastAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var read = await stream.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+            total += read;
+        }
+        return total;
+    }
+}

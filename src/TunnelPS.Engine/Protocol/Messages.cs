@@ -1,0 +1,119 @@
+using System.Text.Json.Serialization;
+
+namespace TunnelPS.Engine.Protocol;
+
+/// <summary>A control or proxy message of the ngrok 1.x tunnel protocol (version "2"), plus TunnelPS extensions.</summary>
+/// <remarks>Field names are capitalised exactly as ngrok 1.x writes them; see PROTOCOL.md.</remarks>
+public abstract record Message
+{
+    /// <summary>The value of the frame's "Type" field.</summary>
+    [JsonIgnore]
+    public abstract string Type { get; }
+}
+
+/// <summary>Client → server, the first frame on a control connection.</summary>
+public sealed record Auth : Message
+{
+    public override string Type => "Auth";
+    public string Version { get; init; } = ProtocolVersion.Current;
+    public string MmVersion { get; init; } = ProtocolVersion.MajorMinor;
+    /// <summary>The client's auth token. Never logged.</summary>
+    public string User { get; init; } = "";
+    public string Password { get; init; } = "";
+    public string OS { get; init; } = "";
+    public string Arch { get; init; } = "";
+    /// <summary>Empty for a new session; the previous session id on reconnect.</summary>
+    public string ClientId { get; init; } = "";
+    /// <summary>TunnelPS extension: features this peer supports ("tunnelps/1", ...).</summary>
+    public IReadOnlyList<string>? Capabilities { get; init; }
+}
+
+/// <summary>Server → client, the answer to <see cref="Auth"/>. A non-empty Error means rejected; the server then closes.</summary>
+public sealed record AuthResp : Message
+{
+    public override string Type => "AuthResp";
+    public string Version { get; init; } = ProtocolVersion.Current;
+    public string MmVersion { get; init; } = ProtocolVersion.MajorMinor;
+    public string ClientId { get; init; } = "";
+    public string Error { get; init; } = "";
+    public IReadOnlyList<string>? Capabilities { get; init; }
+}
+
+/// <summary>Client → server: open a tunnel. Sent once per configured tunnel, without waiting for answers.</summary>
+public sealed record ReqTunnel : Message
+{
+    public override string Type => "ReqTunnel";
+    /// <summary>Client-chosen correlation id echoed in <see cref="NewTunnel"/>.</summary>
+    public string ReqId { get; init; } = "";
+    /// <summary>"http", "https", "tcp", or several joined with "+".</summary>
+    public string Protocol { get; init; } = "";
+    public string Hostname { get; init; } = "";
+    public string Subdomain { get; init; } = "";
+    /// <summary>"user:password" for basic auth on http/https tunnels.</summary>
+    public string HttpAuth { get; init; } = "";
+    public int RemotePort { get; init; }
+}
+
+/// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>
+public sealed record NewTunnel : Message
+{
+    public override string Type => "NewTunnel";
+    public string ReqId { get; init; } = "";
+    public string Url { get; init; } = "";
+    public string Protocol { get; init; } = "";
+    public string Error { get; init; } = "";
+}
+
+/// <summary>Server → client on the control connection: dial one new proxy connection now.</summary>
+public sealed record ReqProxy : Message
+{
+    public override string Type => "ReqProxy";
+}
+
+/// <summary>Client → server, the first frame on a proxy connection.</summary>
+public sealed record RegProxy : Message
+{
+    public override string Type => "RegProxy";
+    public string ClientId { get; init; } = "";
+}
+
+/// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
+public sealed record StartProxy : Message
+{
+    public override string Type => "StartProxy";
+    public string Url { get; init; } = "";
+    public string ClientAddr { get; init; } = "";
+}
+
+/// <summary>Client → server heartbeat; the server answers each with <see cref="Pong"/>.</summary>
+public sealed record Ping : Message
+{
+    public override string Type => "Ping";
+}
+
+/// <summary>Server → client, the answer to <see cref="Ping"/>.</summary>
+public sealed record Pong : Message
+{
+    public override string Type => "Pong";
+}
+
+/// <summary>
+/// TunnelPS extension (capability "tunnelps/1"), client → server: release one public URL of this session
+/// so that its name is free again. Sent only when the server announced the capability.
+/// </summary>
+public sealed record CloseTunnel : Message
+{
+    public override string Type => "CloseTunnel";
+    public string Url { get; init; } = "";
+}
+
+/// <summary>Version strings and capability names.</summary>
+public static class ProtocolVersion
+{
+    /// <summary>The ngrok 1.x protocol version both peers must speak.</summary>
+    public const string Current = "2";
+    /// <summary>Informational software version sent in MmVersion.</summary>
+    public const string MajorMinor = "1.7";
+    /// <summary>The capability a TunnelPS peer announces in Auth/AuthResp.</summary>
+    public const string TunnelPSCapability = "tunnelps/1";
+}
