@@ -1,0 +1,119 @@
+namespace TunnelPS.Engine.Http;
+
+/// <summary>How a message's body is delimited, derived from Content-Length and Transfer-Encoding (RFC 9112 section 6).</summary>
+internal readonly struct HttpFraming
+{
+    private HttpFraming(long contentLength, bool hasTransferEncoding, bool isChunked)
+    {
+        ContentLength = contentLength;
+        HasTransferEncoding = hasTransferEncoding;
+        IsChunked = isChunked;
+    }
+
+    /// <summary>The declared length, or -1 when there is no Content-Length (or Transfer-Encoding overrides it).</summary>
+    public long ContentLength { get; }
+
+    public bool HasTransferEncoding { get; }
+
+    /// <summary>True when chunked is the final transfer coding.</summary>
+    public bool IsChunked { get; }
+
+    /// <summary>
+    /// Reads the framing headers. Rejects, with <see cref="HttpParseException"/>: a Content-Length that is not a
+    /// decimal number or has conflicting values; and in a request, Transfer-Encoding together with Content-Length,
+    /// Transfer-Encoding in HTTP/1.0, or a Transfer-Encoding whose final coding is not a single chunked.
+    /// </summary>
+    public static HttpFraming Analyze(HttpHeaderList headers, bool isRequest, bool isHttp11)
+    {
+        long contentLength = -1;
+        var hasTe = false;
+        var chunkedCount = 0;
+        var lastIsChunked = false;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var header = headers[i];
+            if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                contentLength = ParseContentLength(header.Value, contentLength);
+            }
+            else if (string.Equals(header.Key, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+            {
+                hasTe = true;
+                var span = header.Value.AsSpan();
+                while (true)
+                {
+                    var comma = span.IndexOf(',');
+                    var item = (comma < 0 ? span : span[..comma]).Trim(" \t");
+                    if (!item.IsEmpty)
+                    {
+                        lastIsChunked = item.Equals("chunked", StringComparison.OrdinalIgnoreCase);
+                        if (lastIsChunked)
+                        {
+                            chunkedCount++;
+                        }
+                    }
+                    if (comma < 0)
+                    {
+                        break;
+                    }
+                    span = span[(comma + 1)..];
+                }
+            }
+        }
+
+        if (!hasTe)
+        {
+            return new HttpFraming(contentLength, false, false);
+        }
+        if (isRequest)
+        {
+            if (contentLength >= 0)
+            {
+                throw new HttpParseException("The request carries both Transfer-Encoding and Content-Length (a request smuggling pattern).");
+            }
+            if (!isHttp11)
+            {
+                throw new HttpParseException("An HTTP/1.0 request carries Transfer-Encoding.");
+            }
+            if (!lastIsChunked || chunkedCount != 1)
+            {
+                throw new HttpParseException("The request's Transfer-Encoding does not end in a single 'chunked' coding.");
+            }
+        }
+        return new HttpFraming(-1, true, lastIsChunked);
+    }
+
+    private static long ParseContentLength(string value, long previous)
+    {
+        var span = value.AsSpan();
+        var current = previous;
+        while (true)
+        {
+            var comma = span.IndexOf(',');
+            var item = (comma < 0 ? span : span[..comma]).Trim(" \t");
+            if (item.IsEmpty || item.Length > 18)
+            {
+                throw new HttpParseException($"Invalid Content-Length '{value}'.");
+            }
+            long parsed = 0;
+            foreach (var c in item)
+            {
+                if (c is < '0' or > '9')
+                {
+                    throw new HttpParseException($"Invalid Content-Length '{value}'.");
+                }
+                parsed = (parsed * 10) + (c - '0');
+            }
+            if (current >= 0 && current != parsed)
+            {
+                throw new HttpParseException($"Conflicting Content-Length values ({current} and {parsed}).");
+            }
+            current = parsed;
+            if (comma < 0)
+            {
+                return current;
+            }
+            span = span[(comma + 1)..];
+        }
+    }
+}

@@ -1,0 +1,240 @@
+using System.Text;
+using TunnelPS.Engine.Http;
+
+namespace TunnelPS.Engine.Tests.Http;
+
+public sealed class HttpBodyFramerTests
+{
+    private static byte[] B(string s) => Encoding.Latin1.GetBytes(s);
+
+    private const string ChunkedBody = "5;ext=1;q=\"a b\"\r\nhello\r\n1A\r\n" + "abcdefghijklmnopqrstuvwxyz" + "\r\n0;last\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n";
+
+    private sealed class Collector : IHttpBodySink
+    {
+        public MemoryStream Data { get; } = new();
+        public void OnBodyData(ReadOnlySpan<byte> data) => Data.Write(data);
+    }
+
+    private static HttpBodyFramer ChunkedRequestFramer()
+    {
+        Assert.True(HttpHeadParser.TryParseRequestHead(B("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), out var head, out _));
+        return HttpBodyFramer.ForRequest(head);
+    }
+
+    private static HttpBodyFramer ResponseFramer(string head, string method = "GET")
+    {
+        Assert.True(HttpHeadParser.TryParseResponseHead(B(head), out var parsed, out _));
+        return HttpBodyFramer.ForResponse(parsed, method);
+    }
+
+    [Fact]
+    public void ChunkedWithExtensionsAndTrailersAtEverySplitPoint()
+    {
+        var data = B(ChunkedBody + "GET /next");
+        for (var split = 0; split <= data.Length; split++)
+        {
+            var framer = ChunkedRequestFramer();
+            var sink = new Collector();
+            var first = framer.Advance(data.AsSpan(0, split), sink, out var done1);
+            var total = first;
+            if (!done1)
+            {
+                Assert.Equal(split, first);
+                total += framer.Advance(data.AsSpan(first), sink, out var done2);
+                Assert.True(done2);
+            }
+            Assert.Equal(ChunkedBody.Length, total);
+            Assert.Equal("helloabcdefghijklmnopqrstuvwxyz", Encoding.ASCII.GetString(sink.Data.ToArray()));
+            Assert.Equal(31, framer.DataBytes);
+            Assert.Equal(ChunkedBody.Length, framer.WireBytes);
+        }
+    }
+
+    [Fact]
+    public void ChunkedOneByteAtATime()
+    {
+        var data = B(ChunkedBody);
+        var framer = ChunkedRequestFramer();
+        var sink = new Collector();
+        for (var i = 0; i < data.Length; i++)
+        {
+            Assert.False(framer.IsComplete);
+            Assert.Equal(1, framer.Advance(data.AsSpan(i, 1), sink, out var complete));
+            Assert.Equal(i == data.Length - 1, complete);
+        }
+        Assert.Equal(0, framer.Advance(B("x"), out var still));
+        Assert.True(still);
+        Assert.Equal("helloabcdefghijklmnopqrstuvwxyz", Encoding.ASCII.GetString(sink.Data.ToArray()));
+    }
+
+    [Theory]
+    [InlineData("g\r\n")]
+    [InlineData("\r\n")]
+    [InlineData(";ext\r\n")]
+    [InlineData("5x\r\n")]
+    [InlineData("5\n")]
+    [InlineData("5;a\nhello")]
+    [InlineData("5\r\r")]
+    [InlineData("5\r\nhelloX\r\n")]
+    [InlineData("5\r\nhello\rX")]
+    [InlineData("10000000000000000\r\n")]
+    [InlineData("0\r\nTrailer: x\n\r\n")]
+    [InlineData("0\r\n folded\r\n\r\n")]
+    [InlineData("0\r\n\rX")]
+    [InlineData("5;a\u0001b\r\n")]
+    public void RejectsMalformedChunkFraming(string body)
+    {
+        var framer = ChunkedRequestFramer();
+        var ex = Assert.Throws<HttpParseException>(() => framer.Advance(B(body), out _));
+        Assert.Contains("chunked", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void RejectsAnEndlessChunkExtension()
+    {
+        var framer = ChunkedRequestFramer();
+        var chunk = B("1;" + new string('a', 4096));
+        framer.Advance(chunk, out _);
+        var more = B(new string('a', 4096));
+        Assert.Throws<HttpParseException>(() =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                framer.Advance(more, out _);
+            }
+        });
+    }
+
+    [Fact]
+    public void AcceptsUpperCaseHexAndLargeChunkSizes()
+    {
+        var framer = ChunkedRequestFramer();
+        Assert.Equal(6, framer.Advance(B("7FFF\r\n"), out var complete));
+        Assert.False(complete);
+        Assert.Equal(10, framer.Advance(new byte[10], out _));
+        Assert.Equal(10, framer.DataBytes);
+    }
+
+    [Fact]
+    public void ContentLengthBodyStopsAtItsLength()
+    {
+        Assert.True(HttpHeadParser.TryParseRequestHead(B("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"), out var head, out _));
+        var framer = HttpBodyFramer.ForRequest(head);
+        Assert.Equal(HttpBodyKind.ContentLength, framer.Kind);
+        Assert.Equal(2, framer.Advance(B("he"), out var c1));
+        Assert.False(c1);
+        var sink = new Collector();
+        Assert.Equal(3, framer.Advance(B("lloGET"), sink, out var c2));
+        Assert.True(c2);
+        Assert.Equal("llo", Encoding.ASCII.GetString(sink.Data.ToArray()));
+        Assert.True(framer.OnConnectionClosed());
+    }
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: a\r\n\r\n", HttpBodyKind.None)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", HttpBodyKind.None)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", HttpBodyKind.ContentLength)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", HttpBodyKind.Chunked)]
+    public void RequestBodyKinds(string head, HttpBodyKind kind)
+    {
+        Assert.True(HttpHeadParser.TryParseRequestHead(B(head), out var parsed, out _));
+        var framer = HttpBodyFramer.ForRequest(parsed);
+        Assert.Equal(kind, framer.Kind);
+        Assert.Equal(kind is HttpBodyKind.None, framer.IsComplete);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", "HEAD", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", "GET", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 100 Continue\r\n\r\n", "POST", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", "GET", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "GET", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT", HttpBodyKind.None)]
+    [InlineData("HTTP/1.1 200 OK\r\n\r\n", "GET", HttpBodyKind.UntilClose)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "GET", HttpBodyKind.UntilClose)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", "GET", HttpBodyKind.Chunked)]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "GET", HttpBodyKind.ContentLength)]
+    [InlineData("HTTP/1.1 500 Oops\r\nContent-Length: 7\r\n\r\n", "POST", HttpBodyKind.ContentLength)]
+    public void ResponseBodyKinds(string head, string method, HttpBodyKind kind)
+    {
+        Assert.Equal(kind, ResponseFramer(head, method).Kind);
+    }
+
+    [Fact]
+    public void UntilCloseTakesEverythingAndCompletesOnClose()
+    {
+        var framer = ResponseFramer("HTTP/1.0 200 OK\r\n\r\n");
+        Assert.Equal(5, framer.Advance(B("hello"), out var complete));
+        Assert.False(complete);
+        Assert.True(framer.OnConnectionClosed());
+        Assert.True(framer.IsComplete);
+
+        var cut = ResponseFramer("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+        cut.Advance(B("abc"), out _);
+        Assert.False(cut.OnConnectionClosed());
+    }
+
+    /// <summary>A proxy reading pipelined requests: parse head, walk body, parse the next head from the remaining bytes.</summary>
+    [Fact]
+    public void PipelinedRequestsAtEverySplitPoint()
+    {
+        const string stream =
+            "GET /a HTTP/1.1\r\nHost: a\r\n\r\n" +
+            "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody" +
+            "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n" +
+            "\r\nDELETE /d HTTP/1.1\r\nHost: a\r\n\r\n";
+        var data = B(stream);
+        for (var split = 0; split <= data.Length; split++)
+        {
+            var seen = ReadPipelined([data[..split], data[split..]]);
+            Assert.Equal("GET /a||POST /b|body|POST /c|xyz|DELETE /d||", seen);
+        }
+        Assert.Equal("GET /a||POST /b|body|POST /c|xyz|DELETE /d||", ReadPipelined(data.Select(b => new[] { b }).ToArray()));
+    }
+
+    private static string ReadPipelined(byte[][] reads)
+    {
+        var result = new StringBuilder();
+        var pending = new List<byte>();
+        HttpBodyFramer? framer = null;
+        var sink = new Collector();
+        foreach (var read in reads)
+        {
+            pending.AddRange(read);
+            while (pending.Count > 0)
+            {
+                var span = pending.ToArray().AsSpan();
+                if (framer is null)
+                {
+                    if (!HttpHeadParser.TryParseRequestHead(span, out var head, out var length))
+                    {
+                        break;
+                    }
+                    result.Append(head.Method).Append(' ').Append(head.Target).Append('|');
+                    pending.RemoveRange(0, length);
+                    framer = HttpBodyFramer.ForRequest(head);
+                    if (framer.IsComplete)
+                    {
+                        result.Append('|');
+                        framer = null;
+                    }
+                    continue;
+                }
+                var used = framer.Advance(span, sink, out var complete);
+                pending.RemoveRange(0, used);
+                if (complete)
+                {
+                    result.Append(Encoding.ASCII.GetString(sink.Data.ToArray())).Append('|');
+                    sink.Data.SetLength(0);
+                    framer = null;
+                }
+                else
+                {
+                    break;
+                }
+            }
+        }
+        return result.ToString();
+    }
+}
