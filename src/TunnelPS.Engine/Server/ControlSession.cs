@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Protocol;
+
+namespace TunnelPS.Engine.Server;
+
+/// <summary>
+/// One logged-in client: its control connection (a receive loop and a send loop), its tunnels, its proxy pool and its
+/// heartbeat. It ends on a protocol error, a missed heartbeat, a replacing login or server shutdown, and on ending
+/// keeps its names reserved for the client's reconnect.
+/// </summary>
+internal sealed class ControlSession : IAsyncDisposable
+{
+    private readonly TunnelServer _server;
+    private readonly Stream _stream;
+    private readonly Channel<Message> _outbox = Channel.CreateBounded<Message>(new BoundedChannelOptions(1024) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<RegisteredTunnel> _tunnels = [];
+    private readonly object _gate = new();
+    private readonly ILogger _logger;
+    private long _lastPingTicks;
+    private string _endReason = "closed";
+
+    public ControlSession(TunnelServer server, Stream stream, Auth auth, string clientId, string remoteAddress, long connectionId, ILogger logger)
+    {
+        _server = server;
+        _stream = stream;
+        Auth = auth;
+        ClientId = clientId;
+        RemoteAddress = remoteAddress;
+        ConnectionId = connectionId;
+        _logger = logger;
+        IsTunnelPSPeer = auth.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
+        Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.TimeProvider,
+            () => _outbox.Writer.TryWrite(new ReqProxy()));
+        _lastPingTicks = server.Options.TimeProvider.GetTimestamp();
+    }
+
+    public Auth Auth { get; }
+    public string ClientId { get; }
+    public string RemoteAddress { get; }
+    public long ConnectionId { get; }
+    public bool IsTunnelPSPeer { get; }
+    public ProxyConnectionPool Pool { get; }
+    public CancellationToken Stopping => _stop.Token;
+
+    public IReadOnlyList<RegisteredTunnel> Tunnels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _tunnels];
+            }
+        }
+    }
+
+    /// <summary>Runs the session until it ends. Never throws.</summary>
+    public async Task RunAsync()
+    {
+        var token = _stop.Token;
+        var sendLoop = SendLoopAsync(token);
+        try
+        {
+            await SendAsync(new AuthResp
+            {
+                ClientId = ClientId,
+                Capabilities = [ProtocolVersion.TunnelPSCapability],
+            }).ConfigureAwait(false);
+            // Warm the pool before the first visitor: ngrok 1.x asks for one; TunnelPS keeps the target size.
+            Pool.Fill();
+            await ReceiveLoopAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is IOException or ProtocolException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            _endReason = ex.Message;
+        }
+        finally
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            _outbox.Writer.TryComplete();
+            try
+            {
+                await sendLoop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+            {
+            }
+            await DisposeAsync().ConfigureAwait(false);
+            ServerLog.SessionEnded(_logger, ConnectionId, ClientId, _endReason);
+            _server.OnSessionEnded(this);
+        }
+    }
+
+    /// <summary>Ends the session (replacing login, missed heartbeat, shutdown).</summary>
+    public void End(string reason)
+    {
+        _endReason = reason;
+        _stop.Cancel();
+        _stream.Dispose();
+    }
+
+    /// <summary>Queues a message for the send loop.</summary>
+    public ValueTask SendAsync(Message message) => _outbox.Writer.WriteAsync(message, _stop.Token);
+
+    /// <summary>True when no Ping arrived within the heartbeat timeout.</summary>
+    public bool HeartbeatExpired(TimeProvider time, TimeSpan timeout) =>
+        time.GetElapsedTime(Interlocked.Read(ref _lastPingTicks)) > timeout;
+
+    private async Task SendLoopAsync(CancellationToken token)
+    {
+        // Coalesces queued frames into one write (one TLS record) when several are ready.
+        var batch = new MemoryStream();
+        try
+        {
+            while (await _outbox.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                batch.SetLength(0);
+                while (batch.Length < 8192 && _outbox.Reader.TryRead(out var message))
+                {
+                    batch.Write(FrameCodec.Encode(message));
+                }
+                await _stream.WriteAsync(batch.GetBuffer().AsMemory(0, (int)batch.Length), token).ConfigureAwait(false);
+                await _stream.FlushAsync(token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            _endReason = ex.Message;
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken token)
+    {
+        while (!token.IsCancellationRequested)
+        {
+            var message = await FrameCodec.ReadAsync(_stream, token).ConfigureAwait(false);
+            switch (message)
+            {
+                case null:
+                    _endReason = "the client closed the control connection";
+                    return;
+                case Ping:
+                    Interlocked.Exchange(ref _lastPingTicks, _server.Options.TimeProvider.GetTimestamp());
+                    await SendAsync(new Pong()).ConfigureAwait(false);
+                    break;
+                case ReqTunnel request:
+                    await OpenTunnelsAsync(request).ConfigureAwait(false);
+                    break;
+                case CloseTunnel close:
+                    CloseTunnel(close.Url);
+                    break;
+                default:
+                    throw new ProtocolException($"Unexpected {message.Type} message on a control connection.");
+            }
+        }
+    }
+
+    private async Task OpenTunnelsAsync(ReqTunnel request)
+    {
+        var protocols = request.Protocol.Split('+', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (protocols.Length == 0)
+        {
+            await RefuseAsync(request.ReqId, request.Protocol, "The tunnel request names no protocol; use http, https, tcp or http+https.").ConfigureAwait(false);
+            return;
+        }
+        foreach (var protocol in protocols)
+        {
+            string? error;
+            RegisteredTunnel? tunnel;
+            lock (_gate)
+            {
+                if (_tunnels.Count >= _server.Options.MaxTunnelsPerSession)
+                {
+                    error = string.Create(CultureInfo.InvariantCulture, $"This client already holds {_tunnels.Count} tunnels, the most one client may open.");
+                    tunnel = null;
+                }
+                else
+                {
+                    error = null;
+                    tunnel = null;
+                }
+            }
+            if (error is null)
+            {
+                (tunnel, error) = await _server.RegisterTunnelAsync(this, protocol.ToLowerInvariant(), request).ConfigureAwait(false);
+            }
+            if (tunnel is null)
+            {
+                ServerLog.TunnelRefused(_logger, ConnectionId, ClientId, error!);
+                await RefuseAsync(request.ReqId, protocol, error!).ConfigureAwait(false);
+                // ngrok 1.x stops at the first failure of a "+"-joined request.
+                return;
+            }
+            lock (_gate)
+            {
+                _tunnels.Add(tunnel);
+            }
+            ServerLog.TunnelOpened(_logger, ConnectionId, tunnel.Url, ClientId);
+            await SendAsync(new NewTunnel { ReqId = request.ReqId, Url = tunnel.Url, Protocol = tunnel.Protocol }).ConfigureAwait(false);
+        }
+    }
+
+    private ValueTask RefuseAsync(string reqId, string protocol, string error) =>
+        SendAsync(new NewTunnel { ReqId = reqId, Protocol = protocol, Error = error });
+
+    private void CloseTunnel(string url)
+    {
+        RegisteredTunnel? tunnel;
+        lock (_gate)
+        {
+            tunnel = _tunnels.Find(t => string.Equals(t.Url, url, StringComparison.OrdinalIgnoreCase));
+            if (tunnel is not null)
+            {
+                _tunnels.Remove(tunnel);
+            }
+        }
+        if (tunnel is not null)
+        {
+            _server.ReleaseTunnel(tunnel);
+            ServerLog.TunnelClosed(_logger, ConnectionId, url);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        Pool.Dispose();
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+}

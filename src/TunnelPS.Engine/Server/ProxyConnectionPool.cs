@@ -1,0 +1,162 @@
+using System.Buffers;
+using System.Threading.Channels;
+using TunnelPS.Engine.Transport;
+
+namespace TunnelPS.Engine.Server;
+
+/// <summary>
+/// The idle proxy connections one client has dialled in advance, so a visitor costs zero round trips. Each idle
+/// connection has a read in flight so one the client closed is discarded instead of given to a visitor; connections
+/// older than the recycle age are replaced before middleboxes or the peer age them out.
+/// </summary>
+internal sealed class ProxyConnectionPool : IDisposable
+{
+    private readonly Channel<PooledConnection> _idle;
+    private readonly Action _requestOne;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _recycleAge;
+    private readonly int _targetSize;
+    private int _requested;
+    private int _disposed;
+
+    public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeProvider time, Action requestOne)
+    {
+        _targetSize = Math.Max(1, targetSize);
+        _recycleAge = recycleAge;
+        _time = time;
+        _requestOne = requestOne;
+        _idle = Channel.CreateBounded<PooledConnection>(new BoundedChannelOptions(Math.Max(64, _targetSize * 4))
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = false,
+            SingleWriter = false,
+        });
+    }
+
+    /// <summary>Idle connections ready now.</summary>
+    public int IdleCount => _idle.Reader.Count;
+
+    /// <summary>Connections asked for and not yet arrived.</summary>
+    public int RequestedCount => Volatile.Read(ref _requested);
+
+    /// <summary>Asks for connections until idle + requested reaches the target size.</summary>
+    public void Fill()
+    {
+        while (Volatile.Read(ref _disposed) == 0 && IdleCount + Volatile.Read(ref _requested) < _targetSize)
+        {
+            Request();
+        }
+    }
+
+    private void Request()
+    {
+        Interlocked.Increment(ref _requested);
+        _requestOne();
+    }
+
+    /// <summary>Adds a registered proxy connection (after its RegProxy).</summary>
+    public void Offer(Stream stream)
+    {
+        var outstanding = Interlocked.Decrement(ref _requested);
+        if (outstanding < 0)
+        {
+            Interlocked.CompareExchange(ref _requested, 0, outstanding);
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
+        var pending = stream.ReadAsync(buffer.AsMemory(0, Splicer.BufferSize)).AsTask();
+        var pooled = new PooledConnection(stream, pending, buffer, _time.GetUtcNow());
+        if (Volatile.Read(ref _disposed) != 0 || !_idle.Writer.TryWrite(pooled))
+        {
+            pooled.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Takes a live idle connection (and asks for its replacement), waiting up to <paramref name="timeout"/> for one
+    /// when the pool is empty. Returns null on timeout.
+    /// </summary>
+    public async Task<Stream?> TakeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var askedForThisVisitor = false;
+        while (true)
+        {
+            while (_idle.Reader.TryRead(out var candidate))
+            {
+                if (candidate.Pending.IsCompleted || _time.GetUtcNow() - candidate.Since > _recycleAge + _recycleAge)
+                {
+                    // Closed by the client (or it sent bytes out of turn), or far too old: never hand it to a visitor.
+                    candidate.Dispose();
+                    continue;
+                }
+                Request();
+                return candidate.Open();
+            }
+            if (!askedForThisVisitor)
+            {
+                askedForThisVisitor = true;
+                Request();
+            }
+            try
+            {
+                if (!await _idle.Reader.WaitToReadAsync(linked.Token).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Replaces idle connections older than the recycle age and drops dead ones; keeps the target size up.</summary>
+    public void Recycle()
+    {
+        var now = _time.GetUtcNow();
+        var count = _idle.Reader.Count;
+        for (var i = 0; i < count && _idle.Reader.TryRead(out var pooled); i++)
+        {
+            if (pooled.Pending.IsCompleted || now - pooled.Since >= _recycleAge)
+            {
+                pooled.Dispose();
+                continue;
+            }
+            if (!_idle.Writer.TryWrite(pooled))
+            {
+                pooled.Dispose();
+            }
+        }
+        Fill();
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _idle.Writer.TryComplete();
+        while (_idle.Reader.TryRead(out var pooled))
+        {
+            pooled.Dispose();
+        }
+    }
+
+    private sealed class PooledConnection(Stream stream, Task<int> pending, byte[] buffer, DateTimeOffset since)
+    {
+        public Task<int> Pending => pending;
+        public DateTimeOffset Since => since;
+
+        public Stream Open() => new PendingReadStream(stream, pending, buffer);
+
+        public void Dispose()
+        {
+            stream.Dispose();
+            // The in-flight read ends with the stream; observe it so its exception is never unobserved.
+            _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+}
