@@ -1,0 +1,682 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Security;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Inspection;
+using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Transport;
+
+namespace TunnelPS.Engine.Client;
+
+/// <summary>
+/// A tunnel client: one control connection to the server carrying any number of tunnels, proxy connections dialled
+/// whenever the server asks (so visitors find them ready), a heartbeat, and reconnection with backoff and jitter that
+/// asks for the same public names again. Start it with <see cref="StartAsync"/>; dispose it to close everything.
+/// </summary>
+public sealed class TunnelClient : IAsyncDisposable
+{
+    private readonly TunnelClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<Task, byte> _work = new();
+    private readonly List<TunnelEndpoint> _endpoints = [];
+    private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<TunnelDefinition, object> _captures = new();
+    private readonly object _gate = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ControlConnection? _control;
+    private string _clientId = "";
+    private long _connectionIds;
+    private int _status = (int)TunnelStatus.Connecting;
+    private int _stopping;
+
+    public TunnelClient(TunnelClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
+        foreach (var definition in options.Tunnels)
+        {
+            if (definition.IsHttp && definition.Capture.Enabled)
+            {
+                _captures[definition] = new object();
+            }
+        }
+    }
+
+    public TunnelClientOptions Options => _options;
+    public string ClientId => _clientId;
+    public TunnelStatus Status => (TunnelStatus)Volatile.Read(ref _status);
+
+    /// <summary>The error that stopped the client (Failed) or the last disconnect reason (Reconnecting).</summary>
+    public Exception? Error { get; private set; }
+
+    /// <summary>True when the server announced the TunnelPS capability.</summary>
+    public bool ServerIsTunnelPS { get; private set; }
+
+    /// <summary>Completes when the client has stopped or failed.</summary>
+    public Task Completion => _completion.Task;
+
+    public event EventHandler? StatusChanged;
+
+    public IReadOnlyList<TunnelEndpoint> Endpoints
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _endpoints];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Logs in and opens every tunnel; returns one endpoint per public URL once all are online. Throws
+    /// <see cref="TunnelAuthenticationException"/>, <see cref="TunnelConnectionException"/> or
+    /// <see cref="TunnelRequestException"/> (and leaves nothing running) when that fails.
+    /// </summary>
+    public async Task<IReadOnlyList<TunnelEndpoint>> StartAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var definition in _options.Tunnels)
+        {
+            definition.Validate();
+        }
+        if (_options.Tunnels.Count == 0)
+        {
+            throw new TunnelConfigurationException("No tunnel to open: give at least one tunnel definition.");
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        linked.CancelAfter(_options.StartTimeout);
+        ControlConnection control;
+        try
+        {
+            control = await ConnectAsync(firstTime: true, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw new TunnelConnectionException(
+                string.Create(CultureInfo.InvariantCulture, $"The tunnel server {_options.Server} did not open the tunnels within {_options.StartTimeout.TotalSeconds:0} s."),
+                kind: TunnelErrorKind.Timeout);
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        SetStatus(TunnelStatus.Online);
+        Track(SuperviseAsync(control));
+        return Endpoints;
+    }
+
+    private void SetStatus(TunnelStatus status)
+    {
+        if ((int)status != Interlocked.Exchange(ref _status, (int)status))
+        {
+            try
+            {
+                StatusChanged?.Invoke(this, EventArgs.Empty);
+            }
+#pragma warning disable CA1031 // A subscriber's failure must not break the client.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+    }
+
+    private void Track(Task task)
+    {
+        _work.TryAdd(task, 0);
+        _ = task.ContinueWith(t => _work.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Runs for the client's life: waits for the control connection to end and reconnects. Never throws.</summary>
+    private async Task SuperviseAsync(ControlConnection control)
+    {
+        var token = _stop.Token;
+        var attempt = 0;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                var reason = await control.Ended.ConfigureAwait(false);
+                await control.DisposeAsync().ConfigureAwait(false);
+                if (token.IsCancellationRequested)
+                {
+                    break;
+                }
+                Error = new TunnelConnectionException(reason);
+                SetStatus(TunnelStatus.Reconnecting);
+                foreach (var endpoint in Endpoints)
+                {
+                    endpoint.SetStatus(TunnelStatus.Reconnecting, reason);
+                }
+                while (true)
+                {
+                    var delay = BackoffDelay(attempt++);
+                    ClientLog.Reconnecting(_logger, _options.Server.ToString(), reason, (long)delay.TotalMilliseconds);
+                    await Task.Delay(delay, _options.TimeProvider, token).ConfigureAwait(false);
+                    try
+                    {
+                        using var attemptToken = CancellationTokenSource.CreateLinkedTokenSource(token);
+                        attemptToken.CancelAfter(_options.StartTimeout);
+                        control = await ConnectAsync(firstTime: false, attemptToken.Token).ConfigureAwait(false);
+                        attempt = 0;
+                        Error = null;
+                        SetStatus(TunnelStatus.Online);
+                        break;
+                    }
+                    catch (TunnelAuthenticationException)
+                    {
+                        throw;
+                    }
+                    catch (Exception ex) when (ex is TunnelException or IOException or System.Net.Sockets.SocketException or OperationCanceledException && !token.IsCancellationRequested)
+                    {
+                        reason = ex.Message;
+                        Error = ex;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // The supervisor turns any failure into the Failed state instead of crashing the host.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Error = ex;
+            ClientLog.Failed(_logger, ex.Message);
+            foreach (var endpoint in Endpoints)
+            {
+                endpoint.SetStatus(TunnelStatus.Failed, ex.Message);
+            }
+            SetStatus(TunnelStatus.Failed);
+            _ = StopCoreAsync(TunnelStatus.Failed);
+        }
+    }
+
+    private TimeSpan BackoffDelay(int attempt)
+    {
+        var min = _options.ReconnectMinDelay.TotalMilliseconds;
+        var max = _options.ReconnectMaxDelay.TotalMilliseconds;
+        var baseDelay = Math.Min(max, min * Math.Pow(2, Math.Min(attempt, 16)));
+        // Full jitter over the upper half, so a fleet of clients does not reconnect in lockstep.
+        var jittered = baseDelay * (0.5 + (RandomNumberGenerator.GetInt32(1000) / 2000.0));
+        return TimeSpan.FromMilliseconds(Math.Max(1, jittered));
+    }
+
+    private async Task<ControlConnection> ConnectAsync(bool firstTime, CancellationToken token)
+    {
+        var stream = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+        ControlConnection? control = null;
+        try
+        {
+            await FrameCodec.WriteAsync(stream, new Auth
+            {
+                User = _options.AuthToken,
+                ClientId = _clientId,
+                OS = OsName(),
+                Arch = ArchName(),
+                Capabilities = [ProtocolVersion.TunnelPSCapability],
+            }, token).ConfigureAwait(false);
+            var answer = await FrameCodec.ReadAsync(stream, token).ConfigureAwait(false);
+            if (answer is not AuthResp authResp)
+            {
+                throw new TunnelConnectionException(answer is null
+                    ? $"The tunnel server {_options.Server} closed the connection during login."
+                    : $"The tunnel server {_options.Server} answered the login with {answer.Type} instead of AuthResp.", kind: TunnelErrorKind.Protocol);
+            }
+            if (!string.IsNullOrEmpty(authResp.Error))
+            {
+                throw new TunnelAuthenticationException($"The tunnel server {_options.Server} refused the login: {authResp.Error}");
+            }
+            _clientId = authResp.ClientId;
+            ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
+            ClientLog.LoggedIn(_logger, _options.Server.ToString(), _clientId);
+            control = new ControlConnection(stream);
+            var receive = ReceiveLoopAsync(control, _stop.Token);
+            Track(receive);
+            Track(HeartbeatLoopAsync(control, _stop.Token));
+            await OpenTunnelsAsync(control, firstTime, token).ConfigureAwait(false);
+            _control = control;
+            return control;
+        }
+        catch
+        {
+            if (control is not null)
+            {
+                await control.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            throw;
+        }
+    }
+
+    private async Task OpenTunnelsAsync(ControlConnection control, bool firstTime, CancellationToken token)
+    {
+        var requests = new List<(TunnelDefinition Definition, PendingRequest Pending)>();
+        foreach (var definition in _options.Tunnels)
+        {
+            var existing = Endpoints.Where(e => ReferenceEquals(e.Definition, definition) && e.Status != TunnelStatus.Stopped).ToList();
+            if (!firstTime && existing.Count == 0)
+            {
+                continue;
+            }
+            var request = BuildRequest(definition, firstTime ? null : existing);
+            var pending = control.AddPending(request.ReqId, request.Protocol.Split('+').Length);
+            requests.Add((definition, pending));
+            await control.SendAsync(request, token).ConfigureAwait(false);
+        }
+        foreach (var (definition, pending) in requests)
+        {
+            var results = await pending.Completion.Task.WaitAsync(token).ConfigureAwait(false);
+            var error = results.FirstOrDefault(r => !string.IsNullOrEmpty(r.Error))?.Error;
+            if (error is not null)
+            {
+                if (firstTime)
+                {
+                    throw new TunnelRequestException($"The tunnel server refused the tunnel '{definition.Name}': {error}",
+                        error.Contains("already", StringComparison.OrdinalIgnoreCase) ? TunnelErrorKind.Conflict : TunnelErrorKind.InvalidConfiguration);
+                }
+                ClientLog.ReopenFailed(_logger, definition.Name, error);
+                foreach (var endpoint in Endpoints.Where(e => ReferenceEquals(e.Definition, definition)))
+                {
+                    endpoint.SetStatus(TunnelStatus.Failed, error);
+                }
+                continue;
+            }
+            foreach (var result in results)
+            {
+                var endpoint = Endpoints.FirstOrDefault(e => ReferenceEquals(e.Definition, definition) && e.Protocol == result.Protocol);
+                if (endpoint is null)
+                {
+                    endpoint = new TunnelEndpoint(this, definition, result.Protocol, result.Url, _options.TimeProvider.GetUtcNow());
+                    lock (_gate)
+                    {
+                        _endpoints.Add(endpoint);
+                    }
+                }
+                else if (!string.Equals(endpoint.PublicUrl, result.Url, StringComparison.OrdinalIgnoreCase))
+                {
+                    _byUrl.TryRemove(endpoint.PublicUrl, out _);
+                    endpoint.PublicUrl = result.Url;
+                }
+                _byUrl[result.Url] = endpoint;
+                endpoint.SetStatus(TunnelStatus.Online);
+                ClientLog.TunnelOnline(_logger, definition.Name, result.Url, definition.Local.ToString());
+            }
+        }
+    }
+
+    private static ReqTunnel BuildRequest(TunnelDefinition definition, IReadOnlyList<TunnelEndpoint>? previous)
+    {
+        var reqId = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        var protocols = previous is null ? definition.Protocols : definition.Protocols.Where(p => previous.Any(e => e.Protocol == p)).ToList();
+        var hostname = definition.Hostname ?? "";
+        var subdomain = definition.Subdomain ?? "";
+        var remotePort = definition.RemotePort;
+        if (previous is { Count: > 0 } && Uri.TryCreate(previous[0].PublicUrl, UriKind.Absolute, out var url))
+        {
+            // Ask for exactly the name (or port) held before the disconnect.
+            if (definition.Protocols.Contains("tcp"))
+            {
+                remotePort = url.Port;
+            }
+            else
+            {
+                hostname = url.Host;
+                subdomain = "";
+            }
+        }
+        return new ReqTunnel
+        {
+            ReqId = reqId,
+            Protocol = string.Join('+', protocols),
+            Hostname = hostname,
+            Subdomain = subdomain,
+            HttpAuth = definition.HttpAuth ?? "",
+            RemotePort = remotePort,
+        };
+    }
+
+    private async Task ReceiveLoopAsync(ControlConnection control, CancellationToken token)
+    {
+        var reason = "the server closed the control connection";
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                var message = await FrameCodec.ReadAsync(control.Stream, token).ConfigureAwait(false);
+                switch (message)
+                {
+                    case null:
+                        return;
+                    case ReqProxy:
+                        Track(ProxyConnectionAsync(_stop.Token));
+                        break;
+                    case NewTunnel newTunnel:
+                        control.Answer(newTunnel);
+                        break;
+                    case Pong:
+                        control.PongReceived();
+                        break;
+                    default:
+                        throw new ProtocolException($"Unexpected {message.Type} message from the server on the control connection.");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ProtocolException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            reason = ex is OperationCanceledException ? "the client is stopping" : ex.Message;
+        }
+        finally
+        {
+            control.End(control.AbortReason ?? reason);
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(ControlConnection control, CancellationToken token)
+    {
+        try
+        {
+            while (!token.IsCancellationRequested && !control.Ended.IsCompleted)
+            {
+                await Task.WhenAny(Task.Delay(_options.HeartbeatInterval, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
+                if (control.Ended.IsCompleted || token.IsCancellationRequested)
+                {
+                    return;
+                }
+                var pong = control.ArmPong();
+                await control.SendAsync(new Ping(), token).ConfigureAwait(false);
+                var answered = await Task.WhenAny(pong, Task.Delay(_options.PongTimeout, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
+                if (answered != pong && !control.Ended.IsCompleted && !token.IsCancellationRequested)
+                {
+                    control.Abort(string.Create(CultureInfo.InvariantCulture, $"no heartbeat answer from the server within {_options.PongTimeout.TotalSeconds:0} s"));
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            control.Abort("heartbeat failed: " + ex.Message);
+        }
+    }
+
+    /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then splice to the local service.</summary>
+    private async Task ProxyConnectionAsync(CancellationToken token)
+    {
+        var connectionId = Interlocked.Increment(ref _connectionIds);
+        SslStream? proxy = null;
+        Stream? local = null;
+        try
+        {
+            proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+            await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = _clientId }, token).ConfigureAwait(false);
+            var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
+            if (message is not StartProxy start)
+            {
+                return;
+            }
+            if (!_byUrl.TryGetValue(start.Url, out var endpoint) || endpoint.Status == TunnelStatus.Stopped)
+            {
+                ClientLog.UnknownUrl(_logger, connectionId, start.Url);
+                return;
+            }
+            endpoint.CountConnection();
+            var target = endpoint.Definition.Local;
+            try
+            {
+                local = await DialLocalAsync(target, token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
+            {
+                var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
+                ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), start.Url, why);
+                if (endpoint.Protocol != "tcp")
+                {
+                    await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
+                    await proxy.FlushAsync(token).ConfigureAwait(false);
+                    await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
+                }
+                return;
+            }
+            var tap = CreateTap(endpoint, connectionId, start.ClientAddr);
+            await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
+        {
+            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
+        }
+        finally
+        {
+            if (local is not null)
+            {
+                await local.DisposeAsync().ConfigureAwait(false);
+            }
+            if (proxy is not null)
+            {
+                await proxy.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) => null;
+
+    private async Task<Stream> DialLocalAsync(LocalTarget target, CancellationToken token)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+        deadline.CancelAfter(_options.LocalConnectTimeout);
+        var stream = await TunnelDialer.ConnectTcpAsync(target.Host, target.Port, deadline.Token).ConfigureAwait(false);
+        if (!target.UseTls)
+        {
+            return stream;
+        }
+        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+        try
+        {
+            // The local service is the user's own, usually with a development certificate: it is not validated.
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = System.Net.IPAddress.TryParse(target.Host, out _) ? "" : target.Host,
+                RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+            }, deadline.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Stops one public URL. The last one stops the client; otherwise a TunnelPS server frees the name at once.</summary>
+    public async Task CloseEndpointAsync(TunnelEndpoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        endpoint.SetStatus(TunnelStatus.Stopped);
+        _byUrl.TryRemove(endpoint.PublicUrl, out _);
+        if (Endpoints.All(e => e.Status == TunnelStatus.Stopped))
+        {
+            await StopAsync().ConfigureAwait(false);
+            return;
+        }
+        if (ServerIsTunnelPS && _control is { } control && !control.Ended.IsCompleted)
+        {
+            try
+            {
+                await control.SendAsync(new CloseTunnel { Url = endpoint.PublicUrl }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+                // The connection is gone; the server frees the name when the session ends.
+            }
+        }
+    }
+
+    /// <summary>Closes the control connection and every proxy connection, and waits for them.</summary>
+    public Task StopAsync() => StopCoreAsync(TunnelStatus.Stopped);
+
+    private async Task StopCoreAsync(TunnelStatus final)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0)
+        {
+            await _completion.Task.ConfigureAwait(false);
+            return;
+        }
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_control is { } control)
+        {
+            await control.DisposeAsync().ConfigureAwait(false);
+        }
+        try
+        {
+            await Task.WhenAll(_work.Keys).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException)
+        {
+        }
+        foreach (var endpoint in Endpoints)
+        {
+            endpoint.SetStatus(final == TunnelStatus.Failed ? TunnelStatus.Failed : TunnelStatus.Stopped, final == TunnelStatus.Failed ? Error?.Message : null);
+        }
+        if (Status != TunnelStatus.Failed)
+        {
+            SetStatus(final);
+        }
+        _completion.TrySetResult();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private static string OsName() =>
+        OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : OperatingSystem.IsLinux() ? "linux" : RuntimeInformation.OSDescription;
+
+    private static string ArchName() => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.X64 => "amd64",
+        Architecture.Arm64 => "arm64",
+        Architecture.X86 => "386",
+        Architecture.Arm => "arm",
+        var other => other.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>One control connection: the stream, a write lock, the tunnel requests awaiting answers, and the pong signal.</summary>
+    private sealed class ControlConnection(SslStream stream) : IAsyncDisposable
+    {
+        private readonly SemaphoreSlim _writeLock = new(1, 1);
+        private readonly List<(string ReqId, PendingRequest Pending)> _pending = [];
+        private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource _pong = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SslStream Stream => stream;
+        public Task<string> Ended => _ended.Task;
+        public string? AbortReason { get; private set; }
+
+        public PendingRequest AddPending(string reqId, int expected)
+        {
+            var pending = new PendingRequest(expected);
+            lock (_pending)
+            {
+                _pending.Add((reqId, pending));
+            }
+            return pending;
+        }
+
+        /// <summary>Matches a NewTunnel to its request: by ReqId, or (ngrokd sends failures without one) the oldest open request.</summary>
+        public void Answer(NewTunnel answer)
+        {
+            lock (_pending)
+            {
+                var index = string.IsNullOrEmpty(answer.ReqId) ? (_pending.Count > 0 ? 0 : -1) : _pending.FindIndex(p => p.ReqId == answer.ReqId);
+                if (index < 0)
+                {
+                    return;
+                }
+                var pending = _pending[index].Pending;
+                if (pending.Add(answer))
+                {
+                    _pending.RemoveAt(index);
+                }
+            }
+        }
+
+        public async Task SendAsync(Message message, CancellationToken token)
+        {
+            var frame = FrameCodec.Encode(message);
+            await _writeLock.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                await stream.WriteAsync(frame, token).ConfigureAwait(false);
+                await stream.FlushAsync(token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+
+        public Task ArmPong()
+        {
+            var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _pong, next);
+            return next.Task;
+        }
+
+        public void PongReceived() => Volatile.Read(ref _pong).TrySetResult();
+
+        public void Abort(string reason)
+        {
+            AbortReason ??= reason;
+            stream.Dispose();
+        }
+
+        public void End(string reason)
+        {
+            _ended.TrySetResult(reason);
+            lock (_pending)
+            {
+                foreach (var (_, pending) in _pending)
+                {
+                    pending.Completion.TrySetException(new TunnelConnectionException("The control connection closed before the server answered the tunnel request: " + reason));
+                }
+                _pending.Clear();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The NewTunnel answers one ReqTunnel is waiting for (one per protocol, or the first error).</summary>
+    private sealed class PendingRequest(int expected)
+    {
+        private readonly List<NewTunnel> _answers = [];
+
+        public TaskCompletionSource<IReadOnlyList<NewTunnel>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Adds an answer; true when the request is complete.</summary>
+        public bool Add(NewTunnel answer)
+        {
+            _answers.Add(answer);
+            if (!string.IsNullOrEmpty(answer.Error) || _answers.Count >= expected)
+            {
+                Completion.TrySetResult([.. _answers]);
+                return true;
+            }
+            return false;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Transport;
+
+namespace TunnelPS.Engine.Client;
+
+/// <summary>Everything a <see cref="TunnelClient"/> needs to reach its server and open its tunnels.</summary>
+public sealed record TunnelClientOptions
+{
+    /// <summary>host:port of the server (port 443 when omitted).</summary>
+    public required ServerAddress Server { get; init; }
+
+    public string AuthToken { get; init; } = "";
+
+    public ServerTrust Trust { get; init; } = new();
+
+    /// <summary>The HTTP CONNECT proxy every control and proxy connection goes through; null dials directly.</summary>
+    public ProxySettings? Proxy { get; init; }
+
+    public required IReadOnlyList<TunnelDefinition> Tunnels { get; init; }
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan LocalConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan PongTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the first login and its tunnel requests may take.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

@@ -1,0 +1,72 @@
+namespace TunnelPS.Engine.Client;
+
+/// <summary>One tunnel a client asks for: its protocols (one public URL each), local target and public name.</summary>
+public sealed record TunnelDefinition
+{
+    /// <summary>A name for the user (the config key, or one generated from the local address).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>"http", "https", "tcp"; http and https may be combined (one URL each, same host name).</summary>
+    public required IReadOnlyList<string> Protocols { get; init; }
+
+    public required LocalTarget Local { get; init; }
+
+    public string? Subdomain { get; init; }
+    public string? Hostname { get; init; }
+
+    /// <summary>"user:password" basic auth the server enforces on every request (http/https).</summary>
+    public string? HttpAuth { get; init; }
+
+    /// <summary>The public port wanted for a tcp tunnel (0 = any).</summary>
+    public int RemotePort { get; init; }
+
+    /// <summary>Capture settings for http/https traffic.</summary>
+    public CaptureOptions Capture { get; init; } = new();
+
+    /// <summary>True for http or https tunnels.</summary>
+    public bool IsHttp => Protocols.Any(p => p is "http" or "https");
+
+    /// <summary>Checks the definition; throws <see cref="TunnelConfigurationException"/> naming what is wrong.</summary>
+    public void Validate()
+    {
+        if (Protocols.Count == 0)
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}' has no protocol; use http, https or tcp.");
+        }
+        foreach (var protocol in Protocols)
+        {
+            if (protocol is not ("http" or "https" or "tcp"))
+            {
+                throw new TunnelConfigurationException($"Tunnel '{Name}' asks for the protocol '{protocol}'; use http, https or tcp.");
+            }
+        }
+        if (Protocols.Contains("tcp") && Protocols.Count > 1)
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}' mixes tcp with http/https; open the tcp tunnel separately.");
+        }
+        if (RemotePort is < 0 or > 65535)
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}': remote port {RemotePort} is not a port number (1-65535, or 0 for any).");
+        }
+        if (!string.IsNullOrEmpty(HttpAuth) && HttpAuth.IndexOf(':', StringComparison.Ordinal) <= 0)
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}': basic auth must be user:password.");
+        }
+        if (Capture.Capacity < 1 || Capture.BodyLimit < 0)
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}': the capture limit must be at least 1 and the body limit at least 0.");
+        }
+    }
+}
+
+/// <summary>What a tunnel records of its HTTP traffic.</summary>
+public sealed record CaptureOptions
+{
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The newest this many exchanges are kept.</summary>
+    public int Capacity { get; init; } = 1000;
+
+    /// <summary>Body bytes kept per side of an exchange; the rest is counted and marked truncated.</summary>
+    public int BodyLimit { get; init; } = 1024 * 1024;
+}

@@ -1,0 +1,68 @@
+namespace TunnelPS.Engine.Client;
+
+/// <summary>The state of a tunnel or client.</summary>
+public enum TunnelStatus
+{
+    Connecting,
+    Online,
+    Reconnecting,
+    Stopped,
+    Failed,
+}
+
+/// <summary>One public URL served by a <see cref="TunnelClient"/>.</summary>
+public sealed class TunnelEndpoint
+{
+    private long _connectionCount;
+    private int _status = (int)TunnelStatus.Connecting;
+
+    internal TunnelEndpoint(TunnelClient client, TunnelDefinition definition, string protocol, string publicUrl, DateTimeOffset startTime)
+    {
+        Client = client;
+        Definition = definition;
+        Protocol = protocol;
+        PublicUrl = publicUrl;
+        StartTime = startTime;
+    }
+
+    public TunnelClient Client { get; }
+    public TunnelDefinition Definition { get; }
+    public string Name => Definition.Name;
+    public string Protocol { get; }
+
+    /// <summary>The public URL (it can change only if a reconnect could not get the same name back).</summary>
+    public string PublicUrl { get; internal set; }
+
+    public string LocalAddress => Definition.Local.ToString();
+    public DateTimeOffset StartTime { get; }
+    public long ConnectionCount => Interlocked.Read(ref _connectionCount);
+    public TunnelStatus Status => (TunnelStatus)Volatile.Read(ref _status);
+
+    /// <summary>Why the tunnel failed or is reconnecting.</summary>
+    public string? Error { get; internal set; }
+
+    public event EventHandler? StatusChanged;
+
+    internal void CountConnection() => Interlocked.Increment(ref _connectionCount);
+
+    internal void SetStatus(TunnelStatus status, string? error = null)
+    {
+        if (Status is TunnelStatus.Stopped)
+        {
+            return;
+        }
+        Error = error;
+        if ((int)status != Interlocked.Exchange(ref _status, (int)status))
+        {
+            try
+            {
+                StatusChanged?.Invoke(this, EventArgs.Empty);
+            }
+#pragma warning disable CA1031 // A subscriber's failure must not break the client.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+    }
+}

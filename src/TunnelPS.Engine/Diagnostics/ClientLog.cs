@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace TunnelPS.Engine.Diagnostics;
+
+/// <summary>Client log events (fixed ids, tokens never logged).</summary>
+internal static partial class ClientLog
+{
+    [LoggerMessage(2000, LogLevel.Information, "Logged in to {Server} as client {ClientId}")]
+    public static partial void LoggedIn(ILogger logger, string server, string clientId);
+
+    [LoggerMessage(2001, LogLevel.Information, "Tunnel {Name} online: {Url} -> {LocalAddress}")]
+    public static partial void TunnelOnline(ILogger logger, string name, string url, string localAddress);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Connection to {Server} lost ({Reason}); reconnecting in {DelayMs} ms")]
+    public static partial void Reconnecting(ILogger logger, string server, string reason, long delayMs);
+
+    [LoggerMessage(2003, LogLevel.Warning, "[{ConnectionId}] Local service {LocalAddress} for {Url} is unavailable: {Reason}")]
+    public static partial void LocalUnavailable(ILogger logger, long connectionId, string localAddress, string url, string reason);
+
+    [LoggerMessage(2004, LogLevel.Debug, "[{ConnectionId}] Proxy connection ended: {Reason}")]
+    public static partial void ProxyEnded(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(2005, LogLevel.Error, "Client stopped after a final error: {Reason}")]
+    public static partial void Failed(ILogger logger, string reason);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Tunnel {Name} could not be re-opened after reconnecting: {Reason}")]
+    public static partial void ReopenFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(2007, LogLevel.Debug, "[{ConnectionId}] StartProxy for unknown URL {Url}")]
+    public static partial void UnknownUrl(ILogger logger, long connectionId, string url);
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace TunnelPS.Engine.Transport;
+
+/// <summary>How a client trusts the server's certificate.</summary>
+public sealed record ServerTrust
+{
+    /// <summary>Accept exactly the certificate with this SHA-256 thumbprint (self-signed servers); null uses system roots.</summary>
+    public string? PinnedThumbprint { get; init; }
+
+    /// <summary>Accept any certificate (testing only).</summary>
+    public bool SkipCertificateCheck { get; init; }
+}
+
+/// <summary>Dials the tunnel server: TCP (directly or through an HTTP CONNECT proxy), then TLS with SNI.</summary>
+internal static class TunnelDialer
+{
+    public static async Task<SslStream> DialAsync(
+        ServerAddress server, ServerTrust trust, ProxySettings? proxy, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        Stream raw;
+        var viaProxy = proxy is not null && !proxy.ShouldBypass(server.Host, server.Port);
+        try
+        {
+            raw = viaProxy
+                ? await HttpConnectDialer.ConnectAsync(proxy!, server.Host, server.Port, timeout, time, linked.Token).ConfigureAwait(false)
+                : await ConnectTcpAsync(server.Host, server.Port, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TunnelConnectionException(
+                string.Create(CultureInfo.InvariantCulture, $"The tunnel server {server} did not answer within {timeout.TotalSeconds:0} s. Check -ServerAddress and that the network lets you reach it (or set a proxy)."),
+                kind: TunnelErrorKind.Timeout);
+        }
+        catch (SocketException ex)
+        {
+            throw new TunnelConnectionException(DescribeSocketError(server, ex), ex);
+        }
+
+        string? seenThumbprint = null;
+        string? seenSubject = null;
+        SslPolicyErrors seenErrors = SslPolicyErrors.None;
+        var ssl = new SslStream(raw, leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = IPAddress.TryParse(server.Host, out _) ? "" : server.Host,
+            EnabledSslProtocols = TlsDefaults.Protocols,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+                seenThumbprint = CertificateStore.Thumbprint(certificate);
+                seenSubject = certificate.Subject;
+                seenErrors = errors;
+                if (trust.SkipCertificateCheck)
+                {
+                    return true;
+                }
+                if (trust.PinnedThumbprint is { } pinned)
+                {
+                    return string.Equals(pinned, seenThumbprint, StringComparison.OrdinalIgnoreCase);
+                }
+                return errors == SslPolicyErrors.None;
+            },
+        };
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            if (seenThumbprint is not null && ex is AuthenticationException)
+            {
+                var why = trust.PinnedThumbprint is not null
+                    ? $"does not match the pinned thumbprint {trust.PinnedThumbprint}"
+                    : $"is not trusted ({seenErrors})";
+                throw new TunnelConnectionException(
+                    $"The certificate of the tunnel server {server} {why}: SHA-256 thumbprint {seenThumbprint}, subject '{seenSubject}'. " +
+                    $"If you trust this server, pin it with -ServerCertificateThumbprint {seenThumbprint} (or use -SkipCertificateCheck for a test).",
+                    ex, TunnelErrorKind.Authentication);
+            }
+            if (ex is OperationCanceledException)
+            {
+                throw new TunnelConnectionException(
+                    string.Create(CultureInfo.InvariantCulture, $"The TLS handshake with the tunnel server {server} did not finish within {timeout.TotalSeconds:0} s. Is {server} a TunnelPS or ngrok server port?"),
+                    ex, TunnelErrorKind.Timeout);
+            }
+            throw new TunnelConnectionException($"The TLS handshake with the tunnel server {server} failed: {ex.Message}. Is {server} a TunnelPS or ngrok server port?", ex);
+        }
+    }
+
+    /// <summary>Connects a TCP socket (every resolved address in turn) with TCP_NODELAY.</summary>
+    public static async Task<NetworkStream> ConnectTcpAsync(string host, int port, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            SocketTuning.Apply(socket);
+            if (IPAddress.TryParse(host, out var ip))
+            {
+                await socket.ConnectAsync(new IPEndPoint(ip, port), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await socket.ConnectAsync(new DnsEndPoint(host, port), cancellationToken).ConfigureAwait(false);
+            }
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public static string DescribeSocketError(ServerAddress server, SocketException ex) => ex.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => $"Could not connect to the tunnel server {server}: the connection was refused. Check -ServerAddress and that the server is running.",
+        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => $"Could not connect to the tunnel server {server}: the host name '{server.Host}' could not be resolved. Check -ServerAddress.",
+        SocketError.NetworkUnreachable or SocketError.HostUnreachable => $"Could not connect to the tunnel server {server}: the network or host is unreachable. Check your network, or set a proxy with -Proxy.",
+        SocketError.TimedOut => $"Could not connect to the tunnel server {server}: the connection timed out.",
+        _ => $"Could not connect to the tunnel server {server}: {ex.Message}.",
+    };
+}
