@@ -33,6 +33,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private ControlConnection? _control;
     private string _clientId = "";
     private long _connectionIds;
+    private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
     private int _stopping;
 
@@ -59,6 +60,12 @@ public sealed class TunnelClient : IAsyncDisposable
 
     /// <summary>True when the server announced the TunnelPS capability.</summary>
     public bool ServerIsTunnelPS { get; private set; }
+
+    /// <summary>Proxy connections dialled so far (each gets the next connection id).</summary>
+    internal long ProxyDialCount => Interlocked.Read(ref _connectionIds);
+
+    /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
+    internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
 
     /// <summary>Completes when the client has stopped or failed.</summary>
     public Task Completion => _completion.Task;
@@ -434,6 +441,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 return;
             }
             endpoint.CountConnection();
+            Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
             var target = endpoint.Definition.Local;
             try
             {
@@ -533,6 +541,21 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             await _completion.Task.ConfigureAwait(false);
             return;
+        }
+        if (ServerIsTunnelPS && _control is { Ended.IsCompleted: false } live)
+        {
+            // Release the names at once rather than leaving them reserved for a reconnect that will not come.
+            try
+            {
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                foreach (var endpoint in Endpoints)
+                {
+                    await live.SendAsync(new CloseTunnel { Url = endpoint.PublicUrl }, quick.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+            }
         }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_control is { } control)
