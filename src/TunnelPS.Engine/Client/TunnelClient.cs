@@ -36,6 +36,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
     private int _stopping;
+    private int _pingsSent;
 
     public TunnelClient(TunnelClientOptions options)
     {
@@ -66,6 +67,15 @@ public sealed class TunnelClient : IAsyncDisposable
 
     /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
     internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
+
+    /// <summary>Test hook: cuts the control connection without a goodbye, as a network failure would.</summary>
+    internal void AbortControlForTest() => _control?.Abort("aborted by a test");
+
+    /// <summary>Test hook: ignore Pong messages, as if the server stopped answering.</summary>
+    internal bool SuppressPongsForTest { get; set; }
+
+    /// <summary>Test hook: Ping messages sent so far.</summary>
+    internal int PingsSentForTest => Volatile.Read(ref _pingsSent);
 
     /// <summary>Completes when the client has stopped or failed.</summary>
     public Task Completion => _completion.Task;
@@ -375,8 +385,10 @@ public sealed class TunnelClient : IAsyncDisposable
                     case NewTunnel newTunnel:
                         control.Answer(newTunnel);
                         break;
-                    case Pong:
+                    case Pong when !SuppressPongsForTest:
                         control.PongReceived();
+                        break;
+                    case Pong:
                         break;
                     default:
                         throw new ProtocolException($"Unexpected {message.Type} message from the server on the control connection.");
@@ -406,6 +418,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 }
                 var pong = control.ArmPong();
                 await control.SendAsync(new Ping(), token).ConfigureAwait(false);
+                Interlocked.Increment(ref _pingsSent);
                 var answered = await Task.WhenAny(pong, Task.Delay(_options.PongTimeout, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
                 if (answered != pong && !control.Ended.IsCompleted && !token.IsCancellationRequested)
                 {
