@@ -27,7 +27,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly ConcurrentDictionary<Task, byte> _work = new();
     private readonly List<TunnelEndpoint> _endpoints = [];
     private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<TunnelDefinition, object> _captures = new();
+    private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
     private readonly object _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
@@ -47,7 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new object();
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
             }
         }
     }
@@ -67,6 +67,9 @@ public sealed class TunnelClient : IAsyncDisposable
 
     /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
     internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
+
+    /// <summary>The capture store of a tunnel definition (null when capture is off or the tunnel is tcp).</summary>
+    public CaptureStore? CaptureFor(TunnelDefinition definition) => _captures.TryGetValue(definition, out var store) ? store : null;
 
     /// <summary>Test hook: cuts the control connection without a goodbye, as a network failure would.</summary>
     internal void AbortControlForTest() => _control?.Abort("aborted by a test");
@@ -492,7 +495,18 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) => null;
+    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
+        _captures.TryGetValue(endpoint.Definition, out var store)
+            ? new HttpExchangeTap(store, new CaptureContext
+            {
+                TunnelName = endpoint.Name,
+                PublicUrl = endpoint.PublicUrl,
+                LocalAddress = endpoint.LocalAddress,
+                ConnectionId = connectionId,
+                ClientAddress = clientAddress,
+                TimeProvider = _options.TimeProvider,
+            })
+            : null;
 
     private async Task<Stream> DialLocalAsync(LocalTarget target, CancellationToken token)
     {
