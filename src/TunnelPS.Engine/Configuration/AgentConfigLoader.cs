@@ -186,7 +186,7 @@ public static partial class AgentConfigLoader
                             ?? throw Fail(value, "'tunnels' must be a map of tunnel names to settings", "Write it as 'tunnels:' followed by indented 'name: { proto: { http: 8080 } }' entries.");
                         break;
                     default:
-                        throw UnknownKey(key, TopLevelKeys, "top-level key",
+                        throw UnknownKey(key, TopLevelKeys, "top-level key", string.Empty,
                             TunnelKeys.Contains(key.Value, StringComparer.Ordinal) ? $"'{key.Value}' belongs to a tunnel: indent it under a name under 'tunnels:'." : null);
                 }
             }
@@ -264,7 +264,7 @@ public static partial class AgentConfigLoader
                     case "addr" or "proto_addr" or "local_addr":
                         throw Fail(key, $"Unknown key '{key.Value}' in tunnel '{name.Value}'", "TunnelPS reads ngrok 1.x tunnels: put the local address under proto, e.g. 'proto: { http: 8080 }'.");
                     default:
-                        throw UnknownKey(key, TunnelKeys, $"key in tunnel '{name.Value}'",
+                        throw UnknownKey(key, TunnelKeys, "key", $" in tunnel '{name.Value}'",
                             TopLevelKeys.Contains(key.Value, StringComparer.Ordinal) ? $"'{key.Value}' is a top-level key here; move it out of the tunnel (only inspect, inspect_limit, inspect_body_limit and host_header can be set per tunnel)." : null);
                 }
             }
@@ -612,12 +612,12 @@ public static partial class AgentConfigLoader
         private string RequiredString(ConfigYamlScalar key, ConfigYamlNode node, string expected) =>
             String(key, node) is { Length: > 0 } text ? text : throw Fail(node is ConfigYamlScalar ? key : node, $"'{key.Value}' has no value", $"Give {expected}.");
 
-        private ConfigurationException UnknownKey(ConfigYamlScalar key, string[] known, string where, string? hint)
+        private ConfigurationException UnknownKey(ConfigYamlScalar key, string[] known, string what, string where, string? hint)
         {
             var suggestion = Suggest(key.Value, known);
             var remedy = hint
                 ?? (suggestion is not null ? $"Did you mean '{suggestion}'?" : $"Known keys: {string.Join(", ", known)}.");
-            return Fail(key, $"Unknown {where} '{key.Value}'", remedy);
+            return Fail(key, $"Unknown {what} '{key.Value}'{where}", remedy);
         }
 
         private ConfigurationException Fail(ConfigYamlNode node, string problem, string remedy) =>

@@ -98,7 +98,7 @@ public static partial class AgentConfigWriter
         }
 
         var result = string.Join(newline, lines);
-        return result.Length == 0 ? result : result + newline;
+        return result.Length == 0 || (!hadFinalNewline && text.Length > 0) ? result : result + newline;
     }
 
     private static string? TopLevelKey(string line)

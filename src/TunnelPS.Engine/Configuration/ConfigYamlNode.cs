@@ -62,9 +62,33 @@ internal static class ConfigYamlReader
         }
         catch (YamlException ex)
         {
-            throw new ConfigurationException(sourceName, (int)ex.Start.Line, (int)ex.Start.Column,
+            throw TabIndentation(yaml, sourceName, ex) ?? new ConfigurationException(sourceName, (int)ex.Start.Line, (int)ex.Start.Column,
                 $"YAML syntax error: {StripPosition(ex.Message)}", "Check the indentation, colons and quotes on this line and the one before it.", ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's scanner throws this (not a YamlException) on some malformed input, e.g. an unclosed '{'.
+            var at = parser.Current?.Start;
+            throw TabIndentation(yaml, sourceName, ex) ?? new ConfigurationException(sourceName, (int)(at?.Line ?? 1), (int)(at?.Column ?? 1),
+                "YAML syntax error: the YAML cannot be read past this point", "Look for an unclosed '{', '[' or quote from here on.", ex);
+        }
+    }
+
+    /// <summary>A clearer error than the parser's when a line is indented with a tab, which YAML forbids.</summary>
+    private static ConfigurationException? TabIndentation(string yaml, string sourceName, Exception inner)
+    {
+        var lines = yaml.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            var indent = line.Length - line.TrimStart(' ', '\t').Length;
+            var tab = line.IndexOf('\t', StringComparison.Ordinal);
+            if (tab >= 0 && tab < indent && line.Trim().Length > 0)
+            {
+                return new ConfigurationException(sourceName, i + 1, tab + 1, "YAML syntax error: a tab indents this line", "Indent with spaces; YAML does not allow tabs for indentation.", inner);
+            }
+        }
+        return null;
     }
 
     private static ConfigYamlNode ReadNode(IParser parser, string source, Dictionary<string, ConfigYamlNode> anchors, int depth)
