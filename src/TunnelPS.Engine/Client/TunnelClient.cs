@@ -139,15 +139,7 @@ public sealed class TunnelClient : IAsyncDisposable
     {
         if ((int)status != Interlocked.Exchange(ref _status, (int)status))
         {
-            try
-            {
-                StatusChanged?.Invoke(this, EventArgs.Empty);
-            }
-#pragma warning disable CA1031 // A subscriber's failure must not break the client.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
+            EventRaiser.Raise(StatusChanged, this);
         }
     }
 

@@ -1,3 +1,5 @@
+using TunnelPS.Engine.Diagnostics;
+
 namespace TunnelPS.Engine.Client;
 
 /// <summary>The state of a tunnel or client.</summary>
@@ -54,15 +56,7 @@ public sealed class TunnelEndpoint
         Error = error;
         if ((int)status != Interlocked.Exchange(ref _status, (int)status))
         {
-            try
-            {
-                StatusChanged?.Invoke(this, EventArgs.Empty);
-            }
-#pragma warning disable CA1031 // A subscriber's failure must not break the client.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
+            EventRaiser.Raise(StatusChanged, this);
         }
     }
 }

@@ -459,7 +459,7 @@ public static class HttpConnectDialer
         /// <summary>Hands over the socket as the tunnel's stream, with any bytes read past the head in front.</summary>
         public Stream Detach()
         {
-            var stream = _start < _end ? new HttpConnectTunnelStream(_buffer.AsSpan(_start, _end - _start), _stream) : (Stream)_stream;
+            var stream = _start < _end ? new PrefixedStream(_stream, _buffer.AsSpan(_start, _end - _start).ToArray()) : (Stream)_stream;
             _start = _end = 0;
             return stream;
         }
