@@ -182,6 +182,7 @@ public sealed class TunnelClient : IAsyncDisposable
                         control = await ConnectAsync(firstTime: false, attemptToken.Token).ConfigureAwait(false);
                         attempt = 0;
                         Error = null;
+                        TunnelMetrics.Reconnects.Add(1);
                         SetStatus(TunnelStatus.Online);
                         break;
                     }
@@ -432,6 +433,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private async Task ProxyConnectionAsync(CancellationToken token)
     {
         var connectionId = Interlocked.Increment(ref _connectionIds);
+        TunnelMetrics.ProxyConnections.Add(1);
         SslStream? proxy = null;
         Stream? local = null;
         try
@@ -458,6 +460,7 @@ public sealed class TunnelClient : IAsyncDisposable
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
             {
                 var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
+                TunnelMetrics.LocalConnectFailures.Add(1);
                 ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), start.Url, why);
                 if (endpoint.Protocol != "tcp")
                 {

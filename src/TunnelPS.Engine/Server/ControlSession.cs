@@ -69,6 +69,7 @@ internal sealed class ControlSession : IAsyncDisposable
                 ClientId = ClientId,
                 Capabilities = [ProtocolVersion.TunnelPSCapability],
             }).ConfigureAwait(false);
+            TunnelMetrics.Sessions.Add(1);
             // Warm the pool before the first visitor: ngrok 1.x asks for one; TunnelPS keeps the target size.
             Pool.Fill();
             await ReceiveLoopAsync(token).ConfigureAwait(false);
@@ -91,6 +92,7 @@ internal sealed class ControlSession : IAsyncDisposable
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
             {
             }
+            TunnelMetrics.Sessions.Add(-1);
             await DisposeAsync().ConfigureAwait(false);
             ServerLog.SessionEnded(_logger, ConnectionId, ClientId, _endReason);
             _server.OnSessionEnded(this);

@@ -134,10 +134,12 @@ internal sealed class PublicHttpConnection
                 if (proxy is null)
                 {
                     ServerLog.NoProxyConnection(_logger, _connectionId, _remote, tunnel.Url, "no proxy connection arrived in time");
+                    TunnelMetrics.ProxyWaitTimeouts.Add(1);
                     await RespondAndCloseAsync(ErrorPages.ProxyTimeout(host), token).ConfigureAwait(false);
                     return;
                 }
                 tunnel.CountConnection();
+                TunnelMetrics.PublicConnections.Add(1);
                 _proxy = proxy;
                 _proxyTunnel = tunnel;
                 _tracker = new HttpResponseTracker();

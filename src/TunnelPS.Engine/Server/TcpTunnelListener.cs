@@ -69,9 +69,11 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             if (proxy is null)
             {
                 ServerLog.NoProxyConnection(_logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
+                TunnelMetrics.ProxyWaitTimeouts.Add(1);
                 return;
             }
             tunnel.CountConnection();
+            TunnelMetrics.PublicConnections.Add(1);
             await FrameCodec.WriteAsync(proxy, new StartProxy { Url = tunnel.Url, ClientAddr = remote }, linked.Token).ConfigureAwait(false);
             await Splicer.RunAsync(visitorStream, proxy, null, linked.Token).ConfigureAwait(false);
         }

@@ -1,0 +1,32 @@
+using System.Diagnostics.Metrics;
+
+namespace TunnelPS.Engine.Diagnostics;
+
+/// <summary>
+/// The engine's counters (System.Diagnostics.Metrics, meter "TunnelPS"): watch them with dotnet-counters or any
+/// MeterListener. Instruments cost next to nothing while nobody listens.
+/// </summary>
+internal static class TunnelMetrics
+{
+    public const string MeterName = "TunnelPS";
+
+    private static readonly Meter s_meter = new(MeterName);
+
+    public static readonly UpDownCounter<long> Sessions =
+        s_meter.CreateUpDownCounter<long>("tunnelps.server.sessions", description: "Logged-in clients on the server.");
+
+    public static readonly Counter<long> PublicConnections =
+        s_meter.CreateCounter<long>("tunnelps.server.public_connections", description: "Visitor connections spliced onto a tunnel.");
+
+    public static readonly Counter<long> ProxyWaitTimeouts =
+        s_meter.CreateCounter<long>("tunnelps.server.proxy_wait_timeouts", description: "Visitors that found no proxy connection in time.");
+
+    public static readonly Counter<long> ProxyConnections =
+        s_meter.CreateCounter<long>("tunnelps.client.proxy_connections", description: "Proxy connections the client dialled.");
+
+    public static readonly Counter<long> LocalConnectFailures =
+        s_meter.CreateCounter<long>("tunnelps.client.local_connect_failures", description: "Failed dials to a local service.");
+
+    public static readonly Counter<long> Reconnects =
+        s_meter.CreateCounter<long>("tunnelps.client.reconnects", description: "Reconnections after a lost control connection.");
+}
