@@ -35,6 +35,8 @@ internal sealed class PublicHttpConnection
     private HttpResponseTracker? _tracker;
     private Task _pump = Task.CompletedTask;
     private volatile bool _detaching;
+    private volatile bool _visitorDone;
+    private long _lastActivity;
 
     public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger)
     {
@@ -46,15 +48,17 @@ internal sealed class PublicHttpConnection
         _connectionId = connectionId;
         _logger = logger;
         _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+        _lastActivity = server.Options.TimeProvider.GetTimestamp();
     }
 
     public async Task RunAsync(CancellationToken serverStopping)
     {
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Token);
+        var period = _server.Options.PublicIdleTimeout / 4;
+        using var watchdog = _server.Options.TimeProvider.CreateTimer(static state => ((PublicHttpConnection)state!).CheckIdle(), this, period, period);
         try
         {
-            await ServeAsync(connection, idle).ConfigureAwait(false);
+            await ServeAsync(connection).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
@@ -69,7 +73,31 @@ internal sealed class PublicHttpConnection
         }
     }
 
-    private async Task ServeAsync(CancellationTokenSource connection, CancellationTokenSource idle)
+    /// <summary>
+    /// Closes a connection that has been silent in both directions for the idle timeout, unless a response is still
+    /// owed to a visitor who is waiting for it, or the connection was upgraded (WebSocket) and lives as long as its ends.
+    /// Long downloads and quiet streaming responses are never cut.
+    /// </summary>
+    private void CheckIdle()
+    {
+        var silent = _server.Options.TimeProvider.GetElapsedTime(Interlocked.Read(ref _lastActivity));
+        if (silent < _server.Options.PublicIdleTimeout)
+        {
+            return;
+        }
+        var tracker = _tracker;
+        if (tracker is { Upgraded: true } || (tracker is { Outstanding: > 0 } && !_visitorDone))
+        {
+            return;
+        }
+        ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "idle timeout");
+        _visitor.Dispose();
+        _proxy?.Dispose();
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, _server.Options.TimeProvider.GetTimestamp());
+
+    private async Task ServeAsync(CancellationTokenSource connection)
     {
         var token = connection.Token;
         while (!token.IsCancellationRequested)
@@ -77,8 +105,7 @@ internal sealed class PublicHttpConnection
             HttpRequestHead? head;
             try
             {
-                idle.CancelAfter(_server.Options.PublicIdleTimeout);
-                head = await ReadHeadAsync(idle.Token).ConfigureAwait(false);
+                head = await ReadHeadAsync(token).ConfigureAwait(false);
             }
             catch (HttpParseException ex)
             {
@@ -87,6 +114,7 @@ internal sealed class PublicHttpConnection
             }
             if (head is null)
             {
+                _visitorDone = true;
                 await FinishAsync(token).ConfigureAwait(false);
                 return;
             }
@@ -154,9 +182,9 @@ internal sealed class PublicHttpConnection
             await ForwardHeadAsync(startFrame, head, framer, token).ConfigureAwait(false);
             while (!framer.IsComplete)
             {
-                idle.CancelAfter(_server.Options.PublicIdleTimeout);
-                if (!await FillAsync(idle.Token).ConfigureAwait(false))
+                if (!await FillAsync(token).ConfigureAwait(false))
                 {
+                    _visitorDone = true;
                     // The visitor left in the middle of a request body: end the request towards the tunnel too.
                     await Splicer.ShutdownWriteAsync(_proxy!).ConfigureAwait(false);
                     await _pump.ConfigureAwait(false);
@@ -231,6 +259,7 @@ internal sealed class PublicHttpConnection
                     break;
                 }
                 await _visitor.WriteAsync(buffer.AsMemory(0, read), connection.Token).ConfigureAwait(false);
+                Touch();
                 tracker.Observe(buffer.AsSpan(0, read));
             }
         }
@@ -256,9 +285,7 @@ internal sealed class PublicHttpConnection
         {
             return;
         }
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
-        deadline.CancelAfter(_server.Options.PublicIdleTimeout);
-        await _tracker.WaitIdleAsync(deadline.Token).ConfigureAwait(false);
+        await _tracker.WaitIdleAsync(token).ConfigureAwait(false);
     }
 
     private async Task DetachAsync(bool wait)
@@ -287,10 +314,17 @@ internal sealed class PublicHttpConnection
         {
             return;
         }
+        if (_visitorDone && _tracker is { Outstanding: > 0 })
+        {
+            // The visitor half-closed with responses still owed: pass the end on and let the responses drain.
+            await Splicer.ShutdownWriteAsync(_proxy).ConfigureAwait(false);
+            await _pump.WaitAsync(token).ConfigureAwait(false);
+            return;
+        }
         if (_tracker is { Unparsed: true } or { Upgraded: true })
         {
             await Splicer.ShutdownWriteAsync(_proxy).ConfigureAwait(false);
-            await _pump.WaitAsync(_server.Options.PublicIdleTimeout, token).ConfigureAwait(false);
+            await _pump.WaitAsync(token).ConfigureAwait(false);
             return;
         }
         await WaitIdleAsync(token).ConfigureAwait(false);
@@ -375,6 +409,7 @@ internal sealed class PublicHttpConnection
         {
             return false;
         }
+        Touch();
         _end += read;
         return true;
     }

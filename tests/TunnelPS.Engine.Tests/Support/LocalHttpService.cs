@@ -25,6 +25,9 @@ internal sealed class LocalHttpService : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
     public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>Awaited before each response is written (lets a test hold a response back).</summary>
+    public Func<Task>? BeforeRespond { get; set; }
     public List<string> Heads { get; } = [];
 
     private async Task AcceptAsync()
@@ -93,6 +96,10 @@ internal sealed class LocalHttpService : IAsyncDisposable
                     consumed += contentLength;
                     Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
                     filled -= consumed;
+                    if (BeforeRespond is { } gate)
+                    {
+                        await gate();
+                    }
                     var (status, body) = _handler(parts[0], parts[1]);
                     var bodyBytes = Encoding.UTF8.GetBytes(body);
                     var response = Encoding.ASCII.GetBytes(
