@@ -84,18 +84,20 @@ internal sealed class LocalHttpService : IAsyncDisposable
                         }
                     }
                     var consumed = headEnd + 4;
-                    while (filled - consumed < contentLength)
+                    var inBuffer = Math.Min(contentLength, filled - consumed);
+                    consumed += inBuffer;
+                    Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
+                    filled -= consumed;
+                    // Discard the rest of the body as it arrives (bodies may be far larger than the buffer).
+                    for (var left = contentLength - inBuffer; left > 0;)
                     {
-                        var n = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                        var n = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(left, buffer.Length)), _stop.Token);
                         if (n == 0)
                         {
                             return;
                         }
-                        filled += n;
+                        left -= n;
                     }
-                    consumed += contentLength;
-                    Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
-                    filled -= consumed;
                     if (BeforeRespond is { } gate)
                     {
                         await gate();
