@@ -172,6 +172,7 @@ internal sealed class ControlSession : IAsyncDisposable
             await RefuseAsync(request.ReqId, request.Protocol, "The tunnel request names no protocol; use http, https, tcp or http+https.").ConfigureAwait(false);
             return;
         }
+        var effective = request;
         foreach (var protocol in protocols)
         {
             string? error;
@@ -191,7 +192,7 @@ internal sealed class ControlSession : IAsyncDisposable
             }
             if (error is null)
             {
-                (tunnel, error) = await _server.RegisterTunnelAsync(this, protocol.ToLowerInvariant(), request).ConfigureAwait(false);
+                (tunnel, error) = await _server.RegisterTunnelAsync(this, protocol.ToLowerInvariant(), effective).ConfigureAwait(false);
             }
             if (tunnel is null)
             {
@@ -203,6 +204,11 @@ internal sealed class ControlSession : IAsyncDisposable
             lock (_gate)
             {
                 _tunnels.Add(tunnel);
+            }
+            if (tunnel.Protocol is "http" or "https")
+            {
+                // "http+https" serves one host name on both schemes.
+                effective = request with { Hostname = tunnel.Host, Subdomain = "" };
             }
             ServerLog.TunnelOpened(_logger, ConnectionId, tunnel.Url, ClientId);
             await SendAsync(new NewTunnel { ReqId = request.ReqId, Url = tunnel.Url, Protocol = tunnel.Protocol }).ConfigureAwait(false);

@@ -19,11 +19,12 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
     private TcpTunnelListener(Socket socket, TunnelServer server, ILogger logger)
     {
         _socket = socket;
+        Port = ListenerSocket.PortOf(socket);
         _server = server;
         _logger = logger;
     }
 
-    public int Port => ListenerSocket.PortOf(_socket);
+    public int Port { get; }
 
     public RegisteredTunnel? Tunnel { get; set; }
 

@@ -51,6 +51,8 @@ public sealed class TunnelServer : IAsyncDisposable
         Certificate = certificate;
         _tlsListener = tlsListener;
         _httpListener = httpListener;
+        Port = ListenerSocket.PortOf(tlsListener);
+        HttpPort = httpListener is null ? -1 : ListenerSocket.PortOf(httpListener);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Server");
         _tokenHashes = options.AuthTokens.Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t))).ToArray();
         _tlsOptions = new SslServerAuthenticationOptions
@@ -69,8 +71,8 @@ public sealed class TunnelServer : IAsyncDisposable
     public X509Certificate2 Certificate { get; }
     public string CertificateThumbprint { get; }
     public string Domain => Options.Domain;
-    public int Port => ListenerSocket.PortOf(_tlsListener);
-    public int HttpPort => _httpListener is null ? -1 : ListenerSocket.PortOf(_httpListener);
+    public int Port { get; }
+    public int HttpPort { get; }
     public DateTimeOffset StartTime { get; }
 
     /// <summary>The address clients dial: domain:port.</summary>

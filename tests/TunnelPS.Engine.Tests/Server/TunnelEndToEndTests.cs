@@ -50,6 +50,22 @@ public sealed class TunnelEndToEndTests
     }
 
     [Fact]
+    public async Task Http_plus_https_with_a_random_name_uses_one_name_for_both_and_ports_stay_readable_after_stop()
+    {
+        await using var local = new LocalHttpService();
+        var server = await TunnelHarness.StartServerAsync();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, null, "both", "http", "https")));
+        var endpoints = await client.StartAsync();
+
+        var hosts = endpoints.Select(e => new Uri(e.PublicUrl).Host).Distinct().ToArray();
+        Assert.Single(hosts);
+        var (port, httpPort) = (server.Port, server.HttpPort);
+        await server.StopAsync();
+        Assert.Equal((port, httpPort), (server.Port, server.HttpPort));
+        Assert.Equal($"localhost:{port}", server.ServerAddress);
+    }
+
+    [Fact]
     public async Task Each_request_of_a_keep_alive_connection_is_routed_by_its_own_host()
     {
         await using var blue = new LocalHttpService((_, _) => (200, "blue"));

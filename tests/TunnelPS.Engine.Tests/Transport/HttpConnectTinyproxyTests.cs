@@ -29,8 +29,10 @@ public sealed class HttpConnectTinyproxyTests
             Assert.Equal("through tinyproxy", Encoding.ASCII.GetString(echo));
         }
 
-        var log = await tinyproxy.WaitForLogAsync($"CONNECT 127.0.0.1:{tlsServer.Port} HTTP/1.1", cts.Token);
-        Assert.Contains($"Established connection to host \"127.0.0.1\"", log, StringComparison.Ordinal);
+        // tinyproxy writes the CONNECT line and the "Established" line separately: wait for both.
+        await tinyproxy.WaitForLogAsync($"CONNECT 127.0.0.1:{tlsServer.Port} HTTP/1.1", cts.Token);
+        var log = await tinyproxy.WaitForLogAsync("Established connection to host \"127.0.0.1\"", cts.Token);
+        Assert.Contains($"CONNECT 127.0.0.1:{tlsServer.Port} HTTP/1.1", log, StringComparison.Ordinal);
     }
 
     [TinyproxyFact]
