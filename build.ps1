@@ -1,0 +1,408 @@
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates the TunnelPS module.
+
+.DESCRIPTION
+    The one entry point of the repository. Run it with the pinned PowerShell tool:
+
+        dotnet tool restore
+        dotnet pwsh ./build.ps1 <Task>
+
+    Tasks (several may be given; each runs once, in the order given):
+
+    Build    dotnet build of the solution, then lays out out/TunnelPS/ from an explicit
+             allow-list: TunnelPS.dll (+pdb), the manifest (version from
+             Directory.Build.props), the format file and en-US help at the root, and the
+             engine with its dependencies in Dependencies/. Fails when an expected file is
+             missing, when the engine needs an assembly the allow-list does not name, or
+             when TunnelPS.dll references one of the engine's private dependencies.
+    Test     Build, then the xunit engine tests and the Pester module tests (in a fresh
+             pwsh), results in out/TestResults. Prints one closing line
+             'N passed, N failed[, N skipped]' and fails if anything failed or a runner
+             could not run.
+    Package  Build, then out/TunnelPS.<version>.nupkg for PSResourceGet
+             (Publish-PSResource -NupkgPath).
+    Docs     Checks that docs/ has a page per exported cmdlet and writes the MAML help
+             (out/TunnelPS/en-US/TunnelPS.dll-Help.xml) from the pages.
+    Bench    Runs bench/TunnelPS.Bench in Release when it exists.
+    Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
+
+.PARAMETER Task
+    The tasks to run. Default: Build.
+
+.PARAMETER Configuration
+    The .NET build configuration. Default: Release.
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1
+
+    Builds and lays out out/TunnelPS.
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Test
+
+    Builds and runs every test; the last line is the totals.
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Build, Package
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Package', 'Docs', 'Bench', 'Demo')]
+    [string[]] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+$RepoRoot = $PSScriptRoot
+$OutDir = Join-Path $RepoRoot 'out'
+$ModuleOut = Join-Path $OutDir 'TunnelPS'
+$TestResultsDir = Join-Path $OutDir 'TestResults'
+$ManifestTemplate = Join-Path $RepoRoot 'module/TunnelPS.psd1'
+$VersionToken = '{{ModuleVersion}}'
+$PesterVersion = '5.7.1'
+
+# The reviewed allow-lists of what ships. Adding a file here is a decision: the engine's
+# dependencies ship in Dependencies/ and load only in the engine's private load context.
+$RootFiles = @('TunnelPS.dll', 'TunnelPS.pdb')
+$DependencyFiles = @(
+    'TunnelPS.Engine.dll'
+    'TunnelPS.Engine.pdb'
+    'Microsoft.Extensions.DependencyInjection.Abstractions.dll'
+    'Microsoft.Extensions.Logging.Abstractions.dll'
+    'YamlDotNet.dll'
+)
+
+$script:Completed = [System.Collections.Generic.HashSet[string]]::new()
+$script:ExitCode = 0
+
+function Assert-ExitCode {
+    # Called after every native command: a non-zero exit code stops the build.
+    param([Parameter(Mandatory)] [string] $What)
+    if ($LASTEXITCODE -ne 0) {
+        throw "$What failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Write-Step {
+    param([string] $Message)
+    Write-Host "==> $Message" -ForegroundColor Cyan
+}
+
+function Get-ModuleVersion {
+    $props = [xml](Get-Content -Raw -LiteralPath (Join-Path $RepoRoot 'Directory.Build.props'))
+    $node = $props.SelectSingleNode('/Project/PropertyGroup/Version')
+    if ($null -eq $node -or -not $node.InnerText) { throw 'Directory.Build.props has no <Version>.' }
+    $version = $node.InnerText.Trim()
+    $parsed = $null
+    if (-not [version]::TryParse($version, [ref] $parsed)) {
+        throw "Directory.Build.props <Version> '$version' is not a Major.Minor.Patch version (prerelease labels go in PrivateData.PSData.Prerelease)."
+    }
+    return $version
+}
+
+function Get-ExportedCmdlet {
+    return @((Import-PowerShellDataFile -LiteralPath $ManifestTemplate).CmdletsToExport)
+}
+
+function Get-CmdletPage {
+    # docs/<Verb-Noun>.md; README.md and about_*.md are not cmdlet pages.
+    $docs = Join-Path $RepoRoot 'docs'
+    if (-not (Test-Path -LiteralPath $docs)) { return @() }
+    return @(Get-ChildItem -LiteralPath $docs -Filter '*.md' -File | Where-Object { $_.BaseName -match '^[A-Za-z]+-[A-Za-z]+$' })
+}
+
+function Get-AssemblyReference {
+    param([string] $Path)
+    $stream = [System.IO.File]::OpenRead($Path)
+    try {
+        $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+        try {
+            $reader = [System.Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+            foreach ($handle in $reader.AssemblyReferences) {
+                $reader.GetString($reader.GetAssemblyReference($handle).Name)
+            }
+        }
+        finally { $pe.Dispose() }
+    }
+    finally { $stream.Dispose() }
+}
+
+function Assert-EngineDependencyList {
+    # The allow-list and the engine's deps.json must agree, both ways.
+    param([string] $EngineDepsJson)
+    $deps = Get-Content -Raw -LiteralPath $EngineDepsJson | ConvertFrom-Json -AsHashtable
+    $needed = [System.Collections.Generic.SortedSet[string]]::new([StringComparer]::OrdinalIgnoreCase)
+    foreach ($target in $deps['targets'].Values) {
+        foreach ($library in $target.GetEnumerator()) {
+            if ($library.Value.ContainsKey('runtimeTargets') -or $library.Value.ContainsKey('native')) {
+                throw "Engine dependency $($library.Key) has platform-specific assets; the module layout does not handle them yet."
+            }
+            if ($library.Value.ContainsKey('runtime')) {
+                foreach ($asset in $library.Value['runtime'].Keys) { $null = $needed.Add([System.IO.Path]::GetFileName($asset)) }
+            }
+        }
+    }
+    $allowedDlls = @($DependencyFiles | Where-Object { $_ -like '*.dll' })
+    $unlisted = @($needed | Where-Object { $_ -notin $allowedDlls })
+    if ($unlisted) {
+        throw "The engine needs $($unlisted -join ', ') (per $EngineDepsJson), which the reviewed allow-list `$DependencyFiles in build.ps1 does not name. Review the dependency and add it."
+    }
+    $stale = @($allowedDlls | Where-Object { -not $needed.Contains($_) })
+    if ($stale) {
+        throw "The allow-list `$DependencyFiles in build.ps1 names $($stale -join ', '), which the engine no longer needs. Remove it."
+    }
+}
+
+function Write-HelpFile {
+    # MAML help from the docs pages; nothing to write until pages exist.
+    $pages = @(Get-CmdletPage)
+    $maml = Join-Path $ModuleOut 'en-US/TunnelPS.dll-Help.xml'
+    if ($pages.Count -eq 0) {
+        Write-Host 'No cmdlet pages in docs/ yet: no MAML help written.'
+        return
+    }
+    & (Join-Path $RepoRoot 'build/ConvertTo-MamlHelp.ps1') -Path $pages.FullName -OutputPath $maml
+    Write-Host "Wrote MAML help for $($pages.Count) command(s) to $maml"
+}
+
+function Invoke-BuildTask {
+    $version = Get-ModuleVersion
+    Write-Step "Build TunnelPS $version ($Configuration)"
+    & dotnet build (Join-Path $RepoRoot 'TunnelPS.sln') --configuration $Configuration --nologo
+    Assert-ExitCode 'dotnet build'
+
+    $moduleBin = Join-Path $RepoRoot "src/TunnelPS/bin/$Configuration/net8.0"
+    $engineBin = Join-Path $RepoRoot "src/TunnelPS.Engine/bin/$Configuration/net8.0"
+    Assert-EngineDependencyList -EngineDepsJson (Join-Path $engineBin 'TunnelPS.Engine.deps.json')
+
+    $missing = @(
+        $RootFiles | Where-Object { -not (Test-Path -LiteralPath (Join-Path $moduleBin $_)) }
+        $DependencyFiles | Where-Object { -not (Test-Path -LiteralPath (Join-Path $moduleBin $_)) }
+    )
+    if ($missing) { throw "Build output $moduleBin lacks: $($missing -join ', ')" }
+
+    # TunnelPS.dll may reference the engine, never the engine's own dependencies: those
+    # must resolve in the engine's load context only.
+    $private = @($DependencyFiles | Where-Object { $_ -like '*.dll' -and $_ -ne 'TunnelPS.Engine.dll' } | ForEach-Object { [System.IO.Path]::GetFileNameWithoutExtension($_) })
+    $leaks = @(Get-AssemblyReference -Path (Join-Path $moduleBin 'TunnelPS.dll') | Where-Object { $_ -in $private })
+    if ($leaks) { throw "TunnelPS.dll references $($leaks -join ', '); only the engine may use them (they load in its private context)." }
+
+    Write-Step "Lay out $ModuleOut"
+    if (Test-Path -LiteralPath $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
+    $dependenciesOut = Join-Path $ModuleOut 'Dependencies'
+    $helpOut = Join-Path $ModuleOut 'en-US'
+    $null = New-Item -ItemType Directory -Force -Path $ModuleOut, $dependenciesOut, $helpOut
+    foreach ($file in $RootFiles) { Copy-Item -LiteralPath (Join-Path $moduleBin $file) -Destination $ModuleOut }
+    foreach ($file in $DependencyFiles) { Copy-Item -LiteralPath (Join-Path $moduleBin $file) -Destination $dependenciesOut }
+
+    $manifestText = Get-Content -Raw -LiteralPath $ManifestTemplate
+    if (-not $manifestText.Contains($VersionToken)) { throw "module/TunnelPS.psd1 lacks the $VersionToken token." }
+    $manifestOut = Join-Path $ModuleOut 'TunnelPS.psd1'
+    [System.IO.File]::WriteAllText($manifestOut, $manifestText.Replace($VersionToken, $version), [System.Text.UTF8Encoding]::new($false))
+    if ((Import-PowerShellDataFile -LiteralPath $manifestOut).ModuleVersion -ne $version) { throw 'The templated manifest does not carry the version.' }
+
+    Copy-Item -LiteralPath (Join-Path $RepoRoot 'module/TunnelPS.format.ps1xml') -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $RepoRoot 'module/en-US/about_TunnelPS.help.txt') -Destination $helpOut
+    Write-HelpFile
+
+    Get-ChildItem -LiteralPath $ModuleOut -Recurse -File |
+        ForEach-Object { '  ' + [System.IO.Path]::GetRelativePath($OutDir, $_.FullName) } |
+        Sort-Object |
+        Write-Host
+}
+
+function Get-TrxCount {
+    # Counts from a VSTest trx file; zeros (and a note) when the runner wrote none.
+    param([string] $Path)
+    if (-not (Test-Path -LiteralPath $Path)) {
+        return $null
+    }
+    $trx = [xml](Get-Content -Raw -LiteralPath $Path)
+    $ns = [System.Xml.XmlNamespaceManager]::new($trx.NameTable)
+    $ns.AddNamespace('t', 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010')
+    $counters = $trx.SelectSingleNode('/t:TestRun/t:ResultSummary/t:Counters', $ns)
+    if ($null -eq $counters) { throw "$Path has no ResultSummary/Counters." }
+    $n = { param($name) $value = $counters.GetAttribute($name); if ($value) { [int]$value } else { 0 } }
+    [pscustomobject]@{
+        Passed  = & $n 'passed'
+        Failed  = (& $n 'failed') + (& $n 'error') + (& $n 'timeout') + (& $n 'aborted')
+        Skipped = (& $n 'notExecuted') + (& $n 'inconclusive')
+    }
+}
+
+function Get-PesterModulePath {
+    # Pester comes from the NuGet package (the PowerShell Gallery is not reachable).
+    $project = Join-Path $RepoRoot 'build/PesterDownload/PesterDownload.csproj'
+    & dotnet restore $project --nologo --verbosity quiet "-p:PesterVersion=$PesterVersion"
+    Assert-ExitCode 'dotnet restore (Pester package)'
+    $root = $env:NUGET_PACKAGES
+    if (-not $root) {
+        $line = & dotnet nuget locals global-packages --list
+        Assert-ExitCode 'dotnet nuget locals'
+        $root = ($line | Select-Object -Last 1) -replace '^\s*global-packages:\s*', ''
+    }
+    $psd1 = Join-Path $root.Trim() "pester/$PesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path -LiteralPath $psd1)) { throw "Pester $PesterVersion not found at $psd1 after restore." }
+    return $psd1
+}
+
+function Invoke-TestTask {
+    Invoke-Once 'Build'
+    if (Test-Path -LiteralPath $TestResultsDir) { Remove-Item -LiteralPath $TestResultsDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force -Path $TestResultsDir
+    $runnerFailures = [System.Collections.Generic.List[string]]::new()
+
+    Write-Step 'xunit: tests/TunnelPS.Engine.Tests'
+    $trxPath = Join-Path $TestResultsDir 'TunnelPS.Engine.Tests.trx'
+    & dotnet test (Join-Path $RepoRoot 'tests/TunnelPS.Engine.Tests') --configuration $Configuration --no-build --nologo `
+        --logger 'trx;LogFileName=TunnelPS.Engine.Tests.trx' --results-directory $TestResultsDir
+    $xunitExit = $LASTEXITCODE
+    $xunit = Get-TrxCount -Path $trxPath
+    if ($null -eq $xunit) {
+        if ($xunitExit -ne 0) { $runnerFailures.Add("dotnet test exited $xunitExit without writing $trxPath") }
+        else { Write-Host 'dotnet test wrote no trx file (no tests to run): counting 0.' }
+        $xunit = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    }
+    elseif ($xunitExit -ne 0 -and $xunit.Failed -eq 0) {
+        $runnerFailures.Add("dotnet test exited $xunitExit but its trx counts no failed test")
+    }
+
+    Write-Step 'Pester: tests/Pester (fresh pwsh)'
+    $pester = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $summaryPath = Join-Path $TestResultsDir 'Pester.summary.json'
+    try {
+        $pesterPsd1 = Get-PesterModulePath
+        # `dotnet pwsh` resolves the pinned tool from the repository's tool manifest.
+        Push-Location $RepoRoot
+        try {
+            & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $RepoRoot 'build/Invoke-PesterTests.ps1') `
+                -PesterPath $pesterPsd1 -TestPath (Join-Path $RepoRoot 'tests/Pester') -ResultDirectory $TestResultsDir
+            $pesterExit = $LASTEXITCODE
+        }
+        finally { Pop-Location }
+        if ($pesterExit -ne 0 -or -not (Test-Path -LiteralPath $summaryPath)) {
+            $runnerFailures.Add("Pester did not complete (exit code $pesterExit)")
+        }
+        else {
+            $pester = Get-Content -Raw -LiteralPath $summaryPath | ConvertFrom-Json
+        }
+    }
+    catch {
+        $runnerFailures.Add("Pester could not run: $_")
+    }
+
+    foreach ($failure in $runnerFailures) { Write-Host "Test runner failure: $failure" -ForegroundColor Red }
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed + $runnerFailures.Count
+    $skipped = $xunit.Skipped + $pester.Skipped
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped; runner failures: $($runnerFailures.Count)"
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    if ($failed -gt 0) { $script:ExitCode = 1 }
+}
+
+function Invoke-PackageTask {
+    Invoke-Once 'Build'
+    $manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $ModuleOut 'TunnelPS.psd1')
+    $version = $manifest.ModuleVersion
+    Write-Step "Package TunnelPS $version"
+    $psData = $manifest.PrivateData.PSData
+    # The tags PSResourceGet itself writes for a module, plus the manifest's own.
+    $tags = @('PSModule', 'PSIncludes_Cmdlet') + @($psData.Tags) +
+        @($manifest.CmdletsToExport | ForEach-Object { "PSCmdlet_$_"; "PSCommand_$_" })
+
+    $staging = Join-Path $OutDir 'package'
+    if (Test-Path -LiteralPath $staging) { Remove-Item -LiteralPath $staging -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force -Path $staging
+    $nuspecPath = Join-Path $staging 'TunnelPS.nuspec'
+    $settings = [System.Xml.XmlWriterSettings]::new()
+    $settings.Indent = $true
+    $writer = [System.Xml.XmlWriter]::Create($nuspecPath, $settings)
+    try {
+        $nuspecNs = 'http://schemas.microsoft.com/packaging/2011/08/nuspec.xsd'
+        $writer.WriteStartElement('package', $nuspecNs)
+        $writer.WriteStartElement('metadata', $nuspecNs)
+        $writer.WriteElementString('id', $nuspecNs, 'TunnelPS')
+        $writer.WriteElementString('version', $nuspecNs, $version)
+        $writer.WriteElementString('authors', $nuspecNs, $manifest.Author)
+        $writer.WriteElementString('owners', $nuspecNs, $manifest.CompanyName)
+        $writer.WriteElementString('requireLicenseAcceptance', $nuspecNs, 'false')
+        $writer.WriteElementString('description', $nuspecNs, $manifest.Description)
+        $writer.WriteElementString('releaseNotes', $nuspecNs, $psData.ReleaseNotes)
+        $writer.WriteElementString('copyright', $nuspecNs, $manifest.Copyright)
+        $writer.WriteElementString('tags', $nuspecNs, ($tags -join ' '))
+        $writer.WriteEndElement()
+        $writer.WriteStartElement('files', $nuspecNs)
+        $writer.WriteStartElement('file', $nuspecNs)
+        $writer.WriteAttributeString('src', '**/*')
+        $writer.WriteAttributeString('target', '')
+        $writer.WriteEndElement()
+        $writer.WriteEndElement()
+        $writer.WriteEndElement()
+    }
+    finally { $writer.Dispose() }
+
+    & dotnet pack (Join-Path $RepoRoot 'build/ModulePackage/ModulePackage.csproj') --nologo --output $OutDir `
+        "-p:NuspecFile=$nuspecPath" "-p:NuspecBasePath=$ModuleOut"
+    Assert-ExitCode 'dotnet pack'
+    $nupkg = Join-Path $OutDir "TunnelPS.$version.nupkg"
+    if (-not (Test-Path -LiteralPath $nupkg)) { throw "dotnet pack did not produce $nupkg." }
+    Write-Host "Package: $nupkg"
+}
+
+function Invoke-DocsTask {
+    Write-Step 'Docs'
+    $pages = @(Get-CmdletPage | ForEach-Object BaseName)
+    $missing = @(Get-ExportedCmdlet | Where-Object { $_ -notin $pages })
+    $extra = @($pages | Where-Object { $_ -notin (Get-ExportedCmdlet) })
+    foreach ($page in $extra) { Write-Warning "docs/$page.md documents a command the manifest does not export." }
+    Write-HelpFile
+    if ($missing) {
+        throw "docs/ lacks a page for $($missing.Count) exported cmdlet(s): $($missing -join ', ')"
+    }
+    Write-Host "docs/ has a page for each of the $(@(Get-ExportedCmdlet).Count) exported cmdlets."
+}
+
+function Invoke-BenchTask {
+    Write-Step 'Bench'
+    $project = Join-Path $RepoRoot 'bench/TunnelPS.Bench/TunnelPS.Bench.csproj'
+    if (-not (Test-Path -LiteralPath $project)) {
+        Write-Host 'No benchmarks yet: bench/TunnelPS.Bench does not exist.'
+        return
+    }
+    & dotnet run --project $project --configuration Release --nologo
+    Assert-ExitCode 'dotnet run (bench)'
+}
+
+function Invoke-DemoTask {
+    Invoke-Once 'Build'
+    Write-Step 'Demo (fresh pwsh)'
+    Push-Location $RepoRoot
+    try {
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $RepoRoot 'build/Demo.ps1') -ModulePath (Join-Path $ModuleOut 'TunnelPS.psd1')
+        Assert-ExitCode 'build/Demo.ps1'
+    }
+    finally { Pop-Location }
+}
+
+function Invoke-Once {
+    param([string] $Name)
+    if (-not $script:Completed.Add($Name)) { return }
+    switch ($Name) {
+        'Build' { Invoke-BuildTask }
+        'Test' { Invoke-TestTask }
+        'Package' { Invoke-PackageTask }
+        'Docs' { Invoke-DocsTask }
+        'Bench' { Invoke-BenchTask }
+        'Demo' { Invoke-DemoTask }
+    }
+}
+
+foreach ($name in $Task) { Invoke-Once $name }
+exit $script:ExitCode

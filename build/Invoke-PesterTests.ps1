@@ -1,0 +1,49 @@
+<#
+.SYNOPSIS
+    Runs the Pester module tests; build.ps1 starts it in a fresh pwsh process.
+
+.DESCRIPTION
+    Imports Pester by path (from the NuGet package), runs every *.Tests.ps1 under
+    -TestPath with detailed output, writes NUnit XML and a small JSON summary (the counts
+    build.ps1 adds up) to -ResultDirectory. Exits 0 when Pester ran to completion, whatever
+    the tests' outcome; non-zero only when Pester itself could not run.
+
+.PARAMETER PesterPath
+    Path of Pester.psd1.
+
+.PARAMETER TestPath
+    The folder of the tests (tests/Pester).
+
+.PARAMETER ResultDirectory
+    Where Pester.xml (NUnit) and Pester.summary.json go.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $PesterPath,
+    [Parameter(Mandatory)] [string] $TestPath,
+    [Parameter(Mandatory)] [string] $ResultDirectory
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+Import-Module -Name $PesterPath -Force
+
+$configuration = New-PesterConfiguration
+$configuration.Run.Path = $TestPath
+$configuration.Run.PassThru = $true
+$configuration.Output.Verbosity = 'Detailed'
+$configuration.TestResult.Enabled = $true
+$configuration.TestResult.OutputFormat = 'NUnitXml'
+$configuration.TestResult.OutputPath = Join-Path $ResultDirectory 'Pester.xml'
+
+$result = Invoke-Pester -Configuration $configuration
+
+# A failed BeforeAll or a test file that does not even load counts as a failure.
+$summary = [ordered]@{
+    Passed  = $result.PassedCount
+    Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+    Skipped = $result.SkippedCount + $result.NotRunCount + $result.InconclusiveCount
+}
+$summary | ConvertTo-Json | Set-Content -LiteralPath (Join-Path $ResultDirectory 'Pester.summary.json') -Encoding utf8NoBOM
+exit 0

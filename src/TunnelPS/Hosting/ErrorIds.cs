@@ -1,0 +1,48 @@
+namespace TunnelPS.Hosting;
+
+/// <summary>
+/// The ErrorId of every ErrorRecord TunnelPS writes. PowerShell appends the command's type
+/// name, so a FullyQualifiedErrorId reads e.g. <c>TunnelNotFound,TunnelPS.Commands.StopTunnelCommand</c>;
+/// Pester tests assert those full ids, so an id, once shipped, does not change.
+/// </summary>
+internal static class ErrorIds
+{
+    /// <summary>The engine assembly could not be loaded from the module's Dependencies folder.</summary>
+    internal const string EngineLoadFailed = nameof(EngineLoadFailed);
+
+    /// <summary>Start-TunnelServer could not start the server (port in use, certificate, configuration).</summary>
+    internal const string ServerStartFailed = nameof(ServerStartFailed);
+
+    /// <summary>No server in this session matches the given name or object.</summary>
+    internal const string ServerNotFound = nameof(ServerNotFound);
+
+    /// <summary>Start-Tunnel could not open the tunnel (connection, authentication, rejected by the server).</summary>
+    internal const string TunnelStartFailed = nameof(TunnelStartFailed);
+
+    /// <summary>No tunnel in this session matches the given name or object.</summary>
+    internal const string TunnelNotFound = nameof(TunnelNotFound);
+
+    /// <summary>Stopping a server or tunnel failed.</summary>
+    internal const string StopFailed = nameof(StopFailed);
+
+    /// <summary>No captured request matches the given id.</summary>
+    internal const string RequestNotFound = nameof(RequestNotFound);
+
+    /// <summary>Invoke-TunnelReplay could not re-send a captured request.</summary>
+    internal const string ReplayFailed = nameof(ReplayFailed);
+
+    /// <summary>Wait-TunnelRequest reached its timeout without a matching request.</summary>
+    internal const string WaitTimedOut = nameof(WaitTimedOut);
+
+    /// <summary>Export-TunnelRequest could not write the HAR file.</summary>
+    internal const string ExportFailed = nameof(ExportFailed);
+
+    /// <summary>Import-TunnelRequest could not read or parse the HAR file.</summary>
+    internal const string ImportFailed = nameof(ImportFailed);
+
+    /// <summary>The agent or server configuration file is missing or invalid.</summary>
+    internal const string ConfigurationInvalid = nameof(ConfigurationInvalid);
+
+    /// <summary>Set-TunnelAuthToken could not save the token.</summary>
+    internal const string AuthTokenSaveFailed = nameof(AuthTokenSaveFailed);
+}
