@@ -20,7 +20,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 
-Import-Module -Name $ModulePath -Force
+Import-Module -Name (Resolve-Path -LiteralPath $ModulePath).ProviderPath -Force
 
 function Get-FreeTcpPort {
     $probe = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
