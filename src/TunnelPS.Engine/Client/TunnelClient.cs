@@ -27,14 +27,16 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly ConcurrentDictionary<Task, byte> _work = new();
     private readonly List<TunnelEndpoint> _endpoints = [];
     private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<TunnelDefinition, object> _captures = new();
+    private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
     private readonly object _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
     private string _clientId = "";
     private long _connectionIds;
+    private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
     private int _stopping;
+    private int _pingsSent;
 
     public TunnelClient(TunnelClientOptions options)
     {
@@ -45,7 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new object();
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
             }
         }
     }
@@ -59,6 +61,24 @@ public sealed class TunnelClient : IAsyncDisposable
 
     /// <summary>True when the server announced the TunnelPS capability.</summary>
     public bool ServerIsTunnelPS { get; private set; }
+
+    /// <summary>Proxy connections dialled so far (each gets the next connection id).</summary>
+    internal long ProxyDialCount => Interlocked.Read(ref _connectionIds);
+
+    /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
+    internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
+
+    /// <summary>The capture store of a tunnel definition (null when capture is off or the tunnel is tcp).</summary>
+    public CaptureStore? CaptureFor(TunnelDefinition definition) => _captures.TryGetValue(definition, out var store) ? store : null;
+
+    /// <summary>Test hook: cuts the control connection without a goodbye, as a network failure would.</summary>
+    internal void AbortControlForTest() => _control?.Abort("aborted by a test");
+
+    /// <summary>Test hook: ignore Pong messages, as if the server stopped answering.</summary>
+    internal bool SuppressPongsForTest { get; set; }
+
+    /// <summary>Test hook: Ping messages sent so far.</summary>
+    internal int PingsSentForTest => Volatile.Read(ref _pingsSent);
 
     /// <summary>Completes when the client has stopped or failed.</summary>
     public Task Completion => _completion.Task;
@@ -368,8 +388,10 @@ public sealed class TunnelClient : IAsyncDisposable
                     case NewTunnel newTunnel:
                         control.Answer(newTunnel);
                         break;
-                    case Pong:
+                    case Pong when !SuppressPongsForTest:
                         control.PongReceived();
+                        break;
+                    case Pong:
                         break;
                     default:
                         throw new ProtocolException($"Unexpected {message.Type} message from the server on the control connection.");
@@ -399,6 +421,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 }
                 var pong = control.ArmPong();
                 await control.SendAsync(new Ping(), token).ConfigureAwait(false);
+                Interlocked.Increment(ref _pingsSent);
                 var answered = await Task.WhenAny(pong, Task.Delay(_options.PongTimeout, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
                 if (answered != pong && !control.Ended.IsCompleted && !token.IsCancellationRequested)
                 {
@@ -434,6 +457,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 return;
             }
             endpoint.CountConnection();
+            Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
             var target = endpoint.Definition.Local;
             try
             {
@@ -471,7 +495,18 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) => null;
+    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
+        _captures.TryGetValue(endpoint.Definition, out var store)
+            ? new HttpExchangeTap(store, new CaptureContext
+            {
+                TunnelName = endpoint.Name,
+                PublicUrl = endpoint.PublicUrl,
+                LocalAddress = endpoint.LocalAddress,
+                ConnectionId = connectionId,
+                ClientAddress = clientAddress,
+                TimeProvider = _options.TimeProvider,
+            })
+            : null;
 
     private async Task<Stream> DialLocalAsync(LocalTarget target, CancellationToken token)
     {
@@ -533,6 +568,21 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             await _completion.Task.ConfigureAwait(false);
             return;
+        }
+        if (ServerIsTunnelPS && _control is { Ended.IsCompleted: false } live)
+        {
+            // Release the names at once rather than leaving them reserved for a reconnect that will not come.
+            try
+            {
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                foreach (var endpoint in Endpoints)
+                {
+                    await live.SendAsync(new CloseTunnel { Url = endpoint.PublicUrl }, quick.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+            }
         }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_control is { } control)

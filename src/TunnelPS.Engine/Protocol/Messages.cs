@@ -15,28 +15,28 @@ public abstract record Message
 public sealed record Auth : Message
 {
     public override string Type => "Auth";
-    public string Version { get; init; } = ProtocolVersion.Current;
-    public string MmVersion { get; init; } = ProtocolVersion.MajorMinor;
+    public string Version { get; set; } = ProtocolVersion.Current;
+    public string MmVersion { get; set; } = ProtocolVersion.MajorMinor;
     /// <summary>The client's auth token. Never logged.</summary>
-    public string User { get; init; } = "";
-    public string Password { get; init; } = "";
-    public string OS { get; init; } = "";
-    public string Arch { get; init; } = "";
+    public string User { get; set; } = "";
+    public string Password { get; set; } = "";
+    public string OS { get; set; } = "";
+    public string Arch { get; set; } = "";
     /// <summary>Empty for a new session; the previous session id on reconnect.</summary>
-    public string ClientId { get; init; } = "";
+    public string ClientId { get; set; } = "";
     /// <summary>TunnelPS extension: features this peer supports ("tunnelps/1", ...).</summary>
-    public IReadOnlyList<string>? Capabilities { get; init; }
+    public IReadOnlyList<string>? Capabilities { get; set; }
 }
 
 /// <summary>Server → client, the answer to <see cref="Auth"/>. A non-empty Error means rejected; the server then closes.</summary>
 public sealed record AuthResp : Message
 {
     public override string Type => "AuthResp";
-    public string Version { get; init; } = ProtocolVersion.Current;
-    public string MmVersion { get; init; } = ProtocolVersion.MajorMinor;
-    public string ClientId { get; init; } = "";
-    public string Error { get; init; } = "";
-    public IReadOnlyList<string>? Capabilities { get; init; }
+    public string Version { get; set; } = ProtocolVersion.Current;
+    public string MmVersion { get; set; } = ProtocolVersion.MajorMinor;
+    public string ClientId { get; set; } = "";
+    public string Error { get; set; } = "";
+    public IReadOnlyList<string>? Capabilities { get; set; }
 }
 
 /// <summary>Client → server: open a tunnel. Sent once per configured tunnel, without waiting for answers.</summary>
@@ -44,24 +44,24 @@ public sealed record ReqTunnel : Message
 {
     public override string Type => "ReqTunnel";
     /// <summary>Client-chosen correlation id echoed in <see cref="NewTunnel"/>.</summary>
-    public string ReqId { get; init; } = "";
+    public string ReqId { get; set; } = "";
     /// <summary>"http", "https", "tcp", or several joined with "+".</summary>
-    public string Protocol { get; init; } = "";
-    public string Hostname { get; init; } = "";
-    public string Subdomain { get; init; } = "";
+    public string Protocol { get; set; } = "";
+    public string Hostname { get; set; } = "";
+    public string Subdomain { get; set; } = "";
     /// <summary>"user:password" for basic auth on http/https tunnels.</summary>
-    public string HttpAuth { get; init; } = "";
-    public int RemotePort { get; init; }
+    public string HttpAuth { get; set; } = "";
+    public int RemotePort { get; set; }
 }
 
 /// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>
 public sealed record NewTunnel : Message
 {
     public override string Type => "NewTunnel";
-    public string ReqId { get; init; } = "";
-    public string Url { get; init; } = "";
-    public string Protocol { get; init; } = "";
-    public string Error { get; init; } = "";
+    public string ReqId { get; set; } = "";
+    public string Url { get; set; } = "";
+    public string Protocol { get; set; } = "";
+    public string Error { get; set; } = "";
 }
 
 /// <summary>Server → client on the control connection: dial one new proxy connection now.</summary>
@@ -74,15 +74,15 @@ public sealed record ReqProxy : Message
 public sealed record RegProxy : Message
 {
     public override string Type => "RegProxy";
-    public string ClientId { get; init; } = "";
+    public string ClientId { get; set; } = "";
 }
 
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
 public sealed record StartProxy : Message
 {
     public override string Type => "StartProxy";
-    public string Url { get; init; } = "";
-    public string ClientAddr { get; init; } = "";
+    public string Url { get; set; } = "";
+    public string ClientAddr { get; set; } = "";
 }
 
 /// <summary>Client → server heartbeat; the server answers each with <see cref="Pong"/>.</summary>
@@ -104,7 +104,7 @@ public sealed record Pong : Message
 public sealed record CloseTunnel : Message
 {
     public override string Type => "CloseTunnel";
-    public string Url { get; init; } = "";
+    public string Url { get; set; } = "";
 }
 
 /// <summary>Version strings and capability names.</summary>

@@ -91,6 +91,9 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>Connected clients.</summary>
     public int SessionCount => _sessions.Count;
 
+    /// <summary>Idle pooled proxy connections across all sessions.</summary>
+    internal int IdleProxyCount => _sessions.Values.Sum(s => s.Pool.IdleCount);
+
     /// <summary>A snapshot of every public URL.</summary>
     public IReadOnlyList<ServerTunnelInfo> Tunnels =>
         Registry.All()

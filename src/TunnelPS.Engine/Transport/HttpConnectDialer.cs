@@ -360,11 +360,10 @@ public static class HttpConnectDialer
             }
         }
 
-        /// <summary>Parses the head ending at <paramref name="headEnd"/> and consumes it; null if it is not HTTP.</summary>
+        /// <summary>Parses the head ending at <paramref name="headEnd"/> and consumes it; null (nothing consumed) if it is not HTTP.</summary>
         public HttpConnectResponse? ParseHead(int headEnd)
         {
             var text = Encoding.Latin1.GetString(_buffer, _start, headEnd - _start);
-            _start = headEnd;
             var lines = text.Split('\n');
             var statusLine = lines[0].TrimEnd('\r');
             // HTTP/1.1 200 Connection established
@@ -387,6 +386,7 @@ public static class HttpConnectDialer
                     headers.Add(new(line[..colon].Trim(), line[(colon + 1)..].Trim()));
                 }
             }
+            _start = headEnd;
             return new HttpConnectResponse(statusLine[7] == '0', status, reason, headers);
         }
 

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using TunnelPS.Bench;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Transport;
+
+// TunnelPS benchmark harness: every figure is reported next to the direct path measured in the same run.
+// Usage: dotnet run -c Release --project bench/TunnelPS.Bench [-- --quick]
+var quick = args.Contains("--quick");
+var latencySamples = quick ? 50 : 200;
+var throughputSeconds = quick ? 2 : 5;
+var memoryRequests = quick ? 10_000 : 100_000;
+var culture = CultureInfo.InvariantCulture;
+
+using var service = new FixedResponseService();
+var certificate = CertificateStore.CreateSelfSigned("localhost");
+await using var server = await TunnelServer.StartAsync(new TunnelServerOptions
+{
+    Port = 0,
+    HttpPort = 0,
+    BindAddress = IPAddress.Loopback,
+    Certificate = certificate,
+});
+
+async Task<(TunnelClient Client, string Host)> OpenAsync(string subdomain, bool capture)
+{
+    var client = new TunnelClient(new TunnelClientOptions
+    {
+        Server = new ServerAddress("127.0.0.1", server.Port),
+        Trust = new ServerTrust { PinnedThumbprint = server.CertificateThumbprint },
+        Tunnels = [new TunnelDefinition
+        {
+            Name = subdomain,
+            Protocols = ["http"],
+            Local = new LocalTarget("127.0.0.1", service.Port),
+            Subdomain = subdomain,
+            Capture = new CaptureOptions { Enabled = capture },
+        }],
+    });
+    var endpoint = (await client.StartAsync()).Single();
+    return (client, new Uri(endpoint.PublicUrl).Authority);
+}
+
+var (captureOn, hostOn) = await OpenAsync("bench-capture", capture: true);
+var (captureOff, hostOff) = await OpenAsync("bench-plain", capture: false);
+// Tunnel responses carry the same bytes as direct ones: the server adds headers to requests only.
+var responseLength = FixedResponseService.ResponseLength;
+
+Console.WriteLine($"TunnelPS benchmark ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+Console.WriteLine();
+
+// 1. New-connection latency: connect, one request, response, close.
+async Task<double[]> NewConnectionLatencyAsync(int port, string host)
+{
+    var samples = new double[latencySamples];
+    for (var i = -20; i < latencySamples; i++)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using (var client = new RawHttpClient(host, responseLength))
+        {
+            await client.ConnectAsync(port);
+            await client.RoundTripAsync();
+        }
+        if (i >= 0)
+        {
+            samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+        }
+        else
+        {
+            // Warm-up; let the pool refill between connections as it would between real visitors.
+            await Task.Delay(1);
+        }
+        if (port == server.HttpPort)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(2);
+            while (server.IdleProxyCount < 2 * server.Options.PoolSize && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(1);
+            }
+        }
+    }
+    Array.Sort(samples);
+    return samples;
+}
+
+static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+var direct = await NewConnectionLatencyAsync(service.Port, "localhost");
+var tunnelled = await NewConnectionLatencyAsync(server.HttpPort, hostOff);
+Console.WriteLine($"New-connection latency (connect + GET + response + close), median of {latencySamples}, µs:");
+Console.WriteLine(string.Create(culture, $"  direct     median {Percentile(direct, 0.5),8:0}   p90 {Percentile(direct, 0.9),8:0}"));
+Console.WriteLine(string.Create(culture, $"  tunnel     median {Percentile(tunnelled, 0.5),8:0}   p90 {Percentile(tunnelled, 0.9),8:0}   ratio {Percentile(tunnelled, 0.5) / Percentile(direct, 0.5):0.00}x direct"));
+Console.WriteLine();
+
+// 2. Keep-alive throughput with several connections.
+async Task<(double RequestsPerSecond, long Requests)> ThroughputAsync(int port, string host, int connections, TimeSpan duration)
+{
+    var clients = new List<RawHttpClient>();
+    for (var i = 0; i < connections; i++)
+    {
+        var c = new RawHttpClient(host, responseLength);
+        await c.ConnectAsync(port);
+        await c.RoundTripAsync();
+        clients.Add(c);
+    }
+    long total = 0;
+    var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+    var started = Stopwatch.GetTimestamp();
+    await Task.WhenAll(clients.Select(async c =>
+    {
+        long mine = 0;
+        while (Stopwatch.GetTimestamp() < stopAt)
+        {
+            await c.RoundTripAsync();
+            mine++;
+        }
+        Interlocked.Add(ref total, mine);
+    }));
+    var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    clients.ForEach(c => c.Dispose());
+    return (total / seconds, total);
+}
+
+const int Connections = 8;
+var window = TimeSpan.FromSeconds(throughputSeconds);
+var directRate = await ThroughputAsync(service.Port, "localhost", Connections, window);
+var offRate = await ThroughputAsync(server.HttpPort, hostOff, Connections, window);
+var onRate = await ThroughputAsync(server.HttpPort, hostOn, Connections, window);
+// Cores are shared by the load generator, the service, the server and the client, so per-request CPU is estimated
+// from the rate: µs of CPU per request ≈ cores * 1e6 / rate, and the tunnel's share is the difference from direct.
+double CpuMicros(double rate) => Environment.ProcessorCount * 1e6 / rate;
+Console.WriteLine($"Keep-alive throughput, {Connections} connections, {throughputSeconds} s each, requests/s:");
+Console.WriteLine(string.Create(culture, $"  direct                {directRate.RequestsPerSecond,9:0}"));
+Console.WriteLine(string.Create(culture, $"  tunnel, capture off   {offRate.RequestsPerSecond,9:0}   {offRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   ~{CpuMicros(offRate.RequestsPerSecond) - CpuMicros(directRate.RequestsPerSecond):0} µs CPU/request added"));
+Console.WriteLine(string.Create(culture, $"  tunnel, capture on    {onRate.RequestsPerSecond,9:0}   {onRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   {onRate.RequestsPerSecond / offRate.RequestsPerSecond:0.00}x capture off"));
+Console.WriteLine();
+
+// 3. Memory after many captured requests: the ring keeps the newest 1000, so the heap must stay flat.
+var store = captureOn.CaptureFor(captureOn.Options.Tunnels[0])!;
+GC.Collect();
+GC.WaitForPendingFinalizers();
+GC.Collect();
+var before = GC.GetTotalMemory(forceFullCollection: true);
+using (var c = new RawHttpClient(hostOn, responseLength))
+{
+    await c.ConnectAsync(server.HttpPort);
+    for (var i = 0; i < memoryRequests; i++)
+    {
+        await c.RoundTripAsync();
+    }
+}
+var deadlineCapture = DateTime.UtcNow.AddSeconds(10);
+while (store.Snapshot().Count < Math.Min(memoryRequests, store.Capacity) && DateTime.UtcNow < deadlineCapture)
+{
+    await Task.Delay(10);
+}
+var after = GC.GetTotalMemory(forceFullCollection: true);
+var process = Process.GetCurrentProcess();
+process.Refresh();
+Console.WriteLine($"Memory after {memoryRequests:N0} captured requests (server and client in this process, ring of {store.Capacity}):");
+Console.WriteLine(string.Create(culture, $"  managed heap before {before / 1048576.0:0.0} MiB, after {after / 1048576.0:0.0} MiB, working set {process.WorkingSet64 / 1048576.0:0.0} MiB; exchanges kept {store.Snapshot().Count}"));
+
+await captureOn.DisposeAsync();
+await captureOff.DisposeAsync();

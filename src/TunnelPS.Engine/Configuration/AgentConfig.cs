@@ -1,0 +1,100 @@
+namespace TunnelPS.Engine.Configuration;
+
+/// <summary>
+/// The TunnelPS agent (client) config file, <c>~/.tunnelps/tunnelps.yml</c> by default. It reads the ngrok 1.x client
+/// file as is (server_addr, trust_host_root_certs, http_proxy, inspect_addr, auth_token/authtoken, tunnels) plus
+/// TunnelPS keys. Values are as written in the file; null means the key was absent. Load it with
+/// <see cref="AgentConfigLoader"/>, change a top-level value with <see cref="AgentConfigWriter"/>.
+/// </summary>
+public sealed record AgentConfig
+{
+    /// <summary>Capture is on unless the file says <c>inspect: false</c>.</summary>
+    public const bool DefaultInspect = true;
+
+    /// <summary>Exchanges kept per tunnel when <c>inspect_limit</c> is not set.</summary>
+    public const int DefaultInspectLimit = 100;
+
+    /// <summary>Bytes of each request and response body captured when <c>inspect_body_limit</c> is not set (256 KiB).</summary>
+    public const long DefaultInspectBodyLimit = 256 * 1024;
+
+    /// <summary>The largest <c>inspect_limit</c> accepted.</summary>
+    public const int MaxInspectLimit = 100_000;
+
+    /// <summary>The largest <c>inspect_body_limit</c> accepted (64 MiB).</summary>
+    public const long MaxInspectBodyLimit = 64L * 1024 * 1024;
+
+    /// <summary><c>host_header</c> value: pass the visitor's Host header to the local service unchanged (the default).</summary>
+    public const string HostHeaderPreserve = "preserve";
+
+    /// <summary><c>host_header</c> value: rewrite Host to the local address (host:port) the tunnel forwards to.</summary>
+    public const string HostHeaderRewrite = "rewrite";
+
+    /// <summary>An empty config (no file, or an empty one).</summary>
+    public static AgentConfig Empty { get; } = new();
+
+    /// <summary><c>server_addr</c>: the tunnel server as host:port.</summary>
+    public string? ServerAddr { get; init; }
+
+    /// <summary><c>trust_host_root_certs</c>: verify the server against the system roots (ngrok 1.x: else its own CA).</summary>
+    public bool? TrustHostRootCerts { get; init; }
+
+    /// <summary><c>http_proxy</c>: the HTTP proxy to dial through, <c>http://user:password@host:port</c>; validated on load.</summary>
+    public string? HttpProxy { get; init; }
+
+    /// <summary><c>inspect_addr</c>: where the web inspector listens (host:port), or <c>disabled</c>.</summary>
+    public string? InspectAddr { get; init; }
+
+    /// <summary><c>authtoken</c> or <c>auth_token</c>: the token sent in Auth. Show it with <see cref="Mask"/>.</summary>
+    public string? AuthToken { get; init; }
+
+    /// <summary><c>authtoken_secret</c>: the name of a SecretManagement secret holding the token.</summary>
+    public string? AuthTokenSecret { get; init; }
+
+    /// <summary><c>authtoken_vault</c>: the SecretManagement vault of <see cref="AuthTokenSecret"/>.</summary>
+    public string? AuthTokenVault { get; init; }
+
+    /// <summary><c>server_certificate_thumbprint</c>: pins the server certificate; upper-case hex (SHA-1 or SHA-256), separators removed.</summary>
+    public string? ServerCertificateThumbprint { get; init; }
+
+    /// <summary><c>skip_certificate_check</c>: accept any server certificate (testing only).</summary>
+    public bool? SkipCertificateCheck { get; init; }
+
+    /// <summary><c>inspect</c>: capture exchanges of HTTP tunnels.</summary>
+    public bool? Inspect { get; init; }
+
+    /// <summary><c>inspect_limit</c>: exchanges kept per tunnel (ring size).</summary>
+    public int? InspectLimit { get; init; }
+
+    /// <summary><c>inspect_body_limit</c>: bytes of each body captured ("1MB", "512KiB" and plain numbers accepted).</summary>
+    public long? InspectBodyLimit { get; init; }
+
+    /// <summary><c>host_header</c>: <c>preserve</c>, <c>rewrite</c>, or a literal host[:port] sent as Host.</summary>
+    public string? HostHeader { get; init; }
+
+    /// <summary>The tunnels, in file order. Each carries its effective inspect and host_header values.</summary>
+    public IReadOnlyList<TunnelConfig> Tunnels { get; init; } = [];
+
+    /// <summary>The file (or source name) this was read from; null for <see cref="Empty"/>.</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary>The tunnel with this name (ordinal, case-insensitive), or null.</summary>
+    public TunnelConfig? FindTunnel(string name) =>
+        Tunnels.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// A token for display: its first 4 characters and "…", or "****" when it has fewer than 8 characters (so
+    /// little of a short token is shown). Null or empty gives an empty string.
+    /// </summary>
+    public static string Mask(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return string.Empty;
+        }
+        return token.Length < 8 ? "****" : string.Concat(token.AsSpan(0, 4), "…");
+    }
+
+    /// <summary>Shows the config without the token in clear.</summary>
+    public override string ToString() =>
+        $"AgentConfig {{ SourcePath = {SourcePath}, ServerAddr = {ServerAddr}, AuthToken = {Mask(AuthToken)}, Tunnels = {Tunnels.Count} }}";
+}

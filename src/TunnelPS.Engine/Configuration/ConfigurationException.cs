@@ -1,0 +1,63 @@
+namespace TunnelPS.Engine.Configuration;
+
+/// <summary>
+/// A configuration file cannot be used. The message reads <c>&lt;file&gt;:&lt;line&gt;:&lt;column&gt;: &lt;what was
+/// wrong&gt;. &lt;what to do&gt;</c>; <see cref="Path"/>, <see cref="Line"/> and <see cref="Column"/> carry the same
+/// position (1-based; 0 when the problem is not at one place, such as a missing file). <see cref="Kind"/> is
+/// <see cref="TunnelErrorKind.NotFound"/> for a missing file and <see cref="TunnelErrorKind.InvalidConfiguration"/>
+/// otherwise.
+/// </summary>
+public sealed class ConfigurationException : TunnelException
+{
+    private readonly TunnelErrorKind _kind = TunnelErrorKind.InvalidConfiguration;
+
+    public ConfigurationException() { }
+    public ConfigurationException(string message) : base(message) { }
+    public ConfigurationException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>A problem at a position in a file: the message becomes <c>path:line:column: problem. remedy</c>.</summary>
+    public ConfigurationException(string path, int line, int column, string problem, string remedy, Exception? inner = null)
+        : base(Format(path, line, column, problem, remedy), inner!)
+    {
+        Path = path;
+        Line = line;
+        Column = column;
+        Problem = problem;
+    }
+
+    private ConfigurationException(string path, string message, TunnelErrorKind kind, Exception? inner)
+        : base(message, inner!)
+    {
+        Path = path;
+        _kind = kind;
+    }
+
+    /// <inheritdoc />
+    public override TunnelErrorKind Kind => _kind;
+
+    /// <summary>The file (or source name) the problem is in.</summary>
+    public string? Path { get; }
+
+    /// <summary>1-based line of the problem; 0 when not at a position.</summary>
+    public int Line { get; }
+
+    /// <summary>1-based column of the problem; 0 when not at a position.</summary>
+    public int Column { get; }
+
+    /// <summary>What was wrong, without position or remedy.</summary>
+    public string? Problem { get; }
+
+    /// <summary>The config file does not exist.</summary>
+    public static ConfigurationException FileNotFound(string path, Exception? inner = null) =>
+        new(path, $"The TunnelPS config file '{path}' does not exist. Create it, point $env:TUNNELPS_CONFIG at an existing file, or pass the path of one.", TunnelErrorKind.NotFound, inner);
+
+    /// <summary>The config file exists but cannot be read or written.</summary>
+    public static ConfigurationException FileAccess(string path, string action, Exception inner) =>
+        new(path, $"Cannot {action} the TunnelPS config file '{path}': {inner.Message}", TunnelErrorKind.InvalidConfiguration, inner);
+
+    private static string Format(string path, int line, int column, string problem, string remedy)
+    {
+        var what = problem.TrimEnd('.');
+        return string.IsNullOrEmpty(remedy) ? $"{path}:{line}:{column}: {what}." : $"{path}:{line}:{column}: {what}. {remedy}";
+    }
+}

@@ -1,0 +1,24 @@
+namespace TunnelPS.Engine.Inspection;
+
+/// <summary>Where a tapped connection belongs: copied onto every exchange captured from it.</summary>
+public sealed class CaptureContext
+{
+    public string TunnelName { get; init; } = string.Empty;
+
+    /// <summary>The tunnel's public URL; its scheme becomes <see cref="CapturedExchange.Scheme"/>.</summary>
+    public string PublicUrl { get; init; } = string.Empty;
+
+    public string LocalAddress { get; init; } = string.Empty;
+
+    public long ConnectionId { get; init; }
+
+    /// <summary>The visitor's "ip:port" (StartProxy.ClientAddr).</summary>
+    public string ClientAddress { get; init; } = string.Empty;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    internal string? Scheme =>
+        PublicUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "https"
+        : PublicUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? "http"
+        : null;
+}

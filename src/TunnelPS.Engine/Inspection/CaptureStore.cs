@@ -1,0 +1,329 @@
+using System.Collections.Concurrent;
+
+namespace TunnelPS.Engine.Inspection;
+
+/// <summary>
+/// A thread-safe, bounded ring of the newest captured exchanges. Adding is O(1) and never blocks on subscribers:
+/// <see cref="ExchangeCaptured"/> and <see cref="WaitAsync"/> are served in order on a thread-pool thread, so a slow
+/// handler cannot slow a tunnel. When the ring is full the oldest exchange is evicted and <see cref="Dropped"/> grows.
+/// </summary>
+public sealed class CaptureStore
+{
+    /// <summary>The default number of exchanges kept.</summary>
+    public const int DefaultCapacity = 1000;
+
+    /// <summary>The default cap on each captured body: 1 MiB.</summary>
+    public const int DefaultMaxBodySize = 1024 * 1024;
+
+    /// <summary>Notifications queued for subscribers beyond this many are dropped (and counted).</summary>
+    public const int MaxPendingNotifications = 10_000;
+
+    private readonly object _lock = new();
+    private readonly List<Waiter> _waiters = [];
+    private readonly ConcurrentQueue<CapturedExchange> _notifications = new();
+    private CapturedExchange?[] _ring;
+    private int _start;
+    private int _count;
+    private long _lastId;
+    private long _dropped;
+    private long _notificationsDropped;
+    private int _pendingNotifications;
+    private int _dispatching;
+    private int _maxBodySize = DefaultMaxBodySize;
+
+    public CaptureStore()
+        : this(DefaultCapacity)
+    {
+    }
+
+    public CaptureStore(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _ring = new CapturedExchange?[capacity];
+    }
+
+    /// <summary>Raised once per stored exchange, in id order, on a thread-pool thread. Exceptions from handlers are swallowed.</summary>
+    public event EventHandler<CapturedExchange>? ExchangeCaptured;
+
+    /// <summary>How many exchanges are kept; lowering it evicts the oldest.</summary>
+    public int Capacity
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ring.Length;
+            }
+        }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            lock (_lock)
+            {
+                var keep = Math.Min(_count, value);
+                var ring = new CapturedExchange?[value];
+                for (var i = 0; i < keep; i++)
+                {
+                    ring[i] = _ring[(_start + _count - keep + i) % _ring.Length];
+                }
+                _dropped += _count - keep;
+                _ring = ring;
+                _start = 0;
+                _count = keep;
+            }
+        }
+    }
+
+    /// <summary>The most bytes of each body (request and response separately) a tap captures; the rest is counted only.</summary>
+    public int MaxBodySize
+    {
+        get => Volatile.Read(ref _maxBodySize);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _maxBodySize, value);
+        }
+    }
+
+    /// <summary>The number of exchanges held.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _count;
+            }
+        }
+    }
+
+    /// <summary>Exchanges evicted because the ring was full (or shrunk).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Event/wait notifications skipped because subscribers fell more than <see cref="MaxPendingNotifications"/> behind.</summary>
+    public long NotificationsDropped => Interlocked.Read(ref _notificationsDropped);
+
+    /// <summary>The id the most recently added exchange received (0 if none yet).</summary>
+    public long LastId
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lastId;
+            }
+        }
+    }
+
+    /// <summary>Stores <paramref name="exchange"/> under the next id and returns the stored copy (which carries the id).</summary>
+    public CapturedExchange Add(CapturedExchange exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        CapturedExchange stored;
+        lock (_lock)
+        {
+            stored = exchange.WithId(++_lastId);
+            if (_count == _ring.Length)
+            {
+                _ring[_start] = stored;
+                _start = (_start + 1) % _ring.Length;
+                _dropped++;
+            }
+            else
+            {
+                _ring[(_start + _count) % _ring.Length] = stored;
+                _count++;
+            }
+        }
+        Notify(stored);
+        return stored;
+    }
+
+    /// <summary>The exchange with <paramref name="id"/>, or null if it was never stored or has been evicted.</summary>
+    public CapturedExchange? Get(long id)
+    {
+        lock (_lock)
+        {
+            var oldest = _lastId - _count + 1;
+            if (_count == 0 || id < oldest || id > _lastId)
+            {
+                return null;
+            }
+            return _ring[(_start + (int)(id - oldest)) % _ring.Length];
+        }
+    }
+
+    /// <summary>The exchanges held, oldest first (newest last).</summary>
+    public IReadOnlyList<CapturedExchange> Snapshot()
+    {
+        lock (_lock)
+        {
+            var result = new CapturedExchange[_count];
+            for (var i = 0; i < _count; i++)
+            {
+                result[i] = _ring[(_start + i) % _ring.Length]!;
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Removes every exchange; ids keep increasing afterwards.</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            Array.Clear(_ring);
+            _start = 0;
+            _count = 0;
+        }
+    }
+
+    /// <summary>
+    /// Completes with the first exchange stored after this call that satisfies <paramref name="predicate"/> (older
+    /// exchanges are not considered). The predicate runs on the notification thread; if it throws, the task faults.
+    /// </summary>
+    public Task<CapturedExchange> WaitAsync(Func<CapturedExchange, bool> predicate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<CapturedExchange>(cancellationToken);
+        }
+        var waiter = new Waiter(predicate);
+        lock (_lock)
+        {
+            waiter.AfterId = _lastId;
+            _waiters.Add(waiter);
+        }
+        if (cancellationToken.CanBeCanceled)
+        {
+            waiter.Registration = cancellationToken.Register(
+                static state =>
+                {
+                    var (store, w, token) = ((CaptureStore, Waiter, CancellationToken))state!;
+                    store.RemoveWaiter(w);
+                    w.Completion.TrySetCanceled(token);
+                },
+                (this, waiter, cancellationToken));
+        }
+        return waiter.Completion.Task;
+    }
+
+    private void RemoveWaiter(Waiter waiter)
+    {
+        lock (_lock)
+        {
+            _waiters.Remove(waiter);
+        }
+    }
+
+    private void Notify(CapturedExchange stored)
+    {
+        if (ExchangeCaptured is null)
+        {
+            lock (_lock)
+            {
+                if (_waiters.Count == 0)
+                {
+                    return;
+                }
+            }
+        }
+        if (Interlocked.Increment(ref _pendingNotifications) > MaxPendingNotifications)
+        {
+            Interlocked.Decrement(ref _pendingNotifications);
+            Interlocked.Increment(ref _notificationsDropped);
+            return;
+        }
+        _notifications.Enqueue(stored);
+        if (Interlocked.CompareExchange(ref _dispatching, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static store => store.Dispatch(), this, preferLocal: false);
+        }
+    }
+
+    private void Dispatch()
+    {
+        while (true)
+        {
+            while (_notifications.TryDequeue(out var exchange))
+            {
+                Interlocked.Decrement(ref _pendingNotifications);
+                Deliver(exchange);
+            }
+            Volatile.Write(ref _dispatching, 0);
+            if (_notifications.IsEmpty || Interlocked.CompareExchange(ref _dispatching, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Deliver(CapturedExchange exchange)
+    {
+        var handler = ExchangeCaptured;
+        if (handler is not null)
+        {
+            foreach (var single in handler.GetInvocationList())
+            {
+                try
+                {
+                    ((EventHandler<CapturedExchange>)single)(this, exchange);
+                }
+#pragma warning disable CA1031 // A subscriber's failure must not stop capture or other subscribers.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+        }
+
+        Waiter[] waiters;
+        lock (_lock)
+        {
+            if (_waiters.Count == 0)
+            {
+                return;
+            }
+            waiters = _waiters.ToArray();
+        }
+        foreach (var waiter in waiters)
+        {
+            if (exchange.Id <= waiter.AfterId || waiter.Completion.Task.IsCompleted)
+            {
+                continue;
+            }
+            bool match;
+            try
+            {
+                match = waiter.Predicate(exchange);
+            }
+#pragma warning disable CA1031 // The predicate's exception is handed to the waiter.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                RemoveWaiter(waiter);
+                waiter.Registration.Dispose();
+                waiter.Completion.TrySetException(ex);
+                continue;
+            }
+            if (match)
+            {
+                RemoveWaiter(waiter);
+                waiter.Registration.Dispose();
+                waiter.Completion.TrySetResult(exchange);
+            }
+        }
+    }
+
+    private sealed class Waiter(Func<CapturedExchange, bool> predicate)
+    {
+        public Func<CapturedExchange, bool> Predicate { get; } = predicate;
+
+        public TaskCompletionSource<CapturedExchange> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long AfterId { get; set; }
+
+        public CancellationTokenRegistration Registration { get; set; }
+    }
+}

@@ -1,0 +1,138 @@
+using TunnelPS.Engine.Inspection;
+
+namespace TunnelPS.Engine.Tests.Inspection;
+
+public sealed class CaptureStoreTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    private static CapturedExchange Make(string target, int bodySize = 0) => new()
+    {
+        Method = "GET",
+        Target = target,
+        Status = 200,
+        ResponseBody = bodySize == 0 ? ReadOnlyMemory<byte>.Empty : new byte[bodySize],
+    };
+
+    [Fact]
+    public void AssignsIncreasingIdsAndKeepsTheNewest()
+    {
+        var store = new CaptureStore(3);
+        var original = Make("/0");
+        var first = store.Add(original);
+        Assert.Equal(0, original.Id);
+        Assert.Equal(1, first.Id);
+        for (var i = 1; i < 5; i++)
+        {
+            store.Add(Make("/" + i));
+        }
+        Assert.Equal(3, store.Count);
+        Assert.Equal(2, store.Dropped);
+        Assert.Equal(["/2", "/3", "/4"], store.Snapshot().Select(e => e.Target).ToArray());
+        Assert.Equal([3L, 4L, 5L], store.Snapshot().Select(e => e.Id).ToArray());
+        Assert.Null(store.Get(2));
+        Assert.Equal("/3", store.Get(4)!.Target);
+        Assert.Null(store.Get(6));
+
+        store.Clear();
+        Assert.Empty(store.Snapshot());
+        Assert.Null(store.Get(5));
+        Assert.Equal(6, store.Add(Make("/5")).Id);
+        Assert.Equal("/5", store.Get(6)!.Target);
+    }
+
+    [Fact]
+    public void ShrinkingTheCapacityKeepsTheNewest()
+    {
+        var store = new CaptureStore(5);
+        for (var i = 0; i < 5; i++)
+        {
+            store.Add(Make("/" + i));
+        }
+        store.Capacity = 2;
+        Assert.Equal(["/3", "/4"], store.Snapshot().Select(e => e.Target).ToArray());
+        Assert.Equal(3, store.Dropped);
+        Assert.Equal("/4", store.Get(5)!.Target);
+        store.Capacity = 10;
+        store.Add(Make("/5"));
+        Assert.Equal(["/3", "/4", "/5"], store.Snapshot().Select(e => e.Target).ToArray());
+    }
+
+    [Fact]
+    public void MemoryStaysFlatAfterTenTimesTheCapacity()
+    {
+        const int capacity = 200;
+        const int bodySize = 16 * 1024;
+        var store = new CaptureStore(capacity);
+        for (var i = 0; i < capacity; i++)
+        {
+            store.Add(Make("/" + i, bodySize));
+        }
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < capacity * 10; i++)
+        {
+            store.Add(Make("/" + i, bodySize));
+        }
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        Assert.True(after - before < capacity * bodySize / 2, $"grew by {after - before} bytes");
+        Assert.Equal(capacity, store.Count);
+        Assert.Null(store.Get(capacity * 10));
+        Assert.NotNull(store.Get(capacity * 11));
+        Assert.Equal(capacity * 10, store.Dropped);
+    }
+
+    [Fact]
+    public async Task RaisesTheEventInOrderAndSwallowsHandlerExceptions()
+    {
+        var store = new CaptureStore();
+        var seen = new List<long>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.ExchangeCaptured += (_, _) => throw new InvalidOperationException("bad subscriber");
+        store.ExchangeCaptured += (_, e) =>
+        {
+            lock (seen)
+            {
+                seen.Add(e.Id);
+                if (seen.Count == 50)
+                {
+                    done.TrySetResult();
+                }
+            }
+        };
+        for (var i = 0; i < 50; i++)
+        {
+            store.Add(Make("/" + i));
+        }
+        await done.Task.WaitAsync(Deadline);
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), seen);
+    }
+
+    [Fact]
+    public async Task WaitAsyncSeesOnlyExchangesAddedAfterTheCall()
+    {
+        var store = new CaptureStore();
+        store.Add(Make("/match"));
+        var wait = store.WaitAsync(e => e.Target == "/match", CancellationToken.None);
+        var other = store.WaitAsync(e => e.Target == "/other", CancellationToken.None);
+        store.Add(Make("/other"));
+        await other.WaitAsync(Deadline);
+        Assert.False(wait.IsCompleted);
+        var added = store.Add(Make("/match"));
+        var found = await wait.WaitAsync(Deadline);
+        Assert.Equal(added.Id, found.Id);
+    }
+
+    [Fact]
+    public async Task WaitAsyncCanBeCancelledAndFaultsWhenThePredicateThrows()
+    {
+        var store = new CaptureStore();
+        using var cts = new CancellationTokenSource();
+        var wait = store.WaitAsync(_ => false, cts.Token);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(Deadline));
+
+        var throwing = store.WaitAsync(_ => throw new InvalidOperationException("predicate"), CancellationToken.None);
+        store.Add(Make("/x"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => throwing.WaitAsync(Deadline));
+    }
+}

@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.Text;
+using TunnelPS.Engine.Protocol;
+
+namespace TunnelPS.Engine.Tests.Protocol;
+
+public sealed class FrameCodecTests
+{
+    public static TheoryData<Message> AllMessages() => new()
+    {
+        new Auth { User = "tok", OS = "linux", Arch = "amd64", ClientId = "abc", Capabilities = ["tunnelps/1"] },
+        new AuthResp { ClientId = "0123456789abcdef0123456789abcdef", Error = "" },
+        new ReqTunnel { ReqId = "r1", Protocol = "http+https", Subdomain = "blog", HttpAuth = "u:p", RemotePort = 0 },
+        new NewTunnel { ReqId = "r1", Url = "http://blog.example.com", Protocol = "http" },
+        new ReqProxy(),
+        new RegProxy { ClientId = "abc" },
+        new StartProxy { Url = "tcp://example.com:40195", ClientAddr = "203.0.113.9:44372" },
+        new Ping(),
+        new Pong(),
+        new CloseTunnel { Url = "http://blog.example.com" },
+    };
+
+    [Theory]
+    [MemberData(nameof(AllMessages))]
+    public async Task Every_message_round_trips(Message message)
+    {
+        using var stream = new MemoryStream(FrameCodec.Encode(message));
+        var read = await FrameCodec.ReadAsync(stream, CancellationToken.None);
+        Assert.Equal(message.GetType(), read!.GetType());
+        Assert.Equal(
+            Encoding.UTF8.GetString(FrameCodec.Encode(message)),
+            Encoding.UTF8.GetString(FrameCodec.Encode(read)));
+    }
+
+    [Fact]
+    public void Frames_use_ngrok_field_names_and_an_8_byte_little_endian_length()
+    {
+        var frame = FrameCodec.Encode(new ReqTunnel { ReqId = "c8", Protocol = "http", Subdomain = "blog" });
+        var length = BinaryPrimitives.ReadInt64LittleEndian(frame);
+        Assert.Equal(frame.Length - 8, length);
+        var json = Encoding.UTF8.GetString(frame, 8, frame.Length - 8);
+        Assert.StartsWith("{\"Type\":\"ReqTunnel\",\"Payload\":{", json, StringComparison.Ordinal);
+        Assert.Contains("\"ReqId\":\"c8\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"RemotePort\":0", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_frame_delivered_one_byte_at_a_time_is_read_in_full()
+    {
+        var frames = FrameCodec.Encode(new StartProxy { Url = "http://a.localhost", ClientAddr = "127.0.0.1:1" })
+            .Concat(FrameCodec.Encode(new Ping())).ToArray();
+        using var stream = new TrickleStream(frames);
+        var first = Assert.IsType<StartProxy>(await FrameCodec.ReadAsync(stream, CancellationToken.None));
+        Assert.Equal("http://a.localhost", first.Url);
+        Assert.IsType<Ping>(await FrameCodec.ReadAsync(stream, CancellationToken.None));
+        Assert.Null(await FrameCodec.ReadAsync(stream, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(FrameCodec.MaxFrameLength + 1L)]
+    [InlineData(long.MaxValue)]
+    public async Task Lengths_outside_the_limit_are_protocol_errors(long length)
+    {
+        var header = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(header, length);
+        using var stream = new MemoryStream(header);
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+        Assert.Contains("outside the allowed range", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_types_are_protocol_errors_naming_the_type()
+    {
+        var body = Encoding.UTF8.GetBytes("{\"Type\":\"Bogus\",\"Payload\":{}}");
+        using var stream = new MemoryStream(Frame(body));
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+        Assert.Contains("'Bogus'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("{\"Payload\":{}}")]
+    public async Task Malformed_bodies_are_protocol_errors(string text)
+    {
+        using var stream = new MemoryStream(Frame(Encoding.UTF8.GetBytes(text)));
+        await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task A_stream_that_ends_inside_a_frame_is_a_protocol_error()
+    {
+        var frame = FrameCodec.Encode(new RegProxy { ClientId = "abcdef" });
+        using var stream = new MemoryStream(frame[..^3]);
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+        Assert.Contains("inside a frame body", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Field_names_are_read_case_insensitively_and_missing_fields_are_empty()
+    {
+        using var stream = new MemoryStream(Frame(Encoding.UTF8.GetBytes("{\"Type\":\"NewTunnel\",\"Payload\":{\"url\":\"http://x.localhost\",\"Extra\":1}}")));
+        var message = Assert.IsType<NewTunnel>(await FrameCodec.ReadAsync(stream, CancellationToken.None));
+        Assert.Equal("http://x.localhost", message.Url);
+        Assert.Equal("", message.Error);
+    }
+
+    private static byte[] Frame(byte[] body)
+    {
+        var frame = new byte[8 + body.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(frame, body.Length);
+        body.CopyTo(frame, 8);
+        return frame;
+    }
+
+    /// <summary>A stream that returns at most one byte per read.</summary>
+    private sealed class TrickleStream(byte[] data) : MemoryStream(data)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(1, buffer.Length)], cancellationToken);
+    }
+}
