@@ -195,6 +195,13 @@ using System.Threading.Tasks;
 
 namespace TunnelPS.Tests
 {
+    /// <summary>TLS settings for test clients.</summary>
+    public static class TestTls
+    {
+        /// <summary>Accepts any server certificate (the test servers are self-signed).</summary>
+        public static readonly System.Net.Security.RemoteCertificateValidationCallback AcceptAnyCertificate = (sender, certificate, chain, errors) => true;
+    }
+
     /// <summary>A TCP echo server on 127.0.0.1: every byte received is sent back. Runs on the thread pool.</summary>
     public sealed class TestTcpEchoServer : IDisposable
     {
@@ -412,7 +419,8 @@ function Invoke-TestRequest {
     $handler.UseProxy = $false
     $handler.AllowAutoRedirect = $false
     if ($SkipCertificateCheck) {
-        $handler.SslOptions.RemoteCertificateValidationCallback = { $true }
+        # A script block callback would run on a pool thread without a runspace: use a compiled one.
+        $handler.SslOptions.RemoteCertificateValidationCallback = [TunnelPS.Tests.TestTls]::AcceptAnyCertificate
     }
     $client = [System.Net.Http.HttpClient]::new($handler)
     try {
@@ -522,10 +530,10 @@ function Invoke-TcpEcho {
     $client = [System.Net.Sockets.TcpClient]::new()
     try {
         $deadline = [System.Threading.CancellationTokenSource]::new([TimeSpan]::FromSeconds($Timeout))
-        $client.ConnectAsync($HostName, $Port, $deadline.Token).AsTask().GetAwaiter().GetResult()
+        $null = $client.ConnectAsync($HostName, $Port, $deadline.Token).AsTask().GetAwaiter().GetResult()
         $stream = $client.GetStream()
         $bytes = [System.Text.Encoding]::UTF8.GetBytes($Text)
-        $stream.WriteAsync($bytes, 0, $bytes.Length, $deadline.Token).GetAwaiter().GetResult()
+        $null = $stream.WriteAsync($bytes, 0, $bytes.Length, $deadline.Token).GetAwaiter().GetResult()
         $buffer = [byte[]]::new($bytes.Length)
         $filled = 0
         while ($filled -lt $buffer.Length) {
