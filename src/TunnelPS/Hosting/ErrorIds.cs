@@ -13,6 +13,21 @@ internal static class ErrorIds
     /// <summary>Start-TunnelServer could not start the server (port in use, certificate, configuration).</summary>
     internal const string ServerStartFailed = nameof(ServerStartFailed);
 
+    /// <summary>Start-TunnelServer could not load the certificate given with -CertificatePath.</summary>
+    internal const string CertificateLoadFailed = nameof(CertificateLoadFailed);
+
+    /// <summary>A server that Start-TunnelServer -Wait was waiting on stopped with an error.</summary>
+    internal const string ServerFailed = nameof(ServerFailed);
+
+    /// <summary>Start-Tunnel has no -ServerAddress and no server runs in this session.</summary>
+    internal const string ServerNotSpecified = nameof(ServerNotSpecified);
+
+    /// <summary>Start-Tunnel -Name gave a name that a running tunnel of this session already has.</summary>
+    internal const string TunnelNameInUse = nameof(TunnelNameInUse);
+
+    /// <summary>A parameter value is not usable (a port range, a local address, a server address).</summary>
+    internal const string InvalidArgument = nameof(InvalidArgument);
+
     /// <summary>No server in this session matches the given name or object.</summary>
     internal const string ServerNotFound = nameof(ServerNotFound);
 

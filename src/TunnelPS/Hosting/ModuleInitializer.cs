@@ -18,6 +18,12 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 {
     private const string EngineAssemblyName = "TunnelPS.Engine";
 
+    /// <summary>
+    /// Stops every server and tunnel of the session; set by the session registry when it is
+    /// first used (this class cannot name it: its fields are engine types).
+    /// </summary>
+    internal static Action? StopAllOnRemove { get; set; }
+
     /// <summary>Registers the resolver for the engine assembly.</summary>
     public void OnImport()
     {
@@ -26,10 +32,17 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
         AssemblyLoadContext.Default.Resolving += ResolveEngine;
     }
 
-    /// <summary>Unregisters the resolver; engine types already loaded stay loaded.</summary>
+    /// <summary>Stops what the session started, then unregisters the resolver; engine types already loaded stay loaded.</summary>
     public void OnRemove(PSModuleInfo psModuleInfo)
     {
-        AssemblyLoadContext.Default.Resolving -= ResolveEngine;
+        try
+        {
+            StopAllOnRemove?.Invoke();
+        }
+        finally
+        {
+            AssemblyLoadContext.Default.Resolving -= ResolveEngine;
+        }
     }
 
     /// <summary>Answers only for TunnelPS.Engine; every other name is left to the runtime and other handlers.</summary>

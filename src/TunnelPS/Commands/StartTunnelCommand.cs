@@ -1,0 +1,280 @@
+using System.Globalization;
+using System.Management.Automation;
+using System.Net;
+using TunnelPS.Engine;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Transport;
+using TunnelPS.Hosting;
+
+namespace TunnelPS.Commands;
+
+/// <summary>
+/// <c>Start-Tunnel</c>: opens a tunnel from a public URL on a tunnel server to a local
+/// service, and writes one <see cref="Tunnel"/> per public URL (http and https are two).
+/// Without -ServerAddress it uses the newest server started in this session.
+/// </summary>
+/// <remarks>
+/// -Http and -Tcp have parameter sets of their own, so that named tunnels from the
+/// configuration file (-Name blog,api, -All) can get a set of their own later.
+/// </remarks>
+[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = HttpSet)]
+[OutputType(typeof(Tunnel))]
+public sealed class StartTunnelCommand : TunnelCmdletBase
+{
+    /// <summary>An HTTP tunnel to a local port, host:port or URL.</summary>
+    public const string HttpSet = "Http";
+
+    /// <summary>A TCP tunnel to a local port or host:port.</summary>
+    public const string TcpSet = "Tcp";
+
+    /// <summary>The local HTTP service: 3000, host:port, http://host:port or https://host:port.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = HttpSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Http { get; set; }
+
+    /// <summary>The local TCP service: 22 or host:port.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = TcpSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Tcp { get; set; }
+
+    /// <summary>The public schemes: http, https, or both (the default).</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateSet("http", "https")]
+    public string[]? Scheme { get; set; }
+
+    /// <summary>The public name under the server's domain.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Subdomain { get; set; }
+
+    /// <summary>A full public host name (it must point at the server).</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Hostname { get; set; }
+
+    /// <summary>Basic auth the server asks every visitor for.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [Credential]
+    [ValidateNotNull]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>The public port of a TCP tunnel (0 = any).</summary>
+    [Parameter(ParameterSetName = TcpSet)]
+    [ValidateRange(0, 65535)]
+    public int RemotePort { get; set; }
+
+    /// <summary>The tunnel server, host:port.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ServerAddress { get; set; }
+
+    /// <summary>The token the server expects.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AuthToken { get; set; }
+
+    /// <summary>Trust exactly the server certificate with this SHA-256 thumbprint.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ServerCertificateThumbprint { get; set; }
+
+    /// <summary>Accept any server certificate (testing only).</summary>
+    [Parameter]
+    public SwitchParameter SkipCertificateCheck { get; set; }
+
+    /// <summary>An HTTP proxy (http://host:port) to reach the server through.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Proxy { get; set; }
+
+    /// <summary>The credential for -Proxy.</summary>
+    [Parameter]
+    [Credential]
+    [ValidateNotNull]
+    public PSCredential? ProxyCredential { get; set; }
+
+    /// <summary>The tunnel's name in the session; default from the local address (http-3000).</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [Parameter(ParameterSetName = TcpSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    /// <summary>Opens the tunnel and writes its public URLs.</summary>
+    protected override void ProcessRecord()
+    {
+        string localText = (ParameterSetName == TcpSet ? Tcp : Http)!;
+        if (Name is { Length: > 1 })
+        {
+            ThrowInvalidArgument(
+                "Give one -Name with -Http or -Tcp; it names the tunnel this command opens.",
+                string.Join(",", Name));
+        }
+
+        LocalTarget local = Parse(() => LocalTarget.Parse(localText), localText);
+        (ServerAddress server, TunnelServer? sessionServer) = ResolveServer();
+        ServerTrust trust = ResolveTrust(sessionServer);
+        ProxySettings? proxy = Proxy is null
+            ? null
+            : Parse(() => ProxySettings.Parse(Proxy, ProxyCredential?.GetNetworkCredential()), Proxy);
+
+        string name = ReserveName(local);
+        var definition = new TunnelDefinition
+        {
+            Name = name,
+            Protocols = ResolveProtocols(sessionServer),
+            Local = local,
+            Subdomain = Subdomain,
+            Hostname = Hostname,
+            HttpAuth = Credential is null ? null : $"{Credential.UserName}:{Credential.GetNetworkCredential().Password}",
+            RemotePort = RemotePort,
+        };
+
+        var log = new EngineLogRoute();
+        TunnelClientOptions options = CallbackLoggerFactory.Apply(
+            new TunnelClientOptions
+            {
+                Server = server,
+                AuthToken = AuthToken ?? sessionServer?.AuthTokens.FirstOrDefault() ?? string.Empty,
+                Trust = trust,
+                Proxy = proxy,
+                Tunnels = [definition],
+            },
+            log.Write,
+            log.IsEnabled);
+
+        var client = new TunnelClient(options);
+        IReadOnlyList<TunnelEndpoint> endpoints;
+        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        try
+        {
+            WriteVerbose($"Opening tunnel '{name}' to {local} on {server}.");
+            endpoints = RunAndDrain(async ct =>
+            {
+                IReadOnlyList<TunnelEndpoint> opened = await client.StartAsync(ct).ConfigureAwait(false);
+                if (ct.IsCancellationRequested)
+                {
+                    // Ctrl+C arrived as the tunnel opened: do not leave it running unseen.
+                    await client.StopAsync().ConfigureAwait(false);
+                    ct.ThrowIfCancellationRequested();
+                }
+
+                return opened;
+            });
+        }
+        catch (PipelineStoppedException)
+        {
+            SessionRegistry.ReleaseName(name);
+            _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            SessionRegistry.ReleaseName(name);
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.TunnelStartFailed, localText));
+            return;
+        }
+        finally
+        {
+            log.Detach(Bridge);
+        }
+
+        WriteObject(SessionRegistry.AddClient(client, endpoints, server.ToString(), log, name), enumerateCollection: true);
+    }
+
+    private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()
+    {
+        if (ServerAddress is not null)
+        {
+            ServerAddress address = Parse(() => Engine.Transport.ServerAddress.Parse(ServerAddress), ServerAddress);
+            return (address, SessionRegistry.FindLocalServer(address));
+        }
+
+        TunnelServer? sessionServer = SessionRegistry.DefaultServer;
+        if (sessionServer is null)
+        {
+            var error = new PSArgumentException(
+                "No tunnel server to connect to: give one with -ServerAddress host:port (and -AuthToken if it needs one), "
+                + "or start one in this session first with Start-TunnelServer.",
+                nameof(ServerAddress));
+            ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerNotSpecified, ErrorCategory.InvalidArgument, null));
+        }
+
+        // A server of this session listens on every address: loopback always reaches it.
+        return (new ServerAddress("localhost", sessionServer!.Port), sessionServer);
+    }
+
+    private ServerTrust ResolveTrust(TunnelServer? sessionServer)
+    {
+        if (ServerCertificateThumbprint is not null)
+        {
+            string thumbprint = Parse(() => CertificateStore.NormalizeThumbprint(ServerCertificateThumbprint), ServerCertificateThumbprint);
+            return new ServerTrust { PinnedThumbprint = thumbprint, SkipCertificateCheck = SkipCertificateCheck };
+        }
+
+        // A server of this session is trusted by its own certificate's fingerprint.
+        return new ServerTrust
+        {
+            PinnedThumbprint = SkipCertificateCheck ? null : sessionServer?.CertificateThumbprint,
+            SkipCertificateCheck = SkipCertificateCheck,
+        };
+    }
+
+    private List<string> ResolveProtocols(TunnelServer? sessionServer)
+    {
+        if (ParameterSetName == TcpSet)
+        {
+            return ["tcp"];
+        }
+
+        if (Scheme is { Length: > 0 })
+        {
+            return Scheme.Select(s => s.ToLowerInvariant()).Distinct().ToList();
+        }
+
+        // A session server without a plain HTTP port can only serve https.
+        return sessionServer is { HttpPort: < 0 } ? ["https"] : ["http", "https"];
+    }
+
+    private string ReserveName(LocalTarget local)
+    {
+        if (Name is { Length: 1 })
+        {
+            string requested = Name[0];
+            return SessionRegistry.ReserveName(requested, exact: true) ?? ThrowNameInUse(requested);
+        }
+
+        string kind = ParameterSetName == TcpSet ? "tcp" : "http";
+        bool isLocalHost = string.Equals(local.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || (IPAddress.TryParse(local.Host, out IPAddress? ip) && IPAddress.IsLoopback(ip));
+        string baseName = isLocalHost
+            ? string.Create(CultureInfo.InvariantCulture, $"{kind}-{local.Port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{kind}-{local.Host.Replace(':', '-')}-{local.Port}");
+        return SessionRegistry.ReserveName(baseName, exact: false)!;
+    }
+
+    private string ThrowNameInUse(string name)
+    {
+        var error = new InvalidOperationException(
+            $"A tunnel named '{name}' is already running in this session. Choose another -Name, or stop it first: Stop-Tunnel -Name '{name}'.");
+        ThrowTerminatingError(new ErrorRecord(error, ErrorIds.TunnelNameInUse, ErrorCategory.ResourceExists, name));
+        return name;
+    }
+
+    /// <summary>Runs an engine parser; its configuration error becomes a terminating InvalidArgument error on <paramref name="target"/>.</summary>
+    private T Parse<T>(Func<T> parse, string target)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (TunnelException ex)
+        {
+            ThrowInvalidArgument(ex.Message, target);
+            return default!;
+        }
+    }
+
+    private void ThrowInvalidArgument(string message, string target) =>
+        ThrowTerminatingError(new ErrorRecord(new PSArgumentException(message), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target));
+}

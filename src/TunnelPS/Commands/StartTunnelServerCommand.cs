@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Management.Automation;
+using System.Net;
+using System.Security;
+using System.Security.Cryptography.X509Certificates;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Transport;
+using TunnelPS.Hosting;
+using EngineServer = TunnelPS.Engine.Server.TunnelServer;
+using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+
+namespace TunnelPS.Commands;
+
+/// <summary>
+/// <c>Start-TunnelServer</c>: self-hosts a tunnel server in this PowerShell process. It keeps
+/// running in the background of the session (Get-TunnelServer, Stop-TunnelServer); with
+/// -Wait the command blocks until Ctrl+C or Stop-TunnelServer and then stops it cleanly.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet)]
+[OutputType(typeof(TunnelServer))]
+public sealed class StartTunnelServerCommand : TunnelCmdletBase
+{
+    /// <summary>The per-user self-signed certificate for -Domain.</summary>
+    public const string SelfSignedSet = "SelfSigned";
+
+    /// <summary>A certificate object given with -Certificate.</summary>
+    public const string CertificateSet = "Certificate";
+
+    /// <summary>A certificate file given with -CertificatePath.</summary>
+    public const string CertificateFileSet = "CertificateFile";
+
+    /// <summary>The domain public names live under.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Domain { get; set; } = "localhost";
+
+    /// <summary>The TLS port (0 = a free one).</summary>
+    [Parameter]
+    [ValidateRange(0, 65535)]
+    public int Port { get; set; } = 8443;
+
+    /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
+    [Parameter]
+    [ValidateRange(-1, 65535)]
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>The TLS certificate, with its private key.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+    [ValidateNotNull]
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>A .pfx, or a .pem/.crt with a .key beside it.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateFileSet)]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The password of the .pfx file.</summary>
+    [Parameter(ParameterSetName = CertificateFileSet)]
+    public SecureString? CertificatePassword { get; set; }
+
+    /// <summary>Tokens clients must present; none accepts any client.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? AuthToken { get; set; }
+
+    /// <summary>The ports TCP tunnels get when they ask for none, "first-last".</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TcpPortRange { get; set; }
+
+    /// <summary>Block until Ctrl+C or Stop-TunnelServer, then stop the server.</summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
+
+    /// <summary>How long Ctrl+C on -Wait waits for the server to close its connections.</summary>
+    private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Starts the server, writes it, and with -Wait blocks until it stops.</summary>
+    protected override void ProcessRecord()
+    {
+        (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
+        X509Certificate2? certificate = LoadCertificate();
+
+        var log = new EngineLogRoute();
+        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        try
+        {
+            TunnelServerOptions options = CallbackLoggerFactory.Apply(
+                new TunnelServerOptions
+                {
+                    Domain = Domain,
+                    Port = Port,
+                    HttpPort = HttpPort,
+                    Certificate = certificate,
+                    AuthTokens = AuthToken ?? [],
+                    TcpPortRange = range,
+                },
+                log.Write,
+                log.IsEnabled);
+
+            EngineServer engine;
+            try
+            {
+                engine = RunAndDrain(ct => EngineServer.StartAsync(options, ct));
+            }
+            catch (Exception ex) when (ex is not PipelineStoppedException)
+            {
+                string target = string.Create(CultureInfo.InvariantCulture, $"{Domain}:{Port}");
+                ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.ServerStartFailed, target));
+                return;
+            }
+
+            TunnelServer server = SessionRegistry.AddServer(engine, log);
+            WriteObject(server);
+            if (Wait)
+            {
+                WaitUntilStopped(server);
+            }
+        }
+        finally
+        {
+            log.Detach(Bridge);
+        }
+    }
+
+    private void WaitUntilStopped(TunnelServer server)
+    {
+        WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
+        try
+        {
+            RunAndDrain(async ct =>
+            {
+                try
+                {
+                    await server.Engine.Completion.WaitAsync(ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    await server.Engine.StopAsync().ConfigureAwait(false);
+                    throw;
+                }
+            });
+        }
+        catch (PipelineStoppedException)
+        {
+            // Ctrl+C: the prompt comes back only once the ports are closed.
+            server.Engine.StopAsync().Wait(s_stopTimeout);
+            throw;
+        }
+
+        if (server.Engine.Status == EngineServerStatus.Failed)
+        {
+            Exception reason = server.Engine.Error ?? new InvalidOperationException($"The tunnel server {server.ServerAddress} failed.");
+            WriteError(ErrorMapper.ToErrorRecord(reason, ErrorIds.ServerFailed, server));
+        }
+    }
+
+    private X509Certificate2? LoadCertificate()
+    {
+        if (ParameterSetName == CertificateSet)
+        {
+            return Certificate;
+        }
+
+        if (ParameterSetName != CertificateFileSet)
+        {
+            return null;
+        }
+
+        string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(CertificatePath);
+        string? password = CertificatePassword is null ? null : new NetworkCredential(string.Empty, CertificatePassword).Password;
+        try
+        {
+            return CertificateStore.LoadFromFile(path, password);
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.CertificateLoadFailed, CertificatePath));
+            return null;
+        }
+    }
+
+    private (int First, int Last) ParsePortRange(string text)
+    {
+        string[] parts = text.Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int first)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int last)
+            && first is >= 1 and <= 65535 && last is >= 1 and <= 65535 && first <= last)
+        {
+            return (first, last);
+        }
+
+        var error = new ArgumentException(
+            $"-TcpPortRange '{text}' is not a port range. Give two ports from 1 to 65535 as first-last, for example 10000-10999.",
+            nameof(TcpPortRange));
+        ThrowTerminatingError(new ErrorRecord(error, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, text));
+        return default;
+    }
+}

@@ -1,0 +1,78 @@
+using TunnelPS.Hosting;
+using TunnelPS.Engine.Client;
+using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
+
+namespace TunnelPS;
+
+/// <summary>
+/// One public URL of a tunnel opened in this PowerShell process (Start-Tunnel). A tunnel
+/// served over http and https is two objects with the same <see cref="Name"/>. Live properties
+/// read through to the running client; there is one instance per URL, so <c>-eq</c> and
+/// events work across commands.
+/// </summary>
+public sealed class Tunnel
+{
+    private readonly TunnelEndpoint _endpoint;
+
+    internal Tunnel(TunnelEndpoint endpoint, string serverAddress, EngineLogRoute log)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        _endpoint = endpoint;
+        ServerAddress = serverAddress;
+        Log = log;
+        endpoint.StatusChanged += OnEngineStatusChanged;
+    }
+
+    /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
+    public event EventHandler? StatusChanged;
+
+    /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>
+    public string Name => _endpoint.Name;
+
+    /// <summary>The URL visitors use, e.g. http://blog.localhost:8080 or tcp://localhost:41234.</summary>
+    public string PublicUrl => _endpoint.PublicUrl;
+
+    /// <summary>http, https or tcp: the protocol of <see cref="PublicUrl"/>.</summary>
+    public string Protocol => _endpoint.Protocol;
+
+    /// <summary>The local service the tunnel forwards to (host:port, or https://host:port).</summary>
+    public string LocalAddress => _endpoint.LocalAddress;
+
+    /// <summary>Connecting, Online, Reconnecting, Stopped or Failed.</summary>
+    public TunnelStatus Status => Map(_endpoint.Status);
+
+    /// <summary>Public connections forwarded so far.</summary>
+    public long ConnectionCount => _endpoint.ConnectionCount;
+
+    /// <summary>When the public URL was opened.</summary>
+    public DateTimeOffset StartTime => _endpoint.StartTime;
+
+    /// <summary>The tunnel server (host:port) the URL lives on.</summary>
+    public string ServerAddress { get; }
+
+    /// <summary>Why the tunnel failed or is reconnecting; empty otherwise.</summary>
+    public string? Error => _endpoint.Error;
+
+    /// <summary>The engine endpoint behind this URL.</summary>
+    internal TunnelEndpoint Endpoint => _endpoint;
+
+    /// <summary>The client that serves this URL (and maybe its sibling URL).</summary>
+    internal TunnelClient Client => _endpoint.Client;
+
+    /// <summary>Where the client's log entries go (the cmdlet that waits on it, if any).</summary>
+    internal EngineLogRoute Log { get; }
+
+    /// <summary>The public URL.</summary>
+    public override string ToString() => PublicUrl;
+
+    internal static TunnelStatus Map(EngineTunnelStatus status) => status switch
+    {
+        EngineTunnelStatus.Connecting => TunnelStatus.Connecting,
+        EngineTunnelStatus.Online => TunnelStatus.Online,
+        EngineTunnelStatus.Reconnecting => TunnelStatus.Reconnecting,
+        EngineTunnelStatus.Stopped => TunnelStatus.Stopped,
+        _ => TunnelStatus.Failed,
+    };
+
+    private void OnEngineStatusChanged(object? sender, EventArgs e) => StatusChanged?.Invoke(this, EventArgs.Empty);
+}

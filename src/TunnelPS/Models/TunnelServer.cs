@@ -1,0 +1,90 @@
+using TunnelPS.Hosting;
+using EngineServer = TunnelPS.Engine.Server.TunnelServer;
+using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+
+namespace TunnelPS;
+
+/// <summary>
+/// A tunnel server self-hosted in this PowerShell process (Start-TunnelServer). Live properties
+/// (Status, Tunnels, SessionCount, Error) read through to the running server; there is one
+/// instance per server, so <c>-eq</c> and events work across commands.
+/// </summary>
+public sealed class TunnelServer
+{
+    private readonly EngineServer _engine;
+
+    internal TunnelServer(EngineServer engine, EngineLogRoute log)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        _engine = engine;
+        Log = log;
+
+        // The engine's listener sockets cannot report their port once closed: read them now.
+        Domain = engine.Domain;
+        Port = engine.Port;
+        HttpPort = engine.HttpPort;
+        ServerAddress = engine.ServerAddress;
+        CertificateThumbprint = engine.CertificateThumbprint;
+        StartTime = engine.StartTime;
+        engine.StatusChanged += OnEngineStatusChanged;
+    }
+
+    /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
+    public event EventHandler? StatusChanged;
+
+    /// <summary>The domain public names live under: &lt;name&gt;.&lt;Domain&gt;.</summary>
+    public string Domain { get; }
+
+    /// <summary>The TLS port: tunnel clients connect here, and public HTTPS is served here.</summary>
+    public int Port { get; }
+
+    /// <summary>The plain HTTP port for public HTTP; -1 when the server has none.</summary>
+    public int HttpPort { get; }
+
+    /// <summary>The address clients give as -ServerAddress: domain:port.</summary>
+    public string ServerAddress { get; }
+
+    /// <summary>The SHA-256 fingerprint of the server's certificate (64 hex characters), for -ServerCertificateThumbprint.</summary>
+    public string CertificateThumbprint { get; }
+
+    /// <summary>Starting, Running, Stopping, Stopped or Failed.</summary>
+    public TunnelServerStatus Status => Map(_engine.Status);
+
+    /// <summary>Every public URL registered on the server right now (a new snapshot on each read).</summary>
+    public ServerTunnel[] Tunnels =>
+        _engine.Status is EngineServerStatus.Stopped or EngineServerStatus.Failed
+            ? []
+            : [.. _engine.Tunnels.Select(t => new ServerTunnel(t))];
+
+    /// <summary>Connected tunnel clients.</summary>
+    public int SessionCount => _engine.SessionCount;
+
+    /// <summary>When the server started.</summary>
+    public DateTimeOffset StartTime { get; }
+
+    /// <summary>Why the server failed, when <see cref="Status"/> is Failed.</summary>
+    public string? Error => _engine.Error?.Message;
+
+    /// <summary>The engine server.</summary>
+    internal EngineServer Engine => _engine;
+
+    /// <summary>Where the server's log entries go (the cmdlet that waits on it, if any).</summary>
+    internal EngineLogRoute Log { get; }
+
+    /// <summary>The tokens clients must present (the first is used for tunnels to this server when -AuthToken is omitted).</summary>
+    internal IReadOnlyList<string> AuthTokens => _engine.Options.AuthTokens;
+
+    /// <summary>The server address.</summary>
+    public override string ToString() => ServerAddress;
+
+    internal static TunnelServerStatus Map(EngineServerStatus status) => status switch
+    {
+        EngineServerStatus.Starting => TunnelServerStatus.Starting,
+        EngineServerStatus.Running => TunnelServerStatus.Running,
+        EngineServerStatus.Stopping => TunnelServerStatus.Stopping,
+        EngineServerStatus.Stopped => TunnelServerStatus.Stopped,
+        _ => TunnelServerStatus.Failed,
+    };
+
+    private void OnEngineStatusChanged(object? sender, EventArgs e) => StatusChanged?.Invoke(this, EventArgs.Empty);
+}
