@@ -5,7 +5,7 @@
 .DESCRIPTION
     Run by `./build.ps1 Demo` in a fresh pwsh after the module is built. Starts a local
     HTTP site on 127.0.0.1 (System.Net.HttpListener on a free port), a tunnel server on
-    free ports, and an HTTP tunnel to the site; fetches the public URL once, prints the
+    the embedded defaults (ports 8443 and 8080, or free ones if those are taken), and an HTTP tunnel to the site; fetches the public URL once, prints the
     status and body, and stops everything.
 
 .PARAMETER ModulePath
@@ -54,7 +54,15 @@ $tunnels = @()
 try {
     Write-Host "Local site:    http://127.0.0.1:$sitePort/"
 
-    $server = Start-TunnelServer -Port 0 -HttpPort 0
+    # The embedded defaults: domain localhost, TLS port 8443, HTTP port 8080, the per-user self-signed certificate.
+    # If another program holds those ports, fall back to free ones so the demo still runs.
+    try {
+        $server = Start-TunnelServer
+    }
+    catch {
+        Write-Host "Default ports busy ($($_.Exception.Message)); using free ports instead."
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+    }
     $server | Format-Table | Out-String | Write-Host
 
     # One Tunnel object per public URL: http and https by default.
