@@ -130,16 +130,35 @@ foreach (var (port, host) in new[] { (service.Port, "localhost"), (server.HttpPo
 {
     await ThroughputAsync(port, host, Connections, TimeSpan.FromSeconds(quick ? 1 : 2));
 }
-var directRate = await ThroughputAsync(service.Port, "localhost", Connections, window);
-var offRate = await ThroughputAsync(server.HttpPort, hostOff, Connections, window);
-var onRate = await ThroughputAsync(server.HttpPort, hostOn, Connections, window);
+async Task<(double RequestsPerSecond, long Requests, double BytesPerRequest)> MeasuredAsync(int port, string host)
+{
+    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+    var (rate, requests) = await ThroughputAsync(port, host, Connections, window);
+    return (rate, requests, (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / (double)requests);
+}
+
+// Interleaved in an ABBA order and averaged, so a drift in machine load does not favour one path.
+static (double RequestsPerSecond, long Requests, double BytesPerRequest) Mean(
+    (double RequestsPerSecond, long Requests, double BytesPerRequest) a, (double RequestsPerSecond, long Requests, double BytesPerRequest) b) =>
+    ((a.RequestsPerSecond + b.RequestsPerSecond) / 2, a.Requests + b.Requests, (a.BytesPerRequest + b.BytesPerRequest) / 2);
+var directA = await MeasuredAsync(service.Port, "localhost");
+var onA = await MeasuredAsync(server.HttpPort, hostOn);
+var offA = await MeasuredAsync(server.HttpPort, hostOff);
+var offB = await MeasuredAsync(server.HttpPort, hostOff);
+var onB = await MeasuredAsync(server.HttpPort, hostOn);
+var directB = await MeasuredAsync(service.Port, "localhost");
+var directRate = Mean(directA, directB);
+var onRate = Mean(onA, onB);
+var offRate = Mean(offA, offB);
 // Cores are shared by the load generator, the service, the server and the client, so per-request CPU is estimated
 // from the rate: µs of CPU per request ≈ cores * 1e6 / rate, and the tunnel's share is the difference from direct.
 double CpuMicros(double rate) => Environment.ProcessorCount * 1e6 / rate;
-Console.WriteLine($"Keep-alive throughput, {Connections} connections, {throughputSeconds} s each, requests/s:");
+Console.WriteLine($"Keep-alive throughput, {Connections} connections, 2 x {throughputSeconds} s each (ABBA order), requests/s:");
 Console.WriteLine(string.Create(culture, $"  direct                {directRate.RequestsPerSecond,9:0}"));
 Console.WriteLine(string.Create(culture, $"  tunnel, capture off   {offRate.RequestsPerSecond,9:0}   {offRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   ~{CpuMicros(offRate.RequestsPerSecond) - CpuMicros(directRate.RequestsPerSecond):0} µs CPU/request added"));
 Console.WriteLine(string.Create(culture, $"  tunnel, capture on    {onRate.RequestsPerSecond,9:0}   {onRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   {onRate.RequestsPerSecond / offRate.RequestsPerSecond:0.00}x capture off"));
+Console.WriteLine("Managed allocation per request (load generator, service, server and client all in this process):");
+Console.WriteLine(string.Create(culture, $"  direct {directRate.BytesPerRequest,8:0} B   capture off {offRate.BytesPerRequest,8:0} B   capture on {onRate.BytesPerRequest,8:0} B"));
 Console.WriteLine();
 
 // 3. Memory after many captured requests: the ring keeps the newest 1000, so the heap must stay flat.
