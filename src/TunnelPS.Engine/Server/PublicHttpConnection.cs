@@ -237,8 +237,16 @@ internal sealed class PublicHttpConnection
     private void AddForwardingHeaders(HttpRequestHead head)
     {
         var headers = head.Headers;
-        var existing = string.Join(", ", headers.GetValues("X-Forwarded-For"));
-        headers.Set("X-Forwarded-For", existing.Length == 0 ? _remoteIp : existing + ", " + _remoteIp);
+        // Append the visitor to any existing chain (several X-Forwarded-For fields are joined, as RFC 9110 allows).
+        string? existing = null;
+        foreach (var header in headers)
+        {
+            if (string.Equals(header.Key, "X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
+            {
+                existing = existing is null ? header.Value : existing + ", " + header.Value;
+            }
+        }
+        headers.Set("X-Forwarded-For", existing is null ? _remoteIp : existing + ", " + _remoteIp);
         headers.Set("X-Forwarded-Proto", _scheme);
         if (head.Host is { } host)
         {

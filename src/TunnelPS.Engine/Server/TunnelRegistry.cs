@@ -9,19 +9,21 @@ namespace TunnelPS.Engine.Server;
 /// </summary>
 internal sealed class TunnelRegistry
 {
-    private readonly ConcurrentDictionary<string, RegisteredTunnel> _http = new(StringComparer.OrdinalIgnoreCase);
+    // One table per scheme, keyed by host, so a lookup per request builds no key string.
+    private readonly ConcurrentDictionary<string, RegisteredTunnel> _httpHosts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, RegisteredTunnel> _httpsHosts = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<int, RegisteredTunnel> _tcp = new();
     private readonly object _gate = new();
 
-    private static string Key(string scheme, string host) => scheme + "://" + host;
+    private ConcurrentDictionary<string, RegisteredTunnel> Hosts(string scheme) => scheme == "https" ? _httpsHosts : _httpHosts;
 
     /// <summary>Finds the http or https tunnel for a host (without port).</summary>
     public RegisteredTunnel? FindHttp(string scheme, string host) =>
-        _http.TryGetValue(Key(scheme, host), out var tunnel) ? tunnel : null;
+        Hosts(scheme).TryGetValue(host, out var tunnel) ? tunnel : null;
 
     public RegisteredTunnel? FindTcp(int port) => _tcp.TryGetValue(port, out var tunnel) ? tunnel : null;
 
-    public IReadOnlyList<RegisteredTunnel> All() => [.. _http.Values, .. _tcp.Values];
+    public IReadOnlyList<RegisteredTunnel> All() => [.. _httpHosts.Values, .. _httpsHosts.Values, .. _tcp.Values];
 
     /// <summary>True when a name is free for <paramref name="clientId"/> (unused, or held/reserved by the same client, or its reservation lapsed).</summary>
     public bool IsHttpNameFree(string scheme, string host, string clientId, DateTimeOffset now)
@@ -36,8 +38,8 @@ internal sealed class TunnelRegistry
         lock (_gate)
         {
             replaced = null;
-            var key = Key(scheme, tunnel.Host);
-            if (_http.TryGetValue(key, out var existing))
+            var hosts = Hosts(scheme);
+            if (hosts.TryGetValue(tunnel.Host, out var existing))
             {
                 if (existing.ClientId != tunnel.ClientId && !(existing.Session is null && existing.ReservedUntil <= now))
                 {
@@ -45,7 +47,7 @@ internal sealed class TunnelRegistry
                 }
                 replaced = existing;
             }
-            _http[key] = tunnel;
+            hosts[tunnel.Host] = tunnel;
             return true;
         }
     }
@@ -82,8 +84,8 @@ internal sealed class TunnelRegistry
             {
                 return _tcp.TryGetValue(tunnel.Port, out var t) && ReferenceEquals(t, tunnel) && _tcp.TryRemove(tunnel.Port, out _);
             }
-            var key = Key(tunnel.Protocol, tunnel.Host);
-            return _http.TryGetValue(key, out var h) && ReferenceEquals(h, tunnel) && _http.TryRemove(key, out _);
+            var hosts = Hosts(tunnel.Protocol);
+            return hosts.TryGetValue(tunnel.Host, out var h) && ReferenceEquals(h, tunnel) && hosts.TryRemove(tunnel.Host, out _);
         }
     }
 
