@@ -1,0 +1,317 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using TunnelPS.Engine.Http;
+
+namespace TunnelPS.Engine.Inspection;
+
+/// <summary>
+/// Re-sends a captured request (optionally modified) to a target over a raw TCP (or TLS) connection with
+/// TCP_NODELAY, reads the full response with the HTTP/1.1 framing layer, and stores the result as a new exchange with
+/// <see cref="CapturedExchange.IsReplay"/> set.
+/// </summary>
+public sealed class ExchangeReplayer
+{
+    private static readonly string[] FramingHeaders = ["Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Expect", "Upgrade", "TE", "Trailer"];
+
+    private readonly TimeProvider _time;
+
+    public ExchangeReplayer()
+        : this(TimeProvider.System)
+    {
+    }
+
+    public ExchangeReplayer(TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _time = timeProvider;
+    }
+
+    /// <summary>Builds the request head that <see cref="ReplayAsync"/> would send (for previews and tests).</summary>
+    public static HttpRequestHead BuildRequestHead(CapturedExchange original, Uri target, ReplayOptions? options, out ReadOnlyMemory<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(original);
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= new ReplayOptions();
+        var method = options.Method ?? (string.IsNullOrEmpty(original.Method) ? "GET" : original.Method);
+        var requestTarget = options.Target ?? original.Target;
+        if (Uri.TryCreate(requestTarget, UriKind.Absolute, out var absolute) && (absolute.Scheme == Uri.UriSchemeHttp || absolute.Scheme == Uri.UriSchemeHttps))
+        {
+            requestTarget = absolute.PathAndQuery;
+        }
+        if (string.IsNullOrEmpty(requestTarget))
+        {
+            requestTarget = string.IsNullOrEmpty(target.PathAndQuery) ? "/" : target.PathAndQuery;
+        }
+
+        var headers = new HttpHeaderList();
+        foreach (var header in original.RequestHeaders)
+        {
+            if (header.Key.StartsWith(':') || IsFraming(header.Key))
+            {
+                continue;
+            }
+            headers.Add(header.Key, header.Value);
+        }
+        if (!options.KeepOriginalHost || !headers.Contains("Host"))
+        {
+            headers.Set("Host", target.IsDefaultPort ? target.IdnHost : $"{target.IdnHost}:{target.Port.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (options.RemoveHeaders is not null)
+        {
+            foreach (var name in options.RemoveHeaders)
+            {
+                headers.Remove(name);
+            }
+        }
+        if (options.SetHeaders is not null)
+        {
+            foreach (var pair in options.SetHeaders)
+            {
+                headers.Set(pair.Key, pair.Value);
+            }
+        }
+        body = options.Body ?? original.RequestBody;
+        foreach (var name in FramingHeaders)
+        {
+            headers.Remove(name);
+        }
+        if (!body.IsEmpty || method is "POST" or "PUT" or "PATCH")
+        {
+            headers.Add("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture));
+        }
+        headers.Add("Connection", "close");
+        return new HttpRequestHead(method, requestTarget, "HTTP/1.1", headers);
+    }
+
+    /// <summary>
+    /// Replays <paramref name="original"/> to <paramref name="target"/> (http or https; its path is used only when the
+    /// exchange has no target) and adds the result to <paramref name="store"/>.
+    /// </summary>
+    /// <exception cref="ReplayException">The connection failed or timed out, or the response was not HTTP/1.x.</exception>
+    public async Task<CapturedExchange> ReplayAsync(CapturedExchange original, Uri target, CaptureStore store, ReplayOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(original);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(store);
+        options ??= new ReplayOptions();
+        if (!target.IsAbsoluteUri || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"The replay target '{target}' is not an absolute http or https URL.", nameof(target));
+        }
+        var head = BuildRequestHead(original, target, options, out var body);
+        var headLength = head.GetSerializedLength();
+        var request = new byte[headLength + body.Length];
+        head.WriteTo(request);
+        body.Span.CopyTo(request.AsSpan(headLength));
+
+        using var timeout = new CancellationTokenSource(options.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var token = linked.Token;
+        var startTime = _time.GetUtcNow();
+        var start = _time.GetTimestamp();
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
+        try
+        {
+            await socket.ConnectAsync(target.IdnHost, target.Port, token).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (target.Scheme == Uri.UriSchemeHttps)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(
+                    new SslClientAuthenticationOptions
+                    {
+                        TargetHost = target.IdnHost,
+                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        RemoteCertificateValidationCallback = options.CertificateValidation,
+                    },
+                    token).ConfigureAwait(false);
+            }
+            await stream.WriteAsync(request, token).ConfigureAwait(false);
+            await stream.FlushAsync(token).ConfigureAwait(false);
+            var response = await ReadResponseAsync(stream, head.Method, store.MaxBodySize, token).ConfigureAwait(false);
+            var end = _time.GetTimestamp();
+            var replay = new CapturedExchange
+            {
+                TunnelName = original.TunnelName,
+                PublicUrl = original.PublicUrl,
+                LocalAddress = original.LocalAddress,
+                ConnectionId = 0,
+                ClientAddress = socket.LocalEndPoint?.ToString() ?? string.Empty,
+                Scheme = target.Scheme,
+                Host = head.Headers["Host"],
+                Method = head.Method,
+                Target = head.Target,
+                HttpVersion = head.Version,
+                RequestHeaders = head.Headers.ToArray(),
+                RequestBody = body,
+                RequestBodySize = body.Length,
+                Status = response.Head?.StatusCode ?? 0,
+                Reason = response.Head?.Reason ?? string.Empty,
+                ResponseHeaders = response.Head?.Headers.ToArray() ?? [],
+                ResponseBody = response.Body.Memory,
+                ResponseBodySize = response.Body.Total,
+                ResponseTruncated = response.Body.Truncated,
+                StartTime = startTime,
+                TimeToFirstByte = _time.GetElapsedTime(start, response.FirstByteTimestamp),
+                Duration = _time.GetElapsedTime(start, end),
+                BytesIn = request.Length,
+                BytesOut = response.Bytes,
+                IsUpgrade = response.Head?.StatusCode == 101,
+                IsReplay = true,
+                ReplayOf = original.Id > 0 ? original.Id : original.ReplayOf,
+                Error = original.RequestTruncated && options.Body is null
+                    ? "The captured request body was truncated; the replay sent only the captured part."
+                    : null,
+            };
+            return store.Add(replay);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ReplayException($"Replaying {head.Method} {head.Target} to {target} timed out after {options.Timeout.TotalSeconds:0.###} s.", TunnelErrorKind.Timeout);
+        }
+        catch (SocketException ex)
+        {
+            throw new ReplayException($"Could not replay to {target}: {DescribeSocketError(ex)}.", TunnelErrorKind.Connection, ex);
+        }
+        catch (AuthenticationException ex)
+        {
+            throw new ReplayException($"Could not replay to {target}: the TLS handshake failed ({ex.Message}).", TunnelErrorKind.Connection, ex);
+        }
+        catch (IOException ex)
+        {
+            throw new ReplayException($"Could not replay to {target}: the connection failed ({ex.Message}).", TunnelErrorKind.Connection, ex);
+        }
+        catch (HttpParseException ex)
+        {
+            throw new ReplayException($"The response from {target} is not valid HTTP/1.x: {ex.Message}", TunnelErrorKind.Protocol, ex);
+        }
+        finally
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static bool IsFraming(string name)
+    {
+        foreach (var framing in FramingHeaders)
+        {
+            if (string.Equals(framing, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static string DescribeSocketError(SocketException ex) => ex.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.HostNotFound or SocketError.NoData => "host not found",
+        SocketError.TimedOut => "connection timed out",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
+        SocketError.ConnectionReset => "connection reset",
+        _ => ex.Message,
+    };
+
+    private async Task<ResponseRead> ReadResponseAsync(Stream stream, string method, int cap, CancellationToken token)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var result = new ResponseRead { Body = new BodyCapture(cap, -1) };
+        try
+        {
+            var count = 0;
+            HttpBodyFramer? framer = null;
+            while (true)
+            {
+                if (count == buffer.Length)
+                {
+                    if (buffer.Length > HttpHeadParser.MaxHeadLength)
+                    {
+                        throw new HttpParseException($"Response head exceeds {HttpHeadParser.MaxHeadLength / 1024} KiB.");
+                    }
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, count).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var read = await stream.ReadAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    if (framer is not null && framer.OnConnectionClosed())
+                    {
+                        return result;
+                    }
+                    throw new IOException(result.Head is null
+                        ? "the connection closed before a response arrived"
+                        : "the connection closed before the response body was complete");
+                }
+                if (result.FirstByteTimestamp == 0)
+                {
+                    result.FirstByteTimestamp = _time.GetTimestamp();
+                }
+                result.Bytes += read;
+                count += read;
+                var offset = 0;
+                while (offset < count)
+                {
+                    if (framer is null)
+                    {
+                        if (!HttpHeadParser.TryParseResponseHead(buffer.AsSpan(offset, count - offset), out var head, out var headLength))
+                        {
+                            break;
+                        }
+                        offset += headLength;
+                        if (head.IsInterim)
+                        {
+                            continue;
+                        }
+                        result.Head = head;
+                        if (head.StatusCode == 101)
+                        {
+                            return result;
+                        }
+                        framer = HttpBodyFramer.ForResponse(head, method);
+                        result.Body = new BodyCapture(cap, framer.ContentLength);
+                        if (framer.IsComplete)
+                        {
+                            return result;
+                        }
+                        continue;
+                    }
+                    offset += framer.Advance(buffer.AsSpan(offset, count - offset), result.Body, out var complete);
+                    if (complete)
+                    {
+                        return result;
+                    }
+                }
+                // Keep an unfinished head at the start of the buffer; body bytes have been consumed.
+                buffer.AsSpan(offset, count - offset).CopyTo(buffer);
+                count -= offset;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private sealed class ResponseRead
+    {
+        public HttpResponseHead? Head { get; set; }
+        public required BodyCapture Body { get; set; }
+        public long FirstByteTimestamp { get; set; }
+        public long Bytes { get; set; }
+    }
+}

@@ -1,0 +1,197 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace TunnelPS.Engine.Inspection;
+
+/// <summary>
+/// Reads HAR 1.2 files (written by <see cref="HarWriter"/> or by browsers) back into <see cref="CapturedExchange"/>
+/// objects that <see cref="ExchangeReplayer"/> accepts. HTTP/2 pseudo-headers (":authority") are dropped and a Host
+/// header is added from the URL when missing. Imported exchanges have no id until added to a
+/// <see cref="CaptureStore"/>.
+/// </summary>
+public static class HarReader
+{
+    /// <summary>Reads every entry of the HAR document in <paramref name="stream"/>.</summary>
+    /// <exception cref="TunnelException">The document is not JSON or lacks log.entries.</exception>
+    public static IReadOnlyList<CapturedExchange> Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        try
+        {
+            using var document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return ReadDocument(document);
+        }
+        catch (JsonException ex)
+        {
+            throw new TunnelException($"The HAR file is not valid JSON: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Reads every entry of the HAR document in <paramref name="json"/>.</summary>
+    public static IReadOnlyList<CapturedExchange> ReadFromString(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(json));
+        return Read(stream);
+    }
+
+    private static List<CapturedExchange> ReadDocument(JsonDocument document)
+    {
+        if (!document.RootElement.TryGetProperty("log", out var log) || !log.TryGetProperty("entries", out var entries) || entries.ValueKind != JsonValueKind.Array)
+        {
+            throw new TunnelException("The file is not a HAR archive: log.entries is missing.");
+        }
+        var result = new List<CapturedExchange>(entries.GetArrayLength());
+        var index = 0;
+        foreach (var entry in entries.EnumerateArray())
+        {
+            try
+            {
+                result.Add(ReadEntry(entry));
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidOperationException or KeyNotFoundException)
+            {
+                throw new TunnelException($"HAR entry {index} is malformed: {ex.Message}", ex);
+            }
+            index++;
+        }
+        return result;
+    }
+
+    private static CapturedExchange ReadEntry(JsonElement entry)
+    {
+        var request = entry.GetProperty("request");
+        var response = entry.TryGetProperty("response", out var r) ? r : default;
+        var url = request.GetProperty("url").GetString() ?? string.Empty;
+        string target = url, host = string.Empty, scheme = "http";
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            target = uri.PathAndQuery;
+            host = uri.IsDefaultPort ? uri.Host : uri.Authority;
+            scheme = uri.Scheme;
+        }
+        var requestHeaders = ReadHeaders(request);
+        if (!ContainsHeader(requestHeaders, "Host") && host.Length > 0)
+        {
+            requestHeaders.Insert(0, new KeyValuePair<string, string>("Host", host));
+        }
+
+        byte[] requestBody = [];
+        if (request.TryGetProperty("postData", out var postData) && postData.ValueKind == JsonValueKind.Object)
+        {
+            requestBody = ReadBody(postData, "_encoding");
+        }
+        byte[] responseBody = [];
+        var responseHeaders = new List<KeyValuePair<string, string>>();
+        var status = 0;
+        var reason = string.Empty;
+        if (response.ValueKind == JsonValueKind.Object)
+        {
+            status = response.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetInt32() : 0;
+            reason = GetString(response, "statusText") ?? string.Empty;
+            responseHeaders = ReadHeaders(response);
+            if (response.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Object)
+            {
+                responseBody = ReadBody(content, "encoding");
+            }
+        }
+
+        var time = GetDouble(entry, "time");
+        var wait = entry.TryGetProperty("timings", out var timings) ? GetDouble(timings, "wait") : 0;
+        var started = GetString(entry, "startedDateTime");
+        var version = NormaliseVersion(GetString(request, "httpVersion"));
+        return new CapturedExchange
+        {
+            TunnelName = GetString(entry, "_tunnel") ?? string.Empty,
+            PublicUrl = GetString(entry, "_publicUrl") ?? string.Empty,
+            ConnectionId = GetLong(entry, "_connectionId") ?? 0,
+            ClientAddress = GetString(entry, "_clientAddress") ?? string.Empty,
+            Method = GetString(request, "method") ?? "GET",
+            Target = target,
+            HttpVersion = version,
+            Host = host.Length > 0 ? host : null,
+            Scheme = scheme,
+            RequestHeaders = requestHeaders.ToArray(),
+            RequestBody = requestBody,
+            RequestBodySize = Math.Max(requestBody.Length, GetLong(request, "bodySize") ?? 0),
+            RequestTruncated = GetBool(entry, "_requestTruncated"),
+            Status = status,
+            Reason = reason,
+            ResponseHeaders = responseHeaders.ToArray(),
+            ResponseBody = responseBody,
+            ResponseBodySize = responseBody.Length,
+            ResponseTruncated = GetBool(entry, "_responseTruncated"),
+            StartTime = started is not null && DateTimeOffset.TryParse(started, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when) ? when : default,
+            Duration = TimeSpan.FromMilliseconds(Math.Max(0, time)),
+            TimeToFirstByte = TimeSpan.FromMilliseconds(Math.Max(0, wait)),
+            BytesIn = GetLong(entry, "_bytesIn") ?? 0,
+            BytesOut = GetLong(entry, "_bytesOut") ?? 0,
+            IsReplay = GetBool(entry, "_isReplay"),
+            ReplayOf = GetLong(entry, "_replayOf"),
+            IsUnparsed = GetBool(entry, "_isUnparsed"),
+            IsUpgrade = GetBool(entry, "_isUpgrade"),
+            Error = GetString(entry, "_error"),
+        };
+    }
+
+    private static string NormaliseVersion(string? version) =>
+        string.Equals(version, "HTTP/1.0", StringComparison.OrdinalIgnoreCase) ? "HTTP/1.0" : "HTTP/1.1";
+
+    private static byte[] ReadBody(JsonElement element, string encodingProperty)
+    {
+        var text = GetString(element, "text");
+        if (string.IsNullOrEmpty(text))
+        {
+            return [];
+        }
+        if (string.Equals(GetString(element, encodingProperty), "base64", StringComparison.OrdinalIgnoreCase))
+        {
+            return Convert.FromBase64String(text);
+        }
+        return Encoding.UTF8.GetBytes(text);
+    }
+
+    private static List<KeyValuePair<string, string>> ReadHeaders(JsonElement message)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        if (!message.TryGetProperty("headers", out var array) || array.ValueKind != JsonValueKind.Array)
+        {
+            return headers;
+        }
+        foreach (var header in array.EnumerateArray())
+        {
+            var name = GetString(header, "name");
+            if (string.IsNullOrEmpty(name) || name.StartsWith(':'))
+            {
+                continue;
+            }
+            headers.Add(new KeyValuePair<string, string>(name, GetString(header, "value") ?? string.Empty));
+        }
+        return headers;
+    }
+
+    private static bool ContainsHeader(List<KeyValuePair<string, string>> headers, string name)
+    {
+        foreach (var header in headers)
+        {
+            if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static string? GetString(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static double GetDouble(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : 0;
+
+    private static long? GetLong(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) ? number : null;
+
+    private static bool GetBool(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+}

@@ -1,0 +1,345 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace TunnelPS.Engine.Inspection;
+
+/// <summary>
+/// Writes captured exchanges as an HTTP Archive (HAR 1.2). Bodies are written as text when they are text (after
+/// undoing Content-Encoding for the response content), else base64 (content.encoding "base64"; for request postData,
+/// which has no encoding field in HAR 1.2, the extension field "_encoding": "base64"). TunnelPS data goes in
+/// "_"-prefixed fields: _id, _tunnel, _publicUrl, _connectionId, _clientAddress, _isReplay, _replayOf, _isUnparsed,
+/// _isUpgrade, _error, _requestBodySize/_responseBodySize and the truncation flags.
+/// </summary>
+public static class HarWriter
+{
+    private const string Redacted = "REDACTED";
+
+    /// <summary>Writes <paramref name="exchanges"/> as a HAR 1.2 document to <paramref name="stream"/> (UTF-8).</summary>
+    public static void Write(Stream stream, IEnumerable<CapturedExchange> exchanges, HarWriterOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(exchanges);
+        options ??= new HarWriterOptions();
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = options.Indented });
+        writer.WriteStartObject();
+        writer.WriteStartObject("log");
+        writer.WriteString("version", "1.2");
+        writer.WriteStartObject("creator");
+        writer.WriteString("name", "TunnelPS");
+        writer.WriteString("version", options.CreatorVersion);
+        writer.WriteEndObject();
+        writer.WriteStartArray("entries");
+        foreach (var exchange in exchanges)
+        {
+            WriteEntry(writer, exchange, options);
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.Flush();
+    }
+
+    /// <summary>The HAR 1.2 document as a string.</summary>
+    public static string WriteToString(IEnumerable<CapturedExchange> exchanges, HarWriterOptions? options = null)
+    {
+        using var stream = new MemoryStream();
+        Write(stream, exchanges, options);
+        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    private static void WriteEntry(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
+    {
+        var wait = Ms(e.TimeToFirstByte);
+        var total = Ms(e.Duration);
+        w.WriteStartObject();
+        w.WriteString("startedDateTime", e.StartTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture));
+        w.WriteNumber("time", total);
+
+        // request
+        w.WriteStartObject("request");
+        w.WriteString("method", e.Method);
+        w.WriteString("url", AbsoluteUrl(e));
+        w.WriteString("httpVersion", e.HttpVersion);
+        WriteCookies(w, ParseRequestCookies(e.RequestHeaders), options);
+        WriteHeaders(w, e.RequestHeaders, options);
+        WriteQueryString(w, e.Target);
+        if (!e.RequestBody.IsEmpty || e.RequestBodySize > 0)
+        {
+            var contentType = e.GetRequestHeader("Content-Type");
+            w.WriteStartObject("postData");
+            w.WriteString("mimeType", contentType ?? string.Empty);
+            var span = e.RequestBody.Span;
+            if (BodyDecoder.IsText(span, contentType))
+            {
+                w.WriteString("text", BodyDecoder.DecodeText(span, contentType));
+            }
+            else
+            {
+                w.WriteString("text", Convert.ToBase64String(span));
+                w.WriteString("_encoding", "base64");
+            }
+            w.WriteEndObject();
+        }
+        w.WriteNumber("headersSize", -1);
+        w.WriteNumber("bodySize", e.RequestBodySize);
+        w.WriteEndObject();
+
+        // response
+        w.WriteStartObject("response");
+        w.WriteNumber("status", e.Status);
+        w.WriteString("statusText", e.Reason);
+        w.WriteString("httpVersion", e.Status == 0 ? string.Empty : e.HttpVersion);
+        WriteCookies(w, ParseSetCookies(e.ResponseHeaders), options);
+        WriteHeaders(w, e.ResponseHeaders, options);
+        w.WriteStartObject("content");
+        var responseType = e.GetResponseHeader("Content-Type");
+        var raw = e.ResponseBody;
+        var encoding = e.GetResponseHeader("Content-Encoding");
+        byte[]? decoded = null;
+        if (!string.IsNullOrWhiteSpace(encoding) && !e.ResponseTruncated)
+        {
+            decoded = BodyDecoder.Decompress(raw.Span, encoding);
+        }
+        var content = decoded is null ? raw.Span : decoded;
+        w.WriteNumber("size", decoded?.Length ?? e.ResponseBodySize);
+        if (decoded is not null)
+        {
+            w.WriteNumber("compression", Math.Max(0, decoded.Length - raw.Length));
+        }
+        w.WriteString("mimeType", responseType ?? "x-unknown");
+        if (!content.IsEmpty)
+        {
+            if (BodyDecoder.IsText(content, responseType))
+            {
+                w.WriteString("text", BodyDecoder.DecodeText(content, responseType));
+            }
+            else
+            {
+                w.WriteString("text", Convert.ToBase64String(content));
+                w.WriteString("encoding", "base64");
+            }
+        }
+        if (decoded is not null)
+        {
+            w.WriteBoolean("_decoded", true);
+        }
+        w.WriteEndObject();
+        w.WriteString("redirectURL", e.GetResponseHeader("Location") ?? string.Empty);
+        w.WriteNumber("headersSize", -1);
+        w.WriteNumber("bodySize", e.Status == 0 ? -1 : e.ResponseBodySize);
+        w.WriteEndObject();
+
+        w.WriteStartObject("cache");
+        w.WriteEndObject();
+        w.WriteStartObject("timings");
+        w.WriteNumber("blocked", -1);
+        w.WriteNumber("dns", -1);
+        w.WriteNumber("connect", -1);
+        w.WriteNumber("send", 0);
+        w.WriteNumber("wait", wait);
+        w.WriteNumber("receive", Math.Max(0, total - wait));
+        w.WriteNumber("ssl", -1);
+        w.WriteEndObject();
+
+        if (e.Id > 0)
+        {
+            w.WriteNumber("_id", e.Id);
+        }
+        w.WriteString("_tunnel", e.TunnelName);
+        w.WriteString("_publicUrl", e.PublicUrl);
+        w.WriteNumber("_connectionId", e.ConnectionId);
+        w.WriteString("_clientAddress", e.ClientAddress);
+        w.WriteBoolean("_isReplay", e.IsReplay);
+        if (e.ReplayOf is long replayOf)
+        {
+            w.WriteNumber("_replayOf", replayOf);
+        }
+        else
+        {
+            w.WriteNull("_replayOf");
+        }
+        w.WriteBoolean("_isUnparsed", e.IsUnparsed);
+        w.WriteBoolean("_isUpgrade", e.IsUpgrade);
+        w.WriteNumber("_bytesIn", e.BytesIn);
+        w.WriteNumber("_bytesOut", e.BytesOut);
+        w.WriteBoolean("_requestTruncated", e.RequestTruncated);
+        w.WriteBoolean("_responseTruncated", e.ResponseTruncated);
+        if (e.Error is not null)
+        {
+            w.WriteString("_error", e.Error);
+        }
+        w.WriteEndObject();
+    }
+
+    private static double Ms(TimeSpan span) => Math.Round(span.TotalMilliseconds, 3);
+
+    private static string AbsoluteUrl(CapturedExchange e)
+    {
+        var url = e.Url;
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        {
+            return url;
+        }
+        return "http://" + (string.IsNullOrEmpty(e.Host) ? "localhost" : e.Host) + (e.Target.StartsWith('/') ? e.Target : "/" + e.Target);
+    }
+
+    private static bool IsRedacted(string name, HarWriterOptions options)
+    {
+        if (!options.Redact)
+        {
+            return false;
+        }
+        foreach (var redacted in options.RedactedHeaders)
+        {
+            if (string.Equals(redacted, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers, HarWriterOptions options)
+    {
+        w.WriteStartArray("headers");
+        foreach (var header in headers)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", header.Key);
+            w.WriteString("value", IsRedacted(header.Key, options) ? Redacted : header.Value);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static void WriteQueryString(Utf8JsonWriter w, string target)
+    {
+        w.WriteStartArray("queryString");
+        var q = target.IndexOf('?', StringComparison.Ordinal);
+        if (q >= 0)
+        {
+            var query = target[(q + 1)..];
+            var hash = query.IndexOf('#', StringComparison.Ordinal);
+            if (hash >= 0)
+            {
+                query = query[..hash];
+            }
+            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                w.WriteStartObject();
+                w.WriteString("name", Unescape(eq < 0 ? pair : pair[..eq]));
+                w.WriteString("value", eq < 0 ? string.Empty : Unescape(pair[(eq + 1)..]));
+                w.WriteEndObject();
+            }
+        }
+        w.WriteEndArray();
+    }
+
+    private static string Unescape(string value)
+    {
+        try
+        {
+            return Uri.UnescapeDataString(value.Replace('+', ' '));
+        }
+        catch (UriFormatException)
+        {
+            return value;
+        }
+    }
+
+    private sealed record Cookie(string Name, string Value, string? Path, string? Domain, string? Expires, bool HttpOnly, bool Secure);
+
+    private static List<Cookie> ParseRequestCookies(IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        var cookies = new List<Cookie>();
+        foreach (var header in headers)
+        {
+            if (!string.Equals(header.Key, "Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            foreach (var part in header.Value.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = part.IndexOf('=', StringComparison.Ordinal);
+                cookies.Add(eq < 0 ? new Cookie(part, string.Empty, null, null, null, false, false) : new Cookie(part[..eq], part[(eq + 1)..], null, null, null, false, false));
+            }
+        }
+        return cookies;
+    }
+
+    private static List<Cookie> ParseSetCookies(IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        var cookies = new List<Cookie>();
+        foreach (var header in headers)
+        {
+            if (!string.Equals(header.Key, "Set-Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var parts = header.Value.Split(';', StringSplitOptions.TrimEntries);
+            var eq = parts[0].IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                continue;
+            }
+            string? path = null, domain = null, expires = null;
+            bool httpOnly = false, secure = false;
+            foreach (var attribute in parts.AsSpan(1))
+            {
+                var aeq = attribute.IndexOf('=', StringComparison.Ordinal);
+                var name = aeq < 0 ? attribute : attribute[..aeq];
+                var value = aeq < 0 ? string.Empty : attribute[(aeq + 1)..];
+                switch (name.ToUpperInvariant())
+                {
+                    case "PATH": path = value; break;
+                    case "DOMAIN": domain = value; break;
+                    case "EXPIRES":
+                        expires = DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
+                            ? when.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture)
+                            : null;
+                        break;
+                    case "HTTPONLY": httpOnly = true; break;
+                    case "SECURE": secure = true; break;
+                }
+            }
+            cookies.Add(new Cookie(parts[0][..eq], parts[0][(eq + 1)..], path, domain, expires, httpOnly, secure));
+        }
+        return cookies;
+    }
+
+    private static void WriteCookies(Utf8JsonWriter w, List<Cookie> cookies, HarWriterOptions options)
+    {
+        var redact = options.Redact && (IsRedacted("Cookie", options) || IsRedacted("Set-Cookie", options));
+        w.WriteStartArray("cookies");
+        foreach (var cookie in cookies)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", cookie.Name);
+            w.WriteString("value", redact ? Redacted : cookie.Value);
+            if (cookie.Path is not null)
+            {
+                w.WriteString("path", cookie.Path);
+            }
+            if (cookie.Domain is not null)
+            {
+                w.WriteString("domain", cookie.Domain);
+            }
+            if (cookie.Expires is not null)
+            {
+                w.WriteString("expires", cookie.Expires);
+            }
+            if (cookie.HttpOnly)
+            {
+                w.WriteBoolean("httpOnly", true);
+            }
+            if (cookie.Secure)
+            {
+                w.WriteBoolean("secure", true);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+}
