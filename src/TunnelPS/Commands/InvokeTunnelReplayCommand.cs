@@ -194,7 +194,7 @@ public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
             Target = Path,
             SetHeaders = set.Count == 0 ? null : set,
             RemoveHeaders = remove.Count == 0 ? null : remove,
-            Body = body is null ? null : new ReadOnlyMemory<byte>(body),
+            Body = body is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(body),
             CertificateValidation = SkipCertificateCheck ? static (_, _, _, _) => true : null,
         };
     }
