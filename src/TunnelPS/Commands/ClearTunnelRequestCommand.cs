@@ -8,25 +8,31 @@ namespace TunnelPS.Commands;
 /// <c>Clear-TunnelRequest</c>: empties the capture of the given tunnels (all by default, imported
 /// requests included); -All also forgets stopped tunnels and their captures.
 /// </summary>
-[Cmdlet(VerbsCommon.Clear, "TunnelRequest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommon.Clear, "TunnelRequest", DefaultParameterSetName = TunnelSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(void))]
 public sealed class ClearTunnelRequestCommand : TunnelCmdletBase
 {
+    /// <summary>Clear the captures of some or all tunnels.</summary>
+    public const string TunnelSet = "Tunnel";
+
+    /// <summary>Clear and forget everything.</summary>
+    public const string AllSet = "All";
+
     /// <summary>Only the captures of tunnels with these names (wildcards allowed).</summary>
-    [Parameter(Position = 0)]
+    [Parameter(Position = 0, ParameterSetName = TunnelSet)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
 
     /// <summary>Also forget stopped tunnels and imported requests entirely.</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = AllSet)]
     public SwitchParameter All { get; set; }
 
     /// <summary>Clears each matching capture.</summary>
     protected override void ProcessRecord()
     {
-        if (All && Tunnel is null)
+        if (All)
         {
             if (ShouldProcess("every captured request of this session, and the list of stopped tunnels", "Clear"))
             {
