@@ -136,7 +136,7 @@ Describe 'Start-TunnelServer -Wait' {
         $handle.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(30)) | Should -BeTrue
         $output = $shell.EndInvoke($handle)
         $output | Should -HaveCount 1
-        $output[0].BaseObject | Should -Be $server
+        $output[0] | Should -Be $server
         $server.Status | Should -Be 'Stopped'
     }
 
