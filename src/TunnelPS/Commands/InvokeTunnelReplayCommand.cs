@@ -116,6 +116,16 @@ public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
 
     private void Replay(TunnelRequest request)
     {
+        if (request.IsUnparsed)
+        {
+            WriteError(new ErrorRecord(
+                new PSInvalidOperationException($"Request {request.Id} is not HTTP (the bytes were passed through unparsed), so it cannot be replayed."),
+                ErrorIds.ReplayFailed,
+                ErrorCategory.InvalidData,
+                request));
+            return;
+        }
+
         CaptureSource? source = CaptureRegistry.Find(request.Store)
             ?? (string.IsNullOrEmpty(request.Tunnel) ? null : CaptureRegistry.Find(request.Tunnel));
         Uri? target = Uri ?? source?.LocalUri;
@@ -131,7 +141,8 @@ public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
 
         CaptureStore store = source?.Store ?? CaptureRegistry.Imported;
         ReplayOptions options = BuildOptions();
-        if (!ShouldProcess(Describe(request, target, options), Describe(request, target, options), "Invoke-TunnelReplay"))
+        string description = Describe(request, target, options);
+        if (!ShouldProcess(description, $"{description}. Send it?", "Invoke-TunnelReplay"))
         {
             return;
         }
@@ -140,10 +151,6 @@ public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
         {
             CapturedExchange replay = RunAndDrain(ct => _replayer.ReplayAsync(request.Exchange, target, store, options, ct));
             WriteObject(new TunnelRequest(replay, store));
-        }
-        catch (PipelineStoppedException)
-        {
-            throw;
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
