@@ -77,6 +77,11 @@ Describe 'Get-TunnelRequest' {
         @(Get-TunnelRequest -Tunnel 'no-such-*') | Should -HaveCount 0
     }
 
+    It 'takes tunnels from the pipeline (Get-Tunnel | Get-TunnelRequest), each request once' {
+        $fromPipeline = @(Get-Tunnel -Name 'req-get' | Get-TunnelRequest)
+        $fromPipeline.Id | Should -Be @(Get-TunnelRequest -Tunnel 'req-get').Id
+    }
+
     It 'works with Where-Object on Status as typed in the docs' {
         (Get-TunnelRequest | Where Status -eq 404).Path | Should -Be '/missing'
     }

@@ -13,8 +13,12 @@ namespace TunnelPS.Commands;
 [OutputType(typeof(TunnelRequest))]
 public sealed class GetTunnelRequestCommand : TunnelCmdletBase
 {
-    /// <summary>Only requests of tunnels with these names (wildcards allowed).</summary>
-    [Parameter(Position = 0)]
+    private readonly List<string> _tunnels = [];
+    private bool _tunnelGiven;
+
+    /// <summary>Only requests of tunnels with these names (wildcards allowed); takes Tunnel objects' Name from the pipeline.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TunnelNameCompleter))]
@@ -55,31 +59,41 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     [ValidateRange(0, int.MaxValue)]
     public int Last { get; set; } = -1;
 
-    /// <summary>Writes the matching requests, newest last.</summary>
+    /// <summary>Collects tunnel names given directly or from the pipeline (Get-Tunnel | Get-TunnelRequest).</summary>
     protected override void ProcessRecord()
     {
-        WriteObject(Select(), enumerateCollection: true);
-        if (Id is null)
+        if (Tunnel is not null)
         {
-            return;
-        }
-
-        foreach (long id in Id)
-        {
-            if (!CaptureRegistry.AllStores().Any(s => s.Get(id) is not null))
-            {
-                WriteError(new ErrorRecord(
-                    new ItemNotFoundException($"No captured request has id {id}; it may have been cleared or evicted from the capture (Get-TunnelRequest lists what is held)."),
-                    ErrorIds.RequestNotFound,
-                    ErrorCategory.ObjectNotFound,
-                    id));
-            }
+            _tunnelGiven = true;
+            _tunnels.AddRange(Tunnel.Where(t => !_tunnels.Contains(t, StringComparer.OrdinalIgnoreCase)));
         }
     }
 
-    private List<TunnelRequest> Select()
+    /// <summary>Writes the matching requests, newest last.</summary>
+    protected override void EndProcessing()
     {
-        var filter = new TunnelRequestFilter(Tunnel, Method, Path, Status, Id);
+        WriteObject(Select(_tunnelGiven ? [.. _tunnels] : null), enumerateCollection: true);
+        if (Id is not null)
+        {
+            foreach (long id in Id)
+            {
+                if (!CaptureRegistry.AllStores().Any(s => s.Get(id) is not null))
+                {
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No captured request has id {id}; it may have been cleared or evicted from the capture (Get-TunnelRequest lists what is held)."),
+                        ErrorIds.RequestNotFound,
+                        ErrorCategory.ObjectNotFound,
+                        id));
+                }
+            }
+        }
+
+        base.EndProcessing();
+    }
+
+    private List<TunnelRequest> Select(string[]? tunnels)
+    {
+        var filter = new TunnelRequestFilter(tunnels, Method, Path, Status, Id);
         DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
         var selected = new List<TunnelRequest>();
         foreach (CaptureStore store in CaptureRegistry.AllStores())
