@@ -179,6 +179,7 @@ public sealed class StartTunnelCommand : TunnelCmdletBase
             log.Detach(Bridge);
         }
 
+        CaptureRegistry.Register(client, endpoints); // capture hook: lets *-TunnelRequest find this tunnel's capture (Hosting/CaptureRegistry.cs)
         WriteObject(SessionRegistry.AddClient(client, endpoints, server.ToString(), log, name), enumerateCollection: true);
     }
 

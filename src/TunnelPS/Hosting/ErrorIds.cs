@@ -46,6 +46,9 @@ internal static class ErrorIds
     /// <summary>Invoke-TunnelReplay could not re-send a captured request.</summary>
     internal const string ReplayFailed = nameof(ReplayFailed);
 
+    /// <summary>Invoke-TunnelReplay has no target for a request whose tunnel is not known in this session (give -Uri).</summary>
+    internal const string ReplayTargetUnknown = nameof(ReplayTargetUnknown);
+
     /// <summary>Wait-TunnelRequest reached its timeout without a matching request.</summary>
     internal const string WaitTimedOut = nameof(WaitTimedOut);
 

@@ -26,6 +26,9 @@ public sealed class Tunnel
     /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
     public event EventHandler? StatusChanged;
 
+    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Hosting/TunnelCaptureEvents.cs]</summary>
+    public event EventHandler<TunnelRequestCapturedEventArgs>? RequestCaptured { add => TunnelCaptureEvents.Add(this, value); remove => TunnelCaptureEvents.Remove(this, value); }
+
     /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>
     public string Name => _endpoint.Name;
 

@@ -1,0 +1,124 @@
+using System.Management.Automation;
+using TunnelPS.Completers;
+using TunnelPS.Engine.Inspection;
+using TunnelPS.Hosting;
+
+namespace TunnelPS.Commands;
+
+/// <summary>
+/// <c>Get-TunnelRequest</c>: the captured HTTP exchanges of this session's tunnels (running or
+/// stopped) and imported ones, filtered, oldest first (newest last).
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "TunnelRequest")]
+[OutputType(typeof(TunnelRequest))]
+public sealed class GetTunnelRequestCommand : TunnelCmdletBase
+{
+    private readonly List<string> _tunnels = [];
+    private bool _tunnelGiven;
+
+    /// <summary>Only requests of tunnels with these names (wildcards allowed); takes Tunnel objects' Name from the pipeline.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TunnelNameCompleter))]
+    public string[]? Tunnel { get; set; }
+
+    /// <summary>Only the requests with these ids.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public long[]? Id { get; set; }
+
+    /// <summary>Only requests with these methods.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Method { get; set; }
+
+    /// <summary>Only requests whose path (or path and query) matches this wildcard pattern.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string? Path { get; set; }
+
+    /// <summary>Only requests answered with these status codes.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[]? Status { get; set; }
+
+    /// <summary>Only requests that started at or after this time.</summary>
+    [Parameter]
+    public DateTime Since { get; set; }
+
+    /// <summary>Only the oldest N matching requests.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int First { get; set; } = -1;
+
+    /// <summary>Only the newest N matching requests.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int Last { get; set; } = -1;
+
+    /// <summary>Collects tunnel names given directly or from the pipeline (Get-Tunnel | Get-TunnelRequest).</summary>
+    protected override void ProcessRecord()
+    {
+        if (Tunnel is not null)
+        {
+            _tunnelGiven = true;
+            _tunnels.AddRange(Tunnel.Where(t => !_tunnels.Contains(t, StringComparer.OrdinalIgnoreCase)));
+        }
+    }
+
+    /// <summary>Writes the matching requests, newest last.</summary>
+    protected override void EndProcessing()
+    {
+        WriteObject(Select(_tunnelGiven ? [.. _tunnels] : null), enumerateCollection: true);
+        if (Id is not null)
+        {
+            foreach (long id in Id)
+            {
+                if (!CaptureRegistry.AllStores().Any(s => s.Get(id) is not null))
+                {
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No captured request has id {id}; it may have been cleared or evicted from the capture (Get-TunnelRequest lists what is held)."),
+                        ErrorIds.RequestNotFound,
+                        ErrorCategory.ObjectNotFound,
+                        id));
+                }
+            }
+        }
+
+        base.EndProcessing();
+    }
+
+    private List<TunnelRequest> Select(string[]? tunnels)
+    {
+        var filter = new TunnelRequestFilter(tunnels, Method, Path, Status, Id);
+        DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
+        var selected = new List<TunnelRequest>();
+        foreach (CaptureStore store in CaptureRegistry.AllStores())
+        {
+            foreach (CapturedExchange exchange in store.Snapshot())
+            {
+                if (filter.IsMatch(exchange) && (since is null || exchange.StartTime >= since))
+                {
+                    selected.Add(new TunnelRequest(exchange, store));
+                }
+            }
+        }
+
+        // Stable: within one store, id order; across stores, by start time.
+        List<TunnelRequest> ordered = [.. selected.OrderBy(r => r.StartTime)];
+        if (First >= 0)
+        {
+            ordered = ordered.Take(First).ToList();
+        }
+
+        if (Last >= 0)
+        {
+            ordered = ordered.Skip(Math.Max(0, ordered.Count - Last)).ToList();
+        }
+
+        return ordered;
+    }
+}

@@ -1,0 +1,109 @@
+# Export-TunnelRequest: HAR 1.2 files from requests captured through a real tunnel, checked
+# against the structure the HAR 1.2 specification requires; redaction.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+    Clear-TunnelRequest -All
+
+    $server = Start-TunnelServer -Port 0 -HttpPort 0
+    $site = Start-TestHttpSite -Body 'exported'
+    $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Name 'req-export'
+    $url = $tunnel.PublicUrl
+    $null = Invoke-TestRequest "$url/a?q=1" -Headers @{ Authorization = 'Bearer secret-token'; Cookie = 'session=abc' }
+    $null = Invoke-TestRequest "$url/b" -Method POST -Body 'body-b'
+    Wait-Until { @(Get-TunnelRequest -Tunnel 'req-export').Count -ge 2 } -Because 'two requests are captured'
+
+    # The members HAR 1.2 marks as required, per object.
+    function Assert-Har12 ([string] $Path, [int] $Entries) {
+        $har = Get-Content -Raw -LiteralPath $Path | ConvertFrom-Json
+        $har.log.version | Should -Be '1.2'
+        $har.log.creator.name | Should -Not -BeNullOrEmpty
+        $har.log.creator.version | Should -Not -BeNullOrEmpty
+        @($har.log.entries) | Should -HaveCount $Entries
+        foreach ($entry in $har.log.entries) {
+            foreach ($name in 'startedDateTime', 'time', 'request', 'response', 'cache', 'timings') {
+                $entry.PSObject.Properties.Name | Should -Contain $name
+            }
+            [datetimeoffset]::Parse($entry.startedDateTime, [cultureinfo]::InvariantCulture) | Should -BeOfType ([datetimeoffset])
+            foreach ($name in 'method', 'url', 'httpVersion', 'cookies', 'headers', 'queryString', 'headersSize', 'bodySize') {
+                $entry.request.PSObject.Properties.Name | Should -Contain $name
+            }
+            foreach ($name in 'status', 'statusText', 'httpVersion', 'cookies', 'headers', 'content', 'redirectURL', 'headersSize', 'bodySize') {
+                $entry.response.PSObject.Properties.Name | Should -Contain $name
+            }
+            $entry.response.content.PSObject.Properties.Name | Should -Contain 'size'
+            $entry.response.content.PSObject.Properties.Name | Should -Contain 'mimeType'
+            foreach ($name in 'send', 'wait', 'receive') {
+                $entry.timings.PSObject.Properties.Name | Should -Contain $name
+            }
+            foreach ($header in @($entry.request.headers) + @($entry.response.headers)) {
+                $header.PSObject.Properties.Name | Should -Contain 'name'
+                $header.PSObject.Properties.Name | Should -Contain 'value'
+            }
+        }
+        $har
+    }
+}
+
+AfterAll {
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+    Clear-TunnelRequest -All
+    $site.Stop()
+}
+
+Describe 'Export-TunnelRequest' {
+    It 'writes every request held as HAR 1.2' {
+        $path = Join-Path $TestDrive 'all.har'
+
+        $result = Export-TunnelRequest -Path $path
+
+        $result | Should -BeNullOrEmpty
+        $har = Assert-Har12 -Path $path -Entries 2
+        $har.log.entries[0].request.url | Should -Be "$url/a?q=1"
+        $har.log.entries[0].request.queryString[0].name | Should -Be 'q'
+        $har.log.entries[1].request.method | Should -Be 'POST'
+        $har.log.entries[1].request.postData.text | Should -Be 'body-b'
+        $har.log.entries[1].response.status | Should -Be 200
+        $har.log.entries[1].response.content.text | Should -Be 'exported'
+    }
+
+    It 'writes only the piped requests, and -PassThru returns the file' {
+        $path = Join-Path $TestDrive 'post.har'
+
+        $file = Get-TunnelRequest -Method POST | Export-TunnelRequest -Path $path -PassThru
+
+        $file | Should -BeOfType ([System.IO.FileInfo])
+        $file.FullName | Should -Be $path
+        (Assert-Har12 -Path $path -Entries 1).log.entries[0].request.method | Should -Be 'POST'
+    }
+
+    It 'redacts Authorization and Cookie with -Redact, keeps them without' {
+        $plain = Join-Path $TestDrive 'plain.har'
+        $redacted = Join-Path $TestDrive 'redacted.har'
+
+        Get-TunnelRequest -Path '/a' | Export-TunnelRequest -Path $plain
+        Get-TunnelRequest -Path '/a' | Export-TunnelRequest -Path $redacted -Redact
+
+        Get-Content -Raw $plain | Should -Match 'secret-token'
+        $text = Get-Content -Raw $redacted
+        $text | Should -Not -Match 'secret-token'
+        $text | Should -Not -Match 'session=abc'
+        $headers = (Assert-Har12 -Path $redacted -Entries 1).log.entries[0].request.headers
+        ($headers | Where-Object name -eq 'Authorization').value | Should -Be 'REDACTED'
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $path = Join-Path $TestDrive 'whatif.har'
+        Export-TunnelRequest -Path $path -WhatIf
+        Test-Path -LiteralPath $path | Should -BeFalse
+    }
+
+    It 'fails with ExportFailed when the file cannot be written' {
+        $path = Join-Path $TestDrive 'no-such-folder/x.har'
+        { Export-TunnelRequest -Path $path } | Should -Throw -ErrorId 'ExportFailed,TunnelPS.Commands.ExportTunnelRequestCommand'
+    }
+}

@@ -1,0 +1,76 @@
+# Import-TunnelRequest: the HAR round trip (export, re-import, replay with -Uri once the tunnel
+# is gone) against real traffic through a real tunnel.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+    Clear-TunnelRequest -All
+
+    $server = Start-TunnelServer -Port 0 -HttpPort 0
+    $site = Start-TestHttpSite -Body 'round trip'
+}
+
+AfterAll {
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+    Clear-TunnelRequest -All
+    $site.Stop()
+}
+
+Describe 'Import-TunnelRequest' {
+    It 'round-trips through HAR and replays the imported request with -Uri' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Name 'req-import'
+        $null = Invoke-TestRequest "$($tunnel.PublicUrl)/orders?id=7" -Method POST -Body '{"id":7}' -ContentType 'application/json' -Headers @{ 'X-Trace' = 't1' }
+        Wait-Until { @(Get-TunnelRequest -Tunnel 'req-import').Count -ge 1 } -Because 'the request is captured'
+        $original = Get-TunnelRequest -Tunnel 'req-import'
+        $path = Join-Path $TestDrive 'roundtrip.har'
+        $original | Export-TunnelRequest -Path $path
+        $tunnel | Stop-Tunnel
+        Clear-TunnelRequest -All
+
+        $imported = Import-TunnelRequest -Path $path
+
+        $imported | Should -BeOfType ([TunnelPS.TunnelRequest])
+        $imported.Method | Should -Be 'POST'
+        $imported.Target | Should -Be '/orders?id=7'
+        $imported.Status | Should -Be 200
+        $imported.Tunnel | Should -Be 'req-import'
+        $imported.RequestBodyText | Should -Be '{"id":7}'
+        $imported.ResponseBodyText | Should -Be 'round trip'
+        $imported.RequestHeaders['X-Trace'] | Should -Be 't1'
+        (Get-TunnelRequest -Path '/orders').Id | Should -Be $imported.Id
+
+        # Its tunnel is gone: without -Uri there is nowhere to send it.
+        $null = $imported | Invoke-TunnelReplay -ErrorVariable noTarget -ErrorAction SilentlyContinue
+        $noTarget[0].FullyQualifiedErrorId | Should -Be 'ReplayTargetUnknown,TunnelPS.Commands.InvokeTunnelReplayCommand'
+
+        $hits = $site.RequestCount
+        $replay = $imported | Invoke-TunnelReplay -Uri $site.Url
+
+        $site.RequestCount | Should -Be ($hits + 1)
+        $replay.IsReplay | Should -BeTrue
+        $replay.ReplayOf | Should -Be $imported.Id
+        $replay.Status | Should -Be 200
+        $replay.RequestBodyText | Should -Be '{"id":7}'
+        $site.Requests.ToArray()[-1].Path | Should -Be '/orders?id=7'
+    }
+
+    It 'writes ImportFailed for a file that is not HAR, and goes on with the next' {
+        $bad = Join-Path $TestDrive 'bad.har'
+        Set-Content -LiteralPath $bad -Value '{ "not": "har" }'
+        $good = Join-Path $TestDrive 'roundtrip.har'
+
+        $result = @(Import-TunnelRequest -Path $bad, $good -ErrorVariable failed -ErrorAction SilentlyContinue)
+
+        $failed[0].FullyQualifiedErrorId | Should -Be 'ImportFailed,TunnelPS.Commands.ImportTunnelRequestCommand'
+        $failed[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $result | Should -HaveCount 1
+    }
+
+    It 'writes ImportFailed for a missing file' {
+        $null = Import-TunnelRequest -Path (Join-Path $TestDrive 'missing.har') -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -Be 'ImportFailed,TunnelPS.Commands.ImportTunnelRequestCommand'
+    }
+}
