@@ -25,6 +25,9 @@ public sealed class CaptureStore
     private int _start;
     private int _count;
     private long _lastId;
+
+    // Ids come from one process-wide sequence, so an id names one exchange across every tunnel's store.
+    private static long s_ids;
     private long _dropped;
     private long _notificationsDropped;
     private int _pendingNotifications;
@@ -122,7 +125,8 @@ public sealed class CaptureStore
         CapturedExchange stored;
         lock (_lock)
         {
-            stored = exchange.WithId(++_lastId);
+            _lastId = Interlocked.Increment(ref s_ids);
+            stored = exchange.WithId(_lastId);
             if (_count == _ring.Length)
             {
                 _ring[_start] = stored;
@@ -144,12 +148,26 @@ public sealed class CaptureStore
     {
         lock (_lock)
         {
-            var oldest = _lastId - _count + 1;
-            if (_count == 0 || id < oldest || id > _lastId)
+            // Ids increase along the ring (oldest first), so a binary search finds one.
+            int low = 0, high = _count - 1;
+            while (low <= high)
             {
-                return null;
+                var middle = low + ((high - low) / 2);
+                var candidate = _ring[(_start + middle) % _ring.Length]!;
+                if (candidate.Id == id)
+                {
+                    return candidate;
+                }
+                if (candidate.Id < id)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle - 1;
+                }
             }
-            return _ring[(_start + (int)(id - oldest)) % _ring.Length];
+            return null;
         }
     }
 

@@ -25,7 +25,7 @@ public sealed class TunnelRequest
         Store = store;
     }
 
-    /// <summary>The id in its tunnel's capture (ids grow per tunnel; imported requests get ids of their own).</summary>
+    /// <summary>The id of the exchange: unique in this session across all tunnels (imported requests get new ids).</summary>
     public long Id => _exchange.Id;
 
     /// <summary>The name of the tunnel the request came through.</summary>

@@ -19,40 +19,43 @@ public sealed class CaptureStoreTests
     {
         var store = new CaptureStore(3);
         var original = Make("/0");
-        var first = store.Add(original);
+        var ids = new List<long> { store.Add(original).Id };
         Assert.Equal(0, original.Id);
-        Assert.Equal(1, first.Id);
         for (var i = 1; i < 5; i++)
         {
-            store.Add(Make("/" + i));
+            ids.Add(store.Add(Make("/" + i)).Id);
         }
+        // Ids come from one process-wide sequence (unique across tunnels): increasing, not necessarily contiguous.
+        Assert.True(ids.SequenceEqual(ids.Order()) && ids.Distinct().Count() == 5 && ids[0] > 0);
         Assert.Equal(3, store.Count);
         Assert.Equal(2, store.Dropped);
         Assert.Equal(["/2", "/3", "/4"], store.Snapshot().Select(e => e.Target).ToArray());
-        Assert.Equal([3L, 4L, 5L], store.Snapshot().Select(e => e.Id).ToArray());
-        Assert.Null(store.Get(2));
-        Assert.Equal("/3", store.Get(4)!.Target);
-        Assert.Null(store.Get(6));
+        Assert.Equal(ids.Skip(2).ToArray(), store.Snapshot().Select(e => e.Id).ToArray());
+        Assert.Null(store.Get(ids[1]));
+        Assert.Equal("/3", store.Get(ids[3])!.Target);
+        Assert.Null(store.Get(ids[4] + 1_000_000));
 
         store.Clear();
         Assert.Empty(store.Snapshot());
-        Assert.Null(store.Get(5));
-        Assert.Equal(6, store.Add(Make("/5")).Id);
-        Assert.Equal("/5", store.Get(6)!.Target);
+        Assert.Null(store.Get(ids[4]));
+        var next = store.Add(Make("/5"));
+        Assert.True(next.Id > ids[4]);
+        Assert.Equal("/5", store.Get(next.Id)!.Target);
     }
 
     [Fact]
     public void ShrinkingTheCapacityKeepsTheNewest()
     {
         var store = new CaptureStore(5);
+        var ids = new List<long>();
         for (var i = 0; i < 5; i++)
         {
-            store.Add(Make("/" + i));
+            ids.Add(store.Add(Make("/" + i)).Id);
         }
         store.Capacity = 2;
         Assert.Equal(["/3", "/4"], store.Snapshot().Select(e => e.Target).ToArray());
         Assert.Equal(3, store.Dropped);
-        Assert.Equal("/4", store.Get(5)!.Target);
+        Assert.Equal("/4", store.Get(ids[4])!.Target);
         store.Capacity = 10;
         store.Add(Make("/5"));
         Assert.Equal(["/3", "/4", "/5"], store.Snapshot().Select(e => e.Target).ToArray());
@@ -64,9 +67,10 @@ public sealed class CaptureStoreTests
         const int capacity = 200;
         const int bodySize = 16 * 1024;
         var store = new CaptureStore(capacity);
+        var oldest = new List<long>();
         for (var i = 0; i < capacity; i++)
         {
-            store.Add(Make("/" + i, bodySize));
+            oldest.Add(store.Add(Make("/" + i, bodySize)).Id);
         }
         var before = GC.GetTotalMemory(forceFullCollection: true);
         for (var i = 0; i < capacity * 10; i++)
@@ -76,8 +80,8 @@ public sealed class CaptureStoreTests
         var after = GC.GetTotalMemory(forceFullCollection: true);
         Assert.True(after - before < capacity * bodySize / 2, $"grew by {after - before} bytes");
         Assert.Equal(capacity, store.Count);
-        Assert.Null(store.Get(capacity * 10));
-        Assert.NotNull(store.Get(capacity * 11));
+        Assert.All(oldest, id => Assert.Null(store.Get(id)));
+        Assert.NotNull(store.Get(store.LastId));
         Assert.Equal(capacity * 10, store.Dropped);
     }
 
@@ -99,12 +103,13 @@ public sealed class CaptureStoreTests
                 }
             }
         };
+        var added = new List<long>();
         for (var i = 0; i < 50; i++)
         {
-            store.Add(Make("/" + i));
+            added.Add(store.Add(Make("/" + i)).Id);
         }
         await done.Task.WaitAsync(Deadline);
-        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), seen);
+        Assert.Equal(added, seen);
     }
 
     [Fact]
