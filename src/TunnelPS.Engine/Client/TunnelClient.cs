@@ -360,6 +360,7 @@ public sealed class TunnelClient : IAsyncDisposable
             Subdomain = subdomain,
             HttpAuth = definition.HttpAuth ?? "",
             RemotePort = remotePort,
+            HostHeader = definition.EffectiveHostHeader,
         };
     }
 

@@ -20,6 +20,19 @@ public sealed record TunnelDefinition
     /// <summary>The public port wanted for a tcp tunnel (0 = any).</summary>
     public int RemotePort { get; init; }
 
+    /// <summary>
+    /// The Host header the local service receives: null keeps the visitor's, "rewrite" sends the local address
+    /// (host:port), anything else is sent as given. The original stays in X-Forwarded-Host.
+    /// </summary>
+    public string? HostHeader { get; init; }
+
+    /// <summary>The Host value to request from the server, or null to keep the visitor's.</summary>
+    public string? EffectiveHostHeader =>
+        HostHeader is null or "" or "preserve" ? null
+        : string.Equals(HostHeader, "rewrite", StringComparison.OrdinalIgnoreCase)
+            ? (Local.Port == (Local.UseTls ? 443 : 80) ? Local.Host : new LocalTarget(Local.Host, Local.Port).ToString())
+            : HostHeader;
+
     /// <summary>Capture settings for http/https traffic.</summary>
     public CaptureOptions Capture { get; init; } = new();
 
@@ -51,6 +64,10 @@ public sealed record TunnelDefinition
         if (!string.IsNullOrEmpty(HttpAuth) && HttpAuth.IndexOf(':', StringComparison.Ordinal) <= 0)
         {
             throw new TunnelConfigurationException($"Tunnel '{Name}': basic auth must be user:password.");
+        }
+        if (EffectiveHostHeader is { } host && (host.Any(char.IsWhiteSpace) || host.Any(char.IsControl)))
+        {
+            throw new TunnelConfigurationException($"Tunnel '{Name}': the host header '{HostHeader}' is not a valid host; give host or host:port, or 'rewrite'.");
         }
         if (Capture.Capacity < 1 || Capture.BodyLimit < 0)
         {

@@ -52,6 +52,11 @@ public sealed record ReqTunnel : Message
     /// <summary>"user:password" for basic auth on http/https tunnels.</summary>
     public string HttpAuth { get; set; } = "";
     public int RemotePort { get; set; }
+    /// <summary>
+    /// TunnelPS extension (ignored by ngrok 1.x servers): the Host header the server sends to the local service
+    /// instead of the visitor's; null keeps the visitor's Host.
+    /// </summary>
+    public string? HostHeader { get; set; }
 }
 
 /// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>

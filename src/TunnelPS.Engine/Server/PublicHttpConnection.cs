@@ -177,6 +177,10 @@ internal sealed class PublicHttpConnection
             }
 
             AddForwardingHeaders(head);
+            if (tunnel.HostHeader is { } rewritten)
+            {
+                head.Headers.Set("Host", rewritten);
+            }
             var framer = HttpBodyFramer.ForRequest(head);
             _tracker!.RequestForwarded(head.Method);
             await ForwardHeadAsync(startFrame, head, framer, token).ConfigureAwait(false);

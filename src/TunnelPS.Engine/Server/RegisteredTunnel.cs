@@ -12,6 +12,9 @@ internal sealed class RegisteredTunnel
     public int Port { get; init; }
     public required string ClientId { get; init; }
     public BasicAuthentication? Auth { get; init; }
+
+    /// <summary>The Host header sent to the local service instead of the visitor's (TunnelPS extension), or null.</summary>
+    public string? HostHeader { get; init; }
     public DateTimeOffset StartTime { get; init; }
 
     /// <summary>The session serving it; null while it waits for its client to reconnect.</summary>

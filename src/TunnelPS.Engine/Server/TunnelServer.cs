@@ -454,6 +454,10 @@ public sealed class TunnelServer : IAsyncDisposable
             }
             auth = new BasicAuthentication(request.HttpAuth);
         }
+        if (!string.IsNullOrEmpty(request.HostHeader) && (request.HostHeader.Length > 255 || request.HostHeader.Trim().Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            return (null, "The requested host header rewrite is not a valid host (host or host:port).");
+        }
         string host;
         if (!string.IsNullOrWhiteSpace(request.Hostname))
         {
@@ -500,6 +504,7 @@ public sealed class TunnelServer : IAsyncDisposable
             Port = port,
             ClientId = session.ClientId,
             Auth = auth,
+            HostHeader = string.IsNullOrWhiteSpace(request.HostHeader) ? null : request.HostHeader.Trim(),
             StartTime = now,
             Session = session,
         };

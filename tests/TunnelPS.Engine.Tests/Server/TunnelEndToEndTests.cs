@@ -65,6 +65,24 @@ public sealed class TunnelEndToEndTests
         Assert.Equal($"localhost:{port}", server.ServerAddress);
     }
 
+    [Theory]
+    [InlineData("rewrite", null)]
+    [InlineData("app.internal:8080", "app.internal:8080")]
+    public async Task The_host_header_can_be_rewritten_for_the_local_service(string hostHeader, string? expected)
+    {
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(local.Port, "rehost") with { HostHeader = hostHeader };
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var http = TunnelHarness.Visitor();
+        await http.GetStringAsync(endpoint.PublicUrl + "/");
+
+        var head = Assert.Single(local.Heads);
+        Assert.Contains($"Host: {expected ?? $"127.0.0.1:{local.Port}"}\r\n", head + "\r\n", StringComparison.Ordinal);
+        Assert.Contains($"X-Forwarded-Host: rehost.localhost:{server.HttpPort}", head, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Each_request_of_a_keep_alive_connection_is_routed_by_its_own_host()
     {
