@@ -103,7 +103,10 @@ public sealed partial class StartTunnelCommand
         catch (Exception ex)
         {
             reserved.ForEach(SessionRegistry.ReleaseName);
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.TunnelStartFailed, string.Join(",", reserved)));
+            string errorId = ex is TunnelException { Kind: TunnelErrorKind.ProxyAuthentication }
+                ? ErrorIds.ProxyAuthenticationRequired
+                : ErrorIds.TunnelStartFailed;
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, errorId, string.Join(",", reserved)));
             return;
         }
         finally

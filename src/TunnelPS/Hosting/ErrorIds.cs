@@ -66,4 +66,7 @@ internal static class ErrorIds
 
     /// <summary>Get-Secret found no secret with the configured name in the configured vault.</summary>
     internal const string SecretNotFound = nameof(SecretNotFound);
+
+    /// <summary>The HTTP proxy refused the tunnel's CONNECT for lack of (or wrong) proxy credentials (407).</summary>
+    internal const string ProxyAuthenticationRequired = nameof(ProxyAuthenticationRequired);
 }

@@ -73,9 +73,15 @@ internal sealed class TunnelConfigResolver
 
         if (unknown.Count > 0)
         {
+            // Positioned at the first tunnel: the place in the file where the names are defined.
             string defined = string.Join(", ", _config.Tunnels.Select(t => t.Name));
+            EngineTunnelConfig first = _config.Tunnels[0];
             throw new ConfigurationException(
-                $"The TunnelPS config file '{Source}' defines no tunnel named {string.Join(", ", unknown.Select(n => "'" + n + "'"))}. Defined tunnels: {defined}.");
+                Source,
+                first.Line,
+                first.Column,
+                $"No tunnel named {string.Join(", ", unknown.Select(n => "'" + n + "'"))} is defined in this file; its tunnels are: {defined}",
+                "Use one of those names (Get-TunnelConfig lists them), or add the tunnel under 'tunnels:'.");
         }
 
         return _config.Tunnels.Where(selected.Contains).ToList();
