@@ -30,7 +30,9 @@ function Get-FreeTcpPort {
 
 $sitePort = Get-FreeTcpPort
 $listener = [System.Net.HttpListener]::new()
-$listener.Prefixes.Add("http://127.0.0.1:$sitePort/")
+# The tunnel forwards the public Host header (<name>.localhost:<port>), and HttpListener
+# answers 404 to a Host its prefixes do not name: listen for any host on the site's port.
+$listener.Prefixes.Add("http://*:$sitePort/")
 $listener.Start()
 
 # The site answers on a thread job so this runspace stays free to drive the tunnel.
@@ -48,32 +50,35 @@ $site = Start-ThreadJob -ArgumentList $listener -ScriptBlock {
 }
 
 $server = $null
-$tunnel = $null
+$tunnels = @()
 try {
     Write-Host "Local site:    http://127.0.0.1:$sitePort/"
 
     $server = Start-TunnelServer -Port 0 -HttpPort 0
     $server | Format-Table | Out-String | Write-Host
 
-    $tunnel = Start-Tunnel -Http $sitePort
-    Write-Host "Public URL:    $($tunnel.PublicUrl)"
+    # One Tunnel object per public URL: http and https by default.
+    $tunnels = @(Start-Tunnel -Http $sitePort)
+    $tunnels | Format-Table | Out-String | Write-Host
 
-    # Browsers and curl resolve *.localhost to loopback; .NET does not on every platform,
-    # so for such a host the request goes to 127.0.0.1 with the public Host header.
-    $publicUri = [uri] $tunnel.PublicUrl
-    $request = @{ Uri = $publicUri; SkipHttpErrorCheck = $true; SkipCertificateCheck = $true; NoProxy = $true; TimeoutSec = 30 }
-    if ($publicUri.Host.EndsWith('.localhost', [StringComparison]::OrdinalIgnoreCase)) {
-        $builder = [System.UriBuilder]::new($publicUri)
-        $builder.Host = '127.0.0.1'
-        $request.Uri = $builder.Uri
-        $request.Headers = @{ Host = $publicUri.Authority }
+    foreach ($tunnel in $tunnels) {
+        # Browsers and curl resolve *.localhost to loopback; .NET does not on every platform,
+        # so for such a host the request goes to 127.0.0.1 with the public Host header.
+        $publicUri = [uri] $tunnel.PublicUrl
+        $request = @{ Uri = $publicUri; SkipHttpErrorCheck = $true; SkipCertificateCheck = $true; NoProxy = $true; TimeoutSec = 30 }
+        if ($publicUri.Host.EndsWith('.localhost', [StringComparison]::OrdinalIgnoreCase)) {
+            $builder = [System.UriBuilder]::new($publicUri)
+            $builder.Host = '127.0.0.1'
+            $request.Uri = $builder.Uri
+            $request.Headers = @{ Host = $publicUri.Authority }
+        }
+        $response = Invoke-WebRequest @request
+        Write-Host "GET $($tunnel.PublicUrl) -> $($response.StatusCode) $($response.Content)"
     }
-    $response = Invoke-WebRequest @request
-    Write-Host "Status:        $($response.StatusCode)"
-    Write-Host "Body:          $($response.Content)"
+    Get-TunnelServer | Select-Object -ExpandProperty Tunnels | Format-Table Url, Protocol, ClientAddress, ConnectionCount | Out-String | Write-Host
 }
 finally {
-    if ($null -ne $tunnel) { $tunnel | Stop-Tunnel }
+    $tunnels | Stop-Tunnel
     if ($null -ne $server) { $server | Stop-TunnelServer }
     $listener.Stop()
     $listener.Close()

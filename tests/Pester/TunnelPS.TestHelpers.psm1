@@ -185,6 +185,90 @@ namespace TunnelPS.Tests
 '@
 }
 
+if (-not ('TunnelPS.Tests.TestTcpEchoServer' -as [type])) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace TunnelPS.Tests
+{
+    /// <summary>TLS settings for test clients.</summary>
+    public static class TestTls
+    {
+        /// <summary>Accepts any server certificate (the test servers are self-signed).</summary>
+        public static readonly System.Net.Security.RemoteCertificateValidationCallback AcceptAnyCertificate = (sender, certificate, chain, errors) => true;
+    }
+
+    /// <summary>A TCP echo server on 127.0.0.1: every byte received is sent back. Runs on the thread pool.</summary>
+    public sealed class TestTcpEchoServer : IDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _acceptLoop;
+        private int _connectionCount;
+
+        public TestTcpEchoServer()
+        {
+            _listener = new TcpListener(IPAddress.Loopback, 0);
+            _listener.Start();
+            Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            _acceptLoop = AcceptLoopAsync();
+        }
+
+        public int Port { get; }
+        public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+        public void Stop()
+        {
+            if (_stop.IsCancellationRequested) return;
+            _stop.Cancel();
+            _listener.Stop();
+            try { _acceptLoop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+        }
+
+        public void Dispose() => Stop();
+
+        private async Task AcceptLoopAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                TcpClient client;
+                try { client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false); }
+                catch (Exception) { return; }
+                Interlocked.Increment(ref _connectionCount);
+                _ = EchoAsync(client);
+            }
+        }
+
+        private async Task EchoAsync(TcpClient client)
+        {
+            try
+            {
+                using (client)
+                {
+                    client.NoDelay = true;
+                    NetworkStream stream = client.GetStream();
+                    byte[] buffer = new byte[16 * 1024];
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer, _stop.Token).ConfigureAwait(false)) > 0)
+                    {
+                        await stream.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                // A failed echo connection just closes.
+            }
+        }
+    }
+}
+'@
+}
+
 function Get-TunnelPSManifestPath {
     <#
     .SYNOPSIS
@@ -335,7 +419,8 @@ function Invoke-TestRequest {
     $handler.UseProxy = $false
     $handler.AllowAutoRedirect = $false
     if ($SkipCertificateCheck) {
-        $handler.SslOptions.RemoteCertificateValidationCallback = { $true }
+        # A script block callback would run on a pool thread without a runspace: use a compiled one.
+        $handler.SslOptions.RemoteCertificateValidationCallback = [TunnelPS.Tests.TestTls]::AcceptAnyCertificate
     }
     $client = [System.Net.Http.HttpClient]::new($handler)
     try {
@@ -414,5 +499,55 @@ function Invoke-FreshPwsh {
     }
 }
 
+function Start-TestTcpEchoServer {
+    <#
+    .SYNOPSIS
+        Starts a background TCP echo server on 127.0.0.1 (a free port).
+    .DESCRIPTION
+        Returns a TunnelPS.Tests.TestTcpEchoServer: Port, ConnectionCount and Stop(). Always
+        stop it (AfterAll/finally).
+    #>
+    [CmdletBinding()]
+    param()
+    [TunnelPS.Tests.TestTcpEchoServer]::new()
+}
+
+function Invoke-TcpEcho {
+    <#
+    .SYNOPSIS
+        Connects to host:port, sends a line of text, and returns what comes back (up to the
+        same length) within the timeout.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)] [string] $HostName,
+        [Parameter(Mandatory)] [int] $Port,
+        [Parameter(Mandatory)] [string] $Text,
+        # Seconds.
+        [double] $Timeout = 10
+    )
+    $client = [System.Net.Sockets.TcpClient]::new()
+    try {
+        $deadline = [System.Threading.CancellationTokenSource]::new([TimeSpan]::FromSeconds($Timeout))
+        $null = $client.ConnectAsync($HostName, $Port, $deadline.Token).AsTask().GetAwaiter().GetResult()
+        $stream = $client.GetStream()
+        $bytes = [System.Text.Encoding]::UTF8.GetBytes($Text)
+        $null = $stream.WriteAsync($bytes, 0, $bytes.Length, $deadline.Token).GetAwaiter().GetResult()
+        $buffer = [byte[]]::new($bytes.Length)
+        $filled = 0
+        while ($filled -lt $buffer.Length) {
+            $read = $stream.ReadAsync($buffer, $filled, $buffer.Length - $filled, $deadline.Token).GetAwaiter().GetResult()
+            if ($read -eq 0) { break }
+            $filled += $read
+        }
+        [System.Text.Encoding]::UTF8.GetString($buffer, 0, $filled)
+    }
+    finally {
+        $client.Dispose()
+    }
+}
+
 Export-ModuleMember -Function Get-TunnelPSManifestPath, Get-RepositoryRoot, Import-TunnelPSModule, Get-FreeTcpPort,
-    Start-TestHttpSite, Wait-Until, Invoke-TestRequest, Invoke-FreshPwsh
+    Start-TestHttpSite, Wait-Until, Invoke-TestRequest, Invoke-FreshPwsh,
+    Start-TestTcpEchoServer, Invoke-TcpEcho

@@ -22,6 +22,7 @@ internal static class SessionRegistry
     private static readonly object s_gate = new();
     private static readonly List<TunnelServer> s_servers = [];
     private static readonly List<Tunnel> s_tunnels = [];
+    private static readonly Dictionary<TunnelEndpoint, Tunnel> s_tunnelsByEndpoint = new(ReferenceEqualityComparer.Instance);
     private static readonly HashSet<string> s_pendingNames = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>How long module removal waits for everything to close.</summary>
@@ -53,7 +54,7 @@ internal static class SessionRegistry
         {
             lock (s_gate)
             {
-                s_tunnels.RemoveAll(t => t.Endpoint.Status == EngineTunnelStatus.Stopped);
+                RemoveStoppedTunnelsLocked();
                 return [.. s_tunnels];
             }
         }
@@ -156,10 +157,22 @@ internal static class SessionRegistry
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(endpoints);
-        var tunnels = endpoints.Select(e => new Tunnel(e, serverAddress, log)).ToList();
+        var tunnels = new List<Tunnel>(endpoints.Count);
         lock (s_gate)
         {
-            s_tunnels.AddRange(tunnels);
+            foreach (TunnelEndpoint endpoint in endpoints)
+            {
+                // One wrapper per endpoint, whoever asks.
+                if (!s_tunnelsByEndpoint.TryGetValue(endpoint, out Tunnel? tunnel))
+                {
+                    tunnel = new Tunnel(endpoint, serverAddress, log);
+                    s_tunnelsByEndpoint.Add(endpoint, tunnel);
+                    s_tunnels.Add(tunnel);
+                }
+
+                tunnels.Add(tunnel);
+            }
+
             s_pendingNames.Remove(reservedName);
         }
 
@@ -177,6 +190,7 @@ internal static class SessionRegistry
         lock (s_gate)
         {
             s_tunnels.Remove(tunnel);
+            s_tunnelsByEndpoint.Remove(tunnel.Endpoint);
         }
     }
 
@@ -190,6 +204,7 @@ internal static class SessionRegistry
             clients = s_tunnels.Select(t => t.Client).Distinct().ToList();
             servers = [.. s_servers];
             s_tunnels.Clear();
+            s_tunnelsByEndpoint.Clear();
             s_servers.Clear();
         }
 
@@ -222,7 +237,16 @@ internal static class SessionRegistry
     {
         lock (s_gate)
         {
-            s_tunnels.RemoveAll(t => t.Endpoint.Status == EngineTunnelStatus.Stopped);
+            RemoveStoppedTunnelsLocked();
+        }
+    }
+
+    private static void RemoveStoppedTunnelsLocked()
+    {
+        foreach (Tunnel stopped in s_tunnels.Where(t => t.Endpoint.Status == EngineTunnelStatus.Stopped).ToList())
+        {
+            s_tunnels.Remove(stopped);
+            s_tunnelsByEndpoint.Remove(stopped.Endpoint);
         }
     }
 }

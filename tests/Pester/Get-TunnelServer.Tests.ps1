@@ -1,0 +1,59 @@
+# Get-TunnelServer lists the servers of this session.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+    Get-TunnelServer | Stop-TunnelServer
+}
+
+AfterAll {
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+}
+
+Describe 'Get-TunnelServer' {
+    It 'writes nothing when no server runs' {
+        Get-TunnelServer | Should -BeNullOrEmpty
+    }
+
+    Context 'with two servers' {
+        BeforeAll {
+            $first = Start-TunnelServer -Port 0 -HttpPort 0
+            $second = Start-TunnelServer -Port 0 -HttpPort -1
+        }
+
+        AfterAll {
+            Get-TunnelServer | Stop-TunnelServer
+        }
+
+        It 'lists both, oldest first, as the same objects Start-TunnelServer wrote' {
+            $servers = Get-TunnelServer
+            $servers | Should -HaveCount 2
+            $servers[0] | Should -Be $first
+            $servers[1] | Should -Be $second
+        }
+
+        It 'selects by -Port' {
+            Get-TunnelServer -Port $second.Port | Should -Be $second
+        }
+
+        It 'writes ServerNotFound for a port without a server' {
+            $port = Get-FreeTcpPort
+            Get-TunnelServer -Port $port -ErrorVariable failures -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId | Should -Be 'ServerNotFound,TunnelPS.Commands.GetTunnelServerCommand'
+            $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        }
+
+        It 'formats as a table' {
+            $text = Get-TunnelServer | Out-String
+            $text | Should -BeLike '*ServerAddress*'
+            $text | Should -BeLike "*localhost:$($first.Port)*"
+        }
+
+        It 'no longer lists a stopped server' {
+            $second | Stop-TunnelServer
+            Get-TunnelServer | Should -Be $first
+        }
+    }
+}

@@ -1,0 +1,210 @@
+# Start-Tunnel end to end: a server in this session, local services, real requests through
+# the public URLs.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+}
+
+AfterAll {
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+}
+
+Describe 'Start-Tunnel with a server in this session' {
+    BeforeAll {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite -Body 'hello through the tunnel'
+    }
+
+    AfterAll {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+        $site.Stop()
+    }
+
+    AfterEach {
+        Get-Tunnel | Stop-Tunnel
+    }
+
+    It 'opens http and https by default: one Tunnel per public URL, both serve' {
+        $tunnels = Start-Tunnel -Http $site.Port
+
+        $tunnels | Should -HaveCount 2
+        $tunnels | ForEach-Object { $_ | Should -BeOfType ([TunnelPS.Tunnel]) }
+        $tunnels.Protocol | Should -Be @('http', 'https')
+        $tunnels.Name | Select-Object -Unique | Should -Be "http-$($site.Port)"
+        $tunnels.Status | Should -Be @('Online', 'Online')
+        $tunnels[0].PublicUrl | Should -Match "^http://[a-z0-9]+\.localhost:$($server.HttpPort)$"
+        $tunnels[1].PublicUrl | Should -Match "^https://[a-z0-9]+\.localhost:$($server.Port)$"
+        $tunnels[0].LocalAddress | Should -Be "localhost:$($site.Port)"
+        $tunnels[0].ServerAddress | Should -Be "localhost:$($server.Port)"
+
+        $http = Invoke-TestRequest "$($tunnels[0].PublicUrl)/plain"
+        $https = Invoke-TestRequest "$($tunnels[1].PublicUrl)/secure" -SkipCertificateCheck
+
+        $http.StatusCode | Should -Be 200
+        $http.Body | Should -Be 'hello through the tunnel'
+        $https.StatusCode | Should -Be 200
+        $https.Body | Should -Be 'hello through the tunnel'
+        $site.Requests.Path | Should -Contain '/plain'
+        $site.Requests.Path | Should -Contain '/secure'
+        Wait-Until { $tunnels[0].ConnectionCount -ge 1 } -Timeout 5 -Because 'the connection is counted'
+    }
+
+    It 'opens one URL with -Scheme http' {
+        $tunnel = Start-Tunnel -Http "127.0.0.1:$($site.Port)" -Scheme http
+
+        $tunnel | Should -HaveCount 1
+        $tunnel.Protocol | Should -Be 'http'
+        $tunnel.LocalAddress | Should -Be "127.0.0.1:$($site.Port)"
+        (Invoke-TestRequest $tunnel.PublicUrl).StatusCode | Should -Be 200
+    }
+
+    It 'uses -Subdomain for the public name' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'blog'
+
+        $tunnel.PublicUrl | Should -Be "http://blog.localhost:$($server.HttpPort)"
+        (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'hello through the tunnel'
+    }
+
+    It 'echoes through a TCP tunnel' {
+        $echo = Start-TestTcpEchoServer
+        try {
+            $tunnel = Start-Tunnel -Tcp $echo.Port
+
+            $tunnel | Should -HaveCount 1
+            $tunnel.Protocol | Should -Be 'tcp'
+            $tunnel.Name | Should -Be "tcp-$($echo.Port)"
+            $tunnel.PublicUrl | Should -Match '^tcp://localhost:\d+$'
+            $publicPort = ([uri]$tunnel.PublicUrl).Port
+            Invoke-TcpEcho -HostName 127.0.0.1 -Port $publicPort -Text 'ping over tcp' | Should -Be 'ping over tcp'
+        }
+        finally { $echo.Stop() }
+    }
+
+    It 'runs two tunnels at once, each to its own service' {
+        $other = Start-TestHttpSite -Body 'the other site'
+        try {
+            $one = Start-Tunnel -Http $site.Port -Scheme http -Name 'one'
+            $two = Start-Tunnel -Http $other.Port -Scheme http -Name 'two'
+
+            (Get-Tunnel).Name | Should -Be @('one', 'two')
+            (Invoke-TestRequest $one.PublicUrl).Body | Should -Be 'hello through the tunnel'
+            (Invoke-TestRequest $two.PublicUrl).Body | Should -Be 'the other site'
+        }
+        finally { $other.Stop() }
+    }
+
+    It 'makes default names unique in the session' {
+        $first = Start-Tunnel -Http $site.Port -Scheme http
+        $second = Start-Tunnel -Http $site.Port -Scheme http
+
+        $first.Name | Should -Be "http-$($site.Port)"
+        $second.Name | Should -Be "http-$($site.Port)-2"
+    }
+
+    It 'refuses a -Name a running tunnel has' {
+        $null = Start-Tunnel -Http $site.Port -Scheme http -Name 'taken'
+
+        { Start-Tunnel -Http $site.Port -Scheme http -Name 'taken' } |
+            Should -Throw -ErrorId 'TunnelNameInUse,TunnelPS.Commands.StartTunnelCommand'
+    }
+
+    It 'asks for basic auth with -Credential: 401 without, 200 with' {
+        $password = ConvertTo-SecureString 'pa55word' -AsPlainText -Force
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Credential ([pscredential]::new('alice', $password))
+
+        $anonymous = Invoke-TestRequest $tunnel.PublicUrl
+        $basic = [Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes('alice:pa55word'))
+        $authorized = Invoke-TestRequest $tunnel.PublicUrl -Headers @{ Authorization = "Basic $basic" }
+
+        $anonymous.StatusCode | Should -Be 401
+        $anonymous.Headers['WWW-Authenticate'] | Should -BeLike 'Basic*'
+        $authorized.StatusCode | Should -Be 200
+        $authorized.Body | Should -Be 'hello through the tunnel'
+    }
+
+    It 'answers 502 naming the local address when nothing listens there' {
+        $closed = Get-FreeTcpPort
+        $tunnel = Start-Tunnel -Http $closed -Scheme http
+
+        $response = Invoke-TestRequest $tunnel.PublicUrl
+
+        $response.StatusCode | Should -Be 502
+        $response.Body | Should -BeLike "*localhost:$closed*"
+    }
+
+    It 'connects with an explicit -ServerAddress and -ServerCertificateThumbprint' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -ServerAddress "127.0.0.1:$($server.Port)" -ServerCertificateThumbprint $server.CertificateThumbprint
+
+        $tunnel.ServerAddress | Should -Be "127.0.0.1:$($server.Port)"
+        (Invoke-TestRequest $tunnel.PublicUrl).StatusCode | Should -Be 200
+    }
+
+    It 'refuses a server whose certificate does not match -ServerCertificateThumbprint' {
+        $wrong = 'AB' * 32
+        { Start-Tunnel -Http $site.Port -ServerAddress "127.0.0.1:$($server.Port)" -ServerCertificateThumbprint $wrong } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
+        @(Get-Tunnel) | Should -HaveCount 0
+    }
+
+    It 'rejects a local address that is not a port, host:port or URL' {
+        { Start-Tunnel -Http 'localhost' } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand'
+    }
+}
+
+Describe 'Start-Tunnel against a server that requires a token' {
+    BeforeAll {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -AuthToken 'right-token'
+        $site = Start-TestHttpSite -Body 'token ok'
+    }
+
+    AfterAll {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+        $site.Stop()
+    }
+
+    It 'fails with a clear authentication error for a wrong token' {
+        { Start-Tunnel -Http $site.Port -AuthToken 'wrong-token' } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
+        $Error[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
+        $Error[0].Exception.Message | Should -BeLike '*auth token was refused*'
+        $Error[0].TargetObject | Should -Be "$($site.Port)"
+        @(Get-Tunnel) | Should -HaveCount 0
+    }
+
+    It 'opens the tunnel with the right token' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -AuthToken 'right-token'
+        (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'token ok'
+    }
+
+    It 'uses the token of the session server when -AuthToken is omitted' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http
+        $tunnel.Status | Should -Be 'Online'
+    }
+}
+
+Describe 'Start-Tunnel without a server' {
+    BeforeAll {
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'says how to name a server when none runs in the session and -ServerAddress is missing' {
+        { Start-Tunnel -Http 3000 } |
+            Should -Throw -ErrorId 'ServerNotSpecified,TunnelPS.Commands.StartTunnelCommand'
+        $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $Error[0].Exception.Message | Should -BeLike '*-ServerAddress*Start-TunnelServer*'
+    }
+
+    It 'reports an unreachable -ServerAddress as a connection error' {
+        $closed = Get-FreeTcpPort
+        { Start-Tunnel -Http 3000 -ServerAddress "127.0.0.1:$closed" -SkipCertificateCheck } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
+        $Error[0].CategoryInfo.Category | Should -Be 'ConnectionError'
+    }
+}

@@ -1,0 +1,149 @@
+# Start-TunnelServer as a user drives it: free ports, certificates, tokens, -Wait.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+}
+
+AfterAll {
+    Get-Tunnel | Stop-Tunnel
+    Get-TunnelServer | Stop-TunnelServer
+}
+
+Describe 'Start-TunnelServer' {
+    AfterEach {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'starts on free ports and writes a running TunnelPS.TunnelServer' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+
+        $server | Should -BeOfType ([TunnelPS.TunnelServer])
+        $server.Status | Should -Be 'Running'
+        $server.Domain | Should -Be 'localhost'
+        $server.Port | Should -BeGreaterThan 0
+        $server.HttpPort | Should -BeGreaterThan 0
+        $server.ServerAddress | Should -Be "localhost:$($server.Port)"
+        $server.CertificateThumbprint | Should -Match '^[0-9A-F]{64}$'
+        $server.SessionCount | Should -Be 0
+        @($server.Tunnels).Count | Should -Be 0
+        @(Get-TunnelServer) | Should -Contain $server
+    }
+
+    It 'lists the tunnels registered on it' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite
+        try {
+            $tunnel = Start-Tunnel -Http $site.Port -Scheme http
+
+            $server.Tunnels | Should -HaveCount 1
+            $server.Tunnels[0] | Should -BeOfType ([TunnelPS.ServerTunnel])
+            $server.Tunnels[0].Url | Should -Be $tunnel.PublicUrl
+            $server.Tunnels[0].Protocol | Should -Be 'http'
+            $server.Tunnels[0].Connected | Should -BeTrue
+            $server.SessionCount | Should -Be 1
+        }
+        finally { $site.Stop() }
+    }
+
+    It 'without a plain HTTP port (-HttpPort -1) gives https tunnels by default' {
+        $server = Start-TunnelServer -Port 0 -HttpPort -1
+        $site = Start-TestHttpSite -Body 'tls only'
+        try {
+            $server.HttpPort | Should -Be -1
+            $tunnel = Start-Tunnel -Http $site.Port
+
+            $tunnel | Should -HaveCount 1
+            $tunnel.Protocol | Should -Be 'https'
+            (Invoke-TestRequest $tunnel.PublicUrl -SkipCertificateCheck).Body | Should -Be 'tls only'
+        }
+        finally { $site.Stop() }
+    }
+
+    It 'uses the certificate given with -Certificate' {
+        $key = [System.Security.Cryptography.ECDsa]::Create()
+        $request = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=localhost', $key, 'SHA256')
+        $ephemeral = $request.CreateSelfSigned([DateTimeOffset]::Now.AddDays(-1), [DateTimeOffset]::Now.AddDays(30))
+        $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($ephemeral.Export('Pfx'), [string]$null, 'Exportable')
+        $expected = [Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData($certificate.RawData))
+
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -Certificate $certificate
+
+        $server.CertificateThumbprint | Should -Be $expected
+    }
+
+    It 'gives TCP tunnels a port from -TcpPortRange' {
+        $port = Get-FreeTcpPort
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -TcpPortRange "$port-$port"
+        $echo = Start-TestTcpEchoServer
+        try {
+            $tunnel = Start-Tunnel -Tcp $echo.Port
+
+            $tunnel.PublicUrl | Should -Be "tcp://localhost:$port"
+        }
+        finally { $echo.Stop() }
+    }
+
+    It 'reports a port in use with ServerStartFailed' {
+        $busy = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::IPv6Any, 0)
+        $busy.Server.DualMode = $true
+        $busy.Start()
+        try {
+            { Start-TunnelServer -Port $busy.LocalEndpoint.Port -HttpPort 0 } |
+                Should -Throw -ErrorId 'ServerStartFailed,TunnelPS.Commands.StartTunnelServerCommand'
+            $Error[0].Exception.Message | Should -BeLike '*already in use*'
+            @(Get-TunnelServer) | Should -HaveCount 0
+        }
+        finally { $busy.Stop() }
+    }
+
+    It 'rejects a malformed -TcpPortRange' {
+        { Start-TunnelServer -Port 0 -HttpPort 0 -TcpPortRange '20000-10000' } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelServerCommand'
+    }
+
+    It 'reports a missing -CertificatePath with CertificateLoadFailed' {
+        $missing = Join-Path ([System.IO.Path]::GetTempPath()) "tunnelps-missing-$([guid]::NewGuid()).pfx"
+        { Start-TunnelServer -Port 0 -HttpPort 0 -CertificatePath $missing } |
+            Should -Throw -ErrorId 'CertificateLoadFailed,TunnelPS.Commands.StartTunnelServerCommand'
+    }
+}
+
+Describe 'Start-TunnelServer -Wait' {
+    BeforeEach {
+        # -Wait blocks its pipeline: run it in a second runspace of this process, which shares the session registry.
+        $runspace = [runspacefactory]::CreateRunspace()
+        $runspace.Open()
+        $shell = [powershell]::Create($runspace)
+        $null = $shell.AddScript("Import-Module -Name '$(Get-TunnelPSManifestPath)'; Start-TunnelServer -Port 0 -HttpPort 0 -Wait")
+        $handle = $shell.BeginInvoke()
+        Wait-Until { @(Get-TunnelServer).Count -eq 1 } -Timeout 30 -Because 'the waiting server starts'
+        $server = Get-TunnelServer
+    }
+
+    AfterEach {
+        Get-TunnelServer | Stop-TunnelServer
+        $shell.Dispose()
+        $runspace.Dispose()
+    }
+
+    It 'writes the server, then returns when Stop-TunnelServer stops it from elsewhere' {
+        $handle.IsCompleted | Should -BeFalse
+
+        $server | Stop-TunnelServer
+
+        $handle.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(30)) | Should -BeTrue
+        $output = $shell.EndInvoke($handle)
+        $output | Should -HaveCount 1
+        $output[0] | Should -Be $server
+        $server.Status | Should -Be 'Stopped'
+    }
+
+    It 'stops the server when the command is stopped (Ctrl+C)' {
+        $shell.Stop()
+
+        $server.Status | Should -Be 'Stopped'
+        @(Get-TunnelServer) | Should -HaveCount 0
+    }
+}
