@@ -18,7 +18,9 @@ namespace TunnelPS.Commands;
 /// -Http and -Tcp have parameter sets of their own, so that named tunnels from the
 /// configuration file (-Name blog,api, -All) can get a set of their own later.
 /// </remarks>
-[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = HttpSet)]
+// config: the default set is Config, so that "Start-Tunnel -Name blog,api" alone means the named tunnels of the
+// config file; -Http/-Tcp still select their own sets.
+[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet)]
 [OutputType(typeof(Tunnel))]
 public sealed partial class StartTunnelCommand : TunnelCmdletBase
 {
