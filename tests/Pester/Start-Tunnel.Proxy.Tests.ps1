@@ -18,17 +18,22 @@ BeforeAll {
 
     function Start-TestProxy {
         param([string[]] $Arguments = @())
-        $lines = & bash $script:StartProxy @Arguments
-        if ($LASTEXITCODE -ne 0) { throw "start-tinyproxy.sh failed ($LASTEXITCODE): $lines" }
+        # A random port can be taken between the script's probe and tinyproxy's bind: try a few times.
+        for ($attempt = 1; $attempt -le 3; $attempt++) {
+            $lines = @(& bash $script:StartProxy @Arguments 2>&1 | ForEach-Object { "$_" })
+            if ($LASTEXITCODE -eq 0) { break }
+        }
+        if ($LASTEXITCODE -ne 0) { throw "start-tinyproxy.sh failed ($LASTEXITCODE): $($lines -join ' | ')" }
         $info = @{}
-        foreach ($line in $lines) { $k, $v = $line -split '=', 2; $info[$k] = $v }
+        foreach ($line in $lines -match '^[A-Z]+=') { $k, $v = $line -split '=', 2; $info[$k] = $v }
         $proxy = [pscustomobject]@{ Port = [int]$info.PORT; Log = $info.LOG; Pid = [int]$info.PID; Dir = $info.DIR }
         $script:Proxies.Add($proxy)
         $proxy
     }
 
-    function Get-ConnectLine([object] $Proxy, [int] $ServerPort) {
-        @(Get-Content -LiteralPath $Proxy.Log | Where-Object { $_ -match "CONNECT (localhost|127\.0\.0\.1):$ServerPort " })
+    function Get-ConnectCount([object] $Proxy, [int] $ServerPort) {
+        # How many CONNECTs to the tunnel server the proxy has logged.
+        @(Get-Content -LiteralPath $Proxy.Log | Where-Object { $_ -match "CONNECT (localhost|127\.0\.0\.1):$ServerPort " }).Count
     }
 }
 
@@ -74,13 +79,13 @@ tunnels:
     }
 
     It 'http_proxy in the config: control and proxy connections are CONNECTs in the proxy log, requests arrive' {
-        $before = (Get-ConnectLine $open $server.Port).Count
+        $before = (Get-ConnectCount $open $server.Port)
         $tunnel = Start-Tunnel -Name web -ConfigPath $config
 
         (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'through the proxy'
         (Invoke-TestRequest "$($tunnel.PublicUrl)/again").Body | Should -Be 'through the proxy'
         # One control connection plus at least one pooled proxy connection, all through the proxy.
-        Wait-Until { (Get-ConnectLine $open $server.Port).Count - $before -ge 2 } -Timeout 10 -Because 'tinyproxy logs the CONNECTs'
+        Wait-Until { (Get-ConnectCount $open $server.Port) - $before -ge 2 } -Timeout 10 -Because 'tinyproxy logs the CONNECTs'
     }
 
     It '-Proxy with a -ProxyCredential works against a proxy that requires BasicAuth' {
@@ -88,7 +93,7 @@ tunnels:
         $tunnel = Start-Tunnel -Name web -ConfigPath $noProxyConfig -Proxy "http://127.0.0.1:$($locked.Port)" -ProxyCredential $credential
 
         (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'through the proxy'
-        Wait-Until { (Get-ConnectLine $locked $server.Port).Count -ge 2 } -Timeout 10 -Because 'tinyproxy logs the CONNECTs'
+        Wait-Until { (Get-ConnectCount $locked $server.Port) -ge 2 } -Timeout 10 -Because 'tinyproxy logs the CONNECTs'
     }
 
     It 'wrong proxy credentials give ProxyAuthenticationRequired, naming the proxy' {
@@ -111,19 +116,19 @@ tunnels:
         try {
             $env:HTTPS_PROXY = "http://127.0.0.1:$($open.Port)"
             $env:NO_PROXY = ''
-            $before = (Get-ConnectLine $open $server.Port).Count
+            $before = (Get-ConnectCount $open $server.Port)
             $tunnel = Start-Tunnel -Name web -ConfigPath $noProxyConfig
             (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'through the proxy'
-            Wait-Until { (Get-ConnectLine $open $server.Port).Count - $before -ge 2 } -Timeout 10 -Because 'the environment proxy is used'
+            Wait-Until { (Get-ConnectCount $open $server.Port) - $before -ge 2 } -Timeout 10 -Because 'the environment proxy is used'
             $tunnel | Stop-Tunnel
 
             $env:NO_PROXY = 'localhost'
             Start-Sleep -Milliseconds 300
-            $before = (Get-ConnectLine $open $server.Port).Count
+            $before = (Get-ConnectCount $open $server.Port)
             $tunnel = Start-Tunnel -Name web -ConfigPath $noProxyConfig
             (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'through the proxy'
             Start-Sleep -Milliseconds 300
-            (Get-ConnectLine $open $server.Port).Count | Should -Be $before
+            (Get-ConnectCount $open $server.Port) | Should -Be $before
         }
         finally {
             $env:HTTPS_PROXY, $env:NO_PROXY = $saved
