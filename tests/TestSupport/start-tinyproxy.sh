@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts a throw-away tinyproxy on 127.0.0.1 for the TunnelPS proxy tests (or by hand).
 #
-# Usage: start-tinyproxy.sh [--port N] [--user NAME --password SECRET] [--dir DIR]
+# Usage: start-tinyproxy.sh [--port N] [--user NAME --password SECRET] [--dir DIR] [--listen ADDR] [--allow ADDR/LEN]
 #   --port      port to listen on; default: a free port between 20000 and 60000
 #   --user/--password  enable BasicAuth (tinyproxy answers 407 without them); tinyproxy accepts
 #               only letters, digits, "-", "_" and "." in both
 #   --dir       where the config, log and pid files go; default: a new /tmp/tunnelps-tinyproxy.XXXXXX
+#   --listen    the address to listen on; default 127.0.0.1 (the network-namespace test uses its veth address)
+#   --allow     a further client address or range allowed besides 127.0.0.1 (repeatable)
 #
 # Prints, one per line and nothing else on stdout:
 #   PORT=<port>  LOG=<log file>  PID=<tinyproxy pid>  CONF=<config file>  DIR=<dir>
@@ -19,13 +21,17 @@ port=""
 user=""
 password=""
 dir=""
+listen="127.0.0.1"
+allow=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --port) port="$2"; shift 2 ;;
     --user) user="$2"; shift 2 ;;
     --password) password="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --listen) listen="$2"; shift 2 ;;
+    --allow) allow+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "start-tinyproxy.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +46,7 @@ if [[ -n "$user" && -z "$password" ]] || [[ -z "$user" && -n "$password" ]]; the
   exit 2
 fi
 
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_is_free() { ! (exec 3<>"/dev/tcp/$listen/$1") 2>/dev/null; }
 
 if [[ -z "$port" ]]; then
   for _ in $(seq 1 50); do
@@ -75,13 +81,14 @@ fi
 {
   echo "User $run_user"
   echo "Group $run_group"
-  echo "Listen 127.0.0.1"
+  echo "Listen $listen"
   echo "Port $port"
   echo "Timeout 60"
   echo "LogFile \"$log\""
   echo "LogLevel Info"
   echo "MaxClients 50"
   echo "Allow 127.0.0.1"
+  for a in "${allow[@]}"; do echo "Allow $a"; done
   if [[ -n "$user" ]]; then echo "BasicAuth $user $password"; fi
   # No ConnectPort lines: CONNECT is allowed to any port.
 } > "$conf"
@@ -107,5 +114,5 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 kill "$pid" 2>/dev/null || true
-echo "start-tinyproxy.sh: tinyproxy did not start listening on 127.0.0.1:$port within 5 s; see $log" >&2
+echo "start-tinyproxy.sh: tinyproxy did not start listening on $listen:$port within 5 s; see $log" >&2
 exit 6

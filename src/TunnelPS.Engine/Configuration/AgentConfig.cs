@@ -11,11 +11,11 @@ public sealed record AgentConfig
     /// <summary>Capture is on unless the file says <c>inspect: false</c>.</summary>
     public const bool DefaultInspect = true;
 
-    /// <summary>Exchanges kept per tunnel when <c>inspect_limit</c> is not set.</summary>
-    public const int DefaultInspectLimit = 100;
+    /// <summary>Exchanges kept per tunnel when <c>inspect_limit</c> is not set (the capture ring of issue 3).</summary>
+    public const int DefaultInspectLimit = 1000;
 
-    /// <summary>Bytes of each request and response body captured when <c>inspect_body_limit</c> is not set (256 KiB).</summary>
-    public const long DefaultInspectBodyLimit = 256 * 1024;
+    /// <summary>Bytes of each request and response body captured when <c>inspect_body_limit</c> is not set (1 MiB, as issue 3).</summary>
+    public const long DefaultInspectBodyLimit = 1024 * 1024;
 
     /// <summary>The largest <c>inspect_limit</c> accepted.</summary>
     public const int MaxInspectLimit = 100_000;

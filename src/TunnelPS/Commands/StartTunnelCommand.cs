@@ -18,9 +18,11 @@ namespace TunnelPS.Commands;
 /// -Http and -Tcp have parameter sets of their own, so that named tunnels from the
 /// configuration file (-Name blog,api, -All) can get a set of their own later.
 /// </remarks>
-[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = HttpSet)]
+// config: the default set is Config, so that "Start-Tunnel -Name blog,api" alone means the named tunnels of the
+// config file; -Http/-Tcp still select their own sets.
+[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet)]
 [OutputType(typeof(Tunnel))]
-public sealed class StartTunnelCommand : TunnelCmdletBase
+public sealed partial class StartTunnelCommand : TunnelCmdletBase
 {
     /// <summary>An HTTP tunnel to a local port, host:port or URL.</summary>
     public const string HttpSet = "Http";
@@ -97,12 +99,20 @@ public sealed class StartTunnelCommand : TunnelCmdletBase
     /// <summary>The tunnel's name in the session; default from the local address (http-3000).</summary>
     [Parameter(ParameterSetName = HttpSet)]
     [Parameter(ParameterSetName = TcpSet)]
+    [Parameter(Mandatory = true, ParameterSetName = ConfigSet)] // config: named tunnels (StartTunnelCommand.Config.cs)
+    [ArgumentCompleter(typeof(Completers.TunnelConfigNameCompleter))] // config
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
     {
+        if (IsConfigSet) // config: -Name/-All from the config file (StartTunnelCommand.Config.cs)
+        {
+            StartFromConfig();
+            return;
+        }
+
         string localText = (ParameterSetName == TcpSet ? Tcp : Http)!;
         if (Name is { Length: > 1 })
         {
@@ -114,9 +124,7 @@ public sealed class StartTunnelCommand : TunnelCmdletBase
         LocalTarget local = Parse(() => LocalTarget.Parse(localText), localText);
         (ServerAddress server, TunnelServer? sessionServer) = ResolveServer();
         ServerTrust trust = ResolveTrust(sessionServer);
-        ProxySettings? proxy = Proxy is null
-            ? null
-            : Parse(() => ProxySettings.Parse(Proxy, ProxyCredential?.GetNetworkCredential()), Proxy);
+        ProxySettings? proxy = ResolveAdHocProxy(); // config: -Proxy, else http_proxy, else environment
 
         string name = ReserveName(local);
         var definition = new TunnelDefinition
@@ -135,7 +143,7 @@ public sealed class StartTunnelCommand : TunnelCmdletBase
             new TunnelClientOptions
             {
                 Server = server,
-                AuthToken = AuthToken ?? sessionServer?.AuthTokens.FirstOrDefault() ?? string.Empty,
+                AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? string.Empty, // config: -AuthTokenSecret
                 Trust = trust,
                 Proxy = proxy,
                 Tunnels = [definition],

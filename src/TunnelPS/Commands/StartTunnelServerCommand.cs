@@ -64,6 +64,11 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string[]? AuthToken { get; set; }
 
+    /// <summary>config: SecretManagement secrets (default vault) whose values are accepted as tokens too.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? AuthTokenSecret { get; set; }
+
     /// <summary>The ports TCP tunnels get when they ask for none, "first-last".</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -93,7 +98,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
                     Port = Port,
                     HttpPort = HttpPort,
                     Certificate = certificate,
-                    AuthTokens = AuthToken ?? [],
+                    AuthTokens = [.. AuthToken ?? [], .. ReadSecretTokens()], // config: -AuthTokenSecret
                     TcpPortRange = range,
                 },
                 log.Write,
@@ -197,5 +202,24 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
             nameof(TcpPortRange));
         ThrowTerminatingError(new ErrorRecord(error, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, text));
         return default;
+    }
+
+    // config: the tokens named by -AuthTokenSecret, read with Get-Secret on the pipeline thread.
+    private List<string> ReadSecretTokens()
+    {
+        var tokens = new List<string>();
+        foreach (string name in AuthTokenSecret ?? [])
+        {
+            try
+            {
+                tokens.Add(SecretResolver.GetSecret(this, name, vault: null));
+            }
+            catch (SecretResolutionException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
+        return tokens;
     }
 }

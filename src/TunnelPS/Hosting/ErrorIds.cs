@@ -63,4 +63,13 @@ internal static class ErrorIds
 
     /// <summary>Set-TunnelAuthToken could not save the token.</summary>
     internal const string AuthTokenSaveFailed = nameof(AuthTokenSaveFailed);
+
+    /// <summary>A token is to be read from SecretManagement (authtoken_secret, -AuthTokenSecret) but Get-Secret/Set-Secret is not available.</summary>
+    internal const string SecretManagementNotInstalled = nameof(SecretManagementNotInstalled);
+
+    /// <summary>Get-Secret found no secret with the configured name in the configured vault.</summary>
+    internal const string SecretNotFound = nameof(SecretNotFound);
+
+    /// <summary>The HTTP proxy refused the tunnel's CONNECT for lack of (or wrong) proxy credentials (407).</summary>
+    internal const string ProxyAuthenticationRequired = nameof(ProxyAuthenticationRequired);
 }

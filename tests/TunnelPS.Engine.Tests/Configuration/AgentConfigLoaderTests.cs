@@ -1,3 +1,4 @@
+using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 
 namespace TunnelPS.Engine.Tests.Configuration;
@@ -132,6 +133,9 @@ public sealed class AgentConfigLoaderTests
     public void Defaults_apply_when_nothing_is_set()
     {
         var tunnel = Parse("tunnels: { web: { proto: { http: 80 } } }").Tunnels[0];
+        Assert.Equal((1000, 1024L * 1024), (AgentConfig.DefaultInspectLimit, AgentConfig.DefaultInspectBodyLimit));
+        Assert.Equal(AgentConfig.DefaultInspectLimit, new CaptureOptions().Capacity);
+        Assert.Equal(AgentConfig.DefaultInspectBodyLimit, new CaptureOptions().BodyLimit);
         Assert.Equal(
             (AgentConfig.DefaultInspect, AgentConfig.DefaultInspectLimit, AgentConfig.DefaultInspectBodyLimit, AgentConfig.HostHeaderPreserve),
             (tunnel.Inspect, tunnel.InspectLimit, tunnel.InspectBodyLimit, tunnel.HostHeader));

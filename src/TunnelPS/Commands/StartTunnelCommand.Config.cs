@@ -1,0 +1,195 @@
+using System.Management.Automation;
+using TunnelPS.Completers;
+using TunnelPS.Engine;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Transport;
+using TunnelPS.Hosting;
+
+namespace TunnelPS.Commands;
+
+/// <summary>
+/// Start-Tunnel's named tunnels from the agent config file (-Name blog,api or -All): every selected tunnel is
+/// opened by ONE client over one control connection, and one <see cref="Tunnel"/> is written per public URL.
+/// Server, token, proxy and trust come from the parameters, else the file, else this session's server (see
+/// <see cref="TunnelConfigResolver"/>).
+/// </summary>
+public sealed partial class StartTunnelCommand
+{
+    /// <summary>Named tunnels from the config file (-Name).</summary>
+    public const string ConfigSet = "Config";
+
+    /// <summary>Every tunnel of the config file (-All).</summary>
+    public const string ConfigAllSet = "ConfigAll";
+
+    /// <summary>Open every tunnel defined in the config file.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ConfigAllSet)]
+    public SwitchParameter All { get; set; }
+
+    /// <summary>The config file; default $env:TUNNELPS_CONFIG, else ~/.tunnelps/tunnelps.yml.</summary>
+    [Parameter(ParameterSetName = ConfigSet)]
+    [Parameter(ParameterSetName = ConfigAllSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ConfigPath { get; set; }
+
+    /// <summary>The SecretManagement secret that holds the auth token (read with Get-Secret, default vault).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AuthTokenSecret { get; set; }
+
+    private bool IsConfigSet => ParameterSetName is ConfigSet or ConfigAllSet;
+
+    /// <summary>Opens the named tunnels of the config file with one client.</summary>
+    private void StartFromConfig()
+    {
+        string path = AgentConfigFile.ResolvePath(this, ConfigPath);
+        AgentConfig config = AgentConfigFile.Load(this, path, required: true);
+        var resolver = new TunnelConfigResolver(config, ReadSecret);
+        TunnelClientOptions resolved;
+        try
+        {
+            resolved = resolver.Resolve(Name, All, CurrentOverrides(), FindSessionServer);
+        }
+        catch (SecretResolutionException ex)
+        {
+            ThrowTerminatingError(ex.ErrorRecord);
+            return;
+        }
+        catch (TunnelException ex)
+        {
+            ThrowTerminatingError(AgentConfigFile.ToErrorRecord(ex, path));
+            return;
+        }
+
+        List<string> reserved = [];
+        foreach (string tunnelName in resolved.Tunnels.Select(t => t.Name).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (SessionRegistry.ReserveName(tunnelName, exact: true) is null)
+            {
+                reserved.ForEach(SessionRegistry.ReleaseName);
+                ThrowNameInUse(tunnelName);
+            }
+
+            reserved.Add(tunnelName);
+        }
+
+        var log = new EngineLogRoute();
+        TunnelClientOptions options = CallbackLoggerFactory.Apply(resolved, log.Write, log.IsEnabled);
+        var client = new TunnelClient(options);
+        IReadOnlyList<TunnelEndpoint> endpoints;
+        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        try
+        {
+            WriteVerbose($"Opening {string.Join(", ", reserved)} from {path} on {options.Server}{(options.Proxy is null ? string.Empty : " through the proxy " + options.Proxy.DisplayAddress)}.");
+            endpoints = RunAndDrain(async ct =>
+            {
+                IReadOnlyList<TunnelEndpoint> opened = await client.StartAsync(ct).ConfigureAwait(false);
+                if (ct.IsCancellationRequested)
+                {
+                    await client.StopAsync().ConfigureAwait(false);
+                    ct.ThrowIfCancellationRequested();
+                }
+
+                return opened;
+            });
+        }
+        catch (PipelineStoppedException)
+        {
+            reserved.ForEach(SessionRegistry.ReleaseName);
+            _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            reserved.ForEach(SessionRegistry.ReleaseName);
+            string errorId = ex is TunnelException { Kind: TunnelErrorKind.ProxyAuthentication }
+                ? ErrorIds.ProxyAuthenticationRequired
+                : ErrorIds.TunnelStartFailed;
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, errorId, string.Join(",", reserved)));
+            return;
+        }
+        finally
+        {
+            log.Detach(Bridge);
+        }
+
+        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, reserved[0]);
+        reserved.Skip(1).ToList().ForEach(SessionRegistry.ReleaseName);
+        WriteObject(tunnels, enumerateCollection: true);
+    }
+
+    /// <summary>
+    /// The proxy of an -Http/-Tcp tunnel: -Proxy, else <c>http_proxy</c> of the config file when it exists, else
+    /// the environment (NO_PROXY honoured). An unreadable config file is reported as a warning and skipped.
+    /// </summary>
+    private ProxySettings? ResolveAdHocProxy()
+    {
+        AgentConfig config = AgentConfig.Empty;
+        string path = AgentConfigLoader.DefaultPath();
+        try
+        {
+            config = AgentConfigLoader.LoadIfExists(path);
+        }
+        catch (ConfigurationException ex)
+        {
+            WriteWarning($"Ignoring the config file for the proxy setting: {ex.Message}");
+        }
+
+        try
+        {
+            return new TunnelConfigResolver(config, ReadSecret).ResolveProxy(CurrentOverrides());
+        }
+        catch (TunnelException ex)
+        {
+            ThrowInvalidArgument(ex.Message, Proxy ?? path);
+            return null;
+        }
+    }
+
+    /// <summary>The token of an -Http/-Tcp tunnel: -AuthToken, else the secret named by -AuthTokenSecret; null when neither.</summary>
+    private string? ResolveAdHocAuthToken()
+    {
+        if (AuthToken is not null || AuthTokenSecret is null)
+        {
+            return AuthToken;
+        }
+
+        try
+        {
+            return ReadSecret(AuthTokenSecret, null);
+        }
+        catch (SecretResolutionException ex)
+        {
+            ThrowTerminatingError(ex.ErrorRecord);
+            return null;
+        }
+    }
+
+    private TunnelConnectionOverrides CurrentOverrides() => new()
+    {
+        ServerAddress = ServerAddress,
+        AuthToken = AuthToken,
+        AuthTokenSecret = AuthTokenSecret,
+        Proxy = Proxy,
+        ProxyCredential = ProxyCredential?.GetNetworkCredential(),
+        ServerCertificateThumbprint = ServerCertificateThumbprint,
+        SkipCertificateCheck = SkipCertificateCheck,
+    };
+
+    private string ReadSecret(string name, string? vault) => SecretResolver.GetSecret(this, name, vault);
+
+    private static SessionServerDefaults? FindSessionServer(ServerAddress? address)
+    {
+        TunnelServer? server = address is null ? SessionRegistry.DefaultServer : SessionRegistry.FindLocalServer(address);
+        if (server is null)
+        {
+            return null;
+        }
+
+        return new SessionServerDefaults(
+            address ?? new ServerAddress("localhost", server.Port),
+            server.CertificateThumbprint,
+            server.AuthTokens.FirstOrDefault());
+    }
+}

@@ -1,0 +1,62 @@
+namespace TunnelPS;
+
+/// <summary>One named tunnel of the config file (Get-TunnelConfig).</summary>
+public sealed class TunnelConfigEntry
+{
+    internal TunnelConfigEntry(TunnelPS.Engine.Configuration.TunnelConfig tunnel)
+    {
+        Name = tunnel.Name;
+        Protocols = tunnel.Protos.Select(p => p.Protocol).ToList();
+        LocalAddresses = tunnel.Protos.Select(p => $"{p.Protocol}={p.LocalAddress}").ToList();
+        Subdomain = tunnel.Subdomain;
+        Hostname = tunnel.Hostname;
+        Auth = tunnel.Auth is null ? null : MaskAuth(tunnel.Auth);
+        RemotePort = tunnel.RemotePort;
+        Inspect = tunnel.Inspect;
+        InspectLimit = tunnel.InspectLimit;
+        InspectBodyLimit = tunnel.InspectBodyLimit;
+        HostHeader = tunnel.HostHeader;
+    }
+
+    /// <summary>The key under <c>tunnels:</c>; Start-Tunnel -Name takes it.</summary>
+    public string Name { get; }
+
+    /// <summary>http, https, tcp, in file order.</summary>
+    public IReadOnlyList<string> Protocols { get; }
+
+    /// <summary>Each protocol with its local address as written, e.g. <c>https=8080</c>.</summary>
+    public IReadOnlyList<string> LocalAddresses { get; }
+
+    /// <summary><c>subdomain</c>.</summary>
+    public string? Subdomain { get; }
+
+    /// <summary><c>hostname</c>.</summary>
+    public string? Hostname { get; }
+
+    /// <summary><c>auth</c> with the password masked: <c>user:****</c>.</summary>
+    public string? Auth { get; }
+
+    /// <summary><c>remote_port</c>.</summary>
+    public int? RemotePort { get; }
+
+    /// <summary>Effective <c>inspect</c>.</summary>
+    public bool Inspect { get; }
+
+    /// <summary>Effective <c>inspect_limit</c>.</summary>
+    public int InspectLimit { get; }
+
+    /// <summary>Effective <c>inspect_body_limit</c>.</summary>
+    public long InspectBodyLimit { get; }
+
+    /// <summary>Effective <c>host_header</c>.</summary>
+    public string HostHeader { get; }
+
+    /// <summary>The name.</summary>
+    public override string ToString() => Name;
+
+    private static string MaskAuth(string auth)
+    {
+        int colon = auth.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0 ? "****" : string.Concat(auth.AsSpan(0, colon + 1), "****");
+    }
+}
