@@ -151,6 +151,35 @@ Describe 'Start-Tunnel with a server in this session' {
         @(Get-Tunnel) | Should -HaveCount 0
     }
 
+    It 'rewrites the Host header for the local service with -HostHeader rewrite, keeping the original in X-Forwarded-Host' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -HostHeader rewrite
+
+        (Invoke-TestRequest "$($tunnel.PublicUrl)/rehost").StatusCode | Should -Be 200
+
+        $head = ($site.Requests | Where-Object Path -EQ '/rehost' | Select-Object -Last 1).Head
+        $head | Should -Match "(?m)^Host: localhost:$($site.Port)\r?$"
+        $head | Should -Match ("(?m)^X-Forwarded-Host: " + [regex]::Escape(([uri]$tunnel.PublicUrl).Authority))
+    }
+
+    It 'captures nothing with -NoInspect' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'quiet'
+
+        (Invoke-TestRequest "$($tunnel.PublicUrl)/unseen").StatusCode | Should -Be 200
+
+        Get-TunnelRequest -Tunnel 'quiet' | Should -BeNullOrEmpty
+    }
+
+    It 'keeps at most -InspectBodyLimit bytes of a body and marks the capture truncated' {
+        $tunnel = Start-Tunnel -Http $site.Port -Scheme http -InspectBodyLimit 16 -Name 'small'
+
+        (Invoke-TestRequest "$($tunnel.PublicUrl)/upload" -Method POST -Body ('x' * 100)).StatusCode | Should -Be 200
+
+        Wait-Until { Get-TunnelRequest -Tunnel 'small' -Path '/upload' } -Timeout 10 -Because 'the exchange is captured'
+        $request = Get-TunnelRequest -Tunnel 'small' -Path '/upload' | Select-Object -Last 1
+        $request.Truncated | Should -BeTrue
+        $request.RequestBody.Length | Should -Be 16
+    }
+
     It 'rejects a local address that is not a port, host:port or URL' {
         { Start-Tunnel -Http 'localhost' } |
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand'
@@ -192,6 +221,26 @@ Describe 'Start-Tunnel against a server that requires a token' {
 Describe 'Start-Tunnel without a server' {
     BeforeAll {
         Get-TunnelServer | Stop-TunnelServer
+        $savedConfig = $env:TUNNELPS_CONFIG
+        $env:TUNNELPS_CONFIG = Join-Path $TestDrive 'no-such-config.yml'
+    }
+
+    AfterAll {
+        $env:TUNNELPS_CONFIG = $savedConfig
+    }
+
+    It 'falls back on server_addr and authtoken of the config file when no server is named or running' {
+        $closed = Get-FreeTcpPort
+        $config = Join-Path $TestDrive 'fallback.yml'
+        Set-Content -LiteralPath $config -Value "server_addr: 127.0.0.1:$closed`nauthtoken: not-used-here`nskip_certificate_check: true"
+        $env:TUNNELPS_CONFIG = $config
+        try {
+            { Start-Tunnel -Http 3000 } | Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
+            $Error[0].Exception.Message | Should -BeLike "*127.0.0.1:$closed*"
+        }
+        finally {
+            $env:TUNNELPS_CONFIG = Join-Path $TestDrive 'no-such-config.yml'
+        }
     }
 
     It 'says how to name a server when none runs in the session and -ServerAddress is missing' {

@@ -123,19 +123,69 @@ public sealed partial class StartTunnelCommand
     /// The proxy of an -Http/-Tcp tunnel: -Proxy, else <c>http_proxy</c> of the config file when it exists, else
     /// the environment (NO_PROXY honoured). An unreadable config file is reported as a warning and skipped.
     /// </summary>
-    private ProxySettings? ResolveAdHocProxy()
+    private AgentConfig? _adHocConfig;
+
+    /// <summary>
+    /// The default config file ($env:TUNNELPS_CONFIG or ~/.tunnelps/tunnelps.yml) for -Http/-Tcp tunnels, which
+    /// take their proxy, and when no server is named or running, server_addr, token and trust from it. An unreadable
+    /// file is a warning: an ad-hoc tunnel does not depend on it.
+    /// </summary>
+    private AgentConfig AdHocConfig()
     {
-        AgentConfig config = AgentConfig.Empty;
-        string path = AgentConfigLoader.DefaultPath();
-        try
+        if (_adHocConfig is null)
         {
-            config = AgentConfigLoader.LoadIfExists(path);
-        }
-        catch (ConfigurationException ex)
-        {
-            WriteWarning($"Ignoring the config file for the proxy setting: {ex.Message}");
+            _adHocConfig = AgentConfig.Empty;
+            try
+            {
+                _adHocConfig = AgentConfigLoader.LoadIfExists(AgentConfigLoader.DefaultPath());
+            }
+            catch (ConfigurationException ex)
+            {
+                WriteWarning($"Ignoring the config file: {ex.Message}");
+            }
         }
 
+        return _adHocConfig;
+    }
+
+    private ServerAddress? ConfigFallbackServer()
+    {
+        try
+        {
+            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveServerAddress(new TunnelConnectionOverrides());
+        }
+        catch (TunnelException ex)
+        {
+            ThrowInvalidArgument(ex.Message, AdHocConfig().SourcePath ?? "config");
+            return null;
+        }
+    }
+
+    private string? ConfigFallbackToken()
+    {
+        if (SessionRegistry.DefaultServer is not null || ServerAddress is not null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveAuthToken(new TunnelConnectionOverrides());
+        }
+        catch (SecretResolutionException ex)
+        {
+            ThrowTerminatingError(ex.ErrorRecord);
+            return null;
+        }
+    }
+
+    private ServerTrust ConfigFallbackTrust() =>
+        new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveTrust(CurrentOverrides(), session: null);
+
+    private ProxySettings? ResolveAdHocProxy()
+    {
+        AgentConfig config = AdHocConfig();
+        string path = config.SourcePath ?? AgentConfigLoader.DefaultPath();
         try
         {
             return new TunnelConfigResolver(config, ReadSecret).ResolveProxy(CurrentOverrides());

@@ -61,6 +61,25 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNull]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>The Host header the local service receives: 'rewrite' (the local address) or a host[:port]; default: the visitor's.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateNotNullOrEmpty]
+    public string? HostHeader { get; set; }
+
+    /// <summary>Do not capture this tunnel's HTTP exchanges.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    public SwitchParameter NoInspect { get; set; }
+
+    /// <summary>How many captured exchanges to keep (the newest; default 1000).</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateRange(1, 100_000)]
+    public int InspectLimit { get; set; } = 1000;
+
+    /// <summary>Body bytes kept per side of a captured exchange (default 1 MiB); the rest is counted and marked truncated.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateRange(0, 64 * 1024 * 1024)]
+    public int InspectBodyLimit { get; set; } = 1024 * 1024;
+
     /// <summary>The public port of a TCP tunnel (0 = any).</summary>
     [Parameter(ParameterSetName = TcpSet)]
     [ValidateRange(0, 65535)]
@@ -136,14 +155,17 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             Hostname = Hostname,
             HttpAuth = Credential is null ? null : $"{Credential.UserName}:{Credential.GetNetworkCredential().Password}",
             RemotePort = RemotePort,
+            HostHeader = HostHeader,
+            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit },
         };
+        Parse(() => { definition.Validate(); return definition; }, localText);
 
         var log = new EngineLogRoute();
         TunnelClientOptions options = CallbackLoggerFactory.Apply(
             new TunnelClientOptions
             {
                 Server = server,
-                AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? string.Empty, // config: -AuthTokenSecret
+                AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? ConfigFallbackToken() ?? string.Empty, // config: -AuthTokenSecret
                 Trust = trust,
                 Proxy = proxy,
                 Tunnels = [definition],
@@ -200,10 +222,16 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
 
         TunnelServer? sessionServer = SessionRegistry.DefaultServer;
+        if (sessionServer is null && ConfigFallbackServer() is { } configured)
+        {
+            // No server named and none in this session: the config file's server_addr, as ngrok's client does.
+            return (configured, null);
+        }
+
         if (sessionServer is null)
         {
             var error = new PSArgumentException(
-                "No tunnel server to connect to: give one with -ServerAddress host:port (and -AuthToken if it needs one), "
+                "No tunnel server to connect to: give one with -ServerAddress host:port (and -AuthToken if it needs one), set server_addr in the config file, "
                 + "or start one in this session first with Start-TunnelServer.",
                 nameof(ServerAddress));
             ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerNotSpecified, ErrorCategory.InvalidArgument, null));
@@ -219,6 +247,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         {
             string thumbprint = Parse(() => CertificateStore.NormalizeThumbprint(ServerCertificateThumbprint), ServerCertificateThumbprint);
             return new ServerTrust { PinnedThumbprint = thumbprint, SkipCertificateCheck = SkipCertificateCheck };
+        }
+
+        if (sessionServer is null && ServerAddress is null && ConfigFallbackServer() is not null)
+        {
+            return ConfigFallbackTrust();
         }
 
         // A server of this session is trusted by its own certificate's fingerprint.

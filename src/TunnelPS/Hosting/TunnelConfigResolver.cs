@@ -131,6 +131,7 @@ internal sealed class TunnelConfigResolver
                     Subdomain = tunnel.Subdomain,
                     Hostname = tunnel.Hostname,
                     HttpAuth = tunnel.Auth,
+                    HostHeader = tunnel.HostHeader,
                     Capture = capture,
                 });
             }
