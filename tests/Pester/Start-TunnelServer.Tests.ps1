@@ -31,6 +31,26 @@ Describe 'Start-TunnelServer' {
         @(Get-TunnelServer) | Should -Contain $server
     }
 
+    It 'listens on one address only with -BindAddress, and tunnels still work' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -BindAddress 127.0.0.1
+        $site = Start-TestHttpSite -Body 'bound'
+        try {
+            $tunnel = Start-Tunnel -Http $site.Port -Scheme http
+            (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'bound'
+
+            $other = [System.Net.Sockets.TcpClient]::new()
+            try {
+                { $other.Connect([System.Net.IPAddress]::Parse('127.0.0.2'), $server.Port) } | Should -Throw
+            }
+            finally {
+                $other.Dispose()
+            }
+        }
+        finally {
+            $site.Stop()
+        }
+    }
+
     It 'lists the tunnels registered on it' {
         $server = Start-TunnelServer -Port 0 -HttpPort 0
         $site = Start-TestHttpSite

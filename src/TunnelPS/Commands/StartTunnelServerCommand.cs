@@ -40,6 +40,11 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateRange(0, 65535)]
     public int Port { get; set; } = 8443;
 
+    /// <summary>The address to listen on (default: every address, IPv4 and IPv6).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public System.Net.IPAddress? BindAddress { get; set; }
+
     /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
     [Parameter]
     [ValidateRange(-1, 65535)]
@@ -97,6 +102,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
                     Domain = Domain,
                     Port = Port,
                     HttpPort = HttpPort,
+                    BindAddress = BindAddress,
                     Certificate = certificate,
                     AuthTokens = [.. AuthToken ?? [], .. ReadSecretTokens()], // config: -AuthTokenSecret
                     TcpPortRange = range,

@@ -1,7 +1,9 @@
 using TunnelPS.Engine.Inspection;
+using TunnelPS.Engine.Tests.Support;
 
 namespace TunnelPS.Engine.Tests.Inspection;
 
+[Collection(MemoryMeasurementCollection.Name)]
 public sealed class CaptureStoreTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
