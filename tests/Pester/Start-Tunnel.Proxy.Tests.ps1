@@ -111,6 +111,12 @@ tunnels:
             Should -Throw -ErrorId 'ProxyAuthenticationRequired,TunnelPS.Commands.StartTunnelCommand'
     }
 
+    It 'an -Http tunnel with wrong proxy credentials gets the same ProxyAuthenticationRequired error' {
+        $credential = [pscredential]::new('tunnelps', (ConvertTo-SecureString 'wrong-pass' -AsPlainText -Force))
+        { Start-Tunnel -Http 3000 -Proxy "http://127.0.0.1:$($locked.Port)" -ProxyCredential $credential -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ProxyAuthenticationRequired,TunnelPS.Commands.StartTunnelCommand'
+    }
+
     It 'the environment (HTTPS_PROXY) is used when neither -Proxy nor http_proxy is set, and NO_PROXY bypasses it' {
         $saved = $env:HTTPS_PROXY, $env:NO_PROXY
         try {

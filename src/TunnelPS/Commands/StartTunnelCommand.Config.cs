@@ -103,10 +103,7 @@ public sealed partial class StartTunnelCommand
         catch (Exception ex)
         {
             reserved.ForEach(SessionRegistry.ReleaseName);
-            string errorId = ex is TunnelException { Kind: TunnelErrorKind.ProxyAuthentication }
-                ? ErrorIds.ProxyAuthenticationRequired
-                : ErrorIds.TunnelStartFailed;
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, errorId, string.Join(",", reserved)));
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), string.Join(",", reserved)));
             return;
         }
         finally
@@ -181,6 +178,11 @@ public sealed partial class StartTunnelCommand
 
     private ServerTrust ConfigFallbackTrust() =>
         new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveTrust(CurrentOverrides(), session: null);
+
+    /// <summary>The ErrorId of a failed start: a refused proxy login is named as such, anything else is TunnelStartFailed.</summary>
+    private static string StartErrorId(Exception ex) => ex is TunnelException { Kind: TunnelErrorKind.ProxyAuthentication }
+        ? ErrorIds.ProxyAuthenticationRequired
+        : ErrorIds.TunnelStartFailed;
 
     private ProxySettings? ResolveAdHocProxy()
     {

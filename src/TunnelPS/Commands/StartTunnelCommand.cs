@@ -201,7 +201,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         catch (Exception ex)
         {
             SessionRegistry.ReleaseName(name);
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.TunnelStartFailed, localText));
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), localText));
             return;
         }
         finally
