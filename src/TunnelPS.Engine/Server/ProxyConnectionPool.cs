@@ -18,6 +18,13 @@ internal sealed class ProxyConnectionPool : IDisposable
     private readonly int _targetSize;
     private int _requested;
     private int _disposed;
+    private readonly ITimer _deferredFill;
+
+    /// <summary>
+    /// How long a replacement waits while other idle connections remain: the new connection's TLS handshake then
+    /// does not compete for the CPU with the visitor that just took one. An empty pool asks at once.
+    /// </summary>
+    public static readonly TimeSpan ReplacementDelay = TimeSpan.FromMilliseconds(20);
 
     public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeProvider time, Action requestOne)
     {
@@ -25,6 +32,7 @@ internal sealed class ProxyConnectionPool : IDisposable
         _recycleAge = recycleAge;
         _time = time;
         _requestOne = requestOne;
+        _deferredFill = time.CreateTimer(static state => ((ProxyConnectionPool)state!).Fill(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _idle = Channel.CreateBounded<PooledConnection>(new BoundedChannelOptions(Math.Max(64, _targetSize * 4))
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -90,7 +98,14 @@ internal sealed class ProxyConnectionPool : IDisposable
                     candidate.Dispose();
                     continue;
                 }
-                Request();
+                if (_idle.Reader.Count > 0)
+                {
+                    _deferredFill.Change(ReplacementDelay, Timeout.InfiniteTimeSpan);
+                }
+                else
+                {
+                    Request();
+                }
                 return candidate.Open();
             }
             if (!askedForThisVisitor)
@@ -138,6 +153,7 @@ internal sealed class ProxyConnectionPool : IDisposable
         {
             return;
         }
+        _deferredFill.Dispose();
         _idle.Writer.TryComplete();
         while (_idle.Reader.TryRead(out var pooled))
         {

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Time.Testing;
+using TunnelPS.Engine.Server;
+
+namespace TunnelPS.Engine.Tests.Server;
+
+public sealed class ProxyConnectionPoolTests
+{
+    [Fact]
+    public async Task A_replacement_waits_briefly_while_others_are_idle_and_is_asked_at_once_when_the_pool_runs_dry()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var asked = 0;
+        using var pool = new ProxyConnectionPool(2, TimeSpan.FromSeconds(45), time, () => Interlocked.Increment(ref asked));
+        pool.Fill();
+        Assert.Equal(2, asked);
+        pool.Offer(new SilentStream());
+        pool.Offer(new SilentStream());
+
+        var first = await pool.TakeAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.NotNull(first);
+        Assert.Equal(2, asked);
+        time.Advance(ProxyConnectionPool.ReplacementDelay);
+        Assert.Equal(3, asked);
+
+        var second = await pool.TakeAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.NotNull(second);
+        Assert.Equal(4, asked);
+    }
+
+    [Fact]
+    public async Task A_connection_the_client_closed_is_never_given_to_a_visitor()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var pool = new ProxyConnectionPool(2, TimeSpan.FromSeconds(45), time, () => { });
+        var closed = new SilentStream();
+        pool.Offer(closed);
+        var live = new SilentStream();
+        pool.Offer(live);
+        closed.End();
+
+        await using var taken = await pool.TakeAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.NotNull(taken);
+        Assert.True(closed.Disposed);
+        Assert.False(live.Disposed);
+    }
+
+    /// <summary>A stream whose reads wait until it is ended (EOF) or disposed.</summary>
+    private sealed class SilentStream : Stream
+    {
+        private readonly TaskCompletionSource<int> _eof = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Disposed { get; private set; }
+
+        public void End() => _eof.TrySetResult(0);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(_eof.Task.WaitAsync(cancellationToken));
+
+        protected override void Dispose(bool disposing)
+        {
+            Disposed = true;
+            _eof.TrySetResult(0);
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => 0;
+        public override long Position { get => 0; set { } }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => 0;
+        public override long Seek(long offset, SeekOrigin origin) => 0;
+        public override void SetLength(long value) { }
+        public override void Write(byte[] buffer, int offset, int count) { }
+    }
+}
