@@ -32,7 +32,7 @@ internal sealed class ProxyConnectionPool : IDisposable
         _recycleAge = recycleAge;
         _time = time;
         _requestOne = requestOne;
-        _deferredFill = time.CreateTimer(static state => ((ProxyConnectionPool)state!).Fill(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deferredFill = time.CreateTimer(static state => ((ProxyConnectionPool)state!).FillFromTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _idle = Channel.CreateBounded<PooledConnection>(new BoundedChannelOptions(Math.Max(64, _targetSize * 4))
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -53,6 +53,19 @@ internal sealed class ProxyConnectionPool : IDisposable
         while (Volatile.Read(ref _disposed) == 0 && IdleCount + Volatile.Read(ref _requested) < _targetSize)
         {
             Request();
+        }
+    }
+
+    private void FillFromTimer()
+    {
+        try
+        {
+            Fill();
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the host process.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -91,8 +91,16 @@ internal sealed class PublicHttpConnection
             return;
         }
         ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "idle timeout");
-        _visitor.Dispose();
-        _proxy?.Dispose();
+        try
+        {
+            _visitor.Dispose();
+            _proxy?.Dispose();
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the host process.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastActivity, _server.Options.TimeProvider.GetTimestamp());
