@@ -51,6 +51,28 @@ Describe 'Start-TunnelServer' {
         }
     }
 
+    It 'writes its log as JSON lines with -LogPath, also while no command waits on it' {
+        $logPath = Join-Path $TestDrive 'logs/server.jsonl'
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -LogPath $logPath
+        $site = Start-TestHttpSite -Body 'logged'
+        try {
+            $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'logged'
+            (Invoke-TestRequest $tunnel.PublicUrl).StatusCode | Should -Be 200
+        }
+        finally {
+            $site.Stop()
+        }
+        $server | Stop-TunnelServer
+
+        Wait-Until { (Test-Path $logPath) -and (Get-Content $logPath -Raw) -match 'logged\.localhost' } -Timeout 10 -Because 'the log is flushed'
+        $entries = Get-Content $logPath | ForEach-Object { $_ | ConvertFrom-Json }
+        $entries | Should -Not -BeNullOrEmpty
+        $entries | ForEach-Object { $_.level | Should -BeIn @('debug', 'information', 'warning', 'error', 'critical') }
+        ($entries | Where-Object message -Match 'logged in') | Should -Not -BeNullOrEmpty
+        ($entries | Where-Object message -Match 'http://logged\.localhost') | Should -Not -BeNullOrEmpty
+        $entries[0].category | Should -Be 'TunnelPS.Server'
+    }
+
     It 'lists the tunnels registered on it' {
         $server = Start-TunnelServer -Port 0 -HttpPort 0
         $site = Start-TestHttpSite

@@ -79,6 +79,11 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string? TcpPortRange { get; set; }
 
+    /// <summary>Append the server's log to this file as JSON lines (Information and above; Debug with -Debug).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LogPath { get; set; }
+
     /// <summary>Block until Ctrl+C or Stop-TunnelServer, then stop the server.</summary>
     [Parameter]
     public SwitchParameter Wait { get; set; }
@@ -94,6 +99,20 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
 
         var log = new EngineLogRoute();
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        if (LogPath is not null)
+        {
+            try
+            {
+                string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath);
+                log.File = JsonLinesLogFile.Open(path, Math.Min(2, EngineLogRoute.MinimumLevelFor(this)));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
+            {
+                var error = new IOException($"Cannot write the log file '{LogPath}': {ex.Message}", ex);
+                ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerStartFailed, ErrorCategory.WriteError, LogPath));
+            }
+        }
+
         try
         {
             TunnelServerOptions options = CallbackLoggerFactory.Apply(
@@ -117,9 +136,16 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
             }
             catch (Exception ex) when (ex is not PipelineStoppedException)
             {
+                log.File?.Dispose();
                 string target = string.Create(CultureInfo.InvariantCulture, $"{Domain}:{Port}");
                 ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.ServerStartFailed, target));
                 return;
+            }
+
+            if (log.File is { } file)
+            {
+                // The file closes when the server stops, however it stops.
+                _ = engine.Completion.ContinueWith(_ => file.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
 
             TunnelServer server = SessionRegistry.AddServer(engine, log);

@@ -23,6 +23,9 @@ internal sealed class EngineLogRoute
 
     private Target? _target;
 
+    /// <summary>A JSON-lines file that receives every entry at its level, whether or not a cmdlet is attached.</summary>
+    internal JsonLinesLogFile? File { get; set; }
+
     /// <summary>Sends entries at <paramref name="minimumLevel"/> and above to <paramref name="bridge"/> until detached.</summary>
     internal void Attach(PipelineBridge bridge, int minimumLevel)
     {
@@ -42,11 +45,13 @@ internal sealed class EngineLogRoute
 
     /// <summary>True when an entry at <paramref name="level"/> would be written somewhere.</summary>
     internal bool IsEnabled(int level) =>
-        Volatile.Read(ref _target) is { } target && level >= target.MinimumLevel && level <= CriticalLevel;
+        (Volatile.Read(ref _target) is { } target && level >= target.MinimumLevel && level <= CriticalLevel)
+        || (File is { } file && level >= file.MinimumLevel && level <= CriticalLevel);
 
     /// <summary>Queues one entry for the attached cmdlet; drops it when none is attached.</summary>
     internal void Write(int level, string category, string message, Exception? exception)
     {
+        File?.Write(level, category, message, exception);
         Target? target = Volatile.Read(ref _target);
         if (target is null || level < target.MinimumLevel || level > CriticalLevel)
         {
