@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Protocol;
-using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Client;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Http;
 
 /// <summary>The small, clear pages a tunnel answers with when it cannot forward a request.</summary>
 public static class ErrorPages
