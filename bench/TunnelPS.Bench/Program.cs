@@ -8,6 +8,11 @@ using TunnelPS.Engine.Transport;
 
 // TunnelPS benchmark harness: every figure is reported next to the direct path measured in the same run.
 // Usage: dotnet run -c Release --project bench/TunnelPS.Bench [-- --quick]
+if (args.Length > 0 && args[0] == ClientProcess.Flag)
+{
+    return await ClientProcess.RunAsync(args);
+}
+
 var quick = args.Contains("--quick");
 var latencySamples = quick ? 50 : 200;
 var throughputSeconds = quick ? 2 : 5;
@@ -186,5 +191,33 @@ process.Refresh();
 Console.WriteLine($"Memory after {memoryRequests:N0} captured requests (server and client in this process, ring of {store.Capacity}):");
 Console.WriteLine(string.Create(culture, $"  managed heap before {before / 1048576.0:0.0} MiB, after {after / 1048576.0:0.0} MiB, working set {process.WorkingSet64 / 1048576.0:0.0} MiB; exchanges kept {store.Snapshot().Count}"));
 
+Console.WriteLine();
+
+// 4. The client alone: a child process holding one tunnel with capture on (ring of 1000, bodies up to 1 MiB).
+using (var child = await ClientProcess.Handle.StartAsync(server.Port, server.CertificateThumbprint, service.Port))
+{
+    using var c = new RawHttpClient(child.Host, responseLength);
+    await c.ConnectAsync(server.HttpPort);
+    for (var i = 0; i < 2000; i++)
+    {
+        await c.RoundTripAsync();
+    }
+    var warm = await child.MemoryAsync();
+    for (var i = 0; i < memoryRequests; i++)
+    {
+        await c.RoundTripAsync();
+    }
+    var deadline = DateTime.UtcNow.AddSeconds(10);
+    var done = await child.MemoryAsync();
+    while (done.Kept < 1000 && DateTime.UtcNow < deadline)
+    {
+        await Task.Delay(50);
+        done = await child.MemoryAsync();
+    }
+    Console.WriteLine($"The client process alone, capture on, after 2,000 then {memoryRequests + 2000:N0} requests:");
+    Console.WriteLine(string.Create(culture, $"  managed heap {warm.Heap / 1048576.0:0.0} MiB -> {done.Heap / 1048576.0:0.0} MiB, working set {warm.WorkingSet / 1048576.0:0.0} MiB -> {done.WorkingSet / 1048576.0:0.0} MiB; exchanges kept {done.Kept}"));
+}
+
 await captureOn.DisposeAsync();
 await captureOff.DisposeAsync();
+return 0;
