@@ -135,6 +135,21 @@ public sealed class TunnelEndToEndTests
     }
 
     [Fact]
+    public async Task A_burst_of_visitors_larger_than_the_pool_is_served_in_full()
+    {
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { PoolSize = 2 });
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "burst")));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => http.GetStringAsync($"{endpoint.PublicUrl}/b/{i}")));
+
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => $"hello GET /b/{i}"), bodies);
+        Assert.Equal(60, endpoint.ConnectionCount);
+    }
+
+    [Fact]
     public async Task Basic_auth_answers_401_without_credentials_and_forwards_with_them()
     {
         await using var local = new LocalHttpService();
