@@ -4,7 +4,7 @@
 
 .DESCRIPTION
     Run by `./build.ps1 Demo` in a fresh pwsh after the module is built. Starts a local
-    HTTP site on 127.0.0.1 (System.Net.HttpListener on a free port), a tunnel server on
+    HTTP site on 127.0.0.1 (a TcpListener on a free port), a tunnel server on
     the embedded defaults (ports 8443 and 8080, or free ones if those are taken), and an HTTP tunnel to the site; fetches the public URL once, prints the
     status and body, and stops everything.
 
@@ -22,30 +22,37 @@ Set-StrictMode -Version 3.0
 
 Import-Module -Name (Resolve-Path -LiteralPath $ModulePath).ProviderPath -Force
 
-function Get-FreeTcpPort {
-    $probe = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-    $probe.Start()
-    try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
-$sitePort = Get-FreeTcpPort
-$listener = [System.Net.HttpListener]::new()
-# The tunnel forwards the public Host header (<name>.localhost:<port>), and HttpListener
-# answers 404 to a Host its prefixes do not name: listen for any host on the site's port.
-$listener.Prefixes.Add("http://*:$sitePort/")
+# A tiny HTTP site on 127.0.0.1 with a plain TcpListener: it needs no URL reservation (HttpListener does on
+# Windows) and answers whatever Host header the tunnel forwards.
+$listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
 $listener.Start()
+$sitePort = $listener.LocalEndpoint.Port
 
 # The site answers on a thread job so this runspace stays free to drive the tunnel.
 $site = Start-ThreadJob -ArgumentList $listener -ScriptBlock {
     param($listener)
     $body = [System.Text.Encoding]::UTF8.GetBytes('Hello from TunnelPS demo')
-    while ($listener.IsListening) {
-        try { $context = $listener.GetContext() } catch { break }
-        $context.Response.StatusCode = 200
-        $context.Response.ContentType = 'text/plain; charset=utf-8'
-        $context.Response.ContentLength64 = $body.Length
-        $context.Response.OutputStream.Write($body, 0, $body.Length)
-        $context.Response.Close()
+    $head = [System.Text.Encoding]::ASCII.GetBytes(
+        "HTTP/1.1 200 OK`r`nContent-Type: text/plain; charset=utf-8`r`nContent-Length: $($body.Length)`r`nConnection: close`r`n`r`n")
+    while ($true) {
+        try { $client = $listener.AcceptTcpClient() } catch { break }
+        try {
+            $stream = $client.GetStream()
+            $buffer = [byte[]]::new(8192)
+            $seen = ''
+            # Read the request head, then answer and close.
+            while (-not $seen.Contains("`r`n`r`n")) {
+                $read = $stream.Read($buffer, 0, $buffer.Length)
+                if ($read -le 0) { break }
+                $seen += [System.Text.Encoding]::ASCII.GetString($buffer, 0, $read)
+            }
+            $stream.Write($head, 0, $head.Length)
+            $stream.Write($body, 0, $body.Length)
+        }
+        catch { }
+        finally { $client.Dispose() }
     }
 }
 
@@ -89,7 +96,6 @@ finally {
     $tunnels | Stop-Tunnel
     if ($null -ne $server) { $server | Stop-TunnelServer }
     $listener.Stop()
-    $listener.Close()
     $site | Wait-Job -Timeout 10 | Out-Null
     $site | Remove-Job -Force
 }
