@@ -22,8 +22,6 @@ Set-StrictMode -Version 3.0
 
 Import-Module -Name (Resolve-Path -LiteralPath $ModulePath).ProviderPath -Force
 
-}
-
 # A tiny HTTP site on 127.0.0.1 with a plain TcpListener: it needs no URL reservation (HttpListener does on
 # Windows) and answers whatever Host header the tunnel forwards.
 $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
