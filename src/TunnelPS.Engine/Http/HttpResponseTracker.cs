@@ -1,4 +1,3 @@
-using System.Buffers;
 
 namespace TunnelPS.Engine.Http;
 
@@ -27,8 +26,7 @@ public sealed class HttpResponseTracker : IDisposable
 
     // Response-thread state.
     private HttpBodyFramer? _framer;
-    private byte[]? _headBuffer;
-    private int _headCount;
+    private readonly PartialHead _head = new();
 
     /// <summary>Requests forwarded whose final response has not completed yet (1xx interim responses do not count).</summary>
     public int Outstanding
@@ -125,15 +123,7 @@ public sealed class HttpResponseTracker : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        var buffer = _headBuffer;
-        _headBuffer = null;
-        if (buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public void Dispose() => _head.Dispose();
 
     private void ObserveCore(ReadOnlySpan<byte> data)
     {
@@ -151,27 +141,9 @@ public sealed class HttpResponseTracker : IDisposable
                 continue;
             }
 
-            HttpResponseHead? head;
-            if (_headCount == 0)
+            if (!_head.TryTake<HttpResponseHead>(ref data, HttpHeadParser.TryParseResponseHead, out var head, out _))
             {
-                if (!HttpHeadParser.TryParseResponseHead(data, out head, out var length))
-                {
-                    AppendHead(data);
-                    return;
-                }
-                data = data[length..];
-            }
-            else
-            {
-                var previous = _headCount;
-                var take = Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous);
-                AppendHead(data[..take]);
-                if (!HttpHeadParser.TryParseResponseHead(_headBuffer.AsSpan(0, _headCount), out head, out var length))
-                {
-                    return;
-                }
-                _headCount = 0;
-                data = data[(length - previous)..];
+                return;
             }
 
             if (!OnHead(head))
@@ -214,23 +186,6 @@ public sealed class HttpResponseTracker : IDisposable
             _framer = framer;
         }
         return true;
-    }
-
-    private void AppendHead(ReadOnlySpan<byte> data)
-    {
-        var needed = _headCount + data.Length;
-        if (_headBuffer is null || _headBuffer.Length < needed)
-        {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 4096));
-            if (_headBuffer is not null)
-            {
-                _headBuffer.AsSpan(0, _headCount).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_headBuffer);
-            }
-            _headBuffer = bigger;
-        }
-        data.CopyTo(_headBuffer.AsSpan(_headCount));
-        _headCount = needed;
     }
 
     private void CompleteResponse()

@@ -207,27 +207,9 @@ public sealed class HttpExchangeTap : IConnectionTap, IDisposable
                             _requestStartTimestamp = _time.GetTimestamp();
                             _requestStartTime = _time.GetUtcNow();
                         }
-                        HttpRequestHead? head;
-                        int headLength;
-                        if (_requestHead.Count == 0)
+                        if (!_requestHead.TryTake<HttpRequestHead>(ref data, HttpHeadParser.TryParseRequestHead, out var head, out var headLength))
                         {
-                            if (!HttpHeadParser.TryParseRequestHead(data, out head, out headLength))
-                            {
-                                _requestHead.Append(data);
-                                return;
-                            }
-                            data = data[headLength..];
-                        }
-                        else
-                        {
-                            var previous = _requestHead.Count;
-                            _requestHead.Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous)]);
-                            if (!HttpHeadParser.TryParseRequestHead(_requestHead.Span, out head, out headLength))
-                            {
-                                return;
-                            }
-                            _requestHead.Reset();
-                            data = data[(headLength - previous)..];
+                            return;
                         }
                         StartRequest(head, headLength);
                         break;
@@ -305,27 +287,9 @@ public sealed class HttpExchangeTap : IConnectionTap, IDisposable
                 exchange.FirstByteTimestamp = firstByteTimestamp != 0 ? firstByteTimestamp : _time.GetTimestamp();
             }
 
-            HttpResponseHead? head;
-            int headLength;
-            if (_responseHead.Count == 0)
+            if (!_responseHead.TryTake<HttpResponseHead>(ref data, HttpHeadParser.TryParseResponseHead, out var head, out var headLength))
             {
-                if (!HttpHeadParser.TryParseResponseHead(data, out head, out headLength))
-                {
-                    _responseHead.Append(data);
-                    return;
-                }
-                data = data[headLength..];
-            }
-            else
-            {
-                var previous = _responseHead.Count;
-                _responseHead.Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous)]);
-                if (!HttpHeadParser.TryParseResponseHead(_responseHead.Span, out head, out headLength))
-                {
-                    return;
-                }
-                _responseHead.Reset();
-                data = data[(headLength - previous)..];
+                return;
             }
             exchange.BytesOut += headLength;
             if (head.IsInterim)

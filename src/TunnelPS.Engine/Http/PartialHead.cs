@@ -1,0 +1,79 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+
+namespace TunnelPS.Engine.Http;
+
+/// <summary>The shape of <see cref="HttpHeadParser.TryParseRequestHead"/> and <see cref="HttpHeadParser.TryParseResponseHead"/>.</summary>
+internal delegate bool HeadParser<T>(ReadOnlySpan<byte> data, [NotNullWhen(true)] out T? head, out int headLength)
+    where T : HttpMessageHead;
+
+/// <summary>The bytes of a head that arrived split across reads, in a pooled buffer (at most 64 KiB + 1).</summary>
+internal sealed class PartialHead : IDisposable
+{
+    private byte[]? _buffer;
+
+    public int Count { get; private set; }
+
+    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Count);
+
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        var needed = Count + data.Length;
+        if (_buffer is null || _buffer.Length < needed)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 2048));
+            if (_buffer is not null)
+            {
+                _buffer.AsSpan(0, Count).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+            _buffer = bigger;
+        }
+        data.CopyTo(_buffer.AsSpan(Count));
+        Count = needed;
+    }
+
+    public void Reset() => Count = 0;
+
+    /// <summary>
+    /// Parses a head from the bytes held so far plus <paramref name="data"/>. On success <paramref name="data"/> is
+    /// advanced past the head's bytes (the body or next message follows); otherwise the bytes are kept (up to one byte
+    /// past the head limit, so the parser reports an oversized head) and <paramref name="data"/> is consumed.
+    /// </summary>
+    public bool TryTake<T>(ref ReadOnlySpan<byte> data, HeadParser<T> parse, [NotNullWhen(true)] out T? head, out int headLength)
+        where T : HttpMessageHead
+    {
+        if (Count == 0)
+        {
+            if (parse(data, out head, out headLength))
+            {
+                data = data[headLength..];
+                return true;
+            }
+            Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1)]);
+            data = default;
+            return false;
+        }
+        var previous = Count;
+        Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous)]);
+        if (!parse(Span, out head, out headLength))
+        {
+            data = default;
+            return false;
+        }
+        Reset();
+        data = data[(headLength - previous)..];
+        return true;
+    }
+
+    public void Dispose()
+    {
+        Count = 0;
+        var buffer = _buffer;
+        _buffer = null;
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
