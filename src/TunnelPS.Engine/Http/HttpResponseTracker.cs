@@ -1,4 +1,3 @@
-
 namespace TunnelPS.Engine.Http;
 
 /// <summary>
