@@ -140,19 +140,29 @@ function Read-CmdletPage {
         $parameterName = $Matches[1]
         $blocks = Split-Block -Lines $p.Lines
         $meta = @{}
+        # PlatyPS writes one yaml block per group of parameter sets when a parameter is mandatory in some
+        # sets only: the sets add up, and the parameter is required in the sets of the blocks that say so.
+        $allSets = [System.Collections.Generic.List[string]]::new()
+        $requiredIn = [System.Collections.Generic.List[string]]::new()
         foreach ($yaml in @($blocks | Where-Object { $_.Kind -eq 'Code' -and $_.Language -eq 'yaml' })) {
+            $blockMeta = @{}
             foreach ($l in ($yaml.Text -split '\n')) {
-                if ($l -match '^\s*([^:]+):\s*(.*)$') { $meta[$Matches[1].Trim()] = $Matches[2].Trim() }
+                if ($l -match '^\s*([^:]+):\s*(.*)$') { $blockMeta[$Matches[1].Trim()] = $Matches[2].Trim() }
             }
+            $blockSets = @((($blockMeta['Parameter Sets'], '(All)' | Where-Object { $_ } | Select-Object -First 1) -split ',') | ForEach-Object Trim)
+            $allSets.AddRange([string[]]$blockSets)
+            if ($blockMeta['Required'] -match '^True') { $requiredIn.AddRange([string[]]$blockSets) }
+            foreach ($k in $blockMeta.Keys) { if (-not $meta.ContainsKey($k)) { $meta[$k] = $blockMeta[$k] } }
         }
         $value = { param($k, $d) if ($meta.ContainsKey($k) -and $meta[$k]) { $meta[$k] } else { $d } }
         [pscustomobject]@{
             Name          = $parameterName
             Description   = Get-TextParagraph $blocks
             Type          = & $value 'Type' 'Object'
-            Sets          = @((& $value 'Parameter Sets' '(All)') -split ',' | ForEach-Object Trim)
+            Sets          = if ($allSets.Count -gt 0) { @($allSets | Select-Object -Unique) } else { @('(All)') }
             Aliases       = & $value 'Aliases' 'none'
-            Required      = (& $value 'Required' 'False') -match '^True'
+            Required      = $requiredIn.Count -gt 0 -and ($requiredIn -contains '(All)' -or @($allSets | Where-Object { $requiredIn -notcontains $_ }).Count -eq 0)
+            RequiredIn    = @($requiredIn)
             Position      = & $value 'Position' 'Named'
             Default       = & $value 'Default value' 'None'
             PipelineInput = & $value 'Accept pipeline input' 'False'
@@ -200,10 +210,11 @@ function Read-CmdletPage {
 }
 
 function Write-Parameter {
-    param([System.Xml.XmlWriter] $Writer, $Parameter)
+    param([System.Xml.XmlWriter] $Writer, $Parameter, [string] $InSet)
     $w = $Writer
     $w.WriteStartElement('command', 'parameter', $CommandNs)
-    $w.WriteAttributeString('required', $Parameter.Required.ToString().ToLowerInvariant())
+    $required = if ($InSet -and $InSet -ne '(All)') { $Parameter.RequiredIn -contains $InSet -or $Parameter.RequiredIn -contains '(All)' } else { $Parameter.Required }
+    $w.WriteAttributeString('required', $required.ToString().ToLowerInvariant())
     $w.WriteAttributeString('variableLength', 'true')
     $w.WriteAttributeString('globbing', $Parameter.Globbing.ToString().ToLowerInvariant())
     $w.WriteAttributeString('pipelineInput', $Parameter.PipelineInput)
@@ -282,7 +293,7 @@ try {
             $w.WriteStartElement('command', 'syntaxItem', $CommandNs)
             $w.WriteElementString('maml', 'name', $MamlNs, $page.Name)
             foreach ($p in $page.Parameters) {
-                if ($set -eq '(All)' -or $p.Sets -contains '(All)' -or $p.Sets -contains $set) { Write-Parameter $w $p }
+                if ($set -eq '(All)' -or $p.Sets -contains '(All)' -or $p.Sets -contains $set) { Write-Parameter $w $p -InSet $set }
             }
             $w.WriteEndElement()
         }

@@ -80,6 +80,12 @@ Describe 'ConvertTo-MamlHelp' {
         @($syntax[1].Parameter.Name) | Should -Be @('Id', 'Count')
     }
 
+    It 'marks a parameter required only in the sets whose yaml block says so (PlatyPS per-set blocks)' {
+        $syntax = @($help.Syntax.SyntaxItem)
+        ($syntax[0].Parameter | Where-Object Name -EQ 'Count').Required | Should -Be 'false'
+        ($syntax[1].Parameter | Where-Object Name -EQ 'Count').Required | Should -Be 'true'
+    }
+
     It 'carries inputs, outputs and notes' {
         $help.InputTypes.InputType.Type.Name | Should -Be 'System.String'
         $help.ReturnValues.ReturnValue.Type.Name | Should -Be 'System.String'
