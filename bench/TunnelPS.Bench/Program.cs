@@ -135,35 +135,36 @@ foreach (var (port, host) in new[] { (service.Port, "localhost"), (server.HttpPo
 {
     await ThroughputAsync(port, host, Connections, TimeSpan.FromSeconds(quick ? 1 : 2));
 }
-async Task<(double RequestsPerSecond, long Requests, double BytesPerRequest)> MeasuredAsync(int port, string host)
+async Task<Measured> MeasuredAsync(int port, string host)
 {
+    using var self = Process.GetCurrentProcess();
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+    self.Refresh();
+    var cpuBefore = self.TotalProcessorTime;
     var (rate, requests) = await ThroughputAsync(port, host, Connections, window);
-    return (rate, requests, (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / (double)requests);
+    self.Refresh();
+    var cpu = (self.TotalProcessorTime - cpuBefore).TotalMicroseconds / requests;
+    return new Measured(rate, requests, (GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / (double)requests, cpu);
 }
 
 // Interleaved in an ABBA order and averaged, so a drift in machine load does not favour one path.
-static (double RequestsPerSecond, long Requests, double BytesPerRequest) Mean(
-    (double RequestsPerSecond, long Requests, double BytesPerRequest) a, (double RequestsPerSecond, long Requests, double BytesPerRequest) b) =>
-    ((a.RequestsPerSecond + b.RequestsPerSecond) / 2, a.Requests + b.Requests, (a.BytesPerRequest + b.BytesPerRequest) / 2);
 var directA = await MeasuredAsync(service.Port, "localhost");
 var onA = await MeasuredAsync(server.HttpPort, hostOn);
 var offA = await MeasuredAsync(server.HttpPort, hostOff);
 var offB = await MeasuredAsync(server.HttpPort, hostOff);
 var onB = await MeasuredAsync(server.HttpPort, hostOn);
 var directB = await MeasuredAsync(service.Port, "localhost");
-var directRate = Mean(directA, directB);
-var onRate = Mean(onA, onB);
-var offRate = Mean(offA, offB);
-// Cores are shared by the load generator, the service, the server and the client, so per-request CPU is estimated
-// from the rate: µs of CPU per request ≈ cores * 1e6 / rate, and the tunnel's share is the difference from direct.
-double CpuMicros(double rate) => Environment.ProcessorCount * 1e6 / rate;
-Console.WriteLine($"Keep-alive throughput, {Connections} connections, 2 x {throughputSeconds} s each (ABBA order), requests/s:");
-Console.WriteLine(string.Create(culture, $"  direct                {directRate.RequestsPerSecond,9:0}"));
-Console.WriteLine(string.Create(culture, $"  tunnel, capture off   {offRate.RequestsPerSecond,9:0}   {offRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   ~{CpuMicros(offRate.RequestsPerSecond) - CpuMicros(directRate.RequestsPerSecond):0} µs CPU/request added"));
-Console.WriteLine(string.Create(culture, $"  tunnel, capture on    {onRate.RequestsPerSecond,9:0}   {onRate.RequestsPerSecond / directRate.RequestsPerSecond:0.00}x direct   {onRate.RequestsPerSecond / offRate.RequestsPerSecond:0.00}x capture off"));
+var directRate = Measured.Mean(directA, directB);
+var onRate = Measured.Mean(onA, onB);
+var offRate = Measured.Mean(offA, offB);
+// CPU per request is the whole process's (user + kernel) time over the requests served: the load generator and
+// the service are in it too, so the tunnel's own cost is the difference from the direct path.
+Console.WriteLine($"Keep-alive throughput, {Connections} connections, 2 x {throughputSeconds} s each (ABBA order):");
+Console.WriteLine(string.Create(culture, $"  direct                {directRate.Rate,9:0} req/s   {directRate.CpuMicros,5:0} µs CPU/request"));
+Console.WriteLine(string.Create(culture, $"  tunnel, capture off   {offRate.Rate,9:0} req/s   {offRate.CpuMicros,5:0} µs CPU/request   {offRate.Rate / directRate.Rate:0.00}x direct   tunnel adds {offRate.CpuMicros - directRate.CpuMicros:0} µs"));
+Console.WriteLine(string.Create(culture, $"  tunnel, capture on    {onRate.Rate,9:0} req/s   {onRate.CpuMicros,5:0} µs CPU/request   {onRate.Rate / directRate.Rate:0.00}x direct   tunnel adds {onRate.CpuMicros - directRate.CpuMicros:0} µs   {onRate.Rate / offRate.Rate:0.00}x capture off"));
 Console.WriteLine("Managed allocation per request (load generator, service, server and client all in this process):");
-Console.WriteLine(string.Create(culture, $"  direct {directRate.BytesPerRequest,8:0} B   capture off {offRate.BytesPerRequest,8:0} B   capture on {onRate.BytesPerRequest,8:0} B"));
+Console.WriteLine(string.Create(culture, $"  direct {directRate.Bytes,8:0} B   capture off {offRate.Bytes,8:0} B   capture on {onRate.Bytes,8:0} B"));
 Console.WriteLine();
 
 // 3. Memory after many captured requests: the ring keeps the newest 1000, so the heap must stay flat.
@@ -221,3 +222,10 @@ using (var child = await ClientProcess.Handle.StartAsync(server.Port, server.Cer
 await captureOn.DisposeAsync();
 await captureOff.DisposeAsync();
 return 0;
+
+/// <summary>One throughput measurement: requests per second, requests served, bytes allocated and CPU µs per request.</summary>
+internal sealed record Measured(double Rate, long Requests, double Bytes, double CpuMicros)
+{
+    public static Measured Mean(Measured a, Measured b) =>
+        new((a.Rate + b.Rate) / 2, a.Requests + b.Requests, (a.Bytes + b.Bytes) / 2, (a.CpuMicros + b.CpuMicros) / 2);
+}
