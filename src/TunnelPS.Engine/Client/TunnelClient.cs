@@ -62,6 +62,9 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>True when the server announced the TunnelPS capability.</summary>
     public bool ServerIsTunnelPS { get; private set; }
 
+    /// <summary>Background tasks still running: control loops and proxy connections (for leak checks in tests).</summary>
+    internal int ActiveWorkCount => _work.Count;
+
     /// <summary>Proxy connections dialled so far (each gets the next connection id).</summary>
     internal long ProxyDialCount => Interlocked.Read(ref _connectionIds);
 

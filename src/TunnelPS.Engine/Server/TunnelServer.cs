@@ -93,6 +93,9 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>Connected clients.</summary>
     public int SessionCount => _sessions.Count;
 
+    /// <summary>Connection tasks still running (for leak checks in tests).</summary>
+    internal int ActiveWorkCount => _work.Count;
+
     /// <summary>Idle pooled proxy connections across all sessions.</summary>
     internal int IdleProxyCount => _sessions.Values.Sum(s => s.Pool.IdleCount);
 

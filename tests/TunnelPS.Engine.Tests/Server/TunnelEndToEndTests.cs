@@ -150,6 +150,29 @@ public sealed class TunnelEndToEndTests
     }
 
     [Fact]
+    public async Task Connection_churn_leaves_no_running_work_behind_on_either_side()
+    {
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { PoolSize = 2 });
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "churn")));
+        var endpoint = Assert.Single(await client.StartAsync());
+        await TunnelHarness.WaitUntilAsync(() => server.IdleProxyCount == 2, "the pool is warm");
+        var (serverBaseline, clientBaseline) = (server.ActiveWorkCount, client.ActiveWorkCount);
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.Equal($"hello GET /c/{i}", await http.GetStringAsync($"{endpoint.PublicUrl}/c/{i}"));
+        }
+
+        // Every visitor connection, proxy connection and local connection ends: only the warm pool remains.
+        await TunnelHarness.WaitUntilAsync(
+            () => server.IdleProxyCount == 2 && server.ActiveWorkCount <= serverBaseline + 2 && client.ActiveWorkCount <= clientBaseline + 2,
+            $"work drains (server {server.ActiveWorkCount} vs {serverBaseline}, client {client.ActiveWorkCount} vs {clientBaseline})");
+        Assert.Equal(300, endpoint.ConnectionCount);
+    }
+
+    [Fact]
     public async Task Basic_auth_answers_401_without_credentials_and_forwards_with_them()
     {
         await using var local = new LocalHttpService();
