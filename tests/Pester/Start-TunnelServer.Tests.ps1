@@ -182,6 +182,13 @@ Describe 'Start-TunnelServer -Wait' {
         $server.Status | Should -Be 'Stopped'
     }
 
+    It 'says on the host, while it waits, where clients connect and which certificate to pin' {
+        Wait-Until { $shell.Streams.Information.Count -ge 1 } -Timeout 10 -Because 'the banner is written before the wait'
+        $banner = $shell.Streams.Information[0]
+        $banner.Tags | Should -Contain 'PSHOST'
+        "$($banner.MessageData)" | Should -BeLike "*clients dial $($server.ServerAddress)*$($server.CertificateThumbprint)*Ctrl+C*"
+    }
+
     It 'stops the server when the command is stopped (Ctrl+C)' {
         $shell.Stop()
 

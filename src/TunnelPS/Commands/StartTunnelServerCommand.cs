@@ -163,6 +163,12 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
 
     private void WaitUntilStopped(TunnelServer server)
     {
+        // The table view of the server object is shown only when the pipeline ends, so while this command blocks,
+        // say where the server is on the host (the information stream with the PSHOST tag, as Write-Host does).
+        string http = server.HttpPort < 0 ? "no plain HTTP port" : string.Create(CultureInfo.InvariantCulture, $"HTTP on port {server.HttpPort}");
+        string banner = string.Create(CultureInfo.InvariantCulture,
+            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}. Certificate SHA-256 {server.CertificateThumbprint}. Press Ctrl+C to stop.");
+        WriteInformation(new HostInformationMessage { Message = banner }, ["PSHOST"]);
         WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
         try
         {
