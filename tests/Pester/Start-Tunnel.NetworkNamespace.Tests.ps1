@@ -109,7 +109,8 @@ catch {
     exit 1
 }
 [Console]::Out.Flush()
-Start-Sleep -Seconds 300
+# Keep the tunnel up until the test kills this process in AfterAll.
+[System.Threading.Thread]::Sleep([System.Threading.Timeout]::Infinite)
 "@
         $startInfo = [System.Diagnostics.ProcessStartInfo]::new('ip')
         foreach ($a in @('netns', 'exec', $Ns.Name, [Environment]::ProcessPath)) { $startInfo.ArgumentList.Add($a) }

@@ -129,11 +129,14 @@ tunnels:
             $tunnel | Stop-Tunnel
 
             $env:NO_PROXY = 'localhost'
-            Start-Sleep -Milliseconds 300
+            # Stop-Tunnel waits for the client's connections to end; the server seeing no session confirms it,
+            # so no CONNECT of the first tunnel can land after this count.
+            Wait-Until { $server.SessionCount -eq 0 } -Timeout 10 -Because 'the first tunnel is gone'
             $before = (Get-ConnectCount $open $server.Port)
             $tunnel = Start-Tunnel -Name web -ConfigPath $noProxyConfig
             (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'through the proxy'
-            Start-Sleep -Milliseconds 300
+            # The request went through the control and a proxy connection: had they used the proxy, their CONNECTs
+            # would already be logged.
             (Get-ConnectCount $open $server.Port) | Should -Be $before
         }
         finally {
