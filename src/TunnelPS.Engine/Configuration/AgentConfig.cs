@@ -41,7 +41,11 @@ public sealed record AgentConfig
     /// <summary><c>http_proxy</c>: the HTTP proxy to dial through, <c>http://user:password@host:port</c>; validated on load.</summary>
     public string? HttpProxy { get; init; }
 
-    /// <summary><c>inspect_addr</c>: where the web inspector listens (host:port), or <c>disabled</c>.</summary>
+    /// <summary>
+    /// <c>inspect_addr</c>: where ngrok 1.x ran its web inspector (host:port), or <c>disabled</c>. TunnelPS has no web
+    /// inspector (captures are read with Get-TunnelRequest): an address is accepted and unused, and <c>disabled</c>
+    /// turns capture off unless <c>inspect</c> says otherwise.
+    /// </summary>
     public string? InspectAddr { get; init; }
 
     /// <summary><c>authtoken</c> or <c>auth_token</c>: the token sent in Auth. Show it with <see cref="Mask"/>.</summary>

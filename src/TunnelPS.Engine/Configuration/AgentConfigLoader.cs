@@ -299,7 +299,8 @@ public static partial class AgentConfigLoader
                 Hostname = hostname,
                 Auth = auth,
                 RemotePort = remotePort,
-                Inspect = inspect ?? top.Inspect ?? AgentConfig.DefaultInspect,
+                // ngrok 1.x's 'inspect_addr: disabled' turns inspection off; an explicit 'inspect' wins.
+                Inspect = inspect ?? top.Inspect ?? (string.Equals(top.InspectAddr, "disabled", StringComparison.OrdinalIgnoreCase) ? false : AgentConfig.DefaultInspect),
                 InspectLimit = inspectLimit ?? top.InspectLimit ?? AgentConfig.DefaultInspectLimit,
                 InspectBodyLimit = inspectBodyLimit ?? top.InspectBodyLimit ?? AgentConfig.DefaultInspectBodyLimit,
                 HostHeader = hostHeader ?? top.HostHeader ?? AgentConfig.HostHeaderPreserve,

@@ -422,6 +422,15 @@ public sealed class AgentConfigLoaderTests
         Assert.Equal("4040", Parse("inspect_addr: 4040").InspectAddr);
     }
 
+    [Fact]
+    public void Inspect_addr_disabled_turns_capture_off_as_in_ngrok_1x_unless_inspect_says_otherwise()
+    {
+        Assert.False(Parse("inspect_addr: disabled\ntunnels:\n  web: { proto: { http: 80 } }\n").Tunnels[0].Inspect);
+        Assert.True(Parse("inspect_addr: 127.0.0.1:4040\ntunnels:\n  web: { proto: { http: 80 } }\n").Tunnels[0].Inspect);
+        Assert.True(Parse("inspect_addr: disabled\ninspect: true\ntunnels:\n  web: { proto: { http: 80 } }\n").Tunnels[0].Inspect);
+        Assert.True(Parse("inspect_addr: disabled\ntunnels:\n  web: { inspect: true, proto: { http: 80 } }\n").Tunnels[0].Inspect);
+    }
+
     [Theory]
     [InlineData("65536", 65536L)]
     [InlineData("512KiB", 512L * 1024)]
