@@ -78,6 +78,14 @@ authtoken: "seed-token-1234"
         $authorized.Body | Should -Be 'api'
     }
 
+    It 'captures the traffic of named tunnels for Get-TunnelRequest, like -Http tunnels' {
+        $tunnels = Start-Tunnel -Name blog -ConfigPath $seed
+        (Invoke-TestRequest "$($tunnels[0].PublicUrl)/from-config").Body | Should -Be 'blog'
+
+        Wait-Until { Get-TunnelRequest -Tunnel blog -Path '/from-config' } -Timeout 10 -Because 'the exchange is captured'
+        (Get-TunnelRequest -Tunnel blog -Path '/from-config' | Select-Object -Last 1).Status | Should -Be 200
+    }
+
     It 'opens the named tunnels over ONE client (one control connection)' {
         $tunnels = Start-Tunnel -Name 'b*', api -ConfigPath $seed
         $clients = @($tunnels | ForEach-Object { $_.GetType().GetProperty('Client', [Reflection.BindingFlags]'NonPublic,Instance').GetValue($_) } | Select-Object -Unique)

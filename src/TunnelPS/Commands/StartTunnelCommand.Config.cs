@@ -76,44 +76,8 @@ public sealed partial class StartTunnelCommand
 
         var log = new EngineLogRoute();
         TunnelClientOptions options = CallbackLoggerFactory.Apply(resolved, log.Write, log.IsEnabled);
-        var client = new TunnelClient(options);
-        IReadOnlyList<TunnelEndpoint> endpoints;
-        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
-        try
-        {
-            WriteVerbose($"Opening {string.Join(", ", reserved)} from {path} on {options.Server}{(options.Proxy is null ? string.Empty : " through the proxy " + options.Proxy.DisplayAddress)}.");
-            endpoints = RunAndDrain(async ct =>
-            {
-                IReadOnlyList<TunnelEndpoint> opened = await client.StartAsync(ct).ConfigureAwait(false);
-                if (ct.IsCancellationRequested)
-                {
-                    await client.StopAsync().ConfigureAwait(false);
-                    ct.ThrowIfCancellationRequested();
-                }
-
-                return opened;
-            });
-        }
-        catch (PipelineStoppedException)
-        {
-            reserved.ForEach(SessionRegistry.ReleaseName);
-            _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
-            throw;
-        }
-        catch (Exception ex)
-        {
-            reserved.ForEach(SessionRegistry.ReleaseName);
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), string.Join(",", reserved)));
-            return;
-        }
-        finally
-        {
-            log.Detach(Bridge);
-        }
-
-        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, reserved[0]);
-        reserved.Skip(1).ToList().ForEach(SessionRegistry.ReleaseName);
-        WriteObject(tunnels, enumerateCollection: true);
+        string proxy = options.Proxy is null ? string.Empty : " through the proxy " + options.Proxy.DisplayAddress;
+        OpenAndWrite(options, log, reserved, string.Join(",", reserved), $"Opening {string.Join(", ", reserved)} from {path} on {options.Server}{proxy}.");
     }
 
     /// <summary>

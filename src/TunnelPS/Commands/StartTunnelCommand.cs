@@ -173,12 +173,22 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             log.Write,
             log.IsEnabled);
 
+        OpenAndWrite(options, log, [name], localText, $"Opening tunnel '{name}' to {local} on {server}.");
+    }
+
+    /// <summary>
+    /// Starts one client whose tunnel names are already reserved, waits until its tunnels are online, makes their
+    /// captures visible to the *-TunnelRequest cmdlets, and writes one Tunnel per public URL. On failure or Ctrl+C the
+    /// names are released and nothing is left running.
+    /// </summary>
+    private void OpenAndWrite(TunnelClientOptions options, EngineLogRoute log, IReadOnlyList<string> names, string errorTarget, string verbose)
+    {
         var client = new TunnelClient(options);
         IReadOnlyList<TunnelEndpoint> endpoints;
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
         try
         {
-            WriteVerbose($"Opening tunnel '{name}' to {local} on {server}.");
+            WriteVerbose(verbose);
             endpoints = RunAndDrain(async ct =>
             {
                 IReadOnlyList<TunnelEndpoint> opened = await client.StartAsync(ct).ConfigureAwait(false);
@@ -194,14 +204,22 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
         catch (PipelineStoppedException)
         {
-            SessionRegistry.ReleaseName(name);
+            foreach (string reserved in names)
+            {
+                SessionRegistry.ReleaseName(reserved);
+            }
+
             _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             throw;
         }
         catch (Exception ex)
         {
-            SessionRegistry.ReleaseName(name);
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), localText));
+            foreach (string reserved in names)
+            {
+                SessionRegistry.ReleaseName(reserved);
+            }
+
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), errorTarget));
             return;
         }
         finally
@@ -209,8 +227,14 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             log.Detach(Bridge);
         }
 
-        CaptureRegistry.Register(client, endpoints); // capture hook: lets *-TunnelRequest find this tunnel's capture (Hosting/CaptureRegistry.cs)
-        WriteObject(SessionRegistry.AddClient(client, endpoints, server.ToString(), log, name), enumerateCollection: true);
+        CaptureRegistry.Register(client, endpoints);
+        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names[0]);
+        foreach (string extra in names.Skip(1))
+        {
+            SessionRegistry.ReleaseName(extra);
+        }
+
+        WriteObject(tunnels, enumerateCollection: true);
     }
 
     private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()
