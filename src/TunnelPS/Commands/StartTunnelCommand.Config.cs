@@ -67,7 +67,7 @@ public sealed partial class StartTunnelCommand
         {
             if (SessionRegistry.ReserveName(tunnelName, exact: true) is null)
             {
-                reserved.ForEach(SessionRegistry.ReleaseName);
+                SessionRegistry.ReleaseNames(reserved);
                 ThrowNameInUse(tunnelName);
             }
 

@@ -204,20 +204,14 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
         catch (PipelineStoppedException)
         {
-            foreach (string reserved in names)
-            {
-                SessionRegistry.ReleaseName(reserved);
-            }
+            SessionRegistry.ReleaseNames(names);
 
             _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             throw;
         }
         catch (Exception ex)
         {
-            foreach (string reserved in names)
-            {
-                SessionRegistry.ReleaseName(reserved);
-            }
+            SessionRegistry.ReleaseNames(names);
 
             ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), errorTarget));
             return;
@@ -228,13 +222,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
 
         CaptureRegistry.Register(client, endpoints);
-        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names[0]);
-        foreach (string extra in names.Skip(1))
-        {
-            SessionRegistry.ReleaseName(extra);
-        }
-
-        WriteObject(tunnels, enumerateCollection: true);
+        WriteObject(SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names), enumerateCollection: true);
     }
 
     private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()

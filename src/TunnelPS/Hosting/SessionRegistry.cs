@@ -143,6 +143,15 @@ internal static class SessionRegistry
         }
     }
 
+    /// <summary>Gives back names reserved by <see cref="ReserveName"/> whose tunnels did not start.</summary>
+    internal static void ReleaseNames(IEnumerable<string> names)
+    {
+        lock (s_gate)
+        {
+            s_pendingNames.ExceptWith(names);
+        }
+    }
+
     /// <summary>Gives back a name reserved by <see cref="ReserveName"/> whose tunnel did not start.</summary>
     internal static void ReleaseName(string name)
     {
@@ -152,8 +161,8 @@ internal static class SessionRegistry
         }
     }
 
-    /// <summary>Wraps and registers the endpoints of a started client; releases the reserved name.</summary>
-    internal static IReadOnlyList<Tunnel> AddClient(TunnelClient client, IReadOnlyList<TunnelEndpoint> endpoints, string serverAddress, EngineLogRoute log, string reservedName)
+    /// <summary>Wraps and registers the endpoints of a started client; releases the names reserved for it.</summary>
+    internal static IReadOnlyList<Tunnel> AddClient(TunnelClient client, IReadOnlyList<TunnelEndpoint> endpoints, string serverAddress, EngineLogRoute log, IReadOnlyList<string> reservedNames)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -173,7 +182,7 @@ internal static class SessionRegistry
                 tunnels.Add(tunnel);
             }
 
-            s_pendingNames.Remove(reservedName);
+            s_pendingNames.ExceptWith(reservedNames);
         }
 
         _ = client.Completion.ContinueWith(
