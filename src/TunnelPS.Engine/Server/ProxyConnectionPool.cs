@@ -140,14 +140,17 @@ internal sealed class ProxyConnectionPool : IDisposable
         }
     }
 
-    /// <summary>Replaces idle connections older than the recycle age and drops dead ones; keeps the target size up.</summary>
+    /// <summary>Replaces idle connections older than the recycle age, drops dead ones and any beyond the target size; keeps the target size up.</summary>
     public void Recycle()
     {
         var now = _time.GetUtcNow();
         var count = _idle.Reader.Count;
+        // A burst can leave more idle connections than the target (each waiting visitor asked for one): the
+        // oldest beyond the target are closed here too.
+        var surplus = count - _targetSize;
         for (var i = 0; i < count && _idle.Reader.TryRead(out var pooled); i++)
         {
-            if (pooled.Pending.IsCompleted || now - pooled.Since >= _recycleAge)
+            if (i < surplus || pooled.Pending.IsCompleted || now - pooled.Since >= _recycleAge)
             {
                 pooled.Dispose();
                 continue;

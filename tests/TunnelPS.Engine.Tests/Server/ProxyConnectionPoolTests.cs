@@ -44,6 +44,21 @@ public sealed class ProxyConnectionPoolTests
         Assert.False(live.Disposed);
     }
 
+    [Fact]
+    public void Recycling_closes_the_oldest_idle_connections_beyond_the_target_left_by_a_burst()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var pool = new ProxyConnectionPool(2, TimeSpan.FromSeconds(45), time, () => { });
+        var streams = Enumerable.Range(0, 5).Select(_ => new SilentStream()).ToList();
+        streams.ForEach(pool.Offer);
+
+        pool.Recycle();
+
+        Assert.Equal(2, pool.IdleCount);
+        Assert.All(streams.Take(3), s => Assert.True(s.Disposed));
+        Assert.All(streams.Skip(3), s => Assert.False(s.Disposed));
+    }
+
     /// <summary>A stream whose reads wait until it is ended (EOF) or disposed.</summary>
     private sealed class SilentStream : Stream
     {
