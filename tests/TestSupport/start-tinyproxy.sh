@@ -2,7 +2,7 @@
 # Starts a throw-away tinyproxy on 127.0.0.1 for the TunnelPS proxy tests (or by hand).
 #
 # Usage: start-tinyproxy.sh [--port N] [--user NAME --password SECRET] [--dir DIR] [--listen ADDR] [--allow ADDR/LEN]
-#   --port      port to listen on; default: a free port between 20000 and 60000
+#   --port      port to listen on; default: a free port between 20000 and 31999
 #   --user/--password  enable BasicAuth (tinyproxy answers 407 without them); tinyproxy accepts
 #               only letters, digits, "-", "_" and "." in both
 #   --dir       where the config, log and pid files go; default: a new /tmp/tunnelps-tinyproxy.XXXXXX
@@ -50,7 +50,8 @@ port_is_free() { ! (exec 3<>"/dev/tcp/$listen/$1") 2>/dev/null; }
 
 if [[ -z "$port" ]]; then
   for _ in $(seq 1 50); do
-    candidate=$(( 20000 + RANDOM % 40000 ))
+    # Below Linux's ephemeral range (32768-60999), so the many client sockets of the tests do not take it.
+    candidate=$(( 20000 + RANDOM % 12000 ))
     if port_is_free "$candidate"; then port="$candidate"; break; fi
   done
   if [[ -z "$port" ]]; then
