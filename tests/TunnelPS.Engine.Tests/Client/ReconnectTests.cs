@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Tests.Server;
 using TunnelPS.Engine.Tests.Support;
+using TunnelPS.Engine.Tests.Transport;
 
 namespace TunnelPS.Engine.Tests.Client;
 
@@ -12,7 +13,7 @@ public sealed class ReconnectTests
     public async Task After_the_server_restarts_the_client_reconnects_with_the_same_random_name_and_tcp_port()
     {
         await using var local = new LocalHttpService();
-        await using var echo = new TcpEchoService();
+        await using var echo = new LoopbackEchoServer(tls: false);
         var server = await TunnelHarness.StartServerAsync();
         var (port, httpPort) = (server.Port, server.HttpPort);
         var http = TunnelHarness.Http(local.Port);

@@ -5,6 +5,7 @@ using System.Text;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Tests.Support;
+using TunnelPS.Engine.Tests.Transport;
 
 namespace TunnelPS.Engine.Tests.Server;
 
@@ -269,7 +270,7 @@ public sealed class TunnelEndToEndTests
     [Fact]
     public async Task A_tcp_tunnel_echoes_bytes_and_half_closes()
     {
-        await using var echo = new TcpEchoService();
+        await using var echo = new LoopbackEchoServer(tls: false);
         await using var server = await TunnelHarness.StartServerAsync();
         var definition = new TunnelDefinition { Name = "echo", Protocols = ["tcp"], Local = new LocalTarget("127.0.0.1", echo.Port) };
         await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
@@ -293,7 +294,7 @@ public sealed class TunnelEndToEndTests
     [Fact]
     public async Task A_requested_remote_port_is_given_and_a_taken_one_is_refused()
     {
-        await using var echo = new TcpEchoService();
+        await using var echo = new LoopbackEchoServer(tls: false);
         await using var server = await TunnelHarness.StartServerAsync();
         var port = FreePort();
         var definition = new TunnelDefinition { Name = "ssh", Protocols = ["tcp"], Local = new LocalTarget("127.0.0.1", echo.Port), RemotePort = port };
