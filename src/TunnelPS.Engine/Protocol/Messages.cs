@@ -37,6 +37,11 @@ public sealed record AuthResp : Message
     public string ClientId { get; set; } = "";
     public string Error { get; set; } = "";
     public IReadOnlyList<string>? Capabilities { get; set; }
+    /// <summary>
+    /// TunnelPS extension (capability "tunnelps/proxy-key"): a per-session secret the client puts in every
+    /// <see cref="RegProxy"/> of this session, so a proxy connection proves it belongs to the session. New at every login.
+    /// </summary>
+    public string? ProxyKey { get; set; }
 }
 
 /// <summary>Client → server: open a tunnel. Sent once per configured tunnel, without waiting for answers.</summary>
@@ -57,6 +62,13 @@ public sealed record ReqTunnel : Message
     /// instead of the visitor's; null keeps the visitor's Host.
     /// </summary>
     public string? HostHeader { get; set; }
+    /// <summary>
+    /// TunnelPS extension: visitor addresses (CIDR or single IPs, IPv4 and IPv6) allowed to use this tunnel; null or
+    /// empty allows every address not denied. The server enforces it for http, https and tcp.
+    /// </summary>
+    public IReadOnlyList<string>? AllowIP { get; set; }
+    /// <summary>TunnelPS extension: visitor addresses (CIDR or single IPs) refused by this tunnel; deny wins over allow.</summary>
+    public IReadOnlyList<string>? DenyIP { get; set; }
 }
 
 /// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>
@@ -79,7 +91,10 @@ public sealed record ReqProxy : Message
 public sealed record RegProxy : Message
 {
     public override string Type => "RegProxy";
+    /// <summary>The session id from <see cref="AuthResp"/>: a secret, never logged.</summary>
     public string ClientId { get; set; } = "";
+    /// <summary>TunnelPS extension: the session's <see cref="AuthResp.ProxyKey"/>; null from ngrok 1.x clients.</summary>
+    public string? ProxyKey { get; set; }
 }
 
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
@@ -121,4 +136,9 @@ public static class ProtocolVersion
     public const string MajorMinor = "1.7";
     /// <summary>The capability a TunnelPS peer announces in Auth/AuthResp.</summary>
     public const string TunnelPSCapability = "tunnelps/1";
+    /// <summary>
+    /// The capability of peers that prove proxy connections with <see cref="AuthResp.ProxyKey"/>: the server then
+    /// accepts a RegProxy of that session only with the key.
+    /// </summary>
+    public const string ProxyKeyCapability = "tunnelps/proxy-key";
 }
