@@ -32,6 +32,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
     private string _clientId = "";
+    private string? _proxyKey;
     private long _connectionIds;
     private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
@@ -241,7 +242,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 ClientId = _clientId,
                 OS = OsName(),
                 Arch = ArchName(),
-                Capabilities = [ProtocolVersion.TunnelPSCapability],
+                Capabilities = [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
             }, token).ConfigureAwait(false);
             var answer = await FrameCodec.ReadAsync(stream, token).ConfigureAwait(false);
             if (answer is not AuthResp authResp)
@@ -256,7 +257,8 @@ public sealed class TunnelClient : IAsyncDisposable
             }
             _clientId = authResp.ClientId;
             ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
-            ClientLog.LoggedIn(_logger, _options.Server.ToString(), _clientId);
+            _proxyKey = authResp.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true ? authResp.ProxyKey : null;
+            ClientLog.LoggedIn(_logger, _options.Server.ToString(), SessionLabel.Of(_clientId));
             control = new ControlConnection(stream);
             var receive = ReceiveLoopAsync(control, _stop.Token);
             Track(receive);
@@ -443,7 +445,7 @@ public sealed class TunnelClient : IAsyncDisposable
         try
         {
             proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
-            await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = _clientId }, token).ConfigureAwait(false);
+            await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = _clientId, ProxyKey = _proxyKey }, token).ConfigureAwait(false);
             var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
             if (message is not StartProxy start)
             {

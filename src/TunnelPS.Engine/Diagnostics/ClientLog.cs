@@ -5,8 +5,8 @@ namespace TunnelPS.Engine.Diagnostics;
 /// <summary>Client log events (fixed ids, tokens never logged).</summary>
 internal static partial class ClientLog
 {
-    [LoggerMessage(2000, LogLevel.Information, "Logged in to {Server} as client {ClientId}")]
-    public static partial void LoggedIn(ILogger logger, string server, string clientId);
+    [LoggerMessage(2000, LogLevel.Information, "Logged in to {Server} as session {Session}")]
+    public static partial void LoggedIn(ILogger logger, string server, string session);
 
     [LoggerMessage(2001, LogLevel.Information, "Tunnel {Name} online: {Url} -> {LocalAddress}")]
     public static partial void TunnelOnline(ILogger logger, string name, string url, string localAddress);
