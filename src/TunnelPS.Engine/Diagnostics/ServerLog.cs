@@ -8,20 +8,20 @@ internal static partial class ServerLog
     [LoggerMessage(1000, LogLevel.Information, "Server listening: tunnel protocol and HTTPS on {TlsEndpoint}, HTTP on {HttpEndpoint}, domain {Domain}")]
     public static partial void Listening(ILogger logger, string tlsEndpoint, string httpEndpoint, string domain);
 
-    [LoggerMessage(1001, LogLevel.Information, "[{ConnectionId}] Client {ClientId} logged in from {RemoteAddress} ({Os}/{Arch}, {MmVersion})")]
-    public static partial void ClientLoggedIn(ILogger logger, long connectionId, string clientId, string remoteAddress, string os, string arch, string mmVersion);
+    [LoggerMessage(1001, LogLevel.Information, "[{ConnectionId}] Session {Session} of {Tenant} logged in from {RemoteAddress} ({Os}/{Arch}, {MmVersion})")]
+    public static partial void ClientLoggedIn(ILogger logger, long connectionId, string session, string tenant, string remoteAddress, string os, string arch, string mmVersion);
 
     [LoggerMessage(1002, LogLevel.Warning, "[{ConnectionId}] Login from {RemoteAddress} refused: {Reason}")]
     public static partial void LoginRefused(ILogger logger, long connectionId, string remoteAddress, string reason);
 
-    [LoggerMessage(1003, LogLevel.Information, "[{ConnectionId}] Tunnel {Url} opened for client {ClientId}")]
-    public static partial void TunnelOpened(ILogger logger, long connectionId, string url, string clientId);
+    [LoggerMessage(1003, LogLevel.Information, "[{ConnectionId}] Tunnel {Url} opened for session {Session}")]
+    public static partial void TunnelOpened(ILogger logger, long connectionId, string url, string session);
 
-    [LoggerMessage(1004, LogLevel.Information, "[{ConnectionId}] Tunnel request refused for client {ClientId}: {Reason}")]
-    public static partial void TunnelRefused(ILogger logger, long connectionId, string clientId, string reason);
+    [LoggerMessage(1004, LogLevel.Information, "[{ConnectionId}] Tunnel request refused for session {Session}: {Reason}")]
+    public static partial void TunnelRefused(ILogger logger, long connectionId, string session, string reason);
 
-    [LoggerMessage(1005, LogLevel.Information, "[{ConnectionId}] Client {ClientId} session ended: {Reason}")]
-    public static partial void SessionEnded(ILogger logger, long connectionId, string clientId, string reason);
+    [LoggerMessage(1005, LogLevel.Information, "[{ConnectionId}] Session {Session} ended: {Reason}")]
+    public static partial void SessionEnded(ILogger logger, long connectionId, string session, string reason);
 
     [LoggerMessage(1006, LogLevel.Debug, "[{ConnectionId}] Connection from {RemoteAddress} closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, long connectionId, string remoteAddress, string reason);
@@ -34,4 +34,28 @@ internal static partial class ServerLog
 
     [LoggerMessage(1009, LogLevel.Information, "[{ConnectionId}] Tunnel {Url} closed")]
     public static partial void TunnelClosed(ILogger logger, long connectionId, string url);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Connection refused: {Limit} ({Suppressed} more refused since the last warning)")]
+    public static partial void ConnectionLimitReached(ILogger logger, string limit, long suppressed);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Accepting on {Endpoint} failed ({Error}); retrying in {DelayMs} ms ({Suppressed} more failures since the last warning)")]
+    public static partial void AcceptFailed(ILogger logger, string endpoint, string error, long delayMs, long suppressed);
+
+    [LoggerMessage(1012, LogLevel.Warning, "No auth token is set, so the server listens on loopback only ({Endpoints}); give -AuthToken (or -AuthTokenFile) to accept clients from other hosts, or -AllowAnonymous to let anyone open tunnels")]
+    public static partial void LoopbackOnly(ILogger logger, string endpoints);
+
+    [LoggerMessage(1013, LogLevel.Warning, "[{ConnectionId}] Proxy connection from {RemoteAddress} refused: {Reason} ({Suppressed} more since the last warning)")]
+    public static partial void ProxyRefused(ILogger logger, long connectionId, string remoteAddress, string reason, long suppressed);
+
+    [LoggerMessage(1014, LogLevel.Error, "The token file {Path} could not be reloaded; the previous tokens stay in force: {Reason}")]
+    public static partial void TokenFileReloadFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(1015, LogLevel.Information, "Tokens loaded: {Count} tenant(s) from {Source}")]
+    public static partial void TokensLoaded(ILogger logger, int count, string source);
+
+    [LoggerMessage(1016, LogLevel.Debug, "[{ConnectionId}] Visitor {RemoteAddress} refused for {Url}: {Reason}")]
+    public static partial void VisitorRefused(ILogger logger, long connectionId, string remoteAddress, string url, string reason);
+
+    [LoggerMessage(1017, LogLevel.Debug, "[{ConnectionId}] Visitor {RemoteAddress} disconnected: {Deadline}")]
+    public static partial void DeadlineMissed(ILogger logger, long connectionId, string remoteAddress, string deadline);
 }

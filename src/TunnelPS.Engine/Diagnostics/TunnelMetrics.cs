@@ -21,6 +21,21 @@ internal static class TunnelMetrics
     public static readonly Counter<long> ProxyWaitTimeouts =
         s_meter.CreateCounter<long>("tunnelps.server.proxy_wait_timeouts", description: "Visitors that found no proxy connection in time.");
 
+    public static readonly Counter<long> RefusedConnections =
+        s_meter.CreateCounter<long>("tunnelps.server.refused_connections", description: "Connections closed at accept by a limit or the deny list (tag: reason).");
+
+    public static readonly Counter<long> AcceptFailures =
+        s_meter.CreateCounter<long>("tunnelps.server.accept_failures", description: "Accepts that failed (out of descriptors or buffers) and were retried after a back-off.");
+
+    public static readonly Counter<long> RefusedProxyConnections =
+        s_meter.CreateCounter<long>("tunnelps.server.refused_proxy_connections", description: "RegProxy connections closed: unknown session, wrong key, wrong address or not requested.");
+
+    public static readonly Counter<long> RefusedVisitors =
+        s_meter.CreateCounter<long>("tunnelps.server.refused_visitors", description: "Visitors refused by a tunnel's IP rules or connection limit (tag: reason).");
+
+    public static readonly Counter<long> DeadlineCloses =
+        s_meter.CreateCounter<long>("tunnelps.server.deadline_closes", description: "Visitor connections closed by a deadline (tag: deadline = head, idle, write).");
+
     public static readonly Counter<long> ProxyConnections =
         s_meter.CreateCounter<long>("tunnelps.client.proxy_connections", description: "Proxy connections the client dialled.");
 

@@ -63,6 +63,19 @@ public static class ErrorPages
         Render(504, "Gateway Timeout", "Tunnel client did not answer in time",
             $"The TunnelPS client for '{host}' did not open a connection for this request in time. It may be overloaded or its network may be slow.");
 
+    public static byte[] Forbidden(string host) =>
+        Render(403, "Forbidden", "Address not allowed",
+            $"The tunnel '{host}' does not accept visitors from your address. Its owner limits it to certain addresses.");
+
+    public static byte[] TunnelBusy(string host) =>
+        Render(503, "Service Unavailable", "Too many connections to this tunnel",
+            $"The tunnel '{host}' has as many open connections as it may. Close some connections, or try again in a moment.",
+            extraHeaders: [new("Retry-After", "5")]);
+
+    public static byte[] BadGateway(string host, string detail) =>
+        Render(502, "Bad Gateway", "The tunnel did not deliver a response",
+            $"The tunnel '{host}' is up, but {detail}");
+
     public static byte[] BadRequest(string detail, int status = 400) =>
         Render(status, status == 431 ? "Request Header Fields Too Large" : "Bad Request", "Bad request", detail);
 }

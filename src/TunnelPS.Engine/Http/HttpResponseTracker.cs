@@ -5,9 +5,11 @@ namespace TunnelPS.Engine.Http;
 /// has been answered (for example before it re-routes the next request of a keep-alive connection elsewhere).
 /// <para>
 /// Call <see cref="RequestForwarded"/> for each request <b>before</b> writing it on, and pass every response byte to
-/// <see cref="Observe"/> after writing it on. Observe parses heads and walks bodies in the bytes given, copying only a
-/// head split across reads. It never throws: a response it cannot parse marks the tracker <see cref="Unparsed"/>; a
-/// 101 (or a 2xx to CONNECT) marks it <see cref="Upgraded"/>; after either, bytes are ignored.
+/// <see cref="Observe"/> before writing it on: Observe says how many of the bytes may go on, holding back a head that
+/// has not arrived in full, so that a head that turns out not to be HTTP is never passed on. It parses heads and walks
+/// bodies in the bytes given, copying only a head split across reads. It never throws: a response it cannot parse
+/// marks the tracker <see cref="Unparsed"/>; a 101 (or a 2xx to CONNECT) marks it <see cref="Upgraded"/>; after
+/// either, it follows nothing more.
 /// </para>
 /// Thread-safety: Observe and <see cref="ConnectionClosed"/> run on the response-copy thread;
 /// RequestForwarded and <see cref="WaitIdleAsync"/> on the request thread; the properties can be read anywhere.
@@ -48,6 +50,15 @@ public sealed class HttpResponseTracker : IDisposable
     /// <summary>Why the tracker gave up, when <see cref="Unparsed"/> is true.</summary>
     public string? UnparsedReason { get; private set; }
 
+    /// <summary>
+    /// True when the tracker gave up on a response head (no byte of that response was allowed on), false when it gave
+    /// up inside a body (the head and part of the body already went on).
+    /// </summary>
+    public bool UnparsedAtHead { get; private set; }
+
+    /// <summary>True while a response body is being walked (its head has gone on). Read on the response thread.</summary>
+    public bool InBody => _framer is not null;
+
     /// <summary><see cref="ConnectionClosed"/> was called.</summary>
     public bool IsClosed => _closed;
 
@@ -84,26 +95,38 @@ public sealed class HttpResponseTracker : IDisposable
         return new ValueTask(task.WaitAsync(cancellationToken));
     }
 
-    /// <summary>Follows response bytes. Never throws; cheap: heads are parsed and bodies walked in place.</summary>
-    public void Observe(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Follows response bytes. Returns where, relative to the start of <paramref name="data"/>, the bytes that may be
+    /// passed on end: <c>data.Length</c> when all of them may; less when a head has not arrived in full or could not be
+    /// parsed (the bytes from its start are held back). The result is negative when that head began in earlier data
+    /// (its earlier bytes are held back too). Never throws; cheap: heads are parsed and bodies walked in place.
+    /// </summary>
+    public int Observe(ReadOnlySpan<byte> data)
     {
-        if (_upgraded || _unparsed || data.IsEmpty)
+        if (_upgraded || data.IsEmpty)
         {
-            return;
+            return data.Length;
         }
+        if (_unparsed)
+        {
+            return 0;
+        }
+        var headStart = 0;
         try
         {
-            ObserveCore(data);
+            return ObserveCore(data, ref headStart);
         }
         catch (HttpParseException ex)
         {
-            MarkUnparsed(ex.Message);
+            MarkUnparsed(ex.Message, atHead: _framer is null);
+            return headStart;
         }
 #pragma warning disable CA1031 // The response stream must never be broken by the tracker.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            MarkUnparsed("Internal error while following responses: " + ex.Message);
+            MarkUnparsed("Internal error while following responses: " + ex.Message, atHead: _framer is null);
+            return headStart;
         }
     }
 
@@ -124,8 +147,9 @@ public sealed class HttpResponseTracker : IDisposable
 
     public void Dispose() => _head.Dispose();
 
-    private void ObserveCore(ReadOnlySpan<byte> data)
+    private int ObserveCore(ReadOnlySpan<byte> data, ref int headStart)
     {
+        var length = data.Length;
         while (!data.IsEmpty)
         {
             if (_framer is not null)
@@ -140,16 +164,20 @@ public sealed class HttpResponseTracker : IDisposable
                 continue;
             }
 
+            // Where this head starts, relative to the data given (before it when part of it came earlier).
+            headStart = length - data.Length - _head.Count;
             if (!_head.TryTake<HttpResponseHead>(ref data, HttpHeadParser.TryParseResponseHead, out var head, out _))
             {
-                return;
+                return headStart;
             }
 
             if (!OnHead(head))
             {
-                return;
+                // Upgraded: the rest is raw bytes and goes on. Unparsed: this head is held back.
+                return _unparsed ? headStart : length;
             }
         }
+        return length;
     }
 
     /// <summary>Handles a parsed head; false when the tracker stops following the stream.</summary>
@@ -166,7 +194,7 @@ public sealed class HttpResponseTracker : IDisposable
         }
         if (method is null)
         {
-            MarkUnparsed($"A {head.StatusCode} response arrived for no forwarded request.");
+            MarkUnparsed($"A {head.StatusCode} response arrived for no forwarded request.", atHead: true);
             return false;
         }
         if (head.StatusCode == 101 || (head.StatusCode is >= 200 and < 300 && string.Equals(method, "CONNECT", StringComparison.OrdinalIgnoreCase)))
@@ -203,9 +231,10 @@ public sealed class HttpResponseTracker : IDisposable
         }
     }
 
-    private void MarkUnparsed(string reason)
+    private void MarkUnparsed(string reason, bool atHead)
     {
         UnparsedReason = reason;
+        UnparsedAtHead = atHead;
         _framer = null;
         lock (_lock)
         {

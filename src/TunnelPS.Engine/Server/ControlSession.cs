@@ -1,15 +1,19 @@
 using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
 
 /// <summary>
-/// One logged-in client: its control connection (a receive loop and a send loop), its tunnels, its proxy pool and its
-/// heartbeat. It ends on a protocol error, a missed heartbeat, a replacing login or server shutdown, and on ending
-/// keeps its names reserved for the client's reconnect.
+/// One logged-in client: its control connection (a receive loop and a send loop), its tenant, its tunnels, its proxy
+/// pool and its heartbeat. It ends on a protocol error, a missed heartbeat, a replacing login, a revoked token or server
+/// shutdown, and on ending keeps its names reserved for its tenant's reconnect.
 /// </summary>
 internal sealed class ControlSession : IAsyncDisposable
 {
@@ -20,27 +24,51 @@ internal sealed class ControlSession : IAsyncDisposable
     private readonly List<RegisteredTunnel> _tunnels = [];
     private readonly object _gate = new();
     private readonly ILogger _logger;
+    private readonly byte[]? _proxyKeyHash;
     private long _lastPingTicks;
     private string _endReason = "closed";
 
-    public ControlSession(TunnelServer server, Stream stream, Auth auth, string clientId, string remoteAddress, long connectionId, ILogger logger)
+    public ControlSession(TunnelServer server, Stream stream, Auth auth, string clientId, Tenant tenant, EndPoint? remote, long connectionId, ILogger logger)
     {
         _server = server;
         _stream = stream;
         Auth = auth;
         ClientId = clientId;
-        RemoteAddress = remoteAddress;
+        Label = SessionLabel.Of(clientId);
+        Tenant = tenant;
+        RemoteAddress = ListenerSocket.Describe(remote);
+        RemoteIP = (remote as IPEndPoint)?.Address is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip) : null;
         ConnectionId = connectionId;
         _logger = logger;
         IsTunnelPSPeer = auth.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
-        Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.TimeProvider,
+        if (auth.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true)
+        {
+            ProxyKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
+            _proxyKeyHash = SHA256.HashData(Encoding.UTF8.GetBytes(ProxyKey));
+        }
+        Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.ProxyDialTimeout, server.Options.TimeProvider,
             () => _outbox.Writer.TryWrite(new ReqProxy()));
         _lastPingTicks = server.Options.TimeProvider.GetTimestamp();
     }
 
     public Auth Auth { get; }
+
+    /// <summary>The session id: a secret the client presents on proxy connections and reconnects. Never logged or shown.</summary>
     public string ClientId { get; }
+
+    /// <summary>What logs and Get-TunnelServer show for the session: a short, non-reversible label of its id.</summary>
+    public string Label { get; }
+
+    /// <summary>The tenant (token) the session logged in with.</summary>
+    public Tenant Tenant { get; }
+
+    /// <summary>The key a TunnelPS client proves its proxy connections with; null for clients without the capability.</summary>
+    public string? ProxyKey { get; }
+
     public string RemoteAddress { get; }
+
+    /// <summary>The control connection's source address (IPv4-mapped addresses as IPv4).</summary>
+    public IPAddress? RemoteIP { get; }
     public long ConnectionId { get; }
     public bool IsTunnelPSPeer { get; }
     public ProxyConnectionPool Pool { get; }
@@ -67,7 +95,8 @@ internal sealed class ControlSession : IAsyncDisposable
             await SendAsync(new AuthResp
             {
                 ClientId = ClientId,
-                Capabilities = [ProtocolVersion.TunnelPSCapability],
+                Capabilities = ProxyKey is null ? [ProtocolVersion.TunnelPSCapability] : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
+                ProxyKey = ProxyKey,
             }).ConfigureAwait(false);
             TunnelMetrics.Sessions.Add(1);
             // Warm the pool before the first visitor: ngrok 1.x asks for one; TunnelPS keeps the target size.
@@ -94,17 +123,42 @@ internal sealed class ControlSession : IAsyncDisposable
             }
             TunnelMetrics.Sessions.Add(-1);
             await DisposeAsync().ConfigureAwait(false);
-            ServerLog.SessionEnded(_logger, ConnectionId, ClientId, _endReason);
-            _server.OnSessionEnded(this);
+            ServerLog.SessionEnded(_logger, ConnectionId, Label, _endReason);
+            _server.Sessions.OnSessionEnded(this);
         }
     }
 
-    /// <summary>Ends the session (replacing login, missed heartbeat, shutdown).</summary>
+    /// <summary>Ends the session (replacing login, missed heartbeat, revoked token, shutdown).</summary>
     public void End(string reason)
     {
         _endReason = reason;
-        _stop.Cancel();
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
         _stream.Dispose();
+    }
+
+    /// <summary>
+    /// Why a RegProxy does not prove it belongs to this session, or null when it does: a TunnelPS client must present
+    /// the session's key; an ngrok 1.x client (no key) must come from the control connection's address.
+    /// </summary>
+    public string? ProxyCredentialProblem(RegProxy reg, IPAddress? source)
+    {
+        if (_proxyKeyHash is not null)
+        {
+            var given = SHA256.HashData(Encoding.UTF8.GetBytes(reg.ProxyKey ?? ""));
+            return CryptographicOperations.FixedTimeEquals(given, _proxyKeyHash) ? null : "its proxy key does not match the session's";
+        }
+        if (source is null || RemoteIP is null)
+        {
+            return "its address is unknown";
+        }
+        var normalized = source.IsIPv4MappedToIPv6 ? source.MapToIPv4() : source;
+        return normalized.Equals(RemoteIP) ? null : "it does not come from the address of the session's control connection";
     }
 
     /// <summary>Queues a message for the send loop.</summary>
@@ -179,7 +233,7 @@ internal sealed class ControlSession : IAsyncDisposable
             RegisteredTunnel? tunnel;
             lock (_gate)
             {
-                if (_tunnels.Count >= _server.Options.MaxTunnelsPerSession)
+                if (_tunnels.Count >= Tenant.MaxTunnelsPerSession)
                 {
                     error = string.Create(CultureInfo.InvariantCulture, $"This client already holds {_tunnels.Count} tunnels, the most one client may open.");
                     tunnel = null;
@@ -192,11 +246,11 @@ internal sealed class ControlSession : IAsyncDisposable
             }
             if (error is null)
             {
-                (tunnel, error) = await _server.RegisterTunnelAsync(this, protocol.ToLowerInvariant(), effective).ConfigureAwait(false);
+                (tunnel, error) = _server.Registrar.Register(this, protocol.ToLowerInvariant(), effective);
             }
             if (tunnel is null)
             {
-                ServerLog.TunnelRefused(_logger, ConnectionId, ClientId, error!);
+                ServerLog.TunnelRefused(_logger, ConnectionId, Label, error!);
                 await RefuseAsync(request.ReqId, protocol, error!).ConfigureAwait(false);
                 // ngrok 1.x stops at the first failure of a "+"-joined request.
                 return;
@@ -210,7 +264,7 @@ internal sealed class ControlSession : IAsyncDisposable
                 // "http+https" serves one host name on both schemes.
                 effective = request with { Hostname = tunnel.Host, Subdomain = "" };
             }
-            ServerLog.TunnelOpened(_logger, ConnectionId, tunnel.Url, ClientId);
+            ServerLog.TunnelOpened(_logger, ConnectionId, tunnel.Url, Label);
             await SendAsync(new NewTunnel { ReqId = request.ReqId, Url = tunnel.Url, Protocol = tunnel.Protocol }).ConfigureAwait(false);
         }
     }

@@ -8,15 +8,25 @@ namespace TunnelPS.Engine.Server;
 /// The idle proxy connections one client has dialled in advance, so a visitor costs zero round trips. Each idle
 /// connection has a read in flight so one the client closed is discarded instead of given to a visitor; connections
 /// older than the recycle age are replaced before middleboxes or the peer age them out.
+/// <para>
+/// Every ReqProxy the server sends is a ticket: a proxy connection is taken into the pool only against an outstanding
+/// ticket, so nobody can push unrequested connections in (and have visitors handed to them). A ticket the client never
+/// answers (a failed dial, a lost ReqProxy) lapses after the dial timeout, so the pool asks again instead of waiting
+/// for it forever.
+/// </para>
 /// </summary>
 internal sealed class ProxyConnectionPool : IDisposable
 {
+    /// <summary>The most tickets one session may have outstanding (each waiting visitor asks for one).</summary>
+    public const int MaxOutstanding = 1024;
+
     private readonly Channel<PooledConnection> _idle;
     private readonly Action _requestOne;
     private readonly TimeProvider _time;
     private readonly TimeSpan _recycleAge;
+    private readonly TimeSpan _ticketLifetime;
     private readonly int _targetSize;
-    private int _requested;
+    private readonly Queue<long> _tickets = new();
     private int _disposed;
     private readonly ITimer _deferredFill;
 
@@ -26,10 +36,11 @@ internal sealed class ProxyConnectionPool : IDisposable
     /// </summary>
     public static readonly TimeSpan ReplacementDelay = TimeSpan.FromMilliseconds(20);
 
-    public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeProvider time, Action requestOne)
+    public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeSpan ticketLifetime, TimeProvider time, Action requestOne)
     {
         _targetSize = Math.Max(1, targetSize);
         _recycleAge = recycleAge;
+        _ticketLifetime = ticketLifetime;
         _time = time;
         _requestOne = requestOne;
         _deferredFill = time.CreateTimer(static state => ((ProxyConnectionPool)state!).FillFromTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -44,15 +55,28 @@ internal sealed class ProxyConnectionPool : IDisposable
     /// <summary>Idle connections ready now.</summary>
     public int IdleCount => _idle.Reader.Count;
 
-    /// <summary>Connections asked for and not yet arrived.</summary>
-    public int RequestedCount => Volatile.Read(ref _requested);
+    /// <summary>Connections asked for, not yet arrived and not lapsed.</summary>
+    public int OutstandingCount
+    {
+        get
+        {
+            lock (_tickets)
+            {
+                DropLapsedLocked();
+                return _tickets.Count;
+            }
+        }
+    }
 
-    /// <summary>Asks for connections until idle + requested reaches the target size.</summary>
+    /// <summary>Asks for connections until idle + outstanding reaches the target size.</summary>
     public void Fill()
     {
-        while (Volatile.Read(ref _disposed) == 0 && IdleCount + Volatile.Read(ref _requested) < _targetSize)
+        while (Volatile.Read(ref _disposed) == 0 && IdleCount + OutstandingCount < _targetSize)
         {
-            Request();
+            if (!Request())
+            {
+                return;
+            }
         }
     }
 
@@ -69,23 +93,49 @@ internal sealed class ProxyConnectionPool : IDisposable
         }
     }
 
-    private void Request()
+    /// <summary>Issues a ticket and asks the client for one connection; false when the session has its most outstanding.</summary>
+    private bool Request()
     {
-        Interlocked.Increment(ref _requested);
+        lock (_tickets)
+        {
+            DropLapsedLocked();
+            if (_tickets.Count >= MaxOutstanding)
+            {
+                return false;
+            }
+            _tickets.Enqueue(_time.GetTimestamp());
+        }
         _requestOne();
+        return true;
     }
 
-    /// <summary>Adds a registered proxy connection (after its RegProxy).</summary>
-    public void Offer(Stream stream)
+    private void DropLapsedLocked()
     {
-        var outstanding = Interlocked.Decrement(ref _requested);
-        if (outstanding < 0)
+        while (_tickets.Count > 0 && _time.GetElapsedTime(_tickets.Peek()) >= _ticketLifetime)
         {
-            Interlocked.CompareExchange(ref _requested, 0, outstanding);
+            _tickets.Dequeue();
         }
+    }
+
+    /// <summary>Takes one outstanding ticket for an arriving proxy connection; false when none was asked for.</summary>
+    public bool TryRedeemTicket()
+    {
+        lock (_tickets)
+        {
+            DropLapsedLocked();
+            return _tickets.TryDequeue(out _);
+        }
+    }
+
+    /// <summary>
+    /// Adds a proxy connection whose ticket was redeemed (after its RegProxy); <paramref name="onClosed"/> runs once
+    /// when the connection is closed, in the pool or after a visitor used it.
+    /// </summary>
+    public void Offer(Stream stream, Action? onClosed = null)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
         var pending = stream.ReadAsync(buffer.AsMemory(0, Splicer.BufferSize)).AsTask();
-        var pooled = new PooledConnection(stream, pending, buffer, _time.GetUtcNow());
+        var pooled = new PooledConnection(stream, pending, buffer, _time.GetUtcNow(), onClosed);
         if (Volatile.Read(ref _disposed) != 0 || !_idle.Writer.TryWrite(pooled))
         {
             pooled.Dispose();
@@ -177,16 +227,17 @@ internal sealed class ProxyConnectionPool : IDisposable
         }
     }
 
-    private sealed class PooledConnection(Stream stream, Task<int> pending, byte[] buffer, DateTimeOffset since)
+    private sealed class PooledConnection(Stream stream, Task<int> pending, byte[] buffer, DateTimeOffset since, Action? onClosed)
     {
         public Task<int> Pending => pending;
         public DateTimeOffset Since => since;
 
-        public Stream Open() => new PendingReadStream(stream, pending, buffer);
+        public Stream Open() => new PendingReadStream(stream, pending, buffer, onClosed);
 
         public void Dispose()
         {
             stream.Dispose();
+            onClosed?.Invoke();
             // The in-flight read ends with the stream; observe it so its exception is never unobserved.
             _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }

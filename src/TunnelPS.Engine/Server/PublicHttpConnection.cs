@@ -9,22 +9,32 @@ using TunnelPS.Engine.Transport;
 namespace TunnelPS.Engine.Server;
 
 /// <summary>
-/// One public HTTP or HTTPS connection. Every request head is parsed, routed by Host and checked against the
-/// tunnel's access rules before any byte of it is forwarded; requests of a keep-alive connection to the same tunnel
-/// share one proxy connection, and responses stream back untouched while a tracker follows their framing so the
-/// server knows when it may answer by itself (404, 401, 503) or switch tunnels.
+/// One public HTTP or HTTPS connection. Every request head is parsed, routed by its authority (RFC 9112 3.2.2: an
+/// absolute-form target's authority replaces Host) and checked against the tunnel's access rules (IP rules, basic auth,
+/// connection limit) before any byte of it is forwarded; requests of a keep-alive connection to the same tunnel share
+/// one proxy connection. Responses stream back as they arrive, but a response head is held until it has arrived in full
+/// and parses, so the visitor never receives what is not HTTP: a garbage head, or a tunnel that closes before
+/// answering, gives a 502 instead.
+/// <para>
+/// Deadlines (checked by the server's one <see cref="DeadlineMonitor"/>): a request head must arrive within an absolute
+/// time from its first byte (trickling does not extend it), a write to the visitor must make progress, and a keep-alive
+/// connection silent in both directions is closed — but never one that waits for a response it is owed, nor one
+/// upgraded to another protocol.
+/// </para>
 /// </summary>
-internal sealed class PublicHttpConnection
+internal sealed class PublicHttpConnection : IDeadlineWatched
 {
     private const int InitialBufferSize = 16 * 1024;
 
     private readonly TunnelServer _server;
     private readonly Stream _visitor;
     private readonly string _scheme;
+    private readonly EndPoint? _remoteEndPoint;
     private readonly string _remote;
     private readonly string _remoteIp;
     private readonly long _connectionId;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
     private byte[] _buffer;
     private int _start;
@@ -37,25 +47,31 @@ internal sealed class PublicHttpConnection
     private volatile bool _detaching;
     private volatile bool _visitorDone;
     private long _lastActivity;
+    private long _headStarted;
+    private long _writeStarted;
+    private int _closedByDeadline;
 
     public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger)
     {
         _server = server;
         _visitor = visitor;
         _scheme = scheme;
+        _remoteEndPoint = remote;
         _remote = ListenerSocket.Describe(remote);
         _remoteIp = ListenerSocket.AddressOf(remote);
         _connectionId = connectionId;
         _logger = logger;
+        _time = server.Options.TimeProvider;
         _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
-        _lastActivity = server.Options.TimeProvider.GetTimestamp();
+        _lastActivity = _time.GetTimestamp();
+        // The first request's head is due within the head timeout of the connection's start.
+        _headStarted = _lastActivity;
     }
 
     public async Task RunAsync(CancellationToken serverStopping)
     {
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
-        var period = _server.Options.PublicIdleTimeout / 4;
-        using var watchdog = _server.Options.TimeProvider.CreateTimer(static state => ((PublicHttpConnection)state!).CheckIdle(), this, period, period);
+        _server.Deadlines.Add(this);
         try
         {
             await ServeAsync(connection).ConfigureAwait(false);
@@ -66,6 +82,7 @@ internal sealed class PublicHttpConnection
         }
         finally
         {
+            _server.Deadlines.Remove(this);
             await connection.CancelAsync().ConfigureAwait(false);
             await DetachAsync(wait: false).ConfigureAwait(false);
             await _visitor.DisposeAsync().ConfigureAwait(false);
@@ -73,37 +90,55 @@ internal sealed class PublicHttpConnection
         }
     }
 
-    /// <summary>
-    /// Closes a connection that has been silent in both directions for the idle timeout, unless a response is still
-    /// owed to a visitor who is waiting for it, or the connection was upgraded (WebSocket) and lives as long as its ends.
-    /// Long downloads and quiet streaming responses are never cut.
-    /// </summary>
-    private void CheckIdle()
+    /// <inheritdoc />
+    public void CheckDeadlines(long now)
     {
-        var silent = _server.Options.TimeProvider.GetElapsedTime(Interlocked.Read(ref _lastActivity));
-        if (silent < _server.Options.PublicIdleTimeout)
+        var options = _server.Options;
+        string? missed = null;
+        var headStarted = Interlocked.Read(ref _headStarted);
+        var writeStarted = Interlocked.Read(ref _writeStarted);
+        if (headStarted != 0 && _time.GetElapsedTime(headStarted, now) >= options.RequestHeadTimeout)
+        {
+            missed = "head";
+        }
+        else if (writeStarted != 0 && _time.GetElapsedTime(writeStarted, now) >= options.VisitorWriteTimeout)
+        {
+            missed = "write";
+        }
+        else if (writeStarted == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
+        {
+            // Silent both ways: closed unless a response is still owed to a visitor waiting for it, or the connection
+            // was upgraded (WebSocket) and lives as long as its ends. Long downloads and quiet streams are never cut.
+            var tracker = _tracker;
+            if (!(tracker is { Upgraded: true } || (tracker is { Outstanding: > 0 } && !_visitorDone)))
+            {
+                missed = "idle";
+            }
+        }
+        if (missed is null || Interlocked.Exchange(ref _closedByDeadline, 1) == 1)
         {
             return;
         }
-        var tracker = _tracker;
-        if (tracker is { Upgraded: true } || (tracker is { Outstanding: > 0 } && !_visitorDone))
+        TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", missed));
+        ServerLog.DeadlineMissed(_logger, _connectionId, _remote, missed switch
         {
-            return;
-        }
-        ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "idle timeout");
+            "head" => $"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s",
+            "write" => $"the visitor read nothing for {options.VisitorWriteTimeout.TotalSeconds:0} s",
+            _ => $"idle for {options.PublicIdleTimeout.TotalSeconds:0} s",
+        });
         try
         {
             _visitor.Dispose();
             _proxy?.Dispose();
         }
-#pragma warning disable CA1031 // A timer callback must never throw: that would end the host process.
+#pragma warning disable CA1031 // Runs on the deadline timer: it must never throw.
         catch (Exception)
 #pragma warning restore CA1031
         {
         }
     }
 
-    private void Touch() => Interlocked.Exchange(ref _lastActivity, _server.Options.TimeProvider.GetTimestamp());
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, _time.GetTimestamp());
 
     private async Task ServeAsync(CancellationTokenSource connection)
     {
@@ -132,6 +167,11 @@ internal sealed class PublicHttpConnection
                 await FinishAsync(token).ConfigureAwait(false);
                 return;
             }
+            if (RequestProblem(head) is { } problem)
+            {
+                await RespondAndCloseAsync(ErrorPages.BadRequest(problem + " The request was not forwarded."), token).ConfigureAwait(false);
+                return;
+            }
 
             var host = NormalizeHost(head.Host);
             if (host is null)
@@ -143,6 +183,13 @@ internal sealed class PublicHttpConnection
             if (tunnel is null)
             {
                 await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
+                return;
+            }
+            if (!tunnel.Access.IsAllowed(_remoteEndPoint))
+            {
+                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
+                ServerLog.VisitorRefused(_logger, _connectionId, _remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
+                await RespondAndCloseAsync(ErrorPages.Forbidden(host), token).ConfigureAwait(false);
                 return;
             }
             if (tunnel.Auth is { } auth && !auth.IsAuthorized(head.Headers["Authorization"]))
@@ -165,23 +212,39 @@ internal sealed class PublicHttpConnection
             byte[]? startFrame = null;
             if (_proxy is null)
             {
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
-                var proxy = await session.Pool.TakeAsync(_server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+                if (!tunnel.TryOpenConnection())
+                {
+                    TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
+                    ServerLog.VisitorRefused(_logger, _connectionId, _remote, tunnel.Url, "the tunnel has as many open connections as it may");
+                    await RespondAndCloseAsync(ErrorPages.TunnelBusy(host), token).ConfigureAwait(false);
+                    return;
+                }
+                Stream? proxy;
+                try
+                {
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
+                    proxy = await session.Pool.TakeAsync(_server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    tunnel.CloseConnection();
+                    throw;
+                }
                 if (proxy is null)
                 {
+                    tunnel.CloseConnection();
                     ServerLog.NoProxyConnection(_logger, _connectionId, _remote, tunnel.Url, "no proxy connection arrived in time");
                     TunnelMetrics.ProxyWaitTimeouts.Add(1);
                     await RespondAndCloseAsync(ErrorPages.ProxyTimeout(host), token).ConfigureAwait(false);
                     return;
                 }
-                tunnel.CountConnection();
                 TunnelMetrics.PublicConnections.Add(1);
                 _proxy = proxy;
                 _proxyTunnel = tunnel;
                 _tracker = new HttpResponseTracker();
                 _detaching = false;
                 startFrame = FrameCodec.Encode(new StartProxy { Url = tunnel.Url, ClientAddr = _remote });
-                _pump = PumpResponsesAsync(proxy, _tracker, connection);
+                _pump = PumpResponsesAsync(proxy, _tracker, host, connection);
             }
 
             AddForwardingHeaders(head);
@@ -191,20 +254,30 @@ internal sealed class PublicHttpConnection
             }
             var framer = HttpBodyFramer.ForRequest(head);
             _tracker!.RequestForwarded(head.Method);
-            await ForwardHeadAsync(startFrame, head, framer, token).ConfigureAwait(false);
-            while (!framer.IsComplete)
+            try
             {
-                if (!await FillAsync(token).ConfigureAwait(false))
+                await ForwardHeadAsync(startFrame, head, framer, token).ConfigureAwait(false);
+                while (!framer.IsComplete)
                 {
-                    _visitorDone = true;
-                    // The visitor left in the middle of a request body: end the request towards the tunnel too.
-                    await Splicer.ShutdownWriteAsync(_proxy!).ConfigureAwait(false);
-                    await _pump.ConfigureAwait(false);
-                    return;
+                    if (!await FillAsync(token).ConfigureAwait(false))
+                    {
+                        _visitorDone = true;
+                        // The visitor left in the middle of a request body: end the request towards the tunnel too.
+                        await Splicer.ShutdownWriteAsync(_proxy!).ConfigureAwait(false);
+                        await _pump.ConfigureAwait(false);
+                        return;
+                    }
+                    var n = framer.Advance(_buffer.AsSpan(_start, _end - _start), out _);
+                    await _proxy!.WriteAsync(_buffer.AsMemory(_start, n), token).ConfigureAwait(false);
+                    _start += n;
                 }
-                var n = framer.Advance(_buffer.AsSpan(_start, _end - _start), out _);
-                await _proxy!.WriteAsync(_buffer.AsMemory(_start, n), token).ConfigureAwait(false);
-                _start += n;
+            }
+            catch (HttpParseException ex)
+            {
+                // A malformed body (chunk framing): the local service has a request cut short; the visitor gets a 400
+                // if no part of a response has reached it yet.
+                await AbortWithAsync(ErrorPages.BadRequest(ex.Message + " The rest of the request was not forwarded.", ex.StatusCode), token).ConfigureAwait(false);
+                return;
             }
 
             if (head.IsUpgradeRequest)
@@ -222,6 +295,54 @@ internal sealed class PublicHttpConnection
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Checks what the parser leaves to the server, and puts an absolute-form target into origin form with its
+    /// authority as Host (RFC 9112 3.2.2), so the request is routed and forwarded by the same name. Returns why the
+    /// request is refused, or null.
+    /// </summary>
+    internal static string? RequestProblem(HttpRequestHead head)
+    {
+        var authorizations = 0;
+        foreach (var header in head.Headers)
+        {
+            if (string.Equals(header.Key, "Authorization", StringComparison.OrdinalIgnoreCase) && ++authorizations > 1)
+            {
+                return "The request carries more than one Authorization header.";
+            }
+        }
+        var target = head.Target;
+        var schemeLength = target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? 7
+            : target.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? 8
+            : 0;
+        if (schemeLength == 0)
+        {
+            return target.Contains("://", StringComparison.Ordinal) && !target.StartsWith('/')
+                ? "The request target names a scheme other than http or https."
+                : null;
+        }
+        var rest = target.AsSpan(schemeLength);
+        var end = rest.IndexOfAny('/', '?', '#');
+        var authority = end < 0 ? rest : rest[..end];
+        var at = authority.LastIndexOf('@');
+        if (at >= 0)
+        {
+            authority = authority[(at + 1)..];
+        }
+        if (authority.IsEmpty)
+        {
+            return "The request target is an absolute URI without a host.";
+        }
+        var path = end < 0 ? "" : rest[end..].ToString();
+        var fragment = path.IndexOf('#', StringComparison.Ordinal);
+        if (fragment >= 0)
+        {
+            path = path[..fragment];
+        }
+        head.Headers.Set("Host", authority.ToString());
+        head.Target = path.Length == 0 ? "/" : path[0] == '?' ? "/" + path : path;
+        return null;
     }
 
     private async Task ForwardHeadAsync(byte[]? startFrame, HttpRequestHead head, HttpBodyFramer framer, CancellationToken token)
@@ -266,21 +387,48 @@ internal sealed class PublicHttpConnection
         }
     }
 
-    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, CancellationTokenSource connection)
+    /// <summary>
+    /// Copies responses to the visitor. Bytes of a response head are held until the head has arrived and parses; a
+    /// head that does not parse, or a tunnel that closes while a response is owed and none has begun, answers the
+    /// visitor with a 502 instead.
+    /// </summary>
+    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, string host, CancellationTokenSource connection)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
+        var held = 0;
         try
         {
             while (true)
             {
-                var read = await proxy.ReadAsync(buffer.AsMemory(0, Splicer.BufferSize), connection.Token).ConfigureAwait(false);
+                if (buffer.Length - held < Splicer.BufferSize / 2)
+                {
+                    // A long head held back: make room (the tracker refuses a head above 64 KiB, so this is bounded).
+                    var larger = ArrayPool<byte>.Shared.Rent(held + Splicer.BufferSize);
+                    Buffer.BlockCopy(buffer, 0, larger, 0, held);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await proxy.ReadAsync(buffer.AsMemory(held), connection.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
                 }
-                await _visitor.WriteAsync(buffer.AsMemory(0, read), connection.Token).ConfigureAwait(false);
+                var total = held + read;
+                var forward = held + tracker.Observe(buffer.AsSpan(held, read));
+                if (forward > 0)
+                {
+                    await WriteVisitorAsync(buffer.AsMemory(0, forward), connection.Token).ConfigureAwait(false);
+                }
                 Touch();
-                tracker.Observe(buffer.AsSpan(0, read));
+                if (tracker.Unparsed)
+                {
+                    break;
+                }
+                held = total - forward;
+                if (held > 0 && forward > 0)
+                {
+                    Buffer.BlockCopy(buffer, forward, buffer, 0, held);
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
@@ -292,10 +440,54 @@ internal sealed class PublicHttpConnection
             ArrayPool<byte>.Shared.Return(buffer);
             if (!_detaching)
             {
-                // The tunnel side ended (the local service closed): the visitor connection ends with it.
+                // The tunnel side ended (the local service closed, or answered with something that is not HTTP): the
+                // visitor connection ends with it, after a 502 when it is owed a response none of which it has.
+                await AnswerOwedResponseAsync(tracker, host, connection.Token).ConfigureAwait(false);
                 await connection.CancelAsync().ConfigureAwait(false);
                 await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
             }
+        }
+    }
+
+    private async Task AnswerOwedResponseAsync(HttpResponseTracker tracker, string host, CancellationToken token)
+    {
+        if (tracker.Outstanding == 0)
+        {
+            return;
+        }
+        byte[]? page = null;
+        if (tracker.Unparsed && tracker.UnparsedAtHead)
+        {
+            page = ErrorPages.BadGateway(host, $"the local service's response is not HTTP ({tracker.UnparsedReason}). Check that the tunnel points at an HTTP service.");
+        }
+        else if (!tracker.Unparsed && !tracker.InBody)
+        {
+            page = ErrorPages.BadGateway(host, "its client closed the connection before the local service answered. Try again; if it keeps happening, check the local service.");
+        }
+        if (page is null)
+        {
+            return;
+        }
+        try
+        {
+            await WriteVisitorAsync(page, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+        }
+    }
+
+    /// <summary>A write to the visitor, watched by the write-progress deadline.</summary>
+    private async ValueTask WriteVisitorAsync(ReadOnlyMemory<byte> data, CancellationToken token)
+    {
+        Interlocked.Exchange(ref _writeStarted, _time.GetTimestamp());
+        try
+        {
+            await _visitor.WriteAsync(data, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _writeStarted, 0);
         }
     }
 
@@ -317,6 +509,7 @@ internal sealed class PublicHttpConnection
         }
         _detaching = true;
         _proxy = null;
+        _proxyTunnel?.CloseConnection();
         _proxyTunnel = null;
         await proxy.DisposeAsync().ConfigureAwait(false);
         if (wait)
@@ -325,6 +518,20 @@ internal sealed class PublicHttpConnection
         }
         _tracker?.Dispose();
         _tracker = null;
+    }
+
+    /// <summary>Cuts the tunnel connection short, then answers the visitor with <paramref name="page"/> if no response to it has begun.</summary>
+    private async Task AbortWithAsync(byte[] page, CancellationToken token)
+    {
+        var tracker = _tracker;
+        var responseBegun = tracker is null || tracker.InBody || tracker.Upgraded;
+        await DetachAsync(wait: true).ConfigureAwait(false);
+        if (!responseBegun)
+        {
+            await WriteVisitorAsync(page, token).ConfigureAwait(false);
+            await _visitor.FlushAsync(token).ConfigureAwait(false);
+        }
+        await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
     }
 
     /// <summary>The visitor is done sending: let outstanding responses finish, then close.</summary>
@@ -366,6 +573,7 @@ internal sealed class PublicHttpConnection
             {
                 break;
             }
+            Touch();
             await proxy.WriteAsync(_buffer.AsMemory(0, read), token).ConfigureAwait(false);
         }
         await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
@@ -379,23 +587,34 @@ internal sealed class PublicHttpConnection
             await WaitIdleAsync(token).ConfigureAwait(false);
             await DetachAsync(wait: true).ConfigureAwait(false);
         }
-        await _visitor.WriteAsync(page, token).ConfigureAwait(false);
+        await WriteVisitorAsync(page, token).ConfigureAwait(false);
         await _visitor.FlushAsync(token).ConfigureAwait(false);
         await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
     }
 
     private async Task<HttpRequestHead?> ReadHeadAsync(CancellationToken token)
     {
+        if (_end > _start && Interlocked.Read(ref _headStarted) == 0)
+        {
+            // Bytes of the next request already arrived with the previous one: its deadline runs from now.
+            Interlocked.Exchange(ref _headStarted, _time.GetTimestamp());
+        }
         while (true)
         {
             if (_end > _start && HttpHeadParser.TryParseRequestHead(_buffer.AsSpan(_start, _end - _start), out var head, out var length))
             {
                 _start += length;
+                Interlocked.Exchange(ref _headStarted, 0);
                 return head;
             }
             if (!await FillAsync(token).ConfigureAwait(false))
             {
                 return null;
+            }
+            if (Interlocked.Read(ref _headStarted) == 0)
+            {
+                // The first byte of a head: from now on it must be complete within the head timeout, however it trickles.
+                Interlocked.Exchange(ref _headStarted, _time.GetTimestamp());
             }
         }
     }

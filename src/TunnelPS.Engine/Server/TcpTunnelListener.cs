@@ -1,89 +1,93 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
 
-/// <summary>The public port of one tcp tunnel: each visitor is spliced onto a pooled proxy connection of its client.</summary>
+/// <summary>
+/// The public port of one tcp tunnel, bound where the server binds: each visitor the tunnel's IP rules and connection
+/// limit let in is spliced onto a pooled proxy connection of its client. Visitors count against the server's
+/// connection limits like every other connection.
+/// </summary>
 internal sealed class TcpTunnelListener : IAsyncDisposable
 {
-    private readonly Socket _socket;
+    private readonly ServerListener _listener;
     private readonly TunnelServer _server;
-    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private Task _acceptLoop = Task.CompletedTask;
 
-    private TcpTunnelListener(Socket socket, TunnelServer server, ILogger logger)
+    private TcpTunnelListener(ServerListener listener, TunnelServer server)
     {
-        _socket = socket;
-        Port = ListenerSocket.PortOf(socket);
+        _listener = listener;
         _server = server;
-        _logger = logger;
+        Port = listener.Port;
     }
 
     public int Port { get; }
 
     public RegisteredTunnel? Tunnel { get; set; }
 
-    /// <summary>Binds the port (0 = a free one); throws SocketException when it is taken.</summary>
-    public static TcpTunnelListener Bind(IPAddress? address, int port, TunnelServer server, ILogger logger) =>
-        new(ListenerSocket.Open(address, port), server, logger);
+    /// <summary>Binds the port (0 = a free one) where the server listens; throws SocketException when it is taken.</summary>
+    public static TcpTunnelListener Bind(TunnelServer server, int port) => new(server.BindTcpPort(port), server);
 
-    public void Start() => _acceptLoop = AcceptLoopAsync(_stop.Token);
-
-    private async Task AcceptLoopAsync(CancellationToken token)
+    public void Start()
     {
-        try
-        {
-            while (!token.IsCancellationRequested)
-            {
-                var visitor = await _socket.AcceptAsync(token).ConfigureAwait(false);
-                _server.Track(HandleVisitorAsync(visitor, token));
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-        }
+        var token = _stop.Token;
+        _listener.Start(_server.Connections, (socket, _) => HandleVisitorAsync(socket, token));
     }
 
     private async Task HandleVisitorAsync(Socket visitor, CancellationToken token)
     {
-        SocketTuning.Apply(visitor);
+        var logger = _server.Connections.Logger;
         var connectionId = _server.NextConnectionId();
-        var remote = ListenerSocket.Describe(visitor.RemoteEndPoint);
+        EndPoint? remoteEndPoint = null;
         var visitorStream = new NetworkStream(visitor, ownsSocket: true);
         Stream? proxy = null;
+        RegisteredTunnel? counted = null;
         try
         {
+            remoteEndPoint = visitor.RemoteEndPoint;
+            var remote = ListenerSocket.Describe(remoteEndPoint);
             var tunnel = Tunnel;
             var session = tunnel?.Session;
             if (tunnel is null || session is null)
             {
-                ServerLog.NoProxyConnection(_logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
+                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
                 return;
             }
+            if (!tunnel.Access.IsAllowed(remoteEndPoint))
+            {
+                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
+                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
+                return;
+            }
+            if (!tunnel.TryOpenConnection())
+            {
+                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
+                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel has as many open connections as it may");
+                return;
+            }
+            counted = tunnel;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
             proxy = await session.Pool.TakeAsync(_server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
             if (proxy is null)
             {
-                ServerLog.NoProxyConnection(_logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
+                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
                 TunnelMetrics.ProxyWaitTimeouts.Add(1);
                 return;
             }
-            tunnel.CountConnection();
             TunnelMetrics.PublicConnections.Add(1);
             await FrameCodec.WriteAsync(proxy, new StartProxy { Url = tunnel.Url, ClientAddr = remote }, linked.Token).ConfigureAwait(false);
             await Splicer.RunAsync(visitorStream, proxy, null, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            ServerLog.ConnectionClosed(_logger, connectionId, remote, ex.Message);
+            ServerLog.ConnectionClosed(logger, connectionId, ListenerSocket.Describe(remoteEndPoint), ex.Message);
         }
         finally
         {
+            counted?.CloseConnection();
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
@@ -95,8 +99,7 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        _socket.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
+        await _listener.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 }

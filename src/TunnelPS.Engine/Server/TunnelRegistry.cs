@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 
 namespace TunnelPS.Engine.Server;
 
 /// <summary>
-/// Which session serves which public name: http/https tunnels by (scheme, host), tcp tunnels by port. Names of a
-/// disconnected client stay reserved for its reconnect for a grace period, then are released.
+/// Which session serves which public name, and which tenant owns it: http/https tunnels by (scheme, host), tcp tunnels
+/// by port. A host name belongs to one tenant for every scheme, and no tenant's name may lie under or above another
+/// tenant's (a parent's cookies reach its children). Names of a session that ended stay its tenant's until their
+/// reservation lapses: the same tenant takes them back at once, no other can. Lookups on the request path are
+/// lock-free; changes take one lock.
 /// </summary>
 internal sealed class TunnelRegistry
 {
@@ -14,6 +16,12 @@ internal sealed class TunnelRegistry
     private readonly ConcurrentDictionary<string, RegisteredTunnel> _httpsHosts = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<int, RegisteredTunnel> _tcp = new();
     private readonly object _gate = new();
+
+    // Under _gate: the owner of each registered host (with how many schemes it holds), how many names each owner
+    // holds under each parent, and how many tcp ports each owner holds.
+    private readonly Dictionary<string, (string Owner, int Schemes)> _owners = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Dictionary<string, int>> _under = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, int> _tcpPortsByOwner = new(StringComparer.Ordinal);
 
     private ConcurrentDictionary<string, RegisteredTunnel> Hosts(string scheme) => scheme == "https" ? _httpsHosts : _httpHosts;
 
@@ -25,67 +33,228 @@ internal sealed class TunnelRegistry
 
     public IReadOnlyList<RegisteredTunnel> All() => [.. _httpHosts.Values, .. _httpsHosts.Values, .. _tcp.Values];
 
-    /// <summary>True when a name is free for <paramref name="clientId"/> (unused, or held/reserved by the same client, or its reservation lapsed).</summary>
-    public bool IsHttpNameFree(string scheme, string host, string clientId, DateTimeOffset now)
-    {
-        var existing = FindHttp(scheme, host);
-        return existing is null || existing.ClientId == clientId || (existing.Session is null && existing.ReservedUntil <= now);
-    }
-
-    /// <summary>Registers an http/https tunnel; returns the existing holder's URL when the name is taken.</summary>
-    public bool TryAddHttp(string scheme, RegisteredTunnel tunnel, DateTimeOffset now, out RegisteredTunnel? replaced)
+    /// <summary>True when no tunnel of any scheme holds <paramref name="host"/> (random names are chosen among these).</summary>
+    public bool IsHostFree(string host)
     {
         lock (_gate)
         {
-            replaced = null;
-            var hosts = Hosts(scheme);
-            if (hosts.TryGetValue(tunnel.Host, out var existing))
-            {
-                if (existing.ClientId != tunnel.ClientId && !(existing.Session is null && existing.ReservedUntil <= now))
-                {
-                    return false;
-                }
-                replaced = existing;
-            }
-            hosts[tunnel.Host] = tunnel;
-            return true;
+            return !_owners.ContainsKey(host);
         }
     }
 
-    /// <summary>Claims a tcp port for a tunnel; false when another client holds it.</summary>
-    public bool TryAddTcp(RegisteredTunnel tunnel, DateTimeOffset now, out RegisteredTunnel? replaced)
+    /// <summary>TCP ports a tenant holds now (served or reserved).</summary>
+    public int TcpPortCount(string owner)
     {
         lock (_gate)
         {
-            replaced = null;
-            if (_tcp.TryGetValue(tunnel.Port, out var existing))
+            return _tcpPortsByOwner.GetValueOrDefault(owner);
+        }
+    }
+
+    /// <summary>
+    /// Registers an http/https tunnel. Returns null on success, or why the name cannot be had: another tenant owns it
+    /// (for any scheme), another live session of the same tenant serves it, or it nests under or above another
+    /// tenant's name. A lapsed reservation in the way is removed first.
+    /// </summary>
+    public string? TryAddHttp(string scheme, RegisteredTunnel tunnel, DateTimeOffset now)
+    {
+        var host = tunnel.Host;
+        var url = tunnel.Url;
+        lock (_gate)
+        {
+            foreach (var other in new[] { "http", "https" })
             {
-                if (existing.ClientId != tunnel.ClientId && !(existing.Session is null && existing.ReservedUntil <= now))
+                if (Hosts(other).TryGetValue(host, out var held))
                 {
-                    return false;
+                    if (held.IsExpired(now))
+                    {
+                        RemoveLocked(held);
+                        continue;
+                    }
+                    if (held.Owner != tunnel.Owner)
+                    {
+                        return $"The tunnel {url} is already registered by another client. Choose another -Subdomain or -Hostname.";
+                    }
+                    if (other == scheme && held.Session is not null)
+                    {
+                        return ReferenceEquals(held.Session, tunnel.Session)
+                            ? $"This client already has the tunnel {url}."
+                            : $"The tunnel {url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.";
+                    }
                 }
-                replaced = existing;
+            }
+            if (NestingConflictLocked(host, tunnel.Owner, now) is { } nesting)
+            {
+                return nesting;
+            }
+            var hosts = Hosts(scheme);
+            if (hosts.TryGetValue(host, out var reclaimed))
+            {
+                // The same tenant takes back a name its ended session left reserved.
+                RemoveLocked(reclaimed);
+            }
+            hosts[host] = tunnel;
+            AddOwnerLocked(host, tunnel.Owner);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="owner"/> may not hold <paramref name="host"/> because of another tenant's registered names
+    /// (a parent held by another tenant, or names of another tenant under it), or null.
+    /// </summary>
+    private string? NestingConflictLocked(string host, string owner, DateTimeOffset now)
+    {
+        foreach (var parent in HostNames.Parents(host))
+        {
+            if (_owners.TryGetValue(parent, out var entry) && entry.Owner != owner && !HeldOnlyByExpiredLocked(parent, now))
+            {
+                return $"The name {host} lies under {parent}, which another client holds. Choose a name that is not under another tenant's.";
+            }
+        }
+        if (_under.TryGetValue(host, out var owners))
+        {
+            foreach (var (other, count) in owners)
+            {
+                if (other != owner && count > 0)
+                {
+                    return $"The name {host} is a parent of names another client holds. Choose another name.";
+                }
+            }
+        }
+        return null;
+    }
+
+    private bool HeldOnlyByExpiredLocked(string host, DateTimeOffset now)
+    {
+        var expired = true;
+        foreach (var scheme in new[] { "http", "https" })
+        {
+            if (Hosts(scheme).TryGetValue(host, out var held))
+            {
+                if (held.IsExpired(now))
+                {
+                    RemoveLocked(held);
+                }
+                else
+                {
+                    expired = false;
+                }
+            }
+        }
+        return expired;
+    }
+
+    /// <summary>
+    /// Claims a tcp port for a tunnel. Returns null on success or why not: another tenant holds it, or another live
+    /// session of the same tenant does. A lapsed or same-tenant reservation in the way is replaced.
+    /// </summary>
+    public string? TryAddTcp(RegisteredTunnel tunnel, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (_tcp.TryGetValue(tunnel.Port, out var held))
+            {
+                if (!held.IsExpired(now) && (held.Owner != tunnel.Owner || held.Session is not null))
+                {
+                    return $"The remote port {tunnel.Port} is already used by another tunnel.";
+                }
+                RemoveLocked(held);
             }
             _tcp[tunnel.Port] = tunnel;
-            return true;
+            _tcpPortsByOwner[tunnel.Owner] = _tcpPortsByOwner.GetValueOrDefault(tunnel.Owner) + 1;
+            return null;
         }
     }
 
-    /// <summary>Finds a reserved tcp tunnel of this client (to give a reconnecting client its old port).</summary>
-    public RegisteredTunnel? FindReservedTcp(int port, string clientId) =>
-        _tcp.TryGetValue(port, out var t) && t.ClientId == clientId ? t : null;
+    /// <summary>The tcp tunnel on <paramref name="port"/> that <paramref name="owner"/> may take back (its session ended), or null.</summary>
+    public RegisteredTunnel? FindReclaimableTcp(int port, string owner, DateTimeOffset now) =>
+        _tcp.TryGetValue(port, out var t) && t.Owner == owner && t.Session is null && !t.IsExpired(now) ? t : null;
 
     /// <summary>Removes one tunnel if it is still the registered one.</summary>
     public bool Remove(RegisteredTunnel tunnel)
     {
         lock (_gate)
         {
-            if (tunnel.Protocol == "tcp")
+            return RemoveLocked(tunnel);
+        }
+    }
+
+    private bool RemoveLocked(RegisteredTunnel tunnel)
+    {
+        if (tunnel.Protocol == "tcp")
+        {
+            if (_tcp.TryGetValue(tunnel.Port, out var t) && ReferenceEquals(t, tunnel) && _tcp.TryRemove(tunnel.Port, out _))
             {
-                return _tcp.TryGetValue(tunnel.Port, out var t) && ReferenceEquals(t, tunnel) && _tcp.TryRemove(tunnel.Port, out _);
+                var left = _tcpPortsByOwner.GetValueOrDefault(tunnel.Owner) - 1;
+                if (left <= 0)
+                {
+                    _tcpPortsByOwner.Remove(tunnel.Owner);
+                }
+                else
+                {
+                    _tcpPortsByOwner[tunnel.Owner] = left;
+                }
+                return true;
             }
-            var hosts = Hosts(tunnel.Protocol);
-            return hosts.TryGetValue(tunnel.Host, out var h) && ReferenceEquals(h, tunnel) && hosts.TryRemove(tunnel.Host, out _);
+            return false;
+        }
+        var hosts = Hosts(tunnel.Protocol);
+        if (hosts.TryGetValue(tunnel.Host, out var h) && ReferenceEquals(h, tunnel) && hosts.TryRemove(tunnel.Host, out _))
+        {
+            RemoveOwnerLocked(tunnel.Host);
+            return true;
+        }
+        return false;
+    }
+
+    private void AddOwnerLocked(string host, string owner)
+    {
+        if (_owners.TryGetValue(host, out var entry))
+        {
+            _owners[host] = (owner, entry.Schemes + 1);
+            return;
+        }
+        _owners[host] = (owner, 1);
+        foreach (var parent in HostNames.Parents(host))
+        {
+            if (!_under.TryGetValue(parent, out var counts))
+            {
+                _under[parent] = counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            }
+            counts[owner] = counts.GetValueOrDefault(owner) + 1;
+        }
+    }
+
+    private void RemoveOwnerLocked(string host)
+    {
+        if (!_owners.TryGetValue(host, out var entry))
+        {
+            return;
+        }
+        if (entry.Schemes > 1)
+        {
+            _owners[host] = (entry.Owner, entry.Schemes - 1);
+            return;
+        }
+        _owners.Remove(host);
+        foreach (var parent in HostNames.Parents(host))
+        {
+            if (_under.TryGetValue(parent, out var counts) && counts.TryGetValue(entry.Owner, out var n))
+            {
+                if (n <= 1)
+                {
+                    counts.Remove(entry.Owner);
+                    if (counts.Count == 0)
+                    {
+                        _under.Remove(parent);
+                    }
+                }
+                else
+                {
+                    counts[entry.Owner] = n - 1;
+                }
+            }
         }
     }
 
@@ -95,45 +264,11 @@ internal sealed class TunnelRegistry
         var expired = new List<RegisteredTunnel>();
         foreach (var tunnel in All())
         {
-            if (tunnel.Session is null && tunnel.ReservedUntil <= now && Remove(tunnel))
+            if (tunnel.IsExpired(now) && Remove(tunnel))
             {
                 expired.Add(tunnel);
             }
         }
         return expired;
     }
-
-    /// <summary>A random, DNS-safe name: 10 lowercase letters and digits.</summary>
-    public static string RandomName()
-    {
-        const string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-        Span<char> name = stackalloc char[10];
-        name[0] = alphabet[RandomNumberGenerator.GetInt32(26)];
-        for (var i = 1; i < name.Length; i++)
-        {
-            name[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
-        }
-        return new string(name);
-    }
-
-    /// <summary>True for a valid DNS label (a subdomain): 1-63 of a-z, 0-9 and '-', not starting or ending with '-'.</summary>
-    public static bool IsValidLabel(string label)
-    {
-        if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-')
-        {
-            return false;
-        }
-        foreach (var c in label)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c == '-'))
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// <summary>True for a valid host name made of DNS labels.</summary>
-    public static bool IsValidHostname(string host) =>
-        host.Length is > 0 and <= 253 && host.Split('.').All(IsValidLabel);
 }

@@ -1,16 +1,12 @@
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
-using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
@@ -29,40 +25,51 @@ public enum TunnelServerStatus
 /// The self-hosted tunnel server: one TLS port carrying control, proxy and public HTTPS connections (told apart after
 /// the handshake), a plain HTTP port, and one port per tcp tunnel. Start it with <see cref="StartAsync"/>; dispose or
 /// <see cref="StopAsync"/> it to close every listener and session.
+/// <para>
+/// The server faces the internet: every connection is counted against the server's and its address's limits before
+/// any work is spent on it, handshakes are bounded, clients are tenants by token (names and ports belong to a token),
+/// and no background loop can end the host process.
+/// </para>
 /// </summary>
 public sealed class TunnelServer : IAsyncDisposable
 {
-    private readonly Socket _tlsListener;
-    private readonly Socket? _httpListener;
-    private readonly SslServerAuthenticationOptions _tlsOptions;
-    private readonly ConcurrentDictionary<string, ControlSession> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<Task, byte> _work = new();
+    private readonly ServerListener _tlsListener;
+    private readonly ServerListener? _httpListener;
+    private readonly ConcurrentWork _work = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
-    private readonly byte[][] _tokenHashes;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TlsPortHandler _tlsHandler;
     private long _connectionIds;
     private int _status = (int)TunnelServerStatus.Starting;
-    private Task _loops = Task.CompletedTask;
+    private Task _maintenance = Task.CompletedTask;
 
-    private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, Socket tlsListener, Socket? httpListener)
+    private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
         Options = options;
         Certificate = certificate;
-        _tlsListener = tlsListener;
-        _httpListener = httpListener;
-        Port = ListenerSocket.PortOf(tlsListener);
-        HttpPort = httpListener is null ? -1 : ListenerSocket.PortOf(httpListener);
+        Tenants = tenants;
+        _tlsListener = tls;
+        _httpListener = http;
+        LoopbackOnly = loopbackOnly;
+        Port = tls.Port;
+        HttpPort = http?.Port ?? -1;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Server");
-        _tokenHashes = options.AuthTokens.Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t))).ToArray();
-        _tlsOptions = new SslServerAuthenticationOptions
-        {
-            ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null),
-            EnabledSslProtocols = TlsDefaults.Protocols,
-            ClientCertificateRequired = false,
-            ApplicationProtocols = TlsDefaults.HttpAlpn,
-        };
+        var limit = DescriptorLimit.Current();
+        var budget = DescriptorLimit.ConnectionBudget(limit);
+        var maxConnections = options.MaxConnections > 0 ? Math.Min(options.MaxConnections, budget) : budget;
+        Connections = new ConnectionContext(
+            new ConnectionLimiter(maxConnections, options.MaxConnectionsPerIP),
+            IPAccessList.Parse(null, options.DenyIP, "-DenyIP"),
+            _logger,
+            new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(10)),
+            options.TimeProvider,
+            Track);
+        Deadlines = new DeadlineMonitor(options.TimeProvider, TimeSpan.FromSeconds(1));
         Registry = new TunnelRegistry();
+        Sessions = new SessionTable(this, _logger);
+        Registrar = new TunnelRegistrar(this);
+        _tlsHandler = new TlsPortHandler(this, certificate, _logger);
         StartTime = options.TimeProvider.GetUtcNow();
         CertificateThumbprint = CertificateStore.Thumbprint(certificate);
     }
@@ -74,6 +81,18 @@ public sealed class TunnelServer : IAsyncDisposable
     public int Port { get; }
     public int HttpPort { get; }
     public DateTimeOffset StartTime { get; }
+
+    /// <summary>True when the server listens on loopback only (no tokens and no -AllowAnonymous, or a loopback bind address).</summary>
+    public bool LoopbackOnly { get; }
+
+    /// <summary>True when clients need no token (a loopback server without tokens, or -AllowAnonymous).</summary>
+    public bool IsAnonymous => Tenants.IsAnonymous;
+
+    /// <summary>The most connections the server holds at once (from -MaxConnections and the descriptor limit).</summary>
+    public int MaxConnections => Connections.Limiter.MaxTotal;
+
+    /// <summary>Connections held right now, over every port.</summary>
+    public int ConnectionCount => Connections.Limiter.Total;
 
     /// <summary>The address clients dial: domain:port.</summary>
     public string ServerAddress => string.Create(CultureInfo.InvariantCulture, $"{Domain}:{Port}");
@@ -89,29 +108,73 @@ public sealed class TunnelServer : IAsyncDisposable
     public event EventHandler? StatusChanged;
 
     internal TunnelRegistry Registry { get; }
+    internal TenantDirectory Tenants { get; }
+    internal SessionTable Sessions { get; }
+    internal TunnelRegistrar Registrar { get; }
+    internal ConnectionContext Connections { get; }
+    internal DeadlineMonitor Deadlines { get; }
+    internal CancellationToken Stopping => _stop.Token;
 
     /// <summary>Connected clients.</summary>
-    public int SessionCount => _sessions.Count;
+    public int SessionCount => Sessions.Count;
 
     /// <summary>Connection tasks still running (for leak checks in tests).</summary>
     internal int ActiveWorkCount => _work.Count;
 
     /// <summary>Idle pooled proxy connections across all sessions.</summary>
-    internal int IdleProxyCount => _sessions.Values.Sum(s => s.Pool.IdleCount);
+    internal int IdleProxyCount => Sessions.All.Sum(s => s.Pool.IdleCount);
 
     /// <summary>A snapshot of every public URL.</summary>
     public IReadOnlyList<ServerTunnelInfo> Tunnels =>
         Registry.All()
-            .Select(t => new ServerTunnelInfo(t.Url, t.Protocol, t.ClientId, t.Session?.RemoteAddress, t.Session is not null, t.ConnectionCount, t.StartTime))
+            .Select(t => new ServerTunnelInfo(t.Url, t.Protocol, t.Session?.Label ?? "", t.OwnerName, t.Session?.RemoteAddress, t.Session is not null, t.ConnectionCount, t.OpenConnections, t.StartTime))
             .OrderBy(t => t.StartTime)
             .ToList();
 
-    /// <summary>Opens the listeners and starts serving; throws <see cref="TunnelConfigurationException"/> when a port is taken.</summary>
+    /// <summary>
+    /// Opens the listeners and starts serving; throws <see cref="TunnelConfigurationException"/> when a port is taken or
+    /// an option cannot be used, and <see cref="ConfigurationException"/> for a bad token file.
+    /// </summary>
     public static Task<TunnelServer> StartAsync(TunnelServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
-        if (string.IsNullOrWhiteSpace(options.Domain) || !TunnelRegistry.IsValidHostname(options.Domain.ToLowerInvariant()))
+        options = Validate(options);
+        var tenants = new TenantDirectory(options);
+        var loopbackOnly = options.BindAddress is null ? tenants.IsAnonymous && !options.AllowAnonymous : ListenerSocket.IsLoopback(options.BindAddress);
+        if (tenants.IsAnonymous && !options.AllowAnonymous && !loopbackOnly)
+        {
+            throw new TunnelConfigurationException(
+                $"The server has no auth token, so anyone who reaches {options.BindAddress} could open tunnels on it. Give -AuthToken (or -AuthTokenFile), or -AllowAnonymous to accept that, or bind to loopback.");
+        }
+        var certificate = options.Certificate ?? CertificateStore.LoadOrCreateDefault(options.Domain);
+        if (!certificate.HasPrivateKey)
+        {
+            throw new TunnelConfigurationException("The server certificate has no private key; TLS needs one.");
+        }
+        var tls = OpenOrExplain(options.BindAddress, loopbackOnly, options.Port, "TLS (-Port)");
+        ServerListener? http = null;
+        try
+        {
+            if (options.HttpPort >= 0)
+            {
+                http = OpenOrExplain(options.BindAddress, loopbackOnly, options.HttpPort, "HTTP (-HttpPort)");
+            }
+        }
+        catch
+        {
+            tls.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+        var server = new TunnelServer(options, certificate, tenants, tls, http, loopbackOnly);
+        server.Begin();
+        return Task.FromResult(server);
+    }
+
+    private static TunnelServerOptions Validate(TunnelServerOptions options)
+    {
+        var domain = options.Domain?.Trim().TrimEnd('.').ToLowerInvariant() ?? "";
+        if (domain.Length == 0 || !HostNames.IsValidHostname(domain))
         {
             throw new TunnelConfigurationException($"'{options.Domain}' is not a valid domain name for the server. Give a DNS name such as tunnel.example.com (default: localhost).");
         }
@@ -123,35 +186,48 @@ public sealed class TunnelServer : IAsyncDisposable
         {
             throw new TunnelConfigurationException($"The TCP port range {range.First}-{range.Last} is not valid; give two ports from 1 to 65535, the first not above the last.");
         }
-        var certificate = options.Certificate ?? CertificateStore.LoadOrCreateDefault(options.Domain.ToLowerInvariant());
-        if (!certificate.HasPrivateKey)
+        var patterns = new List<string>();
+        foreach (var pattern in options.AllowedHostnames)
         {
-            throw new TunnelConfigurationException("The server certificate has no private key; TLS needs one.");
-        }
-        var tls = OpenOrExplain(options.BindAddress, options.Port, "TLS (-Port)");
-        Socket? http = null;
-        try
-        {
-            if (options.HttpPort >= 0)
+            var normalized = pattern?.Trim().TrimEnd('.').ToLowerInvariant() ?? "";
+            if (!HostNames.IsValidPattern(normalized))
             {
-                http = OpenOrExplain(options.BindAddress, options.HttpPort, "HTTP (-HttpPort)");
+                throw new TunnelConfigurationException($"-AllowedHostname '{pattern}' is not a host name or a pattern such as *.example.org.");
             }
+            var bare = normalized.StartsWith("*.", StringComparison.Ordinal) ? normalized[2..] : normalized;
+            if (HostNames.IsSameOrParent(bare, domain) && !normalized.StartsWith("*.", StringComparison.Ordinal))
+            {
+                throw new TunnelConfigurationException($"-AllowedHostname '{pattern}' is the server's domain or a parent of it; that name is never given to a client.");
+            }
+            patterns.Add(normalized);
         }
-        catch
+        CheckPositive(options.MaxConnectionsPerIP, "-MaxConnectionsPerIP");
+        CheckPositive(options.MaxConcurrentHandshakes, "-MaxConcurrentHandshakes");
+        CheckPositive(options.MaxSessions, "-MaxSessions");
+        CheckPositive(options.MaxSessionsPerToken, "-MaxSessionsPerToken");
+        CheckPositive(options.MaxTunnelsPerSession, "-MaxTunnelsPerSession");
+        CheckPositive(options.MaxConnectionsPerTunnel, "-MaxConnectionsPerTunnel");
+        if (options.MaxTcpPortsPerToken < 0 || options.MaxConnections < 0)
         {
-            tls.Dispose();
-            throw;
+            throw new TunnelConfigurationException("-MaxTcpPortsPerToken and -MaxConnections must not be negative (-MaxConnections 0 sizes it from the descriptor limit).");
         }
-        var server = new TunnelServer(options with { Domain = options.Domain.ToLowerInvariant() }, certificate, tls, http);
-        server.Begin();
-        return Task.FromResult(server);
+        _ = IPAccessList.Parse(null, options.DenyIP, "-DenyIP");
+        return options with { Domain = domain, AllowedHostnames = patterns };
     }
 
-    private static Socket OpenOrExplain(IPAddress? address, int port, string what)
+    private static void CheckPositive(int value, string name)
+    {
+        if (value < 1)
+        {
+            throw new TunnelConfigurationException(string.Create(CultureInfo.InvariantCulture, $"{name} must be at least 1 (it is {value})."));
+        }
+    }
+
+    private static ServerListener OpenOrExplain(IPAddress? address, bool loopbackOnly, int port, string what)
     {
         try
         {
-            return ListenerSocket.Open(address, port);
+            return ServerListener.Open(address, loopbackOnly, port);
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -164,21 +240,37 @@ public sealed class TunnelServer : IAsyncDisposable
             throw new TunnelConfigurationException(
                 string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {ex.Message}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
         }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new TunnelConfigurationException(
+                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {ex.Message}. Give an address of this host with -BindAddress."));
+        }
     }
+
+    /// <summary>The context a TCP tunnel port's listener shares with the server.</summary>
+    internal ServerListener BindTcpPort(int port) => ServerListener.Open(Options.BindAddress, LoopbackOnly, port);
 
     private void Begin()
     {
         var token = _stop.Token;
-        var loops = new List<Task> { Supervise("tls-accept", AcceptLoopAsync(_tlsListener, HandleTlsConnectionAsync, token)) };
-        if (_httpListener is not null)
-        {
-            loops.Add(Supervise("http-accept", AcceptLoopAsync(_httpListener, HandleHttpConnectionAsync, token)));
-        }
-        loops.Add(Supervise("maintenance", MaintenanceLoopAsync(token)));
-        _loops = Task.WhenAll(loops);
+        _tlsListener.Start(Connections, (socket, slot) => _tlsHandler.RunAsync(socket, slot, NextConnectionId(), token));
+        _httpListener?.Start(Connections, (socket, slot) => HandleHttpConnectionAsync(socket, slot, token), RefusedHttpResponse);
+        _maintenance = Supervise("maintenance", MaintenanceLoopAsync(token));
         SetStatus(TunnelServerStatus.Running);
-        ServerLog.Listening(_logger, _tlsListener.LocalEndPoint?.ToString() ?? "", _httpListener?.LocalEndPoint?.ToString() ?? "none", Domain);
+        ServerLog.Listening(_logger, _tlsListener.Endpoints, _httpListener?.Endpoints ?? "none", Domain);
+        if (LoopbackOnly && Tenants.IsAnonymous && Options.BindAddress is null)
+        {
+            ServerLog.LoopbackOnly(_logger, _tlsListener.Endpoints);
+        }
+        if (!Tenants.IsAnonymous)
+        {
+            ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
+        }
     }
+
+    /// <summary>What a visitor refused at accept on the plain HTTP port reads before the connection closes.</summary>
+    private static readonly byte[] RefusedHttpResponse = ErrorPages.Render(503, "Service Unavailable", "Too many connections",
+        "The tunnel server holds as many connections as it may (in total or from your address). Close some connections, or try again in a moment.");
 
     private async Task Supervise(string name, Task loop)
     {
@@ -191,7 +283,7 @@ public sealed class TunnelServer : IAsyncDisposable
             ServerLog.LoopFailed(_logger, name, ex);
             Error = ex;
             SetStatus(TunnelServerStatus.Failed);
-            _ = StopCoreAsync(TunnelServerStatus.Failed);
+            Track(StopCoreAsync(TunnelServerStatus.Failed));
         }
         catch (Exception) when (_stop.IsCancellationRequested)
         {
@@ -209,200 +301,29 @@ public sealed class TunnelServer : IAsyncDisposable
     internal long NextConnectionId() => Interlocked.Increment(ref _connectionIds);
 
     /// <summary>Keeps a per-connection task observed and waited for at shutdown.</summary>
-    internal void Track(Task task)
-    {
-        _work.TryAdd(task, 0);
-        _ = task.ContinueWith(t => _work.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    internal void Track(Task task) => _work.Track(task);
 
-    private async Task AcceptLoopAsync(Socket listener, Func<Socket, long, CancellationToken, Task> handler, CancellationToken token)
-    {
-        while (!token.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(token).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.TooManyOpenSockets)
-            {
-                continue;
-            }
-            SocketTuning.Apply(socket);
-            Track(RunConnectionAsync(socket, handler, token));
-        }
-    }
-
-    private async Task RunConnectionAsync(Socket socket, Func<Socket, long, CancellationToken, Task> handler, CancellationToken token)
+    private async Task HandleHttpConnectionAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, CancellationToken token)
     {
         var id = NextConnectionId();
+        var remote = socket.RemoteEndPoint;
         try
         {
-            await handler(socket, id, token).ConfigureAwait(false);
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            await new PublicHttpConnection(this, stream, "http", remote, id, _logger).RunAsync(token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // One connection's failure must never reach the accept loop or the host.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            ServerLog.ConnectionClosed(_logger, id, ListenerSocket.Describe(SafeRemote(socket)), ex.Message);
+            ServerLog.ConnectionClosed(_logger, id, ListenerSocket.Describe(remote), ex.Message);
             socket.Dispose();
         }
     }
 
-    private static EndPoint? SafeRemote(Socket socket)
+    /// <summary>A session ended: its tunnels stay its tenant's for the reconnect grace (released at once when the server stops).</summary>
+    internal void ReserveTunnels(ControlSession session)
     {
-        try
-        {
-            return socket.RemoteEndPoint;
-        }
-        catch (ObjectDisposedException)
-        {
-            return null;
-        }
-    }
-
-    private Task HandleHttpConnectionAsync(Socket socket, long connectionId, CancellationToken token)
-    {
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        return new PublicHttpConnection(this, stream, "http", socket.RemoteEndPoint, connectionId, _logger).RunAsync(token);
-    }
-
-    private async Task HandleTlsConnectionAsync(Socket socket, long connectionId, CancellationToken token)
-    {
-        var remote = socket.RemoteEndPoint;
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        var handedOff = false;
-        try
-        {
-            byte[] first = new byte[FrameCodec.HeaderLength];
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token))
-            {
-                deadline.CancelAfter(Options.HandshakeTimeout);
-                await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);
-                var got = 0;
-                while (got < first.Length)
-                {
-                    var n = await ssl.ReadAsync(first.AsMemory(got), deadline.Token).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        return;
-                    }
-                    got += n;
-                }
-                if (!LooksLikeFrame(first))
-                {
-                    handedOff = true;
-                    var https = new PrefixedStream(ssl, first);
-                    await new PublicHttpConnection(this, https, "https", remote, connectionId, _logger).RunAsync(token).ConfigureAwait(false);
-                    return;
-                }
-                var framed = new PrefixedStream(ssl, first);
-                var message = await FrameCodec.ReadAsync(framed, deadline.Token).ConfigureAwait(false);
-                switch (message)
-                {
-                    case Auth auth:
-                        handedOff = true;
-                        await RunControlAsync(framed, auth, remote, connectionId).ConfigureAwait(false);
-                        return;
-                    case RegProxy reg:
-                        handedOff = RegisterProxy(framed, reg);
-                        return;
-                    default:
-                        ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
-                            $"first frame was {message?.Type ?? "nothing"}, expected Auth or RegProxy");
-                        return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or ProtocolException or SocketException or ObjectDisposedException)
-        {
-            ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), ex.Message);
-        }
-        finally
-        {
-            if (!handedOff)
-            {
-                await ssl.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
-    internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)
-    {
-        var length = BinaryPrimitives.ReadInt64LittleEndian(first8);
-        return length is > 0 and <= FrameCodec.MaxFrameLength;
-    }
-
-    private async Task RunControlAsync(Stream stream, Auth auth, EndPoint? remote, long connectionId)
-    {
-        var remoteText = ListenerSocket.Describe(remote);
-        string? refusal = null;
-        if (auth.Version != ProtocolVersion.Current)
-        {
-            refusal = $"Incompatible protocol version: this server speaks version {ProtocolVersion.Current}, the client sent '{auth.Version}'. Use an ngrok 1.x compatible client.";
-        }
-        else if (_tokenHashes.Length > 0 && !TokenAccepted(auth.User))
-        {
-            refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or authtoken in the config file).";
-        }
-        else if (_sessions.Count >= Options.MaxSessions)
-        {
-            refusal = string.Create(CultureInfo.InvariantCulture, $"The server already serves {Options.MaxSessions} clients, its limit. Try again later.");
-        }
-        if (refusal is not null)
-        {
-            ServerLog.LoginRefused(_logger, connectionId, remoteText, refusal);
-            try
-            {
-                await FrameCodec.WriteAsync(stream, new AuthResp { Error = refusal }, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
-            return;
-        }
-        var clientId = IsValidClientId(auth.ClientId) ? auth.ClientId : RandomClientId();
-        var session = new ControlSession(this, stream, auth, clientId, remoteText, connectionId, _logger);
-        if (_sessions.TryRemove(clientId, out var previous))
-        {
-            previous.End("replaced by a new login with the same client id");
-        }
-        _sessions[clientId] = session;
-        ServerLog.ClientLoggedIn(_logger, connectionId, clientId, remoteText, auth.OS, auth.Arch, auth.MmVersion);
-        await session.RunAsync().ConfigureAwait(false);
-    }
-
-    private bool TokenAccepted(string token)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(token ?? ""));
-        var accepted = false;
-        foreach (var expected in _tokenHashes)
-        {
-            // Check every token so timing does not reveal which one matched.
-            accepted |= CryptographicOperations.FixedTimeEquals(hash, expected);
-        }
-        return accepted;
-    }
-
-    private static bool IsValidClientId(string id) => id.Length is >= 8 and <= 64 && id.All(char.IsAsciiLetterOrDigit);
-
-    private static string RandomClientId() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
-
-    private bool RegisterProxy(Stream stream, RegProxy reg)
-    {
-        if (!_sessions.TryGetValue(reg.ClientId, out var session))
-        {
-            return false;
-        }
-        session.Pool.Offer(stream);
-        return true;
-    }
-
-    internal void OnSessionEnded(ControlSession session)
-    {
-        _sessions.TryRemove(new KeyValuePair<string, ControlSession>(session.ClientId, session));
         var stopping = _stop.IsCancellationRequested;
         var until = Options.TimeProvider.GetUtcNow() + Options.ReconnectGrace;
         foreach (var tunnel in session.Tunnels)
@@ -427,184 +348,6 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Registers one protocol of a ReqTunnel; returns the tunnel or the error to send back.</summary>
-    internal Task<(RegisteredTunnel? Tunnel, string? Error)> RegisterTunnelAsync(ControlSession session, string protocol, ReqTunnel request)
-    {
-        var now = Options.TimeProvider.GetUtcNow();
-        switch (protocol)
-        {
-            case "http" or "https":
-                return Task.FromResult(RegisterHttp(session, protocol, request, now));
-            case "tcp":
-                return Task.FromResult(RegisterTcp(session, request, now));
-            default:
-                return Task.FromResult<(RegisteredTunnel?, string?)>((null, $"Unknown tunnel protocol '{protocol}'; use http, https or tcp."));
-        }
-    }
-
-    private (RegisteredTunnel?, string?) RegisterHttp(ControlSession session, string scheme, ReqTunnel request, DateTimeOffset now)
-    {
-        if (scheme == "http" && _httpListener is null)
-        {
-            return (null, "This server has no plain HTTP port; request an https tunnel.");
-        }
-        BasicAuthentication? auth = null;
-        if (!string.IsNullOrEmpty(request.HttpAuth))
-        {
-            if (!BasicAuthentication.IsValidPair(request.HttpAuth))
-            {
-                return (null, "Basic auth must be given as user:password.");
-            }
-            auth = new BasicAuthentication(request.HttpAuth);
-        }
-        if (!string.IsNullOrEmpty(request.HostHeader) && (request.HostHeader.Length > 255 || request.HostHeader.Trim().Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
-        {
-            return (null, "The requested host header rewrite is not a valid host (host or host:port).");
-        }
-        string host;
-        if (!string.IsNullOrWhiteSpace(request.Hostname))
-        {
-            host = request.Hostname.Trim().TrimEnd('.').ToLowerInvariant();
-            if (!TunnelRegistry.IsValidHostname(host))
-            {
-                return (null, $"'{request.Hostname}' is not a valid host name.");
-            }
-        }
-        else if (!string.IsNullOrWhiteSpace(request.Subdomain))
-        {
-            var label = request.Subdomain.Trim().ToLowerInvariant();
-            if (!label.Split('.').All(TunnelRegistry.IsValidLabel))
-            {
-                return (null, $"'{request.Subdomain}' is not a valid subdomain: use letters, digits and '-', at most 63 characters, not starting or ending with '-'.");
-            }
-            host = label + "." + Domain;
-        }
-        else
-        {
-            host = "";
-            for (var attempt = 0; attempt < 16; attempt++)
-            {
-                var candidate = TunnelRegistry.RandomName() + "." + Domain;
-                if (Registry.FindHttp(scheme, candidate) is null)
-                {
-                    host = candidate;
-                    break;
-                }
-            }
-            if (host.Length == 0)
-            {
-                return (null, "Could not find a free random name; try again.");
-            }
-        }
-        var port = scheme == "https" ? Port : HttpPort;
-        var defaultPort = scheme == "https" ? 443 : 80;
-        var url = port == defaultPort ? $"{scheme}://{host}" : string.Create(CultureInfo.InvariantCulture, $"{scheme}://{host}:{port}");
-        var tunnel = new RegisteredTunnel
-        {
-            Url = url,
-            Protocol = scheme,
-            Host = host,
-            Port = port,
-            ClientId = session.ClientId,
-            Auth = auth,
-            HostHeader = string.IsNullOrWhiteSpace(request.HostHeader) ? null : request.HostHeader.Trim(),
-            StartTime = now,
-            Session = session,
-        };
-        if (!Registry.TryAddHttp(scheme, tunnel, now, out _))
-        {
-            return (null, $"The tunnel {url} is already registered by another client. Choose another -Subdomain or -Hostname.");
-        }
-        return (tunnel, null);
-    }
-
-    private (RegisteredTunnel?, string?) RegisterTcp(ControlSession session, ReqTunnel request, DateTimeOffset now)
-    {
-        if (request.RemotePort is < 0 or > 65535)
-        {
-            return (null, string.Create(CultureInfo.InvariantCulture, $"Remote port {request.RemotePort} is not a port number (1-65535, or 0 for any)."));
-        }
-        TcpTunnelListener? listener = null;
-        var port = request.RemotePort;
-        var reserved = port > 0 ? Registry.FindReservedTcp(port, session.ClientId) : null;
-        if (reserved is not null)
-        {
-            listener = reserved.Listener;
-        }
-        else if (port > 0 && Registry.FindTcp(port) is { } held)
-        {
-            return (null, string.Create(CultureInfo.InvariantCulture, $"The remote port {port} is already used by another tunnel ({held.Url}). Ask for another -RemotePort, or 0 for any."));
-        }
-        else
-        {
-            try
-            {
-                listener = BindTcp(port);
-            }
-            catch (SocketException ex)
-            {
-                return (null, string.Create(CultureInfo.InvariantCulture, $"The remote port {port} is not available on this server: {ex.Message}. Ask for another -RemotePort, or 0 for any."));
-            }
-            catch (TunnelRequestException ex)
-            {
-                return (null, ex.Message);
-            }
-        }
-        var actualPort = listener!.Port;
-        var tunnel = new RegisteredTunnel
-        {
-            Url = string.Create(CultureInfo.InvariantCulture, $"tcp://{Domain}:{actualPort}"),
-            Protocol = "tcp",
-            Host = Domain,
-            Port = actualPort,
-            ClientId = session.ClientId,
-            StartTime = reserved?.StartTime ?? now,
-            Session = session,
-            Listener = listener,
-        };
-        if (!Registry.TryAddTcp(tunnel, now, out _))
-        {
-            if (reserved is null)
-            {
-                Track(listener.DisposeAsync().AsTask());
-            }
-            return (null, string.Create(CultureInfo.InvariantCulture, $"The remote port {actualPort} is already used by another tunnel."));
-        }
-        listener.Tunnel = tunnel;
-        if (reserved is null)
-        {
-            listener.Start();
-        }
-        return (tunnel, null);
-    }
-
-    private TcpTunnelListener BindTcp(int port)
-    {
-        if (port > 0 || Options.TcpPortRange is null)
-        {
-            return TcpTunnelListener.Bind(Options.BindAddress, port, this, _logger);
-        }
-        var (first, last) = Options.TcpPortRange.Value;
-        var span = last - first + 1;
-        var start = RandomNumberGenerator.GetInt32(span);
-        for (var i = 0; i < span; i++)
-        {
-            var candidate = first + ((start + i) % span);
-            if (Registry.FindTcp(candidate) is not null)
-            {
-                continue;
-            }
-            try
-            {
-                return TcpTunnelListener.Bind(Options.BindAddress, candidate, this, _logger);
-            }
-            catch (SocketException)
-            {
-            }
-        }
-        throw new TunnelRequestException(string.Create(CultureInfo.InvariantCulture, $"Every port of the server's TCP range {first}-{last} is in use."), TunnelErrorKind.LimitReached);
-    }
-
     private async Task MaintenanceLoopAsync(CancellationToken token)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), Options.TimeProvider);
@@ -612,24 +355,55 @@ public sealed class TunnelServer : IAsyncDisposable
         while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
             tick++;
-            foreach (var session in _sessions.Values)
+            try
             {
-                if (session.HeartbeatExpired(Options.TimeProvider, Options.HeartbeatTimeout))
-                {
-                    session.End(string.Create(CultureInfo.InvariantCulture, $"no heartbeat for {Options.HeartbeatTimeout.TotalSeconds:0} s"));
-                }
-                else if (tick % 5 == 0)
-                {
-                    session.Pool.Recycle();
-                }
+                MaintenanceTick(tick);
             }
-            foreach (var expired in Registry.RemoveExpired(Options.TimeProvider.GetUtcNow()))
+#pragma warning disable CA1031 // One failed tick (a bad token file, a session that throws) must not stop the next ones.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
-                if (expired.Listener is { } listener)
-                {
-                    Track(listener.DisposeAsync().AsTask());
-                }
+                ServerLog.LoopFailed(_logger, "maintenance tick", ex);
             }
+        }
+    }
+
+    private void MaintenanceTick(int tick)
+    {
+        Sessions.CheckHeartbeats(recycle: tick % 5 == 0);
+        foreach (var expired in Registry.RemoveExpired(Options.TimeProvider.GetUtcNow()))
+        {
+            if (expired.Listener is { } listener)
+            {
+                Track(listener.DisposeAsync().AsTask());
+            }
+        }
+        if (tick % 2 == 0)
+        {
+            ReloadTokens();
+        }
+    }
+
+    private void ReloadTokens()
+    {
+        IReadOnlyList<string>? revoked;
+        try
+        {
+            revoked = Tenants.ReloadIfChanged();
+        }
+        catch (Exception ex) when (ex is TunnelException or IOException or UnauthorizedAccessException)
+        {
+            ServerLog.TokenFileReloadFailed(_logger, Options.AuthTokenFile ?? "", ex.Message);
+            return;
+        }
+        if (revoked is null)
+        {
+            return;
+        }
+        ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
+        foreach (var key in revoked)
+        {
+            Sessions.EndTenant(key, "its token was removed from the token file");
         }
     }
 
@@ -648,24 +422,25 @@ public sealed class TunnelServer : IAsyncDisposable
             SetStatus(TunnelServerStatus.Stopping);
         }
         await _stop.CancelAsync().ConfigureAwait(false);
-        _tlsListener.Dispose();
-        _httpListener?.Dispose();
-        foreach (var session in _sessions.Values)
+        await _tlsListener.DisposeAsync().ConfigureAwait(false);
+        if (_httpListener is not null)
         {
-            session.End("the server is stopping");
+            await _httpListener.DisposeAsync().ConfigureAwait(false);
         }
+        Sessions.EndAll("the server is stopping");
         foreach (var tunnel in Registry.All())
         {
             ReleaseTunnel(tunnel);
         }
         try
         {
-            await _loops.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            await Task.WhenAll(_work.Keys).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _maintenance.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
         }
+        Deadlines.Dispose();
         SetStatus(final);
         _completion.TrySetResult();
     }

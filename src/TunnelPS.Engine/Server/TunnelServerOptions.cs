@@ -16,14 +16,41 @@ public sealed record TunnelServerOptions
     /// <summary>The plain HTTP port for public HTTP (0 = a free port, -1 = no HTTP listener). 80 on a real host.</summary>
     public int HttpPort { get; init; } = 8080;
 
-    /// <summary>The address to listen on; null listens on every address (IPv6 dual-mode where available).</summary>
+    /// <summary>
+    /// The address to listen on. Null listens on every address (IPv6 dual-mode where available) when the server has
+    /// tokens or <see cref="AllowAnonymous"/> is set, and on loopback only (127.0.0.1 and ::1) otherwise. TCP tunnel
+    /// ports bind where the server binds.
+    /// </summary>
     public IPAddress? BindAddress { get; init; }
+
+    /// <summary>
+    /// Lets a server without tokens listen beyond loopback, so that anyone who reaches it can open tunnels. Without it,
+    /// a server with no tokens listens on loopback only and refuses a non-loopback <see cref="BindAddress"/>.
+    /// </summary>
+    public bool AllowAnonymous { get; init; }
 
     /// <summary>The TLS certificate; null uses the per-user self-signed certificate for <see cref="Domain"/>.</summary>
     public X509Certificate2? Certificate { get; init; }
 
-    /// <summary>Tokens a client must present; empty accepts any client.</summary>
+    /// <summary>Tokens a client must present, each a tenant with the default limits; with no tokens and no token file any client is accepted.</summary>
     public IReadOnlyList<string> AuthTokens { get; init; } = [];
+
+    /// <summary>
+    /// A YAML file of tenants: tokens (or their SHA-256), each with reserved subdomains, hostnames and TCP ports and its own
+    /// limits. Read at start (an error there stops the start) and again whenever it changes (an error then keeps the
+    /// previous tenants and is logged). Its tokens add to <see cref="AuthTokens"/>.
+    /// </summary>
+    public string? AuthTokenFile { get; init; }
+
+    /// <summary>
+    /// Host names a client may ask for with Hostname, besides names under <see cref="Domain"/>: exact names
+    /// ("app.example.org") or wildcard patterns ("*.example.org", one or more labels). The domain itself and its parents
+    /// are never given out.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHostnames { get; init; } = [];
+
+    /// <summary>Visitor addresses (CIDR or single addresses) refused by every tunnel of the server.</summary>
+    public IReadOnlyList<string> DenyIP { get; init; } = [];
 
     /// <summary>The ports TCP tunnels get when they ask for none (inclusive); null lets the OS choose.</summary>
     public (int First, int Last)? TcpPortRange { get; init; }
@@ -33,6 +60,9 @@ public sealed record TunnelServerOptions
 
     /// <summary>A pooled connection older than this is replaced before middleboxes or the peer age it out.</summary>
     public TimeSpan PoolRecycleAge { get; init; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>How long a proxy connection the server asked for may take to arrive; after that the request is forgotten (and the pool asks again).</summary>
+    public TimeSpan ProxyDialTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>How long a visitor waits for a proxy connection when the pool is empty.</summary>
     public TimeSpan ProxyWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -46,14 +76,45 @@ public sealed record TunnelServerOptions
     /// <summary>How long the names of a disconnected client stay reserved for its reconnect (visitors get 503 meanwhile).</summary>
     public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Idle time allowed between requests on a public keep-alive connection, and for a request head to arrive.</summary>
-    public TimeSpan PublicIdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>Idle time allowed between requests on a public keep-alive connection (no byte in either direction).</summary>
+    public TimeSpan PublicIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The absolute time a request head may take, from its first byte (from the connection's start for the first
+    /// request) to its empty line. Trickling bytes does not extend it; a visitor that misses it is disconnected.
+    /// </summary>
+    public TimeSpan RequestHeadTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a write to a visitor may make no progress (a visitor that does not read) before the connection is closed.</summary>
+    public TimeSpan VisitorWriteTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The most tunnels (public URLs) one client session may hold.</summary>
     public int MaxTunnelsPerSession { get; init; } = 64;
 
-    /// <summary>The most control sessions at once.</summary>
+    /// <summary>The most control sessions at once, over every token.</summary>
     public int MaxSessions { get; init; } = 1024;
+
+    /// <summary>The most control sessions one token may hold at once (a token file can set its own).</summary>
+    public int MaxSessionsPerToken { get; init; } = 16;
+
+    /// <summary>The most TCP ports one token may hold at once (a token file can set its own).</summary>
+    public int MaxTcpPortsPerToken { get; init; } = 16;
+
+    /// <summary>The most visitor connections one tunnel may have open at once; more get 503 (http/https) or are closed (tcp).</summary>
+    public int MaxConnectionsPerTunnel { get; init; } = 512;
+
+    /// <summary>
+    /// The most connections the server holds at once, over every port (visitors, clients' control and proxy
+    /// connections). 0 sizes it from the process's descriptor limit (RLIMIT_NOFILE) with a reserve kept free, and a
+    /// larger value is lowered to that size: a process out of descriptors cannot start threads and dies.
+    /// </summary>
+    public int MaxConnections { get; init; }
+
+    /// <summary>The most connections one client address may hold before it logs in or while it visits tunnels.</summary>
+    public int MaxConnectionsPerIP { get; init; } = 256;
+
+    /// <summary>The most TLS handshakes in progress at once; more wait (within the handshake timeout) for a turn.</summary>
+    public int MaxConcurrentHandshakes { get; init; } = 128;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -47,6 +47,49 @@ internal static class ListenerSocket
         }
     }
 
+    /// <summary>
+    /// Opens the sockets for one port: on <paramref name="address"/> when given; on 127.0.0.1 and ::1 (same port) when
+    /// <paramref name="loopbackOnly"/>; otherwise on every address. Throws SocketException when the port is taken.
+    /// </summary>
+    public static Socket[] OpenSet(IPAddress? address, bool loopbackOnly, int port, int backlog = 512)
+    {
+        if (address is not null || !loopbackOnly)
+        {
+            return [Open(address, port, backlog)];
+        }
+        for (var attempt = 0; ; attempt++)
+        {
+            var v4 = Open(IPAddress.Loopback, port, backlog);
+            if (!Socket.OSSupportsIPv6)
+            {
+                return [v4];
+            }
+            var v6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                v6.DualMode = false;
+                v6.Bind(new IPEndPoint(IPAddress.IPv6Loopback, PortOf(v4)));
+                v6.Listen(backlog);
+                return [v4, v6];
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && port == 0 && attempt < 8)
+            {
+                // The free IPv4 port is taken on ::1: pick another pair.
+                v6.Dispose();
+                v4.Dispose();
+            }
+            catch (SocketException)
+            {
+                // No IPv6 loopback here (or the port is someone else's on ::1): IPv4 loopback alone.
+                v6.Dispose();
+                return [v4];
+            }
+        }
+    }
+
+    /// <summary>True when an address is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback).</summary>
+    public static bool IsLoopback(IPAddress address) => IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
+
     public static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
 
     /// <summary>"ip:port" of a remote peer, IPv4-mapped addresses shown as IPv4.</summary>

@@ -9,14 +9,16 @@ namespace TunnelPS.Engine.Transport;
 internal sealed class PendingReadStream : Stream
 {
     private readonly Stream _inner;
+    private Action? _onDispose;
     private Task<int>? _pending;
     private byte[]? _buffer;
     private int _offset;
     private int _count;
 
-    public PendingReadStream(Stream inner, Task<int> pending, byte[] pooledBuffer)
+    public PendingReadStream(Stream inner, Task<int> pending, byte[] pooledBuffer, Action? onDispose = null)
     {
         _inner = inner;
+        _onDispose = onDispose;
         _pending = pending;
         _buffer = pooledBuffer;
     }
@@ -85,6 +87,7 @@ internal sealed class PendingReadStream : Stream
         if (disposing)
         {
             _inner.Dispose();
+            Interlocked.Exchange(ref _onDispose, null)?.Invoke();
             if (_pending is null)
             {
                 ReturnBuffer();

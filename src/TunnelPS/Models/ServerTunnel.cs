@@ -10,10 +10,12 @@ public sealed class ServerTunnel
         ArgumentNullException.ThrowIfNull(info);
         Url = info.Url;
         Protocol = info.Protocol;
-        ClientId = info.ClientId;
+        Session = info.Session;
+        Tenant = info.Tenant;
         ClientAddress = info.ClientAddress;
         Connected = info.ClientConnected;
         ConnectionCount = info.ConnectionCount;
+        OpenConnections = info.OpenConnections;
         StartTime = info.StartTime;
     }
 
@@ -23,8 +25,14 @@ public sealed class ServerTunnel
     /// <summary>http, https or tcp.</summary>
     public string Protocol { get; }
 
-    /// <summary>The session id of the client that holds the URL.</summary>
-    public string ClientId { get; }
+    /// <summary>
+    /// A short label of the client session that serves the URL (empty while the client is away). The session id itself
+    /// is a secret the server never shows.
+    /// </summary>
+    public string Session { get; }
+
+    /// <summary>The token that owns the name: its name in the token file, or "token:" and the first 8 hex digits of its SHA-256; "anonymous" on a server without tokens.</summary>
+    public string Tenant { get; }
 
     /// <summary>The client's ip:port; null while it is disconnected.</summary>
     public string? ClientAddress { get; }
@@ -34,6 +42,9 @@ public sealed class ServerTunnel
 
     /// <summary>Public connections served so far.</summary>
     public long ConnectionCount { get; }
+
+    /// <summary>Visitor connections open right now.</summary>
+    public int OpenConnections { get; }
 
     /// <summary>When the URL was registered.</summary>
     public DateTimeOffset StartTime { get; }

@@ -37,8 +37,8 @@ public sealed class ReconnectTests
     public async Task While_the_client_is_away_visitors_get_a_503_and_the_name_stays_reserved()
     {
         await using var local = new LocalHttpService();
-        await using var server = await TunnelHarness.StartServerAsync();
-        var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "away")) with { ReconnectMinDelay = TimeSpan.FromMinutes(5), ReconnectMaxDelay = TimeSpan.FromMinutes(5) });
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { AuthTokens = ["owner-token-1", "other-token-1"] });
+        var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "away")) with { AuthToken = "owner-token-1", ReconnectMinDelay = TimeSpan.FromMinutes(5), ReconnectMaxDelay = TimeSpan.FromMinutes(5) });
         var endpoint = Assert.Single(await client.StartAsync());
 
         // Cut the control connection without a goodbye, as a network failure would.
@@ -49,7 +49,7 @@ public sealed class ReconnectTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("away.localhost", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        await using var intruder = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "away")));
+        await using var intruder = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "away")) with { AuthToken = "other-token-1" });
         await Assert.ThrowsAsync<TunnelRequestException>(() => intruder.StartAsync());
         await client.DisposeAsync();
     }

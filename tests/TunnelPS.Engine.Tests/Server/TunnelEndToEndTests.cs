@@ -233,20 +233,26 @@ public sealed class TunnelEndToEndTests
     public async Task A_taken_name_is_refused_and_freed_when_its_tunnel_closes()
     {
         await using var local = new LocalHttpService();
-        await using var server = await TunnelHarness.StartServerAsync();
-        var first = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")));
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { AuthTokens = ["token-one-1234", "token-two-1234"] });
+        var first = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")) with { AuthToken = "token-one-1234" });
         await first.StartAsync();
 
-        await using (var second = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken"))))
+        await using (var second = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")) with { AuthToken = "token-two-1234" }))
         {
             var error = await Assert.ThrowsAsync<TunnelRequestException>(() => second.StartAsync());
             Assert.Contains("already registered", error.Message, StringComparison.Ordinal);
             Assert.Equal(TunnelErrorKind.Conflict, error.Kind);
         }
+        await using (var sameToken = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")) with { AuthToken = "token-one-1234" }))
+        {
+            var error = await Assert.ThrowsAsync<TunnelRequestException>(() => sameToken.StartAsync());
+            Assert.Contains("already open in another session of the same token", error.Message, StringComparison.Ordinal);
+            Assert.Equal(TunnelErrorKind.Conflict, error.Kind);
+        }
 
         await first.CloseEndpointAsync(first.Endpoints[0]);
         await TunnelHarness.WaitUntilAsync(() => server.Tunnels.Count == 0, "the name is released");
-        await using var third = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")));
+        await using var third = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "taken")) with { AuthToken = "token-two-1234" });
         Assert.Single(await third.StartAsync());
     }
 

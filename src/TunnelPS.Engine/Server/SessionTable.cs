@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Transport;
+
+namespace TunnelPS.Engine.Server;
+
+/// <summary>
+/// The logged-in clients. Logins are checked (protocol version, token, the server's and the token's session limits);
+/// session ids (ClientIds) are issued by the server and kept secret, and a client-supplied id is honoured only for a
+/// reconnect with the token that owned it. Proxy connections are admitted only for a session that asked for them, with
+/// the session's key (TunnelPS clients) or from the control connection's address (ngrok 1.x clients).
+/// </summary>
+internal sealed class SessionTable
+{
+    /// <summary>Ended sessions remembered for their client's reconnect, at most.</summary>
+    private const int MaxRemembered = 100_000;
+
+    private readonly TunnelServer _server;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, ControlSession> _live = new(StringComparer.Ordinal);
+    private readonly object _gate = new();
+    private readonly Dictionary<string, int> _perTenant = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Tenant, DateTimeOffset Until)> _ended = new(StringComparer.Ordinal);
+    private readonly Queue<string> _endedOrder = new();
+
+    public SessionTable(TunnelServer server, ILogger logger)
+    {
+        _server = server;
+        _logger = logger;
+    }
+
+    public int Count => _live.Count;
+
+    public IEnumerable<ControlSession> All => _live.Values;
+
+    /// <summary>Sessions a tenant holds now.</summary>
+    public int CountFor(string tenantKey)
+    {
+        lock (_gate)
+        {
+            return _perTenant.GetValueOrDefault(tenantKey);
+        }
+    }
+
+    /// <summary>Runs a control connection whose first frame was Auth: refuses it with a reason, or serves the session until it ends.</summary>
+    public async Task LoginAsync(Stream stream, Auth auth, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
+    {
+        var options = _server.Options;
+        var remoteText = ListenerSocket.Describe(remote);
+        string? refusal = null;
+        ControlSession? session = null;
+        ControlSession? replaced = null;
+        var tenant = _server.Tenants.Authenticate(auth.User);
+        if (auth.Version != ProtocolVersion.Current)
+        {
+            refusal = $"Incompatible protocol version: this server speaks version {ProtocolVersion.Current}, the client sent '{auth.Version}'. Use an ngrok 1.x compatible client.";
+        }
+        else if (tenant is null)
+        {
+            refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or authtoken in the config file).";
+        }
+        else
+        {
+            lock (_gate)
+            {
+                var clientId = ChooseClientId(auth.ClientId, tenant, out replaced);
+                var held = _perTenant.GetValueOrDefault(tenant.Key) - (replaced is null ? 0 : 1);
+                var total = _live.Count - (replaced is null ? 0 : 1);
+                if (held >= tenant.MaxSessions)
+                {
+                    refusal = string.Create(CultureInfo.InvariantCulture, $"This token already has {held} clients connected, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
+                    replaced = null;
+                }
+                else if (total >= options.MaxSessions)
+                {
+                    refusal = string.Create(CultureInfo.InvariantCulture, $"The server already serves {options.MaxSessions} clients, its limit. Try again later.");
+                    replaced = null;
+                }
+                else
+                {
+                    session = new ControlSession(_server, stream, auth, clientId, tenant, remote, connectionId, _logger);
+                    if (replaced is not null)
+                    {
+                        // The reconnecting client's names must be free for it before its tunnel requests arrive.
+                        _live.TryRemove(new KeyValuePair<string, ControlSession>(clientId, replaced));
+                        _server.ReserveTunnels(replaced);
+                    }
+                    _live[clientId] = session;
+                    _perTenant[tenant.Key] = _perTenant.GetValueOrDefault(tenant.Key) + 1;
+                }
+            }
+        }
+        if (refusal is not null || session is null)
+        {
+            refusal ??= "The login was refused.";
+            ServerLog.LoginRefused(_logger, connectionId, remoteText, refusal);
+            try
+            {
+                await FrameCodec.WriteAsync(stream, new AuthResp { Error = refusal }, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            return;
+        }
+        replaced?.End("replaced by a new login of the same client");
+        slot.Authenticated();
+        ServerLog.ClientLoggedIn(_logger, connectionId, session.Label, tenant!.Name, remoteText, auth.OS, auth.Arch, auth.MmVersion);
+        await session.RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The session id for a login: the client's previous one when the same tenant held it (a live session it
+    /// replaces, or one that ended within the reconnect grace), a new random one otherwise. Call under the lock.
+    /// </summary>
+    private string ChooseClientId(string requested, Tenant tenant, out ControlSession? replaced)
+    {
+        replaced = null;
+        if (IsValidClientId(requested))
+        {
+            if (_live.TryGetValue(requested, out var live))
+            {
+                if (live.Tenant.Key == tenant.Key)
+                {
+                    replaced = live;
+                    return requested;
+                }
+            }
+            else if (_ended.TryGetValue(requested, out var ended) && ended.Tenant == tenant.Key && ended.Until > _server.Options.TimeProvider.GetUtcNow())
+            {
+                return requested;
+            }
+        }
+        string id;
+        do
+        {
+            id = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        }
+        while (_live.ContainsKey(id) || _ended.ContainsKey(id));
+        return id;
+    }
+
+    private static bool IsValidClientId(string? id) => id is { Length: >= 8 and <= 64 } && id.All(char.IsAsciiLetterOrDigit);
+
+    /// <summary>
+    /// Takes a connection whose first frame was RegProxy into its session's pool, or refuses it (the caller closes
+    /// it). Returns true when the pool owns the connection.
+    /// </summary>
+    public bool AdmitProxy(Stream stream, RegProxy reg, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
+    {
+        string? problem;
+        ControlSession? session = null;
+        if (string.IsNullOrEmpty(reg.ClientId) || !_live.TryGetValue(reg.ClientId, out session))
+        {
+            problem = "no session has that id";
+        }
+        else
+        {
+            problem = session.ProxyCredentialProblem(reg, (remote as IPEndPoint)?.Address);
+            if (problem is null && !session.Pool.TryRedeemTicket())
+            {
+                problem = "the server did not ask for it";
+            }
+        }
+        if (problem is not null || session is null)
+        {
+            TunnelMetrics.RefusedProxyConnections.Add(1);
+            var reason = problem ?? "refused";
+            _server.Connections.Throttle.Warn("proxy", suppressed =>
+                ServerLog.ProxyRefused(_logger, connectionId, ListenerSocket.Describe(remote), reason, suppressed));
+            return false;
+        }
+        slot.Authenticated();
+        slot.HandOff();
+        session.Pool.Offer(stream, slot.Release);
+        return true;
+    }
+
+    /// <summary>A session's run ended: forget it, keep its id for the client's reconnect, reserve its names.</summary>
+    public void OnSessionEnded(ControlSession session)
+    {
+        var until = _server.Options.TimeProvider.GetUtcNow() + _server.Options.ReconnectGrace;
+        lock (_gate)
+        {
+            _live.TryRemove(new KeyValuePair<string, ControlSession>(session.ClientId, session));
+            var left = _perTenant.GetValueOrDefault(session.Tenant.Key) - 1;
+            if (left <= 0)
+            {
+                _perTenant.Remove(session.Tenant.Key);
+            }
+            else
+            {
+                _perTenant[session.Tenant.Key] = left;
+            }
+            _ended[session.ClientId] = (session.Tenant.Key, until);
+            _endedOrder.Enqueue(session.ClientId);
+            while (_endedOrder.Count > MaxRemembered && _endedOrder.TryDequeue(out var oldest))
+            {
+                _ended.Remove(oldest);
+            }
+        }
+        _server.ReserveTunnels(session);
+    }
+
+    /// <summary>Ends sessions whose heartbeat stopped, recycles the others' pools, forgets ended sessions past their grace.</summary>
+    public void CheckHeartbeats(bool recycle)
+    {
+        var options = _server.Options;
+        foreach (var (_, session) in _live)
+        {
+            if (session.HeartbeatExpired(options.TimeProvider, options.HeartbeatTimeout))
+            {
+                session.End(string.Create(CultureInfo.InvariantCulture, $"no heartbeat for {options.HeartbeatTimeout.TotalSeconds:0} s"));
+            }
+            else if (recycle)
+            {
+                session.Pool.Recycle();
+            }
+        }
+        var now = options.TimeProvider.GetUtcNow();
+        lock (_gate)
+        {
+            while (_endedOrder.TryPeek(out var oldest))
+            {
+                if (_ended.TryGetValue(oldest, out var ended) && ended.Until > now)
+                {
+                    break;
+                }
+                _endedOrder.Dequeue();
+                if (_ended.TryGetValue(oldest, out var stale) && stale.Until <= now)
+                {
+                    _ended.Remove(oldest);
+                }
+            }
+        }
+    }
+
+    /// <summary>Ends every session of a tenant (its token was revoked).</summary>
+    public void EndTenant(string tenantKey, string reason)
+    {
+        foreach (var (_, session) in _live)
+        {
+            if (session.Tenant.Key == tenantKey)
+            {
+                session.End(reason);
+            }
+        }
+    }
+
+    public void EndAll(string reason)
+    {
+        foreach (var (_, session) in _live)
+        {
+            session.End(reason);
+        }
+    }
+}

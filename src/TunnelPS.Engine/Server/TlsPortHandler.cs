@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Transport;
+
+namespace TunnelPS.Engine.Server;
+
+/// <summary>
+/// One connection on the TLS port: the handshake (at most a bounded number at once, within the handshake deadline),
+/// then the first bytes decide what it is. A frame starts a control connection (Auth) or offers a proxy connection
+/// (RegProxy); anything else is public HTTPS.
+/// </summary>
+internal sealed class TlsPortHandler
+{
+    private readonly TunnelServer _server;
+    private readonly SslServerAuthenticationOptions _tlsOptions;
+    private readonly SemaphoreSlim _handshakes;
+    private readonly ILogger _logger;
+
+    public TlsPortHandler(TunnelServer server, X509Certificate2 certificate, ILogger logger)
+    {
+        _server = server;
+        _logger = logger;
+        _handshakes = new SemaphoreSlim(server.Options.MaxConcurrentHandshakes, server.Options.MaxConcurrentHandshakes);
+        _tlsOptions = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null),
+            EnabledSslProtocols = TlsDefaults.Protocols,
+            ClientCertificateRequired = false,
+            ApplicationProtocols = TlsDefaults.HttpAlpn,
+        };
+    }
+
+    /// <summary>Handshakes in progress now.</summary>
+    public int HandshakesInProgress => _server.Options.MaxConcurrentHandshakes - _handshakes.CurrentCount;
+
+    public async Task RunAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, long connectionId, CancellationToken token)
+    {
+        EndPoint? remote;
+        try
+        {
+            remote = socket.RemoteEndPoint;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            return;
+        }
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var handedOff = false;
+        try
+        {
+            Message? message;
+            PrefixedStream framed;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token))
+            {
+                deadline.CancelAfter(_server.Options.HandshakeTimeout);
+                await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
+                try
+                {
+                    await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _handshakes.Release();
+                }
+                var first = new byte[FrameCodec.HeaderLength];
+                var got = 0;
+                while (got < first.Length)
+                {
+                    var n = await ssl.ReadAsync(first.AsMemory(got), deadline.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        return;
+                    }
+                    got += n;
+                }
+                if (!LooksLikeFrame(first))
+                {
+                    handedOff = true;
+                    await new PublicHttpConnection(_server, new PrefixedStream(ssl, first), "https", remote, connectionId, _logger)
+                        .RunAsync(token).ConfigureAwait(false);
+                    return;
+                }
+                framed = new PrefixedStream(ssl, first);
+                message = await FrameCodec.ReadAsync(framed, deadline.Token).ConfigureAwait(false);
+            }
+            switch (message)
+            {
+                case Auth auth:
+                    handedOff = true;
+                    await _server.Sessions.LoginAsync(framed, auth, remote, connectionId, slot).ConfigureAwait(false);
+                    return;
+                case RegProxy reg:
+                    handedOff = _server.Sessions.AdmitProxy(framed, reg, remote, connectionId, slot);
+                    return;
+                default:
+                    ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
+                        $"first frame was {message?.Type ?? "nothing"}, expected Auth or RegProxy");
+                    return;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or ProtocolException or SocketException or ObjectDisposedException)
+        {
+            ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), ex.Message);
+        }
+        finally
+        {
+            if (!handedOff)
+            {
+                await ssl.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
+    internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)
+    {
+        var length = BinaryPrimitives.ReadInt64LittleEndian(first8);
+        return length is > 0 and <= FrameCodec.MaxFrameLength;
+    }
+}
