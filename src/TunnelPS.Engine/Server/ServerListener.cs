@@ -150,8 +150,8 @@ internal sealed class ServerListener : IAsyncDisposable
             {
                 socket.Blocking = false;
                 socket.Send(answer, SocketFlags.None, out _);
+                socket.Shutdown(SocketShutdown.Send);
             }
-            socket.LingerState = new LingerOption(true, 0);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

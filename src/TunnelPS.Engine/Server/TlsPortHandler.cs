@@ -21,6 +21,7 @@ internal sealed class TlsPortHandler
     private readonly SslServerAuthenticationOptions _tlsOptions;
     private readonly SemaphoreSlim _handshakes;
     private readonly ILogger _logger;
+    private int _waiting;
 
     public TlsPortHandler(TunnelServer server, X509Certificate2 certificate, ILogger logger)
     {
@@ -38,6 +39,9 @@ internal sealed class TlsPortHandler
 
     /// <summary>Handshakes in progress now.</summary>
     public int HandshakesInProgress => _server.Options.MaxConcurrentHandshakes - _handshakes.CurrentCount;
+
+    /// <summary>Connections waiting for their turn to handshake.</summary>
+    public int HandshakesWaiting => Volatile.Read(ref _waiting);
 
     public async Task RunAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, long connectionId, CancellationToken token)
     {
@@ -60,7 +64,15 @@ internal sealed class TlsPortHandler
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token))
             {
                 deadline.CancelAfter(_server.Options.HandshakeTimeout);
-                await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _waiting);
+                try
+                {
+                    await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _waiting);
+                }
                 try
                 {
                     await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);

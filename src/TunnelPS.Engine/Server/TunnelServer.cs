@@ -114,6 +114,7 @@ public sealed class TunnelServer : IAsyncDisposable
     internal ConnectionContext Connections { get; }
     internal DeadlineMonitor Deadlines { get; }
     internal CancellationToken Stopping => _stop.Token;
+    internal TlsPortHandler TlsHandler => _tlsHandler;
 
     /// <summary>Connected clients.</summary>
     public int SessionCount => Sessions.Count;
