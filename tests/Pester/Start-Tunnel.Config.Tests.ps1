@@ -39,7 +39,7 @@ AfterAll {
 
 Describe 'Start-Tunnel with the seed config' {
     BeforeAll {
-        $server = Start-TunnelServer -Port 0 -HttpPort 0 -AuthToken 'seed-token-1234'
+        $server = Start-TunnelServer -Port 0 -HttpPort 0 -AuthToken 'seed-token-1234' -AllowedHostname 'hacks.example.com'
         $blogSite = Start-TestHttpSite -Body 'blog'
         $apiSite = Start-TestHttpSite -Body 'api'
         $personalSite = Start-TestHttpSite -Body 'personal'

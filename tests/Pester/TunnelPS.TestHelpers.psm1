@@ -269,6 +269,64 @@ namespace TunnelPS.Tests
 '@
 }
 
+if (-not ('TunnelPS.Tests.BackgroundProcess' -as [type])) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+
+namespace TunnelPS.Tests
+{
+    /// <summary>A process started by a test that keeps running; its stdout and stderr lines are collected.</summary>
+    public sealed class BackgroundProcess : IDisposable
+    {
+        private readonly ConcurrentQueue<string> _lines = new ConcurrentQueue<string>();
+        private readonly string _scriptFile;
+
+        public BackgroundProcess(ProcessStartInfo startInfo, string scriptFile)
+        {
+            _scriptFile = scriptFile;
+            startInfo.RedirectStandardOutput = true;
+            startInfo.RedirectStandardError = true;
+            startInfo.UseShellExecute = false;
+            Process = new Process { StartInfo = startInfo };
+            Process.OutputDataReceived += (_, e) => { if (e.Data != null) _lines.Enqueue(e.Data); };
+            Process.ErrorDataReceived += (_, e) => { if (e.Data != null) _lines.Enqueue(e.Data); };
+            Process.Start();
+            Process.BeginOutputReadLine();
+            Process.BeginErrorReadLine();
+        }
+
+        public Process Process { get; }
+
+        public bool HasExited => Process.HasExited;
+
+        /// <summary>Every line written so far.</summary>
+        public string[] Lines => _lines.ToArray();
+
+        /// <summary>Ends the process at once (SIGKILL on Linux and macOS), as a crash or kill -9 would.</summary>
+        public void Kill()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(true);
+                Process.WaitForExit(10000);
+            }
+        }
+
+        public void Dispose()
+        {
+            Kill();
+            Process.Dispose();
+            try { File.Delete(_scriptFile); } catch (IOException) { }
+        }
+    }
+}
+'@
+}
+
 function Get-TunnelPSManifestPath {
     <#
     .SYNOPSIS
@@ -499,6 +557,39 @@ function Invoke-FreshPwsh {
     }
 }
 
+function Start-BackgroundPwsh {
+    <#
+    .SYNOPSIS
+        Starts a script in a new pwsh process that keeps running (a TunnelPS.Tests.BackgroundProcess).
+    .DESCRIPTION
+        For tests that need a second, real PowerShell process: a server under a descriptor limit, a client to
+        kill -9. -DescriptorLimit runs it under `ulimit -n` (Linux and macOS, through bash). The result has Process,
+        HasExited, Lines (its output so far), Kill() and Dispose(); always dispose it (finally/AfterAll).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)]
+        [string] $Script,
+
+        [int] $DescriptorLimit
+    )
+    $file = Join-Path ([System.IO.Path]::GetTempPath()) ("tunnelps-test-{0}.ps1" -f [guid]::NewGuid())
+    Set-Content -LiteralPath $file -Value $Script -Encoding utf8NoBOM
+    $executable = [Environment]::ProcessPath
+    $pwshArgs = @()
+    if ([System.IO.Path]::GetFileNameWithoutExtension($executable) -eq 'dotnet') { $pwshArgs += (Join-Path $PSHOME 'pwsh.dll') }
+    $pwshArgs += '-NoProfile', '-NonInteractive', '-File', $file
+    if ($DescriptorLimit -gt 0) {
+        $startInfo = [System.Diagnostics.ProcessStartInfo]::new('bash')
+        foreach ($a in @('-c', "ulimit -n $DescriptorLimit && exec `"`$@`"", 'bash', $executable) + $pwshArgs) { $startInfo.ArgumentList.Add($a) }
+    }
+    else {
+        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($executable)
+        foreach ($a in $pwshArgs) { $startInfo.ArgumentList.Add($a) }
+    }
+    [TunnelPS.Tests.BackgroundProcess]::new($startInfo, $file)
+}
+
 function Start-TestTcpEchoServer {
     <#
     .SYNOPSIS
@@ -549,5 +640,5 @@ function Invoke-TcpEcho {
 }
 
 Export-ModuleMember -Function Get-TunnelPSManifestPath, Get-RepositoryRoot, Import-TunnelPSModule, Get-FreeTcpPort,
-    Start-TestHttpSite, Wait-Until, Invoke-TestRequest, Invoke-FreshPwsh,
+    Start-TestHttpSite, Wait-Until, Invoke-TestRequest, Invoke-FreshPwsh, Start-BackgroundPwsh,
     Start-TestTcpEchoServer, Invoke-TcpEcho

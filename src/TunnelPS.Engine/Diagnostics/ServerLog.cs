@@ -41,8 +41,11 @@ internal static partial class ServerLog
     [LoggerMessage(1011, LogLevel.Warning, "Accepting on {Endpoint} failed ({Error}); retrying in {DelayMs} ms ({Suppressed} more failures since the last warning)")]
     public static partial void AcceptFailed(ILogger logger, string endpoint, string error, long delayMs, long suppressed);
 
-    [LoggerMessage(1012, LogLevel.Warning, "No auth token is set, so the server listens on loopback only ({Endpoints}); give -AuthToken (or -AuthTokenFile) to accept clients from other hosts, or -AllowAnonymous to let anyone open tunnels")]
+    [LoggerMessage(1012, LogLevel.Warning, "No auth token is set, so the server listens on loopback only ({Endpoints}): only this computer can open tunnels or visit them. Give -AuthToken (or -AuthTokenFile) to serve other hosts, or -AllowAnonymous to let anyone open tunnels")]
     public static partial void LoopbackOnly(ILogger logger, string endpoints);
+
+    [LoggerMessage(1018, LogLevel.Warning, "The server has no auth token and listens on {Endpoints} (-AllowAnonymous): anyone who reaches it can open tunnels")]
+    public static partial void AnonymousPublic(ILogger logger, string endpoints);
 
     [LoggerMessage(1013, LogLevel.Warning, "[{ConnectionId}] Proxy connection from {RemoteAddress} refused: {Reason} ({Suppressed} more since the last warning)")]
     public static partial void ProxyRefused(ILogger logger, long connectionId, string remoteAddress, string reason, long suppressed);

@@ -56,7 +56,7 @@ public sealed class TunnelServer : IAsyncDisposable
         HttpPort = http?.Port ?? -1;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Server");
         var limit = DescriptorLimit.Current();
-        var budget = DescriptorLimit.ConnectionBudget(limit);
+        var budget = DescriptorLimit.ConnectionBudget(limit, DescriptorLimit.OpenCount());
         var maxConnections = options.MaxConnections > 0 ? Math.Min(options.MaxConnections, budget) : budget;
         Connections = new ConnectionContext(
             new ConnectionLimiter(maxConnections, options.MaxConnectionsPerIP),
@@ -262,6 +262,10 @@ public sealed class TunnelServer : IAsyncDisposable
         if (LoopbackOnly && Tenants.IsAnonymous && Options.BindAddress is null)
         {
             ServerLog.LoopbackOnly(_logger, _tlsListener.Endpoints);
+        }
+        else if (Tenants.IsAnonymous && !LoopbackOnly)
+        {
+            ServerLog.AnonymousPublic(_logger, _tlsListener.Endpoints);
         }
         if (!Tenants.IsAnonymous)
         {

@@ -30,18 +30,38 @@ internal static partial class DescriptorLimit
         }
     }
 
+    /// <summary>Descriptors the process has open now (Linux: /proc/self/fd, macOS: /dev/fd), or null where that cannot be read.</summary>
+    public static int? OpenCount()
+    {
+        var folder = OperatingSystem.IsLinux() ? "/proc/self/fd" : OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? "/dev/fd" : null;
+        if (folder is null)
+        {
+            return null;
+        }
+        try
+        {
+            return Directory.EnumerateFileSystemEntries(folder).Count();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
-    /// The most connections a server may hold under <paramref name="limit"/>: the limit less a reserve for the
-    /// runtime, log files, listeners and the connections a cmdlet opens (an eighth, at least 128).
+    /// The most connections a server may hold under <paramref name="limit"/> when <paramref name="open"/> descriptors
+    /// are already in use (a pwsh process holds a couple of hundred): what is left, less a reserve for the runtime, log
+    /// files, listeners and the connections a tunnel client in the same process opens (an eighth of the limit, at
+    /// least 64).
     /// </summary>
-    public static int ConnectionBudget(long? limit, int fallback = 20_000)
+    public static int ConnectionBudget(long? limit, int? open = null, int fallback = 20_000)
     {
         if (limit is not { } value)
         {
             return fallback;
         }
-        var reserve = Math.Max(128, value / 8);
-        return (int)Math.Clamp(value - reserve, 16, fallback);
+        var reserve = Math.Max(64, value / 8);
+        return (int)Math.Clamp(value - (open ?? 0) - reserve, 16, fallback);
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -40,10 +40,14 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateRange(0, 65535)]
     public int Port { get; set; } = 8443;
 
-    /// <summary>The address to listen on (default: every address, IPv4 and IPv6).</summary>
+    /// <summary>The address to listen on (default: every address with a token or -AllowAnonymous, else loopback only).</summary>
     [Parameter]
     [ValidateNotNull]
     public System.Net.IPAddress? BindAddress { get; set; }
+
+    /// <summary>Lets a server without tokens listen beyond loopback: anyone who reaches it can open tunnels.</summary>
+    [Parameter]
+    public SwitchParameter AllowAnonymous { get; set; }
 
     /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
     [Parameter]
@@ -74,6 +78,76 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string[]? AuthTokenSecret { get; set; }
 
+    /// <summary>A YAML file of tenants (tokens or their SHA-256, reserved names and ports, limits), reloaded when it changes.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AuthTokenFile { get; set; }
+
+    /// <summary>Host names clients may ask for besides names under -Domain: exact names or *.suffix patterns.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? AllowedHostname { get; set; }
+
+    /// <summary>Visitor and client addresses (CIDR ranges or single addresses) the server refuses on every port.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyIP { get; set; }
+
+    /// <summary>The most connections the server holds at once (0: sized from the descriptor limit).</summary>
+    [Parameter]
+    [ValidateRange(0, 10_000_000)]
+    public int MaxConnections { get; set; }
+
+    /// <summary>The most connections one address may hold (visitors, and clients before they log in).</summary>
+    [Parameter]
+    [ValidateRange(1, 10_000_000)]
+    public int MaxConnectionsPerIP { get; set; } = DefaultLimits.MaxConnectionsPerIP;
+
+    /// <summary>The most TLS handshakes in progress at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 100_000)]
+    public int MaxConcurrentHandshakes { get; set; } = DefaultLimits.MaxConcurrentHandshakes;
+
+    /// <summary>The most clients connected at once, over every token.</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int MaxSessions { get; set; } = DefaultLimits.MaxSessions;
+
+    /// <summary>The most clients one token may have connected at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int MaxSessionsPerToken { get; set; } = DefaultLimits.MaxSessionsPerToken;
+
+    /// <summary>The most public URLs one client may hold.</summary>
+    [Parameter]
+    [ValidateRange(1, 100_000)]
+    public int MaxTunnelsPerSession { get; set; } = DefaultLimits.MaxTunnelsPerSession;
+
+    /// <summary>The most TCP ports one token may hold.</summary>
+    [Parameter]
+    [ValidateRange(0, 65535)]
+    public int MaxTcpPortsPerToken { get; set; } = DefaultLimits.MaxTcpPortsPerToken;
+
+    /// <summary>The most visitor connections one tunnel may have open at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 10_000_000)]
+    public int MaxConnectionsPerTunnel { get; set; } = DefaultLimits.MaxConnectionsPerTunnel;
+
+    /// <summary>The absolute time a visitor has to send a request head (seconds or a TimeSpan).</summary>
+    [Parameter]
+    [TimeoutTransformation]
+    public TimeSpan RequestHeadTimeout { get; set; } = DefaultLimits.RequestHeadTimeout;
+
+    /// <summary>How long a write to a visitor may make no progress (seconds or a TimeSpan).</summary>
+    [Parameter]
+    [TimeoutTransformation]
+    public TimeSpan VisitorWriteTimeout { get; set; } = DefaultLimits.VisitorWriteTimeout;
+
+    /// <summary>How long a keep-alive visitor connection may sit silent (seconds or a TimeSpan).</summary>
+    [Parameter]
+    [TimeoutTransformation]
+    public TimeSpan IdleTimeout { get; set; } = DefaultLimits.PublicIdleTimeout;
+
     /// <summary>The ports TCP tunnels get when they ask for none, "first-last".</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -90,6 +164,9 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
 
     /// <summary>How long Ctrl+C on -Wait waits for the server to close its connections.</summary>
     private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The engine's defaults, shown as the parameters' defaults.</summary>
+    private static readonly TunnelServerOptions DefaultLimits = new();
 
     /// <summary>Starts the server, writes it, and with -Wait blocks until it stops.</summary>
     protected override void ProcessRecord()
@@ -122,9 +199,24 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
                     Port = Port,
                     HttpPort = HttpPort,
                     BindAddress = BindAddress,
+                    AllowAnonymous = AllowAnonymous,
                     Certificate = certificate,
                     AuthTokens = [.. AuthToken ?? [], .. ReadSecretTokens()], // config: -AuthTokenSecret
+                    AuthTokenFile = AuthTokenFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(AuthTokenFile),
+                    AllowedHostnames = AllowedHostname ?? [],
+                    DenyIP = DenyIP ?? [],
                     TcpPortRange = range,
+                    MaxConnections = MaxConnections,
+                    MaxConnectionsPerIP = MaxConnectionsPerIP,
+                    MaxConcurrentHandshakes = MaxConcurrentHandshakes,
+                    MaxSessions = MaxSessions,
+                    MaxSessionsPerToken = MaxSessionsPerToken,
+                    MaxTunnelsPerSession = MaxTunnelsPerSession,
+                    MaxTcpPortsPerToken = MaxTcpPortsPerToken,
+                    MaxConnectionsPerTunnel = MaxConnectionsPerTunnel,
+                    RequestHeadTimeout = RequestHeadTimeout,
+                    VisitorWriteTimeout = VisitorWriteTimeout,
+                    PublicIdleTimeout = IdleTimeout,
                 },
                 log.Write,
                 log.IsEnabled);
@@ -166,8 +258,9 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
         // The table view of the server object is shown only when the pipeline ends, so while this command blocks,
         // say where the server is on the host (the information stream with the PSHOST tag, as Write-Host does).
         string http = server.HttpPort < 0 ? "no plain HTTP port" : string.Create(CultureInfo.InvariantCulture, $"HTTP on port {server.HttpPort}");
+        string reach = server.LoopbackOnly ? " Listening on loopback only." : string.Empty;
         string banner = string.Create(CultureInfo.InvariantCulture,
-            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}. Certificate SHA-256 {server.CertificateThumbprint}. Press Ctrl+C to stop.");
+            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}. Press Ctrl+C to stop.");
         WriteInformation(new HostInformationMessage { Message = banner }, ["PSHOST"]);
         WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
         try

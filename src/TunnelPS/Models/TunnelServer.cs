@@ -26,6 +26,9 @@ public sealed class TunnelServer
         ServerAddress = engine.ServerAddress;
         CertificateThumbprint = engine.CertificateThumbprint;
         StartTime = engine.StartTime;
+        LoopbackOnly = engine.LoopbackOnly;
+        Anonymous = engine.IsAnonymous;
+        MaxConnections = engine.MaxConnections;
         engine.StatusChanged += OnEngineStatusChanged;
     }
 
@@ -58,6 +61,18 @@ public sealed class TunnelServer
 
     /// <summary>Connected tunnel clients.</summary>
     public int SessionCount => _engine.SessionCount;
+
+    /// <summary>True when the server listens on loopback only (the default without a token).</summary>
+    public bool LoopbackOnly { get; }
+
+    /// <summary>True when clients need no token (a loopback server without tokens, or -AllowAnonymous).</summary>
+    public bool Anonymous { get; }
+
+    /// <summary>The most connections the server holds at once (from -MaxConnections and the process's descriptor limit).</summary>
+    public int MaxConnections { get; }
+
+    /// <summary>Connections the server holds right now, over every port.</summary>
+    public int ConnectionCount => _engine.ConnectionCount;
 
     /// <summary>When the server started.</summary>
     public DateTimeOffset StartTime { get; }

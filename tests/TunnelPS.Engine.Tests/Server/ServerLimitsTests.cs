@@ -16,13 +16,16 @@ public sealed class ServerLimitsTests
     [Fact]
     public void The_connection_budget_leaves_a_reserve_under_the_descriptor_limit()
     {
-        Assert.Equal(272, DescriptorLimit.ConnectionBudget(400));
+        Assert.Equal(336, DescriptorLimit.ConnectionBudget(400));
+        Assert.Equal(136, DescriptorLimit.ConnectionBudget(400, open: 200));
+        Assert.Equal(16, DescriptorLimit.ConnectionBudget(400, open: 390));
         Assert.Equal(896, DescriptorLimit.ConnectionBudget(1024));
         Assert.Equal(20_000, DescriptorLimit.ConnectionBudget(1_048_576));
         Assert.Equal(20_000, DescriptorLimit.ConnectionBudget(null));
         if (OperatingSystem.IsLinux())
         {
             Assert.NotNull(DescriptorLimit.Current());
+            Assert.InRange(DescriptorLimit.OpenCount() ?? 0, 3, 100_000);
         }
     }
 
