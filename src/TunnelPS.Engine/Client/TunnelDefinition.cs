@@ -1,3 +1,5 @@
+using TunnelPS.Engine.Transport;
+
 namespace TunnelPS.Engine.Client;
 
 /// <summary>One tunnel a client asks for: its protocols (one public URL each), local target and public name.</summary>
@@ -32,6 +34,18 @@ public sealed record TunnelDefinition
         : string.Equals(HostHeader, "rewrite", StringComparison.OrdinalIgnoreCase)
             ? (Local.Port == (Local.UseTls ? 443 : 80) ? Local.Host : new LocalTarget(Local.Host, Local.Port).ToString())
             : HostHeader;
+
+    /// <summary>
+    /// Visitor addresses allowed to use the tunnel: single addresses or CIDR ranges, IPv4 and IPv6 (see
+    /// <see cref="IPAccessList"/>). Null or empty allows every address not denied. The server enforces it.
+    /// </summary>
+    public IReadOnlyList<string>? AllowIP { get; init; }
+
+    /// <summary>Visitor addresses refused by the tunnel (single addresses or CIDR ranges); deny wins over allow.</summary>
+    public IReadOnlyList<string>? DenyIP { get; init; }
+
+    /// <summary>True when the tunnel has allow or deny rules.</summary>
+    public bool HasIPRules => AllowIP is { Count: > 0 } || DenyIP is { Count: > 0 };
 
     /// <summary>Capture settings for http/https traffic.</summary>
     public CaptureOptions Capture { get; init; } = new();
@@ -69,6 +83,8 @@ public sealed record TunnelDefinition
         {
             throw new TunnelConfigurationException($"Tunnel '{Name}': the host header '{HostHeader}' is not a valid host; give host or host:port, or 'rewrite'.");
         }
+        IPAccessList.Parse(AllowIP, null, $"Tunnel '{Name}', allowed addresses (AllowIP)");
+        IPAccessList.Parse(null, DenyIP, $"Tunnel '{Name}', denied addresses (DenyIP)");
         if (Capture.Capacity < 1 || Capture.BodyLimit < 0)
         {
             throw new TunnelConfigurationException($"Tunnel '{Name}': the capture limit must be at least 1 and the body limit at least 0.");
