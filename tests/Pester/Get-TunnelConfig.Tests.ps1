@@ -13,7 +13,7 @@ http_proxy: "http://proxyuser:proxypass@proxy.example.com:3128"
 inspect_limit: 50
 tunnels:
   blog:   { proto: { http: 4000, https: 4000 } }
-  api:    { auth: "user:password", proto: { https: 8080 } }
+  api:    { auth: "user:password", proto: { https: 8080 }, allow_ip: [10.0.0.0/8, "2001:db8::/32"], deny_ip: 10.1.2.3 }
   personal: { hostname: "hacks.example.com", proto: { http: 9090 } }
   ssh:    { proto: { tcp: 22 }, remote_port: 2222 }
 '@
@@ -49,6 +49,24 @@ Describe 'Get-TunnelConfig' {
         $tunnels[2].Hostname | Should -Be 'hacks.example.com'
         $tunnels[3].RemotePort | Should -Be 2222
         $tunnels[0].InspectLimit | Should -Be 50
+    }
+
+    It 'shows allow_ip and deny_ip of each tunnel (a single entry as a list of one)' {
+        $tunnels = (Get-TunnelConfig $script:Path).Tunnels
+
+        $tunnels[1].AllowIP | Should -Be @('10.0.0.0/8', '2001:db8::/32')
+        @($tunnels[1].DenyIP) | Should -Be @('10.1.2.3')
+        $tunnels[0].AllowIP | Should -HaveCount 0
+        $tunnels[0].DenyIP | Should -HaveCount 0
+    }
+
+    It 'a bad allow_ip entry is ConfigurationInvalid at the entry, naming it and the tunnel' {
+        $bad = Join-Path $script:Dir 'bad-ip.yml'
+        Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value "tunnels:`n  api:`n    proto: { https: 8080 }`n    allow_ip: [10.0.0.0/8, 10.0.0.300]`n"
+        $err = { Get-TunnelConfig -ConfigPath $bad -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidData'
+        $err.Exception.Message | Should -BeLike "$($bad):4:28: '10.0.0.300' in 'allow_ip' of tunnel 'api' is not an IP address or a CIDR range. *"
     }
 
     It 'uses $env:TUNNELPS_CONFIG when -ConfigPath is not given' {

@@ -113,6 +113,8 @@ internal sealed class TunnelConfigResolver
                     Protocols = ["tcp"],
                     Local = new LocalTarget(tcp.Host, tcp.Port),
                     RemotePort = tunnel.RemotePort ?? 0,
+                    AllowIP = Rules(tunnel.AllowIP),
+                    DenyIP = Rules(tunnel.DenyIP),
                     Capture = capture with { Enabled = false },
                 });
             }
@@ -132,6 +134,8 @@ internal sealed class TunnelConfigResolver
                     Hostname = tunnel.Hostname,
                     HttpAuth = tunnel.Auth,
                     HostHeader = tunnel.HostHeader,
+                    AllowIP = Rules(tunnel.AllowIP),
+                    DenyIP = Rules(tunnel.DenyIP),
                     Capture = capture,
                 });
             }
@@ -139,6 +143,8 @@ internal sealed class TunnelConfigResolver
 
         return definitions;
     }
+
+    private static IReadOnlyList<string>? Rules(IReadOnlyList<string> entries) => entries.Count == 0 ? null : entries;
 
     /// <summary>The server: -ServerAddress, else <c>server_addr</c>; null when neither names one.</summary>
     internal ServerAddress? ResolveServerAddress(TunnelConnectionOverrides overrides)

@@ -16,6 +16,8 @@ public sealed class TunnelConfigEntry
         InspectLimit = tunnel.InspectLimit;
         InspectBodyLimit = tunnel.InspectBodyLimit;
         HostHeader = tunnel.HostHeader;
+        AllowIP = tunnel.AllowIP;
+        DenyIP = tunnel.DenyIP;
     }
 
     /// <summary>The key under <c>tunnels:</c>; Start-Tunnel -Name takes it.</summary>
@@ -50,6 +52,12 @@ public sealed class TunnelConfigEntry
 
     /// <summary>Effective <c>host_header</c>.</summary>
     public string HostHeader { get; }
+
+    /// <summary><c>allow_ip</c>: visitor addresses and CIDR ranges allowed to use the tunnel (empty: every address not denied).</summary>
+    public IReadOnlyList<string> AllowIP { get; }
+
+    /// <summary><c>deny_ip</c>: visitor addresses and CIDR ranges the tunnel refuses.</summary>
+    public IReadOnlyList<string> DenyIP { get; }
 
     /// <summary>The name.</summary>
     public override string ToString() => Name;

@@ -201,6 +201,71 @@ public sealed class AgentConfigLoaderTests
     }
 
     [Fact]
+    public void Reads_allow_ip_and_deny_ip_as_a_list_or_a_single_entry()
+    {
+        var config = Parse("""
+            tunnels:
+              api:
+                proto: { https: 8080 }
+                allow_ip: [10.0.0.0/8, "2001:db8::/32", 203.0.113.7]
+                deny_ip: 10.1.2.3
+              ssh:
+                proto: { tcp: 22 }
+                deny_ip:
+                  - 198.51.100.0/24
+                  - "::1"
+              blog:
+                proto: { http: 4000 }
+                allow_ip: []
+                deny_ip:
+            """);
+
+        var api = config.Tunnels[0];
+        Assert.Equal(["10.0.0.0/8", "2001:db8::/32", "203.0.113.7"], api.AllowIP);
+        Assert.Equal(["10.1.2.3"], api.DenyIP);
+        var ssh = config.Tunnels[1];
+        Assert.Empty(ssh.AllowIP);
+        Assert.Equal(["198.51.100.0/24", "::1"], ssh.DenyIP);
+        var blog = config.Tunnels[2];
+        Assert.Empty(blog.AllowIP);
+        Assert.Empty(blog.DenyIP);
+    }
+
+    [Theory]
+    [InlineData("allow_ip: [10.0.0.0/8, 10.0.0.300]", 3, 28, "'10.0.0.300' in 'allow_ip' of tunnel 'api' is not an IP address or a CIDR range. Give an IP address")]
+    [InlineData("deny_ip: example.com", 3, 14, "'example.com' in 'deny_ip' of tunnel 'api' is not an IP address or a CIDR range. Give an IP address")]
+    [InlineData("deny_ip: 2001:db8::/129", 3, 14, "'2001:db8::/129' in 'deny_ip' of tunnel 'api'")]
+    [InlineData("allow_ip: \"10.0.0.0/8, 192.168.0.0/16\"", 3, 15, "Write several entries as a list, e.g. 'allow_ip: [10.0.0.0/8, 192.168.0.0/16]'.")]
+    [InlineData("allow_ip: { a: b }", 3, 15, "'allow_ip' of tunnel 'api' must be an address or a list of addresses, not a map")]
+    [InlineData("allow_ip: [10.0.0.0/8, [1.2.3.4]]", 3, 28, "An entry of 'allow_ip' in tunnel 'api' is not a single value")]
+    [InlineData("allow_ip: [10.0.0.0/8, ~]", 3, 28, "An entry of 'allow_ip' in tunnel 'api' is empty")]
+    public void A_bad_ip_entry_is_reported_at_the_entry(string line, int row, int column, string expected)
+    {
+        var ex = Fails("tunnels:\n  api:\n    " + line + "\n    proto: { https: 8080 }\n");
+        AssertAt(ex, row, column);
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("alow_ip", "allow_ip")]
+    [InlineData("deny-ip", "deny_ip")]
+    [InlineData("denyip", "deny_ip")]
+    public void A_misspelt_ip_key_suggests_the_right_one(string typo, string suggestion)
+    {
+        var ex = Fails($"tunnels:\n  api:\n    {typo}: 10.0.0.0/8\n    proto: {{ https: 8080 }}\n");
+        AssertAt(ex, 3, 5);
+        Assert.EndsWith($"Did you mean '{suggestion}'?", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Allow_ip_at_the_top_level_says_it_belongs_to_a_tunnel()
+    {
+        var ex = Fails("allow_ip: 10.0.0.0/8\n");
+        AssertAt(ex, 1, 1);
+        Assert.Contains("'allow_ip' belongs to a tunnel", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_tunnel_key_at_the_top_level_says_where_it_belongs()
     {
         var ex = Fails("subdomain: blog\n");
