@@ -31,9 +31,10 @@ Describe 'Get-TunnelConfig' {
         $config.ConfigPath | Should -Be $script:Path
         $config.Exists | Should -BeTrue
         $config.ServerAddress | Should -Be 'tunnel.example.com:443'
-        $config.AuthToken | Should -Be 'abcd…'
-        $config.HttpProxy | Should -Be 'http://proxyuser:****@proxy.example.com:3128'
+        $config.AuthToken | Should -Be '********'
+        $config.HttpProxy | Should -Be 'http://proxyuser:********@proxy.example.com:3128'
         ($config | Out-String) | Should -Not -BeLike '*very-secret*'
+        ($config | Out-String) | Should -Not -BeLike '*abcd*'
         ($config | ConvertTo-Json -Depth 5) | Should -Not -BeLike '*proxypass*'
         $config.InspectLimit | Should -Be 50
         $config.InspectBodyLimit | Should -Be 1MB
@@ -45,7 +46,7 @@ Describe 'Get-TunnelConfig' {
         $tunnels.Name | Should -Be @('blog', 'api', 'personal', 'ssh')
         $tunnels[0].Protocols | Should -Be @('http', 'https')
         $tunnels[0].LocalAddresses | Should -Be @('http=4000', 'https=4000')
-        $tunnels[1].Auth | Should -Be 'user:****'
+        $tunnels[1].Auth | Should -Be 'user:********'
         $tunnels[2].Hostname | Should -Be 'hacks.example.com'
         $tunnels[3].RemotePort | Should -Be 2222
         $tunnels[0].InspectLimit | Should -Be 50
@@ -67,6 +68,33 @@ Describe 'Get-TunnelConfig' {
             Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
         $err.CategoryInfo.Category | Should -Be 'InvalidData'
         $err.Exception.Message | Should -BeLike "$($bad):4:28: '10.0.0.300' in 'allow_ip' of tunnel 'api' is not an IP address or a CIDR range. *"
+    }
+
+    It 'shows no character of any secret, nor its length, in any view' -ForEach @(
+        @{ Token = 'x'; Proxy = 'http://u:p@proxy.example.com:3128'; Auth = 'a:b'; ProxyShown = 'http://u:********@proxy.example.com:3128' }
+        @{ Token = 'tok-0123456789-abcdefghij'; Proxy = 'http://u:p%40ss-word-42@proxy.example.com:3128/'; Auth = 'admin:pass-word-43'; ProxyShown = 'http://u:********@proxy.example.com:3128/' }
+        @{ Token = 'tok-2'; Proxy = 'http://proxy-key-44@proxy.example.com:3128'; Auth = 'admin:x'; ProxyShown = 'http://********@proxy.example.com:3128' }
+    ) {
+        $file = Join-Path $script:Dir ("secrets-" + [guid]::NewGuid().ToString('n') + '.yml')
+        Set-Content -LiteralPath $file -Encoding utf8NoBOM -Value @"
+authtoken: "$Token"
+http_proxy: "$Proxy"
+tunnels:
+  api: { auth: "$Auth", proto: { https: 8080 } }
+"@
+        $config = Get-TunnelConfig -ConfigPath $file
+
+        $config.AuthToken | Should -Be '********'
+        $config.HttpProxy | Should -Be $ProxyShown
+        $config.Tunnels[0].Auth | Should -Be ($Auth.Split(':')[0] + ':********')
+        $views = @(
+            ($config | Format-List * | Out-String)
+            ($config | ConvertTo-Json -Depth 5)
+            ($config.Tunnels | Format-List * | Out-String)
+        ) -join "`n"
+        foreach ($secret in $Token, $Auth.Split(':')[1], 'ss-word-42', 'proxy-key-44') {
+            if ($secret.Length -gt 1) { $views | Should -Not -Match ([regex]::Escape($secret)) }
+        }
     }
 
     It 'uses $env:TUNNELPS_CONFIG when -ConfigPath is not given' {

@@ -35,7 +35,7 @@ public sealed class TunnelConfigEntry
     /// <summary><c>hostname</c>.</summary>
     public string? Hostname { get; }
 
-    /// <summary><c>auth</c> with the password masked: <c>user:****</c>.</summary>
+    /// <summary><c>auth</c> with the password masked: <c>user:********</c>.</summary>
     public string? Auth { get; }
 
     /// <summary><c>remote_port</c>.</summary>
@@ -65,6 +65,7 @@ public sealed class TunnelConfigEntry
     private static string MaskAuth(string auth)
     {
         int colon = auth.IndexOf(':', StringComparison.Ordinal);
-        return colon < 0 ? "****" : string.Concat(auth.AsSpan(0, colon + 1), "****");
+        string masked = TunnelPS.Engine.Configuration.AgentConfig.MaskedSecret;
+        return colon < 0 ? masked : string.Concat(auth.AsSpan(0, colon + 1), masked);
     }
 }
