@@ -97,6 +97,18 @@ tunnels:
         }
     }
 
+    It 'a SHA-1 server_certificate_thumbprint is ConfigurationInvalid at its position; a SHA-256 one is shown normalised' {
+        $bad = Join-Path $script:Dir 'sha1.yml'
+        Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value "server_addr: t.example.com`nserver_certificate_thumbprint: `"$((1..20 | ForEach-Object { 'c3' }) -join ':')`"`n"
+        $err = { Get-TunnelConfig -ConfigPath $bad -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "$($bad):2:32: * is a SHA-1 fingerprint (40 hex digits);*as Get-TunnelServer shows it*"
+
+        $good = Join-Path $script:Dir 'sha256.yml'
+        Set-Content -LiteralPath $good -Encoding utf8NoBOM -Value "server_certificate_thumbprint: `"$((1..32 | ForEach-Object { 'c3' }) -join ':')`"`n"
+        (Get-TunnelConfig -ConfigPath $good).ServerCertificateThumbprint | Should -Be ('C3' * 32)
+    }
+
     It 'uses $env:TUNNELPS_CONFIG when -ConfigPath is not given' {
         $saved = $env:TUNNELPS_CONFIG
         try {

@@ -57,7 +57,10 @@ public sealed record AgentConfig
     /// <summary><c>authtoken_vault</c>: the SecretManagement vault of <see cref="AuthTokenSecret"/>.</summary>
     public string? AuthTokenVault { get; init; }
 
-    /// <summary><c>server_certificate_thumbprint</c>: pins the server certificate; upper-case hex (SHA-1 or SHA-256), separators removed.</summary>
+    /// <summary>
+    /// <c>server_certificate_thumbprint</c>: pins the server certificate by its SHA-256 fingerprint; 64 upper-case hex
+    /// digits, separators removed (a SHA-1 thumbprint is refused on load: it could never match).
+    /// </summary>
     public string? ServerCertificateThumbprint { get; init; }
 
     /// <summary><c>skip_certificate_check</c>: accept any server certificate (testing only).</summary>

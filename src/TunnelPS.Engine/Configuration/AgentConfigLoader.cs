@@ -110,9 +110,6 @@ public static partial class AgentConfigLoader
     [GeneratedRegex(@"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SubdomainPattern();
 
-    [GeneratedRegex(@"^([0-9a-f]{40}|[0-9a-f]{64})$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex ThumbprintPattern();
-
     /// <summary>Turns the node tree into the model, one error at a time, each at its position.</summary>
     private sealed class Reader(string source)
     {
@@ -502,12 +499,7 @@ public static partial class AgentConfigLoader
             {
                 return null;
             }
-            var hex = text.Replace(":", string.Empty, StringComparison.Ordinal).Replace(" ", string.Empty, StringComparison.Ordinal).Replace("-", string.Empty, StringComparison.Ordinal);
-            if (!ThumbprintPattern().IsMatch(hex))
-            {
-                throw Fail(node, "'server_certificate_thumbprint' is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) fingerprint", "Copy the fingerprint shown on the server object (Get-TunnelServer).");
-            }
-            return hex.ToUpperInvariant();
+            return CertificatePin.TryNormalize(text, out var problem) ?? throw Fail(node, $"'{key.Value}': {problem}", CertificatePin.Remedy);
         }
 
         /// <summary>

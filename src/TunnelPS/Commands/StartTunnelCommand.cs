@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Net;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
@@ -108,7 +109,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string? AuthToken { get; set; }
 
-    /// <summary>Trust exactly the server certificate with this SHA-256 thumbprint.</summary>
+    /// <summary>Trust exactly the server certificate with this SHA-256 fingerprint (64 hex digits; a SHA-1 thumbprint is refused).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ServerCertificateThumbprint { get; set; }
@@ -141,6 +142,12 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         ValidateIPRules(AllowIP, nameof(AllowIP));
         ValidateIPRules(DenyIP, nameof(DenyIP));
+        if (ServerCertificateThumbprint is not null)
+        {
+            // Checked here for named tunnels too, so a bad pin is an argument error, not a config file error.
+            Parse(() => CertificatePin.Normalize(ServerCertificateThumbprint, "-" + nameof(ServerCertificateThumbprint)), ServerCertificateThumbprint);
+        }
+
         if (IsConfigSet) // config: -Name/-All from the config file (StartTunnelCommand.Config.cs)
         {
             StartFromConfig();
@@ -274,7 +281,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         if (ServerCertificateThumbprint is not null)
         {
-            string thumbprint = Parse(() => CertificateStore.NormalizeThumbprint(ServerCertificateThumbprint), ServerCertificateThumbprint);
+            string thumbprint = Parse(() => CertificatePin.Normalize(ServerCertificateThumbprint, "-" + nameof(ServerCertificateThumbprint)), ServerCertificateThumbprint);
             return new ServerTrust { PinnedThumbprint = thumbprint, SkipCertificateCheck = SkipCertificateCheck };
         }
 

@@ -224,7 +224,7 @@ internal sealed class TunnelConfigResolver
         ArgumentNullException.ThrowIfNull(overrides);
         bool skip = overrides.SkipCertificateCheck || _config.SkipCertificateCheck == true;
         string? pin = !string.IsNullOrWhiteSpace(overrides.ServerCertificateThumbprint)
-            ? CertificateStore.NormalizeThumbprint(overrides.ServerCertificateThumbprint)
+            ? CertificatePin.Normalize(overrides.ServerCertificateThumbprint, "-ServerCertificateThumbprint")
             : _config.ServerCertificateThumbprint;
         if (pin is null && _config.TrustHostRootCerts != true && !skip)
         {

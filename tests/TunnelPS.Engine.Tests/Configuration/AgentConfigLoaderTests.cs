@@ -100,7 +100,7 @@ public sealed class AgentConfigLoaderTests
         var config = Parse("""
             authtoken_secret: TunnelToken
             authtoken_vault: LocalStore
-            server_certificate_thumbprint: "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01"
+            server_certificate_thumbprint: "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
             skip_certificate_check: no
             inspect: false
             inspect_limit: 50
@@ -118,7 +118,7 @@ public sealed class AgentConfigLoaderTests
 
         Assert.Equal("TunnelToken", config.AuthTokenSecret);
         Assert.Equal("LocalStore", config.AuthTokenVault);
-        Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF01", config.ServerCertificateThumbprint);
+        Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", config.ServerCertificateThumbprint);
         Assert.False(config.SkipCertificateCheck);
         Assert.Equal((false, 50, 1024L * 1024, "rewrite"), (config.Inspect, config.InspectLimit, config.InspectBodyLimit, config.HostHeader));
 
@@ -432,7 +432,7 @@ public sealed class AgentConfigLoaderTests
     [InlineData("inspect_body_limit: 12 parsecs", "not a size")]
     [InlineData("inspect_body_limit: 1GB", "more than the 64 MiB allowed")]
     [InlineData("host_header: http://x", "Use preserve, rewrite, or a literal host")]
-    [InlineData("server_certificate_thumbprint: abc", "SHA-1 (40 hex digits) or SHA-256 (64 hex digits)")]
+    [InlineData("server_certificate_thumbprint: abc", "'server_certificate_thumbprint': 'abc' is not a SHA-256 fingerprint (64 hex digits). Give the server certificate's SHA-256 fingerprint")]
     [InlineData("server_addr: 'a.example:99999'", "out of range")]
     [InlineData("inspect_addr: localhost", "'inspect_addr' has no port")]
     [InlineData("http_proxy: socks5://proxy:1080", "'http_proxy' is not usable: The proxy 'socks5://proxy:1080' uses the scheme 'socks5'")]
@@ -444,6 +444,20 @@ public sealed class AgentConfigLoaderTests
         Assert.Equal(2, ex.Line);
         Assert.Equal(line.IndexOf(':', StringComparison.Ordinal) + 3, ex.Column);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF01")]
+    [InlineData("abcdef0123456789abcdef0123456789abcdef01")]
+    [InlineData("\"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01\"")]
+    [InlineData("\"ab cd ef 01 23 45 67 89 ab cd ef 01 23 45 67 89 ab cd ef 01\"")]
+    public void A_SHA1_pin_is_refused_at_its_position_saying_to_give_the_SHA256_fingerprint(string pin)
+    {
+        var ex = Fails("server_addr: tunnel.example.com\nserver_certificate_thumbprint: " + pin + "\n");
+
+        AssertAt(ex, 2, 32);
+        Assert.Contains("is a SHA-1 fingerprint (40 hex digits); TunnelPS pins the SHA-256 fingerprint of the server certificate, so this pin could never match.", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Give the server certificate's SHA-256 fingerprint: 64 hex digits, as Get-TunnelServer shows it in CertificateThumbprint (spaces, colons and dashes are ignored).", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
