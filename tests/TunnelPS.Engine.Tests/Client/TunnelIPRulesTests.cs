@@ -124,6 +124,19 @@ public sealed class TunnelIPRulesTests
         Assert.False(server.Requests.Reader.TryRead(out _));
     }
 
+    [Fact]
+    public void The_lists_are_read_only_copies_of_what_was_given()
+    {
+        string[] given = ["10.0.0.0/8"];
+        var definition = Http("api") with { AllowIP = given, DenyIP = given };
+
+        given[0] = "0.0.0.0/0";
+
+        Assert.Equal(["10.0.0.0/8"], definition.AllowIP!);
+        Assert.Equal(["10.0.0.0/8"], definition.DenyIP!);
+        Assert.Throws<NotSupportedException>(() => ((IList<string>)definition.AllowIP!)[0] = "0.0.0.0/0");
+    }
+
     [Theory]
     [InlineData("10.0.0.0/8")]
     [InlineData("10.1.2.3/8")]
