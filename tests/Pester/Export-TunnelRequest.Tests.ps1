@@ -96,6 +96,32 @@ Describe 'Export-TunnelRequest' {
         ($headers | Where-Object name -eq 'Authorization').value | Should -Be 'REDACTED'
     }
 
+    It 'redacts API keys, secret query parameters, form passwords and JSON secrets with -Redact, keeping the HAR valid' {
+        $null = Invoke-TestRequest "$url/login?access_token=query-secret-1&page=2" -Method POST -Headers @{ 'X-Api-Key' = 'api-key-secret-2' } `
+            -Body 'user=alice&password=form-secret-3' -ContentType 'application/x-www-form-urlencoded'
+        $null = Invoke-TestRequest "$url/json" -Method POST -Body '{"user":"alice","profile":{"client_secret":"json-secret-4"}}' -ContentType 'application/json'
+        Wait-Until { @(Get-TunnelRequest | Where-Object Path -in '/login', '/json').Count -ge 2 } -Because 'both requests are captured'
+        $path = Join-Path $TestDrive 'secrets.har'
+
+        Get-TunnelRequest | Where-Object Path -in '/login', '/json' | Export-TunnelRequest -Path $path -Redact
+
+        $text = Get-Content -Raw $path
+        foreach ($secret in 'query-secret-1', 'api-key-secret-2', 'form-secret-3', 'json-secret-4') {
+            $text | Should -Not -Match $secret
+        }
+        $entries = (Assert-Har12 -Path $path -Entries 2).log.entries
+        $login = $entries | Where-Object { $_.request.url -like '*/login*' }
+        $login.request.url | Should -Be "$url/login?access_token=REDACTED&page=2"
+        ($login.request.queryString | Where-Object name -eq 'page').value | Should -Be '2'
+        ($login.request.headers | Where-Object name -eq 'X-Api-Key').value | Should -Be 'REDACTED'
+        $login.request.postData.text | Should -Be 'user=alice&password=REDACTED'
+        ($login.request.postData.params | Where-Object name -eq 'user').value | Should -Be 'alice'
+        ($login.request.postData.params | Where-Object name -eq 'password').value | Should -Be 'REDACTED'
+        $json = ($entries | Where-Object { $_.request.url -like '*/json' }).request.postData.text | ConvertFrom-Json
+        $json.user | Should -Be 'alice'
+        $json.profile.client_secret | Should -Be 'REDACTED'
+    }
+
     It 'writes nothing with -WhatIf' {
         $path = Join-Path $TestDrive 'whatif.har'
         Export-TunnelRequest -Path $path -WhatIf

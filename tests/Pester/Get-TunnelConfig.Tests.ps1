@@ -13,7 +13,7 @@ http_proxy: "http://proxyuser:proxypass@proxy.example.com:3128"
 inspect_limit: 50
 tunnels:
   blog:   { proto: { http: 4000, https: 4000 } }
-  api:    { auth: "user:password", proto: { https: 8080 } }
+  api:    { auth: "user:password", proto: { https: 8080 }, allow_ip: [10.0.0.0/8, "2001:db8::/32"], deny_ip: 10.1.2.3 }
   personal: { hostname: "hacks.example.com", proto: { http: 9090 } }
   ssh:    { proto: { tcp: 22 }, remote_port: 2222 }
 '@
@@ -31,9 +31,10 @@ Describe 'Get-TunnelConfig' {
         $config.ConfigPath | Should -Be $script:Path
         $config.Exists | Should -BeTrue
         $config.ServerAddress | Should -Be 'tunnel.example.com:443'
-        $config.AuthToken | Should -Be 'abcd…'
-        $config.HttpProxy | Should -Be 'http://proxyuser:****@proxy.example.com:3128'
+        $config.AuthToken | Should -Be '********'
+        $config.HttpProxy | Should -Be 'http://proxyuser:********@proxy.example.com:3128'
         ($config | Out-String) | Should -Not -BeLike '*very-secret*'
+        ($config | Out-String) | Should -Not -BeLike '*abcd*'
         ($config | ConvertTo-Json -Depth 5) | Should -Not -BeLike '*proxypass*'
         $config.InspectLimit | Should -Be 50
         $config.InspectBodyLimit | Should -Be 1MB
@@ -45,10 +46,67 @@ Describe 'Get-TunnelConfig' {
         $tunnels.Name | Should -Be @('blog', 'api', 'personal', 'ssh')
         $tunnels[0].Protocols | Should -Be @('http', 'https')
         $tunnels[0].LocalAddresses | Should -Be @('http=4000', 'https=4000')
-        $tunnels[1].Auth | Should -Be 'user:****'
+        $tunnels[1].Auth | Should -Be 'user:********'
         $tunnels[2].Hostname | Should -Be 'hacks.example.com'
         $tunnels[3].RemotePort | Should -Be 2222
         $tunnels[0].InspectLimit | Should -Be 50
+    }
+
+    It 'shows allow_ip and deny_ip of each tunnel (a single entry as a list of one)' {
+        $tunnels = (Get-TunnelConfig $script:Path).Tunnels
+
+        $tunnels[1].AllowIP | Should -Be @('10.0.0.0/8', '2001:db8::/32')
+        @($tunnels[1].DenyIP) | Should -Be @('10.1.2.3')
+        $tunnels[0].AllowIP | Should -HaveCount 0
+        $tunnels[0].DenyIP | Should -HaveCount 0
+    }
+
+    It 'a bad allow_ip entry is ConfigurationInvalid at the entry, naming it and the tunnel' {
+        $bad = Join-Path $script:Dir 'bad-ip.yml'
+        Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value "tunnels:`n  api:`n    proto: { https: 8080 }`n    allow_ip: [10.0.0.0/8, 10.0.0.300]`n"
+        $err = { Get-TunnelConfig -ConfigPath $bad -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
+        $err.CategoryInfo.Category | Should -Be 'InvalidData'
+        $err.Exception.Message | Should -BeLike "$($bad):4:28: '10.0.0.300' in 'allow_ip' of tunnel 'api' is not an IP address or a CIDR range. *"
+    }
+
+    It 'shows no character of any secret, nor its length, in any view' -ForEach @(
+        @{ Token = 'x'; Proxy = 'http://u:p@proxy.example.com:3128'; Auth = 'a:b'; ProxyShown = 'http://u:********@proxy.example.com:3128' }
+        @{ Token = 'tok-0123456789-abcdefghij'; Proxy = 'http://u:p%40ss-word-42@proxy.example.com:3128/'; Auth = 'admin:pass-word-43'; ProxyShown = 'http://u:********@proxy.example.com:3128/' }
+        @{ Token = 'tok-2'; Proxy = 'http://proxy-key-44@proxy.example.com:3128'; Auth = 'admin:x'; ProxyShown = 'http://********@proxy.example.com:3128' }
+    ) {
+        $file = Join-Path $script:Dir ("secrets-" + [guid]::NewGuid().ToString('n') + '.yml')
+        Set-Content -LiteralPath $file -Encoding utf8NoBOM -Value @"
+authtoken: "$Token"
+http_proxy: "$Proxy"
+tunnels:
+  api: { auth: "$Auth", proto: { https: 8080 } }
+"@
+        $config = Get-TunnelConfig -ConfigPath $file
+
+        $config.AuthToken | Should -Be '********'
+        $config.HttpProxy | Should -Be $ProxyShown
+        $config.Tunnels[0].Auth | Should -Be ($Auth.Split(':')[0] + ':********')
+        $views = @(
+            ($config | Format-List * | Out-String)
+            ($config | ConvertTo-Json -Depth 5)
+            ($config.Tunnels | Format-List * | Out-String)
+        ) -join "`n"
+        foreach ($secret in $Token, $Auth.Split(':')[1], 'ss-word-42', 'proxy-key-44') {
+            if ($secret.Length -gt 1) { $views | Should -Not -Match ([regex]::Escape($secret)) }
+        }
+    }
+
+    It 'a SHA-1 server_certificate_thumbprint is ConfigurationInvalid at its position; a SHA-256 one is shown normalised' {
+        $bad = Join-Path $script:Dir 'sha1.yml'
+        Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value "server_addr: t.example.com`nserver_certificate_thumbprint: `"$((1..20 | ForEach-Object { 'c3' }) -join ':')`"`n"
+        $err = { Get-TunnelConfig -ConfigPath $bad -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
+        $err.Exception.Message | Should -BeLike "$($bad):2:32: * is a SHA-1 fingerprint (40 hex digits);*as Get-TunnelServer shows it*"
+
+        $good = Join-Path $script:Dir 'sha256.yml'
+        Set-Content -LiteralPath $good -Encoding utf8NoBOM -Value "server_certificate_thumbprint: `"$((1..32 | ForEach-Object { 'c3' }) -join ':')`"`n"
+        (Get-TunnelConfig -ConfigPath $good).ServerCertificateThumbprint | Should -Be ('C3' * 32)
     }
 
     It 'uses $env:TUNNELPS_CONFIG when -ConfigPath is not given' {

@@ -27,7 +27,7 @@ Describe 'Set-TunnelAuthToken' {
         $text | Should -Match 'authtoken: "second-token-value"'
         $text | Should -Not -Match 'first-token-value'
         $config.Tunnels.Name | Should -Be 'web'
-        $config.AuthToken | Should -Be 'seco…'
+        $config.AuthToken | Should -Be '********'
     }
 
     It 'supports -WhatIf' {

@@ -172,6 +172,23 @@ authtoken: "seed-token-1234"
             $err.Exception.Message | Should -Match ([regex]::Escape($bad) + ':2:\d+: ')
         }
 
+        It 'a SHA-1 server_certificate_thumbprint, at its position, saying to give the SHA-256 fingerprint' {
+            $bad = Join-Path $script:Dir 'sha1-pin.yml'
+            Set-Content -LiteralPath $bad -Value "server_certificate_thumbprint: $('0123456789' * 4)`ntunnels:`n  blog: { proto: { http: 4000 } }`n" -Encoding utf8NoBOM
+            $err = { Start-Tunnel -Name blog -ConfigPath $bad -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "$($bad):1:32: 'server_certificate_thumbprint': '0123456789*' is a SHA-1 fingerprint (40 hex digits);*SHA-256 fingerprint: 64 hex digits, as Get-TunnelServer shows it*"
+            Get-Tunnel | Should -BeNullOrEmpty
+        }
+
+        It 'a SHA-1 -ServerCertificateThumbprint with named tunnels is InvalidArgument' {
+            $err = { Start-Tunnel -Name blog -ConfigPath $seed -ServerCertificateThumbprint ('ab' * 20) -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -PassThru
+            $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err.Exception.Message | Should -BeLike "-ServerCertificateThumbprint: '$('ab' * 20)' is a SHA-1 fingerprint (40 hex digits);*"
+            Get-Tunnel | Should -BeNullOrEmpty
+        }
+
         It 'a missing file is ObjectNotFound' {
             $err = { Start-Tunnel -Name blog -ConfigPath (Join-Path $script:Dir 'none.yml') -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru

@@ -151,6 +151,18 @@ Describe 'Start-Tunnel with a server in this session' {
         @(Get-Tunnel) | Should -HaveCount 0
     }
 
+    It 'refuses a SHA-1 (40 hex digit) -ServerCertificateThumbprint, saying to give the SHA-256 fingerprint' {
+        $sha1 = (1..20 | ForEach-Object { 'A1' }) -join ':'
+        $err = { Start-Tunnel -Http $site.Port -ServerAddress "127.0.0.1:$($server.Port)" -ServerCertificateThumbprint $sha1 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.TargetObject | Should -Be $sha1
+        $err.Exception.Message | Should -Be ("-ServerCertificateThumbprint: '$sha1' is a SHA-1 fingerprint (40 hex digits); TunnelPS pins the SHA-256 fingerprint of the server certificate, so this pin could never match. " +
+            "Give the server certificate's SHA-256 fingerprint: 64 hex digits, as Get-TunnelServer shows it in CertificateThumbprint (spaces, colons and dashes are ignored).")
+        @(Get-Tunnel) | Should -HaveCount 0
+    }
+
     It 'rewrites the Host header for the local service with -HostHeader rewrite, keeping the original in X-Forwarded-Host' {
         $tunnel = Start-Tunnel -Http $site.Port -Scheme http -HostHeader rewrite
 

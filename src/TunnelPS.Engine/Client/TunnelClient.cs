@@ -291,6 +291,22 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 continue;
             }
+            if (definition.HasIPRules && !ServerIsTunnelPS)
+            {
+                // An ngrok 1.x server ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
+                var refusal = $"The tunnel server {_options.Server} is not a TunnelPS server (it did not announce {ProtocolVersion.TunnelPSCapability}), so it would ignore the IP rules of tunnel '{definition.Name}' and let every address in. "
+                    + "Remove the allow/deny rules to open it there, or use a TunnelPS server.";
+                if (firstTime)
+                {
+                    throw new TunnelRequestException(refusal, TunnelErrorKind.InvalidConfiguration);
+                }
+                ClientLog.ReopenFailed(_logger, definition.Name, refusal);
+                foreach (var endpoint in existing)
+                {
+                    endpoint.SetStatus(TunnelStatus.Failed, refusal);
+                }
+                continue;
+            }
             var request = BuildRequest(definition, firstTime ? null : existing);
             var pending = control.AddPending(request.ReqId, request.Protocol.Split('+').Length);
             requests.Add((definition, pending));
@@ -366,8 +382,14 @@ public sealed class TunnelClient : IAsyncDisposable
             HttpAuth = definition.HttpAuth ?? "",
             RemotePort = remotePort,
             HostHeader = definition.EffectiveHostHeader,
+            AllowIP = WireRules(definition.AllowIP),
+            DenyIP = WireRules(definition.DenyIP),
         };
     }
+
+    /// <summary>IP rules as ReqTunnel carries them: trimmed, or null when there are none (nothing changes on the wire).</summary>
+    private static List<string>? WireRules(IReadOnlyList<string>? rules) =>
+        rules is { Count: > 0 } ? rules.Select(r => r.Trim()).ToList() : null;
 
     private async Task ReceiveLoopAsync(ControlConnection control, CancellationToken token)
     {

@@ -1,3 +1,5 @@
+using TunnelPS.Engine.Transport;
+
 namespace TunnelPS.Engine.Client;
 
 /// <summary>One tunnel a client asks for: its protocols (one public URL each), local target and public name.</summary>
@@ -32,6 +34,22 @@ public sealed record TunnelDefinition
         : string.Equals(HostHeader, "rewrite", StringComparison.OrdinalIgnoreCase)
             ? (Local.Port == (Local.UseTls ? 443 : 80) ? Local.Host : new LocalTarget(Local.Host, Local.Port).ToString())
             : HostHeader;
+
+    /// <summary>
+    /// Visitor addresses allowed to use the tunnel: single addresses or CIDR ranges, IPv4 and IPv6 (see
+    /// <see cref="IPAccessList"/>). Null or empty allows every address not denied. The server enforces it. Kept as a
+    /// read-only copy, so what is re-sent after a reconnect is what was validated.
+    /// </summary>
+    public IReadOnlyList<string>? AllowIP { get => _allowIP; init => _allowIP = ReadOnlyCopy(value); }
+
+    /// <summary>Visitor addresses refused by the tunnel (single addresses or CIDR ranges); deny wins over allow.</summary>
+    public IReadOnlyList<string>? DenyIP { get => _denyIP; init => _denyIP = ReadOnlyCopy(value); }
+
+    private readonly IReadOnlyList<string>? _allowIP;
+    private readonly IReadOnlyList<string>? _denyIP;
+
+    /// <summary>True when the tunnel has allow or deny rules.</summary>
+    public bool HasIPRules => AllowIP is { Count: > 0 } || DenyIP is { Count: > 0 };
 
     /// <summary>Capture settings for http/https traffic.</summary>
     public CaptureOptions Capture { get; init; } = new();
@@ -69,11 +87,16 @@ public sealed record TunnelDefinition
         {
             throw new TunnelConfigurationException($"Tunnel '{Name}': the host header '{HostHeader}' is not a valid host; give host or host:port, or 'rewrite'.");
         }
+        IPAccessList.Parse(AllowIP, null, $"Tunnel '{Name}', allowed addresses (AllowIP)");
+        IPAccessList.Parse(null, DenyIP, $"Tunnel '{Name}', denied addresses (DenyIP)");
         if (Capture.Capacity < 1 || Capture.BodyLimit < 0)
         {
             throw new TunnelConfigurationException($"Tunnel '{Name}': the capture limit must be at least 1 and the body limit at least 0.");
         }
     }
+
+    private static IReadOnlyList<string>? ReadOnlyCopy(IReadOnlyList<string>? entries) =>
+        entries is null ? null : Array.AsReadOnly(entries.ToArray());
 }
 
 /// <summary>What a tunnel records of its HTTP traffic.</summary>

@@ -48,7 +48,7 @@ public sealed record AgentConfig
     /// </summary>
     public string? InspectAddr { get; init; }
 
-    /// <summary><c>authtoken</c> or <c>auth_token</c>: the token sent in Auth. Show it with <see cref="Mask"/>.</summary>
+    /// <summary><c>authtoken</c> or <c>auth_token</c>: the token sent in Auth. Show it only through <see cref="Mask"/>.</summary>
     public string? AuthToken { get; init; }
 
     /// <summary><c>authtoken_secret</c>: the name of a SecretManagement secret holding the token.</summary>
@@ -57,7 +57,10 @@ public sealed record AgentConfig
     /// <summary><c>authtoken_vault</c>: the SecretManagement vault of <see cref="AuthTokenSecret"/>.</summary>
     public string? AuthTokenVault { get; init; }
 
-    /// <summary><c>server_certificate_thumbprint</c>: pins the server certificate; upper-case hex (SHA-1 or SHA-256), separators removed.</summary>
+    /// <summary>
+    /// <c>server_certificate_thumbprint</c>: pins the server certificate by its SHA-256 fingerprint; 64 upper-case hex
+    /// digits, separators removed (a SHA-1 thumbprint is refused on load: it could never match).
+    /// </summary>
     public string? ServerCertificateThumbprint { get; init; }
 
     /// <summary><c>skip_certificate_check</c>: accept any server certificate (testing only).</summary>
@@ -85,18 +88,11 @@ public sealed record AgentConfig
     public TunnelConfig? FindTunnel(string name) =>
         Tunnels.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>
-    /// A token for display: its first 4 characters and "…", or "****" when it has fewer than 8 characters (so
-    /// little of a short token is shown). Null or empty gives an empty string.
-    /// </summary>
-    public static string Mask(string? token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            return string.Empty;
-        }
-        return token.Length < 8 ? "****" : string.Concat(token.AsSpan(0, 4), "…");
-    }
+    /// <summary>What a secret is shown as: the same eight asterisks whatever the secret, so neither its characters nor its length show.</summary>
+    public const string MaskedSecret = "********";
+
+    /// <summary>A token for display: <see cref="MaskedSecret"/>, or an empty string when there is no token.</summary>
+    public static string Mask(string? token) => string.IsNullOrEmpty(token) ? string.Empty : MaskedSecret;
 
     /// <summary>Shows the config without the token in clear.</summary>
     public override string ToString() =>

@@ -26,6 +26,7 @@ public static partial class AgentConfigLoader
     private static readonly string[] TunnelKeys =
     [
         "proto", "subdomain", "hostname", "auth", "remote_port", "inspect", "inspect_limit", "inspect_body_limit", "host_header",
+        "allow_ip", "deny_ip",
     ];
 
     private static readonly string[] Protocols = ["http", "https", "tcp"];
@@ -108,9 +109,6 @@ public static partial class AgentConfigLoader
 
     [GeneratedRegex(@"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SubdomainPattern();
-
-    [GeneratedRegex(@"^([0-9a-f]{40}|[0-9a-f]{64})$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex ThumbprintPattern();
 
     /// <summary>Turns the node tree into the model, one error at a time, each at its position.</summary>
     private sealed class Reader(string source)
@@ -226,6 +224,7 @@ public static partial class AgentConfigLoader
             int? inspectLimit = null;
             long? inspectBodyLimit = null;
             string? hostHeader = null;
+            IReadOnlyList<string> allowIP = [], denyIP = [];
             foreach (var (key, value) in map.Entries)
             {
                 switch (key.Value)
@@ -260,6 +259,12 @@ public static partial class AgentConfigLoader
                         break;
                     case "host_header":
                         hostHeader = HostHeader(key, value);
+                        break;
+                    case "allow_ip":
+                        allowIP = IPList(name.Value, key, value);
+                        break;
+                    case "deny_ip":
+                        denyIP = IPList(name.Value, key, value);
                         break;
                     case "addr" or "proto_addr" or "local_addr":
                         throw Fail(key, $"Unknown key '{key.Value}' in tunnel '{name.Value}'", "TunnelPS reads ngrok 1.x tunnels: put the local address under proto, e.g. 'proto: { http: 8080 }'.");
@@ -304,6 +309,8 @@ public static partial class AgentConfigLoader
                 InspectLimit = inspectLimit ?? top.InspectLimit ?? AgentConfig.DefaultInspectLimit,
                 InspectBodyLimit = inspectBodyLimit ?? top.InspectBodyLimit ?? AgentConfig.DefaultInspectBodyLimit,
                 HostHeader = hostHeader ?? top.HostHeader ?? AgentConfig.HostHeaderPreserve,
+                AllowIP = allowIP,
+                DenyIP = denyIP,
                 Line = name.Line,
                 Column = name.Column,
             };
@@ -492,12 +499,40 @@ public static partial class AgentConfigLoader
             {
                 return null;
             }
-            var hex = text.Replace(":", string.Empty, StringComparison.Ordinal).Replace(" ", string.Empty, StringComparison.Ordinal).Replace("-", string.Empty, StringComparison.Ordinal);
-            if (!ThumbprintPattern().IsMatch(hex))
+            return CertificatePin.TryNormalize(text, out var problem) ?? throw Fail(node, $"'{key.Value}': {problem}", CertificatePin.Remedy);
+        }
+
+        /// <summary>
+        /// <c>allow_ip</c> / <c>deny_ip</c>: one address or CIDR range, or a list of them; each entry is checked at its
+        /// own position. Absent, null or an empty list is no rule.
+        /// </summary>
+        private List<string> IPList(string tunnel, ConfigYamlScalar key, ConfigYamlNode node)
+        {
+            IReadOnlyList<ConfigYamlNode> items = node switch
             {
-                throw Fail(node, "'server_certificate_thumbprint' is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) fingerprint", "Copy the fingerprint shown on the server object (Get-TunnelServer).");
+                ConfigYamlScalar { IsNull: true } => [],
+                ConfigYamlScalar scalar => [scalar],
+                ConfigYamlSequence sequence => sequence.Items,
+                _ => throw Fail(node, $"'{key.Value}' of tunnel '{tunnel}' must be an address or a list of addresses, not a map", $"Write it as '{key.Value}: [10.0.0.0/8, 2001:db8::/32]' or one entry per '- ' line."),
+            };
+            var result = new List<string>(items.Count);
+            foreach (var item in items)
+            {
+                if (item is not ConfigYamlScalar entry || entry.IsNull)
+                {
+                    throw Fail(item, $"An entry of '{key.Value}' in tunnel '{tunnel}' is {(item is ConfigYamlScalar ? "empty" : "not a single value")}", "Give each entry as an IP address (203.0.113.7, 2001:db8::1) or a CIDR range (10.0.0.0/8, 2001:db8::/32).");
+                }
+                var text = entry.Value.Trim();
+                if (!IPAccessList.TryParseEntry(text, out _))
+                {
+                    var remedy = text.IndexOfAny([',', ' ', ';']) >= 0
+                        ? $"Write several entries as a list, e.g. '{key.Value}: [10.0.0.0/8, 192.168.0.0/16]'."
+                        : "Give an IP address (203.0.113.7, 2001:db8::1) or a CIDR range (10.0.0.0/8, 2001:db8::/32); host names are not accepted.";
+                    throw Fail(entry, $"'{text}' in '{key.Value}' of tunnel '{tunnel}' is not an IP address or a CIDR range", remedy);
+                }
+                result.Add(text);
             }
-            return hex.ToUpperInvariant();
+            return result;
         }
 
         private string? Subdomain(ConfigYamlScalar key, ConfigYamlNode node)

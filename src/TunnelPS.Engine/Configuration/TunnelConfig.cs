@@ -36,6 +36,12 @@ public sealed record TunnelConfig
     /// <summary><c>preserve</c>, <c>rewrite</c>, or a literal host[:port].</summary>
     public string HostHeader { get; init; } = AgentConfig.HostHeaderPreserve;
 
+    /// <summary><c>allow_ip</c>: visitor addresses (single or CIDR, IPv4 or IPv6) allowed to use the tunnel; empty allows all not denied.</summary>
+    public IReadOnlyList<string> AllowIP { get; init; } = [];
+
+    /// <summary><c>deny_ip</c>: visitor addresses (single or CIDR) refused by the tunnel; deny wins over allow.</summary>
+    public IReadOnlyList<string> DenyIP { get; init; } = [];
+
     /// <summary>1-based line of the tunnel's name in the file.</summary>
     public int Line { get; init; }
 

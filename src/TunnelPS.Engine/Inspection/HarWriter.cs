@@ -13,7 +13,7 @@ namespace TunnelPS.Engine.Inspection;
 /// </summary>
 public static class HarWriter
 {
-    private const string Redacted = "REDACTED";
+    private const string Redacted = HarRedactor.Marker;
 
     /// <summary>Writes <paramref name="exchanges"/> as a HAR 1.2 document to <paramref name="stream"/> (UTF-8).</summary>
     public static void Write(Stream stream, IEnumerable<CapturedExchange> exchanges, HarWriterOptions? options = null)
@@ -59,11 +59,11 @@ public static class HarWriter
         // request
         w.WriteStartObject("request");
         w.WriteString("method", e.Method);
-        w.WriteString("url", AbsoluteUrl(e));
+        w.WriteString("url", options.Redact ? HarRedactor.RedactUrl(AbsoluteUrl(e)) : AbsoluteUrl(e));
         w.WriteString("httpVersion", e.HttpVersion);
         WriteCookies(w, ParseRequestCookies(e.RequestHeaders), options);
         WriteHeaders(w, e.RequestHeaders, options);
-        WriteQueryString(w, e.Target);
+        WriteQueryString(w, e.Target, options);
         if (!e.RequestBody.IsEmpty || e.RequestBodySize > 0)
         {
             var contentType = e.GetRequestHeader("Content-Type");
@@ -72,7 +72,12 @@ public static class HarWriter
             var span = e.RequestBody.Span;
             if (BodyDecoder.IsText(span, contentType))
             {
-                w.WriteString("text", BodyDecoder.DecodeText(span, contentType));
+                var text = BodyDecoder.DecodeText(span, contentType);
+                w.WriteString("text", options.Redact ? RedactBody(text, span, contentType) : text);
+                if (BodyDecoder.GetMediaType(contentType) == FormMediaType)
+                {
+                    WriteFormParams(w, text, options);
+                }
             }
             else
             {
@@ -112,7 +117,8 @@ public static class HarWriter
         {
             if (BodyDecoder.IsText(content, responseType))
             {
-                w.WriteString("text", BodyDecoder.DecodeText(content, responseType));
+                var text = BodyDecoder.DecodeText(content, responseType);
+                w.WriteString("text", options.Redact ? RedactBody(text, content, responseType) : text);
             }
             else
             {
@@ -125,7 +131,8 @@ public static class HarWriter
             w.WriteBoolean("_decoded", true);
         }
         w.WriteEndObject();
-        w.WriteString("redirectURL", e.GetResponseHeader("Location") ?? string.Empty);
+        var location = e.GetResponseHeader("Location") ?? string.Empty;
+        w.WriteString("redirectURL", options.Redact ? HarRedactor.RedactUrl(location) : location);
         w.WriteNumber("headersSize", -1);
         w.WriteNumber("bodySize", e.Status == 0 ? -1 : e.ResponseBodySize);
         w.WriteEndObject();
@@ -184,11 +191,46 @@ public static class HarWriter
         return "http://" + (string.IsNullOrEmpty(e.Host) ? "localhost" : e.Host) + (e.Target.StartsWith('/') ? e.Target : "/" + e.Target);
     }
 
+    private const string FormMediaType = "application/x-www-form-urlencoded";
+
+    /// <summary>A form or JSON body with the values of secret-looking names replaced; other bodies as they are.</summary>
+    private static string RedactBody(string text, ReadOnlySpan<byte> body, string? contentType)
+    {
+        var media = BodyDecoder.GetMediaType(contentType);
+        if (media == FormMediaType)
+        {
+            return HarRedactor.RedactPairs(text);
+        }
+        // application/x-ndjson and other JSON-ish types too: RedactJson falls back to name/value pairs past the first document.
+        return media?.Contains("json", StringComparison.Ordinal) == true || BodyDecoder.IsJson(body, contentType) ? HarRedactor.RedactJson(text) : text;
+    }
+
+    /// <summary>postData.params of a form body: each name=value pair decoded, secret values redacted with -Redact.</summary>
+    private static void WriteFormParams(Utf8JsonWriter w, string text, HarWriterOptions options)
+    {
+        w.WriteStartArray("params");
+        foreach (var pair in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var name = HarRedactor.UnescapeForm(eq < 0 ? pair : pair[..eq]);
+            w.WriteStartObject();
+            w.WriteString("name", name);
+            w.WriteString("value", eq < 0 ? string.Empty : options.Redact && HarRedactor.IsSecretName(name) ? Redacted : HarRedactor.UnescapeForm(pair[(eq + 1)..]));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>True when -Redact hides this header's whole value: a credential header, or one listed in the options.</summary>
     private static bool IsRedacted(string name, HarWriterOptions options)
     {
         if (!options.Redact)
         {
             return false;
+        }
+        if (HarRedactor.IsSecretHeader(name))
+        {
+            return true;
         }
         foreach (var redacted in options.RedactedHeaders)
         {
@@ -207,13 +249,15 @@ public static class HarWriter
         {
             w.WriteStartObject();
             w.WriteString("name", header.Key);
-            w.WriteString("value", IsRedacted(header.Key, options) ? Redacted : header.Value);
+            w.WriteString("value", IsRedacted(header.Key, options) ? Redacted
+                : options.Redact && HarRedactor.IsUrlHeader(header.Key) ? HarRedactor.RedactUrl(header.Value)
+                : header.Value);
             w.WriteEndObject();
         }
         w.WriteEndArray();
     }
 
-    private static void WriteQueryString(Utf8JsonWriter w, string target)
+    private static void WriteQueryString(Utf8JsonWriter w, string target, HarWriterOptions options)
     {
         w.WriteStartArray("queryString");
         var q = target.IndexOf('?', StringComparison.Ordinal);
@@ -228,25 +272,14 @@ public static class HarWriter
             foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                var name = HarRedactor.UnescapeForm(eq < 0 ? pair : pair[..eq]);
                 w.WriteStartObject();
-                w.WriteString("name", Unescape(eq < 0 ? pair : pair[..eq]));
-                w.WriteString("value", eq < 0 ? string.Empty : Unescape(pair[(eq + 1)..]));
+                w.WriteString("name", name);
+                w.WriteString("value", eq < 0 ? string.Empty : options.Redact && HarRedactor.IsSecretName(name) ? Redacted : HarRedactor.UnescapeForm(pair[(eq + 1)..]));
                 w.WriteEndObject();
             }
         }
         w.WriteEndArray();
-    }
-
-    private static string Unescape(string value)
-    {
-        try
-        {
-            return Uri.UnescapeDataString(value.Replace('+', ' '));
-        }
-        catch (UriFormatException)
-        {
-            return value;
-        }
     }
 
     private sealed record Cookie(string Name, string Value, string? Path, string? Domain, string? Expires, bool HttpOnly, bool Secure);
@@ -311,7 +344,8 @@ public static class HarWriter
 
     private static void WriteCookies(Utf8JsonWriter w, List<Cookie> cookies, HarWriterOptions options)
     {
-        var redact = options.Redact && (IsRedacted("Cookie", options) || IsRedacted("Set-Cookie", options));
+        // Cookies are credentials (session ids): -Redact hides every cookie value.
+        var redact = options.Redact;
         w.WriteStartArray("cookies");
         foreach (var cookie in cookies)
         {

@@ -49,7 +49,7 @@ public sealed partial class StartTunnelCommand
         TunnelClientOptions resolved;
         try
         {
-            resolved = resolver.Resolve(Name, All, CurrentOverrides(), FindSessionServer);
+            resolved = resolver.Resolve(Name, All, CurrentOverrides(), FindSessionServer, AllowIP, DenyIP);
         }
         catch (SecretResolutionException ex)
         {

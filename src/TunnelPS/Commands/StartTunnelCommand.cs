@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Net;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
@@ -85,6 +86,19 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateRange(0, 65535)]
     public int RemotePort { get; set; }
 
+    /// <summary>
+    /// Visitor addresses allowed to use the tunnel: IP addresses or CIDR ranges, IPv4 or IPv6. The server refuses every
+    /// other address. For named tunnels it replaces the file's allow_ip.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? AllowIP { get; set; }
+
+    /// <summary>Visitor addresses (IP addresses or CIDR ranges) the server refuses; deny wins over allow. For named tunnels it replaces deny_ip.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyIP { get; set; }
+
     /// <summary>The tunnel server, host:port.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -95,7 +109,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string? AuthToken { get; set; }
 
-    /// <summary>Trust exactly the server certificate with this SHA-256 thumbprint.</summary>
+    /// <summary>Trust exactly the server certificate with this SHA-256 fingerprint (64 hex digits; a SHA-1 thumbprint is refused).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ServerCertificateThumbprint { get; set; }
@@ -126,6 +140,14 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
     {
+        ValidateIPRules(AllowIP, nameof(AllowIP));
+        ValidateIPRules(DenyIP, nameof(DenyIP));
+        if (ServerCertificateThumbprint is not null)
+        {
+            // Checked here for named tunnels too, so a bad pin is an argument error, not a config file error.
+            Parse(() => CertificatePin.Normalize(ServerCertificateThumbprint, "-" + nameof(ServerCertificateThumbprint)), ServerCertificateThumbprint);
+        }
+
         if (IsConfigSet) // config: -Name/-All from the config file (StartTunnelCommand.Config.cs)
         {
             StartFromConfig();
@@ -156,6 +178,8 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             HttpAuth = Credential is null ? null : $"{Credential.UserName}:{Credential.GetNetworkCredential().Password}",
             RemotePort = RemotePort,
             HostHeader = HostHeader,
+            AllowIP = AllowIP,
+            DenyIP = DenyIP,
             Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit },
         };
         Parse(() => { definition.Validate(); return definition; }, localText);
@@ -257,7 +281,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         if (ServerCertificateThumbprint is not null)
         {
-            string thumbprint = Parse(() => CertificateStore.NormalizeThumbprint(ServerCertificateThumbprint), ServerCertificateThumbprint);
+            string thumbprint = Parse(() => CertificatePin.Normalize(ServerCertificateThumbprint, "-" + nameof(ServerCertificateThumbprint)), ServerCertificateThumbprint);
             return new ServerTrust { PinnedThumbprint = thumbprint, SkipCertificateCheck = SkipCertificateCheck };
         }
 
@@ -313,6 +337,15 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             $"A tunnel named '{name}' is already running in this session. Choose another -Name, or stop it first: Stop-Tunnel -Name '{name}'.");
         ThrowTerminatingError(new ErrorRecord(error, ErrorIds.TunnelNameInUse, ErrorCategory.ResourceExists, name));
         return name;
+    }
+
+    /// <summary>Checks each -AllowIP/-DenyIP entry; the first bad one is a terminating InvalidArgument error on that entry.</summary>
+    private void ValidateIPRules(string[]? entries, string parameter)
+    {
+        foreach (string entry in entries ?? [])
+        {
+            Parse(() => IPAccessList.Parse([entry], null, "-" + parameter), entry);
+        }
     }
 
     /// <summary>Runs an engine parser; its configuration error becomes a terminating InvalidArgument error on <paramref name="target"/>.</summary>

@@ -18,7 +18,8 @@ namespace TunnelPS.Hosting;
 /// <c>http_proxy</c> (-ProxyCredential replaces its user info), the environment (HTTPS_PROXY … ALL_PROXY,
 /// with NO_PROXY). Trust: -ServerCertificateThumbprint, <c>server_certificate_thumbprint</c>, system roots when
 /// <c>trust_host_root_certs: true</c>, else the session server's certificate; -SkipCertificateCheck or
-/// <c>skip_certificate_check: true</c> accepts any certificate. Errors are <see cref="ConfigurationException"/>
+/// <c>skip_certificate_check: true</c> accepts any certificate. IP rules: -AllowIP replaces every selected tunnel's
+/// <c>allow_ip</c>, -DenyIP its <c>deny_ip</c>; a list the parameters do not give stays as the file has it. Errors are <see cref="ConfigurationException"/>
 /// (file, line, column when the problem is at a place in the file) or <see cref="ProxyConfigurationException"/>.
 /// </remarks>
 internal sealed class TunnelConfigResolver
@@ -113,6 +114,8 @@ internal sealed class TunnelConfigResolver
                     Protocols = ["tcp"],
                     Local = new LocalTarget(tcp.Host, tcp.Port),
                     RemotePort = tunnel.RemotePort ?? 0,
+                    AllowIP = Rules(tunnel.AllowIP),
+                    DenyIP = Rules(tunnel.DenyIP),
                     Capture = capture with { Enabled = false },
                 });
             }
@@ -132,6 +135,8 @@ internal sealed class TunnelConfigResolver
                     Hostname = tunnel.Hostname,
                     HttpAuth = tunnel.Auth,
                     HostHeader = tunnel.HostHeader,
+                    AllowIP = Rules(tunnel.AllowIP),
+                    DenyIP = Rules(tunnel.DenyIP),
                     Capture = capture,
                 });
             }
@@ -139,6 +144,8 @@ internal sealed class TunnelConfigResolver
 
         return definitions;
     }
+
+    private static IReadOnlyList<string>? Rules(IReadOnlyList<string> entries) => entries.Count == 0 ? null : entries;
 
     /// <summary>The server: -ServerAddress, else <c>server_addr</c>; null when neither names one.</summary>
     internal ServerAddress? ResolveServerAddress(TunnelConnectionOverrides overrides)
@@ -217,7 +224,7 @@ internal sealed class TunnelConfigResolver
         ArgumentNullException.ThrowIfNull(overrides);
         bool skip = overrides.SkipCertificateCheck || _config.SkipCertificateCheck == true;
         string? pin = !string.IsNullOrWhiteSpace(overrides.ServerCertificateThumbprint)
-            ? CertificateStore.NormalizeThumbprint(overrides.ServerCertificateThumbprint)
+            ? CertificatePin.Normalize(overrides.ServerCertificateThumbprint, "-ServerCertificateThumbprint")
             : _config.ServerCertificateThumbprint;
         if (pin is null && _config.TrustHostRootCerts != true && !skip)
         {
@@ -232,16 +239,22 @@ internal sealed class TunnelConfigResolver
     /// server address named by the parameters or file (null when none) and returns the session server to fall
     /// back on or to trust by its certificate, or null.
     /// </summary>
+    /// <param name="allowIP">-AllowIP: replaces the allow_ip of every selected tunnel; null keeps the file's.</param>
+    /// <param name="denyIP">-DenyIP: replaces the deny_ip of every selected tunnel; null keeps the file's.</param>
     /// <exception cref="ConfigurationException">No server is named and none runs in this session; or a bad name or value.</exception>
     internal TunnelClientOptions Resolve(
         IReadOnlyList<string>? names,
         bool all,
         TunnelConnectionOverrides overrides,
-        Func<ServerAddress?, SessionServerDefaults?> findSessionServer)
+        Func<ServerAddress?, SessionServerDefaults?> findSessionServer,
+        IReadOnlyList<string>? allowIP = null,
+        IReadOnlyList<string>? denyIP = null)
     {
         ArgumentNullException.ThrowIfNull(overrides);
         ArgumentNullException.ThrowIfNull(findSessionServer);
-        IReadOnlyList<TunnelDefinition> definitions = ToDefinitions(SelectTunnels(names, all));
+        IReadOnlyList<TunnelDefinition> definitions = ToDefinitions(SelectTunnels(names, all))
+            .Select(d => d with { AllowIP = allowIP ?? d.AllowIP, DenyIP = denyIP ?? d.DenyIP })
+            .ToList();
         foreach (TunnelDefinition definition in definitions)
         {
             definition.Validate();

@@ -50,6 +50,12 @@ public sealed class Tunnel
     /// <summary>When the public URL was opened.</summary>
     public DateTimeOffset StartTime => _endpoint.StartTime;
 
+    /// <summary>Visitor addresses and CIDR ranges the server lets in (empty: every address not denied).</summary>
+    public IReadOnlyList<string> AllowIP => _endpoint.Definition.AllowIP ?? [];
+
+    /// <summary>Visitor addresses and CIDR ranges the server refuses.</summary>
+    public IReadOnlyList<string> DenyIP => _endpoint.Definition.DenyIP ?? [];
+
     /// <summary>The tunnel server (host:port) the URL lives on.</summary>
     public string ServerAddress { get; }
 

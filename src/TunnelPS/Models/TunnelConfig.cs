@@ -38,7 +38,7 @@ public sealed class TunnelConfig
     /// <summary><c>server_addr</c>.</summary>
     public string? ServerAddress { get; }
 
-    /// <summary><c>authtoken</c>, masked (first 4 characters, or ****).</summary>
+    /// <summary><c>authtoken</c>, masked: ******** when the file has a token, none of its characters shown.</summary>
     public string? AuthToken { get; }
 
     /// <summary><c>authtoken_secret</c>: the SecretManagement secret holding the token.</summary>
@@ -47,7 +47,7 @@ public sealed class TunnelConfig
     /// <summary><c>authtoken_vault</c>.</summary>
     public string? AuthTokenVault { get; }
 
-    /// <summary><c>http_proxy</c>, with any password replaced by ****.</summary>
+    /// <summary><c>http_proxy</c>, with the password of its user info (or user info without a password, which may be a key) replaced by ********.</summary>
     public string? HttpProxy { get; }
 
     /// <summary><c>trust_host_root_certs</c>.</summary>
@@ -84,13 +84,22 @@ public sealed class TunnelConfig
     {
         int schemeEnd = proxy.IndexOf("://", StringComparison.Ordinal);
         int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
-        int at = proxy.IndexOf('@', start);
+        int authorityEnd = proxy.IndexOfAny(['/', '?', '#'], start);
+        if (authorityEnd < 0)
+        {
+            authorityEnd = proxy.Length;
+        }
+
+        // The last '@' of the authority ends the user info, even when an unencoded '@' is in the password.
+        int at = authorityEnd > start ? proxy.LastIndexOf('@', authorityEnd - 1, authorityEnd - start) : -1;
         if (at < 0)
         {
             return proxy;
         }
 
-        int colon = proxy.IndexOf(':', start);
-        return colon >= 0 && colon < at ? string.Concat(proxy.AsSpan(0, colon + 1), "****", proxy.AsSpan(at)) : proxy;
+        int colon = proxy.IndexOf(':', start, at - start);
+        return colon >= 0
+            ? string.Concat(proxy.AsSpan(0, colon + 1), EngineAgentConfig.MaskedSecret, proxy.AsSpan(at))
+            : string.Concat(proxy.AsSpan(0, start), EngineAgentConfig.MaskedSecret, proxy.AsSpan(at));
     }
 }

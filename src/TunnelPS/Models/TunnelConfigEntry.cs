@@ -16,6 +16,8 @@ public sealed class TunnelConfigEntry
         InspectLimit = tunnel.InspectLimit;
         InspectBodyLimit = tunnel.InspectBodyLimit;
         HostHeader = tunnel.HostHeader;
+        AllowIP = tunnel.AllowIP;
+        DenyIP = tunnel.DenyIP;
     }
 
     /// <summary>The key under <c>tunnels:</c>; Start-Tunnel -Name takes it.</summary>
@@ -33,7 +35,7 @@ public sealed class TunnelConfigEntry
     /// <summary><c>hostname</c>.</summary>
     public string? Hostname { get; }
 
-    /// <summary><c>auth</c> with the password masked: <c>user:****</c>.</summary>
+    /// <summary><c>auth</c> with the password masked: <c>user:********</c>.</summary>
     public string? Auth { get; }
 
     /// <summary><c>remote_port</c>.</summary>
@@ -51,12 +53,19 @@ public sealed class TunnelConfigEntry
     /// <summary>Effective <c>host_header</c>.</summary>
     public string HostHeader { get; }
 
+    /// <summary><c>allow_ip</c>: visitor addresses and CIDR ranges allowed to use the tunnel (empty: every address not denied).</summary>
+    public IReadOnlyList<string> AllowIP { get; }
+
+    /// <summary><c>deny_ip</c>: visitor addresses and CIDR ranges the tunnel refuses.</summary>
+    public IReadOnlyList<string> DenyIP { get; }
+
     /// <summary>The name.</summary>
     public override string ToString() => Name;
 
     private static string MaskAuth(string auth)
     {
         int colon = auth.IndexOf(':', StringComparison.Ordinal);
-        return colon < 0 ? "****" : string.Concat(auth.AsSpan(0, colon + 1), "****");
+        string masked = TunnelPS.Engine.Configuration.AgentConfig.MaskedSecret;
+        return colon < 0 ? masked : string.Concat(auth.AsSpan(0, colon + 1), masked);
     }
 }

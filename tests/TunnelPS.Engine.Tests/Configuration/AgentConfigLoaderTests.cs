@@ -100,7 +100,7 @@ public sealed class AgentConfigLoaderTests
         var config = Parse("""
             authtoken_secret: TunnelToken
             authtoken_vault: LocalStore
-            server_certificate_thumbprint: "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01"
+            server_certificate_thumbprint: "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
             skip_certificate_check: no
             inspect: false
             inspect_limit: 50
@@ -118,7 +118,7 @@ public sealed class AgentConfigLoaderTests
 
         Assert.Equal("TunnelToken", config.AuthTokenSecret);
         Assert.Equal("LocalStore", config.AuthTokenVault);
-        Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF01", config.ServerCertificateThumbprint);
+        Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", config.ServerCertificateThumbprint);
         Assert.False(config.SkipCertificateCheck);
         Assert.Equal((false, 50, 1024L * 1024, "rewrite"), (config.Inspect, config.InspectLimit, config.InspectBodyLimit, config.HostHeader));
 
@@ -198,6 +198,71 @@ public sealed class AgentConfigLoaderTests
         var ex = Fails("region: eu\n");
         AssertAt(ex, 1, 1);
         Assert.Contains("Unknown top-level key 'region'. Known keys: server_addr,", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reads_allow_ip_and_deny_ip_as_a_list_or_a_single_entry()
+    {
+        var config = Parse("""
+            tunnels:
+              api:
+                proto: { https: 8080 }
+                allow_ip: [10.0.0.0/8, "2001:db8::/32", 203.0.113.7]
+                deny_ip: 10.1.2.3
+              ssh:
+                proto: { tcp: 22 }
+                deny_ip:
+                  - 198.51.100.0/24
+                  - "::1"
+              blog:
+                proto: { http: 4000 }
+                allow_ip: []
+                deny_ip:
+            """);
+
+        var api = config.Tunnels[0];
+        Assert.Equal(["10.0.0.0/8", "2001:db8::/32", "203.0.113.7"], api.AllowIP);
+        Assert.Equal(["10.1.2.3"], api.DenyIP);
+        var ssh = config.Tunnels[1];
+        Assert.Empty(ssh.AllowIP);
+        Assert.Equal(["198.51.100.0/24", "::1"], ssh.DenyIP);
+        var blog = config.Tunnels[2];
+        Assert.Empty(blog.AllowIP);
+        Assert.Empty(blog.DenyIP);
+    }
+
+    [Theory]
+    [InlineData("allow_ip: [10.0.0.0/8, 10.0.0.300]", 3, 28, "'10.0.0.300' in 'allow_ip' of tunnel 'api' is not an IP address or a CIDR range. Give an IP address")]
+    [InlineData("deny_ip: example.com", 3, 14, "'example.com' in 'deny_ip' of tunnel 'api' is not an IP address or a CIDR range. Give an IP address")]
+    [InlineData("deny_ip: 2001:db8::/129", 3, 14, "'2001:db8::/129' in 'deny_ip' of tunnel 'api'")]
+    [InlineData("allow_ip: \"10.0.0.0/8, 192.168.0.0/16\"", 3, 15, "Write several entries as a list, e.g. 'allow_ip: [10.0.0.0/8, 192.168.0.0/16]'.")]
+    [InlineData("allow_ip: { a: b }", 3, 15, "'allow_ip' of tunnel 'api' must be an address or a list of addresses, not a map")]
+    [InlineData("allow_ip: [10.0.0.0/8, [1.2.3.4]]", 3, 28, "An entry of 'allow_ip' in tunnel 'api' is not a single value")]
+    [InlineData("allow_ip: [10.0.0.0/8, ~]", 3, 28, "An entry of 'allow_ip' in tunnel 'api' is empty")]
+    public void A_bad_ip_entry_is_reported_at_the_entry(string line, int row, int column, string expected)
+    {
+        var ex = Fails("tunnels:\n  api:\n    " + line + "\n    proto: { https: 8080 }\n");
+        AssertAt(ex, row, column);
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("alow_ip", "allow_ip")]
+    [InlineData("deny-ip", "deny_ip")]
+    [InlineData("denyip", "deny_ip")]
+    public void A_misspelt_ip_key_suggests_the_right_one(string typo, string suggestion)
+    {
+        var ex = Fails($"tunnels:\n  api:\n    {typo}: 10.0.0.0/8\n    proto: {{ https: 8080 }}\n");
+        AssertAt(ex, 3, 5);
+        Assert.EndsWith($"Did you mean '{suggestion}'?", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Allow_ip_at_the_top_level_says_it_belongs_to_a_tunnel()
+    {
+        var ex = Fails("allow_ip: 10.0.0.0/8\n");
+        AssertAt(ex, 1, 1);
+        Assert.Contains("'allow_ip' belongs to a tunnel", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -367,7 +432,7 @@ public sealed class AgentConfigLoaderTests
     [InlineData("inspect_body_limit: 12 parsecs", "not a size")]
     [InlineData("inspect_body_limit: 1GB", "more than the 64 MiB allowed")]
     [InlineData("host_header: http://x", "Use preserve, rewrite, or a literal host")]
-    [InlineData("server_certificate_thumbprint: abc", "SHA-1 (40 hex digits) or SHA-256 (64 hex digits)")]
+    [InlineData("server_certificate_thumbprint: abc", "'server_certificate_thumbprint': 'abc' is not a SHA-256 fingerprint (64 hex digits). Give the server certificate's SHA-256 fingerprint")]
     [InlineData("server_addr: 'a.example:99999'", "out of range")]
     [InlineData("inspect_addr: localhost", "'inspect_addr' has no port")]
     [InlineData("http_proxy: socks5://proxy:1080", "'http_proxy' is not usable: The proxy 'socks5://proxy:1080' uses the scheme 'socks5'")]
@@ -379,6 +444,20 @@ public sealed class AgentConfigLoaderTests
         Assert.Equal(2, ex.Line);
         Assert.Equal(line.IndexOf(':', StringComparison.Ordinal) + 3, ex.Column);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF01")]
+    [InlineData("abcdef0123456789abcdef0123456789abcdef01")]
+    [InlineData("\"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01\"")]
+    [InlineData("\"ab cd ef 01 23 45 67 89 ab cd ef 01 23 45 67 89 ab cd ef 01\"")]
+    public void A_SHA1_pin_is_refused_at_its_position_saying_to_give_the_SHA256_fingerprint(string pin)
+    {
+        var ex = Fails("server_addr: tunnel.example.com\nserver_certificate_thumbprint: " + pin + "\n");
+
+        AssertAt(ex, 2, 32);
+        Assert.Contains("is a SHA-1 fingerprint (40 hex digits); TunnelPS pins the SHA-256 fingerprint of the server certificate, so this pin could never match.", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Give the server certificate's SHA-256 fingerprint: 64 hex digits, as Get-TunnelServer shows it in CertificateThumbprint (spaces, colons and dashes are ignored).", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -494,12 +573,12 @@ public sealed class AgentConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("4nq9771bPxe8ctg7LKr_2ClH7Y15Zqe4bWLWF9p", "4nq9…")]
-    [InlineData("12345678", "1234…")]
-    [InlineData("1234567", "****")]
+    [InlineData("4nq9771bPxe8ctg7LKr_2ClH7Y15Zqe4bWLWF9p", "********")]
+    [InlineData("12345678", "********")]
+    [InlineData("1", "********")]
     [InlineData("", "")]
     [InlineData(null, "")]
-    public void Mask_shows_only_the_start_of_a_token(string? token, string expected)
+    public void Mask_shows_no_character_of_a_token_nor_its_length(string? token, string expected)
     {
         Assert.Equal(expected, AgentConfig.Mask(token));
     }
@@ -508,6 +587,7 @@ public sealed class AgentConfigLoaderTests
     public void ToString_never_shows_the_token()
     {
         var config = Parse("authtoken: 4nq9771bPxe8ctg7LKr_2ClH7Y15Zqe4bWLWF9p\n");
-        Assert.DoesNotContain("LKr_2ClH7Y15", config.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("4nq9", config.ToString(), StringComparison.Ordinal);
+        Assert.Contains("AuthToken = ********", config.ToString(), StringComparison.Ordinal);
     }
 }

@@ -140,4 +140,15 @@ public sealed class AgentConfigWriterTests : IDisposable
         Assert.Contains("did you mean 'authtoken'", ex.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(path));
     }
+
+    [Fact]
+    public void Refuses_to_write_a_SHA1_pin()
+    {
+        var path = Path.Combine(_folder.FullName, "tunnelps.yml");
+
+        var ex = Assert.Throws<ConfigurationException>(() => AgentConfigWriter.SetValue(path, "server_certificate_thumbprint", new string('A', 40)));
+
+        Assert.Contains("is a SHA-1 fingerprint (40 hex digits)", ex.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
+    }
 }
