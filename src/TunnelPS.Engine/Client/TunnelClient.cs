@@ -63,6 +63,9 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>True when the server announced the TunnelPS capability.</summary>
     public bool ServerIsTunnelPS { get; private set; }
 
+    /// <summary>True when the server announced that it enforces per-tunnel IP rules.</summary>
+    public bool ServerEnforcesIPRules { get; private set; }
+
     /// <summary>Background tasks still running: control loops and proxy connections (for leak checks in tests).</summary>
     internal int ActiveWorkCount => _work.Count;
 
@@ -257,6 +260,7 @@ public sealed class TunnelClient : IAsyncDisposable
             }
             _clientId = authResp.ClientId;
             ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
+            ServerEnforcesIPRules = authResp.Capabilities?.Contains(ProtocolVersion.IPRulesCapability) == true;
             _proxyKey = authResp.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true ? authResp.ProxyKey : null;
             ClientLog.LoggedIn(_logger, _options.Server.ToString(), SessionLabel.Of(_clientId));
             control = new ControlConnection(stream);
@@ -291,11 +295,11 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 continue;
             }
-            if (definition.HasIPRules && !ServerIsTunnelPS)
+            if (definition.HasIPRules && !ServerEnforcesIPRules)
             {
-                // An ngrok 1.x server ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
-                var refusal = $"The tunnel server {_options.Server} is not a TunnelPS server (it did not announce {ProtocolVersion.TunnelPSCapability}), so it would ignore the IP rules of tunnel '{definition.Name}' and let every address in. "
-                    + "Remove the allow/deny rules to open it there, or use a TunnelPS server.";
+                // An ngrok 1.x server (or an older TunnelPS one) ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
+                var refusal = $"The tunnel server {_options.Server} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of tunnel '{definition.Name}' and let every address in. "
+                    + "Remove the allow/deny rules to open it there, or use a TunnelPS server that enforces them.";
                 if (firstTime)
                 {
                     throw new TunnelRequestException(refusal, TunnelErrorKind.InvalidConfiguration);

@@ -141,4 +141,9 @@ public static class ProtocolVersion
     /// accepts a RegProxy of that session only with the key.
     /// </summary>
     public const string ProxyKeyCapability = "tunnelps/proxy-key";
+    /// <summary>
+    /// The capability of servers that enforce <see cref="ReqTunnel.AllowIP"/> and <see cref="ReqTunnel.DenyIP"/>: a client
+    /// opens a tunnel with IP rules only on such a server (another would silently let every address in).
+    /// </summary>
+    public const string IPRulesCapability = "tunnelps/ip-rules";
 }

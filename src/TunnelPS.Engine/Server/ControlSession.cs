@@ -95,7 +95,9 @@ internal sealed class ControlSession : IAsyncDisposable
             await SendAsync(new AuthResp
             {
                 ClientId = ClientId,
-                Capabilities = ProxyKey is null ? [ProtocolVersion.TunnelPSCapability] : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
+                Capabilities = ProxyKey is null
+                    ? [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability]
+                    : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability, ProtocolVersion.ProxyKeyCapability],
                 ProxyKey = ProxyKey,
             }).ConfigureAwait(false);
             TunnelMetrics.Sessions.Add(1);

@@ -12,7 +12,7 @@ namespace TunnelPS.Engine.Tests.Client;
 /// </summary>
 public sealed class TunnelIPRulesTests
 {
-    private static readonly string[] TunnelPS = [ProtocolVersion.TunnelPSCapability];
+    private static readonly string[] TunnelPS = [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability];
 
     [Fact]
     public async Task ReqTunnel_carries_the_allow_and_deny_lists_trimmed()
@@ -87,7 +87,7 @@ public sealed class TunnelIPRulesTests
         var error = await Assert.ThrowsAsync<TunnelRequestException>(() => client.StartAsync());
 
         Assert.Equal(TunnelErrorKind.InvalidConfiguration, error.Kind);
-        Assert.Contains("not a TunnelPS server", error.Message, StringComparison.Ordinal);
+        Assert.Contains("does not enforce IP rules", error.Message, StringComparison.Ordinal);
         Assert.Contains("'api'", error.Message, StringComparison.Ordinal);
         Assert.False(ngrokd.Requests.Reader.TryRead(out _));
     }
@@ -119,7 +119,7 @@ public sealed class TunnelIPRulesTests
         var reopened = await server.NextRequestAsync();
         Assert.Equal("open.example.test", reopened.GetProperty("Hostname").GetString());
         await TunnelHarness.WaitUntilAsync(() => client.Endpoints.Single(e => e.Name == "guarded").Status == TunnelStatus.Failed, "the guarded tunnel fails");
-        Assert.Contains("not a TunnelPS server", client.Endpoints.Single(e => e.Name == "guarded").Error, StringComparison.Ordinal);
+        Assert.Contains("does not enforce IP rules", client.Endpoints.Single(e => e.Name == "guarded").Error, StringComparison.Ordinal);
         await TunnelHarness.WaitUntilAsync(() => client.Endpoints.Single(e => e.Name == "open").Status == TunnelStatus.Online, "the open tunnel is back");
         Assert.False(server.Requests.Reader.TryRead(out _));
     }
