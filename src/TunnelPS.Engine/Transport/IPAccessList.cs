@@ -57,7 +57,7 @@ public sealed class IPAccessList
             // IPNetwork.TryParse refuses a range whose address has bits set beyond the prefix (10.1.2.3/8), which is
             // what an admin means by "10.0.0.0/8": take the prefix of the address instead.
             var slash = trimmed.IndexOf('/', StringComparison.Ordinal);
-            if (!IPAddress.TryParse(trimmed.AsSpan(0, slash), out var address)
+            if (!TryParseAddress(trimmed.AsSpan(0, slash), out var address)
                 || !int.TryParse(trimmed.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix))
             {
                 return false;
@@ -71,13 +71,30 @@ public sealed class IPAccessList
             network = new IPNetwork(Mask(address, prefix), prefix);
             return true;
         }
-        if (!IPAddress.TryParse(trimmed, out var single))
+        if (!TryParseAddress(trimmed, out var single))
         {
             return false;
         }
         single = Normalize(single);
         network = new IPNetwork(single, single.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
         return true;
+    }
+
+    /// <summary>
+    /// Parses an address in its usual written form only: IPv4 as four decimal numbers ("10.0.0" or "0x0a.0.0.1", which
+    /// the OS would read as some other address, are refused), or IPv6.
+    /// </summary>
+    private static bool TryParseAddress(ReadOnlySpan<char> text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (!text.Contains(':'))
+        {
+            if (text.Count('.') != 3 || text.ContainsAnyExcept("0123456789."))
+            {
+                return false;
+            }
+        }
+        return IPAddress.TryParse(text, out address);
     }
 
     /// <summary>True when <paramref name="address"/> may connect.</summary>
