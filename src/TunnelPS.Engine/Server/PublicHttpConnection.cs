@@ -86,7 +86,10 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             await connection.CancelAsync().ConfigureAwait(false);
             await DetachAsync(wait: false).ConfigureAwait(false);
             await _visitor.DisposeAsync().ConfigureAwait(false);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
         }
     }
 
@@ -394,13 +397,20 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// </summary>
     private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, string host, CancellationTokenSource connection)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
+        byte[]? buffer = null;
         var held = 0;
         try
         {
             while (true)
             {
-                if (buffer.Length - held < Splicer.BufferSize / 2)
+                if (buffer is null)
+                {
+                    // Nothing owed and nothing held: wait for the next response without holding a buffer (a zero-byte
+                    // read), so an idle keep-alive connection costs no pooled buffer on this side.
+                    await proxy.ReadAsync(Memory<byte>.Empty, connection.Token).ConfigureAwait(false);
+                    buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
+                }
+                else if (buffer.Length - held < Splicer.BufferSize / 2)
                 {
                     // A long head held back: make room (the tracker refuses a head above 64 KiB, so this is bounded).
                     var larger = ArrayPool<byte>.Shared.Rent(held + Splicer.BufferSize);
@@ -429,6 +439,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 {
                     Buffer.BlockCopy(buffer, forward, buffer, 0, held);
                 }
+                else if (held == 0 && tracker.Outstanding == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
@@ -437,7 +452,10 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         finally
         {
             tracker.ConnectionClosed();
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
             if (!_detaching)
             {
                 // The tunnel side ended (the local service closed, or answered with something that is not HTTP): the
@@ -607,7 +625,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 Interlocked.Exchange(ref _headStarted, 0);
                 return head;
             }
-            if (!await FillAsync(token).ConfigureAwait(false))
+            if (!await FillAsync(token, waitingForHead: true).ConfigureAwait(false))
             {
                 return null;
             }
@@ -619,12 +637,23 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
     }
 
-    /// <summary>Reads more visitor bytes into the buffer (compacting or growing it); false at end of stream.</summary>
-    private async Task<bool> FillAsync(CancellationToken token)
+    /// <summary>
+    /// Reads more visitor bytes into the buffer (compacting or growing it); false at end of stream. Between requests
+    /// (<paramref name="waitingForHead"/> with nothing buffered) it waits with a zero-byte read first and holds no
+    /// pooled buffer meanwhile, so an idle keep-alive connection costs little.
+    /// </summary>
+    private async Task<bool> FillAsync(CancellationToken token, bool waitingForHead = false)
     {
         if (_start == _end)
         {
             _start = _end = 0;
+            if (waitingForHead)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = [];
+                await _visitor.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            }
         }
         else if (_end == _buffer.Length)
         {

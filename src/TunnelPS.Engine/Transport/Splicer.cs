@@ -74,6 +74,13 @@ internal static class Splicer
                 {
                     Observe(tap, toLocal, buffer.AsSpan(0, read));
                 }
+                if (read < BufferSize)
+                {
+                    // The peer had no more queued: give the buffer back and wait for the next bytes with a zero-byte
+                    // read, so an idle connection holds no buffer. Bulk transfers (full reads) keep theirs.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
             await ShutdownWriteAsync(to).ConfigureAwait(false);
             return total;
