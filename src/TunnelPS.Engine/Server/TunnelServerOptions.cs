@@ -73,8 +73,11 @@ public sealed record TunnelServerOptions
     /// <summary>A session that sends no Ping for this long is ended.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the names of a disconnected client stay reserved for its reconnect (visitors get 503 meanwhile).</summary>
-    public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long the names and ports of a disconnected client stay its token's (visitors get 503 meanwhile): the same
+    /// token takes them back at once, no other token can. A client that stops cleanly releases them at once.
+    /// </summary>
+    public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Idle time allowed between requests on a public keep-alive connection (no byte in either direction).</summary>
     public TimeSpan PublicIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
