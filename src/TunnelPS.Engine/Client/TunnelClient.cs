@@ -28,6 +28,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly List<TunnelEndpoint> _endpoints = [];
     private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
+    private readonly Dictionary<TunnelDefinition, LocalDialer> _dialers = [];
     private readonly object _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
@@ -46,6 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
         foreach (var definition in options.Tunnels)
         {
+            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout);
             if (definition.IsHttp && definition.Capture.Enabled)
             {
                 _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
@@ -487,7 +489,7 @@ public sealed class TunnelClient : IAsyncDisposable
             var target = endpoint.Definition.Local;
             try
             {
-                local = await DialLocalAsync(target, token).ConfigureAwait(false);
+                local = await _dialers[endpoint.Definition].DialAsync(token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
             {
@@ -534,33 +536,6 @@ public sealed class TunnelClient : IAsyncDisposable
                 TimeProvider = _options.TimeProvider,
             })
             : null;
-
-    private async Task<Stream> DialLocalAsync(LocalTarget target, CancellationToken token)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
-        deadline.CancelAfter(_options.LocalConnectTimeout);
-        var stream = await TunnelDialer.ConnectTcpAsync(target.Host, target.Port, deadline.Token).ConfigureAwait(false);
-        if (!target.UseTls)
-        {
-            return stream;
-        }
-        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-        try
-        {
-            // The local service is the user's own, usually with a development certificate: it is not validated.
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = System.Net.IPAddress.TryParse(target.Host, out _) ? "" : target.Host,
-                RemoteCertificateValidationCallback = static (_, _, _, _) => true,
-            }, deadline.Token).ConfigureAwait(false);
-            return ssl;
-        }
-        catch
-        {
-            await ssl.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
 
     /// <summary>Stops one public URL. The last one stops the client; otherwise a TunnelPS server frees the name at once.</summary>
     public async Task CloseEndpointAsync(TunnelEndpoint endpoint, CancellationToken cancellationToken = default)

@@ -129,6 +129,24 @@ internal static class TunnelDialer
         }
     }
 
+    /// <summary>Connects a TCP socket to one address with TCP_NODELAY.</summary>
+    public static async Task<NetworkStream> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            SocketTuning.Apply(socket);
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     public static string DescribeSocketError(ServerAddress server, SocketException ex) => ex.SocketErrorCode switch
     {
         SocketError.ConnectionRefused => $"Could not connect to the tunnel server {server}: the connection was refused. Check -ServerAddress and that the server is running.",
