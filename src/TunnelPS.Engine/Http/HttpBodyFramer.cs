@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace TunnelPS.Engine.Http;
 
 /// <summary>
@@ -10,6 +12,15 @@ public sealed class HttpBodyFramer
 {
     /// <summary>The longest chunk-size line accepted (size digits, leading zeros included, plus extensions).</summary>
     public const int MaxChunkLineLength = 16 * 1024;
+
+    /// <summary>Bytes that end or break a chunk extension: CR, LF and the other control characters but tab.</summary>
+    private static readonly SearchValues<byte> ExtensionStops = SearchValues.Create([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
+
+    /// <summary>Bytes that end or break a request's trailer value: as for extensions, plus DEL (as in a request head).</summary>
+    private static readonly SearchValues<byte> StrictTrailerStops = SearchValues.Create([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
+
+    /// <summary>Bytes that end or break a response's trailer value: CR, LF and NUL (as in a response head).</summary>
+    private static readonly SearchValues<byte> LenientTrailerStops = SearchValues.Create([0, (byte)'\n', (byte)'\r']);
 
     private readonly bool _strict;
     private ChunkState _state;
@@ -251,28 +262,30 @@ public sealed class HttpBodyFramer
                     continue;
                 case ChunkState.Extension:
                     {
-                        // Skip the extension up to the line end; control characters other than tab are rejected.
+                        // Skip the extension up to the line end; control characters other than tab are rejected. The
+                        // bytes before the first CR, LF or control character are counted, then that byte is judged:
+                        // the same order as one byte at a time, so the error does not depend on the split.
                         var rest = data[i..];
-                        var stop = rest.IndexOfAny((byte)'\r', (byte)'\n');
-                        var take = stop < 0 ? rest.Length : stop;
-                        CountLineBytes(take);
-                        if (rest[..take].IndexOfAnyInRange((byte)0, (byte)8) >= 0 || rest[..take].IndexOfAnyInRange((byte)10, (byte)31) >= 0)
+                        var stop = rest.IndexOfAny(ExtensionStops);
+                        CountLineBytes(stop < 0 ? rest.Length : stop);
+                        if (stop < 0)
+                        {
+                            i = data.Length;
+                            continue;
+                        }
+                        i += stop + 1;
+                        if (rest[stop] == (byte)'\r')
+                        {
+                            _state = ChunkState.SizeLf;
+                        }
+                        else if (rest[stop] == (byte)'\n')
+                        {
+                            RequireCrlf("a chunk-size line");
+                            EndSizeLine();
+                        }
+                        else
                         {
                             throw Malformed("control character in a chunk extension.");
-                        }
-                        i += take;
-                        if (stop >= 0)
-                        {
-                            i++;
-                            if (rest[stop] == (byte)'\n')
-                            {
-                                RequireCrlf("a chunk-size line");
-                                EndSizeLine();
-                            }
-                            else
-                            {
-                                _state = ChunkState.SizeLf;
-                            }
                         }
                         continue;
                     }
@@ -371,32 +384,30 @@ public sealed class HttpBodyFramer
                     }
                 case ChunkState.TrailerValue:
                     {
+                        // As for extensions: count up to the first CR, LF or forbidden byte, then judge that byte.
                         var rest = data[i..];
-                        var stop = rest.IndexOfAny((byte)'\r', (byte)'\n');
-                        var take = stop < 0 ? rest.Length : stop;
-                        CountTrailerBytes(take);
-                        var value = rest[..take];
-                        var bad = _strict
-                            ? value.IndexOfAnyInRange((byte)0, (byte)8) >= 0 || value.IndexOfAnyInRange((byte)10, (byte)31) >= 0 || value.Contains((byte)0x7F)
-                            : value.Contains((byte)0);
-                        if (bad)
+                        var stop = rest.IndexOfAny(_strict ? StrictTrailerStops : LenientTrailerStops);
+                        CountTrailerBytes(stop < 0 ? rest.Length : stop);
+                        if (stop < 0)
                         {
-                            throw Malformed("control character in a trailer field value.");
+                            i = data.Length;
+                            continue;
                         }
-                        i += take;
-                        if (stop >= 0)
+                        i += stop + 1;
+                        if (rest[stop] == (byte)'\r')
                         {
                             CountTrailerBytes(1);
-                            i++;
-                            if (rest[stop] == (byte)'\n')
-                            {
-                                RequireCrlf("a trailer line");
-                                StartTrailerLine();
-                            }
-                            else
-                            {
-                                _state = ChunkState.TrailerLf;
-                            }
+                            _state = ChunkState.TrailerLf;
+                        }
+                        else if (rest[stop] == (byte)'\n')
+                        {
+                            CountTrailerBytes(1);
+                            RequireCrlf("a trailer line");
+                            StartTrailerLine();
+                        }
+                        else
+                        {
+                            throw Malformed("control character in a trailer field value.");
                         }
                         continue;
                     }

@@ -233,6 +233,35 @@ public sealed class HttpBodyFramerTests
         Assert.True(complete);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AControlCharacterBeforeTheLengthLimitIsReportedInAnySplit(bool isRequest)
+    {
+        // Found by afl-fuzz: in one read, the whole extension (or trailer value) was counted against the limit before
+        // its bytes were checked, so the same body failed as "too long" in one read and "control character" in many.
+        foreach (var body in new[]
+        {
+            "1;" + new string('a', 100) + "\u0001" + new string('a', HttpBodyFramer.MaxChunkLineLength) + "\r\nx\r\n0\r\n\r\n",
+            "0\r\nX: " + new string('a', 100) + "\u0000" + new string('a', HttpHeadParser.MaxHeadLength) + "\r\n\r\n",
+        })
+        {
+            var data = B(body);
+            HttpBodyFramer Framer() => isRequest ? ChunkedRequestFramer() : ResponseFramer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            var whole = Assert.Throws<HttpParseException>(() => Framer().Advance(data, out _));
+            Assert.Contains("control character", whole.Message, StringComparison.Ordinal);
+            var framer = Framer();
+            var trickled = Assert.Throws<HttpParseException>(() =>
+            {
+                for (var i = 0; i < data.Length; i += 7)
+                {
+                    framer.Advance(data.AsSpan(i, Math.Min(7, data.Length - i)), out _);
+                }
+            });
+            Assert.Equal(whole.Message, trickled.Message);
+        }
+    }
+
     [Fact]
     public void RejectsAnEndlessChunkExtension()
     {
