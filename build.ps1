@@ -26,12 +26,27 @@
              (out/TunnelPS/en-US/TunnelPS.dll-Help.xml) from the pages.
     Bench    Runs bench/TunnelPS.Bench in Release when it exists.
     Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
+    Fuzz     Publishes tests/TunnelPS.Fuzz to out/fuzz/<target>/bin, instruments that copy of
+             TunnelPS.Engine.dll with SharpFuzz (never the build the tests use) and runs
+             afl-fuzz on tests/TunnelPS.Fuzz/corpus/<target> for -FuzzMinutes. Findings go to
+             out/fuzz/<target>/findings-<time>; fails when afl-fuzz saved a crash or a hang.
+             Needs afl-fuzz on the PATH (Debian: apt-get install -y afl++); CI does not fuzz,
+             it replays the corpus (see tests/TunnelPS.Fuzz/README.md).
 
 .PARAMETER Task
     The tasks to run. Default: Build.
 
 .PARAMETER Configuration
     The .NET build configuration. Default: Release.
+
+.PARAMETER FuzzTarget
+    The Fuzz task's target: frame, request-head, response-head or chunked. Default: chunked.
+
+.PARAMETER FuzzMinutes
+    How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
+
+.PARAMETER FuzzTimeoutMs
+    afl-fuzz's time limit for one input (-t), in milliseconds; a slower input is saved as a hang. Default: 2000.
 
 .EXAMPLE
     dotnet pwsh ./build.ps1
@@ -45,14 +60,28 @@
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 Build, Package
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Fuzz -FuzzTarget request-head -FuzzMinutes 15
+
+    Fuzzes the request head parser for 15 minutes with afl-fuzz (as root, afl++ installed).
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Docs', 'Bench', 'Demo')]
+    [ValidateSet('Build', 'Test', 'Package', 'Docs', 'Bench', 'Demo', 'Fuzz')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked')]
+    [string] $FuzzTarget = 'chunked',
+
+    [ValidateRange(1, 1440)]
+    [int] $FuzzMinutes = 10,
+
+    [ValidateRange(100, 60000)]
+    [int] $FuzzTimeoutMs = 2000
 )
 
 $ErrorActionPreference = 'Stop'
@@ -391,6 +420,75 @@ function Invoke-DemoTask {
     finally { Pop-Location }
 }
 
+function Invoke-FuzzTask {
+    Write-Step "Fuzz $FuzzTarget for $FuzzMinutes minute(s)"
+    $aflFuzz = Get-Command -Name 'afl-fuzz' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($null -eq $aflFuzz) { throw 'afl-fuzz is not installed; on Debian: apt-get install -y afl++ (as root).' }
+    $corpus = Join-Path $RepoRoot "tests/TunnelPS.Fuzz/corpus/$FuzzTarget"
+    if (-not (Get-ChildItem -LiteralPath $corpus -File -ErrorAction SilentlyContinue)) { throw "The seed corpus $corpus is empty or missing." }
+
+    # A fresh published copy per target, then a copy of it that SharpFuzz rewrites in place (instrumenting twice
+    # fails). The plain copy replays what afl-fuzz saved: instrumented code expects afl's shared memory.
+    $fuzzOut = Join-Path $OutDir "fuzz/$FuzzTarget"
+    $bin = Join-Path $fuzzOut 'bin'
+    $instrumented = Join-Path $fuzzOut 'instrumented'
+    foreach ($dir in $bin, $instrumented) { if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force } }
+    & dotnet publish (Join-Path $RepoRoot 'tests/TunnelPS.Fuzz/TunnelPS.Fuzz.csproj') --configuration Release --nologo --output $bin
+    Assert-ExitCode 'dotnet publish (fuzz harness)'
+    Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
+
+    # Only the parsers' namespaces are instrumented, so coverage feedback is about them.
+    Push-Location $RepoRoot
+    try {
+        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
+        Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
+    }
+    finally { Pop-Location }
+
+    $findings = Join-Path $fuzzOut ('findings-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
+    $dotnet = (Get-Command -Name 'dotnet' -CommandType Application | Select-Object -First 1).Source
+    $environment = @{
+        AFL_SKIP_BIN_CHECK                    = '1'  # the binary is dotnet; the instrumentation is in the engine assembly
+        AFL_SKIP_CPUFREQ                      = '1'
+        AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES = '1'
+        AFL_NO_UI                             = '1'
+        AFL_NO_AFFINITY                       = '1'  # other work shares the cores
+    }
+    $saved = @{}
+    foreach ($name in $environment.Keys) {
+        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
+        [Environment]::SetEnvironmentVariable($name, $environment[$name])
+    }
+    try {
+        & $aflFuzz.Source -i $corpus -o $findings -t $FuzzTimeoutMs -m none -V ($FuzzMinutes * 60) -- `
+            $dotnet (Join-Path $instrumented 'TunnelPS.Fuzz.dll') $FuzzTarget
+        Assert-ExitCode 'afl-fuzz'
+    }
+    finally {
+        foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    }
+
+    $statsFile = Join-Path $findings 'default/fuzzer_stats'
+    if (-not (Test-Path -LiteralPath $statsFile)) { throw "afl-fuzz wrote no $statsFile." }
+    $stats = @{}
+    foreach ($line in Get-Content -LiteralPath $statsFile) {
+        $key, $value = $line -split '\s*:\s*', 2
+        $stats[$key] = $value
+    }
+    Write-Host ("{0}: {1} executions in {2} s ({3} execs/s), corpus {4}, crashes {5}, hangs {6}; findings in {7}" -f
+        $FuzzTarget, $stats['execs_done'], $stats['run_time'], $stats['execs_per_sec'], $stats['corpus_count'],
+        $stats['saved_crashes'], $stats['saved_hangs'], $findings)
+    if ([int]$stats['saved_crashes'] -gt 0 -or [int]$stats['saved_hangs'] -gt 0) {
+        # The uninstrumented harness replays the saved inputs and prints each exception with its stack.
+        foreach ($kind in 'crashes', 'hangs') {
+            $savedDir = Join-Path $findings "default/$kind"
+            if (Test-Path -LiteralPath $savedDir) { & $dotnet (Join-Path $bin 'TunnelPS.Fuzz.dll') $FuzzTarget $savedDir }
+        }
+        Write-Host "afl-fuzz saved crashes or hangs: see $findings/default/crashes and hangs, and tests/TunnelPS.Fuzz/README.md." -ForegroundColor Red
+        $script:ExitCode = 1
+    }
+}
+
 function Invoke-Once {
     param([string] $Name)
     if (-not $script:Completed.Add($Name)) { return }
@@ -401,6 +499,7 @@ function Invoke-Once {
         'Docs' { Invoke-DocsTask }
         'Bench' { Invoke-BenchTask }
         'Demo' { Invoke-DemoTask }
+        'Fuzz' { Invoke-FuzzTask }
     }
 }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace TunnelPS.Engine.Http;
 
 /// <summary>
@@ -8,17 +10,29 @@ namespace TunnelPS.Engine.Http;
 /// </summary>
 public sealed class HttpBodyFramer
 {
-    /// <summary>The longest chunk-size line (size plus extensions) or trailer line accepted.</summary>
+    /// <summary>The longest chunk-size line accepted (size digits, leading zeros included, plus extensions).</summary>
     public const int MaxChunkLineLength = 16 * 1024;
 
+    /// <summary>Bytes that end or break a chunk extension: CR, LF and the other control characters but tab.</summary>
+    private static readonly SearchValues<byte> ExtensionStops = SearchValues.Create([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
+
+    /// <summary>Bytes that end or break a request's trailer value: as for extensions, plus DEL (as in a request head).</summary>
+    private static readonly SearchValues<byte> StrictTrailerStops = SearchValues.Create([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
+
+    /// <summary>Bytes that end or break a response's trailer value: CR, LF and NUL (as in a response head).</summary>
+    private static readonly SearchValues<byte> LenientTrailerStops = SearchValues.Create([0, (byte)'\n', (byte)'\r']);
+
+    private readonly bool _strict;
     private ChunkState _state;
     private long _remaining;
     private int _lineLength;
     private int _trailerLength;
+    private int _trailerNameLength;
     private bool _sizeHasDigit;
 
-    private HttpBodyFramer(HttpBodyKind kind, long contentLength)
+    private HttpBodyFramer(HttpBodyKind kind, long contentLength, bool strict)
     {
+        _strict = strict;
         Kind = kind;
         ContentLength = contentLength;
         _remaining = Math.Max(0, contentLength);
@@ -29,13 +43,15 @@ public sealed class HttpBodyFramer
     private enum ChunkState
     {
         Size,
+        SizeWhitespace,
         Extension,
         SizeLf,
         Data,
         DataCr,
         DataLf,
         TrailerLineStart,
-        TrailerLine,
+        TrailerName,
+        TrailerValue,
         TrailerLf,
         FinalLf,
     }
@@ -63,11 +79,11 @@ public sealed class HttpBodyFramer
         var framing = HttpFraming.Analyze(head.Headers, isRequest: true, head.IsHttp11);
         if (framing.IsChunked)
         {
-            return new HttpBodyFramer(HttpBodyKind.Chunked, -1);
+            return new HttpBodyFramer(HttpBodyKind.Chunked, -1, strict: true);
         }
         return framing.ContentLength > 0
-            ? new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength)
-            : new HttpBodyFramer(HttpBodyKind.None, framing.ContentLength);
+            ? new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: true)
+            : new HttpBodyFramer(HttpBodyKind.None, framing.ContentLength, strict: true);
     }
 
     /// <summary>
@@ -84,18 +100,18 @@ public sealed class HttpBodyFramer
             || string.Equals(requestMethod, "HEAD", StringComparison.OrdinalIgnoreCase)
             || (status < 300 && string.Equals(requestMethod, "CONNECT", StringComparison.OrdinalIgnoreCase)))
         {
-            return new HttpBodyFramer(HttpBodyKind.None, -1);
+            return new HttpBodyFramer(HttpBodyKind.None, -1, strict: false);
         }
         var framing = HttpFraming.Analyze(head.Headers, isRequest: false, head.IsHttp11);
         if (framing.HasTransferEncoding)
         {
-            return framing.IsChunked ? new HttpBodyFramer(HttpBodyKind.Chunked, -1) : new HttpBodyFramer(HttpBodyKind.UntilClose, -1);
+            return new HttpBodyFramer(framing.IsChunked ? HttpBodyKind.Chunked : HttpBodyKind.UntilClose, -1, strict: false);
         }
         if (framing.ContentLength >= 0)
         {
-            return new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength);
+            return new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: false);
         }
-        return new HttpBodyFramer(HttpBodyKind.UntilClose, -1);
+        return new HttpBodyFramer(HttpBodyKind.UntilClose, -1, strict: false);
     }
 
     /// <summary>Walks the body bytes at the start of <paramref name="data"/>; returns how many belong to this body.</summary>
@@ -160,6 +176,11 @@ public sealed class HttpBodyFramer
         return IsComplete;
     }
 
+    /// <summary>
+    /// Walks chunked framing (RFC 9112 7.1) byte by byte, so any split of the input gives the same result. Every error
+    /// is an <see cref="HttpParseException"/> (400) whose message starts "Malformed chunked body: ". Lines end in CRLF;
+    /// a response (observed, from the user's own service) may also end them in a bare LF, as its head may.
+    /// </summary>
     private int AdvanceChunked(ReadOnlySpan<byte> data, IHttpBodySink? sink)
     {
         var i = 0;
@@ -175,68 +196,106 @@ public sealed class HttpBodyFramer
                         {
                             if (_remaining > (long.MaxValue >> 4))
                             {
-                                throw new HttpParseException("Malformed chunked body: the chunk size is too large.");
+                                throw Malformed("the chunk size is too large.");
                             }
                             _remaining = (_remaining << 4) | (uint)digit;
                             _sizeHasDigit = true;
+                            CountLineBytes(1);
                             i++;
                             continue;
                         }
                         if (!_sizeHasDigit)
                         {
-                            throw new HttpParseException("Malformed chunked body: a chunk size is not a hexadecimal number.");
+                            throw Malformed("a chunk size is not a hexadecimal number.");
                         }
+                        i++;
                         if (b == (byte)'\r')
                         {
                             _state = ChunkState.SizeLf;
                         }
-                        else if (b is (byte)';' or (byte)' ' or (byte)'\t')
+                        else if (b == (byte)'\n')
                         {
+                            RequireCrlf("a chunk-size line");
+                            EndSizeLine();
+                        }
+                        else if (b == (byte)';')
+                        {
+                            CountLineBytes(1);
                             _state = ChunkState.Extension;
+                        }
+                        else if (b is (byte)' ' or (byte)'\t')
+                        {
+                            CountLineBytes(1);
+                            _state = ChunkState.SizeWhitespace;
                         }
                         else
                         {
-                            throw new HttpParseException("Malformed chunked body: invalid character after a chunk size.");
+                            throw Malformed("invalid character after a chunk size.");
                         }
-                        i++;
                         continue;
                     }
+                case ChunkState.SizeWhitespace:
+                    // Whitespace after the size may only lead to an extension (";") or the end of the line.
+                    i++;
+                    if (b is (byte)' ' or (byte)'\t')
+                    {
+                        CountLineBytes(1);
+                    }
+                    else if (b == (byte)';')
+                    {
+                        CountLineBytes(1);
+                        _state = ChunkState.Extension;
+                    }
+                    else if (b == (byte)'\r')
+                    {
+                        _state = ChunkState.SizeLf;
+                    }
+                    else if (b == (byte)'\n')
+                    {
+                        RequireCrlf("a chunk-size line");
+                        EndSizeLine();
+                    }
+                    else
+                    {
+                        throw Malformed("whitespace after a chunk size is not followed by ';' or the line end.");
+                    }
+                    continue;
                 case ChunkState.Extension:
                     {
-                        // Skip the extension up to CR; bare LF and control characters are rejected.
+                        // Skip the extension up to the line end; control characters other than tab are rejected. The
+                        // bytes before the first CR, LF or control character are counted, then that byte is judged:
+                        // the same order as one byte at a time, so the error does not depend on the split.
                         var rest = data[i..];
-                        var stop = rest.IndexOfAny((byte)'\r', (byte)'\n');
-                        var take = stop < 0 ? rest.Length : stop;
-                        _lineLength += take;
-                        if (_lineLength > MaxChunkLineLength)
+                        var stop = rest.IndexOfAny(ExtensionStops);
+                        CountLineBytes(stop < 0 ? rest.Length : stop);
+                        if (stop < 0)
                         {
-                            throw new HttpParseException($"Malformed chunked body: a chunk extension exceeds {MaxChunkLineLength} bytes.");
+                            i = data.Length;
+                            continue;
                         }
-                        if (rest[..take].IndexOfAnyInRange((byte)0, (byte)8) >= 0 || rest[..take].IndexOfAnyInRange((byte)10, (byte)31) >= 0)
+                        i += stop + 1;
+                        if (rest[stop] == (byte)'\r')
                         {
-                            throw new HttpParseException("Malformed chunked body: control character in a chunk extension.");
-                        }
-                        i += take;
-                        if (stop >= 0)
-                        {
-                            if (rest[stop] == (byte)'\n')
-                            {
-                                throw new HttpParseException("Malformed chunked body: a chunk-size line ends in a bare LF.");
-                            }
                             _state = ChunkState.SizeLf;
-                            i++;
+                        }
+                        else if (rest[stop] == (byte)'\n')
+                        {
+                            RequireCrlf("a chunk-size line");
+                            EndSizeLine();
+                        }
+                        else
+                        {
+                            throw Malformed("control character in a chunk extension.");
                         }
                         continue;
                     }
                 case ChunkState.SizeLf:
                     if (b != (byte)'\n')
                     {
-                        throw new HttpParseException("Malformed chunked body: CR without LF after a chunk size.");
+                        throw Malformed("CR without LF after a chunk size.");
                     }
                     i++;
-                    _lineLength = 0;
-                    _sizeHasDigit = false;
-                    _state = _remaining == 0 ? ChunkState.TrailerLineStart : ChunkState.Data;
+                    EndSizeLine();
                     continue;
                 case ChunkState.Data:
                     {
@@ -252,9 +311,16 @@ public sealed class HttpBodyFramer
                         continue;
                     }
                 case ChunkState.DataCr:
+                    if (b == (byte)'\n')
+                    {
+                        RequireCrlf("chunk data");
+                        i++;
+                        _state = ChunkState.Size;
+                        continue;
+                    }
                     if (b != (byte)'\r')
                     {
-                        throw new HttpParseException("Malformed chunked body: chunk data is longer than its size (no CRLF after it).");
+                        throw Malformed("chunk data is longer than its size (no CRLF after it).");
                     }
                     i++;
                     _state = ChunkState.DataLf;
@@ -262,58 +328,102 @@ public sealed class HttpBodyFramer
                 case ChunkState.DataLf:
                     if (b != (byte)'\n')
                     {
-                        throw new HttpParseException("Malformed chunked body: CR without LF after chunk data.");
+                        throw Malformed("CR without LF after chunk data.");
                     }
                     i++;
                     _state = ChunkState.Size;
                     continue;
                 case ChunkState.TrailerLineStart:
-                    if (b == (byte)'\r')
+                    if (b is (byte)'\r' or (byte)'\n')
                     {
+                        CountTrailerBytes(1);
                         i++;
-                        _state = ChunkState.FinalLf;
+                        if (b == (byte)'\r')
+                        {
+                            _state = ChunkState.FinalLf;
+                            continue;
+                        }
+                        RequireCrlf("the last line of the body");
+                        IsComplete = true;
+                        return i;
+                    }
+                    if (b is (byte)' ' or (byte)'\t')
+                    {
+                        throw Malformed("obsolete line folding in the trailer section.");
+                    }
+                    _state = ChunkState.TrailerName;
+                    continue;
+                case ChunkState.TrailerName:
+                    {
+                        // A trailer field is a header field: a token, a colon, a value (RFC 9112 7.1.2).
+                        var rest = data[i..];
+                        var take = 0;
+                        while (take < rest.Length && HttpHeadParser.IsTokenChar(rest[take]))
+                        {
+                            take++;
+                        }
+                        CountTrailerBytes(take);
+                        _trailerNameLength += take;
+                        i += take;
+                        if (take == rest.Length)
+                        {
+                            continue;
+                        }
+                        if (rest[take] != (byte)':')
+                        {
+                            throw Malformed("invalid character in a trailer field name.");
+                        }
+                        if (_trailerNameLength == 0)
+                        {
+                            throw Malformed("empty trailer field name.");
+                        }
+                        CountTrailerBytes(1);
+                        i++;
+                        _state = ChunkState.TrailerValue;
                         continue;
                     }
-                    if (b is (byte)'\n' or (byte)' ' or (byte)'\t' or (byte)':')
+                case ChunkState.TrailerValue:
                     {
-                        throw new HttpParseException("Malformed chunked body: invalid trailer line.");
-                    }
-                    _state = ChunkState.TrailerLine;
-                    continue;
-                case ChunkState.TrailerLine:
-                    {
+                        // As for extensions: count up to the first CR, LF or forbidden byte, then judge that byte.
                         var rest = data[i..];
-                        var stop = rest.IndexOfAny((byte)'\r', (byte)'\n');
-                        var take = stop < 0 ? rest.Length : stop;
-                        _trailerLength += take + 2;
-                        if (_trailerLength > HttpHeadParser.MaxHeadLength)
+                        var stop = rest.IndexOfAny(_strict ? StrictTrailerStops : LenientTrailerStops);
+                        CountTrailerBytes(stop < 0 ? rest.Length : stop);
+                        if (stop < 0)
                         {
-                            throw new HttpParseException($"Malformed chunked body: the trailer section exceeds {HttpHeadParser.MaxHeadLength / 1024} KiB.");
+                            i = data.Length;
+                            continue;
                         }
-                        i += take;
-                        if (stop >= 0)
+                        i += stop + 1;
+                        if (rest[stop] == (byte)'\r')
                         {
-                            if (rest[stop] == (byte)'\n')
-                            {
-                                throw new HttpParseException("Malformed chunked body: a trailer line ends in a bare LF.");
-                            }
+                            CountTrailerBytes(1);
                             _state = ChunkState.TrailerLf;
-                            i++;
+                        }
+                        else if (rest[stop] == (byte)'\n')
+                        {
+                            CountTrailerBytes(1);
+                            RequireCrlf("a trailer line");
+                            StartTrailerLine();
+                        }
+                        else
+                        {
+                            throw Malformed("control character in a trailer field value.");
                         }
                         continue;
                     }
                 case ChunkState.TrailerLf:
                     if (b != (byte)'\n')
                     {
-                        throw new HttpParseException("Malformed chunked body: CR without LF in the trailer section.");
+                        throw Malformed("CR without LF in the trailer section.");
                     }
+                    CountTrailerBytes(1);
                     i++;
-                    _state = ChunkState.TrailerLineStart;
+                    StartTrailerLine();
                     continue;
                 case ChunkState.FinalLf:
                     if (b != (byte)'\n')
                     {
-                        throw new HttpParseException("Malformed chunked body: CR without LF at the end of the body.");
+                        throw Malformed("CR without LF at the end of the body.");
                     }
                     i++;
                     IsComplete = true;
@@ -321,6 +431,57 @@ public sealed class HttpBodyFramer
             }
         }
         return i;
+    }
+
+    private static HttpParseException Malformed(string what) => new("Malformed chunked body: " + what);
+
+    /// <summary>A line of chunk framing ended in a bare LF: an error in a request, accepted in a response.</summary>
+    private void RequireCrlf(string where)
+    {
+        if (_strict)
+        {
+            throw Malformed($"{where} ends in a bare LF instead of CRLF.");
+        }
+    }
+
+    /// <summary>Counts chunk-size line bytes (size digits and extensions) against <see cref="MaxChunkLineLength"/>.</summary>
+    private void CountLineBytes(int count)
+    {
+        _lineLength += count;
+        if (_lineLength > MaxChunkLineLength)
+        {
+            throw Malformed($"a chunk-size line exceeds {MaxChunkLineLength} bytes.");
+        }
+    }
+
+    private void EndSizeLine()
+    {
+        _lineLength = 0;
+        _sizeHasDigit = false;
+        if (_remaining == 0)
+        {
+            StartTrailerLine();
+        }
+        else
+        {
+            _state = ChunkState.Data;
+        }
+    }
+
+    private void StartTrailerLine()
+    {
+        _trailerNameLength = 0;
+        _state = ChunkState.TrailerLineStart;
+    }
+
+    /// <summary>Counts trailer section bytes (line ends included) against the head limit, the same for any split.</summary>
+    private void CountTrailerBytes(int count)
+    {
+        _trailerLength += count;
+        if (_trailerLength > HttpHeadParser.MaxHeadLength)
+        {
+            throw Malformed($"the trailer section exceeds {HttpHeadParser.MaxHeadLength / 1024} KiB.");
+        }
     }
 
     private static int HexValue(byte b) => b switch

@@ -20,8 +20,10 @@ internal readonly struct HttpFraming
 
     /// <summary>
     /// Reads the framing headers. Rejects, with <see cref="HttpParseException"/>: a Content-Length that is not a
-    /// decimal number or has conflicting values; and in a request, Transfer-Encoding together with Content-Length,
-    /// Transfer-Encoding in HTTP/1.0, or a Transfer-Encoding whose final coding is not a single chunked.
+    /// decimal number or has conflicting values; and in a request, Content-Length given more than once or as a list
+    /// (even of equal values: RFC 9112 6.3 lets a recipient accept those, but a proxy that does so forwards a message
+    /// that the backend may frame differently), Transfer-Encoding together with Content-Length, Transfer-Encoding in
+    /// HTTP/1.0, or a Transfer-Encoding whose final coding is not a single chunked. A response may repeat one value.
     /// </summary>
     public static HttpFraming Analyze(HttpHeaderList headers, bool isRequest, bool isHttp11)
     {
@@ -34,6 +36,14 @@ internal readonly struct HttpFraming
             var header = headers[i];
             if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
+                if (isRequest && contentLength >= 0)
+                {
+                    throw new HttpParseException("The request carries more than one Content-Length header (a request smuggling pattern).");
+                }
+                if (isRequest && header.Value.Contains(',', StringComparison.Ordinal))
+                {
+                    throw new HttpParseException($"The request's Content-Length '{header.Value}' is a list, not one number (a request smuggling pattern).");
+                }
                 contentLength = ParseContentLength(header.Value, contentLength);
             }
             else if (string.Equals(header.Key, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))

@@ -1,6 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Unicode;
 
 namespace TunnelPS.Engine.Protocol;
 
@@ -16,6 +20,9 @@ public static class FrameCodec
 
     /// <summary>The size of the length prefix.</summary>
     public const int HeaderLength = 8;
+
+    /// <summary>Per message type, the properties <see cref="RejectNulls"/> checks.</summary>
+    private static readonly ConcurrentDictionary<Type, NullCheck[]> NullChecks = new();
 
     /// <summary>Serialises a message into a new array holding the length prefix and the body.</summary>
     public static byte[] Encode(Message message)
@@ -90,12 +97,23 @@ public static class FrameCodec
     }
 
     /// <summary>Decodes a frame body (the JSON after the length prefix).</summary>
+    /// <exception cref="ProtocolException">The body is not UTF-8 JSON text of a known message.</exception>
     public static Message Decode(ReadOnlySpan<byte> body)
     {
+        // The JSON reader checks UTF-8 only when it turns a string into UTF-16, and then throws
+        // InvalidOperationException: check the whole body first, so bad text is a protocol error like any other.
+        if (!Utf8.IsValid(body))
+        {
+            throw new ProtocolException("A frame body is not valid UTF-8 text.");
+        }
         try
         {
             var reader = new Utf8JsonReader(body);
             using var document = JsonDocument.ParseValue(ref reader);
+            if (body[(int)reader.BytesConsumed..].IndexOfAnyExcept(" \t\r\n"u8) >= 0)
+            {
+                throw new ProtocolException("A frame body has bytes after its JSON object.");
+            }
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -125,12 +143,19 @@ public static class FrameCodec
             {
                 return (Message)Activator.CreateInstance(target)!;
             }
-            return (Message?)payload.Deserialize(target, ProtocolJsonContext.Default)
+            var message = (Message?)payload.Deserialize(target, ProtocolJsonContext.Default)
                 ?? throw new ProtocolException($"A {type} frame has an empty payload.");
+            RejectNulls(message);
+            return message;
         }
         catch (JsonException ex)
         {
             throw new ProtocolException($"A frame body is not valid JSON: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A \u escape that is half a surrogate pair is valid UTF-8 but cannot become a .NET string.
+            throw new ProtocolException($"A frame body holds a string that is not valid Unicode: {ex.Message}", ex);
         }
     }
 
@@ -148,6 +173,39 @@ public static class FrameCodec
         "CloseTunnel" => typeof(CloseTunnel),
         _ => throw new ProtocolException($"Unknown message type '{Truncate(type)}'."),
     };
+
+    /// <summary>
+    /// JSON null deserialises into a non-nullable string (or list item) without complaint, and the code that reads the
+    /// message then fails far from the wire. ngrok 1.x (Go) never sends null for a string, so a null there is a
+    /// protocol error: reject it here, with the field's name.
+    /// </summary>
+    private static void RejectNulls(Message message)
+    {
+        foreach (var field in NullChecks.GetOrAdd(message.GetType(), FindNullChecks))
+        {
+            var value = field.Property.GetValue(message);
+            if (value is null && !field.MayBeNull)
+            {
+                throw new ProtocolException($"A {message.Type} frame has null for {field.Property.Name}, which must be a string.");
+            }
+            if (value is IEnumerable<string?> items && items.Any(item => item is null))
+            {
+                throw new ProtocolException($"A {message.Type} frame has a null item in {field.Property.Name}.");
+            }
+        }
+    }
+
+    /// <summary>The reference-typed properties read from JSON; lists of strings are checked for null items too.</summary>
+    private static NullCheck[] FindNullChecks(Type type)
+    {
+        var nullability = new NullabilityInfoContext();
+        return type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && !p.PropertyType.IsValueType && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+            .Select(p => new NullCheck(p, nullability.Create(p).WriteState != NullabilityState.NotNull))
+            .ToArray();
+    }
+
+    private readonly record struct NullCheck(PropertyInfo Property, bool MayBeNull);
 
     private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
 

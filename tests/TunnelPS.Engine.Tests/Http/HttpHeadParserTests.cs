@@ -124,8 +124,8 @@ public sealed class HttpHeadParserTests
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent Length: 5\r\n\r\n", "whitespace")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\n: 5\r\n\r\n", "empty header name")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", "no colon")]
-    [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "Conflicting Content-Length")]
-    [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", "Conflicting Content-Length")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "more than one Content-Length")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", "is a list")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", "Invalid Content-Length")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", "Invalid Content-Length")]
     [InlineData("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", "both Transfer-Encoding and Content-Length")]
@@ -147,11 +147,40 @@ public sealed class HttpHeadParserTests
         Assert.Contains(messagePart, ex.Message, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
-    public void AcceptsRepeatedIdenticalContentLength()
+    [Theory]
+    [InlineData("Content-Length: 4, 4\r\n", "is a list")]
+    [InlineData("Content-Length: 4,4\r\n", "is a list")]
+    [InlineData("Content-Length: 4\r\nContent-Length: 4\r\n", "more than one Content-Length")]
+    [InlineData("Content-Length: 4\r\ncontent-length: 4\r\n", "more than one Content-Length")]
+    [InlineData("Content-Length: 4\r\nX: y\r\nContent-Length: 5\r\n", "more than one Content-Length")]
+    public void RejectsARequestContentLengthListOrRepeat(string headers, string messagePart)
     {
-        Assert.True(HttpHeadParser.TryParseRequestHead(B("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n"), out var head, out _));
-        Assert.Equal(HttpBodyKind.ContentLength, HttpBodyFramer.ForRequest(head).Kind);
+        // Even equal values: a proxy that forwards such a request must not guess how the backend frames it.
+        var text = "POST / HTTP/1.1\r\nHost: a\r\n" + headers + "\r\nbody";
+        var ex = Assert.Throws<HttpParseException>(() => HttpHeadParser.TryParseRequestHead(B(text), out _, out _));
+        Assert.Equal(400, ex.StatusCode);
+        Assert.Contains(messagePart, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Content-Length: 4, 4\r\n")]
+    [InlineData("Content-Length: 4\r\nContent-Length: 4\r\n")]
+    [InlineData("Content-Length: 4, 4\r\nContent-Length: 4\r\n")]
+    public void AcceptsRepeatedIdenticalContentLengthInAResponse(string headers)
+    {
+        Assert.True(HttpHeadParser.TryParseResponseHead(B("HTTP/1.1 200 OK\r\n" + headers + "\r\n"), out var head, out _));
+        var framer = HttpBodyFramer.ForResponse(head, "GET");
+        Assert.Equal(HttpBodyKind.ContentLength, framer.Kind);
+        Assert.Equal(4, framer.ContentLength);
+    }
+
+    [Theory]
+    [InlineData("Content-Length: 4, 5\r\n")]
+    [InlineData("Content-Length: 4\r\nContent-Length: 5\r\n")]
+    public void RejectsDifferingContentLengthsInAResponse(string headers)
+    {
+        var ex = Assert.Throws<HttpParseException>(() => HttpHeadParser.TryParseResponseHead(B("HTTP/1.1 200 OK\r\n" + headers + "\r\n"), out _, out _));
+        Assert.Contains("Conflicting Content-Length", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -106,6 +106,56 @@ public sealed class FrameCodecTests
         Assert.Equal("", message.Error);
     }
 
+    [Fact]
+    public async Task Invalid_utf8_is_a_protocol_error()
+    {
+        // The JSON reader only notices when it makes a string, and then throws InvalidOperationException.
+        byte[] body = [.. "{\"Type\":\"NewTunnel\",\"Payload\":{\"Url\":\""u8, 0xC3, 0x28, .. "\"}}"u8];
+        using var stream = new MemoryStream(Frame(body));
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+        Assert.Contains("not valid UTF-8", error.Message, StringComparison.Ordinal);
+
+        byte[] inName = [.. "{\"Type\":\"Ping\",\""u8, 0xFF, .. "\":1}"u8];
+        Assert.Throws<ProtocolException>(() => FrameCodec.Decode(inName));
+    }
+
+    [Fact]
+    public void Half_a_surrogate_pair_is_a_protocol_error()
+    {
+        Assert.Throws<ProtocolException>(() => FrameCodec.Decode("{\"Type\":\"NewTunnel\",\"Payload\":{\"ReqId\":\"a\\ud800b\"}}"u8));
+    }
+
+    [Theory]
+    [InlineData("{\"Type\":\"ReqTunnel\",\"Payload\":{\"Protocol\":null}}", "null for Protocol")]
+    [InlineData("{\"Type\":\"Auth\",\"Payload\":{\"User\":null}}", "null for User")]
+    [InlineData("{\"Type\":\"Auth\",\"Payload\":{\"Capabilities\":[\"tunnelps/1\",null]}}", "null item in Capabilities")]
+    [InlineData("{\"Type\":\"ReqTunnel\",\"Payload\":{\"AllowIP\":[null]}}", "null item in AllowIP")]
+    public void Null_for_a_string_is_a_protocol_error_naming_the_field(string json, string messagePart)
+    {
+        // Deserialised as is, such a null fails later in the server (request.Protocol.Split) as a NullReferenceException.
+        var error = Assert.Throws<ProtocolException>(() => FrameCodec.Decode(Encoding.UTF8.GetBytes(json)));
+        Assert.Contains(messagePart, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Null_is_accepted_where_the_field_is_optional()
+    {
+        var auth = Assert.IsType<Auth>(FrameCodec.Decode("{\"Type\":\"Auth\",\"Payload\":{\"User\":\"t\",\"Capabilities\":null}}"u8));
+        Assert.Null(auth.Capabilities);
+        var tunnel = Assert.IsType<ReqTunnel>(FrameCodec.Decode("{\"Type\":\"ReqTunnel\",\"Payload\":{\"HostHeader\":null,\"DenyIP\":null}}"u8));
+        Assert.Null(tunnel.HostHeader);
+    }
+
+    [Theory]
+    [InlineData("{\"Type\":\"Ping\",\"Payload\":{}}xyz")]
+    [InlineData("{\"Type\":\"Ping\",\"Payload\":{}}{\"Type\":\"Pong\"}")]
+    public void Bytes_after_the_json_object_are_a_protocol_error(string text)
+    {
+        var error = Assert.Throws<ProtocolException>(() => FrameCodec.Decode(Encoding.UTF8.GetBytes(text)));
+        Assert.Contains("after its JSON object", error.Message, StringComparison.Ordinal);
+        Assert.IsType<Ping>(FrameCodec.Decode("{\"Type\":\"Ping\",\"Payload\":{}} \r\n"u8));
+    }
+
     private static byte[] Frame(byte[] body)
     {
         var frame = new byte[8 + body.Length];
