@@ -14,6 +14,7 @@ public abstract record Message
 /// <summary>Client → server, the first frame on a control connection.</summary>
 public sealed record Auth : Message
 {
+    [JsonIgnore]
     public override string Type => "Auth";
     public string Version { get; set; } = ProtocolVersion.Current;
     public string MmVersion { get; set; } = ProtocolVersion.MajorMinor;
@@ -31,6 +32,7 @@ public sealed record Auth : Message
 /// <summary>Server → client, the answer to <see cref="Auth"/>. A non-empty Error means rejected; the server then closes.</summary>
 public sealed record AuthResp : Message
 {
+    [JsonIgnore]
     public override string Type => "AuthResp";
     public string Version { get; set; } = ProtocolVersion.Current;
     public string MmVersion { get; set; } = ProtocolVersion.MajorMinor;
@@ -47,6 +49,7 @@ public sealed record AuthResp : Message
 /// <summary>Client → server: open a tunnel. Sent once per configured tunnel, without waiting for answers.</summary>
 public sealed record ReqTunnel : Message
 {
+    [JsonIgnore]
     public override string Type => "ReqTunnel";
     /// <summary>Client-chosen correlation id echoed in <see cref="NewTunnel"/>.</summary>
     public string ReqId { get; set; } = "";
@@ -74,6 +77,7 @@ public sealed record ReqTunnel : Message
 /// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>
 public sealed record NewTunnel : Message
 {
+    [JsonIgnore]
     public override string Type => "NewTunnel";
     public string ReqId { get; set; } = "";
     public string Url { get; set; } = "";
@@ -84,12 +88,14 @@ public sealed record NewTunnel : Message
 /// <summary>Server → client on the control connection: dial one new proxy connection now.</summary>
 public sealed record ReqProxy : Message
 {
+    [JsonIgnore]
     public override string Type => "ReqProxy";
 }
 
 /// <summary>Client → server, the first frame on a proxy connection.</summary>
 public sealed record RegProxy : Message
 {
+    [JsonIgnore]
     public override string Type => "RegProxy";
     /// <summary>The session id from <see cref="AuthResp"/>: a secret, never logged.</summary>
     public string ClientId { get; set; } = "";
@@ -100,6 +106,7 @@ public sealed record RegProxy : Message
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
 public sealed record StartProxy : Message
 {
+    [JsonIgnore]
     public override string Type => "StartProxy";
     public string Url { get; set; } = "";
     public string ClientAddr { get; set; } = "";
@@ -108,12 +115,14 @@ public sealed record StartProxy : Message
 /// <summary>Client → server heartbeat; the server answers each with <see cref="Pong"/>.</summary>
 public sealed record Ping : Message
 {
+    [JsonIgnore]
     public override string Type => "Ping";
 }
 
 /// <summary>Server → client, the answer to <see cref="Ping"/>.</summary>
 public sealed record Pong : Message
 {
+    [JsonIgnore]
     public override string Type => "Pong";
 }
 
@@ -123,6 +132,7 @@ public sealed record Pong : Message
 /// </summary>
 public sealed record CloseTunnel : Message
 {
+    [JsonIgnore]
     public override string Type => "CloseTunnel";
     public string Url { get; set; } = "";
 }

@@ -42,6 +42,7 @@ public sealed class FrameCodecTests
         Assert.StartsWith("{\"Type\":\"ReqTunnel\",\"Payload\":{", json, StringComparison.Ordinal);
         Assert.Contains("\"ReqId\":\"c8\"", json, StringComparison.Ordinal);
         Assert.Contains("\"RemotePort\":0", json, StringComparison.Ordinal);
+        Assert.Equal(1, json.Split("\"Type\"").Length - 1);
     }
 
     [Fact]
