@@ -55,29 +55,7 @@ public static partial class AgentConfigLoader
     /// <exception cref="ConfigurationException">Kind NotFound when the file does not exist; InvalidConfiguration for everything else.</exception>
     public static AgentConfig Load(string path)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                throw ConfigurationException.FileNotFound(path);
-            }
-            if (info.Length > MaxFileLength)
-            {
-                throw new ConfigurationException(path, 1, 1, $"The file is {info.Length} bytes, more than the {MaxFileLength} bytes a config may have", "Check that this is the TunnelPS config file.");
-            }
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw ConfigurationException.FileNotFound(path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw ConfigurationException.FileAccess(path, "read", ex);
-        }
+        var text = ConfigFileText.Read(path, MaxFileLength, "config file", "Create it, point $env:TUNNELPS_CONFIG at an existing file, or pass the path of one.");
         return Parse(text, path);
     }
 

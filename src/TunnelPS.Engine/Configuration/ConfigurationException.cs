@@ -49,11 +49,19 @@ public sealed class ConfigurationException : TunnelException
 
     /// <summary>The config file does not exist.</summary>
     public static ConfigurationException FileNotFound(string path, Exception? inner = null) =>
-        new(path, $"The TunnelPS config file '{path}' does not exist. Create it, point $env:TUNNELPS_CONFIG at an existing file, or pass the path of one.", TunnelErrorKind.NotFound, inner);
+        FileNotFound(path, "config file", "Create it, point $env:TUNNELPS_CONFIG at an existing file, or pass the path of one.", inner);
+
+    /// <summary>A file of the given kind ("config file", "token file") does not exist; <paramref name="remedy"/> says what to do.</summary>
+    public static ConfigurationException FileNotFound(string path, string kind, string remedy, Exception? inner = null) =>
+        new(path, $"The TunnelPS {kind} '{path}' does not exist. {remedy}", TunnelErrorKind.NotFound, inner);
 
     /// <summary>The config file exists but cannot be read or written.</summary>
     public static ConfigurationException FileAccess(string path, string action, Exception inner) =>
-        new(path, $"Cannot {action} the TunnelPS config file '{path}': {inner.Message}", TunnelErrorKind.InvalidConfiguration, inner);
+        FileAccess(path, action, "config file", inner);
+
+    /// <summary>A file of the given kind exists but cannot be read or written.</summary>
+    public static ConfigurationException FileAccess(string path, string action, string kind, Exception inner) =>
+        new(path, $"Cannot {action} the TunnelPS {kind} '{path}': {inner?.Message}", TunnelErrorKind.InvalidConfiguration, inner);
 
     private static string Format(string path, int line, int column, string problem, string remedy)
     {

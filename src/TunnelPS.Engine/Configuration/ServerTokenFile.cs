@@ -45,29 +45,7 @@ public static class ServerTokenFile
     /// <summary>Reads and validates the file; <paramref name="domain"/> is the server's, for reserved subdomains.</summary>
     public static IReadOnlyList<ServerTokenEntry> Load(string path, string domain)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                throw ConfigurationException.FileNotFound(path);
-            }
-            if (info.Length > MaxFileLength)
-            {
-                throw new ConfigurationException(path, 1, 1, $"The file is {info.Length} bytes, more than the {MaxFileLength} bytes a token file may have", "Check that this is the TunnelPS token file.");
-            }
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw ConfigurationException.FileNotFound(path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw ConfigurationException.FileAccess(path, "read", ex);
-        }
+        var text = ConfigFileText.Read(path, MaxFileLength, "token file", "Create it (see Get-Help Start-TunnelServer -Parameter AuthTokenFile), or give the path of an existing one.");
         return Parse(text, path, domain);
     }
 
