@@ -209,7 +209,14 @@ public static class HarWriter
     private static void WriteFormParams(Utf8JsonWriter w, string text, HarWriterOptions options)
     {
         w.WriteStartArray("params");
-        foreach (var pair in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        WriteNameValuePairs(w, text, options);
+        w.WriteEndArray();
+    }
+
+    /// <summary>Writes each name=value pair of a query string or form body as a HAR object, decoded, secret values redacted with -Redact.</summary>
+    private static void WriteNameValuePairs(Utf8JsonWriter w, string pairs, HarWriterOptions options)
+    {
+        foreach (var pair in pairs.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=', StringComparison.Ordinal);
             var name = HarRedactor.UnescapeForm(eq < 0 ? pair : pair[..eq]);
@@ -218,7 +225,6 @@ public static class HarWriter
             w.WriteString("value", eq < 0 ? string.Empty : options.Redact && HarRedactor.IsSecretName(name) ? Redacted : HarRedactor.UnescapeForm(pair[(eq + 1)..]));
             w.WriteEndObject();
         }
-        w.WriteEndArray();
     }
 
     /// <summary>True when -Redact hides this header's whole value: a credential header, or one listed in the options.</summary>
@@ -269,15 +275,7 @@ public static class HarWriter
             {
                 query = query[..hash];
             }
-            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                var name = HarRedactor.UnescapeForm(eq < 0 ? pair : pair[..eq]);
-                w.WriteStartObject();
-                w.WriteString("name", name);
-                w.WriteString("value", eq < 0 ? string.Empty : options.Redact && HarRedactor.IsSecretName(name) ? Redacted : HarRedactor.UnescapeForm(pair[(eq + 1)..]));
-                w.WriteEndObject();
-            }
+            WriteNameValuePairs(w, query, options);
         }
         w.WriteEndArray();
     }
