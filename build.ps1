@@ -104,6 +104,7 @@ $DependencyFiles = @(
     'Microsoft.Extensions.DependencyInjection.Abstractions.dll'
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'YamlDotNet.dll'
+    'System.IO.Pipelines.dll'
 )
 
 $script:Completed = [System.Collections.Generic.HashSet[string]]::new()

@@ -82,7 +82,8 @@ Describe 'TunnelPS module layout' {
             'Dependencies/TunnelPS.Engine.dll', 'Dependencies/TunnelPS.Engine.pdb',
             'Dependencies/Microsoft.Extensions.Logging.Abstractions.dll',
             'Dependencies/Microsoft.Extensions.DependencyInjection.Abstractions.dll',
-            'Dependencies/YamlDotNet.dll'
+            'Dependencies/YamlDotNet.dll',
+            'Dependencies/System.IO.Pipelines.dll'
         )
         @($files | Where-Object { $_ -notin $allowed }) | Should -BeNullOrEmpty
     }

@@ -35,6 +35,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private string _clientId = "";
     private string? _proxyKey;
     private long _connectionIds;
+    private long _proxyDials;
     private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
     private int _stopping;
@@ -65,14 +66,20 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>True when the server announced the TunnelPS capability.</summary>
     public bool ServerIsTunnelPS { get; private set; }
 
+    /// <summary>True when visitors arrive as streams over multiplexed links (the server took the capability).</summary>
+    public bool UsesLinks { get; private set; }
+
+    /// <summary>Multiplexed links open now (0 when the pool is used).</summary>
+    internal int LinkCount => _control?.Links?.OpenCount ?? 0;
+
     /// <summary>True when the server announced that it enforces per-tunnel IP rules.</summary>
     public bool ServerEnforcesIPRules { get; private set; }
 
     /// <summary>Background tasks still running: control loops and proxy connections (for leak checks in tests).</summary>
     internal int ActiveWorkCount => _work.Count;
 
-    /// <summary>Proxy connections dialled so far (each gets the next connection id).</summary>
-    internal long ProxyDialCount => Interlocked.Read(ref _connectionIds);
+    /// <summary>Proxy connections dialled so far (none when visitors travel over multiplexed links).</summary>
+    internal long ProxyDialCount => Interlocked.Read(ref _proxyDials);
 
     /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
     internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
@@ -247,7 +254,9 @@ public sealed class TunnelClient : IAsyncDisposable
                 ClientId = _clientId,
                 OS = OsName(),
                 Arch = ArchName(),
-                Capabilities = [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
+                Capabilities = _options.UseMultiplexing
+                    ? [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability, ProtocolVersion.MuxCapability]
+                    : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
             }, token).ConfigureAwait(false);
             var answer = await FrameCodec.ReadAsync(stream, token).ConfigureAwait(false);
             if (answer is not AuthResp authResp)
@@ -264,12 +273,23 @@ public sealed class TunnelClient : IAsyncDisposable
             ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
             ServerEnforcesIPRules = authResp.Capabilities?.Contains(ProtocolVersion.IPRulesCapability) == true;
             _proxyKey = authResp.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true ? authResp.ProxyKey : null;
+            UsesLinks = _options.UseMultiplexing && _proxyKey is not null && authResp.Capabilities?.Contains(ProtocolVersion.MuxCapability) == true;
             ClientLog.LoggedIn(_logger, _options.Server.ToString(), SessionLabel.Of(_clientId));
             control = new ControlConnection(stream);
             var receive = ReceiveLoopAsync(control, _stop.Token);
             Track(receive);
             Track(HeartbeatLoopAsync(control, _stop.Token));
+            if (UsesLinks)
+            {
+                control.Links = new ClientLinks(_options, _clientId, _proxyKey!, ServeStreamAsync, Track, _logger);
+                control.Links.Start();
+            }
             await OpenTunnelsAsync(control, firstTime, token).ConfigureAwait(false);
+            if (control.Links is { } links)
+            {
+                // A visitor right after Start-Tunnel finds a link ready, as it would find a warm pool.
+                await links.FirstReady.WaitAsync(token).ConfigureAwait(false);
+            }
             _control = control;
             return control;
         }
@@ -463,13 +483,13 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then splice to the local service.</summary>
+    /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then serve the visitor.</summary>
     private async Task ProxyConnectionAsync(CancellationToken token)
     {
         var connectionId = Interlocked.Increment(ref _connectionIds);
+        Interlocked.Increment(ref _proxyDials);
         TunnelMetrics.ProxyConnections.Add(1);
         SslStream? proxy = null;
-        Stream? local = null;
         try
         {
             proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
@@ -479,33 +499,7 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 return;
             }
-            if (!_byUrl.TryGetValue(start.Url, out var endpoint) || endpoint.Status == TunnelStatus.Stopped)
-            {
-                ClientLog.UnknownUrl(_logger, connectionId, start.Url);
-                return;
-            }
-            endpoint.CountConnection();
-            Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
-            var target = endpoint.Definition.Local;
-            try
-            {
-                local = await _dialers[endpoint.Definition].DialAsync(token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
-            {
-                var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
-                TunnelMetrics.LocalConnectFailures.Add(1);
-                ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), start.Url, why);
-                if (endpoint.Protocol != "tcp")
-                {
-                    await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
-                    await proxy.FlushAsync(token).ConfigureAwait(false);
-                    await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
-                }
-                return;
-            }
-            var tap = CreateTap(endpoint, connectionId, start.ClientAddr);
-            await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
+            await ServeVisitorAsync(proxy, start.Url, start.ClientAddr, connectionId, token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
         {
@@ -513,14 +507,67 @@ public sealed class TunnelClient : IAsyncDisposable
         }
         finally
         {
-            if (local is not null)
-            {
-                await local.DisposeAsync().ConfigureAwait(false);
-            }
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>A visitor's stream arrived on a multiplexed link: serve it.</summary>
+    private async Task ServeStreamAsync(MuxStream stream, string url, string clientAddress)
+    {
+        var connectionId = Interlocked.Increment(ref _connectionIds);
+        try
+        {
+            await ServeVisitorAsync(stream, url, clientAddress, connectionId, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
+        {
+            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Serves one visitor whose connection (<paramref name="proxy"/>) is ready: dials the local service and splices, or
+    /// answers an http visitor with a 502 page when the service does not answer. The caller closes <paramref name="proxy"/>.
+    /// </summary>
+    private async Task ServeVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
+    {
+        if (!_byUrl.TryGetValue(url, out var endpoint) || endpoint.Status == TunnelStatus.Stopped)
+        {
+            ClientLog.UnknownUrl(_logger, connectionId, url);
+            return;
+        }
+        endpoint.CountConnection();
+        Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
+        var target = endpoint.Definition.Local;
+        Stream local;
+        try
+        {
+            local = await _dialers[endpoint.Definition].DialAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
+        {
+            var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
+            TunnelMetrics.LocalConnectFailures.Add(1);
+            ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
+            if (endpoint.Protocol != "tcp")
+            {
+                await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
+                await proxy.FlushAsync(token).ConfigureAwait(false);
+                await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
+            }
+            return;
+        }
+        await using (local.ConfigureAwait(false))
+        {
+            var tap = CreateTap(endpoint, connectionId, clientAddress);
+            await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
         }
     }
 
@@ -633,6 +680,9 @@ public sealed class TunnelClient : IAsyncDisposable
 
         public SslStream Stream => stream;
         public Task<string> Ended => _ended.Task;
+
+        /// <summary>The multiplexed links of this connection's session, when the server took them.</summary>
+        public ClientLinks? Links { get; set; }
         public string? AbortReason { get; private set; }
 
         public PendingRequest AddPending(string reqId, int expected)
@@ -708,6 +758,10 @@ public sealed class TunnelClient : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
+            if (Links is { } links)
+            {
+                await links.DisposeAsync().ConfigureAwait(false);
+            }
             await stream.DisposeAsync().ConfigureAwait(false);
         }
     }

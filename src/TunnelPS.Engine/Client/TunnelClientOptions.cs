@@ -25,6 +25,18 @@ public sealed record TunnelClientOptions
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Asks a TunnelPS server to carry visitors as streams over <see cref="LinkCount"/> multiplexed links (capability
+    /// tunnelps/mux/1) instead of a pool of proxy connections; ngrok 1.x servers keep the pool.
+    /// </summary>
+    public bool UseMultiplexing { get; init; } = true;
+
+    /// <summary>How many multiplexed links the client keeps open to a server that takes them.</summary>
+    public int LinkCount { get; init; } = 2;
+
+    /// <summary>The receive window of each multiplexed stream: the most bytes the server may send a stream ahead of the local service.</summary>
+    public int StreamWindow { get; init; } = MuxLink.DefaultWindow;
+
     /// <summary>How long the first login and its tunnel requests may take.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
 

@@ -28,4 +28,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(2007, LogLevel.Debug, "[{ConnectionId}] StartProxy for unknown URL {Url}")]
     public static partial void UnknownUrl(ILogger logger, long connectionId, string url);
+
+    [LoggerMessage(2008, LogLevel.Debug, "Multiplexed link ended: {Reason}")]
+    public static partial void LinkEnded(ILogger logger, string reason);
 }

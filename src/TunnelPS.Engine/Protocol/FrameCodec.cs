@@ -171,6 +171,7 @@ public static class FrameCodec
         "Ping" => typeof(Ping),
         "Pong" => typeof(Pong),
         "CloseTunnel" => typeof(CloseTunnel),
+        "RegLink" => typeof(RegLink),
         _ => throw new ProtocolException($"Unknown message type '{Truncate(type)}'."),
     };
 

@@ -103,6 +103,20 @@ public sealed record RegProxy : Message
     public string? ProxyKey { get; set; }
 }
 
+/// <summary>
+/// TunnelPS extension (capability "tunnelps/mux/1"), client → server, the first frame of a multiplexed link: the
+/// connection then carries many visitor connections as streams (see MuxLink) instead of one per pooled connection.
+/// </summary>
+public sealed record RegLink : Message
+{
+    [JsonIgnore]
+    public override string Type => "RegLink";
+    /// <summary>The session id from <see cref="AuthResp"/>: a secret, never logged.</summary>
+    public string ClientId { get; set; } = "";
+    /// <summary>The session's <see cref="AuthResp.ProxyKey"/>.</summary>
+    public string ProxyKey { get; set; } = "";
+}
+
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
 public sealed record StartProxy : Message
 {
@@ -156,4 +170,9 @@ public static class ProtocolVersion
     /// opens a tunnel with IP rules only on such a server (another would silently let every address in).
     /// </summary>
     public const string IPRulesCapability = "tunnelps/ip-rules";
+    /// <summary>
+    /// The capability of peers that carry visitor connections as streams over a few multiplexed links (RegLink) instead
+    /// of a pool of proxy connections. Used only with <see cref="ProxyKeyCapability"/>; ngrok 1.x peers keep the pool.
+    /// </summary>
+    public const string MuxCapability = "tunnelps/mux/1";
 }

@@ -14,6 +14,7 @@ namespace TunnelPS.Engine.Protocol;
 [JsonSerializable(typeof(Ping))]
 [JsonSerializable(typeof(Pong))]
 [JsonSerializable(typeof(CloseTunnel))]
+[JsonSerializable(typeof(RegLink))]
 internal sealed partial class ProtocolJsonContext : JsonSerializerContext
 {
 }

@@ -25,6 +25,8 @@ internal sealed class ControlSession : IAsyncDisposable
     private readonly object _gate = new();
     private readonly ILogger _logger;
     private readonly byte[]? _proxyKeyHash;
+    private readonly List<MuxLink> _links = [];
+    private TaskCompletionSource? _linkAdded;
     private long _lastPingTicks;
     private string _endReason = "closed";
 
@@ -45,6 +47,7 @@ internal sealed class ControlSession : IAsyncDisposable
         {
             ProxyKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
             _proxyKeyHash = SHA256.HashData(Encoding.UTF8.GetBytes(ProxyKey));
+            UsesLinks = server.Options.EnableMultiplexing && auth.Capabilities.Contains(ProtocolVersion.MuxCapability);
         }
         Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.ProxyDialTimeout, server.Options.TimeProvider,
             () => _outbox.Writer.TryWrite(new ReqProxy()));
@@ -64,6 +67,21 @@ internal sealed class ControlSession : IAsyncDisposable
 
     /// <summary>The key a TunnelPS client proves its proxy connections with; null for clients without the capability.</summary>
     public string? ProxyKey { get; }
+
+    /// <summary>True when visitors travel as streams over the client's multiplexed links instead of pooled connections.</summary>
+    public bool UsesLinks { get; }
+
+    /// <summary>Multiplexed links open now.</summary>
+    public int LinkCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _links.Count(l => !l.IsClosed);
+            }
+        }
+    }
 
     public string RemoteAddress { get; }
 
@@ -97,12 +115,17 @@ internal sealed class ControlSession : IAsyncDisposable
                 ClientId = ClientId,
                 Capabilities = ProxyKey is null
                     ? [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability]
-                    : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability, ProtocolVersion.ProxyKeyCapability],
+                    : UsesLinks
+                        ? [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability, ProtocolVersion.ProxyKeyCapability, ProtocolVersion.MuxCapability]
+                        : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.IPRulesCapability, ProtocolVersion.ProxyKeyCapability],
                 ProxyKey = ProxyKey,
             }).ConfigureAwait(false);
             TunnelMetrics.Sessions.Add(1);
-            // Warm the pool before the first visitor: ngrok 1.x asks for one; TunnelPS keeps the target size.
-            Pool.Fill();
+            if (!UsesLinks)
+            {
+                // Warm the pool before the first visitor: ngrok 1.x asks for one; TunnelPS keeps the target size.
+                Pool.Fill();
+            }
             await ReceiveLoopAsync(token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -142,6 +165,81 @@ internal sealed class ControlSession : IAsyncDisposable
         {
         }
         _stream.Dispose();
+    }
+
+    /// <summary>Most multiplexed links one session may hold.</summary>
+    public const int MaxLinks = 8;
+
+    /// <summary>Adds a multiplexed link the client opened; false when the session has its most links or has ended.</summary>
+    public bool TryAddLink(MuxLink link)
+    {
+        TaskCompletionSource? added;
+        lock (_gate)
+        {
+            _links.RemoveAll(l => l.IsClosed);
+            if (_stop.IsCancellationRequested || _links.Count >= MaxLinks)
+            {
+                return false;
+            }
+            _links.Add(link);
+            added = _linkAdded;
+            _linkAdded = null;
+        }
+        added?.TrySetResult();
+        return true;
+    }
+
+    /// <summary>
+    /// A connection to the client for one visitor of <paramref name="url"/>: a new stream on the least busy multiplexed
+    /// link (no round trip), or a pooled proxy connection plus the StartProxy frame to send first. Waits up to
+    /// <paramref name="timeout"/> when none is ready; null when none came.
+    /// </summary>
+    public async Task<ProxyConnection?> OpenProxyAsync(string url, string clientAddress, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!UsesLinks)
+        {
+            var pooled = await Pool.TakeAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return pooled is null ? null : new ProxyConnection(pooled, FrameCodec.Encode(new StartProxy { Url = url, ClientAddr = clientAddress }));
+        }
+        using var deadline = new CancellationTokenSource(timeout, _server.Options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                MuxLink? best = null;
+                foreach (var link in _links)
+                {
+                    if (!link.IsClosed && (best is null || link.StreamCount < best.StreamCount))
+                    {
+                        best = link;
+                    }
+                }
+                if (best is not null)
+                {
+                    try
+                    {
+                        return new ProxyConnection(best.Open(url, clientAddress), null);
+                    }
+                    catch (IOException)
+                    {
+                        // It closed just now: try the next one.
+                        continue;
+                    }
+                }
+                _linkAdded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _linkAdded.Task;
+            }
+            try
+            {
+                await wait.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>
@@ -292,9 +390,48 @@ internal sealed class ControlSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Test hook: closes every multiplexed link, as a network failure would.</summary>
+    internal void CloseLinksForTest()
+    {
+        lock (_gate)
+        {
+            foreach (var link in _links)
+            {
+                link.Close("closed by a test");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why a RegLink does not prove it belongs to this session, or null: a link needs the session's key, and a session
+    /// that negotiated links.
+    /// </summary>
+    public string? LinkCredentialProblem(RegLink reg)
+    {
+        if (!UsesLinks || _proxyKeyHash is null)
+        {
+            return "the session did not negotiate multiplexed links";
+        }
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(reg.ProxyKey ?? ""));
+        return CryptographicOperations.FixedTimeEquals(given, _proxyKeyHash) ? null : "its proxy key does not match the session's";
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        MuxLink[] links;
+        lock (_gate)
+        {
+            links = [.. _links];
+            _links.Clear();
+            var added = _linkAdded;
+            _linkAdded = null;
+            added?.TrySetCanceled();
+        }
+        foreach (var link in links)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
         Pool.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
     }

@@ -222,18 +222,18 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     await RespondAndCloseAsync(ErrorPages.TunnelBusy(host), token).ConfigureAwait(false);
                     return;
                 }
-                Stream? proxy;
+                ProxyConnection? opened;
                 try
                 {
                     using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
-                    proxy = await session.Pool.TakeAsync(_server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+                    opened = await session.OpenProxyAsync(tunnel.Url, _remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
                 }
                 catch
                 {
                     tunnel.CloseConnection();
                     throw;
                 }
-                if (proxy is null)
+                if (opened is not { } connected)
                 {
                     tunnel.CloseConnection();
                     ServerLog.NoProxyConnection(_logger, _connectionId, _remote, tunnel.Url, "no proxy connection arrived in time");
@@ -242,11 +242,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     return;
                 }
                 TunnelMetrics.PublicConnections.Add(1);
+                var proxy = connected.Stream;
                 _proxy = proxy;
                 _proxyTunnel = tunnel;
                 _tracker = new HttpResponseTracker();
                 _detaching = false;
-                startFrame = FrameCodec.Encode(new StartProxy { Url = tunnel.Url, ClientAddr = _remote });
+                startFrame = connected.StartFrame;
                 _pump = PumpResponsesAsync(proxy, _tracker, host, connection);
             }
 

@@ -182,6 +182,47 @@ internal sealed class SessionTable
         return true;
     }
 
+    /// <summary>
+    /// Serves a connection whose first frame was RegLink: a multiplexed link of a session that negotiated them, proven
+    /// with the session's key. Returns when the link ends (the connection keeps its place in the limits until then).
+    /// </summary>
+    public async Task RunLinkAsync(Stream stream, RegLink reg, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
+    {
+        string? problem;
+        ControlSession? session = null;
+        if (string.IsNullOrEmpty(reg.ClientId) || !_live.TryGetValue(reg.ClientId, out session))
+        {
+            problem = "no session has that id";
+        }
+        else
+        {
+            problem = session.LinkCredentialProblem(reg);
+        }
+        MuxLink? link = null;
+        if (problem is null && session is not null)
+        {
+            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: null, track: _server.Track);
+            if (!session.TryAddLink(link))
+            {
+                problem = "the session has as many links as it may";
+                link = null;
+            }
+        }
+        if (link is null)
+        {
+            TunnelMetrics.RefusedProxyConnections.Add(1);
+            var reason = problem ?? "refused";
+            _server.Connections.Throttle.Warn("proxy", suppressed =>
+                ServerLog.ProxyRefused(_logger, connectionId, ListenerSocket.Describe(remote), reason, suppressed));
+            await stream.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        slot.Authenticated();
+        link.Start();
+        var ended = await link.Completion.ConfigureAwait(false);
+        ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), "multiplexed link ended: " + ended);
+    }
+
     /// <summary>A session's run ended: forget it, keep its id for the client's reconnect, reserve its names.</summary>
     public void OnSessionEnded(ControlSession session)
     {

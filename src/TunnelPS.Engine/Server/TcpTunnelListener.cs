@@ -70,15 +70,19 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             }
             counted = tunnel;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
-            proxy = await session.Pool.TakeAsync(_server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
-            if (proxy is null)
+            var opened = await session.OpenProxyAsync(tunnel.Url, remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+            if (opened is not { } connected)
             {
                 ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
                 TunnelMetrics.ProxyWaitTimeouts.Add(1);
                 return;
             }
+            proxy = connected.Stream;
             TunnelMetrics.PublicConnections.Add(1);
-            await FrameCodec.WriteAsync(proxy, new StartProxy { Url = tunnel.Url, ClientAddr = remote }, linked.Token).ConfigureAwait(false);
+            if (connected.StartFrame is { } startFrame)
+            {
+                await proxy.WriteAsync(startFrame, linked.Token).ConfigureAwait(false);
+            }
             await Splicer.RunAsync(visitorStream, proxy, null, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)

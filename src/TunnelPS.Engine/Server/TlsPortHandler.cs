@@ -111,9 +111,13 @@ internal sealed class TlsPortHandler
                 case RegProxy reg:
                     handedOff = _server.Sessions.AdmitProxy(framed, reg, remote, connectionId, slot);
                     return;
+                case RegLink link:
+                    handedOff = true;
+                    await _server.Sessions.RunLinkAsync(framed, link, remote, connectionId, slot).ConfigureAwait(false);
+                    return;
                 default:
                     ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
-                        $"first frame was {message?.Type ?? "nothing"}, expected Auth or RegProxy");
+                        $"first frame was {message?.Type ?? "nothing"}, expected Auth, RegProxy or RegLink");
                     return;
             }
         }

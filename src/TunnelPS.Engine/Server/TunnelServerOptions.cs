@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
 
@@ -54,6 +55,15 @@ public sealed record TunnelServerOptions
 
     /// <summary>The ports TCP tunnels get when they ask for none (inclusive); null lets the OS choose.</summary>
     public (int First, int Last)? TcpPortRange { get; init; }
+
+    /// <summary>
+    /// Carries visitors of TunnelPS clients as streams over a few multiplexed links (capability tunnelps/mux/1) instead
+    /// of one pooled TLS connection each. ngrok 1.x clients always use the pool.
+    /// </summary>
+    public bool EnableMultiplexing { get; init; } = true;
+
+    /// <summary>The receive window of each multiplexed stream: the most bytes a client may send a stream ahead of its visitor.</summary>
+    public int StreamWindow { get; init; } = MuxLink.DefaultWindow;
 
     /// <summary>How many idle proxy connections the server keeps ready per client.</summary>
     public int PoolSize { get; init; } = 4;

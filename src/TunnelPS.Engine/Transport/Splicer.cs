@@ -138,6 +138,9 @@ internal static class Splicer
                 case PendingReadStream pending:
                     await ShutdownWriteAsync(pending.Inner).ConfigureAwait(false);
                     break;
+                case MuxStream mux:
+                    mux.ShutdownWrite();
+                    break;
                 default:
                     break;
             }

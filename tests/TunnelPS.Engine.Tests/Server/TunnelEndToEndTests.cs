@@ -122,7 +122,8 @@ public sealed class TunnelEndToEndTests
     {
         await using var local = new LocalHttpService();
         await using var server = await TunnelHarness.StartServerAsync(o => o with { PoolSize = 3 });
-        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "warm")));
+        // The pool is what a client without multiplexed links (an ngrok 1.x client, or UseMultiplexing off) uses.
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "warm")) with { UseMultiplexing = false });
         var endpoint = Assert.Single(await client.StartAsync());
         await TunnelHarness.WaitUntilAsync(() => server.IdleProxyCount == 3, "the pool is warm");
 
@@ -135,12 +136,14 @@ public sealed class TunnelEndToEndTests
         Assert.True(client.ProxyDialCount > dialledBefore);
     }
 
-    [Fact]
-    public async Task A_burst_of_visitors_larger_than_the_pool_is_served_in_full()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_burst_of_visitors_larger_than_the_pool_is_served_in_full(bool multiplexed)
     {
         await using var local = new LocalHttpService();
         await using var server = await TunnelHarness.StartServerAsync(o => o with { PoolSize = 2 });
-        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "burst")));
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "burst")) with { UseMultiplexing = multiplexed });
         var endpoint = Assert.Single(await client.StartAsync());
         using var http = TunnelHarness.Visitor(keepAlive: false);
 
@@ -148,6 +151,7 @@ public sealed class TunnelEndToEndTests
 
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"hello GET /b/{i}"), bodies);
         Assert.Equal(60, endpoint.ConnectionCount);
+        Assert.Equal(multiplexed, client.UsesLinks);
     }
 
     [Fact]

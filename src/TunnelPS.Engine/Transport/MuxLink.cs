@@ -1,0 +1,416 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Text;
+
+namespace TunnelPS.Engine.Transport;
+
+/// <summary>
+/// One long-lived connection between TunnelPS peers that carries many visitor connections as streams (capability
+/// "tunnelps/mux/1"). The server opens a stream per visitor with one Open frame and sends its bytes at once: a new
+/// visitor costs no round trip and no TLS handshake.
+/// <para>
+/// Flow control is per stream and credit-based: a sender may have at most the receiver's window of unconsumed bytes in
+/// flight, and the receiver returns credit as its reader consumes, so a slow visitor stalls only its own stream and a
+/// stream's memory is bounded by its window. Frames of all streams are written by whichever writer finds the link idle,
+/// many frames per write (one TLS record holds several), and the bytes queued for the link are bounded too.
+/// </para>
+/// <para>
+/// Reads run one loop per link; a stream's reader resumes on that loop's thread (no thread hop per message), so stream
+/// readers must never block.
+/// </para>
+/// </summary>
+internal sealed class MuxLink : IAsyncDisposable
+{
+    /// <summary>The default receive window of a stream: the most unconsumed bytes a peer may send it.</summary>
+    public const int DefaultWindow = 256 * 1024;
+
+    /// <summary>Bytes queued for the transport beyond which writers wait for it to drain.</summary>
+    private const int QueueLimit = 1024 * 1024;
+
+    private const int BatchSize = 64 * 1024;
+
+    private readonly Stream _transport;
+    private readonly Func<MuxStream, string, string, Task>? _onOpen;
+    private readonly Action<Task>? _track;
+    private readonly ConcurrentDictionary<uint, MuxStream> _streams = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<string> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Writer state, under _queueGate.
+    private readonly object _queueGate = new();
+    private readonly Queue<(byte[] Buffer, int Length)> _queue = new();
+    private readonly byte[] _batch = new byte[BatchSize];
+    private int _queuedBytes;
+    private bool _draining;
+    private bool _closed;
+    private TaskCompletionSource? _room;
+
+    private uint _nextStreamId;
+    private Task _reading = Task.CompletedTask;
+    private long _lastReceived;
+
+    /// <param name="transport">The connected (TLS) stream; the link owns it.</param>
+    /// <param name="window">The receive window of each stream.</param>
+    /// <param name="onOpen">For the side that accepts streams (the client): called with each new stream, its URL and the visitor's address.</param>
+    /// <param name="track">Observes the tasks the link starts (stream handlers); null keeps them unobserved only by the link.</param>
+    public MuxLink(Stream transport, int window = DefaultWindow, Func<MuxStream, string, string, Task>? onOpen = null, Action<Task>? track = null)
+    {
+        _transport = transport;
+        Window = window;
+        _onOpen = onOpen;
+        _track = track;
+        _lastReceived = Environment.TickCount64;
+    }
+
+    public int Window { get; }
+
+    /// <summary>Streams open now.</summary>
+    public int StreamCount => _streams.Count;
+
+    /// <summary>True once the link has failed or been closed.</summary>
+    public bool IsClosed => Volatile.Read(ref _closed);
+
+    /// <summary>Completes with the reason when the link ends.</summary>
+    public Task<string> Completion => _completion.Task;
+
+    /// <summary>Milliseconds (Environment.TickCount64) when the last frame arrived.</summary>
+    public long LastReceived => Interlocked.Read(ref _lastReceived);
+
+    /// <summary>Starts reading frames.</summary>
+    public void Start() => _reading = ReadLoopAsync(_stop.Token);
+
+    /// <summary>
+    /// Opens a stream to the peer for a visitor of <paramref name="url"/>; bytes may be written at once (no round trip).
+    /// Throws IOException when the link is closed.
+    /// </summary>
+    public MuxStream Open(string url, string clientAddress)
+    {
+        var id = Interlocked.Increment(ref _nextStreamId);
+        var stream = new MuxStream(this, id, Window);
+        _streams[id] = stream;
+        var urlLength = Encoding.UTF8.GetByteCount(url);
+        var addressLength = Encoding.UTF8.GetByteCount(clientAddress);
+        var length = 2 + urlLength + 2 + addressLength;
+        if (length > MuxFrame.MaxPayload)
+        {
+            _streams.TryRemove(id, out _);
+            throw new ArgumentException("The tunnel URL and visitor address are too long for one frame.", nameof(url));
+        }
+        var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + length);
+        MuxFrame.WriteHeader(frame, MuxFrameType.Open, length, id);
+        var span = frame.AsSpan(MuxFrame.HeaderLength, length);
+        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)urlLength);
+        Encoding.UTF8.GetBytes(url, span[2..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[(2 + urlLength)..], (ushort)addressLength);
+        Encoding.UTF8.GetBytes(clientAddress, span[(4 + urlLength)..]);
+        if (!Enqueue(frame, MuxFrame.HeaderLength + length))
+        {
+            _streams.TryRemove(id, out _);
+            throw new IOException("The multiplexed link is closed.");
+        }
+        return stream;
+    }
+
+    /// <summary>Sends a Ping (keeps middleboxes from expiring an idle link).</summary>
+    public void Ping() => SendControl(MuxFrameType.Ping, 0);
+
+    internal bool SendData(uint stream, ReadOnlySpan<byte> payload)
+    {
+        var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + payload.Length);
+        MuxFrame.WriteHeader(frame, MuxFrameType.Data, payload.Length, stream);
+        payload.CopyTo(frame.AsSpan(MuxFrame.HeaderLength));
+        return Enqueue(frame, MuxFrame.HeaderLength + payload.Length);
+    }
+
+    internal void SendWindow(uint stream, int credit)
+    {
+        var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + 4);
+        MuxFrame.WriteHeader(frame, MuxFrameType.Window, 4, stream);
+        BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(MuxFrame.HeaderLength), credit);
+        Enqueue(frame, MuxFrame.HeaderLength + 4);
+    }
+
+    internal void SendControl(MuxFrameType type, uint stream)
+    {
+        var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength);
+        MuxFrame.WriteHeader(frame, type, 0, stream);
+        Enqueue(frame, MuxFrame.HeaderLength);
+    }
+
+    internal void Forget(MuxStream stream) => _streams.TryRemove(new KeyValuePair<uint, MuxStream>(stream.Id, stream));
+
+    /// <summary>Completes when the bytes queued for the transport are below the limit again (writers pace themselves on it).</summary>
+    internal ValueTask WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        Task wait;
+        lock (_queueGate)
+        {
+            if (_queuedBytes < QueueLimit || _closed)
+            {
+                return default;
+            }
+            _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait = _room.Task;
+        }
+        return new ValueTask(wait.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>Queues a frame (the link returns its buffer to the pool); false when the link is closed.</summary>
+    private bool Enqueue(byte[] frame, int length)
+    {
+        bool start;
+        lock (_queueGate)
+        {
+            if (_closed)
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+                return false;
+            }
+            _queue.Enqueue((frame, length));
+            _queuedBytes += length;
+            start = !_draining;
+            _draining = true;
+        }
+        if (start)
+        {
+            // The writer that finds the link idle writes for everyone, starting on its own thread: no hop.
+            var drain = DrainAsync();
+            if (!drain.IsCompleted)
+            {
+                _track?.Invoke(drain);
+            }
+        }
+        return true;
+    }
+
+    private async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var used = 0;
+                lock (_queueGate)
+                {
+                    while (_queue.TryPeek(out var next) && used + next.Length <= _batch.Length)
+                    {
+                        _queue.Dequeue();
+                        next.Buffer.AsSpan(0, next.Length).CopyTo(_batch.AsSpan(used));
+                        used += next.Length;
+                        _queuedBytes -= next.Length;
+                        ArrayPool<byte>.Shared.Return(next.Buffer);
+                    }
+                    if (_queuedBytes < QueueLimit)
+                    {
+                        ReleaseRoomLocked();
+                    }
+                    if (used == 0)
+                    {
+                        _draining = false;
+                        return;
+                    }
+                }
+                await _transport.WriteAsync(_batch.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // A failed write ends the link; the reason goes to Completion, never to the writer that happened to drain.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Close("the link failed to write: " + ex.Message);
+        }
+    }
+
+    private void ReleaseRoomLocked()
+    {
+        var room = _room;
+        _room = null;
+        room?.TrySetResult();
+    }
+
+    private async Task ReadLoopAsync(CancellationToken token)
+    {
+        var reason = "the peer closed the link";
+        var input = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: BatchSize, minimumReadSize: 4096, leaveOpen: true));
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (TryReadFrame(ref buffer, out var type, out var stream, out var payload))
+                {
+                    Interlocked.Exchange(ref _lastReceived, Environment.TickCount64);
+                    if (!Dispatch(type, stream, payload, out var fatal))
+                    {
+                        reason = fatal;
+                        return;
+                    }
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            reason = ex is OperationCanceledException ? "the link was closed" : ex.Message;
+        }
+        finally
+        {
+            await input.CompleteAsync().ConfigureAwait(false);
+            Close(reason);
+        }
+    }
+
+    private static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out MuxFrameType type, out uint stream, out ReadOnlySequence<byte> payload)
+    {
+        type = default;
+        stream = 0;
+        payload = default;
+        if (buffer.Length < MuxFrame.HeaderLength)
+        {
+            return false;
+        }
+        Span<byte> header = stackalloc byte[MuxFrame.HeaderLength];
+        buffer.Slice(0, MuxFrame.HeaderLength).CopyTo(header);
+        (type, var length, stream) = MuxFrame.ReadHeader(header);
+        if (buffer.Length < MuxFrame.HeaderLength + length)
+        {
+            return false;
+        }
+        payload = buffer.Slice(MuxFrame.HeaderLength, length);
+        buffer = buffer.Slice(MuxFrame.HeaderLength + length);
+        return true;
+    }
+
+    /// <summary>Handles one frame; false (with the reason) when the peer broke the protocol and the link must close.</summary>
+    private bool Dispatch(MuxFrameType type, uint id, ReadOnlySequence<byte> payload, out string fatal)
+    {
+        fatal = "";
+        if (payload.Length > MuxFrame.MaxPayload)
+        {
+            fatal = $"the peer sent a {payload.Length}-byte frame, above the {MuxFrame.MaxPayload}-byte limit";
+            return false;
+        }
+        switch (type)
+        {
+            case MuxFrameType.Data:
+                if (_streams.TryGetValue(id, out var target) && !target.Receive(payload))
+                {
+                    // More than the window: the peer ignored flow control on this stream.
+                    target.ResetByPeer("the peer sent more than the stream's window");
+                    SendControl(MuxFrameType.Reset, id);
+                }
+                return true;
+            case MuxFrameType.Window:
+                if (payload.Length == 4 && _streams.TryGetValue(id, out var credited))
+                {
+                    Span<byte> value = stackalloc byte[4];
+                    payload.CopyTo(value);
+                    credited.AddCredit(BinaryPrimitives.ReadInt32LittleEndian(value));
+                }
+                return true;
+            case MuxFrameType.Fin:
+                if (_streams.TryGetValue(id, out var finished))
+                {
+                    finished.FinishedByPeer();
+                }
+                return true;
+            case MuxFrameType.Reset:
+                if (_streams.TryRemove(id, out var reset))
+                {
+                    reset.ResetByPeer("the peer reset the stream");
+                }
+                return true;
+            case MuxFrameType.Ping:
+                SendControl(MuxFrameType.Pong, 0);
+                return true;
+            case MuxFrameType.Pong:
+                return true;
+            case MuxFrameType.Open when _onOpen is not null:
+                return Accept(id, payload, out fatal);
+            default:
+                fatal = $"the peer sent an unexpected frame (type {(int)type})";
+                return false;
+        }
+    }
+
+    private bool Accept(uint id, ReadOnlySequence<byte> payload, out string fatal)
+    {
+        fatal = "";
+        var bytes = payload.ToArray();
+        if (bytes.Length < 4)
+        {
+            fatal = "an Open frame is too short";
+            return false;
+        }
+        var urlLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes);
+        if (bytes.Length < 4 + urlLength || bytes.Length != 4 + urlLength + BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 + urlLength)))
+        {
+            fatal = "an Open frame's lengths do not add up";
+            return false;
+        }
+        if (_streams.ContainsKey(id))
+        {
+            fatal = "the peer opened a stream id that is in use";
+            return false;
+        }
+        var url = Encoding.UTF8.GetString(bytes, 2, urlLength);
+        var address = Encoding.UTF8.GetString(bytes, 4 + urlLength, bytes.Length - 4 - urlLength);
+        var stream = new MuxStream(this, id, Window);
+        _streams[id] = stream;
+        var handler = _onOpen!(stream, url, address);
+        _track?.Invoke(handler);
+        return true;
+    }
+
+    /// <summary>Ends the link: every stream is reset, the transport closed, <see cref="Completion"/> completed.</summary>
+    public void Close(string reason)
+    {
+        lock (_queueGate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            _closed = true;
+            while (_queue.TryDequeue(out var frame))
+            {
+                ArrayPool<byte>.Shared.Return(frame.Buffer);
+            }
+            _queuedBytes = 0;
+            ReleaseRoomLocked();
+        }
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        foreach (var (_, stream) in _streams)
+        {
+            stream.ResetByPeer("the multiplexed link closed: " + reason);
+        }
+        _streams.Clear();
+        _transport.Dispose();
+        _completion.TrySetResult(reason);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Close("the link was closed");
+        try
+        {
+            await _reading.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+}
