@@ -27,75 +27,98 @@ internal readonly struct HttpFraming
     /// </summary>
     public static HttpFraming Analyze(HttpHeaderList headers, bool isRequest, bool isHttp11)
     {
-        long contentLength = -1;
-        var hasTe = false;
-        var chunkedCount = 0;
-        var lastIsChunked = false;
+        var accumulator = new Accumulator(isRequest);
         for (var i = 0; i < headers.Count; i++)
         {
             var header = headers[i];
             if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                if (isRequest && contentLength >= 0)
-                {
-                    throw new HttpParseException("The request carries more than one Content-Length header (a request smuggling pattern).");
-                }
-                if (isRequest && header.Value.Contains(',', StringComparison.Ordinal))
-                {
-                    throw new HttpParseException($"The request's Content-Length '{header.Value}' is a list, not one number (a request smuggling pattern).");
-                }
-                contentLength = ParseContentLength(header.Value, contentLength);
+                accumulator.AddContentLength(header.Value);
             }
             else if (string.Equals(header.Key, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
-                hasTe = true;
-                var span = header.Value.AsSpan();
-                while (true)
-                {
-                    var comma = span.IndexOf(',');
-                    var item = (comma < 0 ? span : span[..comma]).Trim(" \t");
-                    if (!item.IsEmpty)
-                    {
-                        lastIsChunked = item.Equals("chunked", StringComparison.OrdinalIgnoreCase);
-                        if (lastIsChunked)
-                        {
-                            chunkedCount++;
-                        }
-                    }
-                    if (comma < 0)
-                    {
-                        break;
-                    }
-                    span = span[(comma + 1)..];
-                }
+                accumulator.AddTransferEncoding(header.Value);
             }
         }
-
-        if (!hasTe)
-        {
-            return new HttpFraming(contentLength, false, false);
-        }
-        if (isRequest)
-        {
-            if (contentLength >= 0)
-            {
-                throw new HttpParseException("The request carries both Transfer-Encoding and Content-Length (a request smuggling pattern).");
-            }
-            if (!isHttp11)
-            {
-                throw new HttpParseException("An HTTP/1.0 request carries Transfer-Encoding.");
-            }
-            if (!lastIsChunked || chunkedCount != 1)
-            {
-                throw new HttpParseException("The request's Transfer-Encoding does not end in a single 'chunked' coding.");
-            }
-        }
-        return new HttpFraming(-1, true, lastIsChunked);
+        return accumulator.Finish(isHttp11);
     }
 
-    private static long ParseContentLength(string value, long previous)
+    /// <summary>
+    /// Reads framing headers one at a time (as a parser meets them, from strings or from bytes in place) with the rules
+    /// of <see cref="Analyze"/>; <see cref="Finish"/> gives the framing or throws.
+    /// </summary>
+    internal struct Accumulator(bool isRequest)
     {
-        var span = value.AsSpan();
+        private long _contentLength = -1;
+        private bool _hasTe;
+        private int _chunkedCount;
+        private bool _lastIsChunked;
+
+        public void AddContentLength(ReadOnlySpan<char> value)
+        {
+            if (isRequest && _contentLength >= 0)
+            {
+                throw new HttpParseException("The request carries more than one Content-Length header (a request smuggling pattern).");
+            }
+            if (isRequest && value.Contains(','))
+            {
+                throw new HttpParseException($"The request's Content-Length '{value}' is a list, not one number (a request smuggling pattern).");
+            }
+            _contentLength = ParseContentLength(value, _contentLength);
+        }
+
+        public void AddTransferEncoding(ReadOnlySpan<char> value)
+        {
+            _hasTe = true;
+            var span = value;
+            while (true)
+            {
+                var comma = span.IndexOf(',');
+                var item = (comma < 0 ? span : span[..comma]).Trim(" \t");
+                if (!item.IsEmpty)
+                {
+                    _lastIsChunked = item.Equals("chunked", StringComparison.OrdinalIgnoreCase);
+                    if (_lastIsChunked)
+                    {
+                        _chunkedCount++;
+                    }
+                }
+                if (comma < 0)
+                {
+                    break;
+                }
+                span = span[(comma + 1)..];
+            }
+        }
+
+        public readonly HttpFraming Finish(bool isHttp11)
+        {
+            if (!_hasTe)
+            {
+                return new HttpFraming(_contentLength, false, false);
+            }
+            if (isRequest)
+            {
+                if (_contentLength >= 0)
+                {
+                    throw new HttpParseException("The request carries both Transfer-Encoding and Content-Length (a request smuggling pattern).");
+                }
+                if (!isHttp11)
+                {
+                    throw new HttpParseException("An HTTP/1.0 request carries Transfer-Encoding.");
+                }
+                if (!_lastIsChunked || _chunkedCount != 1)
+                {
+                    throw new HttpParseException("The request's Transfer-Encoding does not end in a single 'chunked' coding.");
+                }
+            }
+            return new HttpFraming(-1, true, _lastIsChunked);
+        }
+    }
+
+    private static long ParseContentLength(ReadOnlySpan<char> value, long previous)
+    {
+        var span = value;
         var current = previous;
         while (true)
         {

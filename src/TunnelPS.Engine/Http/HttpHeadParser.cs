@@ -46,6 +46,30 @@ public static class HttpHeadParser
     public static bool TryParseRequestHead(ReadOnlySpan<byte> data, [NotNullWhen(true)] out HttpRequestHead? head, out int headLength)
     {
         head = null;
+        var builder = new HeaderListBuilder(new HttpHeaderList());
+        if (!TryScanRequestHead(data, ref builder, out var line, out headLength))
+        {
+            return false;
+        }
+        head = new HttpRequestHead(
+            Intern(data.Slice(line.MethodStart, line.MethodLength), KnownMethods),
+            Encoding.Latin1.GetString(data.Slice(line.TargetStart, line.TargetLength)),
+            line.IsHttp11 ? "HTTP/1.1" : "HTTP/1.0",
+            builder.Headers);
+        return true;
+    }
+
+    /// <summary>
+    /// Validates a request head in place, exactly as <see cref="TryParseRequestHead"/> does, without making strings:
+    /// the request line comes back as offsets into <paramref name="data"/>, each field goes to <paramref name="visitor"/>
+    /// (with offsets relative to <see cref="RequestLine.HeadersStart"/>), and the framing headers are checked. Returns
+    /// false when more bytes are needed.
+    /// </summary>
+    /// <exception cref="HttpParseException">The bytes are not a valid request head, or the head exceeds <see cref="MaxHeadLength"/>.</exception>
+    internal static bool TryScanRequestHead<TVisitor>(ReadOnlySpan<byte> data, ref TVisitor visitor, out RequestLine line, out int headLength)
+        where TVisitor : struct, IHeaderVisitor
+    {
+        line = default;
         headLength = FindHeadEnd(data, strict: true, isRequest: true, out var start);
         if (headLength < 0)
         {
@@ -53,26 +77,44 @@ public static class HttpHeadParser
         }
         var block = data[start..headLength];
         var firstLf = block.IndexOf((byte)'\n');
-        var requestLine = TrimCr(block[..firstLf]);
-        ParseRequestLine(requestLine, out var method, out var target, out var version);
-        var headers = ParseHeaderLines(block[(firstLf + 1)..], strict: true);
-
-        var hostCount = 0;
-        for (var i = 0; i < headers.Count; i++)
-        {
-            if (string.Equals(headers[i].Key, "Host", StringComparison.OrdinalIgnoreCase))
-            {
-                hostCount++;
-            }
-        }
-        if (hostCount > 1)
-        {
-            throw new HttpParseException("The request carries more than one Host header.");
-        }
-        var isHttp11 = version.Length == 8 && version[7] == '1';
-        HttpFraming.Analyze(headers, isRequest: true, isHttp11);
-        head = new HttpRequestHead(method, target, version, headers);
+        line = ScanRequestLine(TrimCr(block[..firstLf]), start);
+        line.HeadersStart = start + firstLf + 1;
+        var checker = new RequestFieldChecker<TVisitor>(visitor);
+        ScanHeaderLines(block[(firstLf + 1)..], strict: true, ref checker);
+        visitor = checker.Inner;
+        checker.Framing.Finish(line.IsHttp11);
         return true;
+    }
+
+    /// <summary>Counts Host fields and follows the framing headers while passing every field on.</summary>
+    private struct RequestFieldChecker<TVisitor>(TVisitor inner) : IHeaderVisitor
+        where TVisitor : struct, IHeaderVisitor
+    {
+        public TVisitor Inner = inner;
+        public HttpFraming.Accumulator Framing = new(isRequest: true);
+        private int _hosts;
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int lineStart, int lineEnd)
+        {
+            if (Ascii.EqualsIgnoreCase(name, "Host"u8) && ++_hosts > 1)
+            {
+                throw new HttpParseException("The request carries more than one Host header.");
+            }
+            if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+            {
+                Framing.AddContentLength(Latin1Chars(value, stackalloc char[Math.Min(value.Length, 256)]));
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+            {
+                Framing.AddTransferEncoding(Latin1Chars(value, stackalloc char[Math.Min(value.Length, 256)]));
+            }
+            Inner.OnHeader(name, value, lineStart, lineEnd);
+        }
+
+        private static ReadOnlySpan<char> Latin1Chars(ReadOnlySpan<byte> value, Span<char> scratch) =>
+            value.Length <= scratch.Length
+                ? scratch[..Encoding.Latin1.GetChars(value, scratch)]
+                : Encoding.Latin1.GetString(value);
     }
 
     /// <summary>
@@ -203,15 +245,15 @@ public static class HttpHeadParser
     private static ReadOnlySpan<byte> TrimCr(ReadOnlySpan<byte> line) =>
         !line.IsEmpty && line[^1] == (byte)'\r' ? line[..^1] : line;
 
-    private static void ParseRequestLine(ReadOnlySpan<byte> line, out string method, out string target, out string version)
+    /// <summary>Validates a request line; <paramref name="offset"/> is where it starts in the data (for the offsets returned).</summary>
+    private static RequestLine ScanRequestLine(ReadOnlySpan<byte> line, int offset)
     {
         var sp1 = line.IndexOf((byte)' ');
         if (sp1 <= 0)
         {
             throw MalformedRequestLine(line, "no method");
         }
-        var methodBytes = line[..sp1];
-        foreach (var b in methodBytes)
+        foreach (var b in line[..sp1])
         {
             if (!IsTokenChar(b))
             {
@@ -224,8 +266,7 @@ public static class HttpHeadParser
         {
             throw MalformedRequestLine(line, "no request target");
         }
-        var targetBytes = rest[..sp2];
-        foreach (var b in targetBytes)
+        foreach (var b in rest[..sp2])
         {
             if (b <= 0x20 || b == 0x7F)
             {
@@ -233,21 +274,32 @@ public static class HttpHeadParser
             }
         }
         var versionBytes = rest[(sp2 + 1)..];
+        bool isHttp11;
         if (versionBytes.SequenceEqual("HTTP/1.1"u8))
         {
-            version = "HTTP/1.1";
+            isHttp11 = true;
         }
         else if (versionBytes.SequenceEqual("HTTP/1.0"u8))
         {
-            version = "HTTP/1.0";
+            isHttp11 = false;
         }
         else
         {
             throw MalformedRequestLine(line, "unsupported or malformed HTTP version");
         }
-        method = Intern(methodBytes, KnownMethods);
-        target = Encoding.Latin1.GetString(targetBytes);
+        return new RequestLine
+        {
+            LineStart = offset,
+            MethodStart = offset,
+            MethodLength = sp1,
+            TargetStart = offset + sp1 + 1,
+            TargetLength = sp2,
+            IsHttp11 = isHttp11,
+        };
     }
+
+    /// <summary>Interns a known method name ("GET", "POST", …); other names become a new string.</summary>
+    internal static string MethodName(ReadOnlySpan<byte> bytes) => Intern(bytes, KnownMethods);
 
     private static HttpParseException MalformedRequestLine(ReadOnlySpan<byte> line, string why)
     {
@@ -298,15 +350,29 @@ public static class HttpHeadParser
 
     private static HttpHeaderList ParseHeaderLines(ReadOnlySpan<byte> block, bool strict)
     {
-        var headers = new HttpHeaderList();
+        var builder = new HeaderListBuilder(new HttpHeaderList());
+        ScanHeaderLines(block, strict, ref builder);
+        return builder.Headers;
+    }
+
+    /// <summary>
+    /// Validates the header lines of a head (from after the start line through the empty line) and hands each field to
+    /// <paramref name="visitor"/> as spans of <paramref name="block"/>, with its line's offsets in the block; no copy.
+    /// </summary>
+    internal static void ScanHeaderLines<TVisitor>(ReadOnlySpan<byte> block, bool strict, ref TVisitor visitor)
+        where TVisitor : struct, IHeaderVisitor
+    {
+        var count = 0;
+        var offset = 0;
         while (true)
         {
-            var lf = block.IndexOf((byte)'\n');
-            var line = TrimCr(block[..lf]);
-            block = block[(lf + 1)..];
+            var lf = block[offset..].IndexOf((byte)'\n');
+            var lineStart = offset;
+            var line = TrimCr(block.Slice(offset, lf));
+            offset += lf + 1;
             if (line.IsEmpty)
             {
-                return headers;
+                return;
             }
             if (line[0] == (byte)' ' || line[0] == (byte)'\t')
             {
@@ -347,14 +413,22 @@ public static class HttpHeadParser
                     throw new HttpParseException($"Malformed header: control character in the value of '{Encoding.ASCII.GetString(nameBytes)}'.");
                 }
             }
-            if (headers.Count == MaxHeaderCount)
+            if (count == MaxHeaderCount)
             {
                 throw new HttpParseException($"The head has more than {MaxHeaderCount} header fields.", strict ? 431 : 502);
             }
-            var name = InternHeaderName(nameBytes);
-            var value = valueBytes.IsEmpty ? string.Empty : Encoding.Latin1.GetString(valueBytes);
-            headers.AddUnchecked(name, value);
+            count++;
+            visitor.OnHeader(nameBytes, valueBytes, lineStart, offset);
         }
+    }
+
+    /// <summary>Builds the string form of the fields (names interned where known).</summary>
+    private struct HeaderListBuilder(HttpHeaderList headers) : IHeaderVisitor
+    {
+        public readonly HttpHeaderList Headers => headers;
+
+        public readonly void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int lineStart, int lineEnd) =>
+            headers.AddUnchecked(InternHeaderName(name), value.IsEmpty ? string.Empty : Encoding.Latin1.GetString(value));
     }
 
     private static string Intern(ReadOnlySpan<byte> bytes, string[] known)
