@@ -76,15 +76,14 @@ public sealed class HttpBodyFramer
     public static HttpBodyFramer ForRequest(HttpRequestHead head)
     {
         ArgumentNullException.ThrowIfNull(head);
-        var framing = HttpFraming.Analyze(head.Headers, isRequest: true, head.IsHttp11);
-        if (framing.IsChunked)
-        {
-            return new HttpBodyFramer(HttpBodyKind.Chunked, -1, strict: true);
-        }
-        return framing.ContentLength > 0
-            ? new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: true)
-            : new HttpBodyFramer(HttpBodyKind.None, framing.ContentLength, strict: true);
+        return ForRequest(HttpFraming.Analyze(head.Headers, isRequest: true, head.IsHttp11));
     }
+
+    /// <summary>The framer for a request body whose framing headers were already read (see <see cref="HttpFraming"/>).</summary>
+    internal static HttpBodyFramer ForRequest(HttpFraming framing) =>
+        framing.IsChunked ? new HttpBodyFramer(HttpBodyKind.Chunked, -1, strict: true)
+        : framing.ContentLength > 0 ? new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: true)
+        : new HttpBodyFramer(HttpBodyKind.None, framing.ContentLength, strict: true);
 
     /// <summary>
     /// The framer for a response body. No body for a response to HEAD, 1xx (101 included: the caller switches to raw

@@ -67,9 +67,14 @@ public static class HttpHeadParser
     /// </summary>
     /// <exception cref="HttpParseException">The bytes are not a valid request head, or the head exceeds <see cref="MaxHeadLength"/>.</exception>
     internal static bool TryScanRequestHead<TVisitor>(ReadOnlySpan<byte> data, ref TVisitor visitor, out RequestLine line, out int headLength)
+        where TVisitor : struct, IHeaderVisitor => TryScanRequestHead(data, ref visitor, out line, out headLength, out _);
+
+    /// <inheritdoc cref="TryScanRequestHead{TVisitor}(ReadOnlySpan{byte}, ref TVisitor, out RequestLine, out int)"/>
+    internal static bool TryScanRequestHead<TVisitor>(ReadOnlySpan<byte> data, ref TVisitor visitor, out RequestLine line, out int headLength, out HttpFraming framing)
         where TVisitor : struct, IHeaderVisitor
     {
         line = default;
+        framing = default;
         headLength = FindHeadEnd(data, strict: true, isRequest: true, out var start);
         if (headLength < 0)
         {
@@ -82,7 +87,7 @@ public static class HttpHeadParser
         var checker = new RequestFieldChecker<TVisitor>(visitor);
         ScanHeaderLines(block[(firstLf + 1)..], strict: true, ref checker);
         visitor = checker.Inner;
-        checker.Framing.Finish(line.IsHttp11);
+        framing = checker.Framing.Finish(line.IsHttp11);
         return true;
     }
 

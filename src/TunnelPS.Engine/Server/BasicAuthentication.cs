@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -17,30 +19,31 @@ internal sealed class BasicAuthentication
     public string Realm { get; init; }
 
     /// <summary>True when the Authorization header value carries the expected credentials.</summary>
-    public bool IsAuthorized(string? authorization)
+    public bool IsAuthorized(string? authorization) =>
+        authorization is not null && authorization.Length <= MaxHeaderLength && IsAuthorized(Encoding.Latin1.GetBytes(authorization));
+
+    /// <summary>True when the Authorization header value (its bytes, as they arrived) carries the expected credentials.</summary>
+    public bool IsAuthorized(ReadOnlySpan<byte> authorization)
     {
-        if (authorization is null)
+        var value = authorization.Trim(" \t"u8);
+        if (value.Length < 6 || value.Length > MaxHeaderLength || !Ascii.EqualsIgnoreCase(value[..5], "Basic"u8) || value[5] != (byte)' ')
         {
             return false;
         }
-        var value = authorization.AsSpan().Trim();
-        if (value.Length < 6 || !value[..5].Equals("Basic", StringComparison.OrdinalIgnoreCase) || value[5] != ' ')
-        {
-            return false;
-        }
-        var encoded = value[6..].Trim().ToString();
-        byte[] decoded;
-        try
-        {
-            decoded = Convert.FromBase64String(encoded);
-        }
-        catch (FormatException)
+        var encoded = value[6..].Trim(" \t"u8);
+        Span<byte> decoded = stackalloc byte[Base64.GetMaxDecodedFromUtf8Length(encoded.Length)];
+        if (Base64.DecodeFromUtf8(encoded, decoded, out var consumed, out var written) != OperationStatus.Done || consumed != encoded.Length)
         {
             return false;
         }
         // Compare fixed-length hashes so neither the content nor the length leaks through timing.
-        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(decoded), _expectedHash);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(decoded[..written], hash);
+        return CryptographicOperations.FixedTimeEquals(hash, _expectedHash);
     }
+
+    /// <summary>The longest Authorization value looked at (a longer one is refused).</summary>
+    private const int MaxHeaderLength = 4096;
 
     /// <summary>Validates a "user:password" pair requested for a tunnel.</summary>
     public static bool IsValidPair(string pair) => pair.IndexOf(':', StringComparison.Ordinal) > 0;

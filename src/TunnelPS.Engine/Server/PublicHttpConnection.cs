@@ -39,6 +39,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private byte[] _buffer;
     private int _start;
     private int _end;
+    private int _headStart;
+    private readonly ForwardedRequest _request = new();
+    private byte[]? _lastAuthority;
+    private int _lastAuthorityLength;
+    private string? _lastHost;
 
     private Stream? _proxy;
     private RegisteredTunnel? _proxyTunnel;
@@ -148,17 +153,17 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         var token = connection.Token;
         while (!token.IsCancellationRequested)
         {
-            HttpRequestHead? head;
+            bool gotHead;
             try
             {
-                head = await ReadHeadAsync(token).ConfigureAwait(false);
+                gotHead = await ReadHeadAsync(token).ConfigureAwait(false);
             }
             catch (HttpParseException ex)
             {
                 await RespondAndCloseAsync(ErrorPages.BadRequest(ex.Message + " The request was not forwarded.", ex.StatusCode), token).ConfigureAwait(false);
                 return;
             }
-            if (head is null)
+            if (!gotHead)
             {
                 _visitorDone = true;
                 await FinishAsync(token).ConfigureAwait(false);
@@ -170,13 +175,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 await FinishAsync(token).ConfigureAwait(false);
                 return;
             }
-            if (RequestProblem(head) is { } problem)
+            if (_request.Check(HeadSpan) is { } problem)
             {
                 await RespondAndCloseAsync(ErrorPages.BadRequest(problem + " The request was not forwarded."), token).ConfigureAwait(false);
                 return;
             }
 
-            var host = NormalizeHost(head.Host);
+            var host = RoutingHost(_request.Authority(HeadSpan));
             if (host is null)
             {
                 await RespondAndCloseAsync(ErrorPages.BadRequest("The request has no Host header, so it cannot be routed to a tunnel."), token).ConfigureAwait(false);
@@ -195,7 +200,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 await RespondAndCloseAsync(ErrorPages.Forbidden(host), token).ConfigureAwait(false);
                 return;
             }
-            if (tunnel.Auth is { } auth && !auth.IsAuthorized(head.Headers["Authorization"]))
+            if (tunnel.Auth is { } auth && !auth.IsAuthorized(_request.Authorization(HeadSpan)))
             {
                 await RespondAndCloseAsync(ErrorPages.Unauthorized(host, keepAlive: false), token).ConfigureAwait(false);
                 return;
@@ -251,16 +256,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 _pump = PumpResponsesAsync(proxy, _tracker, host, connection);
             }
 
-            AddForwardingHeaders(head);
-            if (tunnel.HostHeader is { } rewritten)
-            {
-                head.Headers.Set("Host", rewritten);
-            }
-            var framer = HttpBodyFramer.ForRequest(head);
-            _tracker!.RequestForwarded(head.Method);
+            var framer = HttpBodyFramer.ForRequest(_request.Framing);
+            _tracker!.RequestForwarded(_request.Method);
             try
             {
-                await ForwardHeadAsync(startFrame, head, framer, token).ConfigureAwait(false);
+                await ForwardHeadAsync(startFrame, tunnel.HostHeader, framer, token).ConfigureAwait(false);
                 while (!framer.IsComplete)
                 {
                     if (!await FillAsync(token).ConfigureAwait(false))
@@ -284,7 +284,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 return;
             }
 
-            if (head.IsUpgradeRequest)
+            if (_request.IsUpgrade)
             {
                 await WaitIdleAsync(token).ConfigureAwait(false);
                 if (_tracker.Upgraded)
@@ -293,7 +293,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     return;
                 }
             }
-            if (!head.KeepAlive)
+            if (!_request.KeepAlive)
             {
                 await FinishAsync(token).ConfigureAwait(false);
                 return;
@@ -301,93 +301,26 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
     }
 
-    /// <summary>
-    /// Checks what the parser leaves to the server, and puts an absolute-form target into origin form with its
-    /// authority as Host (RFC 9112 3.2.2), so the request is routed and forwarded by the same name. Returns why the
-    /// request is refused, or null.
-    /// </summary>
-    internal static string? RequestProblem(HttpRequestHead head)
-    {
-        var authorizations = 0;
-        foreach (var header in head.Headers)
-        {
-            if (string.Equals(header.Key, "Authorization", StringComparison.OrdinalIgnoreCase) && ++authorizations > 1)
-            {
-                return "The request carries more than one Authorization header.";
-            }
-        }
-        var target = head.Target;
-        var schemeLength = target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? 7
-            : target.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? 8
-            : 0;
-        if (schemeLength == 0)
-        {
-            return target.Contains("://", StringComparison.Ordinal) && !target.StartsWith('/')
-                ? "The request target names a scheme other than http or https."
-                : null;
-        }
-        var rest = target.AsSpan(schemeLength);
-        var end = rest.IndexOfAny('/', '?', '#');
-        var authority = end < 0 ? rest : rest[..end];
-        var at = authority.LastIndexOf('@');
-        if (at >= 0)
-        {
-            authority = authority[(at + 1)..];
-        }
-        if (authority.IsEmpty)
-        {
-            return "The request target is an absolute URI without a host.";
-        }
-        var path = end < 0 ? "" : rest[end..].ToString();
-        var fragment = path.IndexOf('#', StringComparison.Ordinal);
-        if (fragment >= 0)
-        {
-            path = path[..fragment];
-        }
-        head.Headers.Set("Host", authority.ToString());
-        head.Target = path.Length == 0 ? "/" : path[0] == '?' ? "/" + path : path;
-        return null;
-    }
+    /// <summary>The current request's head in the buffer.</summary>
+    private ReadOnlySpan<byte> HeadSpan => _buffer.AsSpan(_headStart, _request.HeadLength);
 
-    private async Task ForwardHeadAsync(byte[]? startFrame, HttpRequestHead head, HttpBodyFramer framer, CancellationToken token)
+    private async Task ForwardHeadAsync(byte[]? startFrame, string? hostOverride, HttpBodyFramer framer, CancellationToken token)
     {
         // StartProxy, the head and the body bytes already read go out in one write (one TLS record where they fit).
-        var headLength = head.GetSerializedLength();
         var bodyAvailable = framer.IsComplete ? 0 : framer.Advance(_buffer.AsSpan(_start, _end - _start), out _);
         var frameLength = startFrame?.Length ?? 0;
-        var total = frameLength + headLength + bodyAvailable;
-        var output = ArrayPool<byte>.Shared.Rent(total);
+        var output = ArrayPool<byte>.Shared.Rent(frameLength + _request.MaxForwardedLength(hostOverride, _remoteIp) + bodyAvailable);
         try
         {
             startFrame?.CopyTo(output, 0);
-            head.WriteTo(output.AsSpan(frameLength, headLength));
+            var headLength = _request.WriteForwarded(HeadSpan, output.AsSpan(frameLength), hostOverride, _remoteIp, _scheme);
             _buffer.AsSpan(_start, bodyAvailable).CopyTo(output.AsSpan(frameLength + headLength));
             _start += bodyAvailable;
-            await _proxy!.WriteAsync(output.AsMemory(0, total), token).ConfigureAwait(false);
+            await _proxy!.WriteAsync(output.AsMemory(0, frameLength + headLength + bodyAvailable), token).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(output);
-        }
-    }
-
-    private void AddForwardingHeaders(HttpRequestHead head)
-    {
-        var headers = head.Headers;
-        // Append the visitor to any existing chain (several X-Forwarded-For fields are joined, as RFC 9110 allows).
-        string? existing = null;
-        foreach (var header in headers)
-        {
-            if (string.Equals(header.Key, "X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
-            {
-                existing = existing is null ? header.Value : existing + ", " + header.Value;
-            }
-        }
-        headers.Set("X-Forwarded-For", existing is null ? _remoteIp : existing + ", " + _remoteIp);
-        headers.Set("X-Forwarded-Proto", _scheme);
-        if (head.Host is { } host)
-        {
-            headers.Set("X-Forwarded-Host", host);
         }
     }
 
@@ -611,7 +544,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
     }
 
-    private async Task<HttpRequestHead?> ReadHeadAsync(CancellationToken token)
+    /// <summary>Reads until a whole request head is in the buffer and scanned into <see cref="_request"/>; false at end of stream.</summary>
+    private async Task<bool> ReadHeadAsync(CancellationToken token)
     {
         if (_end > _start && Interlocked.Read(ref _headStarted) == 0)
         {
@@ -620,15 +554,16 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         while (true)
         {
-            if (_end > _start && HttpHeadParser.TryParseRequestHead(_buffer.AsSpan(_start, _end - _start), out var head, out var length))
+            if (_end > _start && _request.TryScan(_buffer.AsSpan(_start, _end - _start)))
             {
-                _start += length;
+                _headStart = _start;
+                _start += _request.HeadLength;
                 Interlocked.Exchange(ref _headStarted, 0);
-                return head;
+                return true;
             }
             if (!await FillAsync(token, waitingForHead: true).ConfigureAwait(false))
             {
-                return null;
+                return false;
             }
             if (Interlocked.Read(ref _headStarted) == 0)
             {
@@ -683,28 +618,60 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         return true;
     }
 
-    /// <summary>The host of a Host header without port or trailing dot, lowercased; null when absent or empty.</summary>
-    internal static string? NormalizeHost(string? hostHeader)
+    /// <summary>
+    /// The host a request is routed by (without port or trailing dot, lowercased), from its authority bytes; null when
+    /// there is none. A keep-alive connection sends the same name again and again: the last one is remembered, so it
+    /// costs no string after the first request.
+    /// </summary>
+    private string? RoutingHost(ReadOnlySpan<byte> authority)
     {
-        if (string.IsNullOrWhiteSpace(hostHeader))
+        if (_lastHost is not null && authority.SequenceEqual(_lastAuthority.AsSpan(0, _lastAuthorityLength)))
         {
-            return null;
+            return _lastHost;
         }
-        var host = hostHeader.Trim();
-        if (host.StartsWith('['))
+        var host = NormalizeHost(authority);
+        if (host is not null && authority.Length <= 255)
         {
-            var close = host.IndexOf(']', StringComparison.Ordinal);
+            _lastAuthority ??= new byte[255];
+            authority.CopyTo(_lastAuthority);
+            _lastAuthorityLength = authority.Length;
+            _lastHost = host;
+        }
+        return host;
+    }
+
+    /// <summary>The host of an authority (host[:port]) without port or trailing dot, lowercased; null when empty.</summary>
+    internal static string? NormalizeHost(ReadOnlySpan<byte> authority)
+    {
+        var host = authority.Trim(" \t"u8);
+        if (!host.IsEmpty && host[0] == (byte)'[')
+        {
+            var close = host.IndexOf((byte)']');
             host = close > 0 ? host[..(close + 1)] : host;
         }
         else
         {
-            var colon = host.LastIndexOf(':');
+            var colon = host.LastIndexOf((byte)':');
             if (colon >= 0)
             {
                 host = host[..colon];
             }
         }
-        host = host.TrimEnd('.').ToLowerInvariant();
-        return host.Length == 0 ? null : host;
+        host = host.TrimEnd((byte)'.');
+        if (host.IsEmpty)
+        {
+            return null;
+        }
+        return string.Create(host.Length, host.ToArray(), static (chars, bytes) =>
+        {
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                chars[i] = (char)bytes[i] is >= 'A' and <= 'Z' ? (char)(bytes[i] + 32) : (char)bytes[i];
+            }
+        });
     }
+
+    /// <summary>The host of a Host header without port or trailing dot, lowercased; null when absent or empty.</summary>
+    internal static string? NormalizeHost(string? hostHeader) =>
+        string.IsNullOrWhiteSpace(hostHeader) ? null : NormalizeHost(System.Text.Encoding.Latin1.GetBytes(hostHeader));
 }
