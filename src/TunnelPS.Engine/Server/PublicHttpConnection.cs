@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
@@ -430,6 +431,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>A write to the visitor, watched by the write-progress deadline.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteVisitorAsync(ReadOnlyMemory<byte> data, CancellationToken token)
     {
         Interlocked.Exchange(ref _writeStarted, _time.GetTimestamp());
@@ -545,7 +547,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>Reads until a whole request head is in the buffer and scanned into <see cref="_request"/>; false at end of stream.</summary>
-    private async Task<bool> ReadHeadAsync(CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadHeadAsync(CancellationToken token)
     {
         if (_end > _start && Interlocked.Read(ref _headStarted) == 0)
         {
@@ -578,7 +581,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// (<paramref name="waitingForHead"/> with nothing buffered) it waits with a zero-byte read first and holds no
     /// pooled buffer meanwhile, so an idle keep-alive connection costs little.
     /// </summary>
-    private async Task<bool> FillAsync(CancellationToken token, bool waitingForHead = false)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> FillAsync(CancellationToken token, bool waitingForHead = false)
     {
         if (_start == _end)
         {
