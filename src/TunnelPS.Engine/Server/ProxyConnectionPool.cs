@@ -6,7 +6,7 @@ namespace TunnelPS.Engine.Server;
 
 /// <summary>
 /// The idle proxy connections one client has dialled in advance, so a visitor costs zero round trips. Each idle
-/// connection has a read in flight so one the client closed is discarded instead of given to a visitor; connections
+/// connection has a zero-byte read in flight so one the client closed is discarded instead of given to a visitor; connections
 /// older than the recycle age are replaced before middleboxes or the peer age them out.
 /// <para>
 /// Every ReqProxy the server sends is a ticket: a proxy connection is taken into the pool only against an outstanding
@@ -133,9 +133,10 @@ internal sealed class ProxyConnectionPool : IDisposable
     /// </summary>
     public void Offer(Stream stream, Action? onClosed = null)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
-        var pending = stream.ReadAsync(buffer.AsMemory(0, Splicer.BufferSize)).AsTask();
-        var pooled = new PooledConnection(stream, pending, buffer, _time.GetUtcNow(), onClosed);
+        // A zero-byte read watches the idle connection without holding a buffer: it ends when the client closes it (or
+        // sends out of turn), and such a connection is never given to a visitor.
+        var pending = stream.ReadAsync(Memory<byte>.Empty).AsTask();
+        var pooled = new PooledConnection(stream, pending, _time.GetUtcNow(), onClosed);
         if (Volatile.Read(ref _disposed) != 0 || !_idle.Writer.TryWrite(pooled))
         {
             pooled.Dispose();
@@ -227,12 +228,12 @@ internal sealed class ProxyConnectionPool : IDisposable
         }
     }
 
-    private sealed class PooledConnection(Stream stream, Task<int> pending, byte[] buffer, DateTimeOffset since, Action? onClosed)
+    private sealed class PooledConnection(Stream stream, Task<int> pending, DateTimeOffset since, Action? onClosed)
     {
         public Task<int> Pending => pending;
         public DateTimeOffset Since => since;
 
-        public Stream Open() => new PendingReadStream(stream, pending, buffer, onClosed);
+        public Stream Open() => new PendingReadStream(stream, pending, onClosed);
 
         public void Dispose()
         {

@@ -1,27 +1,23 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace TunnelPS.Engine.Transport;
 
 /// <summary>
-/// Wraps a stream on which a read is already in flight (an idle pooled proxy connection is watched with one, so a
-/// connection the peer closed is noticed before a visitor is given it). The first read returns that read's bytes.
+/// Wraps a stream on which a zero-byte read is already in flight (an idle pooled proxy connection is watched with one,
+/// so a connection the peer closed is noticed before a visitor is given it, without holding a buffer). The first read
+/// waits for that read to end, then reads as usual.
 /// </summary>
 internal sealed class PendingReadStream : Stream
 {
     private readonly Stream _inner;
     private Action? _onDispose;
     private Task<int>? _pending;
-    private byte[]? _buffer;
-    private int _offset;
-    private int _count;
 
-    public PendingReadStream(Stream inner, Task<int> pending, byte[] pooledBuffer, Action? onDispose = null)
+    public PendingReadStream(Stream inner, Task<int> pending, Action? onDispose = null)
     {
         _inner = inner;
-        _onDispose = onDispose;
         _pending = pending;
-        _buffer = pooledBuffer;
+        _onDispose = onDispose;
     }
 
     public Stream Inner => _inner;
@@ -35,42 +31,13 @@ internal sealed class PendingReadStream : Stream
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_pending is not null)
+        if (_pending is { } pending)
         {
-            _count = await _pending.WaitAsync(cancellationToken).ConfigureAwait(false);
-            _offset = 0;
+            // A stream reads one read at a time: the watching read ends before this one starts.
+            await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
             _pending = null;
-            if (_count == 0)
-            {
-                ReturnBuffer();
-                return 0;
-            }
-        }
-        if (_buffer is not null)
-        {
-            if (buffer.IsEmpty)
-            {
-                return 0;
-            }
-            var n = Math.Min(buffer.Length, _count - _offset);
-            _buffer.AsSpan(_offset, n).CopyTo(buffer.Span);
-            _offset += n;
-            if (_offset == _count)
-            {
-                ReturnBuffer();
-            }
-            return n;
         }
         return await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-    }
-
-    private void ReturnBuffer()
-    {
-        if (_buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -90,11 +57,6 @@ internal sealed class PendingReadStream : Stream
         {
             _inner.Dispose();
             Interlocked.Exchange(ref _onDispose, null)?.Invoke();
-            if (_pending is null)
-            {
-                ReturnBuffer();
-            }
-            // A read still in flight owns the buffer until it ends; the pool simply loses that one array.
         }
         base.Dispose(disposing);
     }
