@@ -65,7 +65,7 @@ internal sealed class ClientLinks : IAsyncDisposable
             MuxLink? link = null;
             try
             {
-                var transport = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+                var transport = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, _options.InlineSocketCompletions, token).ConfigureAwait(false);
                 try
                 {
                     await FrameCodec.WriteAsync(transport, _registration, token).ConfigureAwait(false);

@@ -10,7 +10,7 @@ namespace TunnelPS.Engine.Client;
 /// lookup (nor for "localhost" to try ::1 before 127.0.0.1) on every connection; when that address stops answering,
 /// the name is resolved again and each of its addresses tried in turn.
 /// </summary>
-internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
+internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null, bool inlineCompletions = false)
 {
     private readonly Func<string, CancellationToken, Task<IPAddress[]>> _resolve = resolve ?? Dns.GetHostAddressesAsync;
     private volatile IPEndPoint? _known;
@@ -28,6 +28,10 @@ internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<str
         var stream = await ConnectAsync(token).ConfigureAwait(false);
         if (!target.UseTls)
         {
+            if (inlineCompletions && stream is NetworkStream network)
+            {
+                InlineCompletions.TryEnable(network.Socket);
+            }
             return stream;
         }
         var ssl = new SslStream(stream, leaveInnerStreamOpen: false);

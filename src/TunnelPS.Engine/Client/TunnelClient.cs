@@ -48,7 +48,7 @@ public sealed class TunnelClient : IAsyncDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
         foreach (var definition in options.Tunnels)
         {
-            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout);
+            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions);
             if (definition.IsHttp && definition.Capture.Enabled)
             {
                 _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };

@@ -34,6 +34,12 @@ public sealed record TunnelClientOptions
     /// <summary>How many multiplexed links the client keeps open to a server that takes them.</summary>
     public int LinkCount { get; init; } = 2;
 
+    /// <summary>
+    /// Completes link and local-service receives on the runtime's socket event thread rather than queueing them to the
+    /// thread pool (see <see cref="InlineCompletions"/>). On by default on machines with up to 4 cores.
+    /// </summary>
+    public bool InlineSocketCompletions { get; init; } = InlineCompletions.IsWorthwhile;
+
     /// <summary>The receive window of each multiplexed stream: the most bytes the server may send a stream ahead of the local service.</summary>
     public int StreamWindow { get; init; } = MuxLink.DefaultWindow;
 

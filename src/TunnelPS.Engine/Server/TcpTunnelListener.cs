@@ -42,6 +42,10 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
         var logger = _server.Connections.Logger;
         var connectionId = _server.NextConnectionId();
         EndPoint? remoteEndPoint = null;
+        if (_server.Options.InlineSocketCompletions)
+        {
+            InlineCompletions.TryEnable(visitor);
+        }
         var visitorStream = new NetworkStream(visitor, ownsSocket: true);
         Stream? proxy = null;
         RegisteredTunnel? counted = null;

@@ -81,6 +81,11 @@ internal sealed class TlsPortHandler
                 {
                     _handshakes.Release();
                 }
+                if (_server.Options.InlineSocketCompletions)
+                {
+                    // After the handshake: its CPU stays off the thread that serves every socket's events.
+                    InlineCompletions.TryEnable(socket);
+                }
                 var first = new byte[FrameCodec.HeaderLength];
                 var got = 0;
                 while (got < first.Length)

@@ -314,6 +314,10 @@ public sealed class TunnelServer : IAsyncDisposable
         var remote = socket.RemoteEndPoint;
         try
         {
+            if (Options.InlineSocketCompletions)
+            {
+                InlineCompletions.TryEnable(socket);
+            }
             var stream = new NetworkStream(socket, ownsSocket: true);
             await new PublicHttpConnection(this, stream, "http", remote, id, _logger).RunAsync(token).ConfigureAwait(false);
         }

@@ -20,8 +20,16 @@ public sealed record ServerTrust
 /// <summary>Dials the tunnel server: TCP (directly or through an HTTP CONNECT proxy), then TLS with SNI.</summary>
 internal static class TunnelDialer
 {
+    public static Task<SslStream> DialAsync(
+        ServerAddress server, ServerTrust trust, ProxySettings? proxy, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken) =>
+        DialAsync(server, trust, proxy, timeout, time, inlineCompletions: false, cancellationToken);
+
+    /// <summary>
+    /// Dials the server (through the proxy when one applies) and does TLS; with <paramref name="inlineCompletions"/>
+    /// the connection's receives complete inline once the handshake is done (see <see cref="InlineCompletions"/>).
+    /// </summary>
     public static async Task<SslStream> DialAsync(
-        ServerAddress server, ServerTrust trust, ProxySettings? proxy, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+        ServerAddress server, ServerTrust trust, ProxySettings? proxy, TimeSpan timeout, TimeProvider time, bool inlineCompletions, CancellationToken cancellationToken)
     {
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
@@ -76,6 +84,10 @@ internal static class TunnelDialer
         try
         {
             await ssl.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
+            if (inlineCompletions && raw is NetworkStream network)
+            {
+                InlineCompletions.TryEnable(network.Socket);
+            }
             return ssl;
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
