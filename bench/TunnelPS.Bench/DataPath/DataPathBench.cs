@@ -14,7 +14,8 @@ internal static class DataPathBench
     public const string Flag = "--datapath";
     public const string RoleFlag = "--role";
 
-    public static bool Handles(string[] args) => args.Length > 0 && (args[0] == Flag || args[0] == RoleFlag);
+    /// <summary>True for the harness's and the roles' flags wherever they stand (dotnet run passes its own --nologo on).</summary>
+    public static bool Handles(string[] args) => args.Contains(Flag) || args.Contains(RoleFlag);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -25,7 +26,7 @@ internal static class DataPathBench
         }
         int IntOption(string name) => int.Parse(Option(name) ?? throw new ArgumentException("Missing " + name), CultureInfo.InvariantCulture);
 
-        if (args[0] == RoleFlag)
+        if (args.Contains(RoleFlag))
         {
             return Option(RoleFlag) switch
             {
