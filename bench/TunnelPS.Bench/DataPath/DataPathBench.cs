@@ -63,6 +63,8 @@ internal static class DataPathBench
         report.Fact("local service", nginxPath is null ? "harness's fixed-response service (nginx not installed)" : $"nginx ({(await CommandLineAsync(nginxPath, "-v")).Trim()}), worker_processes {NginxHost.Workers}, access_log off, sendfile on, keepalive_requests 1000000, 1 KiB file; large files sparse");
         report.Fact("syscall counts", perf is null ? "not available: " + perfReason : perfReason);
         report.Fact("descriptor limit", DescriptorLimit());
+        report.Fact("runtime of the role processes", string.Create(CultureInfo.InvariantCulture,
+            $"the bench executable's: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, concurrent {AppContext.TryGetSwitch("System.GC.Concurrent", out var concurrent) && concurrent}, .NET {Environment.Version} (a pwsh host's settings may differ)"));
 
         NginxHost? nginx = null;
         FixedResponseService? fallback = null;
