@@ -103,7 +103,10 @@ internal static class DataPathBench
                 Tcp = pair.Tcp,
             };
             var tlsPort = pair.TlsPort;
-            report.Note($"https: wrk connects to https://127.0.0.1:{tlsPort}/ (so its SNI is 127.0.0.1, or none) and sends 'Host: {context.Https.Host}'; the server picks its one certificate without looking at SNI and routes by Host.");
+            if (wrk is not null)
+            {
+                report.Note($"https: wrk connects to https://127.0.0.1:{tlsPort}/ (so its SNI is 127.0.0.1, or none) and sends 'Host: {context.Https.Host}'; the server picks its one certificate without looking at SNI and routes by Host.");
+            }
 
             await StepAsync(report, "keep-alive", () => KeepAliveScenario.RunAsync(context));
             IReadOnlyDictionary<BenchTarget, double[]>? series = null;
