@@ -24,7 +24,10 @@
              (Publish-PSResource -NupkgPath).
     Docs     Checks that docs/ has a page per exported cmdlet and writes the MAML help
              (out/TunnelPS/en-US/TunnelPS.dll-Help.xml) from the pages.
-    Bench    Runs bench/TunnelPS.Bench in Release when it exists.
+    Bench    Runs bench/TunnelPS.Bench in Release when it exists. With -DataPath it runs the
+             data-path benchmark instead (server and client as separate processes, its own
+             nginx, wrk for keep-alive load, perf stat for syscalls; see bench/README.md),
+             writing bench/results/datapath-<time>.json and .md; -Quick shortens either.
     Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
     Fuzz     Publishes tests/TunnelPS.Fuzz to out/fuzz/<target>/bin, instruments that copy of
              TunnelPS.Engine.dll with SharpFuzz (never the build the tests use) and runs
@@ -48,6 +51,15 @@
 .PARAMETER FuzzTimeoutMs
     afl-fuzz's time limit for one input (-t), in milliseconds; a slower input is saved as a hang. Default: 2000.
 
+.PARAMETER DataPath
+    With Bench: run the data-path benchmark (keep-alive, new connections, downloads, fairness,
+    idle memory, first request after idle) instead of the in-process benchmark. Uses wrk and
+    nginx when installed (apt-get install -y wrk nginx-light linux-perf); never run by CI.
+
+.PARAMETER Quick
+    With Bench: a short run (the data-path benchmark's quick mode waits 10 s idle instead of
+    90 s, downloads 256 MiB instead of 1 GiB and opens 500 idle connections instead of 5,000).
+
 .EXAMPLE
     dotnet pwsh ./build.ps1
 
@@ -65,6 +77,11 @@
     dotnet pwsh ./build.ps1 Fuzz -FuzzTarget request-head -FuzzMinutes 15
 
     Fuzzes the request head parser for 15 minutes with afl-fuzz (as root, afl++ installed).
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -DataPath
+
+    The data-path benchmark, full (about ten minutes); -Quick for a short run.
 #>
 [CmdletBinding()]
 param(
@@ -81,7 +98,11 @@ param(
     [int] $FuzzMinutes = 10,
 
     [ValidateRange(100, 60000)]
-    [int] $FuzzTimeoutMs = 2000
+    [int] $FuzzTimeoutMs = 2000,
+
+    [switch] $DataPath,
+
+    [switch] $Quick
 )
 
 $ErrorActionPreference = 'Stop'
@@ -409,7 +430,10 @@ function Invoke-BenchTask {
         Write-Host 'No benchmarks yet: bench/TunnelPS.Bench does not exist.'
         return
     }
-    & dotnet run --project $project --configuration Release --nologo
+    $benchArgs = @()
+    if ($DataPath) { $benchArgs += '--datapath', '--results', (Join-Path $RepoRoot 'bench/results') }
+    if ($Quick) { $benchArgs += '--quick' }
+    & dotnet run --project $project --configuration Release --nologo -- @benchArgs
     Assert-ExitCode 'dotnet run (bench)'
 }
 

@@ -12,6 +12,10 @@ if (args.Length > 0 && args[0] == ClientProcess.Flag)
 {
     return await ClientProcess.RunAsync(args);
 }
+if (TunnelPS.Bench.DataPath.DataPathBench.Handles(args))
+{
+    return await TunnelPS.Bench.DataPath.DataPathBench.RunAsync(args);
+}
 
 var quick = args.Contains("--quick");
 var latencySamples = quick ? 50 : 200;
