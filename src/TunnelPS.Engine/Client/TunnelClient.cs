@@ -24,19 +24,16 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly TunnelClientOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<Task, byte> _work = new();
+    private readonly ConcurrentWork _work = new();
     private readonly List<TunnelEndpoint> _endpoints = [];
     private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
-    private readonly Dictionary<TunnelDefinition, LocalDialer> _dialers = [];
+    private readonly LocalForwarder _forwarder;
     private readonly object _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
     private string _clientId = "";
     private string? _proxyKey;
-    private long _connectionIds;
-    private long _proxyDials;
-    private long _lastStartedConnectionId;
     private int _status = (int)TunnelStatus.Connecting;
     private int _stopping;
     private int _pingsSent;
@@ -48,13 +45,17 @@ public sealed class TunnelClient : IAsyncDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
         foreach (var definition in options.Tunnels)
         {
-            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions);
             if (definition.IsHttp && definition.Capture.Enabled)
             {
                 _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
             }
         }
+        _forwarder = new LocalForwarder(options, _logger, FindEndpoint, CaptureFor);
     }
+
+    /// <summary>The live endpoint for a public URL (null for an unknown or stopped one).</summary>
+    private TunnelEndpoint? FindEndpoint(string url) =>
+        _byUrl.TryGetValue(url, out var endpoint) && endpoint.Status != TunnelStatus.Stopped ? endpoint : null;
 
     public TunnelClientOptions Options => _options;
     public string ClientId => _clientId;
@@ -79,10 +80,10 @@ public sealed class TunnelClient : IAsyncDisposable
     internal int ActiveWorkCount => _work.Count;
 
     /// <summary>Proxy connections dialled so far (none when visitors travel over multiplexed links).</summary>
-    internal long ProxyDialCount => Interlocked.Read(ref _proxyDials);
+    internal long ProxyDialCount => _forwarder.ProxyDialCount;
 
     /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
-    internal long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
+    internal long LastStartedConnectionId => _forwarder.LastStartedConnectionId;
 
     /// <summary>The capture store of a tunnel definition (null when capture is off or the tunnel is tcp).</summary>
     public CaptureStore? CaptureFor(TunnelDefinition definition) => _captures.TryGetValue(definition, out var store) ? store : null;
@@ -159,11 +160,7 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    private void Track(Task task)
-    {
-        _work.TryAdd(task, 0);
-        _ = task.ContinueWith(t => _work.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    private void Track(Task task) => _work.Track(task);
 
     /// <summary>Runs for the client's life: waits for the control connection to end and reconnects. Never throws.</summary>
     private async Task SuperviseAsync(ControlConnection control)
@@ -188,7 +185,7 @@ public sealed class TunnelClient : IAsyncDisposable
                 }
                 while (true)
                 {
-                    var delay = BackoffDelay(attempt++);
+                    var delay = ReconnectPolicy.Delay(attempt++, _options.ReconnectMinDelay, _options.ReconnectMaxDelay);
                     ClientLog.Reconnecting(_logger, _options.Server.ToString(), reason, (long)delay.TotalMilliseconds);
                     await Task.Delay(delay, _options.TimeProvider, token).ConfigureAwait(false);
                     try
@@ -230,16 +227,6 @@ public sealed class TunnelClient : IAsyncDisposable
             SetStatus(TunnelStatus.Failed);
             _ = StopCoreAsync(TunnelStatus.Failed);
         }
-    }
-
-    private TimeSpan BackoffDelay(int attempt)
-    {
-        var min = _options.ReconnectMinDelay.TotalMilliseconds;
-        var max = _options.ReconnectMaxDelay.TotalMilliseconds;
-        var baseDelay = Math.Min(max, min * Math.Pow(2, Math.Min(attempt, 16)));
-        // Full jitter over the upper half, so a fleet of clients does not reconnect in lockstep.
-        var jittered = baseDelay * (0.5 + (RandomNumberGenerator.GetInt32(1000) / 2000.0));
-        return TimeSpan.FromMilliseconds(Math.Max(1, jittered));
     }
 
     private async Task<ControlConnection> ConnectAsync(bool firstTime, CancellationToken token)
@@ -483,106 +470,11 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then serve the visitor.</summary>
-    private async Task ProxyConnectionAsync(CancellationToken token)
-    {
-        var connectionId = Interlocked.Increment(ref _connectionIds);
-        Interlocked.Increment(ref _proxyDials);
-        TunnelMetrics.ProxyConnections.Add(1);
-        SslStream? proxy = null;
-        try
-        {
-            proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
-            await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = _clientId, ProxyKey = _proxyKey }, token).ConfigureAwait(false);
-            var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
-            if (message is not StartProxy start)
-            {
-                return;
-            }
-            await ServeVisitorAsync(proxy, start.Url, start.ClientAddr, connectionId, token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
-        {
-            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
-        }
-        finally
-        {
-            if (proxy is not null)
-            {
-                await proxy.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
+    /// <summary>Answers one ReqProxy: a pooled proxy connection for the server, served when a visitor arrives on it.</summary>
+    private Task ProxyConnectionAsync(CancellationToken token) => _forwarder.ServePooledConnectionAsync(_clientId, _proxyKey, token);
 
     /// <summary>A visitor's stream arrived on a multiplexed link: serve it.</summary>
-    private async Task ServeStreamAsync(MuxStream stream, string url, string clientAddress)
-    {
-        var connectionId = Interlocked.Increment(ref _connectionIds);
-        try
-        {
-            await ServeVisitorAsync(stream, url, clientAddress, connectionId, _stop.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
-        {
-            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
-        }
-        finally
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Serves one visitor whose connection (<paramref name="proxy"/>) is ready: dials the local service and splices, or
-    /// answers an http visitor with a 502 page when the service does not answer. The caller closes <paramref name="proxy"/>.
-    /// </summary>
-    private async Task ServeVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
-    {
-        if (!_byUrl.TryGetValue(url, out var endpoint) || endpoint.Status == TunnelStatus.Stopped)
-        {
-            ClientLog.UnknownUrl(_logger, connectionId, url);
-            return;
-        }
-        endpoint.CountConnection();
-        Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
-        var target = endpoint.Definition.Local;
-        Stream local;
-        try
-        {
-            local = await _dialers[endpoint.Definition].DialAsync(token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
-        {
-            var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
-            TunnelMetrics.LocalConnectFailures.Add(1);
-            ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
-            if (endpoint.Protocol != "tcp")
-            {
-                await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
-                await proxy.FlushAsync(token).ConfigureAwait(false);
-                await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
-            }
-            return;
-        }
-        await using (local.ConfigureAwait(false))
-        {
-            var tap = CreateTap(endpoint, connectionId, clientAddress);
-            await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
-        }
-    }
-
-    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
-        _captures.TryGetValue(endpoint.Definition, out var store)
-            ? new HttpExchangeTap(store, new CaptureContext
-            {
-                TunnelName = endpoint.Name,
-                PublicUrl = endpoint.PublicUrl,
-                LocalAddress = endpoint.LocalAddress,
-                ConnectionId = connectionId,
-                ClientAddress = clientAddress,
-                TimeProvider = _options.TimeProvider,
-            })
-            : null;
+    private Task ServeStreamAsync(MuxStream stream, string url, string clientAddress) => _forwarder.ServeStreamAsync(stream, url, clientAddress, _stop.Token);
 
     /// <summary>Stops one public URL. The last one stops the client; otherwise a TunnelPS server frees the name at once.</summary>
     public async Task CloseEndpointAsync(TunnelEndpoint endpoint, CancellationToken cancellationToken = default)
@@ -640,7 +532,7 @@ public sealed class TunnelClient : IAsyncDisposable
         }
         try
         {
-            await Task.WhenAll(_work.Keys).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException)
         {
@@ -669,120 +561,4 @@ public sealed class TunnelClient : IAsyncDisposable
         Architecture.Arm => "arm",
         var other => other.ToString().ToLowerInvariant(),
     };
-
-    /// <summary>One control connection: the stream, a write lock, the tunnel requests awaiting answers, and the pong signal.</summary>
-    private sealed class ControlConnection(SslStream stream) : IAsyncDisposable
-    {
-        private readonly SemaphoreSlim _writeLock = new(1, 1);
-        private readonly List<(string ReqId, PendingRequest Pending)> _pending = [];
-        private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private TaskCompletionSource _pong = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public SslStream Stream => stream;
-        public Task<string> Ended => _ended.Task;
-
-        /// <summary>The multiplexed links of this connection's session, when the server took them.</summary>
-        public ClientLinks? Links { get; set; }
-        public string? AbortReason { get; private set; }
-
-        public PendingRequest AddPending(string reqId, int expected)
-        {
-            var pending = new PendingRequest(expected);
-            lock (_pending)
-            {
-                _pending.Add((reqId, pending));
-            }
-            return pending;
-        }
-
-        /// <summary>Matches a NewTunnel to its request: by ReqId, or (ngrokd sends failures without one) the oldest open request.</summary>
-        public void Answer(NewTunnel answer)
-        {
-            lock (_pending)
-            {
-                var index = string.IsNullOrEmpty(answer.ReqId) ? (_pending.Count > 0 ? 0 : -1) : _pending.FindIndex(p => p.ReqId == answer.ReqId);
-                if (index < 0)
-                {
-                    return;
-                }
-                var pending = _pending[index].Pending;
-                if (pending.Add(answer))
-                {
-                    _pending.RemoveAt(index);
-                }
-            }
-        }
-
-        public async Task SendAsync(Message message, CancellationToken token)
-        {
-            var frame = FrameCodec.Encode(message);
-            await _writeLock.WaitAsync(token).ConfigureAwait(false);
-            try
-            {
-                await stream.WriteAsync(frame, token).ConfigureAwait(false);
-                await stream.FlushAsync(token).ConfigureAwait(false);
-            }
-            finally
-            {
-                _writeLock.Release();
-            }
-        }
-
-        public Task ArmPong()
-        {
-            var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _pong, next);
-            return next.Task;
-        }
-
-        public void PongReceived() => Volatile.Read(ref _pong).TrySetResult();
-
-        public void Abort(string reason)
-        {
-            AbortReason ??= reason;
-            stream.Dispose();
-        }
-
-        public void End(string reason)
-        {
-            _ended.TrySetResult(reason);
-            lock (_pending)
-            {
-                foreach (var (_, pending) in _pending)
-                {
-                    pending.Completion.TrySetException(new TunnelConnectionException("The control connection closed before the server answered the tunnel request: " + reason));
-                }
-                _pending.Clear();
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Links is { } links)
-            {
-                await links.DisposeAsync().ConfigureAwait(false);
-            }
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The NewTunnel answers one ReqTunnel is waiting for (one per protocol, or the first error).</summary>
-    private sealed class PendingRequest(int expected)
-    {
-        private readonly List<NewTunnel> _answers = [];
-
-        public TaskCompletionSource<IReadOnlyList<NewTunnel>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>Adds an answer; true when the request is complete.</summary>
-        public bool Add(NewTunnel answer)
-        {
-            _answers.Add(answer);
-            if (!string.IsNullOrEmpty(answer.Error) || _answers.Count >= expected)
-            {
-                Completion.TrySetResult([.. _answers]);
-                return true;
-            }
-            return false;
-        }
-    }
 }

@@ -1,0 +1,145 @@
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Http;
+using TunnelPS.Engine.Inspection;
+using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Transport;
+using System.Net.Security;
+
+namespace TunnelPS.Engine.Client;
+
+/// <summary>
+/// Serves visitors on the client side: each one arrives as a stream of a multiplexed link or on a pooled proxy
+/// connection, is matched to its tunnel by URL, and is spliced to the tunnel's local service (through the capture tap
+/// for http tunnels); an http visitor whose service does not answer gets a 502 page that names the service.
+/// </summary>
+internal sealed class LocalForwarder
+{
+    private readonly TunnelClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly Func<string, TunnelEndpoint?> _findEndpoint;
+    private readonly Func<TunnelDefinition, CaptureStore?> _captureFor;
+    private readonly Dictionary<TunnelDefinition, LocalDialer> _dialers = [];
+    private long _connectionIds;
+    private long _proxyDials;
+    private long _lastStartedConnectionId;
+
+    public LocalForwarder(TunnelClientOptions options, ILogger logger, Func<string, TunnelEndpoint?> findEndpoint, Func<TunnelDefinition, CaptureStore?> captureFor)
+    {
+        _options = options;
+        _logger = logger;
+        _findEndpoint = findEndpoint;
+        _captureFor = captureFor;
+        foreach (var definition in options.Tunnels)
+        {
+            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions);
+        }
+    }
+
+    /// <summary>Proxy connections dialled so far (none when visitors travel over multiplexed links).</summary>
+    public long ProxyDialCount => Interlocked.Read(ref _proxyDials);
+
+    /// <summary>The id of the visitor connection served most recently.</summary>
+    public long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
+
+    /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then serve the visitor.</summary>
+    public async Task ServePooledConnectionAsync(string clientId, string? proxyKey, CancellationToken token)
+    {
+        var connectionId = Interlocked.Increment(ref _connectionIds);
+        Interlocked.Increment(ref _proxyDials);
+        TunnelMetrics.ProxyConnections.Add(1);
+        SslStream? proxy = null;
+        try
+        {
+            proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+            await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = clientId, ProxyKey = proxyKey }, token).ConfigureAwait(false);
+            var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
+            if (message is not StartProxy start)
+            {
+                return;
+            }
+            await ServeVisitorAsync(proxy, start.Url, start.ClientAddr, connectionId, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
+        {
+            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
+        }
+        finally
+        {
+            if (proxy is not null)
+            {
+                await proxy.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A visitor's stream arrived on a multiplexed link: serve it.</summary>
+    public async Task ServeStreamAsync(MuxStream stream, string url, string clientAddress, CancellationToken token)
+    {
+        var connectionId = Interlocked.Increment(ref _connectionIds);
+        try
+        {
+            await ServeVisitorAsync(stream, url, clientAddress, connectionId, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException or System.Security.Authentication.AuthenticationException)
+        {
+            ClientLog.ProxyEnded(_logger, connectionId, ex.Message);
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Serves one visitor whose connection (<paramref name="proxy"/>) is ready: dials the local service and splices, or
+    /// answers an http visitor with a 502 page when the service does not answer. The caller closes <paramref name="proxy"/>.
+    /// </summary>
+    private async Task ServeVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
+    {
+        if (_findEndpoint(url) is not { } endpoint)
+        {
+            ClientLog.UnknownUrl(_logger, connectionId, url);
+            return;
+        }
+        endpoint.CountConnection();
+        Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
+        var target = endpoint.Definition.Local;
+        Stream local;
+        try
+        {
+            local = await _dialers[endpoint.Definition].DialAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
+        {
+            var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
+            TunnelMetrics.LocalConnectFailures.Add(1);
+            ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
+            if (endpoint.Protocol != "tcp")
+            {
+                await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
+                await proxy.FlushAsync(token).ConfigureAwait(false);
+                await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
+            }
+            return;
+        }
+        await using (local.ConfigureAwait(false))
+        {
+            var tap = CreateTap(endpoint, connectionId, clientAddress);
+            await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
+        }
+    }
+
+    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
+        _captureFor(endpoint.Definition) is { } store
+            ? new HttpExchangeTap(store, new CaptureContext
+            {
+                TunnelName = endpoint.Name,
+                PublicUrl = endpoint.PublicUrl,
+                LocalAddress = endpoint.LocalAddress,
+                ConnectionId = connectionId,
+                ClientAddress = clientAddress,
+                TimeProvider = _options.TimeProvider,
+            })
+            : null;
+}
