@@ -334,6 +334,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     {
         byte[]? buffer = null;
         var held = 0;
+        var lastRead = 0;
         try
         {
             while (true)
@@ -344,6 +345,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     // read), so an idle keep-alive connection costs no pooled buffer on this side.
                     await proxy.ReadAsync(Memory<byte>.Empty, connection.Token).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
+                }
+                else if (held == 0 && tracker.InBody && buffer.Length < Splicer.BulkBufferSize && lastRead >= buffer.Length / 2)
+                {
+                    // A body that fills the buffer: read and write it in larger pieces.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(Splicer.BulkBufferSize);
                 }
                 else if (buffer.Length - held < Splicer.BufferSize / 2)
                 {
@@ -358,6 +365,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 {
                     break;
                 }
+                lastRead = held + read;
                 var total = held + read;
                 var forward = held + tracker.Observe(buffer.AsSpan(held, read));
                 if (forward > 0)

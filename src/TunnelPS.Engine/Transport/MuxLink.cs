@@ -47,6 +47,7 @@ internal sealed class MuxLink : IAsyncDisposable
     private bool _closed;
     private TaskCompletionSource? _room;
 
+    private readonly List<MuxStream> _received = [];
     private uint _nextStreamId;
     private Task _reading = Task.CompletedTask;
     private long _lastReceived;
@@ -249,6 +250,7 @@ internal sealed class MuxLink : IAsyncDisposable
                         return;
                     }
                 }
+                PublishReceived();
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
@@ -265,6 +267,16 @@ internal sealed class MuxLink : IAsyncDisposable
             await input.CompleteAsync().ConfigureAwait(false);
             Close(reason);
         }
+    }
+
+    /// <summary>Makes the data of this batch of frames readable, one wake-up per stream rather than one per frame.</summary>
+    private void PublishReceived()
+    {
+        foreach (var stream in _received)
+        {
+            stream.Publish();
+        }
+        _received.Clear();
     }
 
     private static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out MuxFrameType type, out uint stream, out ReadOnlySequence<byte> payload)
@@ -300,11 +312,19 @@ internal sealed class MuxLink : IAsyncDisposable
         switch (type)
         {
             case MuxFrameType.Data:
-                if (_streams.TryGetValue(id, out var target) && !target.Receive(payload))
+                if (_streams.TryGetValue(id, out var target))
                 {
-                    // More than the window: the peer ignored flow control on this stream.
-                    target.ResetByPeer("the peer sent more than the stream's window");
-                    SendControl(MuxFrameType.Reset, id);
+                    var had = target.HasUnpublished;
+                    if (!target.Receive(payload))
+                    {
+                        // More than the window: the peer ignored flow control on this stream.
+                        target.ResetByPeer("the peer sent more than the stream's window");
+                        SendControl(MuxFrameType.Reset, id);
+                    }
+                    else if (!had && target.HasUnpublished)
+                    {
+                        _received.Add(target);
+                    }
                 }
                 return true;
             case MuxFrameType.Window:
@@ -318,6 +338,7 @@ internal sealed class MuxLink : IAsyncDisposable
             case MuxFrameType.Fin:
                 if (_streams.TryGetValue(id, out var finished))
                 {
+                    finished.Publish();
                     finished.FinishedByPeer();
                 }
                 return true;

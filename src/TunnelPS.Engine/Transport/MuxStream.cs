@@ -34,6 +34,7 @@ internal sealed class MuxStream : Stream
     private int _remoteFin;
     private int _reset;
     private int _disposed;
+    private bool _unpublished;
     private string? _resetReason;
 
     public MuxStream(MuxLink link, uint id, int window)
@@ -171,7 +172,11 @@ internal sealed class MuxStream : Stream
         waiter?.TrySetResult(true);
     }
 
-    /// <summary>Data from the peer (on the link's read loop); false when it exceeds the window the peer was given.</summary>
+    /// <summary>
+    /// Data from the peer (on the link's read loop); false when it exceeds the window the peer was given. The bytes
+    /// become readable at <see cref="Publish"/>, which the link calls once per batch of frames, so a reader gets the
+    /// data of several frames at once.
+    /// </summary>
     internal bool Receive(ReadOnlySequence<byte> payload)
     {
         if (Volatile.Read(ref _remoteFin) == 1 || Volatile.Read(ref _reset) == 1)
@@ -198,10 +203,31 @@ internal sealed class MuxStream : Stream
             {
                 _inbound.Writer.Write(segment.Span);
             }
-            // Never waits (no pause threshold); a waiting reader resumes inline on this thread.
-            _ = _inbound.Writer.FlushAsync();
+            _unpublished = true;
         }
         return true;
+    }
+
+    /// <summary>True when received bytes wait for <see cref="Publish"/>.</summary>
+    internal bool HasUnpublished => _unpublished;
+
+    /// <summary>Makes the bytes received so far readable; a waiting reader resumes inline on this thread.</summary>
+    internal void Publish()
+    {
+        lock (_writerGate)
+        {
+            if (!_unpublished)
+            {
+                return;
+            }
+            _unpublished = false;
+            if (Volatile.Read(ref _remoteFin) == 1)
+            {
+                return;
+            }
+            // Never waits (no pause threshold).
+            _ = _inbound.Writer.FlushAsync();
+        }
     }
 
     /// <summary>The peer will send no more (a Fin frame).</summary>

@@ -15,6 +15,9 @@ internal static class Splicer
     /// <summary>Buffer size: one TLS record of payload.</summary>
     public const int BufferSize = 16 * 1024;
 
+    /// <summary>The buffer of a transfer whose reads fill the small one: fewer, larger reads and writes for bulk data.</summary>
+    public const int BulkBufferSize = 64 * 1024;
+
     /// <summary>Splices <paramref name="visitor"/> and <paramref name="local"/>; returns the bytes copied each way.</summary>
     public static async Task<(long VisitorToLocal, long LocalToVisitor)> RunAsync(
         Stream visitor, Stream local, IConnectionTap? tap, CancellationToken cancellationToken)
@@ -52,6 +55,7 @@ internal static class Splicer
     {
         var token = both.Token;
         byte[]? buffer = null;
+        var size = BufferSize;
         long total = 0;
         try
         {
@@ -61,9 +65,9 @@ internal static class Splicer
                 if (buffer is null)
                 {
                     await from.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
-                    buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                    buffer = ArrayPool<byte>.Shared.Rent(size);
                 }
-                var read = await from.ReadAsync(buffer.AsMemory(0, BufferSize), token).ConfigureAwait(false);
+                var read = await from.ReadAsync(buffer.AsMemory(0, size), token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -74,12 +78,20 @@ internal static class Splicer
                 {
                     Observe(tap, toLocal, buffer.AsSpan(0, read));
                 }
-                if (read < BufferSize)
+                if (read < size)
                 {
                     // The peer had no more queued: give the buffer back and wait for the next bytes with a zero-byte
                     // read, so an idle connection holds no buffer. Bulk transfers (full reads) keep theirs.
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
+                    size = BufferSize;
+                }
+                else if (size < BulkBufferSize)
+                {
+                    // A full read: more is queued. Move to the larger buffer for the rest of the transfer.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    size = BulkBufferSize;
+                    buffer = ArrayPool<byte>.Shared.Rent(size);
                 }
             }
             await ShutdownWriteAsync(to).ConfigureAwait(false);
