@@ -2,15 +2,21 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using TunnelPS.Bench;
+using TunnelPS.Bench.Soak;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 
 // TunnelPS benchmark harness: every figure is reported next to the direct path measured in the same run.
 // Usage: dotnet run -c Release --project bench/TunnelPS.Bench [-- --quick]
-if (args.Length > 0 && args[0] == ClientProcess.Flag)
+switch (args.Length > 0 ? args[0] : "")
 {
-    return await ClientProcess.RunAsync(args);
+    case ClientProcess.Flag:
+        return await ClientProcess.RunAsync(args);
+    case ServerRole.Flag:
+        return await ServerRole.RunAsync(args);
+    case ClientRole.Flag:
+        return await ClientRole.RunAsync(args);
 }
 
 var quick = args.Contains("--quick");
