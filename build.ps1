@@ -24,7 +24,15 @@
              (Publish-PSResource -NupkgPath).
     Docs     Checks that docs/ has a page per exported cmdlet and writes the MAML help
              (out/TunnelPS/en-US/TunnelPS.dll-Help.xml) from the pages.
-    Bench    Runs bench/TunnelPS.Bench in Release when it exists.
+    Bench    Runs bench/TunnelPS.Bench in Release when it exists: the benchmark (a minute or
+             two), then the soak (bench/README.md): server and client in child processes,
+             the memory per idle visitor connection (2,000 by default), then 10 minutes of
+             mixed traffic, churn and attacks with both sides sampled every 30 s, a drain,
+             and a table of connections, memory and descriptors at the start, peak and end
+             (about 16 minutes in all). Fails when the soak finds a problem (not flat, a
+             child died, an attack not handled as expected, a request that failed). -Soak
+             runs the soak only, -Quick the short runs (a 1-minute soak), -BenchArgument
+             passes more options to the harness. Results go to bench/results/ (not committed).
     Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
 
 .PARAMETER Task
@@ -32,6 +40,17 @@
 
 .PARAMETER Configuration
     The .NET build configuration. Default: Release.
+
+.PARAMETER Soak
+    Bench only: run the soak (and its idle-connection measurement) without the benchmark.
+
+.PARAMETER Quick
+    Bench only: the short runs: a quick benchmark and a 1-minute soak.
+
+.PARAMETER BenchArgument
+    Bench only: more arguments for bench/TunnelPS.Bench, for example
+    '--idle-connections', '5000' or '--soak-minutes', '30' or '--idle-only' (the options are
+    listed in bench/README.md).
 
 .EXAMPLE
     dotnet pwsh ./build.ps1
@@ -45,6 +64,16 @@
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 Build, Package
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -Soak -Quick
+
+    Runs only the soak, for one minute instead of ten (about three minutes in all).
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -Soak -BenchArgument '--idle-only', '--idle-connections', '5000'
+
+    Measures only the memory per idle visitor connection, with 5,000 visitors.
 #>
 [CmdletBinding()]
 param(
@@ -52,7 +81,13 @@ param(
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    [switch] $Soak,
+
+    [switch] $Quick,
+
+    [string[]] $BenchArgument = @()
 )
 
 $ErrorActionPreference = 'Stop'
@@ -376,7 +411,14 @@ function Invoke-BenchTask {
         Write-Host 'No benchmarks yet: bench/TunnelPS.Bench does not exist.'
         return
     }
-    & dotnet run --project $project --configuration Release --nologo
+    $arguments = @(
+        if ($Soak) { '--soak-only' }
+        if ($Quick) { '--quick' }
+        $BenchArgument
+    )
+    # dotnet run has no --nologo (it would reach the harness as an argument); '--' is quoted so PowerShell passes
+    # it on instead of taking it for itself.
+    & dotnet run --project $project --configuration Release '--' @arguments
     Assert-ExitCode 'dotnet run (bench)'
 }
 
