@@ -16,6 +16,13 @@ internal sealed class Outcomes
     public void Add(string group, string kind, long n = 1) =>
         Interlocked.Add(ref _counts.GetOrAdd((group, kind), static _ => new StrongBox()).Value, n);
 
+    /// <summary>Forgets everything counted so far (the warm-up's outcomes, before the soak's).</summary>
+    public void Clear()
+    {
+        _counts.Clear();
+        _samples.Clear();
+    }
+
     public long Count(string group, string kind) => _counts.TryGetValue((group, kind), out var box) ? Interlocked.Read(ref box.Value) : 0;
 
     /// <summary>Counts an operation that failed, by the kind of failure.</summary>

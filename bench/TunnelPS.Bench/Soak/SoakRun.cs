@@ -79,6 +79,10 @@ internal sealed class SoakRun : IAsyncDisposable
         using var stopAll = new CancellationTokenSource();
         _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Warm-up: the full mix for {o.WarmUp.TotalSeconds:0} s, then a drain."));
         await LoadAsync(o.WarmUp, null, stopAll.Token);
+        var warm = _context.Outcomes.Snapshot();
+        _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  warm-up: {warm.Where(x => x.Kind == "ok").Sum(x => x.Count):N0} requests ok, {warm.Where(x => x.Kind.StartsWith("error", StringComparison.Ordinal)).Sum(x => x.Count):N0} errors, {warm.Where(x => x.Kind.StartsWith("UNEXPECTED", StringComparison.Ordinal)).Sum(x => x.Count):N0} unexpected attack outcomes (not counted in the soak's figures)"));
+        _context.Outcomes.Clear();
         await DrainAsync(report);
 
         _output.WriteLine();
@@ -105,7 +109,6 @@ internal sealed class SoakRun : IAsyncDisposable
             $"Soak: traffic, churn and attacks for {o.Duration.TotalMinutes:0.#} min, both children sampled every {o.SampleInterval.TotalSeconds:0} s:"));
         _output.WriteLine(SoakReport.Progress(start, null));
         var startTargets = (await _server.DescriptorTargetsAsync(), await _client.DescriptorTargetsAsync());
-        _context.Outcomes.Add("soak", "started");
         var underLoad = new List<SoakSample>();
         var loaded = await LoadAsync(o.Duration, underLoad, stopAll.Token, start);
         if (!loaded)
