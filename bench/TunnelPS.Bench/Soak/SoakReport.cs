@@ -26,7 +26,7 @@ internal sealed class SoakReport(TextWriter output)
                 $" | cpu server {(s.Server.Process.CpuSeconds - previous.Server.Process.CpuSeconds) / seconds,4:0%} client {(s.Client.Process.CpuSeconds - previous.Client.Process.CpuSeconds) / seconds,4:0%} load+services {(s.ParentCpuSeconds - previous.ParentCpuSeconds) / seconds,4:0%}");
         }
         return string.Create(CultureInfo.InvariantCulture,
-            $"  {s.At.TotalMinutes,5:0.0} min {s.Phase,-5} server: {s.Server.Server!.Connections,5} conns {s.Server.Server.Sessions,3} sessions {s.Server.Server.Tunnels,3} tunnels, heap {s.Server.Process.ManagedHeap / MiB,5:0.0} MiB, private {s.Server.Process.Private / MiB,5:0.0} MiB, {s.Server.Process.Descriptors,5} fds | client: heap {s.Client.Process.ManagedHeap / MiB,5:0.0} MiB, private {s.Client.Process.Private / MiB,5:0.0} MiB, {s.Client.Process.Descriptors,5} fds, {s.Client.Client!.ActiveWork,4} tasks{cpu}");
+            $"  {s.At.TotalMinutes,5:0.0} min {s.Phase,-5} server: {s.Server.Server!.Connections,5} conns {s.Server.Server.Sessions,3} sessions {s.Server.Server.Tunnels,3} tunnels, heap {s.Server.Process.ManagedHeap / MiB,5:0.0} MiB, private {s.Server.Process.Private / MiB,5:0.0} MiB, {s.Server.Process.Descriptors,5} fds | client: heap {s.Client.Process.ManagedHeap / MiB,5:0.0} MiB, private {s.Client.Process.Private / MiB,5:0.0} MiB, {s.Client.Process.Descriptors,5} fds, {s.Client.Client!.ActiveWork,4} tasks{cpu} | load avg {s.LoadAverage}");
     }
 
     /// <summary>Descriptors by link target whose count differs between the start and the end (sockets by TCP state).</summary>

@@ -279,7 +279,20 @@ internal sealed class SoakRun : IAsyncDisposable
         using var self = Process.GetCurrentProcess();
         return server is null || client is null
             ? null
-            : new SoakSample(at, phase, server, client, _app.OpenConnections + _garbage.OpenConnections, self.TotalProcessorTime.TotalSeconds);
+            : new SoakSample(at, phase, server, client, _app.OpenConnections + _garbage.OpenConnections, self.TotalProcessorTime.TotalSeconds, LoadAverage());
+    }
+
+    /// <summary>The machine's 1-minute load average (/proc/loadavg), or "?".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "?";
+        }
     }
 
     /// <summary>

@@ -1,4 +1,7 @@
 namespace TunnelPS.Bench.Soak;
 
-/// <summary>Both children's stats at one moment of the soak, what the parent's local services held then, and the parent's CPU time.</summary>
-internal sealed record SoakSample(TimeSpan At, string Phase, ChildStats Server, ChildStats Client, int ServiceConnections, double ParentCpuSeconds);
+/// <summary>
+/// Both children's stats at one moment of the soak, what the parent's local services held then, the parent's CPU
+/// time, and the machine's 1-minute load average (other work on the machine shows there).
+/// </summary>
+internal sealed record SoakSample(TimeSpan At, string Phase, ChildStats Server, ChildStats Client, int ServiceConnections, double ParentCpuSeconds, string LoadAverage);
