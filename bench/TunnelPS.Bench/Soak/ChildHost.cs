@@ -18,22 +18,22 @@ internal sealed class ChildHost : IDisposable
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = false };
 
     private readonly string _role;
-    private readonly Func<int> _connections;
+    private readonly IReadOnlyDictionary<string, Func<int>> _gauges;
+    private readonly ConcurrentDictionary<string, int> _gaugePeaks = new(StringComparer.Ordinal);
     private readonly MeterListener _meters = new();
     private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _logs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
-    private int _peakConnections;
     private int _peakDescriptors;
     private long _peakWorkingSet;
     private Task _sampler = Task.CompletedTask;
 
     /// <param name="role">"server" or "client".</param>
-    /// <param name="connections">Connections the child holds now, for the peak (server); null for none.</param>
-    public ChildHost(string role, Func<int>? connections = null)
+    /// <param name="gauges">Figures sampled every 100 ms for their peaks (the server's connections, handshakes...).</param>
+    public ChildHost(string role, IReadOnlyDictionary<string, Func<int>>? gauges = null)
     {
         _role = role;
-        _connections = connections ?? (static () => 0);
+        _gauges = gauges ?? new Dictionary<string, Func<int>>();
         ProcessFigures.WatchExceptions();
         _meters.InstrumentPublished = (instrument, listener) =>
         {
@@ -92,12 +92,13 @@ internal sealed class ChildHost : IDisposable
                     Process = ProcessFigures.Collect(),
                     PeakDescriptors = Volatile.Read(ref _peakDescriptors),
                     PeakWorkingSet = Interlocked.Read(ref _peakWorkingSet),
-                    Server = server() is { } s ? s with { PeakConnections = Math.Max(s.Connections, Volatile.Read(ref _peakConnections)) } : null,
+                    Peaks = _gaugePeaks.ToDictionary(StringComparer.Ordinal),
+                    Server = server(),
                     Client = client(),
                 };
                 if (line == "STATS RESET")
                 {
-                    Volatile.Write(ref _peakConnections, 0);
+                    _gaugePeaks.Clear();
                     Volatile.Write(ref _peakDescriptors, 0);
                     Interlocked.Exchange(ref _peakWorkingSet, 0);
                 }
@@ -120,7 +121,11 @@ internal sealed class ChildHost : IDisposable
         {
             while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
             {
-                Raise(ref _peakConnections, _connections());
+                foreach (var (name, gauge) in _gauges)
+                {
+                    var value = gauge();
+                    _gaugePeaks.AddOrUpdate(name, value, (_, peak) => Math.Max(peak, value));
+                }
                 if (++tick % 10 == 0)
                 {
                     Raise(ref _peakDescriptors, ProcessFigures.DescriptorCount());

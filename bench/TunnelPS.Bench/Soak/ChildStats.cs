@@ -12,6 +12,9 @@ internal sealed record ChildStats
     /// <summary>The largest resident set seen since the last reset (sampled every second).</summary>
     public long PeakWorkingSet { get; init; }
 
+    /// <summary>The highest value of each of the child's gauges since the last reset (sampled every 100 ms).</summary>
+    public Dictionary<string, int> Peaks { get; init; } = [];
+
     public ServerFigures? Server { get; init; }
     public ClientFigures? Client { get; init; }
 }
@@ -20,9 +23,6 @@ internal sealed record ChildStats
 internal sealed record ServerFigures
 {
     public int Connections { get; init; }
-
-    /// <summary>The most connections held at once since the last reset (sampled every 100 ms).</summary>
-    public int PeakConnections { get; init; }
 
     public int MaxConnections { get; init; }
     public int Sessions { get; init; }

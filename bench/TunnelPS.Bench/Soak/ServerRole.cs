@@ -14,12 +14,22 @@ internal static class ServerRole
 {
     public const string Flag = "--soak-server";
 
+    /// <summary>The names of the server's gauges whose peaks the child keeps.</summary>
+    public const string ConnectionsGauge = "connections";
+    public const string HandshakesGauge = "handshakes in progress";
+    public const string HandshakesWaitingGauge = "handshakes waiting";
+
     public static async Task<int> RunAsync(string[] args)
     {
         var tokenFile = args[1];
         var maxPerIP = int.Parse(args[2], CultureInfo.InvariantCulture);
         TunnelServer? server = null;
-        using var host = new ChildHost("server", () => server?.ConnectionCount ?? 0);
+        using var host = new ChildHost("server", new Dictionary<string, Func<int>>
+        {
+            [ConnectionsGauge] = () => server?.ConnectionCount ?? 0,
+            [HandshakesGauge] = () => server?.TlsHandler.HandshakesInProgress ?? 0,
+            [HandshakesWaitingGauge] = () => server?.TlsHandler.HandshakesWaiting ?? 0,
+        });
         server = await TunnelServer.StartAsync(new TunnelServerOptions
         {
             Port = 0,

@@ -62,12 +62,17 @@ internal sealed class SoakContext
         {
             return;
         }
-        string cause;
+        Outcomes.Add(group, "slow (over 2 s), overlapping: " + Overlapping(started));
+    }
+
+    /// <summary>The flood that overlapped an operation begun at <paramref name="started"/> and ending now, or "no flood".</summary>
+    public string Overlapping(long started)
+    {
+        var now = Stopwatch.GetTimestamp();
         lock (_floods)
         {
-            cause = _floods.LastOrDefault(f => f.Start <= now && f.End >= started).What ?? "no flood";
+            return _floods.LastOrDefault(f => f.Start <= now && f.End >= started).What ?? "no flood";
         }
-        Outcomes.Add(group, "slow (over 2 s), overlapping: " + cause);
     }
 
     /// <summary>Runs <paramref name="operation"/> until <paramref name="stop"/>, pausing between runs; an exception that is not the stop is counted.</summary>

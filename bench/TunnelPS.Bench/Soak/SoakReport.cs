@@ -50,7 +50,9 @@ internal sealed class SoakReport(TextWriter output)
     {
         var all = underLoad.Append(start).Append(end).ToList();
         output.WriteLine("                                        start        peak         end   end - start   flat? (tolerance)");
-        Count("server connections held", start, all, end, s => s.Server.Server!.Connections, s => s.Server.Server!.PeakConnections, 0, "must equal start");
+        Count("server connections held", start, all, end, s => s.Server.Server!.Connections, s => s.Server.Peaks.GetValueOrDefault(ServerRole.ConnectionsGauge), 0, "must equal start");
+        Count("server TLS handshakes in progress", start, all, end, s => s.Server.Server!.HandshakesInProgress, s => s.Server.Peaks.GetValueOrDefault(ServerRole.HandshakesGauge), -1, string.Create(CultureInfo.InvariantCulture, $"at most -MaxConcurrentHandshakes, 128"));
+        Count("server connections waiting for one", start, all, end, s => s.Server.Server!.HandshakesWaiting, s => s.Server.Peaks.GetValueOrDefault(ServerRole.HandshakesWaitingGauge), -1, "");
         Count("server sessions", start, all, end, s => s.Server.Server!.Sessions, null, 0, "must equal start");
         Count("server tunnels (held or reserved)", start, all, end, s => s.Server.Server!.Tunnels, null, 0, "must equal start");
         Count("server connection tasks", start, all, end, s => s.Server.Server!.ActiveWork, null, 0, "must equal start");
@@ -72,7 +74,7 @@ internal sealed class SoakReport(TextWriter output)
         Count("local service conns (parent)", start, all, end, s => s.ServiceConnections, null, 0, "must equal start");
         Count("unobserved task exceptions (both)", start, all, end, s => (int)(s.Server.Process.UnobservedTaskExceptions + s.Client.Process.UnobservedTaskExceptions), null, 0, "must equal start");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  (peak: the highest of the samples; connections, descriptors and working set: the highest the child itself saw, every 100 ms / 1 s; memory tolerance: end at most start + max(fixed, share of start))"));
+            $"  (peak: the highest of the samples; connections, handshakes, descriptors and working set: the highest the child itself saw, every 100 ms / 1 s; memory tolerance: end at most start + max(fixed, share of start))"));
         Trend("server private (RssAnon)", underLoad, s => s.Server.Process.Private);
         Trend("client private (RssAnon)", underLoad, s => s.Client.Process.Private);
         Trend("server managed heap", underLoad, s => s.Server.Process.ManagedHeap);
@@ -81,7 +83,7 @@ internal sealed class SoakReport(TextWriter output)
 
     private void Count(string what, SoakSample start, List<SoakSample> all, SoakSample end, Func<SoakSample, int> value, Func<SoakSample, int>? childPeak, int tolerance, string rule)
     {
-        var peak = all.Max(s => Math.Max(value(s), childPeak?.Invoke(s) ?? 0));
+        var peak = all.Max(s => Math.Max(value(s), ReferenceEquals(s, start) ? 0 : childPeak?.Invoke(s) ?? 0));
         var delta = value(end) - value(start);
         var verdict = tolerance < 0 ? "" : (tolerance == 0 ? delta == 0 : delta <= tolerance) ? "yes" : "NO";
         if (verdict == "NO")
@@ -94,7 +96,7 @@ internal sealed class SoakReport(TextWriter output)
 
     private void Memory(string what, SoakSample start, List<SoakSample> all, SoakSample end, Func<SoakSample, long> value, Func<SoakSample, long>? childPeak, double fixedMiB, double share)
     {
-        var peak = all.Max(s => Math.Max(value(s), childPeak?.Invoke(s) ?? 0));
+        var peak = all.Max(s => Math.Max(value(s), ReferenceEquals(s, start) ? 0 : childPeak?.Invoke(s) ?? 0));
         var delta = value(end) - value(start);
         var allowed = Math.Max(fixedMiB * MiB, share * value(start));
         var verdict = fixedMiB < 0 ? "" : delta <= allowed ? "yes" : "NO";

@@ -86,7 +86,7 @@ internal sealed class TrafficMix(SoakContext context)
                         var body = await wire.ReadSmallBodyAsync(head, deadline.Token);
                         if (head.Status != 200)
                         {
-                            Outcomes.Add(group, StatusError(head, body));
+                            Outcomes.Add(group, StatusError(head, body) + ", overlapping: " + context.Overlapping(started));
                             break;
                         }
                         Outcomes.Add(group, "ok");
@@ -122,7 +122,7 @@ internal sealed class TrafficMix(SoakContext context)
             var body = await wire.ReadSmallBodyAsync(head, deadline.Token);
             if (head.Status != 200)
             {
-                Outcomes.Add(group, StatusError(head, body));
+                Outcomes.Add(group, StatusError(head, body) + ", overlapping: " + context.Overlapping(started));
                 return;
             }
         }

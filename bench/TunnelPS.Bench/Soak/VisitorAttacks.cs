@@ -243,13 +243,20 @@ internal sealed class VisitorAttacks(SoakContext context)
     private async Task GarbageResponseAsync(CancellationToken stop)
     {
         using var deadline = Loopback.Deadline(stop, TimeSpan.FromSeconds(30));
+        var started = Stopwatch.GetTimestamp();
         var wire = await Loopback.VisitAsync(Endpoints, context.NextSource(SoakContext.VisitorAttackBlock), Endpoints.GarbageHost, tls: false, deadline.Token);
         await using (wire.Stream)
         {
             await wire.Stream.WriteAsync(Loopback.Get(Endpoints.GarbageHost, "/anything"), deadline.Token);
             var head = await wire.ReadHeadAsync(deadline.Token);
-            Outcomes.Add(GarbageResponse, head?.Status == 502 ? "expected: 502"
-                : "UNEXPECTED: " + (head is null ? "closed without an answer" : "status " + head.Status.ToString(CultureInfo.InvariantCulture)));
+            if (head?.Status == 502)
+            {
+                Outcomes.Add(GarbageResponse, "expected: 502");
+                return;
+            }
+            var what = head is null ? "closed without an answer" : TrafficMix.StatusError(head, await wire.ReadSmallBodyAsync(head, deadline.Token))["error: ".Length..];
+            Outcomes.Add(GarbageResponse, string.Create(CultureInfo.InvariantCulture,
+                $"UNEXPECTED: {what} after {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s, overlapping: {context.Overlapping(started)}"));
         }
     }
 }
