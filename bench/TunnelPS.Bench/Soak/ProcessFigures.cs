@@ -19,11 +19,20 @@ internal sealed record ProcessFigures
     public int Threads { get; init; }
     public int ThreadPoolThreads { get; init; }
     public int Descriptors { get; init; }
+
+    /// <summary>
+    /// Descriptors on the runtime's and the program's own files (.dll, .pdb, .so): the runtime opens some lazily, once
+    /// (the stack-trace reader's assemblies and a .pdb, the first time a stack trace is rendered), so they are counted
+    /// apart from the descriptors a leak would add (sockets, pipes, event fds, other files).
+    /// </summary>
+    public int RuntimeFiles { get; init; }
     public Dictionary<string, int> DescriptorKinds { get; init; } = [];
     public Dictionary<string, int> SocketStates { get; init; } = [];
     public long UnobservedTaskExceptions { get; init; }
     public int Gen2Collections { get; init; }
     public double CpuSeconds { get; init; }
+
+    private const string RuntimeFileKind = "runtime file (.dll, .pdb, .so)";
 
     private static long s_unobserved;
 
@@ -64,6 +73,7 @@ internal sealed record ProcessFigures
             Threads = (int)status.GetValueOrDefault("Threads", self.Threads.Count),
             ThreadPoolThreads = ThreadPool.ThreadCount,
             Descriptors = total,
+            RuntimeFiles = kinds.GetValueOrDefault(RuntimeFileKind),
             DescriptorKinds = kinds,
             SocketStates = states,
             UnobservedTaskExceptions = Interlocked.Read(ref s_unobserved),
@@ -151,6 +161,10 @@ internal sealed record ProcessFigures
             else if (target.StartsWith("/dev/", StringComparison.Ordinal))
             {
                 kind = "device";
+            }
+            else if (target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".pdb", StringComparison.Ordinal) || target.EndsWith(".so", StringComparison.Ordinal) || target.Contains(".so.", StringComparison.Ordinal))
+            {
+                kind = RuntimeFileKind;
             }
             else
             {

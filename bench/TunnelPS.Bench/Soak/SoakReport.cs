@@ -61,22 +61,30 @@ internal sealed class SoakReport(TextWriter output)
         Memory("server GC committed", start, all, end, s => s.Server.Process.GcCommitted, null, -1, 0);
         Memory("server private (RssAnon)", start, all, end, s => s.Server.Process.Private, null, 16, 0.25);
         Memory("server working set (VmRSS)", start, all, end, s => s.Server.Process.WorkingSet, s => s.Server.PeakWorkingSet, 16, 0.25);
-        Count("server open descriptors", start, all, end, s => s.Server.Process.Descriptors, s => s.Server.PeakDescriptors, 4, "at most start + 4");
+        Memory("server native (private - GC committed)", start, all, end, s => s.Server.Process.Private - s.Server.Process.GcCommitted, null, -1, 0);
+        Trimmed("server private after malloc_trim", start, end, t => t.Server.Process.Private, 4, 0.10);
+        Count("server open descriptors", start, all, end, s => s.Server.Process.Descriptors, s => s.Server.PeakDescriptors, -1, "");
+        Count("server descriptors (no .dll/.pdb/.so)", start, all, end, s => s.Server.Process.Descriptors - s.Server.Process.RuntimeFiles, null, 4, "at most start + 4");
         Count("server threads", start, all, end, s => s.Server.Process.Threads, null, -1, "");
         Memory("client managed heap (after full GC)", start, all, end, s => s.Client.Process.ManagedHeap, null, 2, 0.10);
         Memory("client captured bodies (in the heap)", start, all, end, s => s.Client.Client!.CapturedBodyBytes, null, -1, 0);
         Memory("client GC committed", start, all, end, s => s.Client.Process.GcCommitted, null, -1, 0);
         Memory("client private (RssAnon)", start, all, end, s => s.Client.Process.Private, null, 16, 0.25);
         Memory("client working set (VmRSS)", start, all, end, s => s.Client.Process.WorkingSet, s => s.Client.PeakWorkingSet, 16, 0.25);
-        Count("client open descriptors", start, all, end, s => s.Client.Process.Descriptors, s => s.Client.PeakDescriptors, 4, "at most start + 4");
+        Memory("client native (private - GC committed)", start, all, end, s => s.Client.Process.Private - s.Client.Process.GcCommitted, null, -1, 0);
+        Trimmed("client private after malloc_trim", start, end, t => t.Client.Process.Private, 4, 0.10);
+        Count("client open descriptors", start, all, end, s => s.Client.Process.Descriptors, s => s.Client.PeakDescriptors, -1, "");
+        Count("client descriptors (no .dll/.pdb/.so)", start, all, end, s => s.Client.Process.Descriptors - s.Client.Process.RuntimeFiles, null, 4, "at most start + 4");
         Count("client tasks (control + proxy conns)", start, all, end, s => s.Client.Client!.ActiveWork, null, 2, "at most start + 2");
         Count("client threads", start, all, end, s => s.Client.Process.Threads, null, -1, "");
         Count("local service conns (parent)", start, all, end, s => s.ServiceConnections, null, 0, "must equal start");
         Count("unobserved task exceptions (both)", start, all, end, s => (int)(s.Server.Process.UnobservedTaskExceptions + s.Client.Process.UnobservedTaskExceptions), null, 0, "must equal start");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  (peak: the highest of the samples; connections, handshakes, descriptors and working set: the highest the child itself saw, every 100 ms / 1 s; memory tolerance: end at most start + max(fixed, share of start))"));
+            $"  (peak: the highest of the samples; connections, handshakes, descriptors and working set: the highest the child itself saw, every 100 ms / 1 s; memory tolerance: end at most start + max(fixed, share of start); after malloc_trim: glibc gave the C heap's free memory back, what is left is in use)"));
         Trend("server private (RssAnon)", underLoad, s => s.Server.Process.Private);
         Trend("client private (RssAnon)", underLoad, s => s.Client.Process.Private);
+        Trend("server native (private - GC committed)", underLoad, s => s.Server.Process.Private - s.Server.Process.GcCommitted);
+        Trend("client native (private - GC committed)", underLoad, s => s.Client.Process.Private - s.Client.Process.GcCommitted);
         Trend("server managed heap", underLoad, s => s.Server.Process.ManagedHeap);
         Trend("client managed heap (less captured bodies)", underLoad, s => s.Client.Process.ManagedHeap - s.Client.Client!.CapturedBodyBytes);
     }
@@ -107,6 +115,24 @@ internal sealed class SoakReport(TextWriter output)
         var rule = fixedMiB < 0 ? "" : string.Create(CultureInfo.InvariantCulture, $" (at most +{allowed / MiB:0.0} MiB: max({fixedMiB:0} MiB, {share:0%}))");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {what,-37} {value(start) / MiB,6:0.0} MiB  {peak / MiB,6:0.0} MiB  {value(end) / MiB,6:0.0} MiB  {delta / MiB,8:+0.0;-0.0;0.0} MiB   {verdict}{rule}"));
+    }
+
+    /// <summary>A figure measured after malloc_trim, at the start and the end only (no peak).</summary>
+    private void Trimmed(string what, SoakSample start, SoakSample end, Func<(ChildStats Server, ChildStats Client), long> value, double fixedMiB, double share)
+    {
+        if (start.Trimmed is not { } before || end.Trimmed is not { } after)
+        {
+            return;
+        }
+        var delta = value(after) - value(before);
+        var allowed = Math.Max(fixedMiB * MiB, share * value(before));
+        var verdict = delta <= allowed ? "yes" : "NO";
+        if (verdict == "NO")
+        {
+            _failures.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: {value(before) / MiB:0.0} MiB at the start, {value(after) / MiB:0.0} MiB at the end (allowed +{allowed / MiB:0.0} MiB)"));
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {what,-37} {value(before) / MiB,6:0.0} MiB           -  {value(after) / MiB,6:0.0} MiB  {delta / MiB,8:+0.0;-0.0;0.0} MiB   {verdict} (at most +{allowed / MiB:0.0} MiB: max({fixedMiB:0} MiB, {share:0%}))"));
     }
 
     /// <summary>Growth per minute over the second half of the samples under load (a leak grows with time; warm-up does not).</summary>

@@ -101,6 +101,7 @@ internal sealed class SoakRun : IAsyncDisposable
         // (as it is again before the end), so the two are comparable.
         await SettleCaptureAsync();
         var start = await SampleAsync(TimeSpan.Zero, "start", resetPeaks: true);
+        start = start is null ? null : await WithTrimmedAsync(start);
         if (start is null)
         {
             return ChildDied(report);
@@ -118,6 +119,7 @@ internal sealed class SoakRun : IAsyncDisposable
         var drain = await DrainAsync(report);
         await SettleCaptureAsync();
         var end = await SampleAsync(Stopwatch.GetElapsedTime(_soakStarted), "end", resetPeaks: false);
+        end = end is null ? null : await WithTrimmedAsync(end);
         if (end is null)
         {
             return ChildDied(report);
@@ -280,6 +282,16 @@ internal sealed class SoakRun : IAsyncDisposable
         return server is null || client is null
             ? null
             : new SoakSample(at, phase, server, client, _app.OpenConnections + _garbage.OpenConnections, self.TotalProcessorTime.TotalSeconds, LoadAverage());
+    }
+
+    /// <summary>The sample with both children measured again after they gave their C heap's free memory back; null when one does not answer.</summary>
+    private async Task<SoakSample?> WithTrimmedAsync(SoakSample sample)
+    {
+        await _server.TrimNativeHeapAsync();
+        await _client.TrimNativeHeapAsync();
+        var server = await _server.StatsAsync();
+        var client = await _client.StatsAsync();
+        return server is null || client is null ? null : sample with { Trimmed = (server, client) };
     }
 
     /// <summary>The machine's 1-minute load average (/proc/loadavg), or "?".</summary>
