@@ -48,8 +48,8 @@
     Bench only: the short runs: a quick benchmark and a 1-minute soak.
 
 .PARAMETER BenchArgument
-    Bench only: more arguments for bench/TunnelPS.Bench, for example
-    '--idle-connections', '5000' or '--soak-minutes', '30' or '--idle-only' (the options are
+    Bench only: more options for bench/TunnelPS.Bench, separated by spaces or commas, for
+    example '--idle-connections 5000', '--soak-minutes 30' or '--idle-only' (the options are
     listed in bench/README.md).
 
 .EXAMPLE
@@ -71,7 +71,7 @@
     Runs only the soak, for one minute instead of ten (about three minutes in all).
 
 .EXAMPLE
-    dotnet pwsh ./build.ps1 Bench -Soak -BenchArgument '--idle-only', '--idle-connections', '5000'
+    dotnet pwsh ./build.ps1 Bench -Soak -BenchArgument '--idle-only --idle-connections 5000'
 
     Measures only the memory per idle visitor connection, with 5,000 visitors.
 #>
@@ -411,10 +411,12 @@ function Invoke-BenchTask {
         Write-Host 'No benchmarks yet: bench/TunnelPS.Bench does not exist.'
         return
     }
+    # Each -BenchArgument value may hold several options ('--idle-only --idle-connections 5000'): a shell that runs
+    # `pwsh ./build.ps1` hands a list over as one string.
     $arguments = @(
         if ($Soak) { '--soak-only' }
         if ($Quick) { '--quick' }
-        $BenchArgument
+        $BenchArgument | ForEach-Object { $_ -split '[,\s]+' } | Where-Object { $_ }
     )
     # dotnet run has no --nologo (it would reach the harness as an argument); '--' is quoted so PowerShell passes
     # it on instead of taking it for itself.
