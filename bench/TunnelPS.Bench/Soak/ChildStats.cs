@@ -18,38 +18,3 @@ internal sealed record ChildStats
     public ServerFigures? Server { get; init; }
     public ClientFigures? Client { get; init; }
 }
-
-/// <summary>The server child's own view: connections and sessions held, and what its counters and logs recorded.</summary>
-internal sealed record ServerFigures
-{
-    public int Connections { get; init; }
-
-    public int MaxConnections { get; init; }
-    public int Sessions { get; init; }
-    public int Tunnels { get; init; }
-    public int ActiveWork { get; init; }
-    public int IdleProxies { get; init; }
-    public int DeadlineWatched { get; init; }
-    public int HandshakesInProgress { get; init; }
-    public int HandshakesWaiting { get; init; }
-
-    /// <summary>TunnelPS meter counters since the start, by instrument and tag ("tunnelps.server.deadline_closes deadline=head").</summary>
-    public Dictionary<string, long> Counters { get; init; } = [];
-
-    /// <summary>Log entries at Warning and above, by level.</summary>
-    public Dictionary<string, long> Logs { get; init; } = [];
-}
-
-/// <summary>The client child's own view: its session, background work and what its capture rings hold.</summary>
-internal sealed record ClientFigures
-{
-    public string Status { get; init; } = "";
-    public string ClientId { get; init; } = "";
-    public int ActiveWork { get; init; }
-    public long ProxyDials { get; init; }
-    public int Tunnels { get; init; }
-    public int CapturedExchanges { get; init; }
-    public long CapturedBodyBytes { get; init; }
-    public Dictionary<string, long> Counters { get; init; } = [];
-    public Dictionary<string, long> Logs { get; init; } = [];
-}

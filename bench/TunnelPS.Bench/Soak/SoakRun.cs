@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace TunnelPS.Bench.Soak;
 
@@ -398,38 +397,5 @@ internal sealed class SoakRun : IAsyncDisposable
         }
         await _app.DisposeAsync();
         await _garbage.DisposeAsync();
-    }
-
-    /// <summary>Writes to the console and to the report file at once.</summary>
-    private sealed class TeeWriter(TextWriter first, TextWriter second) : TextWriter
-    {
-        public override Encoding Encoding => first.Encoding;
-
-        public override void Write(char value)
-        {
-            lock (this)
-            {
-                first.Write(value);
-                second.Write(value);
-            }
-        }
-
-        public override void Write(string? value)
-        {
-            lock (this)
-            {
-                first.Write(value);
-                second.Write(value);
-            }
-        }
-
-        public override void WriteLine(string? value)
-        {
-            lock (this)
-            {
-                first.WriteLine(value);
-                second.WriteLine(value);
-            }
-        }
     }
 }
