@@ -24,10 +24,19 @@
              (Publish-PSResource -NupkgPath).
     Docs     Checks that docs/ has a page per exported cmdlet and writes the MAML help
              (out/TunnelPS/en-US/TunnelPS.dll-Help.xml) from the pages.
-    Bench    Runs bench/TunnelPS.Bench in Release when it exists. With -DataPath it runs the
-             data-path benchmark instead (server and client as separate processes, its own
-             nginx, wrk for keep-alive load, perf stat for syscalls; see bench/README.md),
-             writing bench/results/datapath-<time>.json and .md; -Quick shortens either.
+    Bench    Runs bench/TunnelPS.Bench in Release when it exists: the benchmark (a minute or
+             two), then the soak (bench/README.md): server and client in child processes,
+             the memory per idle visitor connection (2,000 by default), then 10 minutes of
+             mixed traffic, churn and attacks with both sides sampled every 30 s, a drain,
+             and a table of connections, memory and descriptors at the start, peak and end
+             (about 16 minutes in all). Fails when the soak finds a problem (not flat, a
+             child died, an attack not handled as expected, a request that failed). -Soak
+             runs the soak only, -Quick the short runs (a 1-minute soak), -BenchArgument
+             passes more options to the harness. With -DataPath it runs the data-path
+             benchmark instead (server and client as separate processes, its own nginx, wrk
+             for keep-alive load, perf stat for syscalls), writing
+             bench/results/datapath-<time>.json and .md. Results go to bench/results/ (not
+             committed).
     Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
     Fuzz     Publishes tests/TunnelPS.Fuzz to out/fuzz/<target>/bin, instruments that copy of
              TunnelPS.Engine.dll with SharpFuzz (never the build the tests use) and runs
@@ -56,9 +65,19 @@
     idle memory, first request after idle) instead of the in-process benchmark. Uses wrk and
     nginx when installed (apt-get install -y wrk nginx-light linux-perf); never run by CI.
 
+
+.PARAMETER Soak
+    Bench only: run the soak (and its idle-connection measurement) without the benchmark.
+
 .PARAMETER Quick
-    With Bench: a short run (the data-path benchmark's quick mode waits 10 s idle instead of
-    90 s, downloads 256 MiB instead of 1 GiB and opens 500 idle connections instead of 5,000).
+    Bench only: the short runs: a quick benchmark and a 1-minute soak; with -DataPath, the
+    data-path benchmark's quick mode (10 s idle instead of 90 s, 256 MiB downloads instead of
+    1 GiB, 500 idle connections instead of 5,000).
+
+.PARAMETER BenchArgument
+    Bench only: more options for bench/TunnelPS.Bench, separated by spaces or commas, for
+    example '--idle-connections 5000', '--soak-minutes 30' or '--idle-only' (the options are
+    listed in bench/README.md).
 
 .EXAMPLE
     dotnet pwsh ./build.ps1
@@ -82,6 +101,16 @@
     dotnet pwsh ./build.ps1 Bench -DataPath
 
     The data-path benchmark, full (about ten minutes); -Quick for a short run.
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -Soak -Quick
+
+    Runs only the soak, for one minute instead of ten (about three minutes in all).
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -Soak -BenchArgument '--idle-only --idle-connections 5000'
+
+    Measures only the memory per idle visitor connection, with 5,000 visitors.
 #>
 [CmdletBinding()]
 param(
@@ -102,7 +131,11 @@ param(
 
     [switch] $DataPath,
 
-    [switch] $Quick
+    [switch] $Soak,
+
+    [switch] $Quick,
+
+    [string[]] $BenchArgument = @()
 )
 
 $ErrorActionPreference = 'Stop'
@@ -430,10 +463,17 @@ function Invoke-BenchTask {
         Write-Host 'No benchmarks yet: bench/TunnelPS.Bench does not exist.'
         return
     }
-    $benchArgs = @()
-    if ($DataPath) { $benchArgs += '--datapath', '--results', (Join-Path $RepoRoot 'bench/results') }
-    if ($Quick) { $benchArgs += '--quick' }
-    & dotnet run --project $project --configuration Release --nologo -- @benchArgs
+    # Each -BenchArgument value may hold several options ('--idle-only --idle-connections 5000'): a shell that runs
+    # `pwsh ./build.ps1` hands a list over as one string.
+    $arguments = @(
+        if ($DataPath) { '--datapath', '--results', (Join-Path $RepoRoot 'bench/results') }
+        if ($Soak) { '--soak-only' }
+        if ($Quick) { '--quick' }
+        $BenchArgument | ForEach-Object { $_ -split '[,\s]+' } | Where-Object { $_ }
+    )
+    # dotnet run has no --nologo (it would reach the harness as an argument); '--' is quoted so PowerShell passes
+    # it on instead of taking it for itself.
+    & dotnet run --project $project --configuration Release '--' @arguments
     Assert-ExitCode 'dotnet run (bench)'
 }
 

@@ -2,22 +2,44 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using TunnelPS.Bench;
+using TunnelPS.Bench.Soak;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 
-// TunnelPS benchmark harness: every figure is reported next to the direct path measured in the same run.
-// Usage: dotnet run -c Release --project bench/TunnelPS.Bench [-- --quick]
-if (args.Length > 0 && args[0] == ClientProcess.Flag)
+// TunnelPS benchmark harness: every figure is reported next to the direct path measured in the same run; then the
+// bounded soak (Soak/SoakRun.cs), unless --no-soak. See bench/README.md.
+// Usage: dotnet run -c Release --project bench/TunnelPS.Bench [-- --quick] [--soak-only | --no-soak | --idle-only] ...
+switch (args.Length > 0 ? args[0] : "")
 {
-    return await ClientProcess.RunAsync(args);
+    case ClientProcess.Flag:
+        return await ClientProcess.RunAsync(args);
+    case ServerRole.Flag:
+        return await ServerRole.RunAsync(args);
+    case ClientRole.Flag:
+        return await ClientRole.RunAsync(args);
 }
 if (TunnelPS.Bench.DataPath.DataPathBench.Handles(args))
 {
     return await TunnelPS.Bench.DataPath.DataPathBench.RunAsync(args);
 }
 
-var quick = args.Contains("--quick");
+SoakOptions soak;
+try
+{
+    soak = SoakOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return 2;
+}
+if (soak.SoakOnly)
+{
+    return await SoakRun.RunAsync(soak);
+}
+
+var quick = soak.Quick;
 var latencySamples = quick ? 50 : 200;
 var throughputSeconds = quick ? 2 : 5;
 var memoryRequests = quick ? 10_000 : 100_000;
@@ -225,7 +247,14 @@ using (var child = await ClientProcess.Handle.StartAsync(server.Port, server.Cer
 
 await captureOn.DisposeAsync();
 await captureOff.DisposeAsync();
-return 0;
+if (!soak.Soak)
+{
+    return 0;
+}
+// The soak measures its own children; nothing of the benchmark stays running beside it.
+await server.DisposeAsync();
+service.Dispose();
+return await SoakRun.RunAsync(soak);
 
 /// <summary>One throughput measurement: requests per second, requests served, bytes allocated and CPU µs per request.</summary>
 internal sealed record Measured(double Rate, long Requests, double Bytes, double CpuMicros)
