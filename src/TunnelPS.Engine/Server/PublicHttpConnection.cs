@@ -57,7 +57,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private long _writeStarted;
     private int _closedByDeadline;
 
-    public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger)
+    /// <param name="accepted">When the connection was accepted (a TimeProvider timestamp): the first request head is due
+    /// within the head timeout of it, TLS handshake included; 0 for now.</param>
+    public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger, long accepted = 0)
     {
         _server = server;
         _visitor = visitor;
@@ -71,7 +73,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
         _lastActivity = _time.GetTimestamp();
         // The first request's head is due within the head timeout of the connection's start.
-        _headStarted = _lastActivity;
+        _headStarted = accepted != 0 ? accepted : _lastActivity;
     }
 
     public async Task RunAsync(CancellationToken serverStopping)

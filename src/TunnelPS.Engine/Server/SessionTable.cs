@@ -98,7 +98,8 @@ internal sealed class SessionTable
         if (refusal is not null || session is null)
         {
             refusal ??= "The login was refused.";
-            ServerLog.LoginRefused(_logger, connectionId, remoteText, refusal);
+            var reason = refusal;
+            _server.Connections.Throttle.Warn("login", suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, reason, suppressed));
             try
             {
                 await FrameCodec.WriteAsync(stream, new AuthResp { Error = refusal }, CancellationToken.None).ConfigureAwait(false);

@@ -21,6 +21,8 @@ internal sealed class TlsPortHandler
     private readonly SslServerAuthenticationOptions _tlsOptions;
     private readonly SemaphoreSlim _handshakes;
     private readonly ILogger _logger;
+    private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
+    private readonly int _maxPerAddress;
     private int _waiting;
 
     public TlsPortHandler(TunnelServer server, X509Certificate2 certificate, ILogger logger)
@@ -28,6 +30,8 @@ internal sealed class TlsPortHandler
         _server = server;
         _logger = logger;
         _handshakes = new SemaphoreSlim(server.Options.MaxConcurrentHandshakes, server.Options.MaxConcurrentHandshakes);
+        // One address may hold only a share of the handshake slots, so that it cannot stall everyone else's.
+        _maxPerAddress = Math.Max(4, server.Options.MaxConcurrentHandshakes / 8);
         _tlsOptions = new SslServerAuthenticationOptions
         {
             ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null),
@@ -45,6 +49,7 @@ internal sealed class TlsPortHandler
 
     public async Task RunAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, long connectionId, CancellationToken token)
     {
+        var accepted = _server.Options.TimeProvider.GetTimestamp();
         EndPoint? remote;
         try
         {
@@ -64,22 +69,42 @@ internal sealed class TlsPortHandler
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token))
             {
                 deadline.CancelAfter(_server.Options.HandshakeTimeout);
-                Interlocked.Increment(ref _waiting);
+                // A connection takes a handshake slot only once its ClientHello starts to arrive: silent connections
+                // wait here (within the deadline) without holding anyone up.
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+                var address = (remote as IPEndPoint)?.Address;
+                if (address is not null && !TryEnterAddress(address))
+                {
+                    ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
+                        $"the address already has {_maxPerAddress} TLS handshakes in progress");
+                    return;
+                }
                 try
                 {
-                    await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    Interlocked.Increment(ref _waiting);
+                    try
+                    {
+                        await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _waiting);
+                    }
+                    try
+                    {
+                        await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _handshakes.Release();
+                    }
                 }
                 finally
                 {
-                    Interlocked.Decrement(ref _waiting);
-                }
-                try
-                {
-                    await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _handshakes.Release();
+                    if (address is not null)
+                    {
+                        LeaveAddress(address);
+                    }
                 }
                 if (_server.Options.InlineSocketCompletions)
                 {
@@ -100,7 +125,7 @@ internal sealed class TlsPortHandler
                 if (!LooksLikeFrame(first))
                 {
                     handedOff = true;
-                    await new PublicHttpConnection(_server, new PrefixedStream(ssl, first), "https", remote, connectionId, _logger)
+                    await new PublicHttpConnection(_server, new PrefixedStream(ssl, first), "https", remote, connectionId, _logger, accepted)
                         .RunAsync(token).ConfigureAwait(false);
                     return;
                 }
@@ -135,6 +160,40 @@ internal sealed class TlsPortHandler
             if (!handedOff)
             {
                 await ssl.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private bool TryEnterAddress(IPAddress address)
+    {
+        var key = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        lock (_perAddress)
+        {
+            _perAddress.TryGetValue(key, out var count);
+            if (count >= _maxPerAddress)
+            {
+                return false;
+            }
+            _perAddress[key] = count + 1;
+            return true;
+        }
+    }
+
+    private void LeaveAddress(IPAddress address)
+    {
+        var key = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        lock (_perAddress)
+        {
+            if (_perAddress.TryGetValue(key, out var count))
+            {
+                if (count <= 1)
+                {
+                    _perAddress.Remove(key);
+                }
+                else
+                {
+                    _perAddress[key] = count - 1;
+                }
             }
         }
     }

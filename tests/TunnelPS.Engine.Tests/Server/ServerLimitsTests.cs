@@ -245,17 +245,81 @@ public sealed class ServerLimitsTests
         var endpoint = Assert.Single(await client.StartAsync());
         await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 0, "the client's handshakes are done");
 
-        // A connection that never says hello holds the only handshake slot.
-        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await silent.ConnectAsync(IPAddress.Loopback, server.Port);
-        await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 1, "the silent connection holds the slot");
+        // A connection that starts its ClientHello and stalls holds the only handshake slot.
+        using var stalled = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await stalled.ConnectAsync(IPAddress.Loopback, server.Port);
+        await stalled.SendAsync(new byte[] { 0x16 });
+        await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 1, "the stalled handshake holds the slot");
 
         using var http = TunnelHarness.Visitor(keepAlive: false);
         var request = http.GetStringAsync(endpoint.PublicUrl + "/");
         await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesWaiting == 1, "the visitor waits for its turn");
         Assert.False(request.IsCompleted);
 
-        silent.Dispose();
+        stalled.Dispose();
         Assert.Equal("hello GET /", await request.WaitAsync(TunnelHarness.Deadline));
+    }
+
+    [Fact]
+    public async Task Silent_connections_to_the_TLS_port_take_no_handshake_slot()
+    {
+        // Soak finding: silent connections held every handshake slot until their deadline, stalling all TLS for 10 s.
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { MaxConcurrentHandshakes = 8 });
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "calm", "calm", "https")));
+        var endpoint = Assert.Single(await client.StartAsync());
+        var silent = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.6.{1 + (i % 20)}"), 0));
+                await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                silent.Add(socket);
+            }
+            await TunnelHarness.WaitUntilAsync(() => server.ConnectionCount >= 100, "the silent connections are held");
+            Assert.Equal(0, server.TlsHandler.HandshakesInProgress);
+            using var http = TunnelHarness.Visitor(keepAlive: false);
+            Assert.Equal("hello GET /", await http.GetStringAsync(endpoint.PublicUrl + "/"));
+        }
+        finally
+        {
+            silent.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task One_address_may_hold_only_its_share_of_the_handshake_slots()
+    {
+        await using var server = await TunnelHarness.StartServerAsync(o => o with { MaxConcurrentHandshakes = 32 });
+        var stalled = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.7.1"), 0));
+                await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                await socket.SendAsync(new byte[] { 0x16 });
+                stalled.Add(socket);
+            }
+            await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 4, "four handshakes are in progress");
+
+            using var fifth = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            fifth.Bind(new IPEndPoint(IPAddress.Parse("127.0.7.1"), 0));
+            await fifth.ConnectAsync(IPAddress.Loopback, server.Port);
+            await fifth.SendAsync(new byte[] { 0x16 });
+            using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+            Assert.Equal(0, await fifth.ReceiveAsync(new byte[16], SocketFlags.None, deadline.Token));
+            Assert.Equal(4, server.TlsHandler.HandshakesInProgress);
+
+            // Another address still gets its turn.
+            await using var peer = await RawPeer.DialAsync(server.Port, IPAddress.Parse("127.0.7.2"));
+        }
+        finally
+        {
+            stalled.ForEach(s => s.Dispose());
+        }
     }
 }
