@@ -38,6 +38,9 @@ internal static class ServerRole
             Certificate = CertificateStore.CreateSelfSigned("localhost"),
             AuthTokenFile = tokenFile,
             MaxConnectionsPerIP = maxPerIP,
+            // The soak churns clients of two tenants over the same names and checks that the server comes back to
+            // where it started: names of aborted clients must lapse within the drain (the default grace is 10 minutes).
+            ReconnectGrace = TimeSpan.FromSeconds(60),
             LoggerFactory = host.LoggerFactory(),
         });
         await using (server)
