@@ -15,7 +15,7 @@ namespace TunnelPS.Fuzz;
 internal static class FuzzTargets
 {
     /// <summary>The target names, which are also the folder names under corpus/.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked"];
+    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing"];
 
     /// <summary>Runs the target called <paramref name="name"/> on <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">No target has that name.</exception>
@@ -34,6 +34,12 @@ internal static class FuzzTargets
                 break;
             case "chunked":
                 Chunked(input);
+                break;
+            case "request-framing":
+                RequestFraming(input);
+                break;
+            case "response-framing":
+                ResponseFraming(input);
                 break;
             default:
                 throw new ArgumentException($"Unknown fuzz target '{name}'; the targets are {string.Join(", ", Names)}.", nameof(name));
@@ -168,6 +174,88 @@ internal static class FuzzTargets
             var split = Walk(body, isRequest, seed);
             Check(whole.Equals(split), $"Chunked ({(isRequest ? "request" : "response")}): one piece gave {whole}, reads seeded by {seed} gave {split}.");
         }
+    }
+
+    /// <summary>
+    /// Differential: <see cref="HttpHeadScanner.ScanResponse"/> against <see cref="HttpHeadParser.TryParseResponseHead"/>.
+    /// On every input they must agree on incomplete, complete (at the same length) or rejected; a rejected head must
+    /// make <see cref="HttpHeadScanner.TryScanResponse"/> throw the parser's exception; an accepted one must give the
+    /// parsed head's status, version, keep-alive and, for a GET, HEAD or CONNECT, the same body framing.
+    /// </summary>
+    public static void ResponseFraming(ReadOnlySpan<byte> input)
+    {
+        var outcome = HttpHeadScanner.ScanResponse(input, out var scanned, out var length);
+        HttpResponseHead? parsed;
+        int parsedLength;
+        try
+        {
+            var complete = HttpHeadParser.TryParseResponseHead(input, out parsed, out parsedLength);
+            Check(outcome == (complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete), $"The response scanner says {outcome}, the parser {(complete ? "complete" : "incomplete")}.");
+        }
+        catch (HttpParseException ex)
+        {
+            Check(outcome == HeadScanOutcome.Invalid, $"The response scanner says {outcome}, the parser rejects: {ex.Message}");
+            CheckSameError(ex, input, HttpHeadScanner.TryScanResponse);
+            return;
+        }
+        if (parsed is null)
+        {
+            return;
+        }
+        Check(length == parsedLength, $"The response scanner found a {length}-byte head, the parser {parsedLength} bytes.");
+        Check(scanned.StatusCode == parsed.StatusCode && scanned.IsHttp11 == parsed.IsHttp11 && scanned.IsInterim == parsed.IsInterim,
+            $"The response scanner read {scanned.StatusCode} (1.1: {scanned.IsHttp11}), the parser {parsed.StatusCode} {parsed.Version}.");
+        Check(scanned.KeepAlive == parsed.KeepAlive && scanned.ConnectionClose == parsed.Headers.ContainsToken("Connection", "close"),
+            $"The response scanner says keep-alive {scanned.KeepAlive}, the parser {parsed.KeepAlive}.");
+        foreach (var method in (ReadOnlySpan<string>)["GET", "HEAD", "connect"])
+        {
+            var expected = HttpBodyFramer.ForResponse(parsed, method);
+            var framer = new HttpBodyFramer();
+            framer.StartResponse(scanned, method == "HEAD", method == "connect");
+            CheckSameFraming(expected, framer, $"response to {method}");
+        }
+        CheckSameAlone(input, length, HttpHeadScanner.ScanResponse);
+    }
+
+    /// <summary>
+    /// Differential: <see cref="HttpHeadScanner.ScanRequest"/> against <see cref="HttpHeadParser.TryParseRequestHead"/>,
+    /// as <see cref="ResponseFraming"/>; an accepted head must give the parsed method, version, keep-alive, upgrade and
+    /// CONNECT flags and body framing.
+    /// </summary>
+    public static void RequestFraming(ReadOnlySpan<byte> input)
+    {
+        var outcome = HttpHeadScanner.ScanRequest(input, out var scanned, out var length);
+        HttpRequestHead? parsed;
+        int parsedLength;
+        try
+        {
+            var complete = HttpHeadParser.TryParseRequestHead(input, out parsed, out parsedLength);
+            Check(outcome == (complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete), $"The request scanner says {outcome}, the parser {(complete ? "complete" : "incomplete")}.");
+        }
+        catch (HttpParseException ex)
+        {
+            Check(outcome == HeadScanOutcome.Invalid, $"The request scanner says {outcome}, the parser rejects: {ex.Message}");
+            CheckSameError(ex, input, HttpHeadScanner.TryScanRequest);
+            return;
+        }
+        if (parsed is null)
+        {
+            return;
+        }
+        Check(length == parsedLength, $"The request scanner found a {length}-byte head, the parser {parsedLength} bytes.");
+        var method = input.Slice(scanned.MethodStart, scanned.MethodLength);
+        Check(method.Length == parsed.Method.Length && Encoding.Latin1.GetString(method) == parsed.Method,
+            $"The request scanner found the method '{Encoding.Latin1.GetString(method)}', the parser '{parsed.Method}'.");
+        Check(scanned.IsHttp11 == parsed.IsHttp11 && scanned.KeepAlive == parsed.KeepAlive && scanned.IsUpgradeRequest == parsed.IsUpgradeRequest,
+            $"The request scanner says 1.1 {scanned.IsHttp11}, keep-alive {scanned.KeepAlive}, upgrade {scanned.IsUpgradeRequest}; the parser {parsed.Version}, {parsed.KeepAlive}, {parsed.IsUpgradeRequest}.");
+        Check(scanned.IsConnect == parsed.IsConnect
+            && scanned.IsConnectMethod == string.Equals(parsed.Method, "CONNECT", StringComparison.OrdinalIgnoreCase)
+            && scanned.IsHeadMethod == string.Equals(parsed.Method, "HEAD", StringComparison.OrdinalIgnoreCase),
+            $"The request scanner's method flags differ from '{parsed.Method}'.");
+        var framer = new HttpBodyFramer();
+        framer.StartRequest(scanned);
+        CheckSameFraming(HttpBodyFramer.ForRequest(parsed), framer, "request");
+        CheckSameAlone(input, length, HttpHeadScanner.ScanRequest);
     }
 
     /// <summary>
@@ -306,6 +394,37 @@ internal static class FuzzTargets
                 $"Field {i} changed in a re-serialised head: '{head.Headers[i].Key}: {head.Headers[i].Value}'.");
         }
     }
+
+    /// <summary>The scanner's throwing entry point rejects the bytes with the parser's own exception.</summary>
+    private static void CheckSameError(HttpParseException expected, ReadOnlySpan<byte> input, HeadScan scan)
+    {
+        try
+        {
+            scan(input, out _, out _);
+        }
+        catch (HttpParseException ex)
+        {
+            Check(ex.Message == expected.Message && ex.StatusCode == expected.StatusCode,
+                $"The scanner threw '{ex.Message}' ({ex.StatusCode}), the parser '{expected.Message}' ({expected.StatusCode}).");
+            return;
+        }
+        throw new FuzzContractException($"The scanner did not throw where the parser rejects: {expected.Message}");
+    }
+
+    private static void CheckSameFraming(HttpBodyFramer expected, HttpBodyFramer actual, string what) =>
+        Check(expected.Kind == actual.Kind && expected.ContentLength == actual.ContentLength && expected.IsComplete == actual.IsComplete,
+            $"The {what} body is {expected.Kind} ({expected.ContentLength}) from the parser, {actual.Kind} ({actual.ContentLength}) from the scanner.");
+
+    /// <summary>A head is the same head without the bytes after it.</summary>
+    private static void CheckSameAlone(ReadOnlySpan<byte> input, int length, HeadScanOutcomeOf scan)
+    {
+        var alone = scan(input[..length], out _, out var again);
+        Check(alone == HeadScanOutcome.Complete && again == length, $"A {length}-byte head scanned alone is {alone} ({again} bytes).");
+    }
+
+    private delegate bool HeadScan(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
+
+    private delegate HeadScanOutcome HeadScanOutcomeOf(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
 
     private static void Check(bool condition, string what)
     {
