@@ -17,7 +17,7 @@ namespace TunnelPS.Engine.Inspection;
 /// pending are held (copied, at most 1 MiB) until the request head is seen. No method throws.
 /// </para>
 /// </summary>
-public sealed class HttpExchangeTap : IConnectionTap, IDisposable
+public sealed class HttpExchangeTap : IDisposable
 {
     /// <summary>The most response bytes held while waiting for the request they answer.</summary>
     internal const int MaxEarlyResponseBytes = 1024 * 1024;

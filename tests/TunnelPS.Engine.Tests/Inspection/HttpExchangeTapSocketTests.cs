@@ -10,7 +10,7 @@ public sealed class HttpExchangeTapSocketTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     /// <summary>A splice like the tunnel client's: visitor ⇄ local with the tap observing after each write.</summary>
-    private static async Task SpliceAsync(Socket visitor, Uri local, IConnectionTap tap)
+    private static async Task SpliceAsync(Socket visitor, Uri local, HttpExchangeTap tap)
     {
         using var localSocket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await localSocket.ConnectAsync(IPAddress.Loopback, local.Port);
