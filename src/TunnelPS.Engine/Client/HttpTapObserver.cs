@@ -1,4 +1,4 @@
-using TunnelPS.Engine.Inspection;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Client;

@@ -132,7 +132,7 @@ internal sealed class LocalForwarder
 
     private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
         _captureFor(endpoint.Definition) is { } store
-            ? new HttpTapObserver(new HttpExchangeTap(store, new CaptureContext
+            ? new HttpTapObserver(ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = endpoint.Name,
                 PublicUrl = endpoint.PublicUrl,

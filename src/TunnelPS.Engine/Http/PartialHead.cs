@@ -1,11 +1,6 @@
 using System.Buffers;
-using System.Diagnostics.CodeAnalysis;
 
 namespace TunnelPS.Engine.Http;
-
-/// <summary>The shape of <see cref="HttpHeadParser.TryParseRequestHead"/> and <see cref="HttpHeadParser.TryParseResponseHead"/>.</summary>
-internal delegate bool HeadParser<T>(ReadOnlySpan<byte> data, [NotNullWhen(true)] out T? head, out int headLength)
-    where T : HttpMessageHead;
 
 /// <summary>The shape of <see cref="HttpHeadScanner.TryScanRequest"/> and <see cref="HttpHeadScanner.TryScanResponse"/>.</summary>
 internal delegate bool HeadScanner(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
@@ -71,33 +66,6 @@ internal sealed class PartialHead : IDisposable
         }
         Reset();
         headBytes = _buffer.AsSpan(0, headLength);
-        data = data[(headLength - previous)..];
-        return true;
-    }
-
-    /// <summary>As the scanning TryTake, with a parser.</summary>
-    public bool TryTake<T>(ref ReadOnlySpan<byte> data, HeadParser<T> parse, [NotNullWhen(true)] out T? head, out int headLength)
-        where T : HttpMessageHead
-    {
-        if (Count == 0)
-        {
-            if (parse(data, out head, out headLength))
-            {
-                data = data[headLength..];
-                return true;
-            }
-            Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1)]);
-            data = default;
-            return false;
-        }
-        var previous = Count;
-        Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous)]);
-        if (!parse(Span, out head, out headLength))
-        {
-            data = default;
-            return false;
-        }
-        Reset();
         data = data[(headLength - previous)..];
         return true;
     }

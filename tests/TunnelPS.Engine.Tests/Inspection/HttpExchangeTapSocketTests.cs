@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS.Engine.Tests.Inspection;
@@ -64,7 +65,7 @@ public sealed class HttpExchangeTapSocketTests
         {
             var visitor = await listener.AcceptAsync();
             visitor.NoDelay = true;
-            var tap = new HttpExchangeTap(store, new CaptureContext
+            var tap = ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = "t",
                 PublicUrl = "http://t.localhost",

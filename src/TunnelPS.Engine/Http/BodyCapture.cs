@@ -1,6 +1,4 @@
-using TunnelPS.Engine.Http;
-
-namespace TunnelPS.Engine.Inspection;
+namespace TunnelPS.Engine.Http;
 
 /// <summary>Keeps the first <c>cap</c> bytes of a body and counts the rest. The array is owned (it outlives the tap).</summary>
 internal sealed class BodyCapture : IHttpBodySink
