@@ -197,12 +197,23 @@ public sealed class CapturedExchange
 
     public override string ToString() => $"#{Id} {Method} {Target} -> {Status}";
 
-    /// <summary>A copy carrying <paramref name="id"/>; the original is left unchanged.</summary>
-    internal CapturedExchange WithId(long id)
+    /// <summary>A copy not yet stored (its id is 0), for a store that must leave the caller's object unchanged.</summary>
+    internal CapturedExchange Copy()
     {
         var copy = (CapturedExchange)MemberwiseClone();
-        copy.Id = id;
+        copy.Id = 0;
         return copy;
+    }
+
+    /// <summary>Gives a not yet stored exchange its id (the store does, once, before anyone else can see it).</summary>
+    /// <exception cref="InvalidOperationException">The exchange already has an id.</exception>
+    internal void AssignId(long id)
+    {
+        if (Id != 0)
+        {
+            throw new InvalidOperationException($"Exchange #{Id} is already stored; store a copy.");
+        }
+        Id = id;
     }
 
     /// <summary>The request head's fields, parsed on first use; null when there are no head bytes.</summary>

@@ -28,7 +28,7 @@ internal sealed class ConnectionCapture : IHttpExchangeSink
     {
         var request = exchange.RequestBody;
         var response = exchange.ResponseBody;
-        _store.Add(new CapturedExchange(exchange.RequestHead, exchange.ResponseHead)
+        _store.AddOwned(new CapturedExchange(exchange.RequestHead, exchange.ResponseHead)
         {
             TunnelName = _context.TunnelName,
             PublicUrl = _context.PublicUrl,
