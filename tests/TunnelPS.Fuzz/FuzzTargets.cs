@@ -177,27 +177,16 @@ internal static class FuzzTargets
     }
 
     /// <summary>
-    /// Differential: <see cref="HttpHeadScanner.ScanResponse"/> against <see cref="HttpHeadParser.TryParseResponseHead"/>.
-    /// On every input they must agree on incomplete, complete (at the same length) or rejected; a rejected head must
-    /// make <see cref="HttpHeadScanner.TryScanResponse"/> throw the parser's exception; an accepted one must give the
-    /// parsed head's status, version, keep-alive and, for a GET, HEAD or CONNECT, the same body framing.
+    /// Differential: <see cref="HttpHeadScanner.TryScanResponse"/> against <see cref="HttpHeadParser.TryParseResponseHead"/>.
+    /// On every input both must need more bytes, both reject (the same message and status) or both accept at the same
+    /// length; an accepted head must give the parsed head's status, version, keep-alive and Connection: close, and, for
+    /// a GET, HEAD or CONNECT, the body framing <see cref="HttpBodyFramer.ForResponse"/> gives from the parsed fields.
     /// </summary>
     public static void ResponseFraming(ReadOnlySpan<byte> input)
     {
-        var outcome = HttpHeadScanner.ScanResponse(input, out var scanned, out var length);
-        HttpResponseHead? parsed;
-        int parsedLength;
-        try
-        {
-            var complete = HttpHeadParser.TryParseResponseHead(input, out parsed, out parsedLength);
-            Check(outcome == (complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete), $"The response scanner says {outcome}, the parser {(complete ? "complete" : "incomplete")}.");
-        }
-        catch (HttpParseException ex)
-        {
-            Check(outcome == HeadScanOutcome.Invalid, $"The response scanner says {outcome}, the parser rejects: {ex.Message}");
-            CheckSameError(ex, input, HttpHeadScanner.TryScanResponse);
-            return;
-        }
+        var parse = Outcome<HttpResponseHead>(input, static (ReadOnlySpan<byte> data, out HttpResponseHead? head, out int length) => HttpHeadParser.TryParseResponseHead(data, out head, out length), out var parsed, out var parsedLength);
+        var scan = Outcome<ScannedHead>(input, HttpHeadScanner.TryScanResponse, out var scanned, out var length);
+        CheckSameOutcome(parse, scan, "response");
         if (parsed is null)
         {
             return;
@@ -205,7 +194,8 @@ internal static class FuzzTargets
         Check(length == parsedLength, $"The response scanner found a {length}-byte head, the parser {parsedLength} bytes.");
         Check(scanned.StatusCode == parsed.StatusCode && scanned.IsHttp11 == parsed.IsHttp11 && scanned.IsInterim == parsed.IsInterim,
             $"The response scanner read {scanned.StatusCode} (1.1: {scanned.IsHttp11}), the parser {parsed.StatusCode} {parsed.Version}.");
-        Check(scanned.KeepAlive == parsed.KeepAlive && scanned.ConnectionClose == parsed.Headers.ContainsToken("Connection", "close"),
+        Check(scanned.KeepAlive == parsed.KeepAlive && scanned.ConnectionClose == parsed.Headers.ContainsToken("Connection", "close")
+            && scanned.IsUpgradeRequest == (parsed.Headers.Contains("Upgrade") && parsed.Headers.ContainsToken("Connection", "upgrade")),
             $"The response scanner says keep-alive {scanned.KeepAlive}, the parser {parsed.KeepAlive}.");
         foreach (var method in (ReadOnlySpan<string>)["GET", "HEAD", "connect"])
         {
@@ -214,37 +204,26 @@ internal static class FuzzTargets
             framer.StartResponse(scanned, method == "HEAD", method == "connect");
             CheckSameFraming(expected, framer, $"response to {method}");
         }
-        CheckSameAlone(input, length, HttpHeadScanner.ScanResponse);
+        CheckSameAlone(input, length, HttpHeadScanner.TryScanResponse);
     }
 
     /// <summary>
-    /// Differential: <see cref="HttpHeadScanner.ScanRequest"/> against <see cref="HttpHeadParser.TryParseRequestHead"/>,
+    /// Differential: <see cref="HttpHeadScanner.TryScanRequest"/> against <see cref="HttpHeadParser.TryParseRequestHead"/>,
     /// as <see cref="ResponseFraming"/>; an accepted head must give the parsed method, version, keep-alive, upgrade and
-    /// CONNECT flags and body framing.
+    /// CONNECT flags and the body framing <see cref="HttpBodyFramer.ForRequest(HttpRequestHead)"/> gives.
     /// </summary>
     public static void RequestFraming(ReadOnlySpan<byte> input)
     {
-        var outcome = HttpHeadScanner.ScanRequest(input, out var scanned, out var length);
-        HttpRequestHead? parsed;
-        int parsedLength;
-        try
-        {
-            var complete = HttpHeadParser.TryParseRequestHead(input, out parsed, out parsedLength);
-            Check(outcome == (complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete), $"The request scanner says {outcome}, the parser {(complete ? "complete" : "incomplete")}.");
-        }
-        catch (HttpParseException ex)
-        {
-            Check(outcome == HeadScanOutcome.Invalid, $"The request scanner says {outcome}, the parser rejects: {ex.Message}");
-            CheckSameError(ex, input, HttpHeadScanner.TryScanRequest);
-            return;
-        }
+        var parse = Outcome<HttpRequestHead>(input, static (ReadOnlySpan<byte> data, out HttpRequestHead? head, out int length) => HttpHeadParser.TryParseRequestHead(data, out head, out length), out var parsed, out var parsedLength);
+        var scan = Outcome<ScannedHead>(input, HttpHeadScanner.TryScanRequest, out var scanned, out var length);
+        CheckSameOutcome(parse, scan, "request");
         if (parsed is null)
         {
             return;
         }
         Check(length == parsedLength, $"The request scanner found a {length}-byte head, the parser {parsedLength} bytes.");
         var method = input.Slice(scanned.MethodStart, scanned.MethodLength);
-        Check(method.Length == parsed.Method.Length && Encoding.Latin1.GetString(method) == parsed.Method,
+        Check(Encoding.Latin1.GetString(method) == parsed.Method,
             $"The request scanner found the method '{Encoding.Latin1.GetString(method)}', the parser '{parsed.Method}'.");
         Check(scanned.IsHttp11 == parsed.IsHttp11 && scanned.KeepAlive == parsed.KeepAlive && scanned.IsUpgradeRequest == parsed.IsUpgradeRequest,
             $"The request scanner says 1.1 {scanned.IsHttp11}, keep-alive {scanned.KeepAlive}, upgrade {scanned.IsUpgradeRequest}; the parser {parsed.Version}, {parsed.KeepAlive}, {parsed.IsUpgradeRequest}.");
@@ -255,7 +234,7 @@ internal static class FuzzTargets
         var framer = new HttpBodyFramer();
         framer.StartRequest(scanned);
         CheckSameFraming(HttpBodyFramer.ForRequest(parsed), framer, "request");
-        CheckSameAlone(input, length, HttpHeadScanner.ScanRequest);
+        CheckSameAlone(input, length, HttpHeadScanner.TryScanRequest);
     }
 
     /// <summary>
@@ -395,20 +374,30 @@ internal static class FuzzTargets
         }
     }
 
-    /// <summary>The scanner's throwing entry point rejects the bytes with the parser's own exception.</summary>
-    private static void CheckSameError(HttpParseException expected, ReadOnlySpan<byte> input, HeadScan scan)
+    /// <summary>Runs a head reader: the exception it threw, or whether it found a whole head.</summary>
+    private static (bool Complete, HttpParseException? Error) Outcome<T>(ReadOnlySpan<byte> input, HeadReader<T> read, out T? head, out int length)
     {
         try
         {
-            scan(input, out _, out _);
+            return (read(input, out head, out length), null);
         }
         catch (HttpParseException ex)
         {
-            Check(ex.Message == expected.Message && ex.StatusCode == expected.StatusCode,
-                $"The scanner threw '{ex.Message}' ({ex.StatusCode}), the parser '{expected.Message}' ({expected.StatusCode}).");
+            head = default;
+            length = 0;
+            return (false, ex);
+        }
+    }
+
+    private static void CheckSameOutcome((bool Complete, HttpParseException? Error) parse, (bool Complete, HttpParseException? Error) scan, string what)
+    {
+        if (parse.Error is not null || scan.Error is not null)
+        {
+            Check(parse.Error is not null && scan.Error is not null && parse.Error.Message == scan.Error.Message && parse.Error.StatusCode == scan.Error.StatusCode,
+                $"The {what} parser says '{parse.Error?.Message}' ({parse.Error?.StatusCode}), the scanner '{scan.Error?.Message}' ({scan.Error?.StatusCode}).");
             return;
         }
-        throw new FuzzContractException($"The scanner did not throw where the parser rejects: {expected.Message}");
+        Check(parse.Complete == scan.Complete, $"The {what} parser says complete: {parse.Complete}, the scanner {scan.Complete}.");
     }
 
     private static void CheckSameFraming(HttpBodyFramer expected, HttpBodyFramer actual, string what) =>
@@ -416,15 +405,13 @@ internal static class FuzzTargets
             $"The {what} body is {expected.Kind} ({expected.ContentLength}) from the parser, {actual.Kind} ({actual.ContentLength}) from the scanner.");
 
     /// <summary>A head is the same head without the bytes after it.</summary>
-    private static void CheckSameAlone(ReadOnlySpan<byte> input, int length, HeadScanOutcomeOf scan)
+    private static void CheckSameAlone(ReadOnlySpan<byte> input, int length, HeadReader<ScannedHead> scan)
     {
-        var alone = scan(input[..length], out _, out var again);
-        Check(alone == HeadScanOutcome.Complete && again == length, $"A {length}-byte head scanned alone is {alone} ({again} bytes).");
+        var complete = scan(input[..length], out _, out var again);
+        Check(complete && again == length, $"A {length}-byte head scanned alone is complete: {complete} ({again} bytes).");
     }
 
-    private delegate bool HeadScan(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
-
-    private delegate HeadScanOutcome HeadScanOutcomeOf(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
+    private delegate bool HeadReader<T>(ReadOnlySpan<byte> data, out T? head, out int headLength);
 
     private static void Check(bool condition, string what)
     {

@@ -5,38 +5,46 @@ using TunnelPS.Engine.Http;
 namespace TunnelPS.Engine.Tests.Http;
 
 /// <summary>
-/// The framing-only scanner against the parser it stands in for: the same heads accepted, incomplete and rejected (with
-/// the parser's exception), and the same status, version, framing and connection facts.
+/// The framing-only scanner against the parser: the same heads accepted, incomplete and rejected (with the parser's
+/// exception), and the same status, version, framing and connection facts as the parsed head.
 /// </summary>
 public sealed class HttpHeadScannerTests
 {
     private static byte[] B(string s) => Encoding.Latin1.GetBytes(s);
 
-    /// <summary>Scans and parses <paramref name="input"/> as a response; asserts they agree and returns the scan.</summary>
-    private static (HeadScanOutcome Outcome, ScannedHead Head, int Length, HttpParseException? Error) Response(byte[] input)
+    private enum Outcome
     {
-        var outcome = HttpHeadScanner.ScanResponse(input, out var scanned, out var length);
-        HttpResponseHead? parsed = null;
-        HttpParseException? error = null;
-        var parsedLength = 0;
-        var complete = false;
+        Incomplete,
+        Complete,
+        Invalid,
+    }
+
+    private delegate bool Reader<T>(ReadOnlySpan<byte> data, out T? head, out int length);
+
+    private static (Outcome Outcome, T? Head, int Length, HttpParseException? Error) Read<T>(byte[] input, Reader<T> read)
+    {
         try
         {
-            complete = HttpHeadParser.TryParseResponseHead(input, out parsed, out parsedLength);
+            var complete = read(input, out var head, out var length);
+            return (complete ? Outcome.Complete : Outcome.Incomplete, head, length, null);
         }
         catch (HttpParseException ex)
         {
-            error = ex;
+            return (Outcome.Invalid, default, 0, ex);
         }
-        Assert.Equal(error is not null ? HeadScanOutcome.Invalid : complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete, outcome);
-        if (error is not null)
+    }
+
+    /// <summary>Scans and parses <paramref name="input"/> as a response; asserts they agree and returns the scan.</summary>
+    private static (Outcome Outcome, ScannedHead Head, int Length, HttpParseException? Error) Response(byte[] input)
+    {
+        var scan = Read<ScannedHead>(input, HttpHeadScanner.TryScanResponse);
+        var parse = Read<HttpResponseHead>(input, (ReadOnlySpan<byte> data, out HttpResponseHead? head, out int length) => HttpHeadParser.TryParseResponseHead(data, out head, out length));
+        Assert.Equal(parse.Outcome, scan.Outcome);
+        Assert.Equal((parse.Error?.Message, parse.Error?.StatusCode), (scan.Error?.Message, scan.Error?.StatusCode));
+        if (parse.Head is { } parsed)
         {
-            var thrown = Assert.Throws<HttpParseException>(() => HttpHeadScanner.TryScanResponse(input, out _, out _));
-            Assert.Equal((error.Message, error.StatusCode), (thrown.Message, thrown.StatusCode));
-        }
-        if (parsed is not null)
-        {
-            Assert.Equal(parsedLength, length);
+            var scanned = scan.Head;
+            Assert.Equal(parse.Length, scan.Length);
             Assert.Equal(parsed.StatusCode, scanned.StatusCode);
             Assert.Equal(parsed.IsHttp11, scanned.IsHttp11);
             Assert.Equal(parsed.KeepAlive, scanned.KeepAlive);
@@ -49,34 +57,20 @@ public sealed class HttpHeadScannerTests
                 Assert.Equal((expected.Kind, expected.ContentLength, expected.IsComplete), (framer.Kind, framer.ContentLength, framer.IsComplete));
             }
         }
-        return (outcome, scanned, length, error);
+        return scan;
     }
 
     /// <summary>Scans and parses <paramref name="input"/> as a request; asserts they agree and returns the scan.</summary>
-    private static (HeadScanOutcome Outcome, ScannedHead Head, int Length, HttpParseException? Error) Request(byte[] input)
+    private static (Outcome Outcome, ScannedHead Head, int Length, HttpParseException? Error) Request(byte[] input)
     {
-        var outcome = HttpHeadScanner.ScanRequest(input, out var scanned, out var length);
-        HttpRequestHead? parsed = null;
-        HttpParseException? error = null;
-        var parsedLength = 0;
-        var complete = false;
-        try
+        var scan = Read<ScannedHead>(input, HttpHeadScanner.TryScanRequest);
+        var parse = Read<HttpRequestHead>(input, (ReadOnlySpan<byte> data, out HttpRequestHead? head, out int length) => HttpHeadParser.TryParseRequestHead(data, out head, out length));
+        Assert.Equal(parse.Outcome, scan.Outcome);
+        Assert.Equal((parse.Error?.Message, parse.Error?.StatusCode), (scan.Error?.Message, scan.Error?.StatusCode));
+        if (parse.Head is { } parsed)
         {
-            complete = HttpHeadParser.TryParseRequestHead(input, out parsed, out parsedLength);
-        }
-        catch (HttpParseException ex)
-        {
-            error = ex;
-        }
-        Assert.Equal(error is not null ? HeadScanOutcome.Invalid : complete ? HeadScanOutcome.Complete : HeadScanOutcome.Incomplete, outcome);
-        if (error is not null)
-        {
-            var thrown = Assert.Throws<HttpParseException>(() => HttpHeadScanner.TryScanRequest(input, out _, out _));
-            Assert.Equal((error.Message, error.StatusCode), (thrown.Message, thrown.StatusCode));
-        }
-        if (parsed is not null)
-        {
-            Assert.Equal(parsedLength, length);
+            var scanned = scan.Head;
+            Assert.Equal(parse.Length, scan.Length);
             Assert.Equal(parsed.Method, Encoding.Latin1.GetString(input, scanned.MethodStart, scanned.MethodLength));
             Assert.Equal(parsed.IsHttp11, scanned.IsHttp11);
             Assert.Equal(parsed.KeepAlive, scanned.KeepAlive);
@@ -87,7 +81,7 @@ public sealed class HttpHeadScannerTests
             framer.StartRequest(scanned);
             Assert.Equal((expected.Kind, expected.ContentLength, expected.IsComplete), (framer.Kind, framer.ContentLength, framer.IsComplete));
         }
-        return (outcome, scanned, length, error);
+        return scan;
     }
 
     [Theory]
@@ -105,7 +99,7 @@ public sealed class HttpHeadScannerTests
     public void AResponseHeadGivesTheParsersFraming(string text, int status, long contentLength, bool chunked)
     {
         var (outcome, head, _, _) = Response(B(text));
-        Assert.Equal(HeadScanOutcome.Complete, outcome);
+        Assert.Equal(Outcome.Complete, outcome);
         Assert.Equal((status, contentLength, chunked), (head.StatusCode, head.ContentLength, head.IsChunked));
     }
 
@@ -134,7 +128,7 @@ public sealed class HttpHeadScannerTests
     public void AResponseHeadTheParserRejectsIsRejectedWithItsException(string text)
     {
         var (outcome, _, _, error) = Response(B(text));
-        Assert.Equal(HeadScanOutcome.Invalid, outcome);
+        Assert.Equal(Outcome.Invalid, outcome);
         Assert.NotNull(error);
     }
 
@@ -142,18 +136,18 @@ public sealed class HttpHeadScannerTests
     public void AResponseHeadAboveTheLimitIsRejectedWith502AndTooManyFieldsToo()
     {
         var big = Response(B("HTTP/1.1 200 OK\r\nX-Big: " + new string('a', HttpHeadParser.MaxHeadLength) + "\r\n\r\n"));
-        Assert.Equal((HeadScanOutcome.Invalid, 502), (big.Outcome, big.Error!.StatusCode));
+        Assert.Equal((Outcome.Invalid, 502), (big.Outcome, big.Error!.StatusCode));
         var unfinished = Response(B("HTTP/1.1 200 OK\r\nX-Big: " + new string('a', HttpHeadParser.MaxHeadLength)));
-        Assert.Equal((HeadScanOutcome.Invalid, 502), (unfinished.Outcome, unfinished.Error!.StatusCode));
+        Assert.Equal((Outcome.Invalid, 502), (unfinished.Outcome, unfinished.Error!.StatusCode));
 
         var fields = new StringBuilder("HTTP/1.1 200 OK\r\n");
         for (var i = 0; i < HttpHeadParser.MaxHeaderCount; i++)
         {
             fields.Append("X: ").Append(i).Append("\r\n");
         }
-        Assert.Equal(HeadScanOutcome.Complete, Response(B(fields + "\r\n")).Outcome);
+        Assert.Equal(Outcome.Complete, Response(B(fields + "\r\n")).Outcome);
         var tooMany = Response(B(fields + "X: one more\r\n\r\n"));
-        Assert.Equal((HeadScanOutcome.Invalid, 502), (tooMany.Outcome, tooMany.Error!.StatusCode));
+        Assert.Equal((Outcome.Invalid, 502), (tooMany.Outcome, tooMany.Error!.StatusCode));
     }
 
     [Fact]
@@ -165,7 +159,7 @@ public sealed class HttpHeadScannerTests
             var bytes = B(text);
             for (var cut = 0; cut < bytes.Length; cut++)
             {
-                Assert.Equal(HeadScanOutcome.Incomplete, Response(bytes[..cut]).Outcome);
+                Assert.Equal(Outcome.Incomplete, Response(bytes[..cut]).Outcome);
             }
         }
     }
@@ -193,7 +187,7 @@ public sealed class HttpHeadScannerTests
     {
         var input = B(text);
         var (outcome, head, _, _) = Request(input);
-        Assert.Equal(HeadScanOutcome.Complete, outcome);
+        Assert.Equal(Outcome.Complete, outcome);
         Assert.Equal(method, Encoding.ASCII.GetString(input, head.MethodStart, head.MethodLength));
         var framer = new HttpBodyFramer();
         framer.StartRequest(head);
@@ -220,7 +214,7 @@ public sealed class HttpHeadScannerTests
     public void ARequestHeadTheParserRejectsIsRejectedWithItsException(string text)
     {
         var (outcome, _, _, error) = Request(B(text));
-        Assert.Equal(HeadScanOutcome.Invalid, outcome);
+        Assert.Equal(Outcome.Invalid, outcome);
         Assert.NotNull(error);
     }
 
@@ -230,7 +224,7 @@ public sealed class HttpHeadScannerTests
         var bytes = B("\r\nPUT /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
         for (var cut = 0; cut < bytes.Length; cut++)
         {
-            Assert.Equal(HeadScanOutcome.Incomplete, Request(bytes[..cut]).Outcome);
+            Assert.Equal(Outcome.Incomplete, Request(bytes[..cut]).Outcome);
         }
     }
 
