@@ -52,7 +52,8 @@
     The .NET build configuration. Default: Release.
 
 .PARAMETER FuzzTarget
-    The Fuzz task's target: frame, request-head, response-head or chunked. Default: chunked.
+    The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
+    response-framing (the framing scanner against the head parser). Default: chunked.
 
 .PARAMETER FuzzMinutes
     How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
@@ -120,7 +121,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]

@@ -15,7 +15,7 @@ namespace TunnelPS.Fuzz;
 internal static class FuzzTargets
 {
     /// <summary>The target names, which are also the folder names under corpus/.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked"];
+    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing"];
 
     /// <summary>Runs the target called <paramref name="name"/> on <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">No target has that name.</exception>
@@ -34,6 +34,12 @@ internal static class FuzzTargets
                 break;
             case "chunked":
                 Chunked(input);
+                break;
+            case "request-framing":
+                RequestFraming(input);
+                break;
+            case "response-framing":
+                ResponseFraming(input);
                 break;
             default:
                 throw new ArgumentException($"Unknown fuzz target '{name}'; the targets are {string.Join(", ", Names)}.", nameof(name));
@@ -168,6 +174,67 @@ internal static class FuzzTargets
             var split = Walk(body, isRequest, seed);
             Check(whole.Equals(split), $"Chunked ({(isRequest ? "request" : "response")}): one piece gave {whole}, reads seeded by {seed} gave {split}.");
         }
+    }
+
+    /// <summary>
+    /// Differential: <see cref="HttpHeadScanner.TryScanResponse"/> against <see cref="HttpHeadParser.TryParseResponseHead"/>.
+    /// On every input both must need more bytes, both reject (the same message and status) or both accept at the same
+    /// length; an accepted head must give the parsed head's status, version, keep-alive and Connection: close, and, for
+    /// a GET, HEAD or CONNECT, the body framing <see cref="HttpBodyFramer.ForResponse"/> gives from the parsed fields.
+    /// </summary>
+    public static void ResponseFraming(ReadOnlySpan<byte> input)
+    {
+        var parse = Outcome<HttpResponseHead>(input, static (ReadOnlySpan<byte> data, out HttpResponseHead? head, out int length) => HttpHeadParser.TryParseResponseHead(data, out head, out length), out var parsed, out var parsedLength);
+        var scan = Outcome<ScannedHead>(input, HttpHeadScanner.TryScanResponse, out var scanned, out var length);
+        CheckSameOutcome(parse, scan, "response");
+        if (parsed is null)
+        {
+            return;
+        }
+        Check(length == parsedLength, $"The response scanner found a {length}-byte head, the parser {parsedLength} bytes.");
+        Check(scanned.StatusCode == parsed.StatusCode && scanned.IsHttp11 == parsed.IsHttp11 && scanned.IsInterim == parsed.IsInterim,
+            $"The response scanner read {scanned.StatusCode} (1.1: {scanned.IsHttp11}), the parser {parsed.StatusCode} {parsed.Version}.");
+        Check(scanned.KeepAlive == parsed.KeepAlive && scanned.ConnectionClose == parsed.Headers.ContainsToken("Connection", "close")
+            && scanned.IsUpgradeRequest == (parsed.Headers.Contains("Upgrade") && parsed.Headers.ContainsToken("Connection", "upgrade")),
+            $"The response scanner says keep-alive {scanned.KeepAlive}, the parser {parsed.KeepAlive}.");
+        foreach (var method in (ReadOnlySpan<string>)["GET", "HEAD", "connect"])
+        {
+            var expected = HttpBodyFramer.ForResponse(parsed, method);
+            var framer = new HttpBodyFramer();
+            framer.StartResponse(scanned, method == "HEAD", method == "connect");
+            CheckSameFraming(expected, framer, $"response to {method}");
+        }
+        CheckSameAlone(input, length, HttpHeadScanner.TryScanResponse);
+    }
+
+    /// <summary>
+    /// Differential: <see cref="HttpHeadScanner.TryScanRequest"/> against <see cref="HttpHeadParser.TryParseRequestHead"/>,
+    /// as <see cref="ResponseFraming"/>; an accepted head must give the parsed method, version, keep-alive, upgrade and
+    /// CONNECT flags and the body framing <see cref="HttpBodyFramer.ForRequest(HttpRequestHead)"/> gives.
+    /// </summary>
+    public static void RequestFraming(ReadOnlySpan<byte> input)
+    {
+        var parse = Outcome<HttpRequestHead>(input, static (ReadOnlySpan<byte> data, out HttpRequestHead? head, out int length) => HttpHeadParser.TryParseRequestHead(data, out head, out length), out var parsed, out var parsedLength);
+        var scan = Outcome<ScannedHead>(input, HttpHeadScanner.TryScanRequest, out var scanned, out var length);
+        CheckSameOutcome(parse, scan, "request");
+        if (parsed is null)
+        {
+            return;
+        }
+        Check(length == parsedLength, $"The request scanner found a {length}-byte head, the parser {parsedLength} bytes.");
+        var method = input.Slice(scanned.MethodStart, scanned.MethodLength);
+        Check(Encoding.Latin1.GetString(method) == parsed.Method,
+            $"The request scanner found the method '{Encoding.Latin1.GetString(method)}', the parser '{parsed.Method}'.");
+        Check(scanned.IsHttp11 == parsed.IsHttp11 && scanned.KeepAlive == parsed.KeepAlive && scanned.IsUpgradeRequest == parsed.IsUpgradeRequest,
+            $"The request scanner says 1.1 {scanned.IsHttp11}, keep-alive {scanned.KeepAlive}, upgrade {scanned.IsUpgradeRequest}; the parser {parsed.Version}, {parsed.KeepAlive}, {parsed.IsUpgradeRequest}.");
+        Check(scanned.IsConnect == parsed.IsConnect
+            && scanned.IsConnectMethod == string.Equals(parsed.Method, "CONNECT", StringComparison.OrdinalIgnoreCase)
+            && scanned.IsHeadMethod == string.Equals(parsed.Method, "HEAD", StringComparison.OrdinalIgnoreCase),
+            $"The request scanner's method flags differ from '{parsed.Method}'.");
+        var framer = new HttpBodyFramer();
+        framer.StartRequest(scanned);
+        CheckSameFraming(HttpBodyFramer.ForRequest(parsed), framer, "request");
+        CheckSameAlone(input, length, HttpHeadScanner.TryScanRequest);
     }
 
     /// <summary>
@@ -306,6 +373,45 @@ internal static class FuzzTargets
                 $"Field {i} changed in a re-serialised head: '{head.Headers[i].Key}: {head.Headers[i].Value}'.");
         }
     }
+
+    /// <summary>Runs a head reader: the exception it threw, or whether it found a whole head.</summary>
+    private static (bool Complete, HttpParseException? Error) Outcome<T>(ReadOnlySpan<byte> input, HeadReader<T> read, out T? head, out int length)
+    {
+        try
+        {
+            return (read(input, out head, out length), null);
+        }
+        catch (HttpParseException ex)
+        {
+            head = default;
+            length = 0;
+            return (false, ex);
+        }
+    }
+
+    private static void CheckSameOutcome((bool Complete, HttpParseException? Error) parse, (bool Complete, HttpParseException? Error) scan, string what)
+    {
+        if (parse.Error is not null || scan.Error is not null)
+        {
+            Check(parse.Error is not null && scan.Error is not null && parse.Error.Message == scan.Error.Message && parse.Error.StatusCode == scan.Error.StatusCode,
+                $"The {what} parser says '{parse.Error?.Message}' ({parse.Error?.StatusCode}), the scanner '{scan.Error?.Message}' ({scan.Error?.StatusCode}).");
+            return;
+        }
+        Check(parse.Complete == scan.Complete, $"The {what} parser says complete: {parse.Complete}, the scanner {scan.Complete}.");
+    }
+
+    private static void CheckSameFraming(HttpBodyFramer expected, HttpBodyFramer actual, string what) =>
+        Check(expected.Kind == actual.Kind && expected.ContentLength == actual.ContentLength && expected.IsComplete == actual.IsComplete,
+            $"The {what} body is {expected.Kind} ({expected.ContentLength}) from the parser, {actual.Kind} ({actual.ContentLength}) from the scanner.");
+
+    /// <summary>A head is the same head without the bytes after it.</summary>
+    private static void CheckSameAlone(ReadOnlySpan<byte> input, int length, HeadReader<ScannedHead> scan)
+    {
+        var complete = scan(input[..length], out _, out var again);
+        Check(complete && again == length, $"A {length}-byte head scanned alone is complete: {complete} ({again} bytes).");
+    }
+
+    private delegate bool HeadReader<T>(ReadOnlySpan<byte> data, out T? head, out int headLength);
 
     private static void Check(bool condition, string what)
     {

@@ -130,9 +130,9 @@ internal sealed class LocalForwarder
         }
     }
 
-    private IConnectionTap? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
+    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
         _captureFor(endpoint.Definition) is { } store
-            ? new HttpExchangeTap(store, new CaptureContext
+            ? new HttpTapObserver(ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = endpoint.Name,
                 PublicUrl = endpoint.PublicUrl,
@@ -140,6 +140,6 @@ internal sealed class LocalForwarder
                 ConnectionId = connectionId,
                 ClientAddress = clientAddress,
                 TimeProvider = _options.TimeProvider,
-            })
+            }))
             : null;
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Client;
@@ -48,4 +49,11 @@ public sealed record TunnelClientOptions
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// A copy that logs through a new <see cref="CallbackLoggerFactory"/>: for a host that must not name the logging
+    /// types (the module, whose engine loads in its own context).
+    /// </summary>
+    public TunnelClientOptions WithLogCallback(Action<int, string, string, Exception?> sink, Func<int, bool>? isEnabled = null) =>
+        this with { LoggerFactory = new CallbackLoggerFactory(sink, isEnabled) };
 }

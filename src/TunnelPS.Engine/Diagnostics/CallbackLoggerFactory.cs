@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using TunnelPS.Engine.Client;
-using TunnelPS.Engine.Server;
 
 namespace TunnelPS.Engine.Diagnostics;
 
@@ -11,9 +9,9 @@ namespace TunnelPS.Engine.Diagnostics;
 /// <remarks>
 /// The PowerShell module loads the engine in a private load context, where
 /// Microsoft.Extensions.Logging lives too; the module must never name those types. It hands
-/// the engine a delegate and a level filter instead, and the static <c>Apply</c> methods put a
-/// factory into the options records without the module touching
-/// <see cref="TunnelServerOptions.LoggerFactory"/>. Levels are the integer values of
+/// the engine a delegate and a level filter instead, and the options records' <c>WithLogCallback</c>
+/// methods put a factory into them without the module touching their <c>LoggerFactory</c>
+/// (Diagnostics knows neither the server nor the client). Levels are the integer values of
 /// <see cref="LogLevel"/> (0 Trace … 5 Critical). A sink that throws never breaks the engine.
 /// </remarks>
 public sealed class CallbackLoggerFactory : ILoggerFactory
@@ -29,20 +27,6 @@ public sealed class CallbackLoggerFactory : ILoggerFactory
         ArgumentNullException.ThrowIfNull(sink);
         _sink = sink;
         _isEnabled = isEnabled ?? (static level => level < (int)LogLevel.None);
-    }
-
-    /// <summary>A copy of <paramref name="options"/> that logs through a new callback factory.</summary>
-    public static TunnelServerOptions Apply(TunnelServerOptions options, Action<int, string, string, Exception?> sink, Func<int, bool>? isEnabled = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return options with { LoggerFactory = new CallbackLoggerFactory(sink, isEnabled) };
-    }
-
-    /// <summary>A copy of <paramref name="options"/> that logs through a new callback factory.</summary>
-    public static TunnelClientOptions Apply(TunnelClientOptions options, Action<int, string, string, Exception?> sink, Func<int, bool>? isEnabled = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return options with { LoggerFactory = new CallbackLoggerFactory(sink, isEnabled) };
     }
 
     /// <inheritdoc/>

@@ -22,7 +22,7 @@ public sealed class HttpBodyFramer
     /// <summary>Bytes that end or break a response's trailer value: CR, LF and NUL (as in a response head).</summary>
     private static readonly SearchValues<byte> LenientTrailerStops = SearchValues.Create([0, (byte)'\n', (byte)'\r']);
 
-    private readonly bool _strict;
+    private bool _strict;
     private ChunkState _state;
     private long _remaining;
     private int _lineLength;
@@ -30,15 +30,13 @@ public sealed class HttpBodyFramer
     private int _trailerNameLength;
     private bool _sizeHasDigit;
 
-    private HttpBodyFramer(HttpBodyKind kind, long contentLength, bool strict)
+    /// <summary>A framer to reuse message after message: it walks no body until it is restarted.</summary>
+    internal HttpBodyFramer()
+        : this(HttpBodyKind.None, -1, strict: false)
     {
-        _strict = strict;
-        Kind = kind;
-        ContentLength = contentLength;
-        _remaining = Math.Max(0, contentLength);
-        IsComplete = kind == HttpBodyKind.None || (kind == HttpBodyKind.ContentLength && contentLength == 0);
-        _state = ChunkState.Size;
     }
+
+    private HttpBodyFramer(HttpBodyKind kind, long contentLength, bool strict) => Restart(kind, contentLength, strict);
 
     private enum ChunkState
     {
@@ -57,10 +55,10 @@ public sealed class HttpBodyFramer
     }
 
     /// <summary>How the body is delimited.</summary>
-    public HttpBodyKind Kind { get; }
+    public HttpBodyKind Kind { get; private set; }
 
     /// <summary>The declared Content-Length, or -1.</summary>
-    public long ContentLength { get; }
+    public long ContentLength { get; private set; }
 
     /// <summary>True once the whole body (for chunked: through the trailer section) has been walked.</summary>
     public bool IsComplete { get; private set; }
@@ -81,9 +79,7 @@ public sealed class HttpBodyFramer
 
     /// <summary>The framer for a request body whose framing headers were already read (see <see cref="HttpFraming"/>).</summary>
     internal static HttpBodyFramer ForRequest(HttpFraming framing) =>
-        framing.IsChunked ? new HttpBodyFramer(HttpBodyKind.Chunked, -1, strict: true)
-        : framing.ContentLength > 0 ? new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: true)
-        : new HttpBodyFramer(HttpBodyKind.None, framing.ContentLength, strict: true);
+        new(RequestBodyKind(framing.IsChunked, framing.ContentLength), framing.IsChunked ? -1 : framing.ContentLength, strict: true);
 
     /// <summary>
     /// The framer for a response body. No body for a response to HEAD, 1xx (101 included: the caller switches to raw
@@ -94,23 +90,64 @@ public sealed class HttpBodyFramer
     {
         ArgumentNullException.ThrowIfNull(head);
         ArgumentNullException.ThrowIfNull(requestMethod);
-        var status = head.StatusCode;
-        if (status < 200 || status == 204 || status == 304
-            || string.Equals(requestMethod, "HEAD", StringComparison.OrdinalIgnoreCase)
-            || (status < 300 && string.Equals(requestMethod, "CONNECT", StringComparison.OrdinalIgnoreCase)))
+        var isHead = string.Equals(requestMethod, "HEAD", StringComparison.OrdinalIgnoreCase);
+        var isConnect = string.Equals(requestMethod, "CONNECT", StringComparison.OrdinalIgnoreCase);
+        if (!ResponseHasBody(head.StatusCode, isHead, isConnect))
         {
             return new HttpBodyFramer(HttpBodyKind.None, -1, strict: false);
         }
         var framing = HttpFraming.Analyze(head.Headers, isRequest: false, head.IsHttp11);
-        if (framing.HasTransferEncoding)
+        var kind = ResponseBodyKind(framing.HasTransferEncoding, framing.IsChunked, framing.ContentLength);
+        return new HttpBodyFramer(kind, kind == HttpBodyKind.ContentLength ? framing.ContentLength : -1, strict: false);
+    }
+
+    /// <summary>Starts walking the body of a request whose head <see cref="HttpHeadScanner"/> scanned (as <see cref="ForRequest"/>).</summary>
+    internal void StartRequest(in ScannedHead head) =>
+        Restart(RequestBodyKind(head.IsChunked, head.ContentLength), head.IsChunked ? -1 : head.ContentLength, strict: true);
+
+    /// <summary>
+    /// Starts walking the body of a response whose head <see cref="HttpHeadScanner"/> scanned, answering a request
+    /// whose method is HEAD or CONNECT (in any case) as flagged (as <see cref="ForResponse"/>).
+    /// </summary>
+    internal void StartResponse(in ScannedHead head, bool requestIsHead, bool requestIsConnect)
+    {
+        if (!ResponseHasBody(head.StatusCode, requestIsHead, requestIsConnect))
         {
-            return new HttpBodyFramer(framing.IsChunked ? HttpBodyKind.Chunked : HttpBodyKind.UntilClose, -1, strict: false);
+            Restart(HttpBodyKind.None, -1, strict: false);
+            return;
         }
-        if (framing.ContentLength >= 0)
-        {
-            return new HttpBodyFramer(HttpBodyKind.ContentLength, framing.ContentLength, strict: false);
-        }
-        return new HttpBodyFramer(HttpBodyKind.UntilClose, -1, strict: false);
+        var kind = ResponseBodyKind(head.HasTransferEncoding, head.IsChunked, head.ContentLength);
+        Restart(kind, kind == HttpBodyKind.ContentLength ? head.ContentLength : -1, strict: false);
+    }
+
+    /// <summary>RFC 9112 6.3: chunked, else Content-Length when it is above 0, else no body.</summary>
+    private static HttpBodyKind RequestBodyKind(bool isChunked, long contentLength) =>
+        isChunked ? HttpBodyKind.Chunked : contentLength > 0 ? HttpBodyKind.ContentLength : HttpBodyKind.None;
+
+    /// <summary>No body for a response to HEAD, 1xx (101 included), 204, 304 and a 2xx to CONNECT.</summary>
+    private static bool ResponseHasBody(int status, bool requestIsHead, bool requestIsConnect) =>
+        !(status < 200 || status == 204 || status == 304 || requestIsHead || (status < 300 && requestIsConnect));
+
+    /// <summary>Transfer-Encoding: chunked if that is the last coding, else until close; else Content-Length; else until close.</summary>
+    private static HttpBodyKind ResponseBodyKind(bool hasTransferEncoding, bool isChunked, long contentLength) =>
+        hasTransferEncoding ? (isChunked ? HttpBodyKind.Chunked : HttpBodyKind.UntilClose)
+        : contentLength >= 0 ? HttpBodyKind.ContentLength
+        : HttpBodyKind.UntilClose;
+
+    private void Restart(HttpBodyKind kind, long contentLength, bool strict)
+    {
+        _strict = strict;
+        Kind = kind;
+        ContentLength = contentLength;
+        _remaining = Math.Max(0, contentLength);
+        IsComplete = kind == HttpBodyKind.None || (kind == HttpBodyKind.ContentLength && contentLength == 0);
+        _state = ChunkState.Size;
+        _lineLength = 0;
+        _trailerLength = 0;
+        _trailerNameLength = 0;
+        _sizeHasDigit = false;
+        WireBytes = 0;
+        DataBytes = 0;
     }
 
     /// <summary>Walks the body bytes at the start of <paramref name="data"/>; returns how many belong to this body.</summary>

@@ -129,6 +129,33 @@ public static class HttpHeadParser
     public static bool TryParseResponseHead(ReadOnlySpan<byte> data, [NotNullWhen(true)] out HttpResponseHead? head, out int headLength)
     {
         head = null;
+        var builder = new HeaderListBuilder(new HttpHeaderList());
+        if (!TryScanResponseHead(data, ref builder, out var line, out headLength, out _))
+        {
+            return false;
+        }
+        var reason = data.Slice(line.ReasonStart, line.ReasonLength);
+        head = new HttpResponseHead(
+            line.IsHttp11 ? "HTTP/1.1" : "HTTP/1.0",
+            line.StatusCode,
+            reason.IsEmpty ? string.Empty : reason.SequenceEqual("OK"u8) ? "OK" : Encoding.Latin1.GetString(reason),
+            builder.Headers);
+        return true;
+    }
+
+    /// <summary>
+    /// Validates a response head in place, exactly as <see cref="TryParseResponseHead"/> does, without making strings:
+    /// the status line comes back as a code and offsets into <paramref name="data"/>, each field goes to
+    /// <paramref name="visitor"/> (with offsets relative to <see cref="StatusLine.HeadersStart"/>), and the framing
+    /// headers are read (a framing error is reported after every line has been checked, as the parser always has).
+    /// Returns false when more bytes are needed.
+    /// </summary>
+    /// <exception cref="HttpParseException">The bytes are not a valid response head, or the head exceeds <see cref="MaxHeadLength"/>.</exception>
+    internal static bool TryScanResponseHead<TVisitor>(ReadOnlySpan<byte> data, ref TVisitor visitor, out StatusLine line, out int headLength, out HttpFraming framing)
+        where TVisitor : struct, IHeaderVisitor
+    {
+        line = default;
+        framing = default;
         headLength = FindHeadEnd(data, strict: false, isRequest: false, out var start);
         if (headLength < 0)
         {
@@ -136,12 +163,56 @@ public static class HttpHeadParser
         }
         var block = data[start..headLength];
         var firstLf = block.IndexOf((byte)'\n');
-        var statusLine = TrimCr(block[..firstLf]);
-        ParseStatusLine(statusLine, out var version, out var status, out var reason);
-        var headers = ParseHeaderLines(block[(firstLf + 1)..], strict: false);
-        HttpFraming.Analyze(headers, isRequest: false, isHttp11: version[7] == '1');
-        head = new HttpResponseHead(version, status, reason, headers);
+        line = ScanStatusLine(TrimCr(block[..firstLf]), start);
+        line.HeadersStart = start + firstLf + 1;
+        var checker = new ResponseFieldChecker<TVisitor>(visitor);
+        ScanHeaderLines(block[(firstLf + 1)..], strict: false, ref checker);
+        visitor = checker.Inner;
+        if (checker.FramingError is { } error)
+        {
+            throw error;
+        }
+        framing = checker.Framing.Finish(line.IsHttp11);
         return true;
+    }
+
+    /// <summary>Follows a response's framing headers while passing every field on; the first framing error waits for the end.</summary>
+    private struct ResponseFieldChecker<TVisitor>(TVisitor inner) : IHeaderVisitor
+        where TVisitor : struct, IHeaderVisitor
+    {
+        public TVisitor Inner = inner;
+        public HttpFraming.Accumulator Framing = new(isRequest: false);
+        public HttpParseException? FramingError;
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int lineStart, int lineEnd)
+        {
+            var isContentLength = Ascii.EqualsIgnoreCase(name, "Content-Length"u8);
+            if (FramingError is null && (isContentLength || Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8)))
+            {
+                try
+                {
+                    var chars = Latin1Chars(value, stackalloc char[Math.Min(value.Length, 256)]);
+                    if (isContentLength)
+                    {
+                        Framing.AddContentLength(chars);
+                    }
+                    else
+                    {
+                        Framing.AddTransferEncoding(chars);
+                    }
+                }
+                catch (HttpParseException ex)
+                {
+                    FramingError = ex;
+                }
+            }
+            Inner.OnHeader(name, value, lineStart, lineEnd);
+        }
+
+        private static ReadOnlySpan<char> Latin1Chars(ReadOnlySpan<byte> value, Span<char> scratch) =>
+            value.Length <= scratch.Length
+                ? scratch[..Encoding.Latin1.GetChars(value, scratch)]
+                : Encoding.Latin1.GetString(value);
     }
 
     /// <summary>True for a byte allowed in a token (RFC 9110 5.6.2: header names, methods).</summary>
@@ -317,24 +388,30 @@ public static class HttpHeadParser
         return new HttpParseException($"Malformed request line ({why}): '{printable}'.");
     }
 
-    private static void ParseStatusLine(ReadOnlySpan<byte> line, out string version, out int status, out string reason)
+    /// <summary>
+    /// Validates a status line, HTTP-version SP 3DIGIT [SP reason-phrase] (a missing SP after the code is tolerated);
+    /// <paramref name="offset"/> is where it starts in the data (for the reason's offset).
+    /// </summary>
+    private static StatusLine ScanStatusLine(ReadOnlySpan<byte> line, int offset)
     {
-        // HTTP-version SP 3DIGIT [SP reason-phrase]; a missing SP after the code is tolerated.
         if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || (line[7] != (byte)'0' && line[7] != (byte)'1') || line[8] != (byte)' ')
         {
             throw new HttpParseException("Malformed status line: expected 'HTTP/1.x NNN reason'.");
         }
-        version = line[7] == (byte)'1' ? "HTTP/1.1" : "HTTP/1.0";
         var code = line.Slice(9, 3);
         if (!IsDigit(code[0]) || !IsDigit(code[1]) || !IsDigit(code[2]) || code[0] == (byte)'0')
         {
             throw new HttpParseException("Malformed status line: the status code is not three digits.");
         }
-        status = ((code[0] - '0') * 100) + ((code[1] - '0') * 10) + (code[2] - '0');
+        var status = new StatusLine
+        {
+            StatusCode = ((code[0] - '0') * 100) + ((code[1] - '0') * 10) + (code[2] - '0'),
+            IsHttp11 = line[7] == (byte)'1',
+            ReasonStart = offset + Math.Min(line.Length, 13),
+        };
         if (line.Length == 12)
         {
-            reason = string.Empty;
-            return;
+            return status;
         }
         if (line[12] != (byte)' ')
         {
@@ -348,17 +425,11 @@ public static class HttpHeadParser
                 throw new HttpParseException("Malformed status line: control character in the reason phrase.");
             }
         }
-        reason = reasonBytes.IsEmpty ? string.Empty : reasonBytes.SequenceEqual("OK"u8) ? "OK" : Encoding.Latin1.GetString(reasonBytes);
+        status.ReasonLength = reasonBytes.Length;
+        return status;
     }
 
     private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
-
-    private static HttpHeaderList ParseHeaderLines(ReadOnlySpan<byte> block, bool strict)
-    {
-        var builder = new HeaderListBuilder(new HttpHeaderList());
-        ScanHeaderLines(block, strict, ref builder);
-        return builder.Headers;
-    }
 
     /// <summary>
     /// Validates the header lines of a head (from after the start line through the empty line) and hands each field to

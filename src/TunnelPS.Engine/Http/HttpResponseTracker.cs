@@ -6,8 +6,9 @@ namespace TunnelPS.Engine.Http;
 /// <para>
 /// Call <see cref="RequestForwarded"/> for each request <b>before</b> writing it on, and pass every response byte to
 /// <see cref="Observe"/> before writing it on: Observe says how many of the bytes may go on, holding back a head that
-/// has not arrived in full, so that a head that turns out not to be HTTP is never passed on. It parses heads and walks
-/// bodies in the bytes given, copying only a head split across reads. It never throws: a response it cannot parse
+/// has not arrived in full, so that a head that turns out not to be HTTP is never passed on. It scans heads for their
+/// framing (<see cref="HttpHeadScanner"/>, no strings) and walks bodies in the bytes given, copying only a head split
+/// across reads, and allocates nothing per response. It never throws: a response it cannot parse
 /// marks the tracker <see cref="Unparsed"/>; a 101 (or a 2xx to CONNECT) marks it <see cref="Upgraded"/>; after
 /// either, it follows nothing more.
 /// </para>
@@ -25,9 +26,10 @@ public sealed class HttpResponseTracker : IDisposable
     private volatile bool _closed;
     private long _responsesCompleted;
 
-    // Response-thread state.
-    private HttpBodyFramer? _framer;
+    // Response-thread state: one framer, restarted for each response with a body.
+    private readonly HttpBodyFramer _framer = new();
     private readonly PartialHead _head = new();
+    private bool _inBody;
 
     /// <summary>Requests forwarded whose final response has not completed yet (1xx interim responses do not count).</summary>
     public int Outstanding
@@ -57,7 +59,7 @@ public sealed class HttpResponseTracker : IDisposable
     public bool UnparsedAtHead { get; private set; }
 
     /// <summary>True while a response body is being walked (its head has gone on). Read on the response thread.</summary>
-    public bool InBody => _framer is not null;
+    public bool InBody => _inBody;
 
     /// <summary><see cref="ConnectionClosed"/> was called.</summary>
     public bool IsClosed => _closed;
@@ -118,14 +120,14 @@ public sealed class HttpResponseTracker : IDisposable
         }
         catch (HttpParseException ex)
         {
-            MarkUnparsed(ex.Message, atHead: _framer is null);
+            MarkUnparsed(ex.Message, atHead: !_inBody);
             return headStart;
         }
 #pragma warning disable CA1031 // The response stream must never be broken by the tracker.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            MarkUnparsed("Internal error while following responses: " + ex.Message, atHead: _framer is null);
+            MarkUnparsed("Internal error while following responses: " + ex.Message, atHead: !_inBody);
             return headStart;
         }
     }
@@ -133,9 +135,9 @@ public sealed class HttpResponseTracker : IDisposable
     /// <summary>The response side of the connection ended: completes a body that runs until close and releases waiters.</summary>
     public void ConnectionClosed()
     {
-        if (_framer is not null && _framer.OnConnectionClosed() && !_upgraded && !_unparsed)
+        if (_inBody && _framer.OnConnectionClosed() && !_upgraded && !_unparsed)
         {
-            _framer = null;
+            _inBody = false;
             CompleteResponse();
         }
         lock (_lock)
@@ -152,13 +154,13 @@ public sealed class HttpResponseTracker : IDisposable
         var length = data.Length;
         while (!data.IsEmpty)
         {
-            if (_framer is not null)
+            if (_inBody)
             {
                 var consumed = _framer.Advance(data, out var complete);
                 data = data[consumed..];
                 if (complete)
                 {
-                    _framer = null;
+                    _inBody = false;
                     CompleteResponse();
                 }
                 continue;
@@ -166,7 +168,7 @@ public sealed class HttpResponseTracker : IDisposable
 
             // Where this head starts, relative to the data given (before it when part of it came earlier).
             headStart = length - data.Length - _head.Count;
-            if (!_head.TryTake<HttpResponseHead>(ref data, HttpHeadParser.TryParseResponseHead, out var head, out _))
+            if (!_head.TryTake(ref data, HttpHeadScanner.TryScanResponse, out var head, out _))
             {
                 return headStart;
             }
@@ -180,8 +182,8 @@ public sealed class HttpResponseTracker : IDisposable
         return length;
     }
 
-    /// <summary>Handles a parsed head; false when the tracker stops following the stream.</summary>
-    private bool OnHead(HttpResponseHead head)
+    /// <summary>Handles a scanned head; false when the tracker stops following the stream.</summary>
+    private bool OnHead(in ScannedHead head)
     {
         if (head.IsInterim)
         {
@@ -197,20 +199,21 @@ public sealed class HttpResponseTracker : IDisposable
             MarkUnparsed($"A {head.StatusCode} response arrived for no forwarded request.", atHead: true);
             return false;
         }
-        if (head.StatusCode == 101 || (head.StatusCode is >= 200 and < 300 && string.Equals(method, "CONNECT", StringComparison.OrdinalIgnoreCase)))
+        var isConnect = string.Equals(method, "CONNECT", StringComparison.OrdinalIgnoreCase);
+        if (head.StatusCode == 101 || (head.StatusCode is >= 200 and < 300 && isConnect))
         {
             _upgraded = true;
             CompleteResponse();
             return false;
         }
-        var framer = HttpBodyFramer.ForResponse(head, method);
-        if (framer.IsComplete)
+        _framer.StartResponse(head, string.Equals(method, "HEAD", StringComparison.OrdinalIgnoreCase), isConnect);
+        if (_framer.IsComplete)
         {
             CompleteResponse();
         }
         else
         {
-            _framer = framer;
+            _inBody = true;
         }
         return true;
     }
@@ -235,7 +238,7 @@ public sealed class HttpResponseTracker : IDisposable
     {
         UnparsedReason = reason;
         UnparsedAtHead = atHead;
-        _framer = null;
+        _inBody = false;
         lock (_lock)
         {
             _unparsed = true;

@@ -20,3 +20,15 @@ internal struct RequestLine
     /// <summary>Where the header lines start (just past the request line's LF).</summary>
     public int HeadersStart;
 }
+
+/// <summary>What a response's status line says, with where its reason phrase is in the data the head was scanned from.</summary>
+internal struct StatusLine
+{
+    public int StatusCode;
+    public bool IsHttp11;
+    public int ReasonStart;
+    public int ReasonLength;
+
+    /// <summary>Where the header lines start (just past the status line's LF).</summary>
+    public int HeadersStart;
+}

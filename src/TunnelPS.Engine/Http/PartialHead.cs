@@ -1,11 +1,9 @@
 using System.Buffers;
-using System.Diagnostics.CodeAnalysis;
 
 namespace TunnelPS.Engine.Http;
 
-/// <summary>The shape of <see cref="HttpHeadParser.TryParseRequestHead"/> and <see cref="HttpHeadParser.TryParseResponseHead"/>.</summary>
-internal delegate bool HeadParser<T>(ReadOnlySpan<byte> data, [NotNullWhen(true)] out T? head, out int headLength)
-    where T : HttpMessageHead;
+/// <summary>The shape of <see cref="HttpHeadScanner.TryScanRequest"/> and <see cref="HttpHeadScanner.TryScanResponse"/>.</summary>
+internal delegate bool HeadScanner(ReadOnlySpan<byte> data, out ScannedHead head, out int headLength);
 
 /// <summary>The bytes of a head that arrived split across reads, in a pooled buffer (at most 64 KiB + 1).</summary>
 internal sealed class PartialHead : IDisposable
@@ -36,32 +34,38 @@ internal sealed class PartialHead : IDisposable
     public void Reset() => Count = 0;
 
     /// <summary>
-    /// Parses a head from the bytes held so far plus <paramref name="data"/>. On success <paramref name="data"/> is
-    /// advanced past the head's bytes (the body or next message follows); otherwise the bytes are kept (up to one byte
-    /// past the head limit, so the parser reports an oversized head) and <paramref name="data"/> is consumed.
+    /// Scans a head from the bytes held so far plus <paramref name="data"/>. On success <paramref name="data"/> is
+    /// advanced past the head's bytes (the body or next message follows) and <paramref name="headBytes"/> holds the
+    /// head, valid until the next call on this object; otherwise the bytes are kept (up to one byte past the head
+    /// limit, so the scanner reports an oversized head) and <paramref name="data"/> is consumed.
     /// </summary>
-    public bool TryTake<T>(ref ReadOnlySpan<byte> data, HeadParser<T> parse, [NotNullWhen(true)] out T? head, out int headLength)
-        where T : HttpMessageHead
+    /// <exception cref="HttpParseException">The bytes are not a valid head.</exception>
+    public bool TryTake(ref ReadOnlySpan<byte> data, HeadScanner scan, out ScannedHead head, out ReadOnlySpan<byte> headBytes)
     {
+        int headLength;
         if (Count == 0)
         {
-            if (parse(data, out head, out headLength))
+            if (scan(data, out head, out headLength))
             {
+                headBytes = data[..headLength];
                 data = data[headLength..];
                 return true;
             }
             Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1)]);
             data = default;
+            headBytes = default;
             return false;
         }
         var previous = Count;
         Append(data[..Math.Min(data.Length, HttpHeadParser.MaxHeadLength + 1 - previous)]);
-        if (!parse(Span, out head, out headLength))
+        if (!scan(Span, out head, out headLength))
         {
             data = default;
+            headBytes = default;
             return false;
         }
         Reset();
+        headBytes = _buffer.AsSpan(0, headLength);
         data = data[(headLength - previous)..];
         return true;
     }

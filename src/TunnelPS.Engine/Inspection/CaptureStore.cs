@@ -118,29 +118,43 @@ public sealed class CaptureStore
         }
     }
 
-    /// <summary>Stores <paramref name="exchange"/> under the next id and returns the stored copy (which carries the id).</summary>
+    /// <summary>Stores a copy of <paramref name="exchange"/> under the next id and returns the copy (which carries the id).</summary>
     public CapturedExchange Add(CapturedExchange exchange)
     {
         ArgumentNullException.ThrowIfNull(exchange);
-        CapturedExchange stored;
+        return Store(exchange.Copy());
+    }
+
+    /// <summary>
+    /// Stores <paramref name="exchange"/> itself under the next id: for an exchange made to be stored, which no one
+    /// else holds yet (the capture tap's, a replay's). Returns it.
+    /// </summary>
+    internal CapturedExchange AddOwned(CapturedExchange exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        return Store(exchange);
+    }
+
+    private CapturedExchange Store(CapturedExchange exchange)
+    {
         lock (_lock)
         {
             _lastId = Interlocked.Increment(ref s_ids);
-            stored = exchange.WithId(_lastId);
+            exchange.AssignId(_lastId);
             if (_count == _ring.Length)
             {
-                _ring[_start] = stored;
+                _ring[_start] = exchange;
                 _start = (_start + 1) % _ring.Length;
                 _dropped++;
             }
             else
             {
-                _ring[(_start + _count) % _ring.Length] = stored;
+                _ring[(_start + _count) % _ring.Length] = exchange;
                 _count++;
             }
         }
-        Notify(stored);
-        return stored;
+        Notify(exchange);
+        return exchange;
     }
 
     /// <summary>The exchange with <paramref name="id"/>, or null if it was never stored or has been evicted.</summary>

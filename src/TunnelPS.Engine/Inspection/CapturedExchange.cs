@@ -1,12 +1,47 @@
+using TunnelPS.Engine.Http;
+
 namespace TunnelPS.Engine.Inspection;
 
 /// <summary>
 /// One captured HTTP request/response pair (or one stretch of bytes that was not HTTP, <see cref="IsUnparsed"/>).
 /// Immutable once it is in a <see cref="CaptureStore"/>; the store assigns <see cref="Id"/>.
+/// <para>
+/// An exchange the capture tap recorded keeps the request and response heads as the bytes that crossed the tunnel
+/// (at most <see cref="HttpHeadParser.MaxHeadLength"/> each, the head limit) and parses them the first time a property
+/// drawn from them is read (<see cref="Method"/>, <see cref="Target"/>, <see cref="HttpVersion"/>,
+/// <see cref="RequestHeaders"/>, <see cref="Host"/>, <see cref="Reason"/>, <see cref="ResponseHeaders"/>), so the
+/// tunnel's traffic path builds no strings. A value given in an initializer is used as given.
+/// </para>
 /// </summary>
 public sealed class CapturedExchange
 {
     private static readonly KeyValuePair<string, string>[] NoHeaders = [];
+
+    private readonly byte[]? _requestHead;
+    private readonly byte[]? _responseHead;
+    private RequestFields? _parsedRequest;
+    private ResponseFields? _parsedResponse;
+    private string? _method;
+    private string? _target;
+    private string? _httpVersion;
+    private IReadOnlyList<KeyValuePair<string, string>>? _requestHeaders;
+    private string? _host;
+    private bool _hostSet;
+    private string? _reason;
+    private IReadOnlyList<KeyValuePair<string, string>>? _responseHeaders;
+
+    public CapturedExchange()
+    {
+    }
+
+    /// <summary>An exchange whose head fields are read from the heads' bytes when first asked for.</summary>
+    /// <param name="requestHead">The request head as received (a head the parser accepts), or null.</param>
+    /// <param name="responseHead">The final response head as received (a head the parser accepts), or null.</param>
+    internal CapturedExchange(byte[]? requestHead, byte[]? responseHead)
+    {
+        _requestHead = requestHead;
+        _responseHead = responseHead;
+    }
 
     /// <summary>The store-assigned id, increasing monotonically per store; 0 before the exchange is stored.</summary>
     public long Id { get; private set; }
@@ -25,16 +60,32 @@ public sealed class CapturedExchange
     /// <summary>The visitor's "ip:port".</summary>
     public string ClientAddress { get; init; } = string.Empty;
 
-    public string Method { get; init; } = string.Empty;
+    public string Method
+    {
+        get => _method ?? ParsedRequest?.Method ?? string.Empty;
+        init => _method = value;
+    }
 
     /// <summary>The request target as sent: usually path and query.</summary>
-    public string Target { get; init; } = string.Empty;
+    public string Target
+    {
+        get => _target ?? ParsedRequest?.Target ?? string.Empty;
+        init => _target = value;
+    }
 
     /// <summary>"HTTP/1.1" or "HTTP/1.0".</summary>
-    public string HttpVersion { get; init; } = "HTTP/1.1";
+    public string HttpVersion
+    {
+        get => _httpVersion ?? ParsedRequest?.Version ?? "HTTP/1.1";
+        init => _httpVersion = value;
+    }
 
     /// <summary>Request headers in wire order, duplicates kept.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders { get; init; } = NoHeaders;
+    public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders
+    {
+        get => _requestHeaders ?? ParsedRequest?.Headers ?? NoHeaders;
+        init => _requestHeaders = value;
+    }
 
     /// <summary>The request body as received (chunk framing removed), up to the capture cap.</summary>
     public ReadOnlyMemory<byte> RequestBody { get; init; }
@@ -48,10 +99,18 @@ public sealed class CapturedExchange
     /// <summary>The final response status; 0 when there was no response.</summary>
     public int Status { get; init; }
 
-    public string Reason { get; init; } = string.Empty;
+    public string Reason
+    {
+        get => _reason ?? ParsedResponse?.Reason ?? string.Empty;
+        init => _reason = value;
+    }
 
     /// <summary>The final response's headers in wire order, duplicates kept.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> ResponseHeaders { get; init; } = NoHeaders;
+    public IReadOnlyList<KeyValuePair<string, string>> ResponseHeaders
+    {
+        get => _responseHeaders ?? ParsedResponse?.Headers ?? NoHeaders;
+        init => _responseHeaders = value;
+    }
 
     /// <summary>The response body (chunk framing removed, content encoding kept), up to the capture cap.</summary>
     public ReadOnlyMemory<byte> ResponseBody { get; init; }
@@ -90,7 +149,15 @@ public sealed class CapturedExchange
     public string? Scheme { get; init; }
 
     /// <summary>The Host the request was addressed to.</summary>
-    public string? Host { get; init; }
+    public string? Host
+    {
+        get => _hostSet ? _host : ParsedRequest?.Host;
+        init
+        {
+            _host = value;
+            _hostSet = true;
+        }
+    }
 
     /// <summary>What went wrong, when the exchange is incomplete (connection closed early, unparsable bytes).</summary>
     public string? Error { get; init; }
@@ -130,12 +197,62 @@ public sealed class CapturedExchange
 
     public override string ToString() => $"#{Id} {Method} {Target} -> {Status}";
 
-    /// <summary>A copy carrying <paramref name="id"/>; the original is left unchanged.</summary>
-    internal CapturedExchange WithId(long id)
+    /// <summary>A copy not yet stored (its id is 0), for a store that must leave the caller's object unchanged.</summary>
+    internal CapturedExchange Copy()
     {
         var copy = (CapturedExchange)MemberwiseClone();
-        copy.Id = id;
+        copy.Id = 0;
         return copy;
+    }
+
+    /// <summary>Gives a not yet stored exchange its id (the store does, once, before anyone else can see it).</summary>
+    /// <exception cref="InvalidOperationException">The exchange already has an id.</exception>
+    internal void AssignId(long id)
+    {
+        if (Id != 0)
+        {
+            throw new InvalidOperationException($"Exchange #{Id} is already stored; store a copy.");
+        }
+        Id = id;
+    }
+
+    /// <summary>The request head's fields, parsed on first use; null when there are no head bytes.</summary>
+    private RequestFields? ParsedRequest
+    {
+        get
+        {
+            if (_requestHead is null)
+            {
+                return null;
+            }
+            var parsed = Volatile.Read(ref _parsedRequest);
+            if (parsed is null)
+            {
+                // Readers may race here; they parse the same bytes and keep the first result.
+                Interlocked.CompareExchange(ref _parsedRequest, RequestFields.Parse(_requestHead), null);
+                parsed = _parsedRequest;
+            }
+            return parsed;
+        }
+    }
+
+    /// <summary>The response head's fields, parsed on first use; null when there are no head bytes.</summary>
+    private ResponseFields? ParsedResponse
+    {
+        get
+        {
+            if (_responseHead is null)
+            {
+                return null;
+            }
+            var parsed = Volatile.Read(ref _parsedResponse);
+            if (parsed is null)
+            {
+                Interlocked.CompareExchange(ref _parsedResponse, ResponseFields.Parse(_responseHead), null);
+                parsed = _parsedResponse;
+            }
+            return parsed;
+        }
     }
 
     private static string? Find(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
@@ -148,5 +265,75 @@ public sealed class CapturedExchange
             }
         }
         return null;
+    }
+
+    /// <summary>What a captured request head says, parsed once from its bytes.</summary>
+    private sealed class RequestFields
+    {
+        private static readonly RequestFields Unreadable = new(string.Empty, string.Empty, "HTTP/1.1", NoHeaders, null);
+
+        private RequestFields(string method, string target, string version, KeyValuePair<string, string>[] headers, string? host)
+        {
+            Method = method;
+            Target = target;
+            Version = version;
+            Headers = headers;
+            Host = host;
+        }
+
+        public string Method { get; }
+
+        public string Target { get; }
+
+        public string Version { get; }
+
+        public KeyValuePair<string, string>[] Headers { get; }
+
+        public string? Host { get; }
+
+        /// <summary>The tap kept only heads the parser accepts; anything else reads as no head.</summary>
+        public static RequestFields Parse(byte[] head)
+        {
+            try
+            {
+                return HttpHeadParser.TryParseRequestHead(head, out var parsed, out _)
+                    ? new RequestFields(parsed.Method, parsed.Target, parsed.Version, parsed.Headers.ToArray(), parsed.Host)
+                    : Unreadable;
+            }
+            catch (HttpParseException)
+            {
+                return Unreadable;
+            }
+        }
+    }
+
+    /// <summary>What a captured response head says, parsed once from its bytes.</summary>
+    private sealed class ResponseFields
+    {
+        private static readonly ResponseFields Unreadable = new(string.Empty, NoHeaders);
+
+        private ResponseFields(string reason, KeyValuePair<string, string>[] headers)
+        {
+            Reason = reason;
+            Headers = headers;
+        }
+
+        public string Reason { get; }
+
+        public KeyValuePair<string, string>[] Headers { get; }
+
+        public static ResponseFields Parse(byte[] head)
+        {
+            try
+            {
+                return HttpHeadParser.TryParseResponseHead(head, out var parsed, out _)
+                    ? new ResponseFields(parsed.Reason, parsed.Headers.ToArray())
+                    : Unreadable;
+            }
+            catch (HttpParseException)
+            {
+                return Unreadable;
+            }
+        }
     }
 }

@@ -168,7 +168,7 @@ public sealed class ExchangeReplayer
                     ? "The captured request body was truncated; the replay sent only the captured part."
                     : null,
             };
-            return store.Add(replay);
+            return store.AddOwned(replay);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
@@ -138,4 +139,11 @@ public sealed record TunnelServerOptions
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// A copy that logs through a new <see cref="CallbackLoggerFactory"/>: for a host that must not name the logging
+    /// types (the module, whose engine loads in its own context).
+    /// </summary>
+    public TunnelServerOptions WithLogCallback(Action<int, string, string, Exception?> sink, Func<int, bool>? isEnabled = null) =>
+        this with { LoggerFactory = new CallbackLoggerFactory(sink, isEnabled) };
 }

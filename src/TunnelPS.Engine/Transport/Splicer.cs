@@ -1,14 +1,14 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
-using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS.Engine.Transport;
 
 /// <summary>
 /// Copies bytes both ways between two connected streams with pooled buffers until both directions end. An end of
 /// stream in one direction half-closes the other side's write direction (TCP FIN or TLS close_notify), so protocols
-/// that half-close keep working; an error in either direction closes both.
+/// that half-close keep working; an error in either direction closes both. An <see cref="ISpliceObserver"/> (the
+/// client's HTTP capture) sees the bytes of each direction after they are written on.
 /// </summary>
 internal static class Splicer
 {
@@ -20,11 +20,11 @@ internal static class Splicer
 
     /// <summary>Splices <paramref name="visitor"/> and <paramref name="local"/>; returns the bytes copied each way.</summary>
     public static async Task<(long VisitorToLocal, long LocalToVisitor)> RunAsync(
-        Stream visitor, Stream local, IConnectionTap? tap, CancellationToken cancellationToken)
+        Stream visitor, Stream local, ISpliceObserver? observer, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var up = CopyAsync(visitor, local, tap, toLocal: true, linked);
-        var down = CopyAsync(local, visitor, tap, toLocal: false, linked);
+        var up = CopyAsync(visitor, local, observer, toLocal: true, linked);
+        var down = CopyAsync(local, visitor, observer, toLocal: false, linked);
         try
         {
             await Task.WhenAll(up, down).ConfigureAwait(false);
@@ -35,13 +35,13 @@ internal static class Splicer
         }
         finally
         {
-            if (tap is not null)
+            if (observer is not null)
             {
                 try
                 {
-                    tap.OnClosed();
+                    observer.OnClosed();
                 }
-#pragma warning disable CA1031 // A tap must never break the tunnel.
+#pragma warning disable CA1031 // An observer must never break the tunnel.
                 catch (Exception)
 #pragma warning restore CA1031
                 {
@@ -51,7 +51,7 @@ internal static class Splicer
         return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
     }
 
-    private static async Task<long> CopyAsync(Stream from, Stream to, IConnectionTap? tap, bool toLocal, CancellationTokenSource both)
+    private static async Task<long> CopyAsync(Stream from, Stream to, ISpliceObserver? observer, bool toLocal, CancellationTokenSource both)
     {
         var token = both.Token;
         byte[]? buffer = null;
@@ -74,9 +74,9 @@ internal static class Splicer
                 }
                 await to.WriteAsync(buffer.AsMemory(0, read), token).ConfigureAwait(false);
                 total += read;
-                if (tap is not null)
+                if (observer is not null)
                 {
-                    Observe(tap, toLocal, buffer.AsSpan(0, read));
+                    Observe(observer, toLocal, buffer.AsSpan(0, read));
                 }
                 if (read < size)
                 {
@@ -111,20 +111,20 @@ internal static class Splicer
         }
     }
 
-    private static void Observe(IConnectionTap tap, bool toLocal, ReadOnlySpan<byte> data)
+    private static void Observe(ISpliceObserver observer, bool toLocal, ReadOnlySpan<byte> data)
     {
         try
         {
             if (toLocal)
             {
-                tap.OnVisitorData(data);
+                observer.OnVisitorData(data);
             }
             else
             {
-                tap.OnLocalData(data);
+                observer.OnLocalData(data);
             }
         }
-#pragma warning disable CA1031 // A tap must never break the tunnel.
+#pragma warning disable CA1031 // An observer must never break the tunnel.
         catch (Exception)
 #pragma warning restore CA1031
         {

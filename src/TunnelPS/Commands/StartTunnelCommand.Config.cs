@@ -3,7 +3,6 @@ using TunnelPS.Completers;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
-using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
 
@@ -75,7 +74,7 @@ public sealed partial class StartTunnelCommand
         }
 
         var log = new EngineLogRoute();
-        TunnelClientOptions options = CallbackLoggerFactory.Apply(resolved, log.Write, log.IsEnabled);
+        TunnelClientOptions options = resolved.WithLogCallback(log.Write, log.IsEnabled);
         string proxy = options.Proxy is null ? string.Empty : " through the proxy " + options.Proxy.DisplayAddress;
         OpenAndWrite(options, log, reserved, string.Join(",", reserved), $"Opening {string.Join(", ", reserved)} from {path} on {options.Server}{proxy}.");
     }

@@ -4,7 +4,6 @@ using System.Net;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
-using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
 
@@ -185,17 +184,14 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         Parse(() => { definition.Validate(); return definition; }, localText);
 
         var log = new EngineLogRoute();
-        TunnelClientOptions options = CallbackLoggerFactory.Apply(
-            new TunnelClientOptions
-            {
-                Server = server,
-                AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? ConfigFallbackToken() ?? string.Empty, // config: -AuthTokenSecret
-                Trust = trust,
-                Proxy = proxy,
-                Tunnels = [definition],
-            },
-            log.Write,
-            log.IsEnabled);
+        TunnelClientOptions options = new TunnelClientOptions
+        {
+            Server = server,
+            AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? ConfigFallbackToken() ?? string.Empty, // config: -AuthTokenSecret
+            Trust = trust,
+            Proxy = proxy,
+            Tunnels = [definition],
+        }.WithLogCallback(log.Write, log.IsEnabled);
 
         OpenAndWrite(options, log, [name], localText, $"Opening tunnel '{name}' to {local} on {server}.");
     }

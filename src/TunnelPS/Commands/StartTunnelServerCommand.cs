@@ -3,7 +3,6 @@ using System.Management.Automation;
 using System.Net;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
-using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
@@ -192,8 +191,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
 
         try
         {
-            TunnelServerOptions options = CallbackLoggerFactory.Apply(
-                new TunnelServerOptions
+            TunnelServerOptions options = new TunnelServerOptions
                 {
                     Domain = Domain,
                     Port = Port,
@@ -217,9 +215,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
                     RequestHeadTimeout = RequestHeadTimeout,
                     VisitorWriteTimeout = VisitorWriteTimeout,
                     PublicIdleTimeout = IdleTimeout,
-                },
-                log.Write,
-                log.IsEnabled);
+                }.WithLogCallback(log.Write, log.IsEnabled);
 
             EngineServer engine;
             try

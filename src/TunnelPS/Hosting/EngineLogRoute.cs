@@ -10,9 +10,10 @@ namespace TunnelPS.Hosting;
 /// </summary>
 /// <remarks>
 /// The engine calls <see cref="IsEnabled"/> and <see cref="Write"/> on its own threads, through
-/// the delegates given to its CallbackLoggerFactory; writes are queued on the attached
-/// cmdlet's <see cref="PipelineBridge"/> and dropped (and counted) when it is full, so logging
-/// never holds back tunnel traffic. Levels are Microsoft.Extensions.Logging's LogLevel values.
+/// the delegates given to its CallbackLoggerFactory (by the options' WithLogCallback); writes
+/// are queued on the attached cmdlet's <see cref="PipelineBridge"/> and dropped (and counted)
+/// when it is full, so logging never holds back tunnel traffic. Levels are
+/// Microsoft.Extensions.Logging's LogLevel values.
 /// </remarks>
 internal sealed class EngineLogRoute
 {

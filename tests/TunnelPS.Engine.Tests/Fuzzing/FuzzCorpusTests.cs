@@ -23,6 +23,16 @@ public sealed class FuzzCorpusTests
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine + Environment.NewLine, failures));
     }
 
+    /// <summary>The head parsers' corpora (and what afl-fuzz adds to them) also go through the scanner's differential targets.</summary>
+    [Theory]
+    [InlineData("response-head", "response-framing")]
+    [InlineData("request-head", "request-framing")]
+    public void TheHeadParsersCorpusAgreesWithTheScanner(string corpus, string target)
+    {
+        var failures = FuzzTargets.Replay(target, CorpusDirectory(corpus));
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine + Environment.NewLine, failures));
+    }
+
     [Fact]
     public void EveryCorpusFolderIsATarget()
     {

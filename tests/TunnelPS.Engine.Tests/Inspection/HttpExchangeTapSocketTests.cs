@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS.Engine.Tests.Inspection;
@@ -10,7 +11,7 @@ public sealed class HttpExchangeTapSocketTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     /// <summary>A splice like the tunnel client's: visitor ⇄ local with the tap observing after each write.</summary>
-    private static async Task SpliceAsync(Socket visitor, Uri local, IConnectionTap tap)
+    private static async Task SpliceAsync(Socket visitor, Uri local, HttpExchangeTap tap)
     {
         using var localSocket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await localSocket.ConnectAsync(IPAddress.Loopback, local.Port);
@@ -64,7 +65,7 @@ public sealed class HttpExchangeTapSocketTests
         {
             var visitor = await listener.AcceptAsync();
             visitor.NoDelay = true;
-            var tap = new HttpExchangeTap(store, new CaptureContext
+            var tap = ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = "t",
                 PublicUrl = "http://t.localhost",

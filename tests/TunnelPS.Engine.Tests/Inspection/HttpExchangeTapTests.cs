@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS.Engine.Tests.Inspection;
@@ -14,7 +15,7 @@ public sealed class HttpExchangeTapTests
     {
         var store = new CaptureStore { MaxBodySize = maxBody };
         var time = new FakeTimeProvider(new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.Zero));
-        var tap = new HttpExchangeTap(store, new CaptureContext
+        var tap = ConnectionCapture.CreateTap(store, new CaptureContext
         {
             TunnelName = "web",
             PublicUrl = "https://web.example.com",
@@ -120,6 +121,86 @@ public sealed class HttpExchangeTapTests
                 time.Advance(TimeSpan.FromMilliseconds(1));
             }
             AssertKeepAliveExchanges(store);
+        }
+    }
+
+    /// <summary>
+    /// The two directions report from two threads at once, as in a splice, each in random pieces, the responses as
+    /// likely to run ahead of their requests as behind: the same exchanges every time.
+    /// </summary>
+    [Fact]
+    public async Task RecordsTheSameExchangesWhenBothDirectionsReportAtOnce()
+    {
+        var requests = B(Requests);
+        var responses = B(Responses);
+        for (var seed = 0; seed < 300; seed++)
+        {
+            var (store, tap, _) = Create();
+            using var start = new Barrier(2);
+            void Feed(byte[] bytes, bool visitor, int feedSeed)
+            {
+                var random = new Random(feedSeed);
+                start.SignalAndWait(TimeSpan.FromSeconds(10));
+                for (var at = 0; at < bytes.Length;)
+                {
+                    var n = Math.Min(bytes.Length - at, random.Next(1, feedSeed % 3 == 0 ? 4 : 64));
+                    if (visitor)
+                    {
+                        tap.OnVisitorData(bytes.AsSpan(at, n));
+                    }
+                    else
+                    {
+                        tap.OnLocalData(bytes.AsSpan(at, n));
+                    }
+                    at += n;
+                    if (random.Next(8) == 0)
+                    {
+                        Thread.Yield();
+                    }
+                }
+            }
+            var visitorSide = Task.Factory.StartNew(() => Feed(requests, visitor: true, seed), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var localSide = Task.Factory.StartNew(() => Feed(responses, visitor: false, seed + 1000), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await Task.WhenAll(visitorSide, localSide).WaitAsync(TimeSpan.FromSeconds(30));
+            AssertKeepAliveExchanges(store);
+            tap.OnClosed();
+            Assert.Equal(6, store.Count);
+        }
+    }
+
+    [Fact]
+    public async Task AnUpgradeFromTheOtherThreadStopsCaptureOnce()
+    {
+        for (var seed = 0; seed < 200; seed++)
+        {
+            var (store, tap, _) = Create();
+            var upgrade = B("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+            var frames = B("\x81\x05hello GET /x HTTP/1.1\r\n\r\n garbage");
+            var switching = B("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi");
+            using var start = new Barrier(2);
+            var visitorSide = Task.Run(() =>
+            {
+                start.SignalAndWait(TimeSpan.FromSeconds(10));
+                tap.OnVisitorData(upgrade);
+                for (var i = 0; i < 20; i++)
+                {
+                    tap.OnVisitorData(frames);
+                }
+            });
+            var localSide = Task.Run(() =>
+            {
+                start.SignalAndWait(TimeSpan.FromSeconds(10));
+                for (var i = 0; i < switching.Length; i += 7)
+                {
+                    tap.OnLocalData(switching.AsSpan(i, Math.Min(7, switching.Length - i)));
+                }
+            });
+            await Task.WhenAll(visitorSide, localSide).WaitAsync(TimeSpan.FromSeconds(30));
+            tap.OnClosed();
+            var e = Assert.Single(store.Snapshot());
+            Assert.True(e.IsUpgrade, $"seed {seed}: {e.Error}");
+            Assert.Equal((101, "/ws", (string?)null), (e.Status, e.Target, e.Error));
+            Assert.True(tap.IsPassThrough);
         }
     }
 
