@@ -104,6 +104,12 @@ internal sealed class ClientLinks : IAsyncDisposable
             {
                 ClientLog.LinkEnded(_logger, ex.Message);
             }
+#pragma warning disable CA1031 // The loop keeps a link for as long as the control connection lives; nothing may end it early or reach Stop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                ClientLog.LinkFailed(_logger, ex);
+            }
             finally
             {
                 if (link is not null)

@@ -31,4 +31,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(2008, LogLevel.Debug, "Multiplexed link ended: {Reason}")]
     public static partial void LinkEnded(ILogger logger, string reason);
+
+    [LoggerMessage(2009, LogLevel.Warning, "A multiplexed link failed unexpectedly; it is dialled again")]
+    public static partial void LinkFailed(ILogger logger, Exception exception);
 }
