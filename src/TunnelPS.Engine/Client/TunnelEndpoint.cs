@@ -16,6 +16,9 @@ public enum TunnelStatus
 public sealed class TunnelEndpoint
 {
     private long _connectionCount;
+    private long _openConnectionCount;
+    private long _localFailureCount;
+    private LocalFailure? _lastLocalFailure;
     private int _status = (int)TunnelStatus.Connecting;
 
     internal TunnelEndpoint(TunnelClient client, TunnelDefinition definition, string protocol, string publicUrl, DateTimeOffset startTime)
@@ -38,6 +41,15 @@ public sealed class TunnelEndpoint
     public string LocalAddress => Definition.Local.ToString();
     public DateTimeOffset StartTime { get; }
     public long ConnectionCount => Interlocked.Read(ref _connectionCount);
+
+    /// <summary>Visitor connections being served now.</summary>
+    public long OpenConnectionCount => Interlocked.Read(ref _openConnectionCount);
+
+    /// <summary>Visitors the client answered itself because the local service did not answer (a 502 page for http).</summary>
+    public long LocalFailureCount => Interlocked.Read(ref _localFailureCount);
+
+    /// <summary>The newest of <see cref="LocalFailureCount"/>: when, and why the local service did not answer.</summary>
+    public LocalFailure? LastLocalFailure => Volatile.Read(ref _lastLocalFailure);
     public TunnelStatus Status => (TunnelStatus)Volatile.Read(ref _status);
 
     /// <summary>Why the tunnel failed or is reconnecting.</summary>
@@ -45,7 +57,21 @@ public sealed class TunnelEndpoint
 
     public event EventHandler? StatusChanged;
 
+    /// <summary>Raised (on an engine thread) each time the local service did not answer a visitor.</summary>
+    public event EventHandler? LocalFailed;
+
     internal void CountConnection() => Interlocked.Increment(ref _connectionCount);
+
+    internal void ConnectionOpened() => Interlocked.Increment(ref _openConnectionCount);
+
+    internal void ConnectionClosed() => Interlocked.Decrement(ref _openConnectionCount);
+
+    internal void RecordLocalFailure(LocalFailure failure)
+    {
+        Volatile.Write(ref _lastLocalFailure, failure);
+        Interlocked.Increment(ref _localFailureCount);
+        EventRaiser.Raise(LocalFailed, this);
+    }
 
     internal void SetStatus(TunnelStatus status, string? error = null)
     {
