@@ -160,6 +160,8 @@ $DependencyFiles = @(
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'YamlDotNet.dll'
     'System.IO.Pipelines.dll'
+    'Spectre.Console.dll'
+    'Spectre.Console.Ansi.dll'
 )
 
 $script:Completed = [System.Collections.Generic.HashSet[string]]::new()

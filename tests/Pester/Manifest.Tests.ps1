@@ -15,7 +15,7 @@ BeforeAll {
     $designedCmdlets = @(
         'Start-TunnelServer', 'Stop-TunnelServer', 'Get-TunnelServer', 'Start-Tunnel', 'Stop-Tunnel', 'Get-Tunnel',
         'Get-TunnelRequest', 'Invoke-TunnelReplay', 'Wait-TunnelRequest', 'Clear-TunnelRequest',
-        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken'
+        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Show-TunnelStatus'
     )
 }
 
@@ -83,7 +83,9 @@ Describe 'TunnelPS module layout' {
             'Dependencies/Microsoft.Extensions.Logging.Abstractions.dll',
             'Dependencies/Microsoft.Extensions.DependencyInjection.Abstractions.dll',
             'Dependencies/YamlDotNet.dll',
-            'Dependencies/System.IO.Pipelines.dll'
+            'Dependencies/System.IO.Pipelines.dll',
+            'Dependencies/Spectre.Console.dll',
+            'Dependencies/Spectre.Console.Ansi.dll'
         )
         @($files | Where-Object { $_ -notin $allowed }) | Should -BeNullOrEmpty
     }
