@@ -29,6 +29,7 @@
         'Import-TunnelRequest'
         'Get-TunnelConfig'
         'Set-TunnelAuthToken'
+        'Show-TunnelStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
