@@ -132,7 +132,7 @@ internal sealed class LocalForwarder
             var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
             TunnelMetrics.LocalConnectFailures.Add(1);
             ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
-            endpoint.RecordLocalFailure(new LocalFailure(_options.TimeProvider.GetUtcNow(), endpoint.Protocol == "tcp" ? 0 : 502, why));
+            endpoint.RecordLocalFailure(new LocalFailure(_options.TimeProvider.GetUtcNow(), endpoint.Protocol == "tcp" ? 0 : 502, why, connectionId));
             if (endpoint.Protocol != "tcp")
             {
                 await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);

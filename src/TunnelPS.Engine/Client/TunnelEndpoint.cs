@@ -58,7 +58,7 @@ public sealed class TunnelEndpoint
     public event EventHandler? StatusChanged;
 
     /// <summary>Raised (on an engine thread) each time the local service did not answer a visitor.</summary>
-    public event EventHandler? LocalFailed;
+    public event EventHandler<LocalFailure>? LocalFailed;
 
     internal void CountConnection() => Interlocked.Increment(ref _connectionCount);
 
@@ -70,7 +70,15 @@ public sealed class TunnelEndpoint
     {
         Volatile.Write(ref _lastLocalFailure, failure);
         Interlocked.Increment(ref _localFailureCount);
-        EventRaiser.Raise(LocalFailed, this);
+        try
+        {
+            LocalFailed?.Invoke(this, failure);
+        }
+#pragma warning disable CA1031 // A subscriber's failure must not reach the forwarder.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     internal void SetStatus(TunnelStatus status, string? error = null)

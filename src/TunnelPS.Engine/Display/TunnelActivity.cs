@@ -21,6 +21,9 @@ public sealed class TunnelActivity : IDisposable
     /// <summary>At most this many start times are kept for the requests-per-minute figure.</summary>
     public const int RateSamples = 100_000;
 
+    /// <summary>How many local failures are remembered for matching with their captured exchanges.</summary>
+    public const int FailureMatchCapacity = 256;
+
     private static readonly TimeSpan s_rateWindow = TimeSpan.FromMinutes(1);
 
     // Worst first: the session shows the worst status of its URLs. Names, so that a status added to the engine later
@@ -34,6 +37,8 @@ public sealed class TunnelActivity : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly Queue<StatusRequest> _recent = new();
     private readonly Queue<DateTimeOffset> _rateTimes = new();
+    private readonly Dictionary<(string Tunnel, long ConnectionId), StatusRequest> _failureLines = [];
+    private readonly Queue<(string Tunnel, long ConnectionId)> _failureOrder = new();
     private readonly double[] _durations = new double[DurationSamples];
     private int _durationCount;
     private int _durationNext;
@@ -225,6 +230,7 @@ public sealed class TunnelActivity : IDisposable
             Error = exchange.Error,
             IsReplay = exchange.IsReplay,
         };
+        bool isNewLine;
         lock (_gate)
         {
             _requestsTotal++;
@@ -238,15 +244,33 @@ public sealed class TunnelActivity : IDisposable
                 _rateTimes.Enqueue(now);
             }
 
-            AddRecentLocked(request);
+            // A visitor the client answered itself already has its line (from the local failure); when its exchange is
+            // captured too, the captured one (with method and path) takes that line's place instead of adding one.
+            isNewLine = true;
+            if (exchange.Error is not null && _failureLines.Remove((exchange.TunnelName, exchange.ConnectionId), out StatusRequest? failureLine))
+            {
+                isNewLine = false;
+                ReplaceRecentLocked(failureLine, request);
+            }
+            else
+            {
+                AddRecentLocked(request);
+            }
         }
 
-        Raise(request);
+        if (isNewLine)
+        {
+            Raise(request);
+        }
+        else
+        {
+            RaiseChanged();
+        }
     }
 
-    private void OnLocalFailed(object? sender, EventArgs e)
+    private void OnLocalFailed(object? sender, LocalFailure failure)
     {
-        if (sender is not TunnelEndpoint endpoint || endpoint.LastLocalFailure is not { } failure)
+        if (sender is not TunnelEndpoint endpoint)
         {
             return;
         }
@@ -263,9 +287,30 @@ public sealed class TunnelActivity : IDisposable
         lock (_gate)
         {
             AddRecentLocked(request);
+            var key = (endpoint.Name, failure.ConnectionId);
+            if (_failureLines.TryAdd(key, request))
+            {
+                _failureOrder.Enqueue(key);
+            }
+
+            while (_failureOrder.Count > FailureMatchCapacity)
+            {
+                _failureLines.Remove(_failureOrder.Dequeue());
+            }
         }
 
         Raise(request);
+    }
+
+    /// <summary>Puts <paramref name="replacement"/> where <paramref name="old"/> is in the list, if it still is.</summary>
+    private void ReplaceRecentLocked(StatusRequest old, StatusRequest replacement)
+    {
+        StatusRequest[] lines = [.. _recent];
+        _recent.Clear();
+        foreach (StatusRequest line in lines)
+        {
+            _recent.Enqueue(ReferenceEquals(line, old) ? replacement : line);
+        }
     }
 
     private void OnStatusChanged(object? sender, EventArgs e) => RaiseChanged();

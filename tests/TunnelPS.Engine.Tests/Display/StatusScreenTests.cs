@@ -109,7 +109,7 @@ public sealed partial class StatusScreenTests
         StatusSnapshot snapshot = Snapshot() with
         {
             LocalFailures = 1,
-            LastLocalFailure = new LocalFailure(DateTimeOffset.UnixEpoch, 502, "Connection refused"),
+            LastLocalFailure = new LocalFailure(DateTimeOffset.UnixEpoch, 502, "Connection refused", 1),
             Requests = [new StatusRequest { Time = DateTimeOffset.UnixEpoch, TunnelName = "app", Status = 502, Reason = "Bad Gateway", Error = "local service 127.0.0.1:3000 did not answer: Connection refused", IsLocalFailure = true }],
         };
         string[] lines = Plain(new StatusScreen().RenderLines(snapshot, 120, 40));

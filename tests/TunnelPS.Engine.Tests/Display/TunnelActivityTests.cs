@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Display;
+using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Tests.Support;
 
 namespace TunnelPS.Engine.Tests.Display;
@@ -86,6 +87,50 @@ public sealed class TunnelActivityTests
         });
         Assert.Equal(502, snapshot.LastLocalFailure!.Status);
         Assert.Equal(0, snapshot.ConnectionsOpen);
+    }
+
+    [Fact]
+    public async Task A_captured_exchange_of_a_visitor_the_client_answered_takes_its_failure_line_instead_of_adding_one()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(port, "answered", "answered");
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var activity = new TunnelActivity([endpoint], "1.0.0", ["localhost:1"]);
+        var seen = new List<StatusRequest>();
+        activity.RequestSeen += (_, r) => { lock (seen) { seen.Add(r); } };
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        using (var response = await http.GetAsync(endpoint.PublicUrl + "/a"))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        }
+
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().Requests.Count == 1, "the failure line");
+        LocalFailure failure = endpoint.LastLocalFailure!;
+        var store = client.CaptureFor(definition)!;
+
+        // What a client that also captures such visitors adds to the store (same tunnel and connection id), then an
+        // unrelated exchange with an error.
+        store.Add(new CapturedExchange { TunnelName = "answered", ConnectionId = failure.ConnectionId, Method = "GET", Target = "/a", Status = 502, Reason = "Bad Gateway", Error = "answered by the client" });
+        store.Add(new CapturedExchange { TunnelName = "answered", ConnectionId = failure.ConnectionId + 1000, Method = "GET", Target = "/b", Status = 502, Reason = "Bad Gateway", Error = "other" });
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 2, "both exchanges are seen");
+
+        StatusSnapshot snapshot = activity.Snapshot();
+        Assert.Equal(["/b", "/a"], snapshot.Requests.Select(r => r.Target));
+        Assert.False(snapshot.Requests[1].IsLocalFailure);
+        Assert.Equal("answered by the client", snapshot.Requests[1].Error);
+        lock (seen)
+        {
+            Assert.Equal([true, false], seen.Select(r => r.IsLocalFailure));
+            Assert.Equal("/b", seen[1].Target);
+        }
     }
 
     [Fact]
