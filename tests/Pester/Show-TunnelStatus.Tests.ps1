@@ -30,7 +30,7 @@ AfterAll {
 }
 
 Describe 'Show-TunnelStatus in a real terminal (tmux)' {
-    It 'shows the running tunnels and their requests; Ctrl+C closes the view, restores the terminal and leaves the tunnels running' {
+    It 'shows the running tunnels and their requests, follows a resize; Ctrl+C closes the view, restores the terminal and leaves the tunnels running' {
         if (-not $script:hasTmux) { Set-ItResult -Skipped -Because $script:noTmuxReason; return }
         $site = Start-TestHttpSite -Body 'shown'
         $name = 'shown' + [guid]::NewGuid().ToString('n').Substring(0, 6)
@@ -47,6 +47,12 @@ Import-Module '$script:manifest'
             (Invoke-TestRequest "$http/shown?id=7").StatusCode | Should -Be 200
             $null = Wait-TmuxScreen $terminal -Pattern 'GET\s+/shown\?id=7\s+200 OK'
             (Get-TmuxState $terminal).AlternateScreen | Should -BeTrue
+
+            # Resized below 60 columns, the screen says so; widened again, it is whole again.
+            Set-TmuxSize $terminal -Width 40 -Height 32
+            $null = Wait-TmuxScreen $terminal -Pattern 'Widen the window to 60 columns', 'TunnelPS: session online'
+            Set-TmuxSize $terminal -Width 100 -Height 32
+            $null = Wait-TmuxScreen $terminal -Pattern 'GET\s+/shown\?id=7\s+200 OK', 'Session Status\s+online'
 
             Send-TmuxKeys $terminal -Key 'C-c'
             $null = Wait-TmuxState $terminal -Condition { param($s) -not $s.AlternateScreen -and $s.CursorVisible }

@@ -104,6 +104,20 @@ function Send-TmuxKeys {
     }
 }
 
+function Set-TmuxSize {
+    <#
+    .SYNOPSIS
+        Resizes the session's window (the program in it gets SIGWINCH, as when a user resizes a terminal).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)] $Terminal,
+        [Parameter(Mandatory)] [int] $Width,
+        [Parameter(Mandatory)] [int] $Height
+    )
+    $null = Invoke-Tmux $Terminal @('resize-window', '-t', $Terminal.Target, '-x', $Width, '-y', $Height)
+}
+
 function Get-TmuxScreen {
     <#
     .SYNOPSIS
@@ -191,5 +205,5 @@ function Wait-TmuxState {
     }
 }
 
-Export-ModuleMember -Function Test-TmuxAvailable, Start-TmuxPwsh, Stop-TmuxPwsh, Send-TmuxKeys, Get-TmuxScreen, Get-TmuxState,
+Export-ModuleMember -Function Test-TmuxAvailable, Start-TmuxPwsh, Stop-TmuxPwsh, Send-TmuxKeys, Set-TmuxSize, Get-TmuxScreen, Get-TmuxState,
     Wait-TmuxScreen, Wait-TmuxState

@@ -43,9 +43,9 @@ public sealed class StatusScreen
     public string RenderFrame(StatusSnapshot snapshot, int width, int height)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        width = Math.Max(MinimumWidth, width);
-        height = Math.Max(10, height);
-        string[] lines = RenderLines(snapshot, width, height);
+        string[] lines = width < MinimumWidth || height < 3
+            ? NarrowLines(snapshot, Math.Max(1, width), Math.Max(1, height)) // resized below what the screen needs
+            : RenderLines(snapshot, width, Math.Max(10, height));
         var frame = new StringBuilder(Home, (width + 16) * lines.Length + 16);
         for (int i = 0; i < lines.Length; i++)
         {
@@ -116,6 +116,18 @@ public sealed class StatusScreen
             : RequestTable(snapshot.Requests.Take(room).ToList(), width);
         string[] requestLines = Render(requests, width, height);
         return [.. headLines, .. requestLines.Take(room)];
+    }
+
+    /// <summary>What a window made narrower than <see cref="MinimumWidth"/> shows until it is widened again.</summary>
+    internal static string[] NarrowLines(StatusSnapshot snapshot, int width, int height)
+    {
+        string[] lines =
+        [
+            $"TunnelPS: session {snapshot.Status}",
+            $"{snapshot.RequestsTotal} requests, {snapshot.ConnectionsOpen} open",
+            $"Widen the window to {MinimumWidth} columns",
+        ];
+        return lines.Take(height).Select(l => Cut(l, width)).ToArray();
     }
 
     /// <summary>The style of a status name: green online, yellow on the way, red failed or degraded.</summary>

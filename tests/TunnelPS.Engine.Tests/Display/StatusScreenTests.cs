@@ -103,6 +103,19 @@ public sealed partial class StatusScreenTests
         Assert.DoesNotContain("\n\u001b", frame.Replace("\r\n", "|", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(59, 24)]
+    [InlineData(20, 24)]
+    [InlineData(80, 2)]
+    public void A_window_resized_below_what_the_screen_needs_gets_short_lines_that_fit(int width, int height)
+    {
+        string frame = new StatusScreen().RenderFrame(Snapshot(), width, height);
+        string[] lines = frame["\u001b[H".Length..].Replace("\u001b[K", string.Empty, StringComparison.Ordinal).Replace("\u001b[J", string.Empty, StringComparison.Ordinal).Split("\r\n");
+        Assert.True(lines.Length <= height);
+        Assert.All(lines, l => Assert.True(l.Length <= width, $"'{l}' is longer than {width}"));
+        Assert.Equal(StatusScreen.Cut("TunnelPS: session online", width), lines[0]);
+    }
+
     [Fact]
     public void A_local_failure_line_names_the_service_and_the_502()
     {
