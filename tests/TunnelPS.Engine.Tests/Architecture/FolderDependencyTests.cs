@@ -28,6 +28,9 @@ public sealed partial class FolderDependencyTests
     [InlineData("Configuration", "Server")]
     [InlineData("Http", "Server")]
     [InlineData("Http", "Client")]
+    [InlineData("Client", "Display")]
+    [InlineData("Inspection", "Display")]
+    [InlineData("Server", "Display")]
     public void A_lower_folder_does_not_reach_up(string from, string to)
     {
         var edges = Edges();
