@@ -50,7 +50,7 @@ public sealed record StatusSnapshot
     /// <summary>Tunnels shown whose exchanges are not captured (tcp, -NoInspect): they have no request lines.</summary>
     public int UncapturedTunnels { get; init; }
 
-    /// <summary>The newest requests, newest first.</summary>
+    /// <summary>The newest requests, the latest start first.</summary>
     public required IReadOnlyList<StatusRequest> Requests { get; init; }
 
     /// <summary>True once every URL shown has stopped or failed.</summary>

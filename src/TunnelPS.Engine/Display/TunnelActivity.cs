@@ -171,7 +171,8 @@ public sealed class TunnelActivity : IDisposable
                 LocalFailures = localFailures,
                 LastLocalFailure = lastFailure,
                 UncapturedTunnels = uncaptured,
-                Requests = _recent.Reverse().ToList(),
+                // Newest start first: exchanges are captured when they complete, which is not always the order they began.
+                Requests = _recent.Reverse().OrderByDescending(r => r.Time).ToList(),
                 HasEnded = HasEnded,
             };
         }

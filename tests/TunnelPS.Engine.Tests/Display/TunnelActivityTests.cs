@@ -123,14 +123,36 @@ public sealed class TunnelActivityTests
         await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 2, "both exchanges are seen");
 
         StatusSnapshot snapshot = activity.Snapshot();
-        Assert.Equal(["/b", "/a"], snapshot.Requests.Select(r => r.Target));
-        Assert.False(snapshot.Requests[1].IsLocalFailure);
-        Assert.Equal("answered by the client", snapshot.Requests[1].Error);
+        Assert.Equal(["/a", "/b"], snapshot.Requests.Select(r => r.Target).Order());
+        StatusRequest answered = Assert.Single(snapshot.Requests, r => r.Target == "/a");
+        Assert.False(answered.IsLocalFailure);
+        Assert.Equal("answered by the client", answered.Error);
         lock (seen)
         {
             Assert.Equal([true, false], seen.Select(r => r.IsLocalFailure));
             Assert.Equal("/b", seen[1].Target);
         }
+    }
+
+    [Fact]
+    public async Task Requests_are_listed_by_start_time_latest_first_whatever_order_they_were_captured_in()
+    {
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(local.Port, "order", "order");
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var activity = new TunnelActivity([endpoint], "1.0.0", ["localhost:1"]);
+        var store = client.CaptureFor(definition)!;
+        var start = DateTimeOffset.UtcNow;
+
+        foreach (var (target, second) in new[] { ("/second", 2), ("/first", 1), ("/third", 3) })
+        {
+            store.Add(new CapturedExchange { TunnelName = "order", Method = "GET", Target = target, Status = 200, Reason = "OK", StartTime = start.AddSeconds(second) });
+        }
+
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 3, "the three exchanges");
+        Assert.Equal(["/third", "/second", "/first"], activity.Snapshot().Requests.Select(r => r.Target));
     }
 
     [Fact]
