@@ -40,6 +40,7 @@ public sealed class InspectorScreenshotTests(InspectorPageFixture fixture) : ICl
         await Expect(page.Locator("#detail .pane pre.code")).ToContainTextAsync("\"oat milk\"");
         await Expect(page.Locator("#rows tr")).ToHaveCountAsync(6);
         await Expect(page.Locator("#rows td.status.s4")).ToHaveTextAsync("404");
+        await Expect(page.Locator("#toast")).ToBeHiddenAsync(new LocatorAssertionsToBeHiddenOptions { Timeout = 15_000 }); // the replay's note fades
 
         var file = Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } wanted
             ? Path.GetFullPath(wanted)
