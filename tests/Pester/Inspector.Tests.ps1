@@ -344,7 +344,7 @@ Describe 'Start-Tunnel and the session''s web inspector' {
         Get-Tunnel -Name 'insp-bad' -ErrorAction Ignore | Should -BeNullOrEmpty
     }
 
-    It 'takes inspect_addr from the config file (an address, or disabled)' {
+    It 'takes inspect_addr from the config file (an address, or disabled), and refuses a bad one naming the file' {
         $dir = Join-Path ([System.IO.Path]::GetTempPath()) ('tunnelps-inspect-' + [guid]::NewGuid().ToString('n'))
         $null = New-Item -ItemType Directory -Path $dir
         $saved = $PSDefaultParameterValues['Start-Tunnel:InspectAddress']
@@ -373,6 +373,22 @@ tunnels:
   cfg: { proto: { http: $($site.Port) } }
 "@
             (Start-Tunnel -Name cfg -ConfigPath $off).InspectUrl | Should -BeNullOrEmpty
+            Get-Tunnel | Stop-Tunnel
+
+            $bad = Join-Path $dir 'bad.yml'
+            Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value @"
+server_addr: "localhost:$($server.Port)"
+inspect_addr: "inspector.example.com:4040"
+tunnels:
+  cfg: { proto: { http: $($site.Port) } }
+"@
+            # A DNS name: the inspector listens on an address (or localhost). The error names the file, line and column.
+            $err = { Start-Tunnel -Name cfg -ConfigPath $bad -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru
+            $err.Exception.Message | Should -Match ([regex]::Escape("$($bad):2:"))
+            $err.Exception.Message | Should -Match 'inspect_addr'
+            $err.Exception.Message | Should -Match 'inspector\.example\.com:4040'
+            Get-Tunnel -Name cfg -ErrorAction Ignore | Should -BeNullOrEmpty
         }
         finally {
             $PSDefaultParameterValues['Start-Tunnel:InspectAddress'] = $saved

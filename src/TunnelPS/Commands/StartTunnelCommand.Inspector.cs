@@ -50,6 +50,7 @@ public sealed partial class StartTunnelCommand
             }
             else if (!InspectorAddress.TryParse(configured, out address, out string? error))
             {
+                // Not reached while the config loader checks inspect_addr the same way; a tunnel never fails for it.
                 WriteWarning($"{config.SourcePath}: inspect_addr: {error} The tunnel runs without the web inspector.");
                 return InspectorHost.Begin(null, isDefault: false, given: false);
             }
