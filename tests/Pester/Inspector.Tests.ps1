@@ -336,6 +336,26 @@ Describe 'Start-Tunnel and the session''s web inspector' {
         finally { $again | Stop-Tunnel }
     }
 
+    It 'stops the inspector when the module is removed' {
+        $body = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$(Get-TunnelPSManifestPath)'
+`$null = Start-TunnelServer -Port 0 -HttpPort 0 -WarningAction Ignore
+`$tunnel = Start-Tunnel -Http $($site.Port) -Scheme http -InspectAddress 127.0.0.1:0
+`$port = ([uri]`$tunnel.InspectUrl).Port
+`$before = [System.Net.Sockets.TcpClient]::new(); `$before.Connect('127.0.0.1', `$port); `$before.Dispose()
+'LISTENING=' + `$port
+Remove-Module TunnelPS
+`$after = [System.Net.Sockets.TcpClient]::new()
+try { `$after.Connect('127.0.0.1', `$port); 'STILL-OPEN' } catch { 'CLOSED' } finally { `$after.Dispose() }
+"@
+        $run = Invoke-FreshPwsh -Script $body -Timeout 60
+        $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
+        @($run.Output | Where-Object { $_ -like 'LISTENING=*' }) | Should -HaveCount 1
+        $run.Output | Should -Contain 'CLOSED'
+        $run.Output | Should -Not -Contain 'STILL-OPEN'
+    }
+
     It 'refuses a bad -InspectAddress with an InvalidArgument error that names it' {
         $err = { Start-Tunnel -Http $site.Port -Scheme http -Name 'insp-bad' -InspectAddress 'localhost:http' -ErrorAction Stop } |
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -PassThru
