@@ -350,6 +350,9 @@ function Invoke-TestTask {
     # The xunit projects: the engine's, and the web inspector's page in Debian's chromium (its tests skip, with
     # the reason, when chromium is missing; Playwright never downloads a browser).
     $env:PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1'
+    if (-not (Get-Command -Name chromium -CommandType Application -ErrorAction Ignore)) {
+        Write-Host 'No chromium on the PATH: the web inspector''s browser tests skip (apt-get install -y chromium runs them).' -ForegroundColor Yellow
+    }
     $xunit = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
     foreach ($project in 'TunnelPS.Engine.Tests', 'TunnelPS.Inspector.Tests') {
         Write-Step "xunit: tests/$project"
