@@ -76,10 +76,21 @@ public sealed class InspectorPageFixture : IAsyncLifetime
     }
 
     /// <summary>A new page at the inspector, once its live stream is connected.</summary>
-    public async Task<IPage> OpenPageAsync(int width = 1280, int height = 800)
+    /// <param name="loaded">When given, receives the URL of every request the page makes.</param>
+    public async Task<IPage> OpenPageAsync(int width = 1280, int height = 800, List<string>? loaded = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
         var page = await context.NewPageAsync();
+        if (loaded is not null)
+        {
+            page.Request += (_, request) =>
+            {
+                lock (loaded)
+                {
+                    loaded.Add(request.Url);
+                }
+            };
+        }
         await page.GotoAsync(Inspector.Url.ToString());
         await Assertions.Expect(page.Locator("#live.on")).ToHaveTextAsync("live");
         return page;

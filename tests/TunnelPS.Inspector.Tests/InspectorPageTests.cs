@@ -16,7 +16,8 @@ public sealed class InspectorPageTests(InspectorPageFixture fixture) : IClassFix
     [BrowserFact]
     public async Task A_request_through_the_tunnel_appears_live_without_a_reload()
     {
-        var page = await fixture.OpenPageAsync();
+        var loaded = new List<string>();
+        var page = await fixture.OpenPageAsync(loaded: loaded);
         await page.EvaluateAsync("() => { window.__sameDocument = 'yes'; }");
         var path = Unique("live") + "?q=1";
 
@@ -29,6 +30,12 @@ public sealed class InspectorPageTests(InspectorPageFixture fixture) : IClassFix
         await Expect(row.Locator("td.status")).ToHaveTextAsync("200");
         await Expect(row.Locator("td").Nth(5)).ToHaveTextAsync("web");
         Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
+        // Everything the page loaded came from the inspector itself: no CDN, nothing from another origin.
+        lock (loaded)
+        {
+            Assert.Contains(loaded, url => url.EndsWith("/app.js", StringComparison.Ordinal));
+            Assert.All(loaded, url => Assert.StartsWith(fixture.Inspector.Url.ToString(), url, StringComparison.Ordinal));
+        }
         await page.Context.CloseAsync();
     }
 
