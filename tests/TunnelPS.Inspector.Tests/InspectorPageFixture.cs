@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Playwright;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
 using TunnelPS.Engine.Server;

@@ -451,7 +451,7 @@ public static partial class AgentConfigLoader
             }
             var hostPort = HostPort(key, node, requirePort: true);
             // The web inspector listens on an IP address (or localhost): a DNS name is refused here, with its position.
-            if (hostPort is not null && !Inspector.InspectorAddress.TryParse(hostPort, out _, out var error))
+            if (hostPort is not null && !InspectorAddress.TryParse(hostPort, out _, out var error))
             {
                 throw Fail(node, "inspect_addr " + error, string.Empty);
             }

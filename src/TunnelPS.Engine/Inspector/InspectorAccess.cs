@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using TunnelPS.Engine.Configuration;
 
 namespace TunnelPS.Engine.Inspector;
 

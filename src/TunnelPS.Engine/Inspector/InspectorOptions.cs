@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Inspector;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 

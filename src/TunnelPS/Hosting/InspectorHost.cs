@@ -1,5 +1,6 @@
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspector;
 
 namespace TunnelPS.Hosting;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspector;
 
 namespace TunnelPS.Engine.Tests.Inspector;

@@ -1,6 +1,7 @@
 using System.Net.Http;
 using System.Text;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
 using TunnelPS.Engine.Tests.Support;

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net.Http;
 using System.Text;
 using System.Text.Json;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
 

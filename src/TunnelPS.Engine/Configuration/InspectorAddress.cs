@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace TunnelPS.Engine.Inspector;
+namespace TunnelPS.Engine.Configuration;
 
 /// <summary>
 /// Where the web inspector listens: an IP address (or <c>localhost</c>, which means 127.0.0.1) and a port, 0 for any

@@ -1,7 +1,7 @@
 using System.Net;
-using TunnelPS.Engine.Inspector;
+using TunnelPS.Engine.Configuration;
 
-namespace TunnelPS.Engine.Tests.Inspector;
+namespace TunnelPS.Engine.Tests.Configuration;
 
 public sealed class InspectorAddressTests
 {
