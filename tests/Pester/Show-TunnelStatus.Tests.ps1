@@ -37,7 +37,7 @@ Describe 'Show-TunnelStatus in a real terminal (tmux)' {
         $setup = @"
 `$impostor = [System.Reflection.Assembly]::LoadFrom('$(Join-Path $script:impostorDir 'Spectre.Console.dll')')
 Import-Module '$script:manifest'
-`$null = Start-Tunnel -Http $($site.Port) -Subdomain $name -ServerAddress 'localhost:$($script:server.Port)' -ServerCertificateThumbprint '$($script:server.CertificateThumbprint)'
+`$null = Start-Tunnel -Http $($site.Port) -Subdomain $name -ServerAddress 'localhost:$($script:server.Port)' -ServerCertificateThumbprint '$($script:server.CertificateThumbprint)' -InspectAddress disabled
 "@
         $terminal = Start-TmuxPwsh -Width 100 -Height 32 -SetupScript $setup
         try {
@@ -45,7 +45,8 @@ Import-Module '$script:manifest'
             $http = "http://$name.localhost:$($script:server.HttpPort)"
             $null = Wait-TmuxScreen $terminal -Pattern 'Session Status\s+online', "Forwarding\s+$([regex]::Escape($http)) -> ", '\(Ctrl\+C to close; tunnels keep running\)'
             (Invoke-TestRequest "$http/shown?id=7").StatusCode | Should -Be 200
-            $null = Wait-TmuxScreen $terminal -Pattern 'GET\s+/shown\?id=7\s+200 OK'
+            $screen = Wait-TmuxScreen $terminal -Pattern 'GET\s+/shown\?id=7\s+200 OK'
+            $screen | Should -Not -Match 'Web Interface' -Because 'the tunnel has no inspector (-InspectAddress disabled)'
             (Get-TmuxState $terminal).AlternateScreen | Should -BeTrue
 
             # Resized below 60 columns, the screen says so; widened again, it is whole again.

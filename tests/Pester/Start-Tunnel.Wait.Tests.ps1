@@ -51,6 +51,8 @@ Describe 'Start-Tunnel -Wait in a real terminal (tmux)' {
             $screen = Wait-TmuxScreen $terminal -Pattern 'Session Status\s+online', "Forwarding\s+$([regex]::Escape($http)) -> localhost:$($site.Port)", "Forwarding\s+$([regex]::Escape($https)) -> localhost:$($site.Port)"
             $screen | Should -Match 'Version\s+\d+\.\d+\.\d+'
             $screen | Should -Match "Server\s+localhost:$($script:server.Port)"
+            # The session's web inspector (127.0.0.1:4040, or the next free port when another session has it).
+            $screen | Should -Match '(?m)^Web Interface\s+http://127\.0\.0\.1:\d+\s*$'
             (Get-TmuxState $terminal).AlternateScreen | Should -BeTrue
             (Get-TmuxState $terminal).CursorVisible | Should -BeFalse
 

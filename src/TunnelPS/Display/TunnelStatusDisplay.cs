@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using System.Management.Automation.Host;
-using System.Reflection;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Display;
 using TunnelPS.Hosting;
@@ -19,9 +18,6 @@ namespace TunnelPS.Display;
 /// </remarks>
 internal static class TunnelStatusDisplay
 {
-    // Read by name: the web inspector (issue 9) adds Tunnel.InspectUrl; before it lands there is no such property.
-    private static readonly PropertyInfo? s_inspectUrl = typeof(Tunnel).GetProperty("InspectUrl", BindingFlags.Public | BindingFlags.Instance);
-
     /// <summary>True when the full screen can be drawn on <paramref name="host"/>; false for plain lines.</summary>
     internal static bool CanDrawScreen(PSHost host)
     {
@@ -62,7 +58,7 @@ internal static class TunnelStatusDisplay
         string version = cmdlet.MyInvocation.MyCommand.Module?.Version?.ToString() ?? typeof(Tunnel).Assembly.GetName().Version?.ToString(3) ?? "?";
         IReadOnlyList<string> servers = tunnels.Select(t => t.ServerAddress).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         IReadOnlyList<TunnelEndpoint> endpoints = tunnels.Select(t => t.Endpoint).ToList();
-        Func<string?> inspectUrl = () => tunnels.Select(ReadInspectUrl).FirstOrDefault(u => !string.IsNullOrEmpty(u));
+        Func<string?> inspectUrl = () => tunnels.Select(t => t.InspectUrl).FirstOrDefault(u => !string.IsNullOrEmpty(u));
 
         return async ct =>
         {
@@ -102,9 +98,6 @@ internal static class TunnelStatusDisplay
             }
         };
     }
-
-    /// <summary>The web inspector URL of <paramref name="tunnel"/>, when the module has one.</summary>
-    internal static string? ReadInspectUrl(Tunnel tunnel) => s_inspectUrl?.GetValue(tunnel) as string;
 
     private static void WriteLine(PSCmdlet cmdlet, string line) =>
         cmdlet.WriteInformation(new HostInformationMessage { Message = line }, ["PSHOST"]);

@@ -26,6 +26,7 @@ public sealed partial class FolderDependencyTests
     [InlineData("Server", "Client")]
     [InlineData("Client", "Server")]
     [InlineData("Configuration", "Server")]
+    [InlineData("Configuration", "Inspector")]
     [InlineData("Http", "Server")]
     [InlineData("Http", "Client")]
     [InlineData("Client", "Display")]
