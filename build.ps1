@@ -160,6 +160,9 @@ $DependencyFiles = @(
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'YamlDotNet.dll'
     'System.IO.Pipelines.dll'
+    # Loaded only by a server started with -Cluster (Cluster/RedisClusterStore.cs).
+    'StackExchange.Redis.dll'
+    'Pipelines.Sockets.Unofficial.dll'
 )
 
 $script:Completed = [System.Collections.Generic.HashSet[string]]::new()

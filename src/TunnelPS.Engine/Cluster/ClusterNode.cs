@@ -1,0 +1,268 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Server;
+
+namespace TunnelPS.Engine.Cluster;
+
+/// <summary>
+/// A server's membership of a cluster: it claims every name and TCP port in the cluster store before a client gets
+/// it, reserves them when the client goes (for its reconnect on any node), releases them when the client closes them,
+/// and announces the node with a heartbeat that also renews the leases of the tunnels it serves. Lease writes run in
+/// the order they were asked for, so a session's reservation never lands after its successor's claim.
+/// </summary>
+internal sealed class ClusterNode : IAsyncDisposable
+{
+    private readonly TunnelServer _server;
+    private readonly IClusterStore _store;
+    private readonly ILogger _logger;
+    private readonly byte[] _tenantKey;
+    private readonly object _gate = new();
+    private Task _tail = Task.CompletedTask;
+    private volatile bool _storeDown;
+
+    public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
+    {
+        _server = server;
+        Options = options;
+        _store = store;
+        _logger = logger;
+        Name = options.NodeName;
+        Run = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        Address = options.NodeAddress ?? server.ServerAddress;
+        _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
+    }
+
+    public ClusterOptions Options { get; }
+    public string Name { get; }
+
+    /// <summary>This run of the node: a restarted node has a new one, so its old run's leases count as a stopped node's.</summary>
+    public string Run { get; }
+
+    /// <summary>Where other nodes reach this one.</summary>
+    public string Address { get; }
+
+    public string StoreDescription => _store.Description;
+
+    /// <summary>False from a failed heartbeat until one succeeds again.</summary>
+    public bool StoreReachable => !_storeDown;
+
+    /// <summary>Connects to the cluster store (the only place that names the Redis client, so it loads only for a cluster).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Task<IClusterStore> ConnectStoreAsync(ClusterOptions options, CancellationToken cancellationToken) =>
+        RedisClusterStore.ConnectAsync(options, cancellationToken);
+
+    /// <summary>The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>.</summary>
+    public ClusterLease LeaseFor(ControlSession session, string key)
+    {
+        Span<byte> tenant = stackalloc byte[32];
+        HMACSHA256.HashData(_tenantKey, Encoding.UTF8.GetBytes(session.Tenant.Key), tenant);
+        Span<byte> id = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(session.ClientId), id);
+        return new ClusterLease(key, Convert.ToHexString(tenant[..16]).ToLowerInvariant(), Convert.ToHexString(id[..16]).ToLowerInvariant(), Name, Run);
+    }
+
+    /// <summary>
+    /// Claims a tunnel's name (or port) in the cluster; null when it is the tunnel's now, or the error for its client
+    /// (the same words a single server uses, or why the cluster store cannot decide).
+    /// </summary>
+    public async Task<string?> ClaimAsync(RegisteredTunnel tunnel, ControlSession session)
+    {
+        var tcp = tunnel.Protocol == "tcp";
+        var lease = LeaseFor(session, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
+        var parents = tcp ? [] : HostNames.Parents(tunnel.Host).ToList();
+        (ClusterClaimResult Result, string? Conflict) answer;
+        try
+        {
+            answer = await Enqueue(() => _store.ClaimAsync(lease, parents, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            return $"The tunnel {tunnel.Url} cannot be registered now: the cluster's store does not answer ({ex.Message}). Tunnels already open keep serving; try again when it is back.";
+        }
+        if (answer.Result == ClusterClaimResult.Claimed)
+        {
+            tunnel.ClusterLease = lease;
+            return null;
+        }
+        return answer.Result switch
+        {
+            ClusterClaimResult.OtherTenant when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
+            ClusterClaimResult.OtherTenant => $"The tunnel {tunnel.Url} is already registered by another client. Choose another -Subdomain or -Hostname.",
+            ClusterClaimResult.OtherSession when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
+            ClusterClaimResult.OtherSession => $"The tunnel {tunnel.Url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.",
+            ClusterClaimResult.ParentHeld => $"The name {tunnel.Host} lies under {answer.Conflict}, which another client holds. Choose a name that is not under another tenant's.",
+            _ => $"The name {tunnel.Host} is a parent of names another client holds. Choose another name.",
+        };
+    }
+
+    /// <summary>Gives a lease up (its client closed the tunnel).</summary>
+    public void Release(ClusterLease lease)
+    {
+        var parents = lease.Host is { } host ? HostNames.Parents(host).ToList() : [];
+        _server.Track(Write("release", lease, () => _store.ReleaseAsync(lease, parents, CancellationToken.None)));
+    }
+
+    /// <summary>Keeps a lease for its tenant's reconnect on any node (its client went away, or this node stops).</summary>
+    public void Reserve(ClusterLease lease) =>
+        _server.Track(Write("reserve", lease, () => _store.ReserveAsync(lease, _server.Options.ReconnectGrace, CancellationToken.None)));
+
+    private async Task Write(string action, ClusterLease lease, Func<Task> operation)
+    {
+        try
+        {
+            await Enqueue(async () =>
+            {
+                await operation().ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, action, lease.Key, ex.Message);
+        }
+    }
+
+    /// <summary>Runs lease writes one after another, in the order they were asked for.</summary>
+    private Task<T> Enqueue<T>(Func<Task<T>> operation)
+    {
+        lock (_gate)
+        {
+            var next = _tail.ContinueWith(_ => operation(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            _tail = next;
+            return next;
+        }
+    }
+
+    /// <summary>Announces the node and renews its leases until <paramref name="token"/> is cancelled; never throws for the store.</summary>
+    public async Task RunHeartbeatAsync(CancellationToken token)
+    {
+        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, Options.NodeTimeout.Ticks / 3));
+        using var timer = new PeriodicTimer(interval, _server.Options.TimeProvider);
+        do
+        {
+            await HeartbeatOnceAsync().ConfigureAwait(false);
+        }
+        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false));
+    }
+
+    /// <summary>One heartbeat: the node's presence and description, its live leases renewed, lost ones acted on.</summary>
+    internal async Task HeartbeatOnceAsync()
+    {
+        var held = new Dictionary<string, (ClusterLease Lease, ControlSession Session)>(StringComparer.Ordinal);
+        var urls = new List<string>();
+        foreach (var tunnel in _server.Registry.All())
+        {
+            if (tunnel is { Session: { } session, ClusterLease: { } lease })
+            {
+                held.TryAdd(lease.Key, (lease, session));
+                urls.Add(tunnel.Url);
+            }
+        }
+        var leases = held.Values.Select(h => h.Lease).ToList();
+        try
+        {
+            var (lost, otherRun) = await _store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            if (_storeDown)
+            {
+                _storeDown = false;
+                ClusterLog.StoreBack(_logger);
+            }
+            if (otherRun is not null)
+            {
+                ClusterLog.DuplicateNode(_logger, Name, otherRun);
+            }
+            foreach (var gone in lost)
+            {
+                if (held.TryGetValue(gone.Key, out var entry))
+                {
+                    ClusterLog.LeaseLost(_logger, entry.Session.Label, gone.Key);
+                    entry.Session.End("the cluster gave " + gone.Key + " to another session");
+                }
+            }
+        }
+        catch (ClusterStoreException ex)
+        {
+            if (!_storeDown)
+            {
+                _storeDown = true;
+                ClusterLog.StoreUnreachable(_logger, ex.Message);
+            }
+        }
+    }
+
+    private string Describe(List<string> urls)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", Name);
+            json.WriteString("address", Address);
+            json.WriteNumber("sessions", _server.SessionCount);
+            json.WriteString("started", _server.StartTime);
+            json.WriteString("seen", _server.Options.TimeProvider.GetUtcNow());
+            json.WriteStartArray("tunnels");
+            foreach (var url in urls)
+            {
+                json.WriteStringValue(url);
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The nodes of the cluster alive now, as their heartbeats describe them.</summary>
+    public async Task<IReadOnlyList<ClusterNodeInfo>> NodesAsync(CancellationToken cancellationToken)
+    {
+        var nodes = new List<ClusterNodeInfo>();
+        foreach (var text in await _store.NodesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(text);
+                var root = doc.RootElement;
+                nodes.Add(new ClusterNodeInfo(
+                    root.GetProperty("name").GetString() ?? "",
+                    root.GetProperty("address").GetString() ?? "",
+                    root.GetProperty("sessions").GetInt32(),
+                    [.. root.GetProperty("tunnels").EnumerateArray().Select(e => e.GetString() ?? "")],
+                    root.GetProperty("started").GetDateTimeOffset(),
+                    root.GetProperty("seen").GetDateTimeOffset()));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                // A node description this version cannot read (another version's node): left out.
+            }
+        }
+        return [.. nodes.OrderBy(n => n.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Who holds a lease key in the cluster, or null.</summary>
+    public Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken) => _store.FindAsync(key, cancellationToken);
+
+    /// <summary>Waits for the lease writes asked for so far, leaves the cluster (its leases stay, reserved or live, until they lapse) and disconnects.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Task tail;
+        lock (_gate)
+        {
+            tail = _tail;
+        }
+        try
+        {
+            await tail.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await _store.LeaveAsync(Name, Run, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ClusterStoreException or TimeoutException)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, "leave", "node:" + Name, ex.Message);
+        }
+        await _store.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace TunnelPS.Engine.Diagnostics;
+
+/// <summary>Cluster log events of a server node (fixed ids 1100 and up).</summary>
+internal static partial class ClusterLog
+{
+    [LoggerMessage(1100, LogLevel.Information, "Node {Node} joined the cluster ({Store}), reachable at {Address}")]
+    public static partial void Joined(ILogger logger, string node, string store, string address);
+
+    [LoggerMessage(1101, LogLevel.Warning, "The cluster store cannot be reached: {Reason}. Open tunnels keep serving; new tunnels are refused until it is back")]
+    public static partial void StoreUnreachable(ILogger logger, string reason);
+
+    [LoggerMessage(1102, LogLevel.Information, "The cluster store answers again")]
+    public static partial void StoreBack(ILogger logger);
+
+    [LoggerMessage(1103, LogLevel.Warning, "Another process announced itself as node {Node} (run {OtherRun}); node names must be unique in a cluster")]
+    public static partial void DuplicateNode(ILogger logger, string node, string otherRun);
+
+    [LoggerMessage(1104, LogLevel.Warning, "Session {Session} lost {Key} in the cluster (another session took it back); the session ends so that its client reconnects")]
+    public static partial void LeaseLost(ILogger logger, string session, string key);
+
+    [LoggerMessage(1105, LogLevel.Warning, "Could not {Action} {Key} in the cluster store: {Reason}")]
+    public static partial void LeaseWriteFailed(ILogger logger, string action, string key, string reason);
+}
