@@ -35,6 +35,63 @@ internal sealed class ClusterNode : IAsyncDisposable
         Run = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
         Address = options.NodeAddress ?? server.ServerAddress;
         _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
+        Links = new NodeLinks(server, this, options.Secret, logger);
+    }
+
+    /// <summary>The links to the other nodes (visitor forwarding).</summary>
+    public NodeLinks Links { get; }
+
+    /// <summary>
+    /// Where a visitor for <paramref name="host"/>, which this node does not serve, must go: to the node that serves
+    /// it (over the link to it), a 503 while its client is away, a 404 when no node holds it.
+    /// </summary>
+    public async Task<NodeRoute> RouteAsync(string host, CancellationToken cancellationToken)
+    {
+        ClusterLeaseHolder? holder;
+        try
+        {
+            holder = await _store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            return new NodeRoute(NodeRouteKind.Unavailable, Problem: ex.Message);
+        }
+        if (holder is null)
+        {
+            return new NodeRoute(NodeRouteKind.None);
+        }
+        if (!holder.Live || !holder.NodeAlive || holder.Node == Name || AddressOf(holder.NodeDescription) is not { } address)
+        {
+            // Reserved, or held by a node that stopped (its client is on its way elsewhere), or by this node's
+            // previous run: the client is away.
+            return new NodeRoute(NodeRouteKind.Reserved, Node: holder.Node);
+        }
+        try
+        {
+            var link = await Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new NodeRoute(NodeRouteKind.Remote, link, holder.Node);
+        }
+        catch (IOException ex)
+        {
+            return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: ex.Message);
+        }
+    }
+
+    private static string? AddressOf(string? description)
+    {
+        if (description is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(description);
+            return doc.RootElement.TryGetProperty("address", out var address) ? address.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     public ClusterOptions Options { get; }
@@ -164,6 +221,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             }
         }
         var leases = held.Values.Select(h => h.Lease).ToList();
+        Links.PingAll();
         try
         {
             var (lost, otherRun) = await _store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
@@ -249,6 +307,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// <summary>Waits for the lease writes asked for so far, leaves the cluster (its leases stay, reserved or live, until they lapse) and disconnects.</summary>
     public async ValueTask DisposeAsync()
     {
+        Links.CloseAll();
         Task tail;
         lock (_gate)
         {

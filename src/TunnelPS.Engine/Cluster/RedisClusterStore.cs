@@ -258,8 +258,8 @@ internal sealed class RedisClusterStore : IClusterStore
         {
             return null;
         }
-        var run = (string?)await Guard(_db.StringGetAsync(Prefix + "node:" + fields[2])).ConfigureAwait(false);
-        return new ClusterLeaseHolder(fields[0], fields[1], fields[2], fields[3], fields[4] == "live", run == fields[3]);
+        var node = await Guard(_db.StringGetAsync([Prefix + "node:" + fields[2], Prefix + "nodeinfo:" + fields[2]])).ConfigureAwait(false);
+        return new ClusterLeaseHolder(fields[0], fields[1], fields[2], fields[3], fields[4] == "live", (string?)node[0] == fields[3], (string?)node[1]);
     }
 
     public async Task<IReadOnlyList<string>> NodesAsync(CancellationToken cancellationToken)

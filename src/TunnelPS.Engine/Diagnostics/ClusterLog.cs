@@ -22,4 +22,16 @@ internal static partial class ClusterLog
 
     [LoggerMessage(1105, LogLevel.Warning, "Could not {Action} {Key} in the cluster store: {Reason}")]
     public static partial void LeaseWriteFailed(ILogger logger, string action, string key, string reason);
+
+    [LoggerMessage(1106, LogLevel.Information, "Cluster link to node {Node} at {Address} opened")]
+    public static partial void LinkOpened(ILogger logger, string node, string address);
+
+    [LoggerMessage(1107, LogLevel.Warning, "Cluster link to node {Node} at {Address} failed: {Reason}")]
+    public static partial void LinkFailed(ILogger logger, string node, string address, string reason);
+
+    [LoggerMessage(1108, LogLevel.Information, "Cluster link from node {Node} ({RemoteAddress}) accepted")]
+    public static partial void LinkAccepted(ILogger logger, string node, string remoteAddress);
+
+    [LoggerMessage(1109, LogLevel.Debug, "[{ConnectionId}] Visitor {RemoteAddress} for {Host} forwarded to node {Node}")]
+    public static partial void Forwarded(ILogger logger, long connectionId, string remoteAddress, string host, string node);
 }

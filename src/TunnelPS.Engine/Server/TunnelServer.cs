@@ -557,6 +557,7 @@ public sealed class TunnelServer : IAsyncDisposable
             await _httpListener.DisposeAsync().ConfigureAwait(false);
         }
         Sessions.EndAll("the server is stopping");
+        Cluster?.Links.CloseAll();
         if (Cluster is null)
         {
             foreach (var tunnel in Registry.All())
