@@ -24,6 +24,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     private readonly object _gate = new();
     private Task _tail = Task.CompletedTask;
     private volatile bool _storeDown;
+    private volatile bool _abandoned;
 
     public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
     {
@@ -50,7 +51,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         ClusterLeaseHolder? holder;
         try
         {
-            holder = await _store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
+            holder = await Store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterStoreException ex)
         {
@@ -105,6 +106,12 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public string StoreDescription => _store.Description;
 
+    /// <summary>The store, unless a test made this node abandon it (a crash: nothing more is written).</summary>
+    private IClusterStore Store => _abandoned ? throw new ClusterStoreException("this node abandoned the cluster store (a test's crash)") : _store;
+
+    /// <summary>Test hook: from now on the node writes nothing to the cluster store, as if its process had died.</summary>
+    internal void AbandonStoreForTest() => _abandoned = true;
+
     /// <summary>False from a failed heartbeat until one succeeds again.</summary>
     public bool StoreReachable => !_storeDown;
 
@@ -118,9 +125,15 @@ internal sealed class ClusterNode : IAsyncDisposable
     {
         Span<byte> tenant = stackalloc byte[32];
         HMACSHA256.HashData(_tenantKey, Encoding.UTF8.GetBytes(session.Tenant.Key), tenant);
+        return new ClusterLease(key, Convert.ToHexString(tenant[..16]).ToLowerInvariant(), SessionHash(session.ClientId), Name, Run);
+    }
+
+    /// <summary>What the cluster store keeps of a session id: a hash (the id is a secret).</summary>
+    private static string SessionHash(string clientId)
+    {
         Span<byte> id = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(session.ClientId), id);
-        return new ClusterLease(key, Convert.ToHexString(tenant[..16]).ToLowerInvariant(), Convert.ToHexString(id[..16]).ToLowerInvariant(), Name, Run);
+        SHA256.HashData(Encoding.UTF8.GetBytes(clientId), id);
+        return Convert.ToHexString(id[..16]).ToLowerInvariant();
     }
 
     /// <summary>
@@ -132,10 +145,12 @@ internal sealed class ClusterNode : IAsyncDisposable
         var tcp = tunnel.Protocol == "tcp";
         var lease = LeaseFor(session, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
         var parents = tcp ? [] : HostNames.Parents(tunnel.Host).ToList();
+        // A client that moved from another node presents its id there; the lease of that session is its own.
+        var previous = session.Auth.ClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId ? SessionHash(old) : "";
         (ClusterClaimResult Result, string? Conflict) answer;
         try
         {
-            answer = await Enqueue(() => _store.ClaimAsync(lease, parents, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
+            answer = await Enqueue(() => Store.ClaimAsync(lease, previous, parents, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (ClusterStoreException ex)
         {
@@ -161,12 +176,12 @@ internal sealed class ClusterNode : IAsyncDisposable
     public void Release(ClusterLease lease)
     {
         var parents = lease.Host is { } host ? HostNames.Parents(host).ToList() : [];
-        _server.Track(Write("release", lease, () => _store.ReleaseAsync(lease, parents, CancellationToken.None)));
+        _server.Track(Write("release", lease, () => Store.ReleaseAsync(lease, parents, CancellationToken.None)));
     }
 
     /// <summary>Keeps a lease for its tenant's reconnect on any node (its client went away, or this node stops).</summary>
     public void Reserve(ClusterLease lease) =>
-        _server.Track(Write("reserve", lease, () => _store.ReserveAsync(lease, _server.Options.ReconnectGrace, CancellationToken.None)));
+        _server.Track(Write("reserve", lease, () => Store.ReserveAsync(lease, _server.Options.ReconnectGrace, CancellationToken.None)));
 
     private async Task Write(string action, ClusterLease lease, Func<Task> operation)
     {
@@ -224,7 +239,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         Links.PingAll();
         try
         {
-            var (lost, otherRun) = await _store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            var (lost, otherRun) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
             if (_storeDown)
             {
                 _storeDown = false;
@@ -279,7 +294,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public async Task<IReadOnlyList<ClusterNodeInfo>> NodesAsync(CancellationToken cancellationToken)
     {
         var nodes = new List<ClusterNodeInfo>();
-        foreach (var text in await _store.NodesAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var text in await Store.NodesAsync(cancellationToken).ConfigureAwait(false))
         {
             try
             {
@@ -302,7 +317,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     }
 
     /// <summary>Who holds a lease key in the cluster, or null.</summary>
-    public Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken) => _store.FindAsync(key, cancellationToken);
+    public Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken) => Store.FindAsync(key, cancellationToken);
 
     /// <summary>Waits for the lease writes asked for so far, leaves the cluster (its leases stay, reserved or live, until they lapse) and disconnects.</summary>
     public async ValueTask DisposeAsync()
@@ -316,7 +331,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         try
         {
             await tail.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            await _store.LeaveAsync(Name, Run, CancellationToken.None).ConfigureAwait(false);
+            await Store.LeaveAsync(Name, Run, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ClusterStoreException or TimeoutException)
         {

@@ -30,7 +30,8 @@ internal sealed class RedisClusterStore : IClusterStore
         """;
 
     // KEYS[1] the lease; KEYS[2] the set of names under it; KEYS[3..2+n] the parents' leases, KEYS[3+n..2+2n] the
-    // parents' sets. ARGV: tenant, session, node, run, ttl ms, prefix, member ("tenant|host"), n.
+    // parents' sets. ARGV: tenant, session, node, run, ttl ms, prefix, member ("tenant|host"), n, and the session the
+    // client had before this login ("" for none): a reconnecting client proves it held the lease with that secret id.
     private const string ClaimScript = SplitFunction + """
 
         local tenant, session = ARGV[1], ARGV[2]
@@ -39,7 +40,7 @@ internal sealed class RedisClusterStore : IClusterStore
         if held then
           local h = split(held)
           if h[1] ~= tenant then return 'tenant' end
-          if h[5] == 'live' and h[2] ~= session and redis.call('GET', ARGV[6] .. 'node:' .. h[3]) == h[4] then
+          if h[5] == 'live' and h[2] ~= session and h[2] ~= ARGV[9] and redis.call('GET', ARGV[6] .. 'node:' .. h[3]) == h[4] then
             return 'session'
           end
         end
@@ -175,7 +176,7 @@ internal sealed class RedisClusterStore : IClusterStore
         return new RedisClusterStore(redis, description);
     }
 
-    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, IReadOnlyList<string> parents, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var host = lease.Host;
         var n = host is null ? 0 : parents.Count;
@@ -188,7 +189,7 @@ internal sealed class RedisClusterStore : IClusterStore
             keys[2 + n + i] = UnderKey(parents[i]);
         }
         var answer = (string?)await RunAsync(ClaimScript, keys,
-            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, lease.Tenant + "|" + (host ?? ""), n]).ConfigureAwait(false);
+            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, lease.Tenant + "|" + (host ?? ""), n, previousSession]).ConfigureAwait(false);
         return answer switch
         {
             "ok" => (ClusterClaimResult.Claimed, null),

@@ -536,6 +536,13 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Test hook: stops as a node whose process died would, from the cluster's view (nothing more is written to Redis).</summary>
+    internal Task KillForTestAsync()
+    {
+        Cluster?.AbandonStoreForTest();
+        return StopAsync();
+    }
+
     /// <summary>Stops listening, ends every session and connection, and waits for them.</summary>
     public Task StopAsync() => StopCoreAsync(TunnelServerStatus.Stopped);
 
