@@ -121,3 +121,33 @@ Import-Module '$script:Manifest'
         $result.ExitCode | Should -Be 0
     }
 }
+
+Describe 'Start-Tunnel -ServerAddress with several nodes' {
+    AfterEach {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'opens the tunnel on a node that answers when another of the list does not' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite -Body 'from a node'
+        try {
+            $dead = Get-FreeTcpPort
+            # Whichever node the client picks first, it ends up on the live one.
+            foreach ($i in 1..3) {
+                $tunnel = Start-Tunnel -Http $site.Url -ServerAddress "localhost:$dead,localhost:$($server.Port)" -ServerCertificateThumbprint $server.CertificateThumbprint -Name "multi-$i"
+                @($tunnel).Count | Should -BeGreaterThan 0
+                (Invoke-TestRequest -Uri @($tunnel)[0].PublicUrl).Body | Should -Be 'from a node'
+                $tunnel | Stop-Tunnel
+            }
+        }
+        finally {
+            $site.Stop()
+        }
+    }
+
+    It 'refuses a list with an empty item with InvalidArgument' {
+        { Start-Tunnel -Http 3000 -ServerAddress 'a.example:443,,b.example:443' } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -ExpectedMessage '*has an empty item*'
+    }
+}
