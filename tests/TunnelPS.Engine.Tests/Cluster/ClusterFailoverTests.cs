@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Tests.Support;
+using TunnelPS.Engine.Tests.Transport;
 using TunnelPS.Engine.Transport;
 using Xunit.Abstractions;
 
@@ -161,6 +162,91 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
                 {
                     await node.DisposeAsync();
                 }
+            }
+        }
+    }
+
+    /// <summary>Sends a line to host:port and reads the echo; false when nothing listens there or nothing comes back.</summary>
+    private static async Task<bool> EchoesAsync(IPAddress address, int port)
+    {
+        try
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(new IPEndPoint(address, port));
+            using var stream = new NetworkStream(socket);
+            await stream.WriteAsync("ping\n"u8.ToArray());
+            var buffer = new byte[5];
+            var got = 0;
+            using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+            while (got < buffer.Length)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(got), deadline.Token);
+                if (n == 0)
+                {
+                    return false;
+                }
+                got += n;
+            }
+            return buffer.AsSpan().SequenceEqual("ping\n"u8);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [RedisFact]
+    public async Task A_tcp_tunnel_listens_on_the_node_of_its_client_and_moves_with_it_keeping_its_port()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        var first = await StartNodeAsync(redis, 0, 0, 0);
+        var (port, httpPort) = (first.Port, first.HttpPort);
+        await first.DisposeAsync();
+        var nodes = new List<TunnelServer>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await StartNodeAsync(redis, i, port, httpPort));
+            }
+            await using var echo = new LoopbackEchoServer(tls: false);
+            var remotePort = ClusterNameTests.FreeTcpPort();
+            var definition = new TunnelDefinition { Name = "ssh", Protocols = ["tcp"], Local = new LocalTarget("127.0.0.1", echo.Port), RemotePort = remotePort };
+            var options = TunnelHarness.ClientOptions(nodes[0], definition) with
+            {
+                AuthToken = TokenA,
+                Server = new ServerAddress("127.0.0.11", port),
+                FallbackServers = [new ServerAddress("127.0.0.12", port), new ServerAddress("127.0.0.13", port)],
+            };
+            await using var client = new TunnelClient(options);
+            var url = Assert.Single(await client.StartAsync()).PublicUrl;
+            Assert.Equal($"tcp://localhost:{remotePort}", url);
+
+            // Only the node that holds the client listens on the tunnel's port.
+            var owner = nodes.Single(n => n.Options.BindAddress!.ToString() == client.CurrentServer.Host);
+            foreach (var node in nodes)
+            {
+                Assert.Equal(node == owner, await EchoesAsync(node.Options.BindAddress!, remotePort));
+            }
+
+            // The client moves with its node: the next node listens on the same port.
+            await owner.KillForTestAsync();
+            var moved = Stopwatch.StartNew();
+            await TunnelHarness.WaitUntilAsync(() => client.Status == TunnelStatus.Online && client.CurrentServer.Host != owner.Options.BindAddress!.ToString(), "the client is back on another node");
+            var next = nodes.Single(n => n.Options.BindAddress!.ToString() == client.CurrentServer.Host);
+            Assert.True(await EchoesAsync(next.Options.BindAddress!, remotePort));
+            output.WriteLine($"The tcp tunnel answered on the next node {moved.Elapsed.TotalSeconds:0.00} s after its node was killed.");
+            Assert.Equal(url, Assert.Single(client.Endpoints).PublicUrl);
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
             }
         }
     }
