@@ -18,5 +18,5 @@ internal enum NodeRouteKind
     Unavailable,
 }
 
-/// <summary>The answer of <see cref="ClusterNode.RouteAsync"/>.</summary>
+/// <summary>The answer of Server.ClusterNode.RouteAsync.</summary>
 internal readonly record struct NodeRoute(NodeRouteKind Kind, MuxLink? Link = null, string? Node = null, string? Problem = null);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Protocol;
@@ -324,17 +325,17 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// head read so far included) goes to that node over the link to it, where basic auth, IP rules and limits apply as
     /// for its own visitors (it sees the visitor's address). That node keeps the deadlines from here on.
     /// </summary>
-    private async Task RouteToNodeAsync(Cluster.ClusterNode cluster, string host, CancellationToken token)
+    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
     {
         var route = await cluster.RouteAsync(host, token).ConfigureAwait(false);
         switch (route.Kind)
         {
-            case Cluster.NodeRouteKind.Remote:
+            case NodeRouteKind.Remote:
                 break;
-            case Cluster.NodeRouteKind.Reserved:
+            case NodeRouteKind.Reserved:
                 await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
                 return;
-            case Cluster.NodeRouteKind.Unavailable:
+            case NodeRouteKind.Unavailable:
                 ServerLog.NoProxyConnection(_logger, _connectionId, _remote, host, route.Problem ?? "the cluster cannot route it now");
                 await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
                 return;

@@ -4,10 +4,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
-using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Cluster;
 
-namespace TunnelPS.Engine.Cluster;
+namespace TunnelPS.Engine.Server;
 
 /// <summary>
 /// A server's membership of a cluster: it claims every name and TCP port in the cluster store before a client gets
