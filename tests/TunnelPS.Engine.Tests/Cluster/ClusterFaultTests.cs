@@ -18,15 +18,21 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     {
         await using var redis = await RedisProcess.StartAsync();
         await using var node = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var forwarder = await ClusterNameTests.StartNodeAsync(redis, "f");
         await using var local = new LocalHttpService();
         await using var client = new TunnelClient(TunnelHarness.ClientOptions(node, TunnelHarness.Http(local.Port, "steady")) with { AuthToken = TokenA });
         var url = Assert.Single(await client.StartAsync()).PublicUrl;
         using var http = TunnelHarness.Visitor();
         Assert.Equal("hello GET /before", await http.GetStringAsync(url + "/before"));
+        var throughForwarder = $"http://steady.localhost:{forwarder.HttpPort}";
+        Assert.Equal("hello GET /forwarded", await http.GetStringAsync(throughForwarder + "/forwarded"));
 
         await redis.StopAsync();
         var down = Stopwatch.StartNew();
         Assert.Equal("hello GET /during", await http.GetStringAsync(url + "/during"));
+        // A node that must ask Redis where the name lives cannot route a new connection: a 503, never a 404.
+        using var fresh = TunnelHarness.Visitor(keepAlive: false);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync(throughForwarder + "/during")).StatusCode);
         await using var peer = await RawPeer.DialAsync(node.Port);
         Assert.Equal("", (await peer.LoginAsync(TokenA)).Error);
         var refused = await peer.RequestAsync(new ReqTunnel { ReqId = "1", Protocol = "http", Subdomain = "newcomer" });
