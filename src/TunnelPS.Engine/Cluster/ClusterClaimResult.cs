@@ -17,4 +17,7 @@ internal enum ClusterClaimResult
 
     /// <summary>Another tenant holds names under the name.</summary>
     ChildHeld,
+
+    /// <summary>The tenant already holds as many TCP ports across the cluster as it may.</summary>
+    LimitReached,
 }

@@ -14,9 +14,10 @@ internal interface IClusterStore : IAsyncDisposable
     /// Claims a lease atomically: free, or held by the same tenant and reserved, held by the same session, or held by a
     /// node that stopped, or held by <paramref name="previousSession"/> (the session the claiming client had before it
     /// logged in again, proven by its secret id). For host leases, no parent of the host and no name under it may
-    /// belong to another tenant.
+    /// belong to another tenant; a tcp lease is refused when its tenant already holds <paramref name="maxTcpPorts"/>
+    /// ports across the cluster.
     /// </summary>
-    Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, TimeSpan ttl, CancellationToken cancellationToken);
+    Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>Deletes a lease if the same session and run still hold it.</summary>
     Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken);

@@ -29,13 +29,16 @@ internal sealed class RedisClusterStore : IClusterStore
         end
         """;
 
-    // KEYS[1] the lease; KEYS[2] the set of names under it; KEYS[3..2+n] the parents' leases, KEYS[3+n..2+2n] the
-    // parents' sets. ARGV: tenant, session, node, run, ttl ms, prefix, member ("tenant|host"), n, and the session the
-    // client had before this login ("" for none): a reconnecting client proves it held the lease with that secret id.
+    // KEYS[1] the lease; for a host, KEYS[2] the set of names under it, KEYS[3..2+n] the parents' leases and
+    // KEYS[3+n..2+2n] the parents' sets; for a tcp port, KEYS[2] the set of the tenant's ports. ARGV: tenant, session,
+    // node, run, ttl ms, prefix, member ("tenant|host", or the port), n, the session the client had before this login
+    // ("" for none: a reconnecting client proves it held the lease with that secret id), and the most tcp ports the
+    // tenant may hold across the cluster (-1 for a host).
     private const string ClaimScript = SplitFunction + """
 
         local tenant, session = ARGV[1], ARGV[2]
         local n = tonumber(ARGV[8])
+        local maxPorts = tonumber(ARGV[10])
         local held = redis.call('GET', KEYS[1])
         if held then
           local h = split(held)
@@ -48,7 +51,19 @@ internal sealed class RedisClusterStore : IClusterStore
           local p = redis.call('GET', KEYS[i])
           if p and split(p)[1] ~= tenant then return 'parent:' .. (i - 2) end
         end
-        if n >= 0 and KEYS[2] ~= '' then
+        if maxPorts >= 0 and redis.call('SISMEMBER', KEYS[2], ARGV[7]) == 0 then
+          local count = 0
+          for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+            local cur = redis.call('GET', ARGV[6] .. 'lease:tcp:' .. m)
+            if cur and split(cur)[1] == tenant then
+              count = count + 1
+            else
+              redis.call('SREM', KEYS[2], m)
+            end
+          end
+          if count >= maxPorts then return 'limit' end
+        end
+        if maxPorts < 0 then
           for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
             local sep = string.find(m, '|', 1, true)
             local t = string.sub(m, 1, sep - 1)
@@ -63,10 +78,14 @@ internal sealed class RedisClusterStore : IClusterStore
         for i = 3 + n, 2 + 2 * n do
           redis.call('SADD', KEYS[i], ARGV[7])
         end
+        if maxPorts >= 0 then
+          redis.call('SADD', KEYS[2], ARGV[7])
+        end
         return 'ok'
         """;
 
-    // KEYS[1] the lease, KEYS[2..] the parents' sets. ARGV: tenant, session, run, member.
+    // KEYS[1] the lease, KEYS[2..] the parents' sets (a host) or the tenant's port set (a tcp port). ARGV: tenant,
+    // session, run, member.
     private const string ReleaseScript = SplitFunction + """
 
         local held = redis.call('GET', KEYS[1])
@@ -176,26 +195,27 @@ internal sealed class RedisClusterStore : IClusterStore
         return new RedisClusterStore(redis, description);
     }
 
-    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var host = lease.Host;
         var n = host is null ? 0 : parents.Count;
         var keys = new RedisKey[2 + (2 * n)];
         keys[0] = LeaseKey(lease.Key);
-        keys[1] = host is null ? "" : UnderKey(host);
+        keys[1] = host is null ? PortsKey(lease.Tenant) : UnderKey(host);
         for (var i = 0; i < n; i++)
         {
             keys[2 + i] = LeaseKey(ClusterLease.HostKey(parents[i]));
             keys[2 + n + i] = UnderKey(parents[i]);
         }
         var answer = (string?)await RunAsync(ClaimScript, keys,
-            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, lease.Tenant + "|" + (host ?? ""), n, previousSession]).ConfigureAwait(false);
+            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, previousSession, host is null ? Math.Max(0, maxTcpPorts) : -1]).ConfigureAwait(false);
         return answer switch
         {
             "ok" => (ClusterClaimResult.Claimed, null),
             "tenant" => (ClusterClaimResult.OtherTenant, null),
             "session" => (ClusterClaimResult.OtherSession, null),
             "child" => (ClusterClaimResult.ChildHeld, null),
+            "limit" => (ClusterClaimResult.LimitReached, null),
             { } parent when parent.StartsWith("parent:", StringComparison.Ordinal) =>
                 (ClusterClaimResult.ParentHeld, parents[int.Parse(parent.AsSpan(7), CultureInfo.InvariantCulture) - 1]),
             _ => throw new ClusterStoreException($"The cluster store answered a claim with '{answer}'."),
@@ -205,13 +225,13 @@ internal sealed class RedisClusterStore : IClusterStore
     public Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken)
     {
         var host = lease.Host;
-        var keys = new RedisKey[1 + (host is null ? 0 : parents.Count)];
+        var keys = new RedisKey[1 + (host is null ? 1 : parents.Count)];
         keys[0] = LeaseKey(lease.Key);
         for (var i = 1; i < keys.Length; i++)
         {
-            keys[i] = UnderKey(parents[i - 1]);
+            keys[i] = host is null ? PortsKey(lease.Tenant) : UnderKey(parents[i - 1]);
         }
-        return RunAsync(ReleaseScript, keys, [lease.Tenant, lease.Session, lease.Run, lease.Tenant + "|" + (host ?? "")]);
+        return RunAsync(ReleaseScript, keys, [lease.Tenant, lease.Session, lease.Run, Member(lease)]);
     }
 
     public Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken) =>
@@ -292,6 +312,11 @@ internal sealed class RedisClusterStore : IClusterStore
     private static RedisKey LeaseKey(string key) => Prefix + "lease:" + key;
 
     private static RedisKey UnderKey(string host) => Prefix + "under:" + host;
+
+    private static RedisKey PortsKey(string tenant) => Prefix + "ports:" + tenant;
+
+    /// <summary>What a lease adds to its sets: "tenant|host" to its parents' sets, its port to its tenant's port set.</summary>
+    private static string Member(ClusterLease lease) => lease.Host is { } host ? lease.Tenant + "|" + host : lease.Key["tcp:".Length..];
 
     private static long Milliseconds(TimeSpan span) => Math.Max(1, (long)span.TotalMilliseconds);
 

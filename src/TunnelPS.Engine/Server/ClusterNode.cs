@@ -151,7 +151,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         (ClusterClaimResult Result, string? Conflict) answer;
         try
         {
-            answer = await Enqueue(() => Store.ClaimAsync(lease, previous, parents, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
+            answer = await Enqueue(() => Store.ClaimAsync(lease, previous, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (ClusterStoreException ex)
         {
@@ -168,6 +168,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             ClusterClaimResult.OtherTenant => $"The tunnel {tunnel.Url} is already registered by another client. Choose another -Subdomain or -Hostname.",
             ClusterClaimResult.OtherSession when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
             ClusterClaimResult.OtherSession => $"The tunnel {tunnel.Url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.",
+            ClusterClaimResult.LimitReached => string.Create(CultureInfo.InvariantCulture, $"This token already holds {session.Tenant.MaxTcpPorts} TCP ports across the cluster, the most it may have. Close a tcp tunnel first, or ask the server's admin for a higher limit."),
             ClusterClaimResult.ParentHeld => $"The name {tunnel.Host} lies under {answer.Conflict}, which another client holds. Choose a name that is not under another tenant's.",
             _ => $"The name {tunnel.Host} is a parent of names another client holds. Choose another name.",
         };

@@ -204,6 +204,34 @@ public sealed class ClusterNameTests
         Assert.Null(single.NodeName);
     }
 
+    [RedisFact]
+    public async Task A_token_s_tcp_port_limit_counts_its_ports_on_every_node()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await StartNodeAsync(redis, "a", more: o => o with { MaxTcpPortsPerToken = 1 });
+        await using var b = await StartNodeAsync(redis, "b", more: o => o with { MaxTcpPortsPerToken = 1 });
+        await using var first = await LoginAsync(a, TokenA);
+        var held = await AskAsync(first, "tcp", "", FreeTcpPort());
+        Assert.Equal("", held.Error);
+
+        await using var second = await LoginAsync(b, TokenA);
+        Assert.Contains("already holds 1 TCP ports across the cluster", (await AskAsync(second, "tcp", "", FreeTcpPort())).Error, StringComparison.Ordinal);
+        // Another token has its own count.
+        await using var other = await LoginAsync(b, TokenB);
+        Assert.Equal("", (await AskAsync(other, "tcp", "", FreeTcpPort())).Error);
+
+        // Once the first port is closed, the token may take another on any node.
+        await first.SendAsync(new CloseTunnel { Url = held.Url });
+        var deadline = DateTime.UtcNow + TunnelHarness.Deadline;
+        NewTunnel answer;
+        do
+        {
+            answer = await AskAsync(second, "tcp", "", FreeTcpPort());
+        }
+        while (answer.Error.Length > 0 && DateTime.UtcNow < deadline);
+        Assert.Equal("", answer.Error);
+    }
+
     internal static int FreeTcpPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
