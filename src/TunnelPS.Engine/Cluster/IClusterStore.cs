@@ -19,6 +19,19 @@ internal interface IClusterStore : IAsyncDisposable
     /// </summary>
     Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Counts a session of <paramref name="tenant"/> (its hash <paramref name="session"/>) in the cluster for
+    /// <paramref name="ttl"/>, unless the tenant already has <paramref name="maxSessions"/> there; a session the client
+    /// had before (<paramref name="previousSession"/>, proven by its secret id) is replaced. False when refused.
+    /// </summary>
+    Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Renews the sessions a node serves (written again if the store forgot them).</summary>
+    Task RenewSessionsAsync(IReadOnlyList<(string Tenant, string Session)> sessions, string holder, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Stops counting a session (it ended).</summary>
+    Task EndSessionAsync(string tenant, string session, CancellationToken cancellationToken);
+
     /// <summary>Deletes a lease if the same session and run still hold it.</summary>
     Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken);
 

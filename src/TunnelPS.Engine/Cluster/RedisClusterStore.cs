@@ -133,6 +133,38 @@ internal sealed class RedisClusterStore : IClusterStore
         return { previous or '', lost }
         """;
 
+    // KEYS[1] the tenant's session set, KEYS[2] the session's key, KEYS[3] the previous session's key. ARGV: session,
+    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none).
+    private const string AdmitSessionScript = """
+        if ARGV[7] ~= '' then
+          redis.call('DEL', KEYS[3])
+          redis.call('SREM', KEYS[1], ARGV[7])
+        end
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+          local count = 0
+          for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+            if redis.call('EXISTS', ARGV[5] .. 'session:' .. ARGV[6] .. ':' .. m) == 1 then
+              count = count + 1
+            else
+              redis.call('SREM', KEYS[1], m)
+            end
+          end
+          if count >= tonumber(ARGV[4]) then return 0 end
+        end
+        redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    // KEYS: pairs of (tenant's session set, session key). ARGV: holder, ttl ms, then each session's hash.
+    private const string RenewSessionsScript = """
+        for i = 1, #KEYS, 2 do
+          redis.call('SET', KEYS[i + 1], ARGV[1], 'PX', ARGV[2])
+          redis.call('SADD', KEYS[i], ARGV[2 + (i + 1) / 2])
+        end
+        return 1
+        """;
+
     // KEYS[1] node key, KEYS[2] node info key, KEYS[3] node set. ARGV: run, node name.
     private const string LeaveScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -221,6 +253,43 @@ internal sealed class RedisClusterStore : IClusterStore
             _ => throw new ClusterStoreException($"The cluster store answered a claim with '{answer}'."),
         };
     }
+
+    public async Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var answer = (long)await RunAsync(AdmitSessionScript,
+            [SessionsKey(tenant), SessionKey(tenant, session), SessionKey(tenant, previousSession.Length == 0 ? session : previousSession)],
+            [session, holder, Milliseconds(ttl), maxSessions, Prefix, tenant, previousSession]).ConfigureAwait(false);
+        return answer == 1;
+    }
+
+    public Task RenewSessionsAsync(IReadOnlyList<(string Tenant, string Session)> sessions, string holder, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        if (sessions.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        var keys = new RedisKey[sessions.Count * 2];
+        var args = new RedisValue[2 + sessions.Count];
+        args[0] = holder;
+        args[1] = Milliseconds(ttl);
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            keys[2 * i] = SessionsKey(sessions[i].Tenant);
+            keys[(2 * i) + 1] = SessionKey(sessions[i].Tenant, sessions[i].Session);
+            args[2 + i] = sessions[i].Session;
+        }
+        return RunAsync(RenewSessionsScript, keys, args);
+    }
+
+    public async Task EndSessionAsync(string tenant, string session, CancellationToken cancellationToken)
+    {
+        await Guard(_db.KeyDeleteAsync(SessionKey(tenant, session))).ConfigureAwait(false);
+        await Guard(_db.SetRemoveAsync(SessionsKey(tenant), session)).ConfigureAwait(false);
+    }
+
+    private static RedisKey SessionsKey(string tenant) => Prefix + "sessions:" + tenant;
+
+    private static RedisKey SessionKey(string tenant, string session) => Prefix + "session:" + tenant + ":" + session;
 
     public Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken)
     {

@@ -122,11 +122,48 @@ internal sealed class ClusterNode : IAsyncDisposable
         RedisClusterStore.ConnectAsync(options, cancellationToken);
 
     /// <summary>The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>.</summary>
-    public ClusterLease LeaseFor(ControlSession session, string key)
+    public ClusterLease LeaseFor(ControlSession session, string key) =>
+        new(key, TenantHash(session.Tenant.Key), SessionHash(session.ClientId), Name, Run);
+
+    /// <summary>What the cluster store keeps of a tenant: an HMAC of its key under the cluster secret.</summary>
+    private string TenantHash(string tenantKey)
     {
         Span<byte> tenant = stackalloc byte[32];
-        HMACSHA256.HashData(_tenantKey, Encoding.UTF8.GetBytes(session.Tenant.Key), tenant);
-        return new ClusterLease(key, Convert.ToHexString(tenant[..16]).ToLowerInvariant(), SessionHash(session.ClientId), Name, Run);
+        HMACSHA256.HashData(_tenantKey, Encoding.UTF8.GetBytes(tenantKey), tenant);
+        return Convert.ToHexString(tenant[..16]).ToLowerInvariant();
+    }
+
+    /// <summary>The session id the client had before this login (it proves the earlier session was its own), hashed; "" for none.</summary>
+    private static string PreviousSessionHash(ControlSession session) =>
+        session.Auth.ClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId && old.All(char.IsAsciiLetterOrDigit) ? SessionHash(old) : "";
+
+    /// <summary>
+    /// Counts a new session against its token's session limit across the cluster; null when admitted, or the refusal.
+    /// When the store does not answer, the login is admitted (this node's own limit still holds).
+    /// </summary>
+    public async Task<string?> AdmitSessionAsync(ControlSession session)
+    {
+        try
+        {
+            var admitted = await Enqueue(() => Store.AdmitSessionAsync(TenantHash(session.Tenant.Key), SessionHash(session.ClientId), PreviousSessionHash(session),
+                Name + "|" + Run, session.Tenant.MaxSessions, Options.NodeTimeout, CancellationToken.None)).ConfigureAwait(false);
+            return admitted
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"This token already has {session.Tenant.MaxSessions} clients connected across the cluster, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
+        }
+        catch (ClusterStoreException ex)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, "count", "a session of " + session.Tenant.Name, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Stops counting an ended session.</summary>
+    public void EndSession(ControlSession session)
+    {
+        var tenant = TenantHash(session.Tenant.Key);
+        var id = SessionHash(session.ClientId);
+        _server.Track(Write("end", new ClusterLease("session:" + id, tenant, id, Name, Run), () => Store.EndSessionAsync(tenant, id, CancellationToken.None)));
     }
 
     /// <summary>What the cluster store keeps of a session id: a hash (the id is a secret).</summary>
@@ -147,7 +184,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         var lease = LeaseFor(session, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
         var parents = tcp ? [] : HostNames.Parents(tunnel.Host).ToList();
         // A client that moved from another node presents its id there; the lease of that session is its own.
-        var previous = session.Auth.ClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId ? SessionHash(old) : "";
+        var previous = PreviousSessionHash(session);
         (ClusterClaimResult Result, string? Conflict) answer;
         try
         {
@@ -238,9 +275,11 @@ internal sealed class ClusterNode : IAsyncDisposable
             }
         }
         var leases = held.Values.Select(h => h.Lease).ToList();
+        var sessions = _server.Sessions.All.Select(s => (TenantHash(s.Tenant.Key), SessionHash(s.ClientId))).ToList();
         Links.PingAll();
         try
         {
+            await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
             var (lost, otherRun) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
             if (_storeDown)
             {

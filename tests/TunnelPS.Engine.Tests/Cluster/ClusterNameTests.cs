@@ -232,6 +232,35 @@ public sealed class ClusterNameTests
         Assert.Equal("", answer.Error);
     }
 
+    [RedisFact]
+    public async Task A_token_s_session_limit_counts_its_clients_on_every_node()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await StartNodeAsync(redis, "a", more: o => o with { MaxSessionsPerToken = 2 });
+        await using var b = await StartNodeAsync(redis, "b", more: o => o with { MaxSessionsPerToken = 2 });
+        await using var first = await LoginAsync(a, TokenA);
+        await using var second = await LoginAsync(b, TokenA);
+
+        await using var third = await RawPeer.DialAsync(a.Port);
+        Assert.Contains("already has 2 clients connected across the cluster", (await third.LoginAsync(TokenA)).Error, StringComparison.Ordinal);
+        Assert.Equal(2, a.SessionCount + b.SessionCount);
+        // Another token has its own count.
+        await using var other = await LoginAsync(b, TokenB);
+
+        // A client that leaves frees its place on every node.
+        await second.DisposeAsync();
+        await TunnelHarness.WaitUntilAsync(() => b.SessionCount == 1, "node b saw the client go");
+        var deadline = DateTime.UtcNow + TunnelHarness.Deadline;
+        AuthResp answer;
+        do
+        {
+            await using var retry = await RawPeer.DialAsync(a.Port);
+            answer = await retry.LoginAsync(TokenA);
+        }
+        while (answer.Error.Length > 0 && DateTime.UtcNow < deadline);
+        Assert.Equal("", answer.Error);
+    }
+
     internal static int FreeTcpPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
