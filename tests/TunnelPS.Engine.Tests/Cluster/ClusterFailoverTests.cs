@@ -96,7 +96,6 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
             Assert.Equal(url, Assert.Single(client.Endpoints).PublicUrl);
             await TunnelHarness.WaitUntilAsync(() => client.Status == TunnelStatus.Online, "the client reports itself online");
             output.WriteLine($"The URL was unavailable for {killed.Elapsed.TotalSeconds:0.00} s after its node was killed (node timeout {ClusterNameTests.NodeTimeout.TotalSeconds} s); the client is back on {client.CurrentServer}.");
-            Assert.True(killed.Elapsed < TunnelHarness.Deadline);
         }
         finally
         {
