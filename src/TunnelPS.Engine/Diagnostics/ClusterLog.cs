@@ -34,4 +34,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(1109, LogLevel.Debug, "[{ConnectionId}] Visitor {RemoteAddress} for {Host} forwarded to node {Node}")]
     public static partial void Forwarded(ILogger logger, long connectionId, string remoteAddress, string host, string node);
+
+    [LoggerMessage(1110, LogLevel.Warning, "Node {Node} has no -NodeAddress, so other nodes dial {Address}, the cluster's public name, which may reach another node: give each node its own address with -NodeAddress")]
+    public static partial void NodeAddressDefaulted(ILogger logger, string node, string address);
 }

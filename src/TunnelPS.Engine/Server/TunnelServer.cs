@@ -348,6 +348,10 @@ public sealed class TunnelServer : IAsyncDisposable
         {
             _heartbeat = Supervise("cluster heartbeat", cluster.RunHeartbeatAsync(token));
             ClusterLog.Joined(_logger, cluster.Name, cluster.StoreDescription, cluster.Address);
+            if (cluster.Options.NodeAddress is null && Domain != "localhost")
+            {
+                ClusterLog.NodeAddressDefaulted(_logger, cluster.Name, cluster.Address);
+            }
         }
         SetStatus(TunnelServerStatus.Running);
         ServerLog.Listening(_logger, _tlsListener.Endpoints, _httpListener?.Endpoints ?? "none", Domain);
