@@ -437,6 +437,7 @@ public sealed class AgentConfigLoaderTests
     [InlineData("server_addr: 'a.example:443,b.example:99999'", "out of range")]
     [InlineData("server_addr: 'a.example:443,,b.example'", "'server_addr' has an empty item")]
     [InlineData("inspect_addr: localhost", "'inspect_addr' has no port")]
+    [InlineData("inspect_addr: inspector.example.com:4040", "inspect_addr 'inspector.example.com:4040' is not an inspector address")]
     [InlineData("http_proxy: socks5://proxy:1080", "'http_proxy' is not usable: The proxy 'socks5://proxy:1080' uses the scheme 'socks5'")]
     [InlineData("authtoken: { a: b }", "'authtoken' must be a single value, not a map")]
     [InlineData("tunnels: [a, b]", "'tunnels' must be a map of tunnel names to settings")]
