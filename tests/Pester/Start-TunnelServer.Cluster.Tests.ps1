@@ -67,6 +67,22 @@ Describe 'Start-TunnelServer -Cluster' {
         $nodes[0].Server | Should -Be $a.ServerAddress
     }
 
+    It 'serves a tunnel opened on one node through another node' -Skip:$script:NoRedis {
+        $a = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-owner'
+        $b = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-forwarder'
+        $site = Start-TestHttpSite -Body 'served by the owner'
+        try {
+            $tunnel = @(Start-Tunnel -Http $site.Url -Subdomain 'pester-cluster' -ServerAddress "localhost:$($a.Port)" -ServerCertificateThumbprint $a.CertificateThumbprint -Name 'cluster-web')[0]
+            $through = "http://pester-cluster.localhost:$($b.HttpPort)/"
+            (Invoke-TestRequest -Uri $through).Body | Should -Be 'served by the owner'
+            Wait-Until { @((Get-TunnelServer -Port $b.Port -ClusterNode) | Where-Object Name -EQ 'pester-owner').Tunnels -contains $tunnel.PublicUrl } -Because 'the owner announced its tunnel'
+        }
+        finally {
+            Get-Tunnel | Stop-Tunnel
+            $site.Stop()
+        }
+    }
+
     It 'reads the cluster secret from SecretManagement with -ClusterSecretName' -Skip:$script:NoRedis {
         $savedModulePath = $env:PSModulePath
         try {
