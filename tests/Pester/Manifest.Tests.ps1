@@ -85,7 +85,9 @@ Describe 'TunnelPS module layout' {
             'Dependencies/YamlDotNet.dll',
             'Dependencies/System.IO.Pipelines.dll',
             'Dependencies/Spectre.Console.dll',
-            'Dependencies/Spectre.Console.Ansi.dll'
+            'Dependencies/Spectre.Console.Ansi.dll',
+            'Dependencies/StackExchange.Redis.dll',
+            'Dependencies/Pipelines.Sockets.Unofficial.dll'
         )
         @($files | Where-Object { $_ -notin $allowed }) | Should -BeNullOrEmpty
     }
