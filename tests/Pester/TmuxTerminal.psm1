@@ -80,7 +80,10 @@ function Stop-TmuxPwsh {
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory, Position = 0)] $Terminal)
+    $socketPath = & tmux -L $Terminal.Socket display-message -p '#{socket_path}' 2>$null
     & tmux -L $Terminal.Socket kill-server 2>&1 | Out-Null
+    # tmux leaves the socket file of a killed server behind.
+    if ($LASTEXITCODE -eq 0 -and $socketPath) { Remove-Item -LiteralPath $socketPath -ErrorAction Ignore }
     Remove-Item -LiteralPath $Terminal.ScriptPath -ErrorAction Ignore
 }
 
