@@ -83,7 +83,7 @@ internal sealed class MuxCompareReport
         md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var measure in MuxMeasure.All.Where(m => _variants.Any(v => _values.ContainsKey((m.Key, v)))))
         {
-            md.AppendLine($"| {measure.Title} | {Cell(measure, mux)} | {Cell(measure, nerdbank)} | {Cell(measure, raw)} | {Ratio(measure, mux, raw)} | {Ratio(measure, nerdbank, raw)} | {Ratio(measure, mux, nerdbank)} | {(measure.HigherIsBetter ? "higher" : "lower")} |");
+            md.AppendLine($"| {measure.Title} | {Cell(measure, mux)} | {Cell(measure, nerdbank)} | {Cell(measure, raw)} | {Ratio(measure, mux, raw)} | {Ratio(measure, nerdbank, raw)} | {Ratio(measure, mux, nerdbank)} | {measure.HigherIsBetter switch { true => "higher", false => "lower", null => "-" }} |");
         }
         md.AppendLine();
         foreach (var note in _notes)

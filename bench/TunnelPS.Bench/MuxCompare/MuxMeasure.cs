@@ -1,10 +1,11 @@
 namespace TunnelPS.Bench.MuxCompare;
 
-/// <summary>One figure of the comparison: its row title, unit, and which way is better.</summary>
-internal sealed record MuxMeasure(string Key, string Title, string Unit, bool HigherIsBetter)
+/// <summary>One figure of the comparison: its row title, unit, and which way is better (null: neither, it explains others).</summary>
+internal sealed record MuxMeasure(string Key, string Title, string Unit, bool? HigherIsBetter)
 {
     public static readonly MuxMeasure ExchangeRate = new("rr-rate", "32 streams, 1 KiB each way: exchanges/s", "/s", true);
     public static readonly MuxMeasure ExchangeCpu = new("rr-cpu", "32 streams: CPU per exchange", "µs", false);
+    public static readonly MuxMeasure ExchangeCores = new("rr-cores", "32 streams: CPU cores the process used", "", null);
     public static readonly MuxMeasure ExchangeAllocation = new("rr-alloc", "32 streams: allocated per exchange", "B", false);
     public static readonly MuxMeasure NewMedian = new("new-median", "new stream (open, 1 KiB each way, close): median", "µs", false);
     public static readonly MuxMeasure NewP99 = new("new-p99", "new stream: p99", "µs", false);
@@ -18,6 +19,6 @@ internal sealed record MuxMeasure(string Key, string Title, string Unit, bool Hi
 
     public static readonly IReadOnlyList<MuxMeasure> All =
     [
-        ExchangeRate, ExchangeCpu, ExchangeAllocation, NewMedian, NewP99, NewCpu, NewAllocation, BulkRate, BulkCpu, FairAlone, FairStalled, FairRatio,
+        ExchangeRate, ExchangeCpu, ExchangeCores, ExchangeAllocation, NewMedian, NewP99, NewCpu, NewAllocation, BulkRate, BulkCpu, FairAlone, FairStalled, FairRatio,
     ];
 }

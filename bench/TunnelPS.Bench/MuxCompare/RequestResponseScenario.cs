@@ -42,6 +42,9 @@ internal static class RequestResponseScenario
         }
         report?.Add(MuxMeasure.ExchangeRate, variant, exchanges / elapsed.TotalSeconds);
         report?.Add(MuxMeasure.ExchangeCpu, variant, cpu.TotalMicroseconds / exchanges);
+        // How much of the machine the variant got: on a shared machine a design that spreads its work over more threads
+        // gets a larger share, which moves exchanges/s far more than CPU per exchange.
+        report?.Add(MuxMeasure.ExchangeCores, variant, cpu / elapsed);
         report?.Add(MuxMeasure.ExchangeAllocation, variant, (double)allocated / exchanges);
     }
 
