@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 
 namespace TunnelPS.Bench.MuxCompare;
@@ -15,6 +16,7 @@ internal sealed class AcceptorService
 
     private const int ChunkSize = 64 * 1024;
     private static readonly byte[] s_chunk = new byte[ChunkSize];
+    private static readonly byte[] s_sink = new byte[1];
 
     private int _active;
     private long _sourced;
@@ -39,11 +41,19 @@ internal sealed class AcceptorService
         {
             if (purpose == Echo)
             {
-                var buffer = new byte[16 * 1024];
-                int n;
-                while ((n = await stream.ReadAsync(buffer)) > 0)
+                // Pooled, so that the allocation per stream is the multiplexer's and TLS's, not this service's.
+                var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+                try
                 {
-                    await stream.WriteAsync(buffer.AsMemory(0, n));
+                    int n;
+                    while ((n = await stream.ReadAsync(buffer)) > 0)
+                    {
+                        await stream.WriteAsync(buffer.AsMemory(0, n));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
             else if (purpose.StartsWith("source:", StringComparison.Ordinal))
@@ -58,7 +68,7 @@ internal sealed class AcceptorService
                     left -= n;
                 }
                 // Wait for the opener to close (0, or an error when it resets the stream).
-                _ = await stream.ReadAsync(new byte[1]);
+                _ = await stream.ReadAsync(s_sink);
             }
             else
             {
