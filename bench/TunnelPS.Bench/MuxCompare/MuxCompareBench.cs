@@ -5,7 +5,8 @@ using TunnelPS.Engine.Transport;
 namespace TunnelPS.Bench.MuxCompare;
 
 /// <summary>
-/// "--mux-compare [--quick] [--rounds N] [--no-inline-completions] [--results DIR]": the engine's multiplexed link
+/// "--mux-compare [--quick] [--rounds N] [--only rr,new,bulk,fair] [--no-inline-completions] [--results DIR]" (or
+/// "--mux-compare --summarize FILE.json ..." for several runs in one table): the engine's multiplexed link
 /// (<see cref="MuxLink"/>) against Nerdbank.Streams' MultiplexingStream over the same loopback TLS connection, with one
 /// TLS connection per stream as the direct baseline. Both sides of every variant run in this process. See bench/README.md.
 /// </summary>
@@ -25,6 +26,12 @@ internal static class MuxCompareBench
         {
             var i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        }
+        var summarizeAt = Array.IndexOf(args, "--summarize");
+        if (summarizeAt >= 0)
+        {
+            var files = args.Skip(summarizeAt + 1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+            return MuxCompareSummary.Run(files, Option("--results") ?? DataPathBench.DefaultResultsFolder());
         }
         var quick = args.Contains("--quick");
         var rounds = quick ? 2 : 4;
