@@ -11,6 +11,7 @@ namespace TunnelPS.Bench.MuxCompare;
 /// (<see cref="CertificateStore.CreateSelfSigned"/>), TLS 1.2 or newer (<see cref="TlsDefaults"/>), the dialler pinning
 /// the certificate's thumbprint, no Nagle and keep-alive on every socket (<see cref="SocketTuning"/>), and inline socket
 /// completions after the handshake where the engine would use them (<see cref="InlineCompletions.IsWorthwhile"/>).
+/// Under each TLS stream a <see cref="CountingStream"/> counts the socket writes and reads.
 /// </summary>
 internal sealed class LoopbackTls : IDisposable
 {
@@ -52,7 +53,7 @@ internal sealed class LoopbackTls : IDisposable
         {
             SocketTuning.Apply(socket);
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-            ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            ssl = new SslStream(new CountingStream(new NetworkStream(socket, ownsSocket: true)), leaveInnerStreamOpen: false);
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",
@@ -82,7 +83,7 @@ internal sealed class LoopbackTls : IDisposable
     public async Task<SslStream> AcceptAsync(Socket socket, CancellationToken cancellationToken)
     {
         SocketTuning.Apply(socket);
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var ssl = new SslStream(new CountingStream(new NetworkStream(socket, ownsSocket: true)), leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsServerAsync(_serverOptions, cancellationToken);

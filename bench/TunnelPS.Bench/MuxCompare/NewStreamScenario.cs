@@ -25,11 +25,13 @@ internal static class NewStreamScenario
             }
             samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
         }
-        var (cpu, allocated, _) = ProcessCost.Now().Since(before);
+        var after = ProcessCost.Now();
+        var (cpu, allocated, _) = after.Since(before);
         Array.Sort(samples);
         report?.Add(MuxMeasure.NewMedian, variant, DataPath.Stats.Median(samples));
         report?.Add(MuxMeasure.NewP99, variant, DataPath.Stats.Percentile(samples, 0.99));
         report?.Add(MuxMeasure.NewCpu, variant, cpu.TotalMicroseconds / count);
+        report?.Add(MuxMeasure.NewWrites, variant, (double)after.SocketCallsSince(before).Writes / count);
         report?.Add(MuxMeasure.NewAllocation, variant, (double)allocated / count);
     }
 }

@@ -35,7 +35,9 @@ internal static class RequestResponseScenario
             }
             Interlocked.Add(ref exchanges, mine);
         }, cancellationToken)));
-        var (cpu, allocated, elapsed) = ProcessCost.Now().Since(before);
+        var after = ProcessCost.Now();
+        var (cpu, allocated, elapsed) = after.Since(before);
+        var (writes, reads) = after.SocketCallsSince(before);
         foreach (var stream in streams)
         {
             await stream.DisposeAsync();
@@ -45,6 +47,8 @@ internal static class RequestResponseScenario
         // How much of the machine the variant got: on a shared machine a design that spreads its work over more threads
         // gets a larger share, which moves exchanges/s far more than CPU per exchange.
         report?.Add(MuxMeasure.ExchangeCores, variant, cpu / elapsed);
+        report?.Add(MuxMeasure.ExchangeWrites, variant, (double)writes / exchanges);
+        report?.Add(MuxMeasure.ExchangeReads, variant, (double)reads / exchanges);
         report?.Add(MuxMeasure.ExchangeAllocation, variant, (double)allocated / exchanges);
     }
 
