@@ -125,6 +125,9 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>Idle pooled proxy connections across all sessions.</summary>
     internal int IdleProxyCount => Sessions.All.Sum(s => s.Pool.IdleCount);
 
+    /// <summary>Multiplexed links open across all sessions.</summary>
+    internal int LinkCount => Sessions.All.Sum(s => s.LinkCount);
+
     /// <summary>A snapshot of every public URL.</summary>
     public IReadOnlyList<ServerTunnelInfo> Tunnels =>
         Registry.All()
