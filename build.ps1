@@ -111,7 +111,7 @@
     dotnet pwsh ./build.ps1 Bench -BenchArgument '--mux-compare'
 
     Compares the multiplexed link with Nerdbank.Streams' MultiplexingStream and raw TLS
-    (about four minutes; -Quick for a short run); writes bench/results/muxcompare-<time>.md.
+    (two to three minutes; -Quick for a short run); writes bench/results/muxcompare-<time>.md.
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 Bench -Soak -Quick
