@@ -11,7 +11,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TunnelRequest")]
 [OutputType(typeof(TunnelRequest))]
-public sealed class GetTunnelRequestCommand : TunnelCmdletBase
+public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
 {
     private readonly List<string> _tunnels = [];
     private bool _tunnelGiven;
@@ -72,6 +72,13 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Writes the matching requests, newest last.</summary>
     protected override void EndProcessing()
     {
+        if (InspectUrl is not null)
+        {
+            WriteRemote(_tunnelGiven ? [.. _tunnels] : null); // inspector: GetTunnelRequestCommand.Remote.cs
+            base.EndProcessing();
+            return;
+        }
+
         WriteObject(Select(_tunnelGiven ? [.. _tunnels] : null), enumerateCollection: true);
         if (Id is not null)
         {
