@@ -65,7 +65,7 @@ internal static class MuxCompareBench
         var report = new MuxCompareReport();
         Console.WriteLine($"TunnelPS multiplexer comparison ({(quick ? "quick" : "full")})");
         report.Fact("mode", (quick ? "quick" : "full") + string.Create(CultureInfo.InvariantCulture,
-            $": {rounds} rounds; {exchangeWindow.TotalSeconds:0.#} s of exchanges, {newStreams} new streams, {bulkBytes >> 20} MiB bulk, {fairWindow.TotalSeconds:0.#} s fairness windows per variant and round"));
+            $": {rounds} round{(rounds == 1 ? "" : "s")}; {exchangeWindow.TotalSeconds:0.#} s of exchanges, {newStreams} new streams, {bulkBytes >> 20} MiB bulk, {fairWindow.TotalSeconds:0.#} s fairness windows per variant and round"));
         report.Fact("started (UTC)", started.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
         report.Fact("machine", $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC; load average at start {DataPathBench.LoadAverage()}");
         report.Fact("commit", await DataPathBench.CommandLineAsync("git", "rev-parse", "--short", "HEAD"));
