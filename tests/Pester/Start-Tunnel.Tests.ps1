@@ -262,6 +262,66 @@ Describe 'Start-Tunnel without a server' {
         $Error[0].Exception.Message | Should -BeLike '*-ServerAddress*Start-TunnelServer*'
     }
 
+    It 'names a port that ends the TLS handshake in one clean sentence (no doubled period after the TLS error)' {
+        if (-not ('TunnelPS.Tests.HangUpListener' -as [type])) {
+            Add-Type -TypeDefinition @'
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Tasks;
+
+namespace TunnelPS.Tests
+{
+    /// <summary>Accepts connections on loopback and at once ends its side of each (FIN), as a port that is not TLS may.</summary>
+    public sealed class HangUpListener : System.IDisposable
+    {
+        private readonly TcpListener _listener = new TcpListener(IPAddress.Loopback, 0);
+        private readonly List<Socket> _accepted = new List<Socket>();
+
+        public HangUpListener()
+        {
+            _listener.Start();
+            Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            _ = AcceptLoopAsync();
+        }
+
+        public int Port { get; }
+
+        private async Task AcceptLoopAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    Socket socket = await _listener.AcceptSocketAsync().ConfigureAwait(false);
+                    socket.Shutdown(SocketShutdown.Send);
+                    lock (_accepted) { _accepted.Add(socket); }
+                }
+            }
+            catch (System.Exception) { }
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            lock (_accepted) { foreach (Socket socket in _accepted) { socket.Dispose(); } }
+        }
+    }
+}
+'@
+        }
+        $hangUp = [TunnelPS.Tests.HangUpListener]::new()
+        try {
+            $err = { Start-Tunnel -Http 3000 -ServerAddress "127.0.0.1:$($hangUp.Port)" -SkipCertificateCheck -ErrorAction Stop } |
+                Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+        }
+        finally { $hangUp.Dispose() }
+
+        $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $err.Exception.Message | Should -Be ("The TLS handshake with the tunnel server 127.0.0.1:$($hangUp.Port) failed: " +
+            "Received an unexpected EOF or 0 bytes from the transport stream. Is 127.0.0.1:$($hangUp.Port) a TunnelPS or ngrok server port?")
+    }
+
     It 'reports an unreachable -ServerAddress as a connection error' {
         $closed = Get-FreeTcpPort
         { Start-Tunnel -Http 3000 -ServerAddress "127.0.0.1:$closed" -SkipCertificateCheck } |

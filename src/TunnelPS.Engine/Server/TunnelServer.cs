@@ -239,12 +239,12 @@ public sealed class TunnelServer : IAsyncDisposable
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AccessDenied)
         {
             throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {ex.Message}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
+                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {MessageText.Clause(ex.Message)}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
         {
             throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {ex.Message}. Give an address of this host with -BindAddress."));
+                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {MessageText.Clause(ex.Message)}. Give an address of this host with -BindAddress."));
         }
     }
 
