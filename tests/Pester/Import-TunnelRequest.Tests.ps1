@@ -66,6 +66,8 @@ Describe 'Import-TunnelRequest' {
 
         $failed[0].FullyQualifiedErrorId | Should -Be 'ImportFailed,TunnelPS.Commands.ImportTunnelRequestCommand'
         $failed[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $failed[0].TargetObject | Should -Be $bad
+        $failed[0].Exception.Message | Should -Be "Cannot import '$bad': The file is not a HAR archive: log.entries is missing."
         $result | Should -HaveCount 1
     }
 
