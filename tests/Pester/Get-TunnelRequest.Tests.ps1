@@ -91,6 +91,27 @@ Describe 'Get-TunnelRequest' {
         $notFound[0].FullyQualifiedErrorId | Should -Be 'RequestNotFound,TunnelPS.Commands.GetTunnelRequestCommand'
     }
 
+    It 'writes TunnelNotFound for a -Tunnel name that no tunnel of the session has, as Get-Tunnel does' {
+        $found = @(Get-TunnelRequest -Tunnel 'no-such-tunnel', 'req-get' -ErrorVariable failed -ErrorAction SilentlyContinue)
+
+        $found.Count | Should -BeGreaterOrEqual 3
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -Be 'TunnelNotFound,TunnelPS.Commands.GetTunnelRequestCommand'
+        $failed[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'no-such-tunnel'
+        $failed[0].Exception.Message | Should -Be ("No tunnel named 'no-such-tunnel' runs or has captured requests in this session. " +
+            'Get-Tunnel lists the running tunnels, and Get-TunnelRequest without -Tunnel every captured request.')
+    }
+
+    It 'writes no error for a wildcard that matches nothing, or a running tunnel that captures nothing' {
+        $quiet = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'req-quiet'
+        try {
+            Get-TunnelRequest -Tunnel 'nothing-*', 'req-quiet' -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $failed | Should -HaveCount 0
+        }
+        finally { $quiet | Stop-Tunnel }
+    }
+
     It 'formats as a table with Time, Method, Path, Status, Duration and Tunnel' {
         $text = Get-TunnelRequest | Format-Table | Out-String
         $text | Should -Match 'Time\s+Method\s+Path\s+Status\s+Duration\(ms\)\s+Tunnel'

@@ -72,7 +72,9 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Writes the matching requests, newest last.</summary>
     protected override void EndProcessing()
     {
-        WriteObject(Select(_tunnelGiven ? [.. _tunnels] : null), enumerateCollection: true);
+        List<TunnelRequest> selected = Select(_tunnelGiven ? [.. _tunnels] : null);
+        WriteObject(selected, enumerateCollection: true);
+        WriteTunnelsNotFound();
         if (Id is not null)
         {
             foreach (long id in Id)
@@ -89,6 +91,29 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
         }
 
         base.EndProcessing();
+    }
+
+    /// <summary>
+    /// TunnelNotFound for each -Tunnel name without wildcards that is no tunnel of the session (running, or stopped
+    /// with its capture kept) and no tunnel of an imported request, as Get-Tunnel does for a name it does not know.
+    /// A running tunnel that captures nothing (tcp, -NoInspect) is known: it just has no requests.
+    /// </summary>
+    private void WriteTunnelsNotFound()
+    {
+        foreach (string name in _tunnels.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
+        {
+            bool known = CaptureRegistry.Find(name) is not null
+                || SessionRegistry.Tunnels.Any(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))
+                || CaptureRegistry.Imported.Snapshot().Any(e => string.Equals(e.TunnelName, name, StringComparison.OrdinalIgnoreCase));
+            if (!known)
+            {
+                WriteError(new ErrorRecord(
+                    new ItemNotFoundException($"No tunnel named '{name}' runs or has captured requests in this session. Get-Tunnel lists the running tunnels, and Get-TunnelRequest without -Tunnel every captured request."),
+                    ErrorIds.TunnelNotFound,
+                    ErrorCategory.ObjectNotFound,
+                    name));
+            }
+        }
     }
 
     private List<TunnelRequest> Select(string[]? tunnels)
