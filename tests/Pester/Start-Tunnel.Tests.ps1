@@ -192,6 +192,28 @@ Describe 'Start-Tunnel with a server in this session' {
         $request.RequestBody.Length | Should -Be 16
     }
 
+    It 'names a clash by the local address when the user gave no -Name, not by a name they never typed' {
+        $held = Start-Tunnel -Http $site.Port -Subdomain 'clash'
+
+        $err = { Start-Tunnel -Http $site.Port -Subdomain 'clash' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'ResourceExists'
+        $err.TargetObject | Should -Be "$($site.Port)"
+        $err.Exception.Message | Should -Be ("The tunnel server refused the tunnel to localhost:$($site.Port): The tunnel $($held[0].PublicUrl) " +
+            'is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.')
+        @(Get-Tunnel) | Should -HaveCount 2
+    }
+
+    It 'names a clash by -Name when the user gave one' {
+        $held = Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'clash-named'
+
+        $err = { Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'clash-named' -Name 'mine' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+
+        $err.Exception.Message | Should -BeLike "The tunnel server refused the tunnel 'mine': The tunnel $($held.PublicUrl) is already open*"
+    }
+
     It 'rejects a local address that is not a port, host:port or URL' {
         { Start-Tunnel -Http 'localhost' } |
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand'

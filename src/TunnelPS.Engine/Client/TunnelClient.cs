@@ -307,7 +307,7 @@ public sealed class TunnelClient : IAsyncDisposable
             if (definition.HasIPRules && !ServerEnforcesIPRules)
             {
                 // An ngrok 1.x server (or an older TunnelPS one) ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
-                var refusal = $"The tunnel server {_options.Server} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of tunnel '{definition.Name}' and let every address in. "
+                var refusal = $"The tunnel server {_options.Server} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of the tunnel {definition.Title} and let every address in. "
                     + "Remove the allow/deny rules to open it there, or use a TunnelPS server that enforces them.";
                 if (firstTime)
                 {
@@ -333,7 +333,7 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 if (firstTime)
                 {
-                    throw new TunnelRequestException($"The tunnel server refused the tunnel '{definition.Name}': {error}",
+                    throw new TunnelRequestException($"The tunnel server refused the tunnel {definition.Title}: {error}",
                         error.Contains("already", StringComparison.OrdinalIgnoreCase) ? TunnelErrorKind.Conflict : TunnelErrorKind.InvalidConfiguration);
                 }
                 ClientLog.ReopenFailed(_logger, definition.Name, error);

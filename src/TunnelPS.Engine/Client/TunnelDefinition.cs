@@ -8,6 +8,12 @@ public sealed record TunnelDefinition
     /// <summary>A name for the user (the config key, or one generated from the local address).</summary>
     public required string Name { get; init; }
 
+    /// <summary>True when <see cref="Name"/> was made up from the local address rather than given by the user.</summary>
+    public bool HasGeneratedName { get; init; }
+
+    /// <summary>How messages name the tunnel: its name in quotes, or "to" its local address when the user never gave a name.</summary>
+    public string Title => HasGeneratedName ? $"to {Local}" : $"'{Name}'";
+
     /// <summary>"http", "https", "tcp"; http and https may be combined (one URL each, same host name).</summary>
     public required IReadOnlyList<string> Protocols { get; init; }
 

@@ -170,6 +170,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         var definition = new TunnelDefinition
         {
             Name = name,
+            HasGeneratedName = Name is null,
             Protocols = ResolveProtocols(sessionServer),
             Local = local,
             Subdomain = Subdomain,
