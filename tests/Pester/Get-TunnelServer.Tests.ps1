@@ -45,6 +45,19 @@ Describe 'Get-TunnelServer' {
             $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
         }
 
+        It 'completes -Port of Get-TunnelServer and Stop-TunnelServer with the servers'' ports, the address as tooltip' {
+            foreach ($command in 'Get-TunnelServer', 'Stop-TunnelServer') {
+                $line = "$command -Port "
+                $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+                $matches.CompletionText | Should -Be @("$($first.Port)", "$($second.Port)")
+                $matches[0].ToolTip | Should -Be "localhost:$($first.Port) (Running), serving *.localhost"
+            }
+
+            $prefix = "$($second.Port)".Substring(0, 4)
+            $line = "Get-TunnelServer -Port $prefix"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain "$($second.Port)"
+        }
+
         It 'formats as a table' {
             $text = Get-TunnelServer | Out-String
             $text | Should -BeLike '*ServerAddress*'
