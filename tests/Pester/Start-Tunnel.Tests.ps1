@@ -173,6 +173,28 @@ Describe 'Start-Tunnel with a server in this session' {
         $head | Should -Match ("(?m)^X-Forwarded-Host: " + [regex]::Escape(([uri]$tunnel.PublicUrl).Authority))
     }
 
+    It 'completes -HostHeader with rewrite, preserve and the local address of -Http' {
+        $line = 'Start-Tunnel -Http 3000 -HostHeader '
+        $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+        $matches.CompletionText | Should -Be @('rewrite', 'preserve', 'localhost:3000', 'localhost')
+        $matches[0].ToolTip | Should -BeLike '*X-Forwarded-Host*'
+
+        $line = 'Start-Tunnel -Http http://[::1]:8080 -HostHeader '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
+            Should -Be @('rewrite', 'preserve', "'[::1]:8080'", '::1')
+
+        $line = 'Start-Tunnel -Http 3000 -HostHeader re'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('rewrite')
+    }
+
+    It 'completes -HostHeader with the local addresses of running http tunnels when -Http is not typed yet' {
+        $null = Start-Tunnel -Http "127.0.0.1:$($site.Port)" -Scheme http
+
+        $line = 'Start-Tunnel -HostHeader 127'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
+            Should -Be @("127.0.0.1:$($site.Port)", '127.0.0.1')
+    }
+
     It 'captures nothing with -NoInspect' {
         $tunnel = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'quiet'
 

@@ -64,6 +64,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// <summary>The Host header the local service receives: 'rewrite' (the local address) or a host[:port]; default: the visitor's.</summary>
     [Parameter(ParameterSetName = HttpSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.HostHeaderCompleter))]
     public string? HostHeader { get; set; }
 
     /// <summary>Do not capture this tunnel's HTTP exchanges.</summary>
