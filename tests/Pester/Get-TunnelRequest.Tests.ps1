@@ -112,6 +112,24 @@ Describe 'Get-TunnelRequest' {
         finally { $quiet | Stop-Tunnel }
     }
 
+    It 'completes -Tunnel with http and https tunnels only, not tcp ones' {
+        $echo = Start-TestTcpEchoServer
+        $tcp = Start-Tunnel -Tcp $echo.Port -Name 'req-tcp'
+        try {
+            $line = 'Get-TunnelRequest -Tunnel req-'
+            $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $matches.CompletionText | Should -Be @('req-get')
+            $matches[0].ToolTip | Should -Be "req-get: $url -> localhost:$($site.Port)"
+
+            $line = 'Get-Tunnel -Name req-'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'req-tcp'
+        }
+        finally {
+            $tcp | Stop-Tunnel
+            $echo.Stop()
+        }
+    }
+
     It 'formats as a table with Time, Method, Path, Status, Duration and Tunnel' {
         $text = Get-TunnelRequest | Format-Table | Out-String
         $text | Should -Match 'Time\s+Method\s+Path\s+Status\s+Duration\(ms\)\s+Tunnel'

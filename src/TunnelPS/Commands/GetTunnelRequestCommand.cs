@@ -21,7 +21,7 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     [Alias("Name")]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(TunnelNameCompleter))]
+    [ArgumentCompleter(typeof(HttpTunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
 
     /// <summary>Only the requests with these ids.</summary>
