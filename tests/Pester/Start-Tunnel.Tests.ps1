@@ -195,6 +195,34 @@ Describe 'Start-Tunnel with a server in this session' {
             Should -Be @("127.0.0.1:$($site.Port)", '127.0.0.1')
     }
 
+    It 'opens nothing with -WhatIf, and keeps no name reserved' {
+        $result = Start-Tunnel -Http $site.Port -Subdomain 'whatif' -WhatIf
+
+        $result | Should -BeNullOrEmpty
+        @(Get-Tunnel) | Should -HaveCount 0
+        $server.Tunnels | Should -BeNullOrEmpty
+        (Start-Tunnel -Http $site.Port -Scheme http)[0].Name | Should -Be "http-$($site.Port)"
+    }
+
+    It 'says under -WhatIf which tunnel it would open, one line per tunnel' {
+        $run = Invoke-FreshPwsh -Script @"
+Import-Module '$(Get-TunnelPSManifestPath)'
+`$server = Start-TunnelServer -Port 0 -HttpPort -1 -WarningAction Ignore
+Start-Tunnel -Http 3000 -WhatIf
+Start-Tunnel -Http 3000 -Subdomain blog -Name web -WhatIf
+Start-Tunnel -Tcp 22 -RemotePort 2222 -WhatIf
+"tunnels: `$(@(Get-Tunnel).Count) port: `$(`$server.Port)"
+"@
+
+        $run.ExitCode | Should -Be 0
+        $port = ($run.Output[-1] -split 'port: ')[1]
+        $run.Output | Should -Be @(
+            "What if: Performing the operation ""Open tunnel"" on target ""localhost:3000 (https) on localhost:$port""."
+            "What if: Performing the operation ""Open tunnel"" on target ""'web': localhost:3000 (https, as blog) on localhost:$port""."
+            "What if: Performing the operation ""Open tunnel"" on target ""localhost:22 (tcp, remote port 2222) on localhost:$port""."
+            "tunnels: 0 port: $port")
+    }
+
     It 'captures nothing with -NoInspect' {
         $tunnel = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'quiet'
 

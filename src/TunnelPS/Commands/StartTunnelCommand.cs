@@ -20,7 +20,7 @@ namespace TunnelPS.Commands;
 /// </remarks>
 // config: the default set is Config, so that "Start-Tunnel -Name blog,api" alone means the named tunnels of the
 // config file; -Http/-Tcp still select their own sets.
-[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet)]
+[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Tunnel))]
 public sealed partial class StartTunnelCommand : TunnelCmdletBase
 {
@@ -166,13 +166,22 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         (ServerAddress server, TunnelServer? sessionServer) = ResolveServer();
         ServerTrust trust = ResolveTrust(sessionServer);
         ProxySettings? proxy = ResolveAdHocProxy(); // config: -Proxy, else http_proxy, else environment
+        List<string> protocols = ResolveProtocols(sessionServer);
+        string? wanted = Subdomain ?? Hostname;
+        string? requested = wanted is not null ? $", as {wanted}"
+            : RemotePort > 0 ? string.Create(CultureInfo.InvariantCulture, $", remote port {RemotePort}") : null;
+        string named = Name is { Length: 1 } ? $"'{Name[0]}': " : string.Empty;
+        if (!ShouldProcess($"{named}{local} ({string.Join(", ", protocols)}{requested}) on {server}", "Open tunnel"))
+        {
+            return;
+        }
 
         string name = ReserveName(local);
         var definition = new TunnelDefinition
         {
             Name = name,
             HasGeneratedName = Name is null,
-            Protocols = ResolveProtocols(sessionServer),
+            Protocols = protocols,
             Local = local,
             Subdomain = Subdomain,
             Hostname = Hostname,
