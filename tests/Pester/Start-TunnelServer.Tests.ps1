@@ -140,6 +140,30 @@ Describe 'Start-TunnelServer' {
         finally { $busy.Stop() }
     }
 
+    It 'starts nothing with -WhatIf: no server, no port bound, no log file' {
+        $port = Get-FreeTcpPort
+        $logPath = Join-Path $TestDrive 'whatif/server.jsonl'
+
+        $result = Start-TunnelServer -Port $port -HttpPort 0 -LogPath $logPath -WhatIf
+
+        $result | Should -BeNullOrEmpty
+        @(Get-TunnelServer) | Should -HaveCount 0
+        Test-Path -LiteralPath $logPath | Should -BeFalse
+        $probe = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, $port)
+        $probe.Start()   # the port is still free
+        $probe.Stop()
+    }
+
+    It 'says under -WhatIf which server it would start' {
+        $run = Invoke-FreshPwsh -Script "Import-Module '$(Get-TunnelPSManifestPath)'; Start-TunnelServer -Port 0 -HttpPort 8081 -Domain whatif.test -WhatIf; Start-TunnelServer -Port 9443 -HttpPort -1 -WhatIf; @(Get-TunnelServer).Count"
+
+        $run.ExitCode | Should -Be 0
+        $run.Output | Should -Be @(
+            'What if: Performing the operation "Start tunnel server" on target "*.whatif.test: a free TLS port, plain HTTP on port 8081".'
+            'What if: Performing the operation "Start tunnel server" on target "*.localhost: TLS port 9443, no plain HTTP port".'
+            '0')
+    }
+
     It 'rejects a malformed -TcpPortRange' {
         { Start-TunnelServer -Port 0 -HttpPort 0 -TcpPortRange '20000-10000' } |
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelServerCommand'

@@ -16,7 +16,7 @@ namespace TunnelPS.Commands;
 /// running in the background of the session (Get-TunnelServer, Stop-TunnelServer); with
 /// -Wait the command blocks until Ctrl+C or Stop-TunnelServer and then stops it cleanly.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet)]
+[Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(TunnelServer))]
 public sealed class StartTunnelServerCommand : TunnelCmdletBase
 {
@@ -172,6 +172,17 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     {
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
+        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
+        string http = HttpPort switch
+        {
+            < 0 => "no plain HTTP port",
+            0 => "plain HTTP on a free port",
+            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
+        };
+        if (!ShouldProcess($"*.{Domain}: {tls}, {http}", "Start tunnel server"))
+        {
+            return;
+        }
 
         var log = new EngineLogRoute();
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
