@@ -62,6 +62,8 @@ Describe 'Get-TunnelServer' {
             $text = Get-TunnelServer | Out-String
             $text | Should -BeLike '*ServerAddress*'
             $text | Should -BeLike "*localhost:$($first.Port)*"
+            $text | Should -BeLike '*SpkiPin*'
+            $text | Should -BeLike "*$($first.SpkiPin.Substring(0, 16))*"
         }
 
         It 'no longer lists a stopped server' {

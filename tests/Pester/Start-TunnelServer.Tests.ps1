@@ -26,6 +26,7 @@ Describe 'Start-TunnelServer' {
         $server.HttpPort | Should -BeGreaterThan 0
         $server.ServerAddress | Should -Be "localhost:$($server.Port)"
         $server.CertificateThumbprint | Should -Match '^[0-9A-F]{64}$'
+        $server.SpkiPin | Should -Match '^sha256//[A-Za-z0-9+/]{43}=$'
         $server.SessionCount | Should -Be 0
         @($server.Tunnels).Count | Should -Be 0
         @(Get-TunnelServer) | Should -Contain $server
@@ -113,6 +114,7 @@ Describe 'Start-TunnelServer' {
         $server = Start-TunnelServer -Port 0 -HttpPort 0 -Certificate $certificate
 
         $server.CertificateThumbprint | Should -Be $expected
+        $server.SpkiPin | Should -Be ('sha256//' + [Convert]::ToBase64String([System.Security.Cryptography.SHA256]::HashData($certificate.PublicKey.ExportSubjectPublicKeyInfo())))
     }
 
     It 'gives TCP tunnels a port from -TcpPortRange' {
@@ -210,7 +212,7 @@ Describe 'Start-TunnelServer -Wait' {
         Wait-Until { $shell.Streams.Information.Count -ge 1 } -Timeout 10 -Because 'the banner is written before the wait'
         $banner = $shell.Streams.Information[0]
         $banner.Tags | Should -Contain 'PSHOST'
-        "$($banner.MessageData)" | Should -BeLike "*clients dial $($server.ServerAddress)*$($server.CertificateThumbprint)*Ctrl+C*"
+        "$($banner.MessageData)" | Should -BeLike "*clients dial $($server.ServerAddress)*$($server.CertificateThumbprint), public key pin $($server.SpkiPin). Press Ctrl+C*"
     }
 
     It 'stops the server when the command is stopped (Ctrl+C)' {

@@ -267,7 +267,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
         string http = server.HttpPort < 0 ? "no plain HTTP port" : string.Create(CultureInfo.InvariantCulture, $"HTTP on port {server.HttpPort}");
         string reach = server.LoopbackOnly ? " Listening on loopback only." : string.Empty;
         string banner = string.Create(CultureInfo.InvariantCulture,
-            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}. Press Ctrl+C to stop.");
+            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}, public key pin {server.SpkiPin}. Press Ctrl+C to stop.");
         WriteInformation(new HostInformationMessage { Message = banner }, ["PSHOST"]);
         WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
         try
