@@ -55,6 +55,9 @@ internal static class ErrorIds
     /// <summary>Export-TunnelRequest could not write the HAR file.</summary>
     internal const string ExportFailed = nameof(ExportFailed);
 
+    /// <summary>Export-TunnelCertificate could not write the certificate file, or load the local CA.</summary>
+    internal const string CertificateExportFailed = nameof(CertificateExportFailed);
+
     /// <summary>Import-TunnelRequest could not read or parse the HAR file.</summary>
     internal const string ImportFailed = nameof(ImportFailed);
 
