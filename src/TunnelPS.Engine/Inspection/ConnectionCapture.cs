@@ -50,7 +50,7 @@ internal sealed class ConnectionCapture : IHttpExchangeSink
             BytesOut = exchange.BytesOut,
             IsUnparsed = exchange.IsUnparsed,
             IsUpgrade = exchange.IsUpgrade,
-            Error = exchange.Error,
+            Error = _context.AnsweredByClient ?? exchange.Error,
         });
     }
 }

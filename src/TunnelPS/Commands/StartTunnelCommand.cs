@@ -253,7 +253,9 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
 
         CaptureRegistry.Register(client, endpoints);
-        WriteObject(SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names), enumerateCollection: true);
+        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names);
+        TunnelStatusEvents.Watch(tunnels, Events);
+        WriteObject(tunnels, enumerateCollection: true);
     }
 
     private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()

@@ -41,7 +41,7 @@ public sealed class Tunnel
     /// <summary>The local service the tunnel forwards to (host:port, or https://host:port).</summary>
     public string LocalAddress => _endpoint.LocalAddress;
 
-    /// <summary>Connecting, Online, Reconnecting, Stopped or Failed.</summary>
+    /// <summary>Connecting, Online, Degraded (the local service does not answer), Reconnecting, Stopped or Failed.</summary>
     public TunnelStatus Status => Map(_endpoint.Status);
 
     /// <summary>Public connections forwarded so far.</summary>
@@ -59,8 +59,14 @@ public sealed class Tunnel
     /// <summary>The tunnel server (host:port) the URL lives on.</summary>
     public string ServerAddress { get; }
 
-    /// <summary>Why the tunnel failed or is reconnecting; empty otherwise.</summary>
+    /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
     public string? Error => _endpoint.Error;
+
+    /// <summary>The most recent failure (local service unreachable, connection to the server lost), kept after the tunnel recovers; empty if none yet.</summary>
+    public string? LastError => _endpoint.LastError;
+
+    /// <summary>When <see cref="LastError"/> happened.</summary>
+    public DateTimeOffset? LastErrorTime => _endpoint.LastErrorTime;
 
     /// <summary>The engine endpoint behind this URL.</summary>
     internal TunnelEndpoint Endpoint => _endpoint;
@@ -80,6 +86,7 @@ public sealed class Tunnel
         EngineTunnelStatus.Online => TunnelStatus.Online,
         EngineTunnelStatus.Reconnecting => TunnelStatus.Reconnecting,
         EngineTunnelStatus.Stopped => TunnelStatus.Stopped,
+        EngineTunnelStatus.Degraded => TunnelStatus.Degraded,
         _ => TunnelStatus.Failed,
     };
 
