@@ -47,7 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes };
             }
         }
         _forwarder = new LocalForwarder(options, _logger, FindEndpoint, CaptureFor);

@@ -74,6 +74,7 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     {
         List<TunnelRequest> selected = Select(_tunnelGiven ? [.. _tunnels] : null);
         WriteObject(selected, enumerateCollection: true);
+        WriteDropsWarning();
         WriteTunnelsNotFound();
         if (Id is not null)
         {
@@ -115,6 +116,28 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
             }
         }
     }
+
+    /// <summary>
+    /// One warning per tunnel whose capture evicted requests since the last Get-TunnelRequest: how many, how many bytes
+    /// in all, the limits it keeps to, and how to keep more.
+    /// </summary>
+    private void WriteDropsWarning()
+    {
+        foreach (CaptureSource source in CaptureRegistry.Match(_tunnelGiven ? [.. _tunnels] : null))
+        {
+            if (source.TakeUnreportedDrops() is { } drops)
+            {
+                CaptureStore store = source.Store;
+                WriteWarning(string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"The capture of tunnel '{source.Name}' dropped {drops.Count} older request(s) to stay within its limits of {store.Capacity} requests and {FormatBytes(store.MaxBytes)} ({drops.TotalCount} request(s), {FormatBytes(drops.TotalBytes)} dropped in all). Start-Tunnel -InspectLimit and -InspectMemoryLimit keep more; Get-Tunnel shows CaptureDroppedCount and CaptureDroppedBytes."));
+            }
+        }
+    }
+
+    private static string FormatBytes(long bytes) => bytes >= 1024 * 1024
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):0.#} MiB")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB");
 
     private List<TunnelRequest> Select(string[]? tunnels)
     {

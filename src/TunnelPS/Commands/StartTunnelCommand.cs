@@ -4,6 +4,7 @@ using System.Net;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
 
@@ -80,6 +81,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [Parameter(ParameterSetName = HttpSet)]
     [ValidateRange(0, 64 * 1024 * 1024)]
     public int InspectBodyLimit { get; set; } = 1024 * 1024;
+
+    /// <summary>The most memory the tunnel's capture holds, in bytes (default 64 MiB); the oldest exchanges are evicted to stay within it.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateRange(64L * 1024, 64L * 1024 * 1024 * 1024)]
+    public long InspectMemoryLimit { get; set; } = CaptureStore.DefaultMaxBytes;
 
     /// <summary>The public port of a TCP tunnel (0 = any).</summary>
     [Parameter(ParameterSetName = TcpSet)]
@@ -190,7 +196,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             HostHeader = HostHeader,
             AllowIP = AllowIP,
             DenyIP = DenyIP,
-            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit },
+            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit, MaxBytes = InspectMemoryLimit },
         };
         Parse(() => { definition.Validate(); return definition; }, localText);
 

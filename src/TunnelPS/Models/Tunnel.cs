@@ -1,5 +1,6 @@
 using TunnelPS.Hosting;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Inspection;
 using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
 
 namespace TunnelPS;
@@ -67,6 +68,20 @@ public sealed class Tunnel
 
     /// <summary>When <see cref="LastError"/> happened.</summary>
     public DateTimeOffset? LastErrorTime => _endpoint.LastErrorTime;
+
+    /// <summary>Requests the tunnel's capture holds now (shared by its http and https URLs; 0 without capture).</summary>
+    public int CapturedCount => Capture?.Count ?? 0;
+
+    /// <summary>The memory the tunnel's capture holds now, in bytes (heads and bodies); at most -InspectMemoryLimit.</summary>
+    public long CaptureBytes => Capture?.HeldBytes ?? 0;
+
+    /// <summary>Older requests the capture evicted to stay within -InspectLimit and -InspectMemoryLimit.</summary>
+    public long CaptureDroppedCount => Capture?.Dropped ?? 0;
+
+    /// <summary>The bytes of the requests the capture evicted.</summary>
+    public long CaptureDroppedBytes => Capture?.DroppedBytes ?? 0;
+
+    private CaptureStore? Capture => _endpoint.Client.CaptureFor(_endpoint.Definition);
 
     /// <summary>The engine endpoint behind this URL.</summary>
     internal TunnelEndpoint Endpoint => _endpoint;

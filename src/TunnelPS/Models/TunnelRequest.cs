@@ -67,11 +67,14 @@ public sealed class TunnelRequest
     /// <summary>Request header fields in wire order; index by name: <c>$r.RequestHeaders['User-Agent']</c>.</summary>
     public TunnelRequestHeaderCollection RequestHeaders => _requestHeaders ??= new TunnelRequestHeaderCollection(_exchange.RequestHeaders);
 
-    /// <summary>The request body bytes as received (chunk framing removed), up to the capture cap.</summary>
+    /// <summary>
+    /// The request body bytes as received (chunk framing removed), up to the capture cap. Read from the capture the
+    /// first time it is asked for and kept with this object; empty if the capture evicted or cleared the request first.
+    /// </summary>
     public byte[] RequestBody => _requestBody ??= _exchange.RequestBody.ToArray();
 
     /// <summary>The request body as text: content encoding undone, decoded by its charset (UTF-8 by default).</summary>
-    public string RequestBodyText => _requestBodyText ??= DecodeText(_exchange.RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type"));
+    public string RequestBodyText => _requestBodyText ??= DecodeText(RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type"));
 
     /// <summary>Response header fields in wire order; index by name: <c>$r.ResponseHeaders['Content-Type']</c>.</summary>
     public TunnelRequestHeaderCollection ResponseHeaders => _responseHeaders ??= new TunnelRequestHeaderCollection(_exchange.ResponseHeaders);
@@ -80,7 +83,7 @@ public sealed class TunnelRequest
     public byte[] ResponseBody => _responseBody ??= _exchange.ResponseBody.ToArray();
 
     /// <summary>The response body as text: gzip/deflate/br undone, decoded by its charset (UTF-8 by default).</summary>
-    public string ResponseBodyText => _responseBodyText ??= DecodeText(_exchange.ResponseBody, _exchange.ResponseHeaders, ContentType);
+    public string ResponseBodyText => _responseBodyText ??= DecodeText(ResponseBody, _exchange.ResponseHeaders, ContentType);
 
     /// <summary>The Content-Type of the response.</summary>
     public string? ContentType => _exchange.GetResponseHeader("Content-Type");
@@ -90,7 +93,7 @@ public sealed class TunnelRequest
     {
         get
         {
-            byte[] decoded = BodyDecoder.DecodeContent(_exchange.ResponseBody, _exchange.ResponseHeaders) ?? _exchange.ResponseBody.ToArray();
+            byte[] decoded = BodyDecoder.DecodeContent(ResponseBody, _exchange.ResponseHeaders) ?? ResponseBody;
             return BodyDecoder.IsJson(decoded, ContentType);
         }
     }
