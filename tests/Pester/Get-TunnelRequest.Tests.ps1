@@ -130,10 +130,14 @@ Describe 'Get-TunnelRequest' {
         }
     }
 
-    It 'formats as a table with Time, Method, Path, Status, Duration and Tunnel' {
-        $text = Get-TunnelRequest | Format-Table | Out-String
-        $text | Should -Match 'Time\s+Method\s+Path\s+Status\s+Duration\(ms\)\s+Tunnel'
-        $text | Should -Match 'POST\s+/api/items\s+200'
+    It 'formats as a table with Id, Method, Scheme, Target (path and query), Status, Duration, Tunnel and Note' {
+        $post = Get-TunnelRequest -Tunnel 'req-get' -Method POST
+
+        $text = Get-TunnelRequest -Tunnel 'req-get' | Format-Table | Out-String -Width 200
+
+        $text | Should -Match 'Id\s+Method\s+Scheme\s+Target\s+Status\s+Duration\(ms\)\s+Tunnel\s+Note'
+        $text | Should -Match "(?m)^\s*$($post.Id)\s+POST\s+http\s+/api/items\?id=3\s+200\s+[\d.]+\s+req-get\s*$"
+        $post.Scheme | Should -Be 'http'
     }
 }
 

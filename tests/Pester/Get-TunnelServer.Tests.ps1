@@ -66,6 +66,25 @@ Describe 'Get-TunnelServer' {
             $text | Should -BeLike "*$($first.SpkiPin.Substring(0, 16))*"
         }
 
+        It 'shows the tunnels it serves (ServerTunnel) as a table: URL, tenant, client, connected and connection counts' {
+            $site = Start-TestHttpSite
+            try {
+                $open = Start-Tunnel -Http $site.Port -Scheme http -Name 'served' -ServerAddress "localhost:$($first.Port)" -ServerCertificateThumbprint $first.CertificateThumbprint
+                $null = Invoke-TestRequest "$($open.PublicUrl)/"
+
+                $served = $first.Tunnels | Where-Object Url -eq $open.PublicUrl
+                $text = $served | Format-Table | Out-String -Width 200
+
+                $served | Should -BeOfType ([TunnelPS.ServerTunnel])
+                $text | Should -Match 'Url\s+Tenant\s+ClientAddress\s+Connected\s+Open\s+Connections'
+                $text | Should -Match "(?m)^$([regex]::Escape($open.PublicUrl))\s+\S+\s+127\.0\.0\.1:\d+\s+True\s+\d+\s+1\s*$"
+            }
+            finally {
+                Get-Tunnel -Name 'served' -ErrorAction Ignore | Stop-Tunnel
+                $site.Stop()
+            }
+        }
+
         It 'no longer lists a stopped server' {
             $second | Stop-TunnelServer
             Get-TunnelServer | Should -Be $first

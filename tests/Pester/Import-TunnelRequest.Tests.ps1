@@ -40,7 +40,11 @@ Describe 'Import-TunnelRequest' {
         $imported.RequestBodyText | Should -Be '{"id":7}'
         $imported.ResponseBodyText | Should -Be 'round trip'
         $imported.RequestHeaders['X-Trace'] | Should -Be 't1'
-        (Get-TunnelRequest -Path '/orders').Id | Should -Be $imported.Id
+        # Imported requests are kept apart from live captures: -Source Imported (or All) lists them.
+        Get-TunnelRequest -Path '/orders' | Should -BeNullOrEmpty
+        (Get-TunnelRequest -Path '/orders' -Source Imported).Id | Should -Be $imported.Id
+        (Get-TunnelRequest -Path '/orders' -Source All).Id | Should -Be $imported.Id
+        $imported.IsImported | Should -BeTrue
 
         # Its tunnel is gone: without -Uri there is nowhere to send it.
         $null = $imported | Invoke-TunnelReplay -ErrorVariable noTarget -ErrorAction SilentlyContinue

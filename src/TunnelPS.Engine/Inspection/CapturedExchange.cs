@@ -194,6 +194,9 @@ public sealed class CapturedExchange
 
     public bool IsReplay { get; init; }
 
+    /// <summary>The exchange was read from a HAR file (Import-TunnelRequest), not captured in this session.</summary>
+    public bool IsImported { get; init; }
+
     /// <summary>For a replay, the id of the exchange that was replayed.</summary>
     public long? ReplayOf { get; init; }
 

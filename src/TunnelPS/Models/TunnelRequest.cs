@@ -113,6 +113,12 @@ public sealed class TunnelRequest
     /// <summary>For a replay, the id of the request that was replayed.</summary>
     public long? ReplayOf => _exchange.ReplayOf;
 
+    /// <summary>True for a request read from a HAR file by Import-TunnelRequest (Get-TunnelRequest -Source Imported).</summary>
+    public bool IsImported => _exchange.IsImported;
+
+    /// <summary>http or https: the scheme of the public URL the visitor used (for a replay, of the URL it was sent to); empty when unknown.</summary>
+    public string Scheme => _exchange.Scheme ?? string.Empty;
+
     /// <summary>The bytes were not HTTP; they were passed through untouched.</summary>
     public bool IsUnparsed => _exchange.IsUnparsed;
 
