@@ -77,7 +77,8 @@
 
 .PARAMETER BenchArgument
     Bench only: more options for bench/TunnelPS.Bench, separated by spaces or commas, for
-    example '--idle-connections 5000', '--soak-minutes 30' or '--idle-only' (the options are
+    example '--idle-connections 5000', '--soak-minutes 30', '--idle-only' or, with -DataPath,
+    '--only keep-alive,new-connection' (the named steps alone) (the options are
     listed in bench/README.md).
 
 .EXAMPLE

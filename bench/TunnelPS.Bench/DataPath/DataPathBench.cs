@@ -35,11 +35,17 @@ internal static class DataPathBench
                 var other => throw new ArgumentException($"Unknown role '{other}'; use server or client."),
             };
         }
-        return await HarnessAsync(args.Contains("--quick"), Option("--results") ?? DefaultResultsFolder());
+        // build.ps1 splits -BenchArgument at commas and spaces: every word after --only up to the next option names a step.
+        var onlyAt = Array.IndexOf(args, "--only");
+        var only = onlyAt < 0 ? null : args.Skip(onlyAt + 1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal))
+            .SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+        return await HarnessAsync(args.Contains("--quick"), Option("--results") ?? DefaultResultsFolder(), only);
     }
 
-    private static async Task<int> HarnessAsync(bool quick, string resultsFolder)
+    private static async Task<int> HarnessAsync(bool quick, string resultsFolder, string[]? only)
     {
+        // "--only keep-alive,idle-memory": the named steps alone (their names as printed when one fails), for iterating on one figure.
+        bool Runs(string step) => only is null || only.Contains(step.Replace(' ', '-'), StringComparer.OrdinalIgnoreCase);
         var started = DateTime.UtcNow;
         var report = new Report();
         Console.WriteLine($"TunnelPS data-path benchmark ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}");
@@ -47,6 +53,10 @@ internal static class DataPathBench
         report.Fact("started (UTC)", started.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
         report.Fact("machine", $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, load average at start {LoadAverage()}");
         report.Fact("commit", await CommandLineAsync("git", "rev-parse", "--short", "HEAD"));
+        if (only is not null)
+        {
+            report.Fact("steps", "only " + string.Join(", ", only));
+        }
 
         var wrk = WrkRunner.Find();
         var nginxPath = NginxHost.Find();
@@ -108,14 +118,14 @@ internal static class DataPathBench
                 report.Note($"https: wrk connects to https://127.0.0.1:{tlsPort}/ (so its SNI is 127.0.0.1, or none) and sends 'Host: {context.Https.Host}'; the server picks its one certificate without looking at SNI and routes by Host.");
             }
 
-            await StepAsync(report, "keep-alive", () => KeepAliveScenario.RunAsync(context));
+            await StepAsync(report, "keep-alive", Runs, () => KeepAliveScenario.RunAsync(context));
             IReadOnlyDictionary<BenchTarget, double[]>? series = null;
-            await StepAsync(report, "new connection", async () => series = await NewConnectionScenario.RunAsync(context));
+            await StepAsync(report, "new connection", Runs, async () => series = await NewConnectionScenario.RunAsync(context));
             if (nginx is not null)
             {
-                await StepAsync(report, "bulk download", () => TransferScenario.BulkAsync(context));
-                await StepAsync(report, "64 concurrent downloads", () => TransferScenario.ConcurrentAsync(context));
-                await StepAsync(report, "slow reader", () => TransferScenario.SlowReaderAsync(context));
+                await StepAsync(report, "bulk download", Runs, () => TransferScenario.BulkAsync(context));
+                await StepAsync(report, "64 concurrent downloads", Runs, () => TransferScenario.ConcurrentAsync(context));
+                await StepAsync(report, "slow reader", Runs, () => TransferScenario.SlowReaderAsync(context));
             }
             else
             {
@@ -123,10 +133,10 @@ internal static class DataPathBench
             }
             if (series is not null)
             {
-                await StepAsync(report, "first request after idle", () => NewConnectionScenario.FirstAfterIdleAsync(context, series));
+                await StepAsync(report, "first request after idle", Runs, () => NewConnectionScenario.FirstAfterIdleAsync(context, series));
             }
-            await StepAsync(report, "peak memory", () => PeakMemoryAsync(context));
-            await StepAsync(report, "idle memory", () => IdleMemoryScenario.RunAsync(context));
+            await StepAsync(report, "peak memory", Runs, () => PeakMemoryAsync(context));
+            await StepAsync(report, "idle memory", Runs, () => IdleMemoryScenario.RunAsync(context));
         }
         finally
         {
@@ -158,8 +168,12 @@ internal static class DataPathBench
     }
 
     /// <summary>Runs one scenario; a failure is reported as a skipped row and the run goes on.</summary>
-    private static async Task StepAsync(Report report, string name, Func<Task> step)
+    private static async Task StepAsync(Report report, string name, Func<string, bool> runs, Func<Task> step)
     {
+        if (!runs(name))
+        {
+            return;
+        }
         try
         {
             await step();

@@ -21,6 +21,7 @@ internal static class TransferScenario
         var rounds = context.Quick ? 2 : 3;
         var rates = targets.ToDictionary(t => t, _ => new List<double>());
         var cpu = targets.ToDictionary(t => t, _ => new List<(double Server, double Client)>());
+        var switches = targets.ToDictionary(t => t, _ => new List<(double Server, double Client)>());
         for (var round = 0; round < rounds; round++)
         {
             foreach (var target in Stats.Interleaved(targets, round))
@@ -35,6 +36,7 @@ internal static class TransferScenario
                 rates[target].Add(bytes / seconds / MB);
                 var gib = bytes / (double)(1L << 30);
                 cpu[target].Add((cost.Server.CpuMs / 1000 / gib, cost.Client.CpuMs / 1000 / gib));
+                switches[target].Add(((cost.Server.VoluntarySwitches + cost.Server.InvoluntarySwitches) / gib, (cost.Client.VoluntarySwitches + cost.Client.InvoluntarySwitches) / gib));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    round {round + 1} {target.Name,-22} {bytes / seconds / MB,8:0} MB/s"));
             }
         }
@@ -43,7 +45,7 @@ internal static class TransferScenario
         {
             var rate = Stats.Median(rates[target]);
             context.Report.Add(new ResultRow($"Download {path[1..]} MB/s, {label}", "MB/s", rate, direct, rate / direct, ">= 0.60 x direct", rate / direct >= 0.6,
-                string.Create(CultureInfo.InvariantCulture, $"median of {rounds}; CPU per GiB: server {Stats.Median(cpu[target].Select(c => c.Server)):0.00} s, client {Stats.Median(cpu[target].Select(c => c.Client)):0.00} s; runs {string.Join(" / ", rates[target].Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}")));
+                string.Create(CultureInfo.InvariantCulture, $"median of {rounds}; CPU per GiB: server {Stats.Median(cpu[target].Select(c => c.Server)):0.00} s, client {Stats.Median(cpu[target].Select(c => c.Client)):0.00} s; context switches per GiB: server {Stats.Median(switches[target].Select(c => c.Server)):0}, client {Stats.Median(switches[target].Select(c => c.Client)):0}; runs {string.Join(" / ", rates[target].Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}")));
         }
     }
 

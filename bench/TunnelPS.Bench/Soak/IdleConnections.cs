@@ -75,12 +75,13 @@ internal sealed class IdleConnections(SoakContext context, ChildProcessHandle se
             return false;
         }
 
+        var perVisitor = serverBefore.Server!.Links > 0 ? 1 : 2;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Memory per idle {scheme} visitor connection, N = {n:N0} keep-alive visitors (one GET each, then idle), over {endpoints.IdleHosts.Count} tunnels and {(n + 199) / 200} source addresses:"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  opened {ok:N0} of {n:N0} in {opened.TotalSeconds:0.0} s, measured {measured.TotalSeconds:0.0} s after the first (server idle timeout 60 s){Failures(failures)}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  server connections: {serverBefore.Server!.Connections} before (control + idle pool), {serverHeld.Server!.Connections} with the visitors (expected {serverBefore.Server.Connections} + 2 x {ok} = {serverBefore.Server.Connections + (2 * ok)}: visitor + proxy each, and {serverHeld.Server.IdleProxies} idle pooled), {serverAfter.Server!.Connections} after closing them"));
+            $"  server connections: {serverBefore.Server!.Connections} before (control, {serverBefore.Server.Links} multiplexed links, idle pool), {serverHeld.Server!.Connections} with the visitors (expected {serverBefore.Server.Connections} + {perVisitor} x {ok} = {serverBefore.Server.Connections + (perVisitor * ok)}: {(perVisitor == 1 ? "the visitor's own; it is a stream on a link" : "visitor + proxy each")}, and {serverHeld.Server.IdleProxies} idle pooled), {serverAfter.Server!.Connections} after closing them"));
         output.WriteLine("                                 before       with N  after close   + malloc_trim   per connection (with N - before) / N");
         Row("server managed heap", serverBefore, serverHeld, serverAfter, serverTrimmed, s => s.Process.ManagedHeap, ok);
         Row("server GC committed", serverBefore, serverHeld, serverAfter, serverTrimmed, s => s.Process.GcCommitted, ok);

@@ -10,6 +10,7 @@ internal sealed record ServerFigures
     public int Tunnels { get; init; }
     public int ActiveWork { get; init; }
     public int IdleProxies { get; init; }
+    public int Links { get; init; }
     public int DeadlineWatched { get; init; }
     public int HandshakesInProgress { get; init; }
     public int HandshakesWaiting { get; init; }

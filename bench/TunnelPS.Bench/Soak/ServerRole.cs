@@ -61,6 +61,7 @@ internal static class ServerRole
         Tunnels = server.Tunnels.Count,
         ActiveWork = server.ActiveWorkCount,
         IdleProxies = server.IdleProxyCount,
+        Links = server.LinkCount,
         DeadlineWatched = server.Deadlines.Count,
         HandshakesInProgress = server.TlsHandler.HandshakesInProgress,
         HandshakesWaiting = server.TlsHandler.HandshakesWaiting,

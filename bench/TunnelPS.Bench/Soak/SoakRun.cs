@@ -322,14 +322,14 @@ internal sealed class SoakRun : IAsyncDisposable
                 break;
             }
             var s = server.Server!;
-            if (s.Sessions == 1 && s.Tunnels == _expectedTunnels && s.Connections == s.Sessions + s.IdleProxies && s.IdleProxies <= 4 && _app.OpenConnections + _garbage.OpenConnections == 0)
+            if (s.Sessions == 1 && s.Tunnels == _expectedTunnels && s.Connections == s.Sessions + s.IdleProxies + s.Links && s.IdleProxies <= 4 && _app.OpenConnections + _garbage.OpenConnections == 0)
             {
                 return Stopwatch.GetElapsedTime(began);
             }
             await Task.Delay(2000);
         }
         var what = server?.Server is { } held
-            ? string.Create(CultureInfo.InvariantCulture, $"the server still held {held.Connections} connections, {held.Sessions} sessions, {held.Tunnels} tunnels; the local services {_app.OpenConnections + _garbage.OpenConnections} connections")
+            ? string.Create(CultureInfo.InvariantCulture, $"the server still held {held.Connections} connections ({held.Sessions} control, {held.Links} multiplexed links, {held.IdleProxies} idle pooled), {held.Sessions} sessions, {held.Tunnels} tunnels; the local services {_app.OpenConnections + _garbage.OpenConnections} connections")
             : "the server did not answer";
         _output.WriteLine("  drain did not finish within 120 s: " + what);
         report.Fail("drain: " + what);
@@ -374,7 +374,7 @@ internal sealed class SoakRun : IAsyncDisposable
 
     /// <summary>
     /// Waits (at most 30 s) until the server is quiet, as it is whenever the soak measures: it holds nothing but
-    /// control connections and idle pooled proxy connections (no visitor, no handshake, no proxy connection on its way),
+    /// control connections, multiplexed links and idle pooled proxy connections (no visitor, no handshake, no proxy connection on its way),
     /// and no pool holds more than its target of 4 (a burst leaves more, closed by the pool's recycling every 5 s).
     /// </summary>
     internal static async Task WaitQuietAsync(ChildProcessHandle server)
@@ -382,7 +382,7 @@ internal sealed class SoakRun : IAsyncDisposable
         const int PoolSize = 4;
         var deadline = Stopwatch.GetTimestamp() + (30 * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline && await server.StatsAsync() is { Server: { } s }
-            && (s.Connections != s.Sessions + s.IdleProxies || s.IdleProxies > PoolSize * s.Sessions))
+            && (s.Connections != s.Sessions + s.IdleProxies + s.Links || s.IdleProxies > PoolSize * s.Sessions))
         {
             await Task.Delay(250);
         }

@@ -172,11 +172,7 @@ internal sealed class TrafficMix(SoakContext context)
                 return;
             }
         }
-        Outcomes.Add(group, "ok");
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        Outcomes.Sample(group, size, seconds);
-        Outcomes.Sample(group + PerTransfer, size / seconds);
-        context.NoteIfSlow(group, started);
+        TransferDone(group, size, started);
     }
 
     private async Task UploadAsync(Path path, CancellationToken stop)
@@ -206,6 +202,12 @@ internal sealed class TrafficMix(SoakContext context)
                 return;
             }
         }
+        TransferDone(group, size, started);
+    }
+
+    /// <summary>Counts a transfer that completed, with its size and rate.</summary>
+    private void TransferDone(string group, long size, long started)
+    {
         Outcomes.Add(group, "ok");
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Outcomes.Sample(group, size, seconds);

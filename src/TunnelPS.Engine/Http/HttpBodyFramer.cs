@@ -101,6 +101,10 @@ public sealed class HttpBodyFramer
         return new HttpBodyFramer(kind, kind == HttpBodyKind.ContentLength ? framing.ContentLength : -1, strict: false);
     }
 
+    /// <summary>Starts walking the body of a request whose framing headers were already read (as <see cref="ForRequest(HttpFraming)"/>).</summary>
+    internal void StartRequest(HttpFraming framing) =>
+        Restart(RequestBodyKind(framing.IsChunked, framing.ContentLength), framing.IsChunked ? -1 : framing.ContentLength, strict: true);
+
     /// <summary>Starts walking the body of a request whose head <see cref="HttpHeadScanner"/> scanned (as <see cref="ForRequest"/>).</summary>
     internal void StartRequest(in ScannedHead head) =>
         Restart(RequestBodyKind(head.IsChunked, head.ContentLength), head.IsChunked ? -1 : head.ContentLength, strict: true);

@@ -201,44 +201,55 @@ internal sealed class ControlSession : IAsyncDisposable
             var pooled = await Pool.TakeAsync(timeout, cancellationToken).ConfigureAwait(false);
             return pooled is null ? null : new ProxyConnection(pooled, FrameCodec.Encode(new StartProxy { Url = url, ClientAddr = clientAddress }));
         }
-        using var deadline = new CancellationTokenSource(timeout, _server.Options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        while (true)
+        // The deadline's timer and token sources are made only when no link is ready: a visitor normally costs none.
+        CancellationTokenSource? deadline = null;
+        CancellationTokenSource? linked = null;
+        try
         {
-            Task wait;
-            lock (_gate)
+            while (true)
             {
-                MuxLink? best = null;
-                foreach (var link in _links)
+                Task wait;
+                lock (_gate)
                 {
-                    if (!link.IsClosed && (best is null || link.StreamCount < best.StreamCount))
+                    MuxLink? best = null;
+                    foreach (var link in _links)
                     {
-                        best = link;
+                        if (!link.IsClosed && (best is null || link.StreamCount < best.StreamCount))
+                        {
+                            best = link;
+                        }
                     }
+                    if (best is not null)
+                    {
+                        try
+                        {
+                            return new ProxyConnection(best.Open(url, clientAddress), null);
+                        }
+                        catch (IOException)
+                        {
+                            // It closed just now: try the next one.
+                            continue;
+                        }
+                    }
+                    _linkAdded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wait = _linkAdded.Task;
                 }
-                if (best is not null)
+                deadline ??= new CancellationTokenSource(timeout, _server.Options.TimeProvider);
+                linked ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+                try
                 {
-                    try
-                    {
-                        return new ProxyConnection(best.Open(url, clientAddress), null);
-                    }
-                    catch (IOException)
-                    {
-                        // It closed just now: try the next one.
-                        continue;
-                    }
+                    await wait.WaitAsync(linked.Token).ConfigureAwait(false);
                 }
-                _linkAdded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _linkAdded.Task;
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return null;
+                }
             }
-            try
-            {
-                await wait.WaitAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return null;
-            }
+        }
+        finally
+        {
+            linked?.Dispose();
+            deadline?.Dispose();
         }
     }
 

@@ -42,6 +42,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private int _end;
     private int _headStart;
     private readonly ForwardedRequest _request = new();
+    private HttpBodyFramer? _framer;
     private byte[]? _lastAuthority;
     private int _lastAuthorityLength;
     private string? _lastHost;
@@ -259,7 +260,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 _pump = PumpResponsesAsync(proxy, _tracker, host, connection);
             }
 
-            var framer = HttpBodyFramer.ForRequest(_request.Framing);
+            // One framer per connection, restarted for each request.
+            var framer = _framer ??= HttpBodyFramer.ForRequest(_request.Framing);
+            framer.StartRequest(_request.Framing);
             _tracker!.RequestForwarded(_request.Method);
             try
             {

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;

@@ -260,8 +260,9 @@ internal sealed class SessionTable
             {
                 session.End(string.Create(CultureInfo.InvariantCulture, $"no heartbeat for {options.HeartbeatTimeout.TotalSeconds:0} s"));
             }
-            else if (recycle)
+            else if (recycle && !session.UsesLinks)
             {
+                // A session on multiplexed links has no pool: refilling it would have the client dial connections nobody uses.
                 session.Pool.Recycle();
             }
         }

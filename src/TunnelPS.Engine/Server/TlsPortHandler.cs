@@ -21,8 +21,7 @@ internal sealed class TlsPortHandler
     private readonly ServerCertificateSelector _certificates;
     private readonly SemaphoreSlim _handshakes;
     private readonly ILogger _logger;
-    private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
-    private readonly int _maxPerAddress;
+    private readonly AddressTurns _perAddress;
     private int _waiting;
 
     public TlsPortHandler(TunnelServer server, ServerCertificateSelector certificates, ILogger logger)
@@ -31,7 +30,7 @@ internal sealed class TlsPortHandler
         _logger = logger;
         _handshakes = new SemaphoreSlim(server.Options.MaxConcurrentHandshakes, server.Options.MaxConcurrentHandshakes);
         // One address may hold only a share of the handshake slots, so that it cannot stall everyone else's.
-        _maxPerAddress = Math.Max(4, server.Options.MaxConcurrentHandshakes / 8);
+        _perAddress = new AddressTurns(Math.Max(4, server.Options.MaxConcurrentHandshakes / 8));
         _certificates = certificates;
     }
 
@@ -39,7 +38,7 @@ internal sealed class TlsPortHandler
     public int HandshakesInProgress => _server.Options.MaxConcurrentHandshakes - _handshakes.CurrentCount;
 
     /// <summary>Connections waiting for their turn to handshake.</summary>
-    public int HandshakesWaiting => Volatile.Read(ref _waiting);
+    public int HandshakesWaiting => Volatile.Read(ref _waiting) + _perAddress.Waiting;
 
     public async Task RunAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, long connectionId, CancellationToken token)
     {
@@ -66,12 +65,12 @@ internal sealed class TlsPortHandler
                 // A connection takes a handshake slot only once its ClientHello starts to arrive: silent connections
                 // wait here (within the deadline) without holding anyone up.
                 await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+                // One address holds at most its share of the handshake slots; its other connections queue behind
+                // its own (a NAT's users share one address), so it can never stall everyone else's.
                 var address = (remote as IPEndPoint)?.Address;
-                if (address is not null && !TryEnterAddress(address))
+                if (address is not null)
                 {
-                    ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
-                        $"the address already has {_maxPerAddress} TLS handshakes in progress");
-                    return;
+                    await _perAddress.EnterAsync(address, deadline.Token).ConfigureAwait(false);
                 }
                 try
                 {
@@ -98,7 +97,7 @@ internal sealed class TlsPortHandler
                 {
                     if (address is not null)
                     {
-                        LeaveAddress(address);
+                        _perAddress.Leave(address);
                     }
                 }
                 if (_server.Options.InlineSocketCompletions)
@@ -161,40 +160,6 @@ internal sealed class TlsPortHandler
 
     private static ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
         ValueTask.FromResult(((ServerCertificateSelector)state!).OptionsFor(hello.ServerName));
-
-    private bool TryEnterAddress(IPAddress address)
-    {
-        var key = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        lock (_perAddress)
-        {
-            _perAddress.TryGetValue(key, out var count);
-            if (count >= _maxPerAddress)
-            {
-                return false;
-            }
-            _perAddress[key] = count + 1;
-            return true;
-        }
-    }
-
-    private void LeaveAddress(IPAddress address)
-    {
-        var key = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        lock (_perAddress)
-        {
-            if (_perAddress.TryGetValue(key, out var count))
-            {
-                if (count <= 1)
-                {
-                    _perAddress.Remove(key);
-                }
-                else
-                {
-                    _perAddress[key] = count - 1;
-                }
-            }
-        }
-    }
 
     /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
     internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)

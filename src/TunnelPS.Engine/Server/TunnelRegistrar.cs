@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Transport;
 

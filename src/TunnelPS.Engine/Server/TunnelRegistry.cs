@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TunnelPS.Engine.Configuration;
 
 namespace TunnelPS.Engine.Server;
 

@@ -147,6 +147,9 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>True when an https tunnel (connected, or reserved for its client's return) holds <paramref name="host"/>.</summary>
     private bool ServesHttps(string host) => Registry.FindHttp("https", host) is not null;
 
+    /// <summary>Multiplexed links open across all sessions.</summary>
+    internal int LinkCount => Sessions.All.Sum(s => s.LinkCount);
+
     /// <summary>A snapshot of every public URL.</summary>
     public IReadOnlyList<ServerTunnelInfo> Tunnels =>
         Registry.All()

@@ -148,7 +148,7 @@ internal sealed class MuxStream : Stream
                 {
                     throw new IOException(_resetReason ?? "The stream was reset.");
                 }
-                _creditWaiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _creditWaiter ??= new TaskCompletionSource<bool>(MuxLink.WakeOptions);
                 wait = _creditWaiter.Task;
             }
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);

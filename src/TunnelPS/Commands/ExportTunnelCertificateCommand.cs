@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
 

@@ -33,7 +33,8 @@ public sealed class MetricsTests
 
         await using var local = new LocalHttpService();
         await using var server = await TunnelHarness.StartServerAsync();
-        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "metered")));
+        // The pool path: a client on multiplexed links dials no proxy connections.
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "metered")) with { UseMultiplexing = false });
         var endpoint = Assert.Single(await client.StartAsync());
         using var http = TunnelHarness.Visitor();
         await http.GetStringAsync(endpoint.PublicUrl + "/");

@@ -30,6 +30,26 @@ public sealed class MultiplexedTunnelTests
     }
 
     [Fact]
+    public async Task The_pool_recycling_never_asks_a_session_on_links_for_proxy_connections()
+    {
+        // Soak finding: the periodic pool recycling refilled every session's pool, so each client on links also
+        // dialled and held four proxy connections nobody used.
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "norefill")) with { LinkCount = 2 });
+        await client.StartAsync();
+        await TunnelHarness.WaitUntilAsync(() => client.LinkCount == 2, "both links are up");
+
+        server.Sessions.CheckHeartbeats(recycle: true);
+
+        var session = Assert.Single(server.Sessions.All);
+        Assert.True(session.UsesLinks);
+        Assert.Equal(0, session.Pool.OutstandingCount);
+        Assert.Equal(0, server.IdleProxyCount);
+        Assert.Equal(0, client.ProxyDialCount);
+    }
+
+    [Fact]
     public async Task A_visitor_that_stops_reading_a_large_response_does_not_slow_the_others()
     {
         // One visitor asks for 256 MiB and reads none of it; the others on the same links still get their pages.

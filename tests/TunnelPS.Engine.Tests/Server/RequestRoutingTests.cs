@@ -57,6 +57,25 @@ public sealed class RequestRoutingTests
         Assert.Empty(local.Heads);
     }
 
+    [Theory]
+    [InlineData("Content-Length: 4, 4\r\n")]
+    [InlineData("Content-Length: 4\r\nContent-Length: 4\r\n")]
+    public async Task A_Content_Length_list_or_repeat_is_refused_before_anything_is_forwarded(string framing)
+    {
+        // Finding 10: "Content-Length: 4, 4" was accepted (a request smuggling pattern).
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "lengths")));
+        await client.StartAsync();
+
+        using var visitor = await RawVisitor.ConnectAsync(server.HttpPort);
+        await visitor.SendAsync($"POST / HTTP/1.1\r\nHost: lengths.localhost\r\n{framing}\r\nbody");
+        var (status, body) = await visitor.Reader.ReadAsync();
+        Assert.Equal(400, status);
+        Assert.Contains("Content-Length", body, StringComparison.Ordinal);
+        Assert.Empty(local.Heads);
+    }
+
     [Fact]
     public async Task A_tunnel_that_closes_before_the_local_service_answers_gives_a_502()
     {

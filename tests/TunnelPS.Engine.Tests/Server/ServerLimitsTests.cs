@@ -299,7 +299,7 @@ public sealed class ServerLimitsTests
     }
 
     [Fact]
-    public async Task One_address_may_hold_only_its_share_of_the_handshake_slots()
+    public async Task One_address_may_hold_only_its_share_of_the_handshake_slots_and_its_others_wait_their_turn()
     {
         await using var server = await TunnelHarness.StartServerAsync(o => o with { MaxConcurrentHandshakes = 32 });
         var stalled = new List<Socket>();
@@ -315,16 +315,23 @@ public sealed class ServerLimitsTests
             }
             await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 4, "four handshakes are in progress");
 
+            // A fifth connection from the same address (a NAT's next user) queues behind its own address's handshakes.
             using var fifth = new Socket(SocketType.Stream, ProtocolType.Tcp);
             fifth.Bind(new IPEndPoint(IPAddress.Parse("127.0.7.1"), 0));
             await fifth.ConnectAsync(IPAddress.Loopback, server.Port);
             await fifth.SendAsync(new byte[] { 0x16 });
-            using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
-            Assert.Equal(0, await fifth.ReceiveAsync(new byte[16], SocketFlags.None, deadline.Token));
+            await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesWaiting == 1, "the fifth waits for its address's turn");
             Assert.Equal(4, server.TlsHandler.HandshakesInProgress);
 
-            // Another address still gets its turn.
-            await using var peer = await RawPeer.DialAsync(server.Port, IPAddress.Parse("127.0.7.2"));
+            // Another address still gets its turn at once.
+            await using (var peer = await RawPeer.DialAsync(server.Port, IPAddress.Parse("127.0.7.2")))
+            {
+            }
+
+            // When one of the address's handshakes ends, the fifth takes its turn.
+            stalled[0].Dispose();
+            await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesWaiting == 0 && server.TlsHandler.HandshakesInProgress == 4,
+                "the fifth holds the freed turn");
         }
         finally
         {

@@ -154,14 +154,18 @@ public sealed class TunnelEndToEndTests
         Assert.Equal(multiplexed, client.UsesLinks);
     }
 
-    [Fact]
-    public async Task Connection_churn_leaves_no_running_work_behind_on_either_side()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Connection_churn_leaves_no_running_work_behind_on_either_side(bool multiplexed)
     {
         await using var local = new LocalHttpService();
         await using var server = await TunnelHarness.StartServerAsync(o => o with { PoolSize = 2 });
-        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "churn")));
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "churn")) with { UseMultiplexing = multiplexed });
         var endpoint = Assert.Single(await client.StartAsync());
-        await TunnelHarness.WaitUntilAsync(() => server.IdleProxyCount == 2, "the pool is warm");
+        // What a quiet session holds: a warm pool of 2 (ngrok 1.x path), or its links and no pool at all.
+        var pooled = multiplexed ? 0 : 2;
+        await TunnelHarness.WaitUntilAsync(() => server.IdleProxyCount == pooled && (!multiplexed || client.LinkCount == client.Options.LinkCount), "the session is ready");
         var (serverBaseline, clientBaseline) = (server.ActiveWorkCount, client.ActiveWorkCount);
         using var http = TunnelHarness.Visitor(keepAlive: false);
 
@@ -170,9 +174,9 @@ public sealed class TunnelEndToEndTests
             Assert.Equal($"hello GET /c/{i}", await http.GetStringAsync($"{endpoint.PublicUrl}/c/{i}"));
         }
 
-        // Every visitor connection, proxy connection and local connection ends: only the warm pool remains.
+        // Every visitor connection, proxy connection or stream, and local connection ends: only what a quiet session holds remains.
         await TunnelHarness.WaitUntilAsync(
-            () => server.IdleProxyCount == 2 && server.ActiveWorkCount <= serverBaseline + 2 && client.ActiveWorkCount <= clientBaseline + 2,
+            () => server.IdleProxyCount == pooled && server.ActiveWorkCount <= serverBaseline + 2 && client.ActiveWorkCount <= clientBaseline + 2,
             $"work drains (server {server.ActiveWorkCount} vs {serverBaseline}, client {client.ActiveWorkCount} vs {clientBaseline})");
         Assert.Equal(300, endpoint.ConnectionCount);
     }

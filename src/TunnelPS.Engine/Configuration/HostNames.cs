@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Configuration;
 
 /// <summary>DNS host name rules: valid labels and names, parents, wildcard patterns, random names.</summary>
 public static class HostNames
