@@ -113,6 +113,54 @@ public sealed class LocalServiceFailureTests
         Assert.Equal(TunnelStatus.Online, endpoint.Status);
     }
 
+    [Fact]
+    public async Task A_local_service_that_does_not_accept_in_time_is_answered_with_504_and_captured()
+    {
+        // A listener that never accepts, its accept queue filled: the kernel drops further SYNs, so a dial hangs.
+        using var stuck = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        stuck.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        stuck.Listen(1);
+        var port = ((IPEndPoint)stuck.LocalEndPoint!).Port;
+        var fillers = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+                fillers.Add(filler);
+                try
+                {
+                    filler.Connect(IPAddress.Loopback, port);
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+                {
+                }
+            }
+            await using var server = await TunnelHarness.StartServerAsync();
+            var definition = TunnelHarness.Http(port, "stuck", "stuck");
+            var options = TunnelHarness.ClientOptions(server, definition) with { LocalConnectTimeout = TimeSpan.FromMilliseconds(300) };
+            await using var client = new TunnelClient(options);
+            var endpoint = Assert.Single(await client.StartAsync());
+            var store = client.CaptureFor(definition)!;
+            using var visitor = TunnelHarness.Visitor();
+
+            var response = await visitor.GetAsync(endpoint.PublicUrl + "/slow");
+
+            Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            Assert.Contains($"127.0.0.1:{port} did not accept", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            await TunnelHarness.WaitUntilAsync(() => store.Count == 1, "the timed-out request is captured");
+            var exchange = Assert.Single(store.Snapshot());
+            Assert.Equal((504, "/slow"), (exchange.Status, exchange.Target));
+            Assert.Equal($"The client answered 504 itself: the local service 127.0.0.1:{port} did not accept the connection in time (the connection timed out).", exchange.Error);
+            Assert.Equal(TunnelStatus.Degraded, endpoint.Status);
+            Assert.Equal("the connection timed out", endpoint.Error);
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
