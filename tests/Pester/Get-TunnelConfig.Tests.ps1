@@ -106,7 +106,7 @@ tunnels:
         $list | Should -Match '(?m)^ConfigPath\s+: .*tunnelps\.yml$'
         $list | Should -Match '(?m)^ServerAddress\s+: tunnel\.example\.com:443$'
         $list | Should -Match '(?m)^AuthToken\s+: \*+$'
-        $list | Should -Match '(?m)^Inspect\s+: on: 50 requests, 1048576 bytes per body$'
+        $list | Should -Match '(?m)^Inspect\s+: on: 50 requests, 1048576 bytes per body, 67108864 bytes in all$'
         $list | Should -Match '(?m)^Tunnels\s+: blog \(http\+https\), api \(https\), personal \(http\), ssh \(tcp\)$'
         $list | Should -Not -BeLike '*very-secret*'
         $table | Should -Match 'Name\s+Protocols\s+Local\s+PublicName\s+Auth\s+Inspect'

@@ -58,6 +58,24 @@ Describe 'Get-TunnelRequest with a capture memory budget' {
         Get-TunnelRequest -Tunnel budget | Should -BeNullOrEmpty
     }
 
+    It 'takes the budget of a named tunnel from inspect_memory_limit in the config file' {
+        $config = Join-Path $TestDrive 'budget.yml'
+        Set-Content -LiteralPath $config -Encoding utf8NoBOM -Value @"
+server_addr: "localhost:$($server.Port)"
+tunnels:
+  cfgbudget: { proto: { http: $($site.Port) }, inspect_memory_limit: 300KiB }
+"@
+        $named = Start-Tunnel -Name 'cfgbudget' -ConfigPath $config
+        try {
+            foreach ($i in 1..5) { $null = Invoke-TestRequest "$($named.PublicUrl)/file/$i" }
+            Wait-Until { $named.CaptureDroppedCount -eq 3 } -Because 'the config''s 300 KiB holds two 100 KiB bodies'
+
+            $named.CapturedCount | Should -Be 2
+            (Get-TunnelConfig -ConfigPath $config).Tunnels[0].InspectMemoryLimit | Should -Be 300KB
+        }
+        finally { $named | Stop-Tunnel }
+    }
+
     It 'refuses a budget below 64 KiB with a parameter validation error' {
         { Start-Tunnel -Http $site.Port -Name 'tiny' -InspectMemoryLimit 1KB } |
             Should -Throw -ErrorId 'ParameterArgumentValidationError,TunnelPS.Commands.StartTunnelCommand'
