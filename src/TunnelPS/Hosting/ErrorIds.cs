@@ -7,9 +7,6 @@ namespace TunnelPS.Hosting;
 /// </summary>
 internal static class ErrorIds
 {
-    /// <summary>The engine assembly could not be loaded from the module's Dependencies folder.</summary>
-    internal const string EngineLoadFailed = nameof(EngineLoadFailed);
-
     /// <summary>Start-TunnelServer could not start the server (port in use, certificate, configuration).</summary>
     internal const string ServerStartFailed = nameof(ServerStartFailed);
 
