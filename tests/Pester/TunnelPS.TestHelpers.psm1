@@ -354,7 +354,8 @@ function Get-RepositoryRoot {
 function Import-TunnelPSModule {
     <#
     .SYNOPSIS
-        Imports the built module (out/TunnelPS/TunnelPS.psd1) by path and returns it.
+        Imports the built module (out/TunnelPS/TunnelPS.psd1) by path and returns it; Start-Tunnel's
+        -InspectAddress defaults to 127.0.0.1:0 from then on ($PSDefaultParameterValues).
     #>
     [CmdletBinding()]
     [OutputType([psmoduleinfo])]
@@ -362,6 +363,10 @@ function Import-TunnelPSModule {
     if (-not (Test-Path -LiteralPath $script:ModuleManifest)) {
         throw "The module is not built: $script:ModuleManifest is missing. Run ./build.ps1 Build first."
     }
+    # Every Start-Tunnel of the tests runs its session's web inspector on a free port, never on 127.0.0.1:4040 (or
+    # the next free one): test runs side by side must not take each other's ports. A test of the default address
+    # (or of inspect_addr) removes this default, in a fresh pwsh or for its own call.
+    $global:PSDefaultParameterValues['Start-Tunnel:InspectAddress'] = '127.0.0.1:0'
     # -Global: imported from inside this module, it would otherwise nest here, out of the tests' sight.
     Import-Module -Name $script:ModuleManifest -Force -PassThru -Global -ErrorAction Stop
 }

@@ -51,9 +51,8 @@ public sealed record AgentConfig
     public string? HttpProxy { get; init; }
 
     /// <summary>
-    /// <c>inspect_addr</c>: where ngrok 1.x ran its web inspector (host:port), or <c>disabled</c>. TunnelPS has no web
-    /// inspector (captures are read with Get-TunnelRequest): an address is accepted and unused, and <c>disabled</c>
-    /// turns capture off unless <c>inspect</c> says otherwise.
+    /// <c>inspect_addr</c>: where the session's web inspector listens (host:port, a port alone, port 0 for any free
+    /// one), or <c>disabled</c>, which also turns capture off as in ngrok 1.x unless <c>inspect</c> says otherwise.
     /// </summary>
     public string? InspectAddr { get; init; }
 

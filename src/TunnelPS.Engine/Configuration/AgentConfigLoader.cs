@@ -457,7 +457,13 @@ public static partial class AgentConfigLoader
                 Port(node, text, "port of inspect_addr");
                 return text;
             }
-            return HostPort(key, node, requirePort: true);
+            var hostPort = HostPort(key, node, requirePort: true);
+            // The web inspector listens on an IP address (or localhost): a DNS name is refused here, with its position.
+            if (hostPort is not null && !InspectorAddress.TryParse(hostPort, out _, out var error))
+            {
+                throw Fail(node, "inspect_addr " + error, string.Empty);
+            }
+            return hostPort;
         }
 
         private string? Proxy(ConfigYamlScalar key, ConfigYamlNode node)

@@ -11,7 +11,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TunnelRequest")]
 [OutputType(typeof(TunnelRequest))]
-public sealed class GetTunnelRequestCommand : TunnelCmdletBase
+public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
 {
     /// <summary>-Source: the requests captured by the session's tunnels.</summary>
     public const string LiveSource = "Live";
@@ -89,8 +89,14 @@ public sealed class GetTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Writes the matching requests, newest last.</summary>
     protected override void EndProcessing()
     {
-        List<TunnelRequest> selected = Select(_tunnelGiven ? [.. _tunnels] : null);
-        WriteObject(selected, enumerateCollection: true);
+        if (InspectUrl is not null)
+        {
+            WriteRemote(_tunnelGiven ? [.. _tunnels] : null); // inspector: GetTunnelRequestCommand.Remote.cs
+            base.EndProcessing();
+            return;
+        }
+
+        WriteObject(Select(_tunnelGiven ? [.. _tunnels] : null), enumerateCollection: true);
         WriteDropsWarning();
         WriteTunnelsNotFound();
         if (Id is not null)

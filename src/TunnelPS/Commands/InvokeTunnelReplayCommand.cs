@@ -16,7 +16,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "TunnelReplay", DefaultParameterSetName = InputObjectSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TunnelRequest))]
-public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
+public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
 {
     /// <summary>Requests from the pipeline (Get-TunnelRequest, Import-TunnelRequest).</summary>
     public const string InputObjectSet = "InputObject";
@@ -127,7 +127,13 @@ public sealed class InvokeTunnelReplayCommand : TunnelCmdletBase
             return;
         }
 
-        CaptureSource? source = CaptureRegistry.Find(request.Store)
+        if (request.InspectUrl is not null)
+        {
+            ReplayRemote(request); // inspector: InvokeTunnelReplayCommand.Remote.cs
+            return;
+        }
+
+        CaptureSource? source = (request.Store is { } held ? CaptureRegistry.Find(held) : null)
             ?? (string.IsNullOrEmpty(request.Tunnel) ? null : CaptureRegistry.Find(request.Tunnel));
         Uri? target = Uri ?? source?.LocalUri;
         if (target is null)

@@ -44,6 +44,7 @@ public sealed partial class StartTunnelCommand
     {
         string path = AgentConfigFile.ResolvePath(this, ConfigPath);
         AgentConfig config = AgentConfigFile.Load(this, path, required: true);
+        _inspectConfig = config; // inspector: its inspect_addr (StartTunnelCommand.Inspector.cs)
         var resolver = new TunnelConfigResolver(config, ReadSecret);
         TunnelClientOptions resolved;
         try

@@ -148,6 +148,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         ValidateIPRules(AllowIP, nameof(AllowIP));
         ValidateIPRules(DenyIP, nameof(DenyIP));
+        ValidateInspectAddress(); // inspector: StartTunnelCommand.Inspector.cs
         if (ServerCertificateThumbprint is not null)
         {
             // Checked here for named tunnels too, so a bad pin is an argument error, not a config file error.
@@ -222,6 +223,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         var client = new TunnelClient(options);
         IReadOnlyList<TunnelEndpoint> endpoints;
+        InspectorStart inspector = BeginInspector(); // inspector: the session's one, ended below either way
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
         try
         {
@@ -242,6 +244,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         catch (PipelineStoppedException)
         {
             SessionRegistry.ReleaseNames(names);
+            InspectorHost.End(inspector, null);
 
             _ = client.StopAsync().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             throw;
@@ -249,6 +252,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         catch (Exception ex)
         {
             SessionRegistry.ReleaseNames(names);
+            InspectorHost.End(inspector, null);
 
             ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, StartErrorId(ex), errorTarget));
             return;
@@ -259,6 +263,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
 
         CaptureRegistry.Register(client, endpoints);
+        InspectorHost.End(inspector, client);
         IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names);
         TunnelStatusEvents.Watch(tunnels, Events);
         WriteObject(tunnels, enumerateCollection: true);

@@ -27,6 +27,9 @@ internal static class CaptureRegistry
         ModuleInitializer.StopAllOnRemove += Reset;
     }
 
+    /// <summary>Raised after a store is registered or the registry is reset (the web inspector shows the same stores).</summary>
+    internal static event Action? Changed;
+
     /// <summary>The store of imported requests (and replays whose tunnel is unknown).</summary>
     internal static CaptureStore Imported
     {
@@ -82,6 +85,8 @@ internal static class CaptureRegistry
             s_sources.Remove(tunnelName);
             s_sources[tunnelName] = source;
         }
+
+        Changed?.Invoke();
     }
 
     /// <summary>The tunnel store of <paramref name="tunnelName"/>, or null.</summary>
@@ -134,6 +139,8 @@ internal static class CaptureRegistry
             s_sources.Clear();
             s_imported = new CaptureStore();
         }
+
+        Changed?.Invoke();
     }
 }
 

@@ -70,6 +70,9 @@ internal static class ErrorIds
     /// <summary>Get-Secret found no secret with the configured name in the configured vault.</summary>
     internal const string SecretNotFound = nameof(SecretNotFound);
 
+    /// <summary>Another session's web inspector (-InspectUrl) could not be reached or refused the call.</summary>
+    internal const string InspectorCallFailed = nameof(InspectorCallFailed);
+
     /// <summary>The HTTP proxy refused the tunnel's CONNECT for lack of (or wrong) proxy credentials (407).</summary>
     internal const string ProxyAuthenticationRequired = nameof(ProxyAuthenticationRequired);
 }

@@ -60,6 +60,12 @@ public sealed class Tunnel
     /// <summary>The tunnel server (host:port) the URL lives on.</summary>
     public string ServerAddress { get; }
 
+    /// <summary>
+    /// The web inspector of this session that shows the tunnel's requests, e.g. http://127.0.0.1:4040; null when the
+    /// tunnel was started with -InspectAddress disabled (or inspect_addr: disabled), or it has stopped.
+    /// </summary>
+    public string? InspectUrl => InspectorHost.UrlFor(Client)?.GetLeftPart(UriPartial.Authority);
+
     /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
     public string? Error => _endpoint.Error;
 

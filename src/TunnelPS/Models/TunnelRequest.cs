@@ -25,6 +25,15 @@ public sealed class TunnelRequest
         Store = store;
     }
 
+    /// <summary>A request read from another session's web inspector (Get-TunnelRequest -InspectUrl).</summary>
+    internal TunnelRequest(CapturedExchange exchange, Uri inspectUrl)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        ArgumentNullException.ThrowIfNull(inspectUrl);
+        _exchange = exchange;
+        InspectUrl = inspectUrl.GetLeftPart(UriPartial.Authority);
+    }
+
     /// <summary>The id of the exchange: unique in this session across all tunnels (imported requests get new ids).</summary>
     public long Id => _exchange.Id;
 
@@ -128,11 +137,17 @@ public sealed class TunnelRequest
     /// <summary>What went wrong, when the exchange is incomplete.</summary>
     public string? Error => _exchange.Error;
 
+    /// <summary>
+    /// The web inspector this request was read from (Get-TunnelRequest -InspectUrl), e.g. http://127.0.0.1:4040;
+    /// Invoke-TunnelReplay replays it there. Null for a request of this session.
+    /// </summary>
+    public string? InspectUrl { get; }
+
     /// <summary>The engine record behind this object.</summary>
     internal CapturedExchange Exchange => _exchange;
 
-    /// <summary>The capture store the exchange is held in.</summary>
-    internal CaptureStore Store { get; }
+    /// <summary>The capture store the exchange is held in; null for a request of another session (<see cref="InspectUrl"/>).</summary>
+    internal CaptureStore? Store { get; }
 
     /// <summary>"#id METHOD target -> status".</summary>
     public override string ToString() => _exchange.ToString();

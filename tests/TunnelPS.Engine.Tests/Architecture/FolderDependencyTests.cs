@@ -26,6 +26,7 @@ public sealed partial class FolderDependencyTests
     [InlineData("Server", "Client")]
     [InlineData("Client", "Server")]
     [InlineData("Configuration", "Server")]
+    [InlineData("Configuration", "Inspector")]
     [InlineData("Http", "Server")]
     [InlineData("Http", "Client")]
     public void A_lower_folder_does_not_reach_up(string from, string to)

@@ -455,6 +455,7 @@ public sealed class AgentConfigLoaderTests
     [InlineData("server_certificate_thumbprint: abc", "'server_certificate_thumbprint': 'abc' is not a SHA-256 fingerprint (64 hex digits). Give the server certificate's SHA-256 fingerprint")]
     [InlineData("server_addr: 'a.example:99999'", "out of range")]
     [InlineData("inspect_addr: localhost", "'inspect_addr' has no port")]
+    [InlineData("inspect_addr: inspector.example.com:4040", "inspect_addr 'inspector.example.com:4040' is not an inspector address")]
     [InlineData("http_proxy: socks5://proxy:1080", "'http_proxy' is not usable: The proxy 'socks5://proxy:1080' uses the scheme 'socks5'")]
     [InlineData("authtoken: { a: b }", "'authtoken' must be a single value, not a map")]
     [InlineData("tunnels: [a, b]", "'tunnels' must be a map of tunnel names to settings")]

@@ -58,6 +58,10 @@ internal sealed class TestHttpServer : IAsyncDisposable
         catch (ObjectDisposedException)
         {
         }
+        catch (InvalidOperationException) when (_stop.IsCancellationRequested)
+        {
+            // Stopped between two accepts: the listener is no longer listening.
+        }
     }
 
     private async Task ServeAsync(TcpClient client)

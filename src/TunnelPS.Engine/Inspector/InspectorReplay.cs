@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using TunnelPS.Engine.Http;
+using TunnelPS.Engine.Inspection;
+
+namespace TunnelPS.Engine.Inspector;
+
+/// <summary>
+/// POST /api/requests/http: replays a captured request with the engine's <see cref="ExchangeReplayer"/>, optionally
+/// changed, and answers 201 with the new exchange (Location names it). The JSON body:
+/// <c>{"id": 42, "tunnel_name": "…", "method": "PUT", "path": "/x?y=1", "set_headers": {"X-A": "1"},
+/// "remove_headers": ["Cookie"], "body": "text" | "body_base64": "…", "target": "http://localhost:3001",
+/// "skip_certificate_check": false}</c>; only <c>id</c> is required (ngrok's API takes id and tunnel_name and cannot
+/// change anything). Without target the request goes to the local service of its tunnel (or of tunnel_name), and the
+/// replay is kept in that tunnel's capture.
+/// </summary>
+internal sealed class InspectorReplay
+{
+    private readonly InspectorServer _server;
+    private readonly SemaphoreSlim _slots;
+    private readonly ExchangeReplayer _replayer;
+
+    public InspectorReplay(InspectorServer server)
+    {
+        _server = server;
+        _slots = new SemaphoreSlim(server.Options.MaxConcurrentReplays, server.Options.MaxConcurrentReplays);
+        _replayer = new ExchangeReplayer(server.Options.TimeProvider);
+    }
+
+    public async Task<InspectorResponse> HandleAsync(InspectorRequest request, CancellationToken cancellationToken)
+    {
+        ReplayCall call;
+        try
+        {
+            call = ReplayCall.Parse(request.Body);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            return InspectorResponse.Error(400, "The replay call is not valid: " + ex.Message);
+        }
+
+        var catalog = _server.Catalog;
+        if (catalog.Find(call.Id) is not { } found)
+        {
+            return InspectorResponse.Error(404, $"No captured request has id {call.Id}; it may have been cleared or evicted.");
+        }
+        if (found.Exchange.IsUnparsed)
+        {
+            return InspectorResponse.Error(409, $"Request {call.Id} is not HTTP (its bytes were passed through unparsed), so it cannot be replayed.");
+        }
+        var destination = found.Capture;
+        if (call.TunnelName is not null)
+        {
+            var named = catalog.Captures.FirstOrDefault(c => c.Name.Equals(call.TunnelName, StringComparison.OrdinalIgnoreCase));
+            if (named is null)
+            {
+                return InspectorResponse.Error(404, $"No tunnel named '{call.TunnelName}' has a capture here.");
+            }
+            destination = named;
+        }
+        var target = call.Target ?? destination.ReplayTarget;
+        if (target is null)
+        {
+            return InspectorResponse.Error(400, $"Request {call.Id} has no tunnel to send it to; give a target, e.g. \"target\": \"http://localhost:3000\".");
+        }
+
+        if (!await _slots.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return InspectorResponse.Error(429, $"{_server.Options.MaxConcurrentReplays} replays are running; try again when one has finished.");
+        }
+        CapturedExchange replay;
+        try
+        {
+            replay = await _replayer.ReplayAsync(found.Exchange, target, destination.Store, call.Options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ReplayException ex)
+        {
+            return InspectorResponse.Error(ex.Kind == TunnelErrorKind.Timeout ? 504 : 502, ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            // A header name or value the HTTP head cannot carry.
+            return InspectorResponse.Error(400, ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A character beyond Latin-1 in the method, path or a header.
+            return InspectorResponse.Error(400, ex.Message);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+        var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true)));
+        response.Headers.Add(new("Location", InspectorJson.RequestsPath + "/" + replay.Id.ToString(CultureInfo.InvariantCulture)));
+        return response;
+    }
+
+    /// <summary>The JSON of a replay call, checked.</summary>
+    private sealed class ReplayCall
+    {
+        public long Id { get; private init; }
+
+        public string? TunnelName { get; private init; }
+
+        public Uri? Target { get; private init; }
+
+        public required ReplayOptions Options { get; init; }
+
+        public static ReplayCall Parse(ReadOnlyMemory<byte> body)
+        {
+            using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 8 });
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException("the body must be a JSON object such as {\"id\": 42}.");
+            }
+            var id = root.TryGetProperty("id", out var idElement) ? idElement.ValueKind switch
+            {
+                JsonValueKind.Number => idElement.GetInt64(),
+                JsonValueKind.String when long.TryParse(idElement.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) => parsed,
+                _ => throw new FormatException("id must be a request id."),
+            } : throw new FormatException("id is required: the id of the captured request to replay.");
+
+            var method = String(root, "method");
+            if (method is not null && (method.Length == 0 || !method.All(c => c < 128 && HttpHeadParser.IsTokenChar((byte)c))))
+            {
+                throw new FormatException($"method '{method}' is not an HTTP method.");
+            }
+            var path = String(root, "path");
+            if (path is not null && (path.Length == 0 || path.Any(c => c <= ' ' || c == 127) || !(path.StartsWith('/') || path.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || path.StartsWith("https://", StringComparison.OrdinalIgnoreCase))))
+            {
+                throw new FormatException($"path '{path}' must start with / and hold no spaces or control characters.");
+            }
+
+            Dictionary<string, string>? set = null;
+            if (root.TryGetProperty("set_headers", out var setElement) && setElement.ValueKind != JsonValueKind.Null)
+            {
+                if (setElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new FormatException("set_headers must be an object of header names and values.");
+                }
+                set = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (var header in setElement.EnumerateObject())
+                {
+                    set[header.Name] = header.Value.ValueKind == JsonValueKind.String ? header.Value.GetString()! : throw new FormatException($"the value of header '{header.Name}' must be a string.");
+                }
+            }
+            List<string>? remove = null;
+            if (root.TryGetProperty("remove_headers", out var removeElement) && removeElement.ValueKind != JsonValueKind.Null)
+            {
+                if (removeElement.ValueKind != JsonValueKind.Array)
+                {
+                    throw new FormatException("remove_headers must be an array of header names.");
+                }
+                remove = [.. removeElement.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new FormatException("remove_headers must hold strings."))];
+            }
+
+            ReadOnlyMemory<byte>? newBody = null;
+            if (String(root, "body") is { } text)
+            {
+                newBody = Encoding.UTF8.GetBytes(text);
+            }
+            if (String(root, "body_base64") is { } base64)
+            {
+                if (newBody is not null)
+                {
+                    throw new FormatException("give body or body_base64, not both.");
+                }
+                newBody = Convert.FromBase64String(base64);
+            }
+
+            Uri? target = null;
+            if (String(root, "target") is { } targetText)
+            {
+                if (!Uri.TryCreate(targetText, UriKind.Absolute, out target) || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
+                {
+                    throw new FormatException($"target '{targetText}' is not an absolute http or https URL.");
+                }
+            }
+            var skipCheck = root.TryGetProperty("skip_certificate_check", out var skipElement) && skipElement.ValueKind == JsonValueKind.True;
+
+            return new ReplayCall
+            {
+                Id = id,
+                TunnelName = String(root, "tunnel_name"),
+                Target = target,
+                Options = new ReplayOptions
+                {
+                    Method = method?.ToUpperInvariant(),
+                    Target = path,
+                    SetHeaders = set,
+                    RemoveHeaders = remove,
+                    Body = newBody,
+                    CertificateValidation = skipCheck ? static (_, _, _, _) => true : null,
+                },
+            };
+        }
+
+        private static string? String(JsonElement root, string name) =>
+            !root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null ? null
+            : element.ValueKind == JsonValueKind.String ? element.GetString()
+            : throw new FormatException($"{name} must be a string.");
+    }
+}
