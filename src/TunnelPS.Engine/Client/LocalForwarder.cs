@@ -157,13 +157,14 @@ internal sealed class LocalForwarder
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-        await proxy.WriteAsync(page, token).ConfigureAwait(false);
-        await proxy.FlushAsync(token).ConfigureAwait(false);
         if (tap is not null)
         {
+            // Recorded before the visitor has the page, so that a visitor's next request is captured after this one.
             tap.OnLocalData(page);
             tap.OnClosed();
         }
+        await proxy.WriteAsync(page, token).ConfigureAwait(false);
+        await proxy.FlushAsync(token).ConfigureAwait(false);
         await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
     }
 
