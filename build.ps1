@@ -68,6 +68,12 @@
     nginx when installed (apt-get install -y wrk nginx-light linux-perf); never run by CI.
 
 
+.PARAMETER Cluster
+    With Bench: run the cluster benchmark instead (bench/TunnelPS.Bench/Cluster: two nodes and
+    its own redis-server on loopback): new-connection latency and keep-alive throughput through
+    the owner node and through a forwarding node, and the registration rate. -Quick for a few
+    seconds. Needs redis-server (apt-get install -y redis-server).
+
 .PARAMETER Soak
     Bench only: run the soak (and its idle-connection measurement) without the benchmark.
 
@@ -106,6 +112,11 @@
     The data-path benchmark, full (about ten minutes); -Quick for a short run.
 
 .EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -Cluster -Quick
+
+    Owner node vs forwarding node and the registration rate of a two-node cluster, a few seconds.
+
+.EXAMPLE
     dotnet pwsh ./build.ps1 Bench -Soak -Quick
 
     Runs only the soak, for one minute instead of ten (about three minutes in all).
@@ -133,6 +144,7 @@ param(
     [int] $FuzzTimeoutMs = 2000,
 
     [switch] $DataPath,
+    [switch] $Cluster,
 
     [switch] $Soak,
 
@@ -162,6 +174,9 @@ $DependencyFiles = @(
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'YamlDotNet.dll'
     'System.IO.Pipelines.dll'
+    # Loaded only by a server started with -Cluster (Cluster/RedisClusterStore.cs).
+    'StackExchange.Redis.dll'
+    'Pipelines.Sockets.Unofficial.dll'
 )
 
 $script:Completed = [System.Collections.Generic.HashSet[string]]::new()
@@ -483,6 +498,7 @@ function Invoke-BenchTask {
     # `pwsh ./build.ps1` hands a list over as one string.
     $arguments = @(
         if ($DataPath) { '--datapath', '--results', (Join-Path $RepoRoot 'bench/results') }
+        if ($Cluster) { '--cluster' }
         if ($Soak) { '--soak-only' }
         if ($Quick) { '--quick' }
         $BenchArgument | ForEach-Object { $_ -split '[,\s]+' } | Where-Object { $_ }

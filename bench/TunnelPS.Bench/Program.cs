@@ -19,6 +19,10 @@ switch (args.Length > 0 ? args[0] : "")
     case ClientRole.Flag:
         return await ClientRole.RunAsync(args);
 }
+if (TunnelPS.Bench.Cluster.ClusterBench.Handles(args))
+{
+    return await TunnelPS.Bench.Cluster.ClusterBench.RunAsync(args);
+}
 if (TunnelPS.Bench.DataPath.DataPathBench.Handles(args))
 {
     return await TunnelPS.Bench.DataPath.DataPathBench.RunAsync(args);

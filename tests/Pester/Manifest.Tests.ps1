@@ -83,7 +83,9 @@ Describe 'TunnelPS module layout' {
             'Dependencies/Microsoft.Extensions.Logging.Abstractions.dll',
             'Dependencies/Microsoft.Extensions.DependencyInjection.Abstractions.dll',
             'Dependencies/YamlDotNet.dll',
-            'Dependencies/System.IO.Pipelines.dll'
+            'Dependencies/System.IO.Pipelines.dll',
+            'Dependencies/StackExchange.Redis.dll',
+            'Dependencies/Pipelines.Sockets.Unofficial.dll'
         )
         @($files | Where-Object { $_ -notin $allowed }) | Should -BeNullOrEmpty
     }

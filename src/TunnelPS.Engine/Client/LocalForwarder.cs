@@ -17,6 +17,7 @@ namespace TunnelPS.Engine.Client;
 internal sealed class LocalForwarder
 {
     private readonly TunnelClientOptions _options;
+    private readonly Func<ServerAddress> _currentServer;
     private readonly ILogger _logger;
     private readonly Func<string, TunnelEndpoint?> _findEndpoint;
     private readonly Func<TunnelDefinition, CaptureStore?> _captureFor;
@@ -25,8 +26,10 @@ internal sealed class LocalForwarder
     private long _proxyDials;
     private long _lastStartedConnectionId;
 
-    public LocalForwarder(TunnelClientOptions options, ILogger logger, Func<string, TunnelEndpoint?> findEndpoint, Func<TunnelDefinition, CaptureStore?> captureFor)
+    /// <param name="currentServer">The server the client's session is on now (pooled proxy connections go there).</param>
+    public LocalForwarder(TunnelClientOptions options, ILogger logger, Func<string, TunnelEndpoint?> findEndpoint, Func<TunnelDefinition, CaptureStore?> captureFor, Func<ServerAddress> currentServer)
     {
+        _currentServer = currentServer;
         _options = options;
         _logger = logger;
         _findEndpoint = findEndpoint;
@@ -52,7 +55,7 @@ internal sealed class LocalForwarder
         SslStream? proxy = null;
         try
         {
-            proxy = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+            proxy = await TunnelDialer.DialAsync(_currentServer(), _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
             await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = clientId, ProxyKey = proxyKey }, token).ConfigureAwait(false);
             var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
             if (message is not StartProxy start)

@@ -50,8 +50,19 @@ public sealed class TunnelClient : IAsyncDisposable
                 _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes };
             }
         }
-        _forwarder = new LocalForwarder(options, _logger, FindEndpoint, CaptureFor);
+        _servers = [options.Server, .. options.FallbackServers];
+        _serverIndex = _servers.Length > 1 ? Random.Shared.Next(_servers.Length) : 0;
+        _forwarder = new LocalForwarder(options, _logger, FindEndpoint, CaptureFor, () => CurrentServer);
     }
+
+    private readonly ServerAddress[] _servers;
+    private int _serverIndex;
+
+    /// <summary>The server (cluster node) the client is connected to, or will dial next.</summary>
+    public ServerAddress CurrentServer => _servers[Volatile.Read(ref _serverIndex)];
+
+    /// <summary>Moves to the next server of the list (a no-op with one).</summary>
+    private void NextServer() => Volatile.Write(ref _serverIndex, (_serverIndex + 1) % _servers.Length);
 
     /// <summary>The live endpoint for a public URL (null for an unknown or stopped one).</summary>
     private TunnelEndpoint? FindEndpoint(string url) =>
@@ -133,13 +144,27 @@ public sealed class TunnelClient : IAsyncDisposable
         ControlConnection control;
         try
         {
-            control = await ConnectAsync(firstTime: true, linked.Token).ConfigureAwait(false);
+            for (var tried = 1; ; tried++)
+            {
+                try
+                {
+                    control = await ConnectAsync(firstTime: true, linked.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (tried < _servers.Length && !linked.IsCancellationRequested &&
+                    ex is TunnelConnectionException { Kind: TunnelErrorKind.Connection or TunnelErrorKind.Timeout } or IOException or System.Net.Sockets.SocketException)
+                {
+                    // That node cannot be reached: the next one of the cluster may.
+                    ClientLog.Reconnecting(_logger, CurrentServer.ToString(), ex.Message, 0);
+                    NextServer();
+                }
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested)
         {
             await DisposeAsync().ConfigureAwait(false);
             throw new TunnelConnectionException(
-                string.Create(CultureInfo.InvariantCulture, $"The tunnel server {_options.Server} did not open the tunnels within {_options.StartTimeout.TotalSeconds:0} s."),
+                string.Create(CultureInfo.InvariantCulture, $"The tunnel server {CurrentServer} did not open the tunnels within {_options.StartTimeout.TotalSeconds:0} s."),
                 kind: TunnelErrorKind.Timeout);
         }
         catch
@@ -186,7 +211,9 @@ public sealed class TunnelClient : IAsyncDisposable
                 while (true)
                 {
                     var delay = ReconnectPolicy.Delay(attempt++, _options.ReconnectMinDelay, _options.ReconnectMaxDelay);
-                    ClientLog.Reconnecting(_logger, _options.Server.ToString(), reason, (long)delay.TotalMilliseconds);
+                    // With several nodes, each attempt goes to the next one: a node that went away is not waited for.
+                    NextServer();
+                    ClientLog.Reconnecting(_logger, CurrentServer.ToString(), reason, (long)delay.TotalMilliseconds);
                     await Task.Delay(delay, _options.TimeProvider, token).ConfigureAwait(false);
                     try
                     {
@@ -231,7 +258,8 @@ public sealed class TunnelClient : IAsyncDisposable
 
     private async Task<ControlConnection> ConnectAsync(bool firstTime, CancellationToken token)
     {
-        var stream = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
+        var server = CurrentServer;
+        var stream = await TunnelDialer.DialAsync(server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
         ControlConnection? control = null;
         try
         {
@@ -249,26 +277,26 @@ public sealed class TunnelClient : IAsyncDisposable
             if (answer is not AuthResp authResp)
             {
                 throw new TunnelConnectionException(answer is null
-                    ? $"The tunnel server {_options.Server} closed the connection during login."
-                    : $"The tunnel server {_options.Server} answered the login with {answer.Type} instead of AuthResp.", kind: TunnelErrorKind.Protocol);
+                    ? $"The tunnel server {server} closed the connection during login."
+                    : $"The tunnel server {server} answered the login with {answer.Type} instead of AuthResp.", kind: TunnelErrorKind.Protocol);
             }
             if (!string.IsNullOrEmpty(authResp.Error))
             {
-                throw new TunnelAuthenticationException($"The tunnel server {_options.Server} refused the login: {authResp.Error}");
+                throw new TunnelAuthenticationException($"The tunnel server {server} refused the login: {authResp.Error}");
             }
             _clientId = authResp.ClientId;
             ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
             ServerEnforcesIPRules = authResp.Capabilities?.Contains(ProtocolVersion.IPRulesCapability) == true;
             _proxyKey = authResp.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true ? authResp.ProxyKey : null;
             UsesLinks = _options.UseMultiplexing && _proxyKey is not null && authResp.Capabilities?.Contains(ProtocolVersion.MuxCapability) == true;
-            ClientLog.LoggedIn(_logger, _options.Server.ToString(), SessionLabel.Of(_clientId));
+            ClientLog.LoggedIn(_logger, server.ToString(), SessionLabel.Of(_clientId));
             control = new ControlConnection(stream);
             var receive = ReceiveLoopAsync(control, _stop.Token);
             Track(receive);
             Track(HeartbeatLoopAsync(control, _stop.Token));
             if (UsesLinks)
             {
-                control.Links = new ClientLinks(_options, _clientId, _proxyKey!, ServeStreamAsync, Track, _logger);
+                control.Links = new ClientLinks(_options with { Server = server }, _clientId, _proxyKey!, ServeStreamAsync, Track, _logger);
                 control.Links.Start();
             }
             await OpenTunnelsAsync(control, firstTime, token).ConfigureAwait(false);
@@ -307,7 +335,7 @@ public sealed class TunnelClient : IAsyncDisposable
             if (definition.HasIPRules && !ServerEnforcesIPRules)
             {
                 // An ngrok 1.x server (or an older TunnelPS one) ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
-                var refusal = $"The tunnel server {_options.Server} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of the tunnel {definition.Title} and let every address in. "
+                var refusal = $"The tunnel server {CurrentServer} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of the tunnel {definition.Title} and let every address in. "
                     + "Remove the allow/deny rules to open it there, or use a TunnelPS server that enforces them.";
                 if (firstTime)
                 {

@@ -10,6 +10,13 @@ public sealed record TunnelClientOptions
     /// <summary>host:port of the server (port 443 when omitted).</summary>
     public required ServerAddress Server { get; init; }
 
+    /// <summary>
+    /// Other nodes of the same cluster as <see cref="Server"/>. With any, the client starts on a randomly chosen one of
+    /// them all (trying the next while one cannot be reached), and when it loses its node it reconnects to the next one
+    /// in turn, where its token takes its names and ports back.
+    /// </summary>
+    public IReadOnlyList<ServerAddress> FallbackServers { get; init; } = [];
+
     public string AuthToken { get; init; } = "";
 
     public ServerTrust Trust { get; init; } = new();

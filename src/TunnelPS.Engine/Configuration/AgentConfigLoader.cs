@@ -110,7 +110,7 @@ public static partial class AgentConfigLoader
                 switch (key.Value)
                 {
                     case "server_addr":
-                        config = config with { ServerAddr = HostPort(key, value, requirePort: false) };
+                        config = config with { ServerAddr = ServerAddrList(key, value) };
                         break;
                     case "trust_host_root_certs":
                         config = config with { TrustHostRootCerts = Bool(key, value) };
@@ -424,6 +424,29 @@ public static partial class AgentConfigLoader
                 throw Fail(node, $"The {what} '{text}' is out of range", "Use a port from 1 to 65535.");
             }
             return port;
+        }
+
+        /// <summary>server_addr: host[:port], or several nodes of a cluster separated by commas.</summary>
+        private string? ServerAddrList(ConfigYamlScalar key, ConfigYamlNode node)
+        {
+            var text = String(key, node);
+            if (text is null)
+            {
+                return null;
+            }
+            foreach (var item in text.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (item.Length == 0)
+                {
+                    throw Fail(node, $"'{key.Value}' has an empty item", "Separate the nodes of a cluster with commas: host1:443,host2:443.");
+                }
+                var (_, port) = SplitHostPort(node, item);
+                if (port is not null)
+                {
+                    Port(node, port, $"port of {key.Value}");
+                }
+            }
+            return text;
         }
 
         private string? HostPort(ConfigYamlScalar key, ConfigYamlNode node, bool requirePort)

@@ -172,6 +172,7 @@ public static class FrameCodec
         "Pong" => typeof(Pong),
         "CloseTunnel" => typeof(CloseTunnel),
         "RegLink" => typeof(RegLink),
+        "NodeAuth" => typeof(NodeAuth),
         _ => throw new ProtocolException($"Unknown message type '{Truncate(type)}'."),
     };
 

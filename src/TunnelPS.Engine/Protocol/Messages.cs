@@ -117,6 +117,23 @@ public sealed record RegLink : Message
     public string ProxyKey { get; set; } = "";
 }
 
+/// <summary>
+/// TunnelPS cluster extension, between two nodes of a cluster on the TLS port: the keyed handshake of an inter-node
+/// link. The dialling node sends its Node and a Nonce; the accepting node answers with its own and a Proof (an HMAC
+/// under the cluster secret over both nonces, both names and its certificate's fingerprint); the dialler answers with
+/// its Proof; the acceptor confirms with an empty Error (or refuses with one and closes). Then the connection is a
+/// multiplexed link (see MuxLink) whose streams carry forwarded visitor connections.
+/// </summary>
+public sealed record NodeAuth : Message
+{
+    [JsonIgnore]
+    public override string Type => "NodeAuth";
+    public string Node { get; set; } = "";
+    public string Nonce { get; set; } = "";
+    public string Proof { get; set; } = "";
+    public string Error { get; set; } = "";
+}
+
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
 public sealed record StartProxy : Message
 {

@@ -15,6 +15,7 @@ namespace TunnelPS.Engine.Protocol;
 [JsonSerializable(typeof(Pong))]
 [JsonSerializable(typeof(CloseTunnel))]
 [JsonSerializable(typeof(RegLink))]
+[JsonSerializable(typeof(NodeAuth))]
 internal sealed partial class ProtocolJsonContext : JsonSerializerContext
 {
 }

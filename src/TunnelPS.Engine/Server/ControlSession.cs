@@ -357,7 +357,7 @@ internal sealed class ControlSession : IAsyncDisposable
             }
             if (error is null)
             {
-                (tunnel, error) = _server.Registrar.Register(this, protocol.ToLowerInvariant(), effective);
+                (tunnel, error) = await _server.Registrar.RegisterAsync(this, protocol.ToLowerInvariant(), effective).ConfigureAwait(false);
             }
             if (tunnel is null)
             {

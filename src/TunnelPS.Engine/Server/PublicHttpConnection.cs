@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Protocol;
@@ -57,11 +58,16 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private long _headStarted;
     private long _writeStarted;
     private int _closedByDeadline;
+    private readonly bool _forwarded;
+    private bool _routedOnce;
 
     /// <param name="accepted">When the connection was accepted (a TimeProvider timestamp): the first request head is due
     /// within the head timeout of it, TLS handshake included; 0 for now.</param>
-    public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger, long accepted = 0)
+    /// <param name="forwarded">True for a visitor connection another node of the cluster forwarded here: it is served
+    /// here or answered here, never forwarded again.</param>
+    public PublicHttpConnection(TunnelServer server, Stream visitor, string scheme, EndPoint? remote, long connectionId, ILogger logger, long accepted = 0, bool forwarded = false)
     {
+        _forwarded = forwarded;
         _server = server;
         _visitor = visitor;
         _scheme = scheme;
@@ -192,8 +198,15 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 return;
             }
             var tunnel = _server.Registry.FindHttp(_scheme, host);
+            var first = !_routedOnce;
+            _routedOnce = true;
             if (tunnel is null)
             {
+                if (first && !_forwarded && _server.Cluster is { } cluster)
+                {
+                    await RouteToNodeAsync(cluster, host, token).ConfigureAwait(false);
+                    return;
+                }
                 await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
                 return;
             }
@@ -304,6 +317,49 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 await FinishAsync(token).ConfigureAwait(false);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// The first request of a connection is for a host another node of the cluster serves: the whole connection (the
+    /// head read so far included) goes to that node over the link to it, where basic auth, IP rules and limits apply as
+    /// for its own visitors (it sees the visitor's address). That node keeps the deadlines from here on.
+    /// </summary>
+    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
+    {
+        var route = await cluster.RouteAsync(host, token).ConfigureAwait(false);
+        switch (route.Kind)
+        {
+            case NodeRouteKind.Remote:
+                break;
+            case NodeRouteKind.Reserved:
+                await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
+                return;
+            case NodeRouteKind.Unavailable:
+                ServerLog.NoProxyConnection(_logger, _connectionId, _remote, host, route.Problem ?? "the cluster cannot route it now");
+                await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
+                return;
+            default:
+                await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
+                return;
+        }
+        MuxStream stream;
+        try
+        {
+            stream = route.Link!.Open("cluster:" + _scheme, _remote);
+        }
+        catch (IOException)
+        {
+            await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
+            return;
+        }
+        _server.Deadlines.Remove(this);
+        ClusterLog.Forwarded(_logger, _connectionId, _remote, host, route.Node!);
+        await using (stream.ConfigureAwait(false))
+        {
+            await stream.WriteAsync(_buffer.AsMemory(_headStart, _end - _headStart), token).ConfigureAwait(false);
+            _start = _end;
+            await Splicer.RunAsync(_visitor, stream, null, token).ConfigureAwait(false);
         }
     }
 

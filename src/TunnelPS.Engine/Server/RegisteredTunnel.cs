@@ -1,3 +1,4 @@
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
@@ -40,6 +41,9 @@ internal sealed class RegisteredTunnel
 
     /// <summary>For tcp tunnels: the listener on <see cref="Port"/>.</summary>
     public TcpTunnelListener? Listener { get; set; }
+
+    /// <summary>In a cluster: the lease this tunnel holds on its name or port in the cluster store.</summary>
+    public ClusterLease? ClusterLease { get; set; }
 
     public long ConnectionCount => Interlocked.Read(ref _connectionCount);
 

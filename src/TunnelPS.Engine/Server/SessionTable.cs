@@ -110,6 +110,22 @@ internal sealed class SessionTable
             }
             return;
         }
+        if (_server.Cluster is { } cluster && await cluster.AdmitSessionAsync(session).ConfigureAwait(false) is { } clusterRefusal)
+        {
+            // Over the token's limit across the cluster: this login is undone (a replaced session is the same client's,
+            // counted already, so it never ends up here).
+            Forget(session);
+            _server.Connections.Throttle.Warn("login", suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, clusterRefusal, suppressed));
+            try
+            {
+                await FrameCodec.WriteAsync(stream, new AuthResp { Error = clusterRefusal }, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+            return;
+        }
         replaced?.End("replaced by a new login of the same client");
         slot.Authenticated();
         ServerLog.ClientLoggedIn(_logger, connectionId, session.Label, tenant!.Name, remoteText, auth.OS, auth.Arch, auth.MmVersion);
@@ -224,6 +240,26 @@ internal sealed class SessionTable
         ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), "multiplexed link ended: " + ended);
     }
 
+    /// <summary>Undoes the admission of a session that never ran.</summary>
+    private void Forget(ControlSession session)
+    {
+        lock (_gate)
+        {
+            if (_live.TryRemove(new KeyValuePair<string, ControlSession>(session.ClientId, session)))
+            {
+                var left = _perTenant.GetValueOrDefault(session.Tenant.Key) - 1;
+                if (left <= 0)
+                {
+                    _perTenant.Remove(session.Tenant.Key);
+                }
+                else
+                {
+                    _perTenant[session.Tenant.Key] = left;
+                }
+            }
+        }
+    }
+
     /// <summary>A session's run ended: forget it, keep its id for the client's reconnect, reserve its names.</summary>
     public void OnSessionEnded(ControlSession session)
     {
@@ -248,6 +284,11 @@ internal sealed class SessionTable
             }
         }
         _server.ReserveTunnels(session);
+        if (_server.Cluster is { } cluster && !_live.ContainsKey(session.ClientId))
+        {
+            // Not when a new login of the same client replaced it: that one is counted under the same id.
+            cluster.EndSession(session);
+        }
     }
 
     /// <summary>Ends sessions whose heartbeat stopped, recycles the others' pools, forgets ended sessions past their grace.</summary>

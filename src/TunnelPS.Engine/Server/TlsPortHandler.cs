@@ -139,9 +139,13 @@ internal sealed class TlsPortHandler
                     handedOff = true;
                     await _server.Sessions.RunLinkAsync(framed, link, remote, connectionId, slot).ConfigureAwait(false);
                     return;
+                case NodeAuth node when _server.Cluster is { } cluster:
+                    handedOff = true;
+                    await cluster.Links.AcceptAsync(framed, node, remote, connectionId, slot).ConfigureAwait(false);
+                    return;
                 default:
                     ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
-                        $"first frame was {message?.Type ?? "nothing"}, expected Auth, RegProxy or RegLink");
+                        $"first frame was {message?.Type ?? "nothing"}, expected Auth, RegProxy, RegLink or (on a cluster node) NodeAuth");
                     return;
             }
         }

@@ -17,7 +17,26 @@ internal sealed class TunnelRegistrar(TunnelServer server)
 {
     private TunnelServerOptions Options => server.Options;
 
-    public (RegisteredTunnel? Tunnel, string? Error) Register(ControlSession session, string protocol, ReqTunnel request)
+    /// <summary>
+    /// Registers one protocol of a request: on this server, then (in a cluster) in the cluster store, which has the
+    /// last word on whether the name or port is free across every node.
+    /// </summary>
+    public async Task<(RegisteredTunnel? Tunnel, string? Error)> RegisterAsync(ControlSession session, string protocol, ReqTunnel request)
+    {
+        var (tunnel, error) = Register(session, protocol, request);
+        if (tunnel is null || server.Cluster is not { } cluster)
+        {
+            return (tunnel, error);
+        }
+        if (await cluster.ClaimAsync(tunnel, session).ConfigureAwait(false) is { } refused)
+        {
+            server.ReleaseTunnel(tunnel);
+            return (null, refused);
+        }
+        return (tunnel, null);
+    }
+
+    private (RegisteredTunnel? Tunnel, string? Error) Register(ControlSession session, string protocol, ReqTunnel request)
     {
         IPAccessList access;
         try

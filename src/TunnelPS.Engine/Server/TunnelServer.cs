@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
@@ -43,6 +44,7 @@ public sealed class TunnelServer : IAsyncDisposable
     private long _connectionIds;
     private int _status = (int)TunnelServerStatus.Starting;
     private Task _maintenance = Task.CompletedTask;
+    private Task _heartbeat = Task.CompletedTask;
 
     private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
@@ -135,6 +137,32 @@ public sealed class TunnelServer : IAsyncDisposable
     internal CancellationToken Stopping => _stop.Token;
     internal TlsPortHandler TlsHandler => _tlsHandler;
 
+    /// <summary>This server's membership of a cluster, or null for a single server.</summary>
+    internal ClusterNode? Cluster { get; private set; }
+
+    /// <summary>The cluster node's name, or null for a single server.</summary>
+    public string? NodeName => Cluster?.Name;
+
+    /// <summary>
+    /// The nodes of the cluster alive now, as their heartbeats describe them (this one included); empty for a single
+    /// server. Throws <see cref="TunnelConnectionException"/> when the cluster store does not answer.
+    /// </summary>
+    public async Task<IReadOnlyList<ClusterNodeInfo>> GetClusterNodesAsync(CancellationToken cancellationToken = default)
+    {
+        if (Cluster is null)
+        {
+            return [];
+        }
+        try
+        {
+            return await Cluster.NodesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            throw new TunnelConnectionException(ex.Message, ex);
+        }
+    }
+
     /// <summary>Connected clients.</summary>
     public int SessionCount => Sessions.Count;
 
@@ -166,6 +194,34 @@ public sealed class TunnelServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
         options = Validate(options);
+        return options.Cluster is null ? Task.FromResult(Open(options, null)) : StartNodeAsync(options, cancellationToken);
+    }
+
+    /// <summary>Connects to the cluster store first (a store that cannot be reached stops the start), then opens the server as a node.</summary>
+    private static async Task<TunnelServer> StartNodeAsync(TunnelServerOptions options, CancellationToken cancellationToken)
+    {
+        IClusterStore store;
+        try
+        {
+            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            throw new TunnelConnectionException(ex.Message + " The node does not start without its cluster store.", ex);
+        }
+        try
+        {
+            return Open(options, store);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static TunnelServer Open(TunnelServerOptions options, IClusterStore? store)
+    {
         var tenants = new TenantDirectory(options);
         var loopbackOnly = options.BindAddress is null ? tenants.IsAnonymous && !options.AllowAnonymous : ListenerSocket.IsLoopback(options.BindAddress);
         if (tenants.IsAnonymous && !options.AllowAnonymous && !loopbackOnly)
@@ -202,8 +258,12 @@ public sealed class TunnelServer : IAsyncDisposable
             throw;
         }
         var server = new TunnelServer(options, certificate, authority, tenants, tls, http, loopbackOnly);
+        if (store is not null)
+        {
+            server.Cluster = new ClusterNode(server, options.Cluster!, store, server._logger);
+        }
         server.Begin();
-        return Task.FromResult(server);
+        return server;
     }
 
     private static (X509Certificate2 Certificate, LocalCertificateAuthority Authority) LoadDefaultCertificates(TunnelServerOptions options)
@@ -262,7 +322,31 @@ public sealed class TunnelServer : IAsyncDisposable
             throw new TunnelConfigurationException("-MaxTcpPortsPerToken and -MaxConnections must not be negative (-MaxConnections 0 sizes it from the descriptor limit).");
         }
         _ = IPAccessList.Parse(null, options.DenyIP, "-DenyIP");
+        if (options.Cluster is { } cluster)
+        {
+            ValidateCluster(cluster);
+        }
         return options with { Domain = domain, AllowedHostnames = patterns };
+    }
+
+    private static void ValidateCluster(ClusterOptions cluster)
+    {
+        if (cluster.Endpoints.Count == 0)
+        {
+            throw new TunnelConfigurationException("-Cluster names no Redis server. Give redis://host:port.");
+        }
+        if (string.IsNullOrEmpty(cluster.Secret) || cluster.Secret.Length < 16)
+        {
+            throw new TunnelConfigurationException("A cluster needs a secret of at least 16 characters that every node shares: give -ClusterSecret (or -ClusterSecretName for a SecretManagement secret).");
+        }
+        if (!ClusterOptions.IsValidNodeName(cluster.NodeName))
+        {
+            throw new TunnelConfigurationException($"-NodeName '{cluster.NodeName}' is not a node name: use 1 to 64 letters, digits, '.', '-' or '_'.");
+        }
+        if (cluster.NodeTimeout < TimeSpan.FromMilliseconds(300) || cluster.StoreTimeout <= TimeSpan.Zero)
+        {
+            throw new TunnelConfigurationException("The cluster's node timeout must be at least 300 ms and its store timeout positive.");
+        }
     }
 
     private static void CheckPositive(int value, string name)
@@ -306,6 +390,15 @@ public sealed class TunnelServer : IAsyncDisposable
         _tlsListener.Start(Connections, (socket, slot) => _tlsHandler.RunAsync(socket, slot, NextConnectionId(), token));
         _httpListener?.Start(Connections, (socket, slot) => HandleHttpConnectionAsync(socket, slot, token), RefusedHttpResponse);
         _maintenance = Supervise("maintenance", MaintenanceLoopAsync(token));
+        if (Cluster is { } cluster)
+        {
+            _heartbeat = Supervise("cluster heartbeat", cluster.RunHeartbeatAsync(token));
+            ClusterLog.Joined(_logger, cluster.Name, cluster.StoreDescription, cluster.Address);
+            if (cluster.Options.NodeAddress is null && Domain != "localhost")
+            {
+                ClusterLog.NodeAddressDefaulted(_logger, cluster.Name, cluster.Address);
+            }
+        }
         SetStatus(TunnelServerStatus.Running);
         ServerLog.Listening(_logger, _tlsListener.Endpoints, _httpListener?.Endpoints ?? "none", Domain);
         if (LoopbackOnly && Tenants.IsAnonymous && Options.BindAddress is null)
@@ -379,14 +472,33 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A session ended: its tunnels stay its tenant's for the reconnect grace (released at once when the server stops).</summary>
+    /// <summary>
+    /// A session ended: its tunnels stay its tenant's for the reconnect grace (released at once when a single server
+    /// stops). In a cluster the reservation lives in the cluster store, where the client takes its names back on any
+    /// node (this one included), and this node lets go of them (and of their TCP ports) at once.
+    /// </summary>
     internal void ReserveTunnels(ControlSession session)
     {
         var stopping = _stop.IsCancellationRequested;
         var until = Options.TimeProvider.GetUtcNow() + Options.ReconnectGrace;
         foreach (var tunnel in session.Tunnels)
         {
-            if (stopping)
+            if (Cluster is { } cluster)
+            {
+                // Only the first end of a session lets go (a replaced session ends twice: at the new login and when its run ends).
+                if (Registry.Remove(tunnel))
+                {
+                    if (tunnel.Listener is { } listener)
+                    {
+                        Track(listener.DisposeAsync().AsTask());
+                    }
+                    if (tunnel.ClusterLease is { } lease && !HeldByAnotherScheme(tunnel, lease))
+                    {
+                        cluster.Reserve(lease);
+                    }
+                }
+            }
+            else if (stopping)
             {
                 ReleaseTunnel(tunnel);
             }
@@ -400,11 +512,23 @@ public sealed class TunnelServer : IAsyncDisposable
 
     internal void ReleaseTunnel(RegisteredTunnel tunnel)
     {
-        if (Registry.Remove(tunnel) && tunnel.Listener is { } listener)
+        if (Registry.Remove(tunnel))
         {
-            Track(listener.DisposeAsync().AsTask());
+            if (tunnel.Listener is { } listener)
+            {
+                Track(listener.DisposeAsync().AsTask());
+            }
+            if (Cluster is { } cluster && tunnel.ClusterLease is { } lease && !HeldByAnotherScheme(tunnel, lease))
+            {
+                cluster.Release(lease);
+            }
         }
     }
+
+    /// <summary>True when the other scheme's tunnel of the same host still holds the same cluster lease (http+https).</summary>
+    private bool HeldByAnotherScheme(RegisteredTunnel tunnel, ClusterLease lease) =>
+        tunnel.Protocol != "tcp" && Registry.FindHttp(tunnel.Protocol == "http" ? "https" : "http", tunnel.Host) is { } other &&
+        !ReferenceEquals(other, tunnel) && other.ClusterLease == lease;
 
     private async Task MaintenanceLoopAsync(CancellationToken token)
     {
@@ -465,6 +589,13 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Test hook: stops as a node whose process died would, from the cluster's view (nothing more is written to Redis).</summary>
+    internal Task KillForTestAsync()
+    {
+        Cluster?.AbandonStoreForTest();
+        return StopAsync();
+    }
+
     /// <summary>Stops listening, ends every session and connection, and waits for them.</summary>
     public Task StopAsync() => StopCoreAsync(TunnelServerStatus.Stopped);
 
@@ -486,17 +617,35 @@ public sealed class TunnelServer : IAsyncDisposable
             await _httpListener.DisposeAsync().ConfigureAwait(false);
         }
         Sessions.EndAll("the server is stopping");
-        foreach (var tunnel in Registry.All())
+        Cluster?.Links.CloseAll();
+        if (Cluster is null)
         {
-            ReleaseTunnel(tunnel);
+            foreach (var tunnel in Registry.All())
+            {
+                ReleaseTunnel(tunnel);
+            }
         }
         try
         {
             await _maintenance.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _heartbeat.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
+        }
+        if (Cluster is { } cluster)
+        {
+            // The sessions' reservations are written (a rolling restart's clients take their names back elsewhere);
+            // what is left of the registry is released here only.
+            foreach (var tunnel in Registry.All())
+            {
+                if (Registry.Remove(tunnel) && tunnel.Listener is { } listener)
+                {
+                    await listener.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            await cluster.DisposeAsync().ConfigureAwait(false);
         }
         Deadlines.Dispose();
         SetStatus(final);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 
@@ -142,6 +143,12 @@ public sealed record TunnelServerOptions
 
     /// <summary>The most TLS handshakes in progress at once; more wait (within the handshake timeout) for a turn.</summary>
     public int MaxConcurrentHandshakes { get; init; } = 128;
+
+    /// <summary>
+    /// Makes the server one node of a cluster sharing names, ports and node presence in Redis; null (the default) keeps
+    /// everything in memory and never loads the Redis client.
+    /// </summary>
+    public ClusterOptions? Cluster { get; init; }
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -10,6 +10,29 @@ public sealed record ServerAddress(string Host, int Port)
 
     public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 
+    /// <summary>
+    /// Parses one address or several nodes of a cluster separated by commas ("a:443,b:443"); throws
+    /// <see cref="TunnelConfigurationException"/> naming the bad item.
+    /// </summary>
+    public static IReadOnlyList<ServerAddress> ParseList(string value, int defaultPort = DefaultPort)
+    {
+        var items = (value ?? "").Split(',', StringSplitOptions.TrimEntries);
+        var addresses = new List<ServerAddress>(items.Length);
+        foreach (var item in items)
+        {
+            if (item.Length == 0)
+            {
+                throw new TunnelConfigurationException($"The server address list '{value}' has an empty item. Separate the nodes of a cluster with commas: host1:443,host2:443.");
+            }
+            if (!TryParse(item, defaultPort, out var address, out var error))
+            {
+                throw new TunnelConfigurationException(items.Length > 1 ? $"In the server address list '{value}': {error}" : error);
+            }
+            addresses.Add(address);
+        }
+        return addresses;
+    }
+
     /// <summary>Parses an address; throws <see cref="TunnelConfigurationException"/> naming the bad value.</summary>
     public static ServerAddress Parse(string value, int defaultPort = DefaultPort)
     {

@@ -119,11 +119,14 @@ public sealed partial class StartTunnelCommand
         return _adHocConfig;
     }
 
-    private ServerAddress? ConfigFallbackServer()
+    private ServerAddress? ConfigFallbackServer() => ConfigFallbackServers()?[0];
+
+    /// <summary>Every node server_addr names (several for a cluster), or null.</summary>
+    private IReadOnlyList<ServerAddress>? ConfigFallbackServers()
     {
         try
         {
-            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveServerAddress(new TunnelConnectionOverrides());
+            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveServerAddresses(new TunnelConnectionOverrides());
         }
         catch (TunnelException ex)
         {

@@ -105,7 +105,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string[]? DenyIP { get; set; }
 
-    /// <summary>The tunnel server, host:port.</summary>
+    /// <summary>The tunnel server, host:port; several nodes of a cluster separated by commas.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ServerAddress { get; set; }
@@ -205,6 +205,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         TunnelClientOptions options = new TunnelClientOptions
         {
             Server = server,
+            FallbackServers = _fallbackServers,
             AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? ConfigFallbackToken() ?? string.Empty, // config: -AuthTokenSecret
             Trust = trust,
             Proxy = proxy,
@@ -269,19 +270,24 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         WriteObject(tunnels, enumerateCollection: true);
     }
 
+    /// <summary>The other nodes -ServerAddress names after the first (a cluster).</summary>
+    private List<ServerAddress> _fallbackServers = [];
+
     private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()
     {
         if (ServerAddress is not null)
         {
-            ServerAddress address = Parse(() => Engine.Transport.ServerAddress.Parse(ServerAddress), ServerAddress);
-            return (address, SessionRegistry.FindLocalServer(address));
+            IReadOnlyList<ServerAddress> nodes = Parse(() => Engine.Transport.ServerAddress.ParseList(ServerAddress), ServerAddress);
+            _fallbackServers = [.. nodes.Skip(1)];
+            return (nodes[0], SessionRegistry.FindLocalServer(nodes[0]));
         }
 
         TunnelServer? sessionServer = SessionRegistry.DefaultServer;
-        if (sessionServer is null && ConfigFallbackServer() is { } configured)
+        if (sessionServer is null && ConfigFallbackServers() is { } configured)
         {
             // No server named and none in this session: the config file's server_addr, as ngrok's client does.
-            return (configured, null);
+            _fallbackServers = [.. configured.Skip(1)];
+            return (configured[0], null);
         }
 
         if (sessionServer is null)

@@ -3,6 +3,8 @@ using System.Management.Automation;
 using System.Net;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
+using TunnelPS.Engine;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
@@ -161,6 +163,31 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
+    /// <summary>Makes the server a node of a cluster sharing names in Redis: redis://host:port[,host:port].</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Cluster { get; set; }
+
+    /// <summary>The secret every node of the cluster shares (at least 16 characters).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClusterSecret { get; set; }
+
+    /// <summary>A SecretManagement secret (default vault) holding the cluster secret.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClusterSecretName { get; set; }
+
+    /// <summary>This node's name in the cluster (default: the computer name).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NodeName { get; set; }
+
+    /// <summary>The host:port other nodes dial to reach this node (default: -Domain and -Port).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NodeAddress { get; set; }
+
     /// <summary>How long Ctrl+C on -Wait waits for the server to close its connections.</summary>
     private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(15);
 
@@ -172,6 +199,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     {
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
+        ClusterOptions? cluster = ReadClusterOptions();
         string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
         string http = HttpPort switch
         {
@@ -226,6 +254,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
                     RequestHeadTimeout = RequestHeadTimeout,
                     VisitorWriteTimeout = VisitorWriteTimeout,
                     PublicIdleTimeout = IdleTimeout,
+                    Cluster = cluster,
                 }.WithLogCallback(log.Write, log.IsEnabled);
 
             EngineServer engine;
@@ -341,6 +370,63 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
         ThrowTerminatingError(new ErrorRecord(error, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, text));
         return default;
     }
+
+    /// <summary>The cluster options from -Cluster and its companions; null without -Cluster (and then none of them may be given).</summary>
+    private ClusterOptions? ReadClusterOptions()
+    {
+        if (Cluster is null)
+        {
+            string? stray = new[] { nameof(ClusterSecret), nameof(ClusterSecretName), nameof(NodeName), nameof(NodeAddress) }
+                .FirstOrDefault(MyInvocation.BoundParameters.ContainsKey);
+            if (stray is not null)
+            {
+                ThrowInvalid($"-{stray} configures a cluster node, but -Cluster is not given. Add -Cluster redis://host:port, or leave -{stray} out.", stray);
+            }
+
+            return null;
+        }
+
+        if ((ClusterSecret is null) == (ClusterSecretName is null))
+        {
+            ThrowInvalid("A cluster node needs the cluster's secret: give exactly one of -ClusterSecret and -ClusterSecretName.", Cluster);
+        }
+
+        string secret = ClusterSecret ?? "";
+        if (ClusterSecretName is not null)
+        {
+            try
+            {
+                secret = SecretResolver.GetSecret(this, ClusterSecretName, vault: null);
+            }
+            catch (SecretResolutionException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
+        try
+        {
+            var (endpoints, user, password, tls) = ClusterOptions.Parse(Cluster);
+            return new ClusterOptions
+            {
+                Endpoints = endpoints,
+                RedisUser = user,
+                RedisPassword = password,
+                RedisTls = tls,
+                Secret = secret,
+                NodeName = NodeName ?? Environment.MachineName,
+                NodeAddress = NodeAddress,
+            };
+        }
+        catch (TunnelConfigurationException ex)
+        {
+            ThrowInvalid(ex.Message, Cluster);
+            return null;
+        }
+    }
+
+    private void ThrowInvalid(string message, object target) =>
+        ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target));
 
     // config: the tokens named by -AuthTokenSecret, read with Get-Secret on the pipeline thread.
     private List<string> ReadSecretTokens()

@@ -25,6 +25,9 @@ internal static class ErrorIds
     /// <summary>A parameter value is not usable (a port range, a local address, a server address).</summary>
     internal const string InvalidArgument = nameof(InvalidArgument);
 
+    /// <summary>Get-TunnelServer -ClusterNode could not read the cluster's nodes (its Redis does not answer).</summary>
+    internal const string ClusterUnavailable = nameof(ClusterUnavailable);
+
     /// <summary>No server in this session matches the given name or object.</summary>
     internal const string ServerNotFound = nameof(ServerNotFound);
 

@@ -152,19 +152,28 @@ internal sealed class TunnelConfigResolver
     internal ServerAddress? ResolveServerAddress(TunnelConnectionOverrides overrides)
     {
         ArgumentNullException.ThrowIfNull(overrides);
+        return ResolveServerAddresses(overrides) is { } addresses ? addresses[0] : null;
+    }
+
+    /// <summary>Every server -ServerAddress or <c>server_addr</c> names (several nodes of a cluster, comma-separated); null when neither names one.</summary>
+    internal IReadOnlyList<ServerAddress>? ResolveServerAddresses(TunnelConnectionOverrides overrides)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
         if (!string.IsNullOrWhiteSpace(overrides.ServerAddress))
         {
-            return ServerAddress.Parse(overrides.ServerAddress);
+            return ServerAddress.ParseList(overrides.ServerAddress);
         }
 
         if (!string.IsNullOrWhiteSpace(_config.ServerAddr))
         {
-            if (!ServerAddress.TryParse(_config.ServerAddr, ServerAddress.DefaultPort, out ServerAddress address, out string error))
+            try
             {
-                throw new ConfigurationException($"{Source}: server_addr: {error}");
+                return ServerAddress.ParseList(_config.ServerAddr);
             }
-
-            return address;
+            catch (TunnelPS.Engine.TunnelConfigurationException ex)
+            {
+                throw new ConfigurationException($"{Source}: server_addr: {ex.Message}");
+            }
         }
 
         return null;
@@ -261,7 +270,8 @@ internal sealed class TunnelConfigResolver
             definition.Validate();
         }
 
-        ServerAddress? named = ResolveServerAddress(overrides);
+        IReadOnlyList<ServerAddress>? nodes = ResolveServerAddresses(overrides);
+        ServerAddress? named = nodes?[0];
         SessionServerDefaults? session = findSessionServer(named);
         ServerAddress server = named ?? session?.Address ?? throw new ConfigurationException(
             $"No tunnel server to connect to: set server_addr in '{Source}', give -ServerAddress host:port, or start one in this session with Start-TunnelServer.");
@@ -269,6 +279,7 @@ internal sealed class TunnelConfigResolver
         return new TunnelClientOptions
         {
             Server = server,
+            FallbackServers = nodes is null ? [] : [.. nodes.Skip(1)],
             AuthToken = ResolveAuthToken(overrides) ?? session?.AuthToken ?? string.Empty,
             Trust = ResolveTrust(overrides, session),
             Proxy = ResolveProxy(overrides),

@@ -30,6 +30,7 @@ public sealed class TunnelServer
         LoopbackOnly = engine.LoopbackOnly;
         Anonymous = engine.IsAnonymous;
         MaxConnections = engine.MaxConnections;
+        NodeName = engine.NodeName;
         engine.StatusChanged += OnEngineStatusChanged;
     }
 
@@ -80,6 +81,9 @@ public sealed class TunnelServer
 
     /// <summary>Connections the server holds right now, over every port.</summary>
     public int ConnectionCount => _engine.ConnectionCount;
+
+    /// <summary>The server's node name in its cluster (-Cluster); null for a single server.</summary>
+    public string? NodeName { get; }
 
     /// <summary>When the server started.</summary>
     public DateTimeOffset StartTime { get; }

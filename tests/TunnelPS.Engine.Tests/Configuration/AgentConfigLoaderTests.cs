@@ -454,6 +454,8 @@ public sealed class AgentConfigLoaderTests
     [InlineData("host_header: http://x", "Use preserve, rewrite, or a literal host")]
     [InlineData("server_certificate_thumbprint: abc", "'server_certificate_thumbprint': 'abc' is not a SHA-256 fingerprint (64 hex digits). Give the server certificate's SHA-256 fingerprint")]
     [InlineData("server_addr: 'a.example:99999'", "out of range")]
+    [InlineData("server_addr: 'a.example:443,b.example:99999'", "out of range")]
+    [InlineData("server_addr: 'a.example:443,,b.example'", "'server_addr' has an empty item")]
     [InlineData("inspect_addr: localhost", "'inspect_addr' has no port")]
     [InlineData("inspect_addr: inspector.example.com:4040", "inspect_addr 'inspector.example.com:4040' is not an inspector address")]
     [InlineData("http_proxy: socks5://proxy:1080", "'http_proxy' is not usable: The proxy 'socks5://proxy:1080' uses the scheme 'socks5'")]
@@ -610,5 +612,11 @@ public sealed class AgentConfigLoaderTests
         var config = Parse("authtoken: 4nq9771bPxe8ctg7LKr_2ClH7Y15Zqe4bWLWF9p\n");
         Assert.DoesNotContain("4nq9", config.ToString(), StringComparison.Ordinal);
         Assert.Contains("AuthToken = ********", config.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Server_addr_may_name_several_nodes_of_a_cluster()
+    {
+        Assert.Equal("node1.example:443, node2.example", Parse("server_addr: node1.example:443, node2.example\n").ServerAddr);
     }
 }

@@ -1,0 +1,56 @@
+namespace TunnelPS.Engine.Cluster;
+
+/// <summary>
+/// The state the nodes of a cluster share: leases on names and TCP ports, and node presence. Every call throws
+/// <see cref="ClusterStoreException"/> when the store cannot be reached. An interface so that the server never names
+/// the Redis client's types (and never loads it) when no cluster is configured.
+/// </summary>
+internal interface IClusterStore : IAsyncDisposable
+{
+    /// <summary>Where the store is, for messages (no password).</summary>
+    string Description { get; }
+
+    /// <summary>
+    /// Claims a lease atomically: free, or held by the same tenant and reserved, held by the same session, or held by a
+    /// node that stopped, or held by <paramref name="previousSession"/> (the session the claiming client had before it
+    /// logged in again, proven by its secret id). For host leases, no parent of the host and no name under it may
+    /// belong to another tenant; a tcp lease is refused when its tenant already holds <paramref name="maxTcpPorts"/>
+    /// ports across the cluster.
+    /// </summary>
+    Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts a session of <paramref name="tenant"/> (its hash <paramref name="session"/>) in the cluster for
+    /// <paramref name="ttl"/>, unless the tenant already has <paramref name="maxSessions"/> there; a session the client
+    /// had before (<paramref name="previousSession"/>, proven by its secret id) is replaced. False when refused.
+    /// </summary>
+    Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Renews the sessions a node serves (written again if the store forgot them).</summary>
+    Task RenewSessionsAsync(IReadOnlyList<(string Tenant, string Session)> sessions, string holder, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Stops counting a session (it ended).</summary>
+    Task EndSessionAsync(string tenant, string session, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a lease if the same session and run still hold it.</summary>
+    Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken);
+
+    /// <summary>Marks a lease reserved for its tenant's reconnect for <paramref name="grace"/>, if the same session and run still hold it.</summary>
+    Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Announces the node alive for <paramref name="nodeTtl"/> with its description, and renews its live leases for
+    /// <paramref name="leaseTtl"/>. Returns the leases the node no longer holds, and the run another process announced
+    /// under the same node name (null when none did).
+    /// </summary>
+    Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken);
+
+    /// <summary>Removes the node's presence (a clean stop).</summary>
+    Task LeaveAsync(string node, string run, CancellationToken cancellationToken);
+
+    /// <summary>Who holds a lease key, or null.</summary>
+    Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>The descriptions of the nodes alive now.</summary>
+    Task<IReadOnlyList<string>> NodesAsync(CancellationToken cancellationToken);
+}

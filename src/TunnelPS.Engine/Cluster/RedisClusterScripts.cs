@@ -1,0 +1,171 @@
+namespace TunnelPS.Engine.Cluster;
+
+/// <summary>
+/// The Lua scripts <see cref="RedisClusterStore"/> decides with: each runs atomically in Redis, so two nodes never both
+/// win a name, a port or a token's last place. Lease values are "tenant|session|node|run|state" (state live or
+/// reserved); every key is under the {tunnelps} hash tag.
+/// </summary>
+internal static class RedisClusterScripts
+{
+    // Splits a lease value into its five fields.
+    public const string SplitFunction = """
+        local function split(v)
+          local out = {}
+          local start = 1
+          while true do
+            local i = string.find(v, '|', start, true)
+            if not i then
+              out[#out + 1] = string.sub(v, start)
+              return out
+            end
+            out[#out + 1] = string.sub(v, start, i - 1)
+            start = i + 1
+          end
+        end
+        """;
+
+    // KEYS[1] the lease; for a host, KEYS[2] the set of names under it, KEYS[3..2+n] the parents' leases and
+    // KEYS[3+n..2+2n] the parents' sets; for a tcp port, KEYS[2] the set of the tenant's ports. ARGV: tenant, session,
+    // node, run, ttl ms, prefix, member ("tenant|host", or the port), n, the session the client had before this login
+    // ("" for none: a reconnecting client proves it held the lease with that secret id), and the most tcp ports the
+    // tenant may hold across the cluster (-1 for a host).
+    public const string ClaimScript = SplitFunction + """
+
+        local tenant, session = ARGV[1], ARGV[2]
+        local n = tonumber(ARGV[8])
+        local maxPorts = tonumber(ARGV[10])
+        local held = redis.call('GET', KEYS[1])
+        if held then
+          local h = split(held)
+          if h[1] ~= tenant then return 'tenant' end
+          if h[5] == 'live' and h[2] ~= session and h[2] ~= ARGV[9] and redis.call('GET', ARGV[6] .. 'node:' .. h[3]) == h[4] then
+            return 'session'
+          end
+        end
+        for i = 3, 2 + n do
+          local p = redis.call('GET', KEYS[i])
+          if p and split(p)[1] ~= tenant then return 'parent:' .. (i - 2) end
+        end
+        if maxPorts >= 0 and redis.call('SISMEMBER', KEYS[2], ARGV[7]) == 0 then
+          local count = 0
+          for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+            local cur = redis.call('GET', ARGV[6] .. 'lease:tcp:' .. m)
+            if cur and split(cur)[1] == tenant then
+              count = count + 1
+            else
+              redis.call('SREM', KEYS[2], m)
+            end
+          end
+          if count >= maxPorts then return 'limit' end
+        end
+        if maxPorts < 0 then
+          for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+            local sep = string.find(m, '|', 1, true)
+            local t = string.sub(m, 1, sep - 1)
+            if t ~= tenant then
+              local cur = redis.call('GET', ARGV[6] .. 'lease:host:' .. string.sub(m, sep + 1))
+              if cur and split(cur)[1] == t then return 'child' end
+              redis.call('SREM', KEYS[2], m)
+            end
+          end
+        end
+        redis.call('SET', KEYS[1], tenant .. '|' .. session .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|live', 'PX', ARGV[5])
+        for i = 3 + n, 2 + 2 * n do
+          redis.call('SADD', KEYS[i], ARGV[7])
+        end
+        if maxPorts >= 0 then
+          redis.call('SADD', KEYS[2], ARGV[7])
+        end
+        return 'ok'
+        """;
+
+    // KEYS[1] the lease, KEYS[2..] the parents' sets (a host) or the tenant's port set (a tcp port). ARGV: tenant,
+    // session, run, member.
+    public const string ReleaseScript = SplitFunction + """
+
+        local held = redis.call('GET', KEYS[1])
+        if not held then return 0 end
+        local h = split(held)
+        if h[1] ~= ARGV[1] or h[2] ~= ARGV[2] or h[4] ~= ARGV[3] then return 0 end
+        redis.call('DEL', KEYS[1])
+        for i = 2, #KEYS do
+          redis.call('SREM', KEYS[i], ARGV[4])
+        end
+        return 1
+        """;
+
+    // KEYS[1] the lease. ARGV: tenant, session, run, ttl ms.
+    public const string ReserveScript = SplitFunction + """
+
+        local held = redis.call('GET', KEYS[1])
+        if not held then return 0 end
+        local h = split(held)
+        if h[1] ~= ARGV[1] or h[2] ~= ARGV[2] or h[4] ~= ARGV[3] then return 0 end
+        redis.call('SET', KEYS[1], h[1] .. '|' .. h[2] .. '|' .. h[3] .. '|' .. h[4] .. '|reserved', 'PX', ARGV[4])
+        return 1
+        """;
+
+    // KEYS[1] node key, KEYS[2] node info key, KEYS[3] the node set, KEYS[4..] leases.
+    // ARGV: run, node ttl ms, info, node name, lease ttl ms, then each lease's value. A lease still the node's is
+    // renewed; one the store forgot (a Redis restart without persistence) is written again; one another session holds
+    // now is lost. Returns the previous run and the indexes (1-based among the leases) lost.
+    public const string HeartbeatScript = """
+        local previous = redis.call('GET', KEYS[1])
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+        redis.call('SADD', KEYS[3], ARGV[4])
+        local lost = {}
+        for i = 4, #KEYS do
+          local held = redis.call('GET', KEYS[i])
+          if held == ARGV[2 + i] then
+            redis.call('PEXPIRE', KEYS[i], ARGV[5])
+          elseif not held then
+            redis.call('SET', KEYS[i], ARGV[2 + i], 'PX', ARGV[5])
+          else
+            lost[#lost + 1] = i - 3
+          end
+        end
+        return { previous or '', lost }
+        """;
+
+    // KEYS[1] the tenant's session set, KEYS[2] the session's key, KEYS[3] the previous session's key. ARGV: session,
+    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none).
+    public const string AdmitSessionScript = """
+        if ARGV[7] ~= '' then
+          redis.call('DEL', KEYS[3])
+          redis.call('SREM', KEYS[1], ARGV[7])
+        end
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+          local count = 0
+          for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+            if redis.call('EXISTS', ARGV[5] .. 'session:' .. ARGV[6] .. ':' .. m) == 1 then
+              count = count + 1
+            else
+              redis.call('SREM', KEYS[1], m)
+            end
+          end
+          if count >= tonumber(ARGV[4]) then return 0 end
+        end
+        redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    // KEYS: pairs of (tenant's session set, session key). ARGV: holder, ttl ms, then each session's hash.
+    public const string RenewSessionsScript = """
+        for i = 1, #KEYS, 2 do
+          redis.call('SET', KEYS[i + 1], ARGV[1], 'PX', ARGV[2])
+          redis.call('SADD', KEYS[i], ARGV[2 + (i + 1) / 2])
+        end
+        return 1
+        """;
+
+    // KEYS[1] node key, KEYS[2] node info key, KEYS[3] node set. ARGV: run, node name.
+    public const string LeaveScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          redis.call('DEL', KEYS[1], KEYS[2])
+          redis.call('SREM', KEYS[3], ARGV[2])
+        end
+        return 1
+        """;
+}

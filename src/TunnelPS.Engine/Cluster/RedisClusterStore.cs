@@ -1,0 +1,245 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace TunnelPS.Engine.Cluster;
+
+/// <summary>
+/// The cluster store on Redis. Every key lives under one hash tag ({tunnelps}), so a Redis Cluster keeps them in one
+/// slot and every script sees them all. Leases are strings "tenant|session|node|run|state" (state live or reserved)
+/// with a TTL; decisions are Lua scripts, so two nodes never both win a name.
+/// </summary>
+internal sealed class RedisClusterStore : IClusterStore
+{
+    private const string Prefix = "{tunnelps}:";
+
+    private readonly ConnectionMultiplexer _redis;
+    private readonly IDatabase _db;
+
+    private RedisClusterStore(ConnectionMultiplexer redis, string description)
+    {
+        _redis = redis;
+        _db = redis.GetDatabase();
+        Description = description;
+    }
+
+    public string Description { get; }
+
+    /// <summary>Connects to Redis; throws <see cref="ClusterStoreException"/> when none of its servers answers.</summary>
+    public static async Task<IClusterStore> ConnectAsync(ClusterOptions options, CancellationToken cancellationToken)
+    {
+        var timeout = (int)Math.Clamp(options.StoreTimeout.TotalMilliseconds, 100, 60_000);
+        var configuration = new ConfigurationOptions
+        {
+            AbortOnConnectFail = false,
+            ConnectTimeout = timeout * 2,
+            SyncTimeout = timeout,
+            AsyncTimeout = timeout,
+            ConnectRetry = 1,
+            User = options.RedisUser,
+            Password = options.RedisPassword,
+            Ssl = options.RedisTls,
+            ClientName = "tunnelps-" + options.NodeName,
+            ReconnectRetryPolicy = new LinearRetry(500),
+            KeepAlive = 5,
+        };
+        foreach (var endpoint in options.Endpoints)
+        {
+            configuration.EndPoints.Add(endpoint);
+        }
+        var description = "Redis at " + string.Join(", ", options.Endpoints);
+        ConnectionMultiplexer redis;
+        try
+        {
+            redis = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw new ClusterStoreException($"The cluster store ({description}) cannot be reached: {ex.Message}", ex);
+        }
+        if (!redis.IsConnected)
+        {
+            var status = redis.GetStatus();
+            await redis.DisposeAsync().ConfigureAwait(false);
+            throw new ClusterStoreException($"The cluster store ({description}) cannot be reached. Check that Redis runs there and that this host may connect to it. {status}".Trim());
+        }
+        return new RedisClusterStore(redis, description);
+    }
+
+    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var host = lease.Host;
+        var n = host is null ? 0 : parents.Count;
+        var keys = new RedisKey[2 + (2 * n)];
+        keys[0] = LeaseKey(lease.Key);
+        keys[1] = host is null ? PortsKey(lease.Tenant) : UnderKey(host);
+        for (var i = 0; i < n; i++)
+        {
+            keys[2 + i] = LeaseKey(ClusterLease.HostKey(parents[i]));
+            keys[2 + n + i] = UnderKey(parents[i]);
+        }
+        var answer = (string?)await RunAsync(RedisClusterScripts.ClaimScript, keys,
+            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, previousSession, host is null ? Math.Max(0, maxTcpPorts) : -1]).ConfigureAwait(false);
+        return answer switch
+        {
+            "ok" => (ClusterClaimResult.Claimed, null),
+            "tenant" => (ClusterClaimResult.OtherTenant, null),
+            "session" => (ClusterClaimResult.OtherSession, null),
+            "child" => (ClusterClaimResult.ChildHeld, null),
+            "limit" => (ClusterClaimResult.LimitReached, null),
+            { } parent when parent.StartsWith("parent:", StringComparison.Ordinal) =>
+                (ClusterClaimResult.ParentHeld, parents[int.Parse(parent.AsSpan(7), CultureInfo.InvariantCulture) - 1]),
+            _ => throw new ClusterStoreException($"The cluster store answered a claim with '{answer}'."),
+        };
+    }
+
+    public async Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var answer = (long)await RunAsync(RedisClusterScripts.AdmitSessionScript,
+            [SessionsKey(tenant), SessionKey(tenant, session), SessionKey(tenant, previousSession.Length == 0 ? session : previousSession)],
+            [session, holder, Milliseconds(ttl), maxSessions, Prefix, tenant, previousSession]).ConfigureAwait(false);
+        return answer == 1;
+    }
+
+    public Task RenewSessionsAsync(IReadOnlyList<(string Tenant, string Session)> sessions, string holder, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        if (sessions.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        var keys = new RedisKey[sessions.Count * 2];
+        var args = new RedisValue[2 + sessions.Count];
+        args[0] = holder;
+        args[1] = Milliseconds(ttl);
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            keys[2 * i] = SessionsKey(sessions[i].Tenant);
+            keys[(2 * i) + 1] = SessionKey(sessions[i].Tenant, sessions[i].Session);
+            args[2 + i] = sessions[i].Session;
+        }
+        return RunAsync(RedisClusterScripts.RenewSessionsScript, keys, args);
+    }
+
+    public async Task EndSessionAsync(string tenant, string session, CancellationToken cancellationToken)
+    {
+        await Guard(_db.KeyDeleteAsync(SessionKey(tenant, session))).ConfigureAwait(false);
+        await Guard(_db.SetRemoveAsync(SessionsKey(tenant), session)).ConfigureAwait(false);
+    }
+
+    private static RedisKey SessionsKey(string tenant) => Prefix + "sessions:" + tenant;
+
+    private static RedisKey SessionKey(string tenant, string session) => Prefix + "session:" + tenant + ":" + session;
+
+    public Task ReleaseAsync(ClusterLease lease, IReadOnlyList<string> parents, CancellationToken cancellationToken)
+    {
+        var host = lease.Host;
+        var keys = new RedisKey[1 + (host is null ? 1 : parents.Count)];
+        keys[0] = LeaseKey(lease.Key);
+        for (var i = 1; i < keys.Length; i++)
+        {
+            keys[i] = host is null ? PortsKey(lease.Tenant) : UnderKey(parents[i - 1]);
+        }
+        return RunAsync(RedisClusterScripts.ReleaseScript, keys, [lease.Tenant, lease.Session, lease.Run, Member(lease)]);
+    }
+
+    public Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken) =>
+        RunAsync(RedisClusterScripts.ReserveScript, [LeaseKey(lease.Key)], [lease.Tenant, lease.Session, lease.Run, Milliseconds(grace)]);
+
+    public async Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[3 + leases.Count];
+        keys[0] = Prefix + "node:" + node;
+        keys[1] = Prefix + "nodeinfo:" + node;
+        keys[2] = Prefix + "nodes";
+        var args = new RedisValue[5 + leases.Count];
+        args[0] = run;
+        args[1] = Milliseconds(nodeTtl);
+        args[2] = description;
+        args[3] = node;
+        args[4] = Milliseconds(leaseTtl);
+        for (var i = 0; i < leases.Count; i++)
+        {
+            keys[3 + i] = LeaseKey(leases[i].Key);
+            args[5 + i] = LiveValue(leases[i]);
+        }
+        var result = (RedisResult[])(await RunAsync(RedisClusterScripts.HeartbeatScript, keys, args).ConfigureAwait(false))!;
+        var previous = (string?)result[0];
+        var lost = new List<ClusterLease>();
+        foreach (var index in (int[])result[1]!)
+        {
+            lost.Add(leases[index - 1]);
+        }
+        return (lost, string.IsNullOrEmpty(previous) || previous == run ? null : previous);
+    }
+
+    public Task LeaveAsync(string node, string run, CancellationToken cancellationToken) =>
+        RunAsync(RedisClusterScripts.LeaveScript, [Prefix + "node:" + node, Prefix + "nodeinfo:" + node, Prefix + "nodes"], [run, node]);
+
+    public async Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken)
+    {
+        var held = (string?)await Guard(_db.StringGetAsync(LeaseKey(key))).ConfigureAwait(false);
+        if (held is null)
+        {
+            return null;
+        }
+        var fields = held.Split('|');
+        if (fields.Length != 5)
+        {
+            return null;
+        }
+        var node = await Guard(_db.StringGetAsync([Prefix + "node:" + fields[2], Prefix + "nodeinfo:" + fields[2]])).ConfigureAwait(false);
+        return new ClusterLeaseHolder(fields[0], fields[1], fields[2], fields[3], fields[4] == "live", (string?)node[0] == fields[3], (string?)node[1]);
+    }
+
+    public async Task<IReadOnlyList<string>> NodesAsync(CancellationToken cancellationToken)
+    {
+        var names = await Guard(_db.SetMembersAsync(Prefix + "nodes")).ConfigureAwait(false);
+        if (names.Length == 0)
+        {
+            return [];
+        }
+        var infos = await Guard(_db.StringGetAsync(names.Select(n => (RedisKey)(Prefix + "nodeinfo:" + n)).ToArray())).ConfigureAwait(false);
+        var alive = new List<string>();
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (infos[i].HasValue)
+            {
+                alive.Add(infos[i]!);
+            }
+            else
+            {
+                // A node that stopped without leaving: forget its name.
+                _ = _db.SetRemoveAsync(Prefix + "nodes", names[i], CommandFlags.FireAndForget);
+            }
+        }
+        return alive;
+    }
+
+    private static string LiveValue(ClusterLease lease) => $"{lease.Tenant}|{lease.Session}|{lease.Node}|{lease.Run}|live";
+
+    private static RedisKey LeaseKey(string key) => Prefix + "lease:" + key;
+
+    private static RedisKey UnderKey(string host) => Prefix + "under:" + host;
+
+    private static RedisKey PortsKey(string tenant) => Prefix + "ports:" + tenant;
+
+    /// <summary>What a lease adds to its sets: "tenant|host" to its parents' sets, its port to its tenant's port set.</summary>
+    private static string Member(ClusterLease lease) => lease.Host is { } host ? lease.Tenant + "|" + host : lease.Key["tcp:".Length..];
+
+    private static long Milliseconds(TimeSpan span) => Math.Max(1, (long)span.TotalMilliseconds);
+
+    private Task<RedisResult> RunAsync(string script, RedisKey[] keys, RedisValue[] args) => Guard(_db.ScriptEvaluateAsync(script, keys, args));
+
+    private async Task<T> Guard<T>(Task<T> operation)
+    {
+        try
+        {
+            return await operation.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new ClusterStoreException($"The cluster store ({Description}) did not answer: {ex.Message}", ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _redis.DisposeAsync().ConfigureAwait(false);
+}

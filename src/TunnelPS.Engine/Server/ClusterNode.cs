@@ -1,0 +1,383 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Diagnostics;
+using TunnelPS.Engine.Cluster;
+
+namespace TunnelPS.Engine.Server;
+
+/// <summary>
+/// A server's membership of a cluster: it claims every name and TCP port in the cluster store before a client gets
+/// it, reserves them when the client goes (for its reconnect on any node), releases them when the client closes them,
+/// and announces the node with a heartbeat that also renews the leases of the tunnels it serves. Lease writes run in
+/// the order they were asked for, so a session's reservation never lands after its successor's claim.
+/// </summary>
+internal sealed class ClusterNode : IAsyncDisposable
+{
+    private readonly TunnelServer _server;
+    private readonly IClusterStore _store;
+    private readonly ILogger _logger;
+    private readonly byte[] _tenantKey;
+    private readonly object _gate = new();
+    private Task _tail = Task.CompletedTask;
+    private volatile bool _storeDown;
+    private volatile bool _abandoned;
+
+    public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
+    {
+        _server = server;
+        Options = options;
+        _store = store;
+        _logger = logger;
+        Name = options.NodeName;
+        Run = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        Address = options.NodeAddress ?? server.ServerAddress;
+        _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
+        Links = new NodeLinks(server, this, options.Secret, logger);
+    }
+
+    /// <summary>The links to the other nodes (visitor forwarding).</summary>
+    public NodeLinks Links { get; }
+
+    /// <summary>
+    /// Where a visitor for <paramref name="host"/>, which this node does not serve, must go: to the node that serves
+    /// it (over the link to it), a 503 while its client is away, a 404 when no node holds it.
+    /// </summary>
+    public async Task<NodeRoute> RouteAsync(string host, CancellationToken cancellationToken)
+    {
+        ClusterLeaseHolder? holder;
+        try
+        {
+            holder = await Store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            return new NodeRoute(NodeRouteKind.Unavailable, Problem: ex.Message);
+        }
+        if (holder is null)
+        {
+            return new NodeRoute(NodeRouteKind.None);
+        }
+        if (!holder.Live || !holder.NodeAlive || holder.Node == Name || AddressOf(holder.NodeDescription) is not { } address)
+        {
+            // Reserved, or held by a node that stopped (its client is on its way elsewhere), or by this node's
+            // previous run: the client is away.
+            return new NodeRoute(NodeRouteKind.Reserved, Node: holder.Node);
+        }
+        try
+        {
+            var link = await Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new NodeRoute(NodeRouteKind.Remote, link, holder.Node);
+        }
+        catch (IOException ex)
+        {
+            return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: ex.Message);
+        }
+    }
+
+    private static string? AddressOf(string? description)
+    {
+        if (description is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(description);
+            return doc.RootElement.TryGetProperty("address", out var address) ? address.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public ClusterOptions Options { get; }
+    public string Name { get; }
+
+    /// <summary>This run of the node: a restarted node has a new one, so its old run's leases count as a stopped node's.</summary>
+    public string Run { get; }
+
+    /// <summary>Where other nodes reach this one.</summary>
+    public string Address { get; }
+
+    public string StoreDescription => _store.Description;
+
+    /// <summary>The store, unless a test made this node abandon it (a crash: nothing more is written).</summary>
+    private IClusterStore Store => _abandoned ? throw new ClusterStoreException("this node abandoned the cluster store (a test's crash)") : _store;
+
+    /// <summary>Test hook: from now on the node writes nothing to the cluster store, as if its process had died.</summary>
+    internal void AbandonStoreForTest() => _abandoned = true;
+
+    /// <summary>False from a failed heartbeat until one succeeds again.</summary>
+    public bool StoreReachable => !_storeDown;
+
+    /// <summary>Connects to the cluster store (the only place that names the Redis client, so it loads only for a cluster).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Task<IClusterStore> ConnectStoreAsync(ClusterOptions options, CancellationToken cancellationToken) =>
+        RedisClusterStore.ConnectAsync(options, cancellationToken);
+
+    /// <summary>The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>.</summary>
+    public ClusterLease LeaseFor(ControlSession session, string key) =>
+        new(key, TenantHash(session.Tenant.Key), SessionHash(session.ClientId), Name, Run);
+
+    /// <summary>What the cluster store keeps of a tenant: an HMAC of its key under the cluster secret.</summary>
+    private string TenantHash(string tenantKey)
+    {
+        Span<byte> tenant = stackalloc byte[32];
+        HMACSHA256.HashData(_tenantKey, Encoding.UTF8.GetBytes(tenantKey), tenant);
+        return Convert.ToHexString(tenant[..16]).ToLowerInvariant();
+    }
+
+    /// <summary>The session id the client had before this login (it proves the earlier session was its own), hashed; "" for none.</summary>
+    private static string PreviousSessionHash(ControlSession session) =>
+        session.Auth.ClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId && old.All(char.IsAsciiLetterOrDigit) ? SessionHash(old) : "";
+
+    /// <summary>
+    /// Counts a new session against its token's session limit across the cluster; null when admitted, or the refusal.
+    /// When the store does not answer, the login is admitted (this node's own limit still holds).
+    /// </summary>
+    public async Task<string?> AdmitSessionAsync(ControlSession session)
+    {
+        try
+        {
+            var admitted = await Enqueue(() => Store.AdmitSessionAsync(TenantHash(session.Tenant.Key), SessionHash(session.ClientId), PreviousSessionHash(session),
+                Name + "|" + Run, session.Tenant.MaxSessions, Options.NodeTimeout, CancellationToken.None)).ConfigureAwait(false);
+            return admitted
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"This token already has {session.Tenant.MaxSessions} clients connected across the cluster, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
+        }
+        catch (ClusterStoreException ex)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, "count", "a session of " + session.Tenant.Name, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Stops counting an ended session.</summary>
+    public void EndSession(ControlSession session)
+    {
+        var tenant = TenantHash(session.Tenant.Key);
+        var id = SessionHash(session.ClientId);
+        _server.Track(Write("end", new ClusterLease("session:" + id, tenant, id, Name, Run), () => Store.EndSessionAsync(tenant, id, CancellationToken.None)));
+    }
+
+    /// <summary>What the cluster store keeps of a session id: a hash (the id is a secret).</summary>
+    private static string SessionHash(string clientId)
+    {
+        Span<byte> id = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(clientId), id);
+        return Convert.ToHexString(id[..16]).ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// Claims a tunnel's name (or port) in the cluster; null when it is the tunnel's now, or the error for its client
+    /// (the same words a single server uses, or why the cluster store cannot decide).
+    /// </summary>
+    public async Task<string?> ClaimAsync(RegisteredTunnel tunnel, ControlSession session)
+    {
+        var tcp = tunnel.Protocol == "tcp";
+        var lease = LeaseFor(session, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
+        var parents = tcp ? [] : HostNames.Parents(tunnel.Host).ToList();
+        // A client that moved from another node presents its id there; the lease of that session is its own.
+        var previous = PreviousSessionHash(session);
+        (ClusterClaimResult Result, string? Conflict) answer;
+        try
+        {
+            answer = await Enqueue(() => Store.ClaimAsync(lease, previous, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            return $"The tunnel {tunnel.Url} cannot be registered now: the cluster's store does not answer ({ex.Message}). Tunnels already open keep serving; try again when it is back.";
+        }
+        if (answer.Result == ClusterClaimResult.Claimed)
+        {
+            tunnel.ClusterLease = lease;
+            return null;
+        }
+        return answer.Result switch
+        {
+            ClusterClaimResult.OtherTenant when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
+            ClusterClaimResult.OtherTenant => $"The tunnel {tunnel.Url} is already registered by another client. Choose another -Subdomain or -Hostname.",
+            ClusterClaimResult.OtherSession when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
+            ClusterClaimResult.OtherSession => $"The tunnel {tunnel.Url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.",
+            ClusterClaimResult.LimitReached => string.Create(CultureInfo.InvariantCulture, $"This token already holds {session.Tenant.MaxTcpPorts} TCP ports across the cluster, the most it may have. Close a tcp tunnel first, or ask the server's admin for a higher limit."),
+            ClusterClaimResult.ParentHeld => $"The name {tunnel.Host} lies under {answer.Conflict}, which another client holds. Choose a name that is not under another tenant's.",
+            _ => $"The name {tunnel.Host} is a parent of names another client holds. Choose another name.",
+        };
+    }
+
+    /// <summary>Gives a lease up (its client closed the tunnel).</summary>
+    public void Release(ClusterLease lease)
+    {
+        var parents = lease.Host is { } host ? HostNames.Parents(host).ToList() : [];
+        _server.Track(Write("release", lease, () => Store.ReleaseAsync(lease, parents, CancellationToken.None)));
+    }
+
+    /// <summary>Keeps a lease for its tenant's reconnect on any node (its client went away, or this node stops).</summary>
+    public void Reserve(ClusterLease lease) =>
+        _server.Track(Write("reserve", lease, () => Store.ReserveAsync(lease, _server.Options.ReconnectGrace, CancellationToken.None)));
+
+    private async Task Write(string action, ClusterLease lease, Func<Task> operation)
+    {
+        try
+        {
+            await Enqueue(async () =>
+            {
+                await operation().ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+        }
+        catch (ClusterStoreException ex)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, action, lease.Key, ex.Message);
+        }
+    }
+
+    /// <summary>Runs lease writes one after another, in the order they were asked for.</summary>
+    private Task<T> Enqueue<T>(Func<Task<T>> operation)
+    {
+        lock (_gate)
+        {
+            var next = _tail.ContinueWith(_ => operation(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            _tail = next;
+            return next;
+        }
+    }
+
+    /// <summary>Announces the node and renews its leases until <paramref name="token"/> is cancelled; never throws for the store.</summary>
+    public async Task RunHeartbeatAsync(CancellationToken token)
+    {
+        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, Options.NodeTimeout.Ticks / 3));
+        using var timer = new PeriodicTimer(interval, _server.Options.TimeProvider);
+        do
+        {
+            await HeartbeatOnceAsync().ConfigureAwait(false);
+        }
+        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false));
+    }
+
+    /// <summary>One heartbeat: the node's presence and description, its live leases renewed, lost ones acted on.</summary>
+    internal async Task HeartbeatOnceAsync()
+    {
+        var held = new Dictionary<string, (ClusterLease Lease, ControlSession Session)>(StringComparer.Ordinal);
+        var urls = new List<string>();
+        foreach (var tunnel in _server.Registry.All())
+        {
+            if (tunnel is { Session: { } session, ClusterLease: { } lease })
+            {
+                held.TryAdd(lease.Key, (lease, session));
+                urls.Add(tunnel.Url);
+            }
+        }
+        var leases = held.Values.Select(h => h.Lease).ToList();
+        var sessions = _server.Sessions.All.Select(s => (TenantHash(s.Tenant.Key), SessionHash(s.ClientId))).ToList();
+        Links.PingAll();
+        try
+        {
+            await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
+            var (lost, otherRun) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            if (_storeDown)
+            {
+                _storeDown = false;
+                ClusterLog.StoreBack(_logger);
+            }
+            if (otherRun is not null)
+            {
+                ClusterLog.DuplicateNode(_logger, Name, otherRun);
+            }
+            foreach (var gone in lost)
+            {
+                if (held.TryGetValue(gone.Key, out var entry))
+                {
+                    ClusterLog.LeaseLost(_logger, entry.Session.Label, gone.Key);
+                    entry.Session.End("the cluster gave " + gone.Key + " to another session");
+                }
+            }
+        }
+        catch (ClusterStoreException ex)
+        {
+            if (!_storeDown)
+            {
+                _storeDown = true;
+                ClusterLog.StoreUnreachable(_logger, ex.Message);
+            }
+        }
+    }
+
+    private string Describe(List<string> urls)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", Name);
+            json.WriteString("address", Address);
+            json.WriteNumber("sessions", _server.SessionCount);
+            json.WriteString("started", _server.StartTime);
+            json.WriteString("seen", _server.Options.TimeProvider.GetUtcNow());
+            json.WriteStartArray("tunnels");
+            foreach (var url in urls)
+            {
+                json.WriteStringValue(url);
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The nodes of the cluster alive now, as their heartbeats describe them.</summary>
+    public async Task<IReadOnlyList<ClusterNodeInfo>> NodesAsync(CancellationToken cancellationToken)
+    {
+        var nodes = new List<ClusterNodeInfo>();
+        foreach (var text in await Store.NodesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(text);
+                var root = doc.RootElement;
+                nodes.Add(new ClusterNodeInfo(
+                    root.GetProperty("name").GetString() ?? "",
+                    root.GetProperty("address").GetString() ?? "",
+                    root.GetProperty("sessions").GetInt32(),
+                    [.. root.GetProperty("tunnels").EnumerateArray().Select(e => e.GetString() ?? "")],
+                    root.GetProperty("started").GetDateTimeOffset(),
+                    root.GetProperty("seen").GetDateTimeOffset()));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                // A node description this version cannot read (another version's node): left out.
+            }
+        }
+        return [.. nodes.OrderBy(n => n.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Who holds a lease key in the cluster, or null.</summary>
+    public Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken) => Store.FindAsync(key, cancellationToken);
+
+    /// <summary>Waits for the lease writes asked for so far, leaves the cluster (its leases stay, reserved or live, until they lapse) and disconnects.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Links.CloseAll();
+        Task tail;
+        lock (_gate)
+        {
+            tail = _tail;
+        }
+        try
+        {
+            await tail.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Store.LeaveAsync(Name, Run, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ClusterStoreException or TimeoutException)
+        {
+            ClusterLog.LeaseWriteFailed(_logger, "leave", "node:" + Name, ex.Message);
+        }
+        await _store.DisposeAsync().ConfigureAwait(false);
+    }
+}

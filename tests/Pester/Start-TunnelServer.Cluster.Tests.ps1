@@ -1,0 +1,169 @@
+# Start-TunnelServer -Cluster: a node of a cluster on a real redis-server of the test's own (loopback, a free port,
+# no persistence). Skipped, with the reason, when redis-server is not installed.
+
+BeforeDiscovery {
+    $script:RedisServer = @(Get-Command redis-server -CommandType Application -ErrorAction Ignore)[0]
+    $script:NoRedis = $null -eq $script:RedisServer
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
+    $null = Import-TunnelPSModule
+    $script:Manifest = Get-TunnelPSManifestPath
+    $script:TestModules = Join-Path $PSScriptRoot 'TestModules'
+    $script:Secret = 'cluster-secret-for-pester-01'
+
+    $redisPath = @(Get-Command redis-server -CommandType Application -ErrorAction Ignore)[0]
+    $script:Redis = $null
+    if ($null -ne $redisPath) {
+        $script:RedisPort = Get-FreeTcpPort
+        $script:RedisDir = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) ("tunnelps-redis-" + [guid]::NewGuid()))).FullName
+        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($redisPath.Source)
+        foreach ($a in '--port', "$script:RedisPort", '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', $script:RedisDir, '--daemonize', 'no') {
+            $startInfo.ArgumentList.Add($a)
+        }
+        $startInfo.RedirectStandardOutput = $true
+        $startInfo.UseShellExecute = $false
+        $script:Redis = [System.Diagnostics.Process]::Start($startInfo)
+        $null = $script:Redis.StandardOutput.ReadToEndAsync()
+        Wait-Until {
+            try {
+                $client = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $script:RedisPort)
+                $client.Dispose()
+                $true
+            }
+            catch { $false }
+        } -Timeout 20 -Because 'redis-server accepts connections'
+        $script:RedisAddress = "redis://127.0.0.1:$script:RedisPort"
+    }
+}
+
+AfterAll {
+    Get-TunnelServer | Stop-TunnelServer
+    if ($null -ne $script:Redis) {
+        $script:Redis.Kill()
+        $script:Redis.WaitForExit()
+        Remove-Item -LiteralPath $script:RedisDir -Recurse -Force -ErrorAction Ignore
+    }
+}
+
+Describe 'Start-TunnelServer -Cluster' {
+    AfterEach {
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'starts nodes that list each other with Get-TunnelServer -ClusterNode' -Skip:$script:NoRedis {
+        $a = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-a'
+        $b = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-b' -NodeAddress 'node-b.example:443'
+
+        $a.NodeName | Should -Be 'pester-a'
+        $b.NodeName | Should -Be 'pester-b'
+        Wait-Until { @(Get-TunnelServer -Port $a.Port -ClusterNode).Count -eq 2 } -Because 'both nodes announced themselves'
+        $nodes = @(Get-TunnelServer -Port $a.Port -ClusterNode)
+        $nodes[0] | Should -BeOfType ([TunnelPS.TunnelServerNode])
+        $nodes.Name | Should -Be @('pester-a', 'pester-b')
+        $nodes[1].Address | Should -Be 'node-b.example:443'
+        $nodes[0].Address | Should -Be $a.ServerAddress
+        $nodes[0].Server | Should -Be $a.ServerAddress
+    }
+
+    It 'serves a tunnel opened on one node through another node' -Skip:$script:NoRedis {
+        $a = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-owner'
+        $b = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -NodeName 'pester-forwarder'
+        $site = Start-TestHttpSite -Body 'served by the owner'
+        try {
+            $tunnel = @(Start-Tunnel -Http $site.Url -Subdomain 'pester-cluster' -ServerAddress "localhost:$($a.Port)" -ServerCertificateThumbprint $a.CertificateThumbprint -Name 'cluster-web')[0]
+            $through = "http://pester-cluster.localhost:$($b.HttpPort)/"
+            (Invoke-TestRequest -Uri $through).Body | Should -Be 'served by the owner'
+            Wait-Until { @((Get-TunnelServer -Port $b.Port -ClusterNode) | Where-Object Name -EQ 'pester-owner').Tunnels -contains $tunnel.PublicUrl } -Because 'the owner announced its tunnel'
+        }
+        finally {
+            Get-Tunnel | Stop-Tunnel
+            $site.Stop()
+        }
+    }
+
+    It 'reads the cluster secret from SecretManagement with -ClusterSecretName' -Skip:$script:NoRedis {
+        $savedModulePath = $env:PSModulePath
+        try {
+            $env:PSModulePath = $script:TestModules + [IO.Path]::PathSeparator + $env:PSModulePath
+            Import-Module Microsoft.PowerShell.SecretManagement -Force
+            Reset-TestSecretStore
+            Set-Secret -Name ClusterSecret -Secret $script:Secret
+            $node = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecretName ClusterSecret -NodeName 'pester-secret'
+            $node.NodeName | Should -Be 'pester-secret'
+        }
+        finally {
+            Remove-Module Microsoft.PowerShell.SecretManagement -Force -ErrorAction SilentlyContinue
+            $env:PSModulePath = $savedModulePath
+        }
+    }
+
+    It 'refuses a Redis that cannot be reached with ServerStartFailed' {
+        $port = Get-FreeTcpPort
+        { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster "redis://127.0.0.1:$port" -ClusterSecret 'cluster-secret-for-pester-01' -NodeName 'nowhere' } |
+            Should -Throw -ErrorId 'ServerStartFailed,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage "*Redis at 127.0.0.1:$port*cannot be reached*"
+        @(Get-TunnelServer).Count | Should -Be 0
+    }
+
+    It 'refuses <Case> with InvalidArgument' -TestCases @(
+        @{ Case = 'a cluster option without -Cluster'; Arguments = @{ ClusterSecret = 'cluster-secret-for-pester-01' }; Message = '*-ClusterSecret configures a cluster node*-Cluster is not given*' }
+        @{ Case = '-Cluster without a secret'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
+        @{ Case = 'both secrets'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01'; ClusterSecretName = 'x' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
+        @{ Case = 'an address that is not Redis'; Arguments = @{ Cluster = 'http://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01' }; Message = "*-Cluster 'http://127.0.0.1:6379' is not a Redis address*" }
+    ) {
+        param($Case, $Arguments, $Message)
+        { Start-TunnelServer -Port 0 -HttpPort 0 @Arguments } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage $Message
+    }
+
+    It 'refuses a short secret with ServerStartFailed before it listens' {
+        { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster 'redis://127.0.0.1:6379' -ClusterSecret 'short' } |
+            Should -Throw -ErrorId 'ServerStartFailed,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage '*secret of at least 16 characters*'
+    }
+}
+
+Describe 'A server without -Cluster' {
+    It 'never loads the Redis client' {
+        $result = Invoke-FreshPwsh -Script @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$script:Manifest'
+`$server = Start-TunnelServer -Port 0 -HttpPort 0
+`$loaded = [System.Runtime.Loader.AssemblyLoadContext]::All | ForEach-Object { `$_.Assemblies } | Where-Object { `$_.GetName().Name -in 'StackExchange.Redis', 'Pipelines.Sockets.Unofficial' }
+`$server | Stop-TunnelServer
+"redis-loaded:`$(@(`$loaded).Count)"
+"@
+        $result.Output | Should -Contain 'redis-loaded:0'
+        $result.ExitCode | Should -Be 0
+    }
+}
+
+Describe 'Start-Tunnel -ServerAddress with several nodes' {
+    AfterEach {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'opens the tunnel on a node that answers when another of the list does not' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite -Body 'from a node'
+        try {
+            $dead = Get-FreeTcpPort
+            # Whichever node the client picks first, it ends up on the live one.
+            foreach ($i in 1..3) {
+                $tunnel = Start-Tunnel -Http $site.Url -ServerAddress "localhost:$dead,localhost:$($server.Port)" -ServerCertificateThumbprint $server.CertificateThumbprint -Name "multi-$i"
+                @($tunnel).Count | Should -BeGreaterThan 0
+                (Invoke-TestRequest -Uri @($tunnel)[0].PublicUrl).Body | Should -Be 'from a node'
+                $tunnel | Stop-Tunnel
+            }
+        }
+        finally {
+            $site.Stop()
+        }
+    }
+
+    It 'refuses a list with an empty item with InvalidArgument' {
+        { Start-Tunnel -Http 3000 -ServerAddress 'a.example:443,,b.example:443' } |
+            Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -ExpectedMessage '*has an empty item*'
+    }
+}

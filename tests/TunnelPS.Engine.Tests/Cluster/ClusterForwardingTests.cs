@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Protocol;
+using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Tests.Support;
+
+namespace TunnelPS.Engine.Tests.Cluster;
+
+/// <summary>
+/// A visitor may reach any node: a node that does not hold the tunnel's client forwards the connection over a keyed,
+/// multiplexed link to the node that does, where the tunnel's rules apply as for its own visitors.
+/// </summary>
+public sealed class ClusterForwardingTests
+{
+    private const string TokenA = "tenant-a-token-0001";
+
+    private static string Through(TunnelServer node, string url, string scheme = "http")
+    {
+        var uri = new Uri(url);
+        return $"{scheme}://{uri.Host}:{(scheme == "https" ? node.Port : node.HttpPort)}";
+    }
+
+    [RedisFact]
+    public async Task A_tunnel_opened_on_node_A_answers_through_nodes_B_and_C_over_one_link_each()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b");
+        await using var c = await ClusterNameTests.StartNodeAsync(redis, "c");
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "spread", "web", "http", "https")) with { AuthToken = TokenA });
+        var url = (await client.StartAsync()).First(e => e.PublicUrl.StartsWith("http:", StringComparison.Ordinal)).PublicUrl;
+
+        foreach (var node in new[] { b, c })
+        {
+            using var http = TunnelHarness.Visitor(keepAlive: false);
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal($"hello GET /via-{node.NodeName}-{i}", await http.GetStringAsync(Through(node, url) + $"/via-{node.NodeName}-{i}"));
+                Assert.Equal($"hello GET /tls-{node.NodeName}-{i}", await http.GetStringAsync(Through(node, url, "https") + $"/tls-{node.NodeName}-{i}"));
+            }
+            using var keepAlive = TunnelHarness.Visitor();
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal($"hello POST /post-{i}", await (await keepAlive.PostAsync(Through(node, url) + $"/post-{i}", new StringContent("body"))).Content.ReadAsStringAsync());
+            }
+            // Ten visitor connections, one link from the node to A.
+            Assert.Equal(1, node.Cluster!.Links.Count);
+        }
+        // A accepted one link from each of B and C.
+        Assert.Equal(2, a.Cluster!.Links.Count);
+        // The local service sees the visitor's address, as through A itself.
+        Assert.All(local.Heads, head => Assert.Contains("X-Forwarded-For: 127.0.0.1", head, StringComparison.Ordinal));
+
+        // A name no node holds is a 404 on every node (a client that stops releases its names at once); a name whose
+        // client went away without stopping is reserved: a 503 on every node.
+        using var probe = TunnelHarness.Visitor(keepAlive: false);
+        await client.DisposeAsync();
+        await TunnelHarness.WaitUntilAsync(() => a.SessionCount == 0, "node a saw the client go");
+        Assert.Equal(HttpStatusCode.NotFound, (await probe.GetAsync(Through(b, url) + "/gone")).StatusCode);
+        var dropped = await RawPeer.DialAsync(a.Port);
+        Assert.Equal("", (await dropped.LoginAsync(TokenA)).Error);
+        var away = await dropped.RequestAsync(new ReqTunnel { ReqId = "1", Protocol = "http", Subdomain = "away" });
+        Assert.Equal("", away.Error);
+        await dropped.DisposeAsync();
+        await TunnelHarness.WaitUntilAsync(() => a.SessionCount == 0, "node a saw the dropped client go");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await probe.GetAsync(Through(c, away.Url) + "/")).StatusCode);
+    }
+
+    [RedisFact]
+    public async Task Basic_auth_IP_rules_and_the_visitor_s_address_apply_through_a_forwarding_node_as_on_the_owner()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b");
+        await using var local = new LocalHttpService();
+        var guarded = TunnelHarness.Http(local.Port, "guarded", "guarded") with { HttpAuth = "user:pass" };
+        var fenced = TunnelHarness.Http(local.Port, "fenced", "fenced") with { DenyIP = ["127.0.0.1/32", "::1/128"] };
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, guarded, fenced) with { AuthToken = TokenA });
+        var endpoints = await client.StartAsync();
+        var guardedUrl = endpoints.Single(e => e.PublicUrl.Contains("guarded", StringComparison.Ordinal)).PublicUrl;
+        var fencedUrl = endpoints.Single(e => e.PublicUrl.Contains("fenced", StringComparison.Ordinal)).PublicUrl;
+
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(Through(b, guardedUrl) + "/")).StatusCode);
+        using var authorized = new HttpRequestMessage(HttpMethod.Get, Through(b, guardedUrl) + "/in");
+        authorized.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("user:pass")));
+        var response = await http.SendAsync(authorized);
+        Assert.Equal("hello GET /in", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.GetAsync(Through(b, fencedUrl) + "/")).StatusCode);
+        Assert.DoesNotContain(local.Heads, head => head.Contains("GET / ", StringComparison.Ordinal));
+    }
+
+    [RedisFact]
+    public async Task A_link_without_the_cluster_secret_is_refused()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var peer = await RawPeer.DialAsync(a.Port);
+        await peer.SendAsync(new NodeAuth { Node = "intruder", Nonce = "00112233445566778899aabbccddeeff" });
+        var challenge = Assert.IsType<NodeAuth>(await peer.ReadAsync());
+        Assert.Equal("a", challenge.Node);
+        Assert.Equal(64, challenge.Proof.Length);
+        await peer.SendAsync(new NodeAuth { Node = "intruder", Proof = new string('0', 64) });
+        var refusal = Assert.IsType<NodeAuth>(await peer.ReadAsync());
+        Assert.Contains("does not match this cluster's secret", refusal.Error, StringComparison.Ordinal);
+        Assert.True(await peer.IsClosedByServerAsync());
+        Assert.Equal(0, a.Cluster!.Links.Count);
+    }
+
+    [RedisFact]
+    public async Task A_node_with_another_secret_cannot_forward_to_the_owner()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var rogue = await ClusterNameTests.StartNodeAsync(redis, "rogue", more: o => o with { Cluster = o.Cluster! with { Secret = "another-secret-entirely-000" } });
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "private")) with { AuthToken = TokenA });
+        var url = Assert.Single(await client.StartAsync()).PublicUrl;
+
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(Through(rogue, url) + "/")).StatusCode);
+        Assert.Empty(local.Heads);
+        Assert.Equal(0, a.Cluster!.Links.Count);
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TunnelPS.Engine.Tests.Support;
+
+/// <summary>
+/// A real redis-server of the test's own: loopback only, a free port, a temporary directory, no persistence. It can be
+/// stopped and started again on the same port (a store outage).
+/// </summary>
+internal sealed class RedisProcess : IAsyncDisposable
+{
+    private readonly string _directory;
+    private Process? _process;
+
+    private RedisProcess(string directory, int port)
+    {
+        _directory = directory;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The -Cluster address of this Redis.</summary>
+    public string Address => $"redis://127.0.0.1:{Port}";
+
+    public static string? Executable => FindOnPath("redis-server");
+
+    public static async Task<RedisProcess> StartAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("tunnelps-redis-").FullName;
+        var redis = new RedisProcess(directory, FreePort());
+        await redis.StartAgainAsync();
+        return redis;
+    }
+
+    /// <summary>Starts the server (again) on its port and waits until it answers PING.</summary>
+    public async Task StartAgainAsync()
+    {
+        var info = new ProcessStartInfo(Executable ?? throw new InvalidOperationException("redis-server is not installed"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _directory,
+        };
+        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, "--daemonize", "no", "--protected-mode", "yes" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        _process = Process.Start(info)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow + TunnelHarness.Deadline;
+        while (!await PingsAsync())
+        {
+            if (DateTime.UtcNow > deadline || _process.HasExited)
+            {
+                throw new InvalidOperationException($"redis-server did not start on port {Port}.");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Kills the server (an outage); its data is gone.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+        _process?.Dispose();
+        _process = null;
+    }
+
+    private async Task<bool> PingsAsync()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray());
+            var buffer = new byte[16];
+            var n = await stream.ReadAsync(buffer);
+            return n >= 5 && buffer[0] == (byte)'+';
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    internal static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        foreach (var dir in new[] { "/usr/bin", "/usr/sbin", "/usr/local/bin" })
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
