@@ -96,7 +96,7 @@ public sealed class StatusScreen
         {
             string when = failure.Time.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
             head.Add(Pair("Local Failures", new Text(
-                string.Create(CultureInfo.InvariantCulture, $"{snapshot.LocalFailures} (502 sent), last at {when}: {OneLine(failure.Reason)}"),
+                string.Create(CultureInfo.InvariantCulture, $"{snapshot.LocalFailures} ({(failure.Status > 0 ? failure.Status.ToString(CultureInfo.InvariantCulture) : "closed")} sent), last at {when}: {OneLine(failure.Reason)}"),
                 new Style(Color.Red))));
         }
 

@@ -107,7 +107,8 @@ public sealed class TunnelActivity : IDisposable
         TunnelEndpoint worst = _endpoints
             .OrderBy(e => Rank(e.Status.ToString()))
             .First();
-        string? error = worst.Status is TunnelStatus.Online or TunnelStatus.Stopped ? null : worst.Error;
+        // A Degraded URL keeps its reason in LastError (Error is for a failed or reconnecting one).
+        string? error = worst.Status is TunnelStatus.Online or TunnelStatus.Stopped ? null : worst.Error ?? worst.LastError;
         return (worst.Status.ToString().ToLowerInvariant(), string.IsNullOrEmpty(error) ? null : error);
     }
 
@@ -281,7 +282,7 @@ public sealed class TunnelActivity : IDisposable
             Time = failure.Time,
             TunnelName = endpoint.Name,
             Status = failure.Status,
-            Reason = failure.Status == 502 ? "Bad Gateway" : string.Empty,
+            Reason = failure.Status switch { 502 => "Bad Gateway", 504 => "Gateway Timeout", _ => string.Empty },
             Error = $"local service {endpoint.LocalAddress} did not answer: {failure.Reason}",
             IsLocalFailure = true,
         };

@@ -66,7 +66,7 @@ public sealed class ExportTunnelRequestCommand : TunnelCmdletBase
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
-                ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.ExportFailed, path));
+                ThrowTerminatingError(FileWriteError.For(ex, "the HAR file", path, ErrorIds.ExportFailed));
             }
         }
 

@@ -51,7 +51,9 @@ public sealed class ImportTunnelRequestCommand : TunnelCmdletBase
                     ErrorRecord record = ErrorMapper.ToErrorRecord(ex, ErrorIds.ImportFailed, file);
                     if (ex is TunnelException)
                     {
-                        record = new ErrorRecord(ex, ErrorIds.ImportFailed, ErrorCategory.InvalidData, file);
+                        // The reader's message says what is wrong, not with which file.
+                        var invalid = new InvalidDataException($"Cannot import '{file}': {ex.Message}", ex);
+                        record = new ErrorRecord(invalid, ErrorIds.ImportFailed, ErrorCategory.InvalidData, file);
                     }
 
                     WriteError(record);

@@ -34,6 +34,7 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
     /// <summary>The ids of the requests to replay.</summary>
     [Parameter(Mandatory = true, ParameterSetName = IdSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(CapturedRequestIdCompleter))]
     public long[]? Id { get; set; }
 
     /// <summary>With -Id: look the ids up in the captures of these tunnels only (wildcards allowed).</summary>

@@ -62,6 +62,16 @@ public sealed partial class StartTunnelCommand
             return;
         }
 
+        // One confirmation per named tunnel: the ones declined (all of them under -WhatIf) are not opened.
+        List<TunnelDefinition> confirmed = resolved.Tunnels
+            .Where(t => ShouldProcess($"'{t.Name}': {t.Local} ({string.Join(", ", t.Protocols)}) on {resolved.Server}", "Open tunnel"))
+            .ToList();
+        if (confirmed.Count == 0)
+        {
+            return;
+        }
+
+        resolved = resolved with { Tunnels = confirmed };
         List<string> reserved = [];
         foreach (string tunnelName in resolved.Tunnels.Select(t => t.Name).Distinct(StringComparer.OrdinalIgnoreCase))
         {

@@ -7,9 +7,6 @@ namespace TunnelPS.Hosting;
 /// </summary>
 internal static class ErrorIds
 {
-    /// <summary>The engine assembly could not be loaded from the module's Dependencies folder.</summary>
-    internal const string EngineLoadFailed = nameof(EngineLoadFailed);
-
     /// <summary>Start-TunnelServer could not start the server (port in use, certificate, configuration).</summary>
     internal const string ServerStartFailed = nameof(ServerStartFailed);
 
@@ -60,6 +57,9 @@ internal static class ErrorIds
 
     /// <summary>Export-TunnelRequest could not write the HAR file.</summary>
     internal const string ExportFailed = nameof(ExportFailed);
+
+    /// <summary>Export-TunnelCertificate could not write the certificate file, or load the local CA.</summary>
+    internal const string CertificateExportFailed = nameof(CertificateExportFailed);
 
     /// <summary>Import-TunnelRequest could not read or parse the HAR file.</summary>
     internal const string ImportFailed = nameof(ImportFailed);

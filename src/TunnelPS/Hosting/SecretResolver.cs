@@ -32,7 +32,7 @@ internal static class SecretResolver
     {
         ArgumentNullException.ThrowIfNull(cmdlet);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        EnsureCommand(cmdlet, "Get-Secret", name);
+        EnsureCommand(cmdlet, "Get-Secret", $"Reading the auth token from the secret '{name}'", "give the token with -AuthToken instead");
 
         string where = Describe(name, vault);
         Collection<PSObject> results;
@@ -69,7 +69,7 @@ internal static class SecretResolver
     {
         ArgumentNullException.ThrowIfNull(cmdlet);
         ArgumentException.ThrowIfNullOrEmpty(name);
-        EnsureCommand(cmdlet, "Set-Secret", name);
+        EnsureCommand(cmdlet, "Set-Secret", $"Storing the auth token as the secret '{name}' in {VaultText(vault)}", "leave out -Vault to store the token in the config file");
         try
         {
             cmdlet.InvokeCommand.InvokeScript(
@@ -82,7 +82,11 @@ internal static class SecretResolver
         }
     }
 
-    private static void EnsureCommand(PSCmdlet cmdlet, string commandName, string secretName)
+    /// <summary>
+    /// Throws SecretManagementNotInstalled unless <paramref name="commandName"/> exists. <paramref name="purpose"/> says
+    /// what needed it ("Reading the auth token from the secret 'x'") and <paramref name="instead"/> the way around it.
+    /// </summary>
+    private static void EnsureCommand(PSCmdlet cmdlet, string commandName, string purpose, string instead)
     {
         // GetCommand auto-loads the module that exports the command when it is installed.
         CommandInfo? command = cmdlet.InvokeCommand.GetCommand(commandName, CommandTypes.Cmdlet | CommandTypes.Function | CommandTypes.Alias);
@@ -92,10 +96,10 @@ internal static class SecretResolver
         }
 
         var error = new InvalidOperationException(
-            $"Reading the auth token from the secret '{secretName}' needs the {commandName} command of {ModuleName}, which is not installed. "
+            $"{purpose} needs the {commandName} command of {ModuleName}, which is not installed. "
             + $"Install it with 'Install-PSResource {ModuleName}' (or Install-Module {ModuleName}), register a vault "
             + "(for example Install-PSResource Microsoft.PowerShell.SecretStore; Register-SecretVault -Name Local -ModuleName Microsoft.PowerShell.SecretStore -DefaultVault), "
-            + "or give the token with -AuthToken instead.");
+            + $"or {instead}.");
         throw new SecretResolutionException(new ErrorRecord(error, ErrorIds.SecretManagementNotInstalled, ErrorCategory.NotInstalled, ModuleName));
     }
 
@@ -107,6 +111,8 @@ internal static class SecretResolver
             ErrorDetails = new ErrorDetails(message) { RecommendedAction = $"Check the name with Get-SecretInfo -Name {name}{(string.IsNullOrEmpty(vault) ? string.Empty : " -Vault " + vault)}." },
         });
     }
+
+    private static string VaultText(string? vault) => string.IsNullOrEmpty(vault) ? "the default vault" : $"the vault '{vault}'";
 
     private static string Describe(string name, string? vault) =>
         string.IsNullOrEmpty(vault) ? $"the secret '{name}' (default vault)" : $"the secret '{name}' in the vault '{vault}'";

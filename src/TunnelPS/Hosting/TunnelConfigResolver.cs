@@ -104,6 +104,7 @@ internal sealed class TunnelConfigResolver
                 Enabled = tunnel.Inspect,
                 Capacity = tunnel.InspectLimit,
                 BodyLimit = (int)Math.Min(tunnel.InspectBodyLimit, int.MaxValue),
+                MaxBytes = tunnel.InspectMemoryLimit,
             };
 
             foreach (TunnelProtocolBinding tcp in tunnel.Protos.Where(p => p.Protocol == "tcp"))

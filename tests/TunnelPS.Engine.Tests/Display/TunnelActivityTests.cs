@@ -49,56 +49,48 @@ public sealed class TunnelActivityTests
     [Fact]
     public async Task A_local_service_that_is_down_shows_one_502_line_per_visitor()
     {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
+        int port = FreePort();
         await using var server = await TunnelHarness.StartServerAsync();
         var definition = TunnelHarness.Http(port, "down", "down");
         await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
         var endpoint = Assert.Single(await client.StartAsync());
         using var activity = new TunnelActivity([endpoint], "1.0.0", ["localhost:1"]);
-        int seen = 0;
-        activity.RequestSeen += (_, r) => Interlocked.Increment(ref seen);
+        var seen = new List<StatusRequest>();
+        activity.RequestSeen += (_, r) => { lock (seen) { seen.Add(r); } };
         using var http = TunnelHarness.Visitor(keepAlive: false);
 
-        using (var first = await http.GetAsync(endpoint.PublicUrl + "/a"))
+        foreach (string path in new[] { "/a", "/b" })
         {
-            Assert.Equal(HttpStatusCode.BadGateway, first.StatusCode);
+            using var response = await http.GetAsync(endpoint.PublicUrl + path);
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         }
 
-        using (var second = await http.GetAsync(endpoint.PublicUrl + "/b"))
-        {
-            Assert.Equal(HttpStatusCode.BadGateway, second.StatusCode);
-        }
-
-        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().LocalFailures == 2, "both failures are counted");
+        // The client captures such visitors too: each one's captured exchange takes its failure line's place.
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot() is { LocalFailures: 2, RequestsTotal: 2 }, "both failures are counted and captured");
         StatusSnapshot snapshot = activity.Snapshot();
-        Assert.Equal(2, Volatile.Read(ref seen));
-        Assert.Equal(2, snapshot.Requests.Count);
+        Assert.Equal(["/a", "/b"], snapshot.Requests.Select(r => r.Target).Order());
         Assert.All(snapshot.Requests, r =>
         {
-            Assert.True(r.IsLocalFailure);
+            Assert.False(r.IsLocalFailure);
             Assert.Equal(502, r.Status);
-            Assert.Contains($"127.0.0.1:{port} did not answer", r.Error, StringComparison.Ordinal);
+            Assert.Contains($"127.0.0.1:{port}", r.Error, StringComparison.Ordinal);
         });
         Assert.Equal(502, snapshot.LastLocalFailure!.Status);
-        Assert.Equal(0, snapshot.ConnectionsOpen);
+        Assert.Equal("degraded", snapshot.Status);
+        Assert.Contains("Connection refused", snapshot.Error, StringComparison.Ordinal);
+        lock (seen)
+        {
+            // One line per visitor, written when the client answered it (before its exchange was captured).
+            Assert.Equal(2, seen.Count);
+            Assert.All(seen, r => Assert.True(r.IsLocalFailure));
+            Assert.All(seen, r => Assert.Contains($"local service 127.0.0.1:{port} did not answer", r.Error, StringComparison.Ordinal));
+        }
     }
 
     [Fact]
-    public async Task A_captured_exchange_of_a_visitor_the_client_answered_takes_its_failure_line_instead_of_adding_one()
+    public async Task An_exchange_with_an_error_that_no_local_failure_announced_adds_its_own_line()
     {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
+        int port = FreePort();
         await using var server = await TunnelHarness.StartServerAsync();
         var definition = TunnelHarness.Http(port, "answered", "answered");
         await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
@@ -112,26 +104,26 @@ public sealed class TunnelActivityTests
             Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         }
 
-        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().Requests.Count == 1, "the failure line");
-        LocalFailure failure = endpoint.LastLocalFailure!;
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 1, "the failure is captured");
         var store = client.CaptureFor(definition)!;
-
-        // What a client that also captures such visitors adds to the store (same tunnel and connection id), then an
-        // unrelated exchange with an error.
-        store.Add(new CapturedExchange { TunnelName = "answered", ConnectionId = failure.ConnectionId, Method = "GET", Target = "/a", Status = 502, Reason = "Bad Gateway", Error = "answered by the client" });
-        store.Add(new CapturedExchange { TunnelName = "answered", ConnectionId = failure.ConnectionId + 1000, Method = "GET", Target = "/b", Status = 502, Reason = "Bad Gateway", Error = "other" });
-        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 2, "both exchanges are seen");
+        store.Add(new CapturedExchange { TunnelName = "answered", ConnectionId = endpoint.LastLocalFailure!.ConnectionId + 1000, Method = "GET", Target = "/b", Status = 502, Reason = "Bad Gateway", Error = "other" });
+        await TunnelHarness.WaitUntilAsync(() => activity.Snapshot().RequestsTotal == 2, "the second exchange");
 
         StatusSnapshot snapshot = activity.Snapshot();
         Assert.Equal(["/a", "/b"], snapshot.Requests.Select(r => r.Target).Order());
-        StatusRequest answered = Assert.Single(snapshot.Requests, r => r.Target == "/a");
-        Assert.False(answered.IsLocalFailure);
-        Assert.Equal("answered by the client", answered.Error);
+        Assert.All(snapshot.Requests, r => Assert.False(r.IsLocalFailure));
         lock (seen)
         {
             Assert.Equal([true, false], seen.Select(r => r.IsLocalFailure));
             Assert.Equal("/b", seen[1].Target);
         }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     [Fact]
