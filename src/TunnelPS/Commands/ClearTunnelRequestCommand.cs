@@ -41,7 +41,11 @@ public sealed class ClearTunnelRequestCommand : TunnelCmdletBase
                     source.Store.Clear();
                 }
 
-                CaptureRegistry.Reset();
+                // Running tunnels stay listed (emptied): only stopped tunnels and imports are forgotten.
+                CaptureRegistry.ForgetStopped(SessionRegistry.Tunnels
+                    .Where(t => t.Status != TunnelStatus.Stopped)
+                    .Select(t => t.Name)
+                    .ToHashSet(StringComparer.OrdinalIgnoreCase));
             }
 
             return;

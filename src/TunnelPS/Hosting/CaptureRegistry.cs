@@ -131,7 +131,27 @@ internal static class CaptureRegistry
         }
     }
 
-    /// <summary>Forgets every store (Clear-TunnelRequest -All, module removal): running tunnels keep capturing into theirs.</summary>
+    /// <summary>
+    /// Forgets the stores of tunnels that are not running and the imported requests (Clear-TunnelRequest -All): the
+    /// stores of running tunnels stay listed, so their next requests are still found.
+    /// </summary>
+    internal static void ForgetStopped(IReadOnlySet<string> runningTunnelNames)
+    {
+        ArgumentNullException.ThrowIfNull(runningTunnelNames);
+        lock (s_gate)
+        {
+            foreach (string name in s_sources.Keys.Where(n => !runningTunnelNames.Contains(n)).ToList())
+            {
+                s_sources.Remove(name);
+            }
+
+            s_imported = new CaptureStore();
+        }
+
+        Changed?.Invoke();
+    }
+
+    /// <summary>Forgets every store (module removal): running tunnels keep capturing into theirs.</summary>
     internal static void Reset()
     {
         lock (s_gate)
