@@ -104,11 +104,13 @@ public static class StatusView
     /// <summary>
     /// Writes the opening lines, then one line per session status change and per request through
     /// <paramref name="writeLine"/> (called on this task's thread, in order), until every URL has stopped (a last
-    /// "session stopped" line) or <paramref name="cancellationToken"/> is cancelled.
+    /// "session stopped" line) or <paramref name="cancellationToken"/> is cancelled. Nothing waits for a slow writer:
+    /// a line it refuses (false) or that finds <see cref="LineQueueCapacity"/> lines waiting is dropped, and the drops
+    /// are counted in a line of their own.
     /// </summary>
     public static async Task RunLinesAsync(
         TunnelActivity activity,
-        Action<string> writeLine,
+        Func<string, bool> writeLine,
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -141,7 +143,7 @@ public static class StatusView
 
         foreach (string line in StatusLines.Opening(activity.Snapshot()))
         {
-            writeLine(line);
+            Write(line);
         }
 
         activity.RequestSeen += OnRequest;
@@ -178,13 +180,21 @@ public static class StatusView
         {
             while (lines.Reader.TryRead(out string? line))
             {
-                writeLine(line);
+                Write(line);
             }
 
-            long lost = Interlocked.Exchange(ref dropped, 0);
-            if (lost > 0)
+            long lost = Interlocked.Read(ref dropped);
+            if (lost > 0 && writeLine($"({lost} line(s) dropped: the output fell behind the traffic)"))
             {
-                writeLine($"({lost} line(s) dropped: the output fell behind the traffic)");
+                Interlocked.Add(ref dropped, -lost);
+            }
+        }
+
+        void Write(string line)
+        {
+            if (!writeLine(line))
+            {
+                Interlocked.Increment(ref dropped);
             }
         }
     }

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Management.Automation;
 using TunnelPS.Completers;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

@@ -2,7 +2,8 @@ using System.Collections.ObjectModel;
 using System.Management.Automation;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

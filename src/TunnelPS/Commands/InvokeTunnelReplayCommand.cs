@@ -5,7 +5,8 @@ using System.Text;
 using TunnelPS.Completers;
 using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

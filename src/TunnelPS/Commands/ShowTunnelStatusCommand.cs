@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
 using TunnelPS.Display;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
 
 namespace TunnelPS.Commands;
 

@@ -1,10 +1,12 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
+using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

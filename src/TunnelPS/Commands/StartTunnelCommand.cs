@@ -7,7 +7,8 @@ using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Display;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

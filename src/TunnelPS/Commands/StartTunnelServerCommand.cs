@@ -3,13 +3,15 @@ using System.Management.Automation;
 using System.Net;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
+using EngineServer = TunnelPS.Engine.Server.TunnelServer;
+using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Hosting;
-using EngineServer = TunnelPS.Engine.Server.TunnelServer;
-using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

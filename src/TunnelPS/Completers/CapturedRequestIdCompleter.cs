@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Session;
 
 namespace TunnelPS.Completers;
 

@@ -2,7 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using TunnelPS.Engine.Client;
-using TunnelPS.Hosting;
+using TunnelPS.Session;
 
 namespace TunnelPS.Completers;
 

@@ -3,6 +3,7 @@ using System.Management.Automation.Host;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Display;
 using TunnelPS.Hosting;
+using TunnelPS.Session;
 
 namespace TunnelPS.Display;
 
@@ -71,7 +72,7 @@ internal static class TunnelStatusDisplay
                 }
                 else
                 {
-                    await StatusView.RunLinesAsync(activity, line => bridge.Post(c => WriteLine(c, line)), TimeProvider.System, ct).ConfigureAwait(false);
+                    await StatusView.RunLinesAsync(activity, line => bridge.TryPost(c => WriteLine(c, line)), TimeProvider.System, ct).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -1,7 +1,7 @@
-using TunnelPS.Hosting;
+using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Inspection;
-using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
+using TunnelPS.Session;
 
 namespace TunnelPS;
 
@@ -27,7 +27,7 @@ public sealed class Tunnel
     /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
     public event EventHandler? StatusChanged;
 
-    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Hosting/TunnelCaptureEvents.cs]</summary>
+    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Session/TunnelCaptureEvents.cs]</summary>
     public event EventHandler<TunnelRequestCapturedEventArgs>? RequestCaptured { add => TunnelCaptureEvents.Add(this, value); remove => TunnelCaptureEvents.Remove(this, value); }
 
     /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>

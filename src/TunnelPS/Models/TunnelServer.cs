@@ -1,6 +1,6 @@
-using TunnelPS.Hosting;
 using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Session;
 
 namespace TunnelPS;
 

@@ -61,7 +61,7 @@ public sealed class StatusViewTests
         var lines = new List<string>();
         string[] Lines() { lock (lines) { return [.. lines]; } }
 
-        Task view = StatusView.RunLinesAsync(activity, line => { lock (lines) { lines.Add(line); } }, TimeProvider.System, CancellationToken.None);
+        Task view = StatusView.RunLinesAsync(activity, line => { lock (lines) { lines.Add(line); } return true; }, TimeProvider.System, CancellationToken.None);
         using var http = TunnelHarness.Visitor();
         await http.GetStringAsync(endpoint.PublicUrl + "/one");
         await http.GetStringAsync(endpoint.PublicUrl + "/two");
@@ -77,6 +77,32 @@ public sealed class StatusViewTests
         Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} session stopped$", all[^1]);
         Assert.Equal(5, all.Length);
         Assert.DoesNotContain(all, l => l.Contains('\u001b', StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Lines_a_writer_refuses_are_dropped_and_counted_never_waited_for()
+    {
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "refused", "refused")));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var activity = new TunnelActivity([endpoint], "1.0.0", ["localhost:1"]);
+        var lines = new List<string>();
+        int calls = 0;
+
+        // The writer refuses the two opening lines (a full pipeline queue), then takes everything.
+        Task view = StatusView.RunLinesAsync(activity, line => { lock (lines) { if (++calls <= 2) { return false; } lines.Add(line); return true; } }, TimeProvider.System, CancellationToken.None);
+        using var http = TunnelHarness.Visitor();
+        await http.GetStringAsync(endpoint.PublicUrl + "/after");
+        await TunnelHarness.WaitUntilAsync(() => { lock (lines) { return lines.Any(l => l.Contains(" GET /after ", StringComparison.Ordinal)); } }, "the request line");
+        await client.StopAsync();
+        await view.WaitAsync(TunnelHarness.Deadline);
+
+        lock (lines)
+        {
+            Assert.Equal(1, lines.Count(l => l == "(2 line(s) dropped: the output fell behind the traffic)"));
+            Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} session stopped$", lines[^1]);
+        }
     }
 
     /// <summary>A StringWriter that the view writes from one thread while the test reads from another.</summary>

@@ -1,6 +1,6 @@
 using System.Management.Automation;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Configuration;
 
 /// <summary>A secret could not be read or stored; <see cref="ErrorRecord"/> is what the cmdlet throws.</summary>
 internal sealed class SecretResolutionException : Exception

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Configuration;
 
 /// <summary>What Start-Tunnel's parameters say about the server, token, proxy and trust; null means "not given".</summary>
 internal sealed record TunnelConnectionOverrides

@@ -1,6 +1,7 @@
 using System.Management.Automation;
+using TunnelPS.Hosting;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Commands;
 
 /// <summary>
 /// The base of TunnelPS cmdlets that call the engine: owns the cancellation source that

@@ -2,8 +2,9 @@ using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspector;
+using TunnelPS.Hosting;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Session;
 
 /// <summary>
 /// The one web inspector of this PowerShell process: started by the first Start-Tunnel that wants it, shared by every

@@ -2,8 +2,9 @@ using System.Management.Automation;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using TunnelPS.Engine;
+using TunnelPS.Hosting;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Errors;
 
 /// <summary>
 /// The one table that turns an exception from the engine (or the sockets and TLS under it)

@@ -3,7 +3,7 @@ using System.Management.Automation;
 using System.Runtime.CompilerServices;
 using TunnelPS.Engine.Client;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Session;
 
 /// <summary>
 /// Makes status changes of the session's tunnels visible without anyone polling Get-Tunnel: each change raises the

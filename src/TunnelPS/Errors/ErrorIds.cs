@@ -1,4 +1,4 @@
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Errors;
 
 /// <summary>
 /// The ErrorId of every ErrorRecord TunnelPS writes. PowerShell appends the command's type

@@ -2,8 +2,9 @@ using System.Collections.ObjectModel;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using TunnelPS.Errors;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Configuration;
 
 /// <summary>
 /// Reads and stores auth tokens through Microsoft.PowerShell.SecretManagement's <c>Get-Secret</c> and

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using TunnelPS.Engine.Inspection;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Session;
 
 /// <summary>
 /// The storage behind the <c>Tunnel.RequestCaptured</c> event: the Tunnel model forwards its

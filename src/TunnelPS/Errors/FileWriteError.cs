@@ -1,6 +1,6 @@
 using System.Management.Automation;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Errors;
 
 /// <summary>
 /// The ErrorRecord for a file an Export-* cmdlet could not write: a WriteError (PermissionDenied for access refused)

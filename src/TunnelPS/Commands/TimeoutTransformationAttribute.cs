@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Management.Automation;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Commands;
 
 /// <summary>Lets a TimeSpan parameter take a number of seconds too: <c>-Timeout 30</c> or <c>-Timeout (New-TimeSpan -Minutes 2)</c>.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]

@@ -1,11 +1,12 @@
 using System.Management.Automation;
 using System.Net;
+using EngineTunnelConfig = TunnelPS.Engine.Configuration.TunnelConfig;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
-using EngineTunnelConfig = TunnelPS.Engine.Configuration.TunnelConfig;
 using TunnelPS.Engine.Transport;
+using TunnelPS.Session;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Configuration;
 
 /// <summary>
 /// Turns the agent config file plus Start-Tunnel's parameters into the options of ONE tunnel client that opens

@@ -1,11 +1,12 @@
 using System.Net;
-using TunnelPS.Engine.Client;
-using TunnelPS.Engine.Transport;
 using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Transport;
+using TunnelPS.Hosting;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Session;
 
 /// <summary>
 /// The process-wide registry of the servers and tunnels started in this PowerShell process:

@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Engine.Inspection;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Commands;
 
 /// <summary>The request filters Get-TunnelRequest and Wait-TunnelRequest share; an empty filter matches everything.</summary>
 internal sealed class TunnelRequestFilter

@@ -1,8 +1,9 @@
 using System.Management.Automation;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Errors;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Configuration;
 
 /// <summary>
 /// Finds and loads the agent config file for a cmdlet: -ConfigPath (relative to the current PowerShell location),

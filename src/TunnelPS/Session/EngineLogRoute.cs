@@ -1,6 +1,7 @@
 using System.Management.Automation;
+using TunnelPS.Hosting;
 
-namespace TunnelPS.Hosting;
+namespace TunnelPS.Session;
 
 /// <summary>
 /// Carries the log entries of one engine object (a server or a client) to the cmdlet that is
