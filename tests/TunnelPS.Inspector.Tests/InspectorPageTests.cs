@@ -40,6 +40,41 @@ public sealed class InspectorPageTests(InspectorPageFixture fixture) : IClassFix
     }
 
     [BrowserFact]
+    public async Task An_exchange_streamed_while_the_page_loads_its_list_stays_listed()
+    {
+        // The page asks for the list once the event stream is open; an exchange streamed before that list arrives is
+        // newer than the list, and the list must not wipe it out.
+        var before = Unique("before-load");
+        using (var response = await fixture.VisitAsync(HttpMethod.Get, before))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var context = await fixture.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var listAsked = new TaskCompletionSource<IRoute>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync("**/api/requests/http?limit=*", route =>
+        {
+            listAsked.TrySetResult(route);
+            return Task.CompletedTask;
+        });
+        await page.GotoAsync(fixture.Inspector.Url.ToString());
+        var list = await listAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var snapshot = await list.FetchAsync();   // the list as it stands before the next exchange
+
+        var during = Unique("during-load");
+        using (var response = await fixture.VisitAsync(HttpMethod.Get, during))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        await Expect(Row(page, during)).ToHaveCountAsync(1);   // streamed
+        await list.FulfillAsync(new RouteFulfillOptions { Response = snapshot });
+
+        await Expect(Row(page, before)).ToHaveCountAsync(1);   // the list has arrived
+        await Expect(Row(page, during)).ToHaveCountAsync(1);
+        await context.CloseAsync();
+    }
+
+    [BrowserFact]
     public async Task A_selected_request_shows_its_heads_bodies_and_timing()
     {
         var path = Unique("detail");

@@ -571,9 +571,13 @@ function renderTunnels(tunnels) {
 
 async function reload() {
   const [list, tunnels] = await Promise.all([api(`${API}?limit=${MAX_ROWS}`), api('/api/tunnels')]);
+  // Exchanges the event stream delivered while the list was on its way are newer than it: keep them.
+  const streamed = state.order.map((id) => state.requests.get(id)).filter(Boolean).reverse();
   state.requests.clear();
   state.order = [];
   for (const summary of list.requests.slice().reverse()) add(summary, false);
+  for (const summary of streamed) add(summary, false);
+  state.order.sort((a, b) => b - a);
   renderTunnels(tunnels.tunnels);
   renderList();
 }
