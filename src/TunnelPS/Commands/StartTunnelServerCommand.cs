@@ -20,7 +20,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet)]
 [OutputType(typeof(TunnelServer))]
-public sealed class StartTunnelServerCommand : TunnelCmdletBase
+public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 {
     /// <summary>The per-user self-signed certificate for -Domain.</summary>
     public const string SelfSignedSet = "SelfSigned";
@@ -197,6 +197,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     /// <summary>Starts the server, writes it, and with -Wait blocks until it stops.</summary>
     protected override void ProcessRecord()
     {
+        ApplyConfigFile();
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
@@ -324,7 +325,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
             return Certificate;
         }
 
-        if (ParameterSetName != CertificateFileSet)
+        if (CertificatePath is null)
         {
             return null;
         }
@@ -409,7 +410,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
         }
         catch (TunnelConfigurationException ex)
         {
-            ThrowInvalid(ex.Message, Cluster);
+            ThrowClusterInvalid(nameof(Cluster), "cluster.redis", ex.Message, Cluster);
             return null;
         }
     }
