@@ -537,6 +537,7 @@ public sealed class TunnelServer : IAsyncDisposable
             return;
         }
         ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
+        Cluster?.ReservationsChanged();
         foreach (var key in revoked)
         {
             Sessions.EndTenant(key, "its token was removed from the token file");
