@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -27,6 +28,9 @@ internal sealed class ClusterNode : IAsyncDisposable
     private volatile bool _storeDown;
     private volatile bool _abandoned;
     private volatile bool _reservationsStale = true;
+    private const int MaxCachedRoutes = 10_000;
+    private readonly ConcurrentDictionary<string, (string Node, string Run, string Address, long Stored)> _routes = new(StringComparer.OrdinalIgnoreCase);
+    private long _routeLookups;
     private readonly TaskCompletionSource _reservationsPublished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
@@ -49,8 +53,22 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// Where a visitor for <paramref name="host"/>, which this node does not serve, must go: to the node that serves
     /// it (over the link to it), a 503 while its client is away, a 404 when no node holds it.
     /// </summary>
-    public async Task<NodeRoute> RouteAsync(string host, CancellationToken cancellationToken)
+    public async Task<NodeRoute> RouteAsync(string host, bool fresh, CancellationToken cancellationToken)
     {
+        var time = _server.Options.TimeProvider;
+        if (!fresh && _routes.TryGetValue(host, out var cached) && time.GetElapsedTime(cached.Stored) < Options.RouteCacheTime)
+        {
+            try
+            {
+                var known = await Links.GetAsync(cached.Node, cached.Run, cached.Address).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return new NodeRoute(NodeRouteKind.Remote, known, cached.Node, Cached: true);
+            }
+            catch (IOException)
+            {
+                ForgetRoute(host);
+            }
+        }
+        Interlocked.Increment(ref _routeLookups);
         ClusterLeaseHolder? holder;
         try
         {
@@ -62,10 +80,12 @@ internal sealed class ClusterNode : IAsyncDisposable
         }
         if (holder is null)
         {
+            ForgetRoute(host);
             return new NodeRoute(NodeRouteKind.None);
         }
         if (!holder.Live || !holder.NodeAlive || holder.Node == Name || AddressOf(holder.NodeDescription) is not { } address)
         {
+            ForgetRoute(host);
             // Reserved, or held by a node that stopped (its client is on its way elsewhere), or by this node's
             // previous run: the client is away.
             return new NodeRoute(NodeRouteKind.Reserved, Node: holder.Node);
@@ -73,6 +93,14 @@ internal sealed class ClusterNode : IAsyncDisposable
         try
         {
             var link = await Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (Options.RouteCacheTime > TimeSpan.Zero)
+            {
+                if (_routes.Count >= MaxCachedRoutes)
+                {
+                    _routes.Clear();
+                }
+                _routes[host] = (holder.Node, holder.Run, address, time.GetTimestamp());
+            }
             return new NodeRoute(NodeRouteKind.Remote, link, holder.Node);
         }
         catch (IOException ex)
@@ -80,6 +108,12 @@ internal sealed class ClusterNode : IAsyncDisposable
             return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: ex.Message);
         }
     }
+
+    /// <summary>Forgets where <paramref name="host"/> was served (its node said it no longer serves it, or cannot be reached).</summary>
+    public void ForgetRoute(string host) => _routes.TryRemove(host, out _);
+
+    /// <summary>How many times this node asked the cluster store where a name lives (tests count them).</summary>
+    internal long RouteLookups => Interlocked.Read(ref _routeLookups);
 
     private static string? AddressOf(string? description)
     {

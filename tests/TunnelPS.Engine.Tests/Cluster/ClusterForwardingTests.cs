@@ -23,6 +23,41 @@ public sealed class ClusterForwardingTests
     }
 
     [RedisFact]
+    public async Task A_forwarding_node_remembers_the_owner_and_follows_a_client_that_moved()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        // A route cache longer than the test, so that what is counted does not depend on how fast the machine is.
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b", more: o => o with { Cluster = o.Cluster! with { RouteCacheTime = TimeSpan.FromMinutes(5) } });
+        await using var c = await ClusterNameTests.StartNodeAsync(redis, "c");
+        await using var local = new LocalHttpService();
+        var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "remembered")) with { AuthToken = TokenA });
+        var url = Assert.Single(await client.StartAsync()).PublicUrl;
+
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal($"hello GET /warm-{i}", await http.GetStringAsync(Through(b, url) + $"/warm-{i}"));
+        }
+        // Five new visitor connections through b, one lookup in Redis.
+        Assert.Equal(1, b.Cluster!.RouteLookups);
+
+        // The client stops and its token opens the name on node c: b's remembered route is stale, a says so, and b
+        // finds the name on c.
+        await client.DisposeAsync();
+        await using var moved = new TunnelClient(TunnelHarness.ClientOptions(c, TunnelHarness.Http(local.Port, "remembered")) with { AuthToken = TokenA });
+        Assert.Equal(new Uri(url).Host, new Uri(Assert.Single(await moved.StartAsync()).PublicUrl).Host);
+        Assert.Equal("hello GET /moved", await http.GetStringAsync(Through(b, url) + "/moved"));
+        Assert.Equal(2, b.Cluster.RouteLookups);
+        Assert.Equal("hello GET /moved-again", await http.GetStringAsync(Through(b, url) + "/moved-again"));
+        Assert.Equal(2, b.Cluster.RouteLookups);
+
+        // Once the name is gone, the stale route gives way to the store's answer: a 404.
+        await moved.DisposeAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(Through(b, url) + "/gone")).StatusCode);
+    }
+
+    [RedisFact]
     public async Task A_tunnel_opened_on_node_A_answers_through_nodes_B_and_C_over_one_link_each()
     {
         await using var redis = await RedisProcess.StartAsync();
