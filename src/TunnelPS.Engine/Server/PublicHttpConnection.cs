@@ -61,7 +61,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private readonly bool _forwarded;
 
     /// <summary>A node's first byte on a forwarded stream: it serves the host (its answer follows).</summary>
-    private static readonly byte[] ForwardHere = "Y"u8.ToArray();
+    internal static readonly byte[] ForwardHere = "Y"u8.ToArray();
 
     /// <summary>A node's only byte on a forwarded stream for a host it does not serve (the forwarder's route was stale).</summary>
     private static readonly byte[] ForwardNotHere = "N"u8.ToArray();
