@@ -85,8 +85,11 @@
 .PARAMETER BenchArgument
     Bench only: more options for bench/TunnelPS.Bench, separated by spaces or commas, for
     example '--idle-connections 5000', '--soak-minutes 30', '--idle-only' or, with -DataPath,
-    '--only keep-alive,new-connection' (the named steps alone) (the options are
-    listed in bench/README.md).
+    '--only keep-alive,new-connection' (the named steps alone), or '--mux-compare' for the
+    multiplexer comparison instead of the benchmark (the engine's link against
+    Nerdbank.Streams' MultiplexingStream and raw TLS, one process; with -Quick its short
+    runs; '--mux-compare --only rr,new' for some of its scenarios) (the options are listed
+    in bench/README.md).
 
 .EXAMPLE
     dotnet pwsh ./build.ps1
@@ -110,6 +113,12 @@
     dotnet pwsh ./build.ps1 Bench -DataPath
 
     The data-path benchmark, full (about ten minutes); -Quick for a short run.
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Bench -BenchArgument '--mux-compare'
+
+    Compares the multiplexed link with Nerdbank.Streams' MultiplexingStream and raw TLS
+    (two to three minutes; -Quick for a short run); writes bench/results/muxcompare-<time>.md.
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 Bench -Cluster -Quick

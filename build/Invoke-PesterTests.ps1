@@ -8,6 +8,10 @@
     build.ps1 adds up) to -ResultDirectory. Exits 0 when Pester ran to completion, whatever
     the tests' outcome; non-zero only when Pester itself could not run.
 
+    The output is plain text (no ANSI colour codes) when it is redirected to a file or a
+    pipe, when $env:CI is set, or when $env:NO_COLOR is set, so that logs stay readable;
+    in a terminal it is coloured.
+
 .PARAMETER PesterPath
     Path of Pester.psd1.
 
@@ -33,6 +37,10 @@ $configuration = New-PesterConfiguration
 $configuration.Run.Path = $TestPath
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Detailed'
+# Pester's Auto mode colours whenever the host supports VT, even when the output goes to a log file.
+if ([Console]::IsOutputRedirected -or $env:CI -or $null -ne $env:NO_COLOR) {
+    $configuration.Output.RenderMode = 'Plaintext'
+}
 $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputFormat = 'NUnitXml'
 $configuration.TestResult.OutputPath = Join-Path $ResultDirectory 'Pester.xml'

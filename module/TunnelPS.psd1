@@ -29,6 +29,7 @@
         'Import-TunnelRequest'
         'Get-TunnelConfig'
         'Set-TunnelAuthToken'
+        'Export-TunnelCertificate'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

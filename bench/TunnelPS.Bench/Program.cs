@@ -19,6 +19,10 @@ switch (args.Length > 0 ? args[0] : "")
     case ClientRole.Flag:
         return await ClientRole.RunAsync(args);
 }
+if (TunnelPS.Bench.MuxCompare.MuxCompareBench.Handles(args))
+{
+    return await TunnelPS.Bench.MuxCompare.MuxCompareBench.RunAsync(args);
+}
 if (TunnelPS.Bench.Cluster.ClusterBench.Handles(args))
 {
     return await TunnelPS.Bench.Cluster.ClusterBench.RunAsync(args);

@@ -1,4 +1,4 @@
-# Clear-TunnelRequest: empties captures; -WhatIf keeps them; -All forgets stopped tunnels.
+# Clear-TunnelRequest: empties captures; -WhatIf keeps them; -All forgets stopped tunnels and keeps running ones listed.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
@@ -62,5 +62,9 @@ Describe 'Clear-TunnelRequest' {
         @(Get-TunnelRequest) | Should -HaveCount 0
         Clear-TunnelRequest -Tunnel 'clear-two' -ErrorVariable gone -ErrorAction SilentlyContinue
         $gone[0].FullyQualifiedErrorId | Should -Be 'TunnelNotFound,TunnelPS.Commands.ClearTunnelRequestCommand'
+
+        # A running tunnel stays listed, emptied: its next request is found again.
+        $null = Invoke-TestRequest "$($one.PublicUrl)/after-all"
+        Wait-Until { @(Get-TunnelRequest -Tunnel 'clear-one' -Path '/after-all').Count -eq 1 } -Because 'a running tunnel is still listed after -All'
     }
 }

@@ -128,8 +128,13 @@ Describe 'Export-TunnelRequest' {
         Test-Path -LiteralPath $path | Should -BeFalse
     }
 
-    It 'fails with ExportFailed when the file cannot be written' {
-        $path = Join-Path $TestDrive 'no-such-folder/x.har'
-        { Export-TunnelRequest -Path $path } | Should -Throw -ErrorId 'ExportFailed,TunnelPS.Commands.ExportTunnelRequestCommand'
+    It 'fails with ExportFailed, a WriteError naming the missing folder, when the folder does not exist' {
+        $folder = Join-Path $TestDrive 'no-such-folder'
+        $path = Join-Path $folder 'x.har'
+        $err = { Export-TunnelRequest -Path $path } | Should -Throw -ErrorId 'ExportFailed,TunnelPS.Commands.ExportTunnelRequestCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'WriteError'
+        $err.TargetObject | Should -Be $path
+        $err.Exception.Message | Should -Be "Cannot write the HAR file to '$path': the folder '$folder' does not exist. Create it first, or give a -Path in an existing folder."
     }
 }

@@ -97,6 +97,25 @@ tunnels:
         }
     }
 
+    It 'shows the config as a list (trust, inspection, tunnels in one line) and its tunnels as a table' {
+        $config = Get-TunnelConfig -ConfigPath $script:Path
+
+        $list = $config | Out-String -Width 200
+        $table = $config.Tunnels | Out-String -Width 200
+
+        $list | Should -Match '(?m)^ConfigPath\s+: .*tunnelps\.yml$'
+        $list | Should -Match '(?m)^ServerAddress\s+: tunnel\.example\.com:443$'
+        $list | Should -Match '(?m)^AuthToken\s+: \*+$'
+        $list | Should -Match '(?m)^Inspect\s+: on: 50 requests, 1048576 bytes per body, 67108864 bytes in all$'
+        $list | Should -Match '(?m)^Tunnels\s+: blog \(http\+https\), api \(https\), personal \(http\), ssh \(tcp\)$'
+        $list | Should -Not -BeLike '*very-secret*'
+        $table | Should -Match 'Name\s+Protocols\s+Local\s+PublicName\s+Auth\s+Inspect'
+        $table | Should -Match '(?m)^blog\s+http\+https\s+http=4000, https=4000\s+on\s*$'
+        $table | Should -Match '(?m)^personal\s+http\s+http=9090\s+hacks\.example\.com\s+on\s*$'
+        $table | Should -Match '(?m)^ssh\s+tcp\s+tcp=22\s+port 2222\s+'
+        $table | Should -Match '(?m)^api\s+https\s+https=8080\s+user:\*+\s+on\s*$'
+    }
+
     It 'a SHA-1 server_certificate_thumbprint is ConfigurationInvalid at its position; a SHA-256 one is shown normalised' {
         $bad = Join-Path $script:Dir 'sha1.yml'
         Set-Content -LiteralPath $bad -Encoding utf8NoBOM -Value "server_addr: t.example.com`nserver_certificate_thumbprint: `"$((1..20 | ForEach-Object { 'c3' }) -join ':')`"`n"

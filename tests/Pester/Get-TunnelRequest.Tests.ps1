@@ -91,10 +91,53 @@ Describe 'Get-TunnelRequest' {
         $notFound[0].FullyQualifiedErrorId | Should -Be 'RequestNotFound,TunnelPS.Commands.GetTunnelRequestCommand'
     }
 
-    It 'formats as a table with Time, Method, Path, Status, Duration and Tunnel' {
-        $text = Get-TunnelRequest | Format-Table | Out-String
-        $text | Should -Match 'Time\s+Method\s+Path\s+Status\s+Duration\(ms\)\s+Tunnel'
-        $text | Should -Match 'POST\s+/api/items\s+200'
+    It 'writes TunnelNotFound for a -Tunnel name that no tunnel of the session has, as Get-Tunnel does' {
+        $found = @(Get-TunnelRequest -Tunnel 'no-such-tunnel', 'req-get' -ErrorVariable failed -ErrorAction SilentlyContinue)
+
+        $found.Count | Should -BeGreaterOrEqual 3
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -Be 'TunnelNotFound,TunnelPS.Commands.GetTunnelRequestCommand'
+        $failed[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $failed[0].TargetObject | Should -Be 'no-such-tunnel'
+        $failed[0].Exception.Message | Should -Be ("No tunnel named 'no-such-tunnel' runs or has captured requests in this session. " +
+            'Get-Tunnel lists the running tunnels, and Get-TunnelRequest without -Tunnel every captured request.')
+    }
+
+    It 'writes no error for a wildcard that matches nothing, or a running tunnel that captures nothing' {
+        $quiet = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'req-quiet'
+        try {
+            Get-TunnelRequest -Tunnel 'nothing-*', 'req-quiet' -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $failed | Should -HaveCount 0
+        }
+        finally { $quiet | Stop-Tunnel }
+    }
+
+    It 'completes -Tunnel with http and https tunnels only, not tcp ones' {
+        $echo = Start-TestTcpEchoServer
+        $tcp = Start-Tunnel -Tcp $echo.Port -Name 'req-tcp'
+        try {
+            $line = 'Get-TunnelRequest -Tunnel req-'
+            $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $matches.CompletionText | Should -Be @('req-get')
+            $matches[0].ToolTip | Should -Be "req-get: $url -> localhost:$($site.Port)"
+
+            $line = 'Get-Tunnel -Name req-'
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'req-tcp'
+        }
+        finally {
+            $tcp | Stop-Tunnel
+            $echo.Stop()
+        }
+    }
+
+    It 'formats as a table with Id, Method, Scheme, Target (path and query), Status, Duration, Tunnel and Note' {
+        $post = Get-TunnelRequest -Tunnel 'req-get' -Method POST
+
+        $text = Get-TunnelRequest -Tunnel 'req-get' | Format-Table | Out-String -Width 200
+
+        $text | Should -Match 'Id\s+Method\s+Scheme\s+Target\s+Status\s+Duration\(ms\)\s+Tunnel\s+Note'
+        $text | Should -Match "(?m)^\s*$($post.Id)\s+POST\s+http\s+/api/items\?id=3\s+200\s+[\d.]+\s+req-get\s*$"
+        $post.Scheme | Should -Be 'http'
     }
 }
 

@@ -45,10 +45,44 @@ Describe 'Get-TunnelServer' {
             $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
         }
 
+        It 'completes -Port of Get-TunnelServer and Stop-TunnelServer with the servers'' ports, the address as tooltip' {
+            foreach ($command in 'Get-TunnelServer', 'Stop-TunnelServer') {
+                $line = "$command -Port "
+                $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+                $matches.CompletionText | Should -Be @("$($first.Port)", "$($second.Port)")
+                $matches[0].ToolTip | Should -Be "localhost:$($first.Port) (Running), serving *.localhost"
+            }
+
+            $prefix = "$($second.Port)".Substring(0, 4)
+            $line = "Get-TunnelServer -Port $prefix"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain "$($second.Port)"
+        }
+
         It 'formats as a table' {
             $text = Get-TunnelServer | Out-String
             $text | Should -BeLike '*ServerAddress*'
             $text | Should -BeLike "*localhost:$($first.Port)*"
+            $text | Should -BeLike '*SpkiPin*'
+            $text | Should -BeLike "*$($first.SpkiPin.Substring(0, 16))*"
+        }
+
+        It 'shows the tunnels it serves (ServerTunnel) as a table: URL, tenant, client, connected and connection counts' {
+            $site = Start-TestHttpSite
+            try {
+                $open = Start-Tunnel -Http $site.Port -Scheme http -Name 'served' -ServerAddress "localhost:$($first.Port)" -ServerCertificateThumbprint $first.CertificateThumbprint
+                $null = Invoke-TestRequest "$($open.PublicUrl)/"
+
+                $served = $first.Tunnels | Where-Object Url -eq $open.PublicUrl
+                $text = $served | Format-Table | Out-String -Width 200
+
+                $served | Should -BeOfType ([TunnelPS.ServerTunnel])
+                $text | Should -Match 'Url\s+Tenant\s+ClientAddress\s+Connected\s+Open\s+Connections'
+                $text | Should -Match "(?m)^$([regex]::Escape($open.PublicUrl))\s+\S+\s+127\.0\.0\.1:\d+\s+True\s+\d+\s+1\s*$"
+            }
+            finally {
+                Get-Tunnel -Name 'served' -ErrorAction Ignore | Stop-Tunnel
+                $site.Stop()
+            }
         }
 
         It 'no longer lists a stopped server' {

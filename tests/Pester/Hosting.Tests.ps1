@@ -99,7 +99,7 @@ public sealed class KindProbeException : TunnelPS.Engine.TunnelException
     public override TunnelPS.Engine.TunnelErrorKind Kind => _kind;
 }
 '@
-            $mapper = [TunnelPS.Hosting.ModuleInitializer].Assembly.GetType('TunnelPS.Hosting.ErrorMapper', $true)
+            $mapper = [TunnelPS.Hosting.ModuleInitializer].Assembly.GetType('TunnelPS.Errors.ErrorMapper', $true)
             $toRecord = $mapper.GetMethod('ToErrorRecord', [System.Reflection.BindingFlags]'Static, NonPublic')
             $map = [ordered]@{}
             foreach ($kind in [enum]::GetNames($engine.GetType('TunnelPS.Engine.TunnelErrorKind', $true))) {

@@ -40,7 +40,11 @@ Describe 'Import-TunnelRequest' {
         $imported.RequestBodyText | Should -Be '{"id":7}'
         $imported.ResponseBodyText | Should -Be 'round trip'
         $imported.RequestHeaders['X-Trace'] | Should -Be 't1'
-        (Get-TunnelRequest -Path '/orders').Id | Should -Be $imported.Id
+        # Imported requests are kept apart from live captures: -Source Imported (or All) lists them.
+        Get-TunnelRequest -Path '/orders' | Should -BeNullOrEmpty
+        (Get-TunnelRequest -Path '/orders' -Source Imported).Id | Should -Be $imported.Id
+        (Get-TunnelRequest -Path '/orders' -Source All).Id | Should -Be $imported.Id
+        $imported.IsImported | Should -BeTrue
 
         # Its tunnel is gone: without -Uri there is nowhere to send it.
         $null = $imported | Invoke-TunnelReplay -ErrorVariable noTarget -ErrorAction SilentlyContinue
@@ -66,6 +70,8 @@ Describe 'Import-TunnelRequest' {
 
         $failed[0].FullyQualifiedErrorId | Should -Be 'ImportFailed,TunnelPS.Commands.ImportTunnelRequestCommand'
         $failed[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $failed[0].TargetObject | Should -Be $bad
+        $failed[0].Exception.Message | Should -Be "Cannot import '$bad': The file is not a HAR archive: log.entries is missing."
         $result | Should -HaveCount 1
     }
 

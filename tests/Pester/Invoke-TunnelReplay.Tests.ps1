@@ -107,6 +107,25 @@ Describe 'Invoke-TunnelReplay' {
         $failed[0].CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
+    It 'completes -Id with the captured ids, newest first, each with its method and path as tooltip' {
+        $null = Invoke-TestRequest "$url/first?a=1"
+        $null = Invoke-TestRequest "$url/second" -Method POST -Body 'x'
+        Wait-Until { @(Get-TunnelRequest -Tunnel replay).Count -ge 2 } -Because 'both requests are captured'
+        $first, $second = Get-TunnelRequest -Tunnel replay
+
+        $line = 'Invoke-TunnelReplay -Tunnel replay -Id '
+        $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+
+        $matches.CompletionText | Should -Be @("$($second.Id)", "$($first.Id)")
+        $matches.ToolTip | Should -Be @('POST /second', 'GET /first?a=1')
+        $matches[0].ResultType | Should -Be 'ParameterValue'
+
+        $line = "Invoke-TunnelReplay -Id $($first.Id)"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain "$($first.Id)"
+        $line = 'Invoke-TunnelReplay -Tunnel no-such-tunnel -Id '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty
+    }
+
     It 'writes RequestNotFound for an unknown -Id' {
         $null = Invoke-TunnelReplay -Id 987654 -ErrorVariable notFound -ErrorAction SilentlyContinue
         $notFound[0].FullyQualifiedErrorId | Should -Be 'RequestNotFound,TunnelPS.Commands.InvokeTunnelReplayCommand'

@@ -15,7 +15,7 @@ BeforeAll {
     $designedCmdlets = @(
         'Start-TunnelServer', 'Stop-TunnelServer', 'Get-TunnelServer', 'Start-Tunnel', 'Stop-Tunnel', 'Get-Tunnel',
         'Get-TunnelRequest', 'Invoke-TunnelReplay', 'Wait-TunnelRequest', 'Clear-TunnelRequest',
-        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken'
+        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Export-TunnelCertificate'
     )
 }
 

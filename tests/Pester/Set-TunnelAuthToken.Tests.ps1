@@ -46,6 +46,10 @@ Describe 'Set-TunnelAuthToken' {
         $err = { Set-TunnelAuthToken -Token 'vault-token' -Vault TestVault -ConfigPath $path -ErrorAction Stop } |
             Should -Throw -ErrorId 'SecretManagementNotInstalled,TunnelPS.Commands.SetTunnelAuthTokenCommand' -PassThru
         $err.CategoryInfo.Category | Should -Be 'NotInstalled'
+        $err.Exception.Message | Should -Be ("Storing the auth token as the secret 'TunnelPSAuthToken' in the vault 'TestVault' needs the Set-Secret command of " +
+            "Microsoft.PowerShell.SecretManagement, which is not installed. Install it with 'Install-PSResource Microsoft.PowerShell.SecretManagement' " +
+            "(or Install-Module Microsoft.PowerShell.SecretManagement), register a vault (for example Install-PSResource Microsoft.PowerShell.SecretStore; " +
+            "Register-SecretVault -Name Local -ModuleName Microsoft.PowerShell.SecretStore -DefaultVault), or leave out -Vault to store the token in the config file.")
         Test-Path -LiteralPath $path | Should -BeFalse
     }
 

@@ -108,6 +108,16 @@ authtoken: "seed-token-1234"
         (Invoke-TestRequest "http://127.0.0.1:$port/raw").Body | Should -Be 'ssh-as-raw-tcp'
     }
 
+    It 'opens none of the named tunnels with -WhatIf' {
+        $result = Start-Tunnel -Name blog, api -ConfigPath $seed -WhatIf
+
+        $result | Should -BeNullOrEmpty
+        @(Get-Tunnel) | Should -HaveCount 0
+        $server.Tunnels | Should -BeNullOrEmpty
+        # The names were never reserved.
+        (Start-Tunnel -Name blog -ConfigPath $seed).Name | Select-Object -Unique | Should -Be 'blog'
+    }
+
     It 'falls back on the session server when the file names none' {
         $noServer = New-SeedConfig -Path (Join-Path $script:Dir 'no-server.yml') -Head 'authtoken: "seed-token-1234"'
         $tunnels = Start-Tunnel -Name blog -ConfigPath $noServer

@@ -173,6 +173,56 @@ Describe 'Start-Tunnel with a server in this session' {
         $head | Should -Match ("(?m)^X-Forwarded-Host: " + [regex]::Escape(([uri]$tunnel.PublicUrl).Authority))
     }
 
+    It 'completes -HostHeader with rewrite, preserve and the local address of -Http' {
+        $line = 'Start-Tunnel -Http 3000 -HostHeader '
+        $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+        $matches.CompletionText | Should -Be @('rewrite', 'preserve', 'localhost:3000', 'localhost')
+        $matches[0].ToolTip | Should -BeLike '*X-Forwarded-Host*'
+
+        $line = 'Start-Tunnel -Http http://[::1]:8080 -HostHeader '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
+            Should -Be @('rewrite', 'preserve', "'[::1]:8080'", '::1')
+
+        $line = 'Start-Tunnel -Http 3000 -HostHeader re'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('rewrite')
+    }
+
+    It 'completes -HostHeader with the local addresses of running http tunnels when -Http is not typed yet' {
+        $null = Start-Tunnel -Http "127.0.0.1:$($site.Port)" -Scheme http
+
+        $line = 'Start-Tunnel -HostHeader 127'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText |
+            Should -Be @("127.0.0.1:$($site.Port)", '127.0.0.1')
+    }
+
+    It 'opens nothing with -WhatIf, and keeps no name reserved' {
+        $result = Start-Tunnel -Http $site.Port -Subdomain 'whatif' -WhatIf
+
+        $result | Should -BeNullOrEmpty
+        @(Get-Tunnel) | Should -HaveCount 0
+        $server.Tunnels | Should -BeNullOrEmpty
+        (Start-Tunnel -Http $site.Port -Scheme http)[0].Name | Should -Be "http-$($site.Port)"
+    }
+
+    It 'says under -WhatIf which tunnel it would open, one line per tunnel' {
+        $run = Invoke-FreshPwsh -Script @"
+Import-Module '$(Get-TunnelPSManifestPath)'
+`$server = Start-TunnelServer -Port 0 -HttpPort -1 -WarningAction Ignore
+Start-Tunnel -Http 3000 -WhatIf
+Start-Tunnel -Http 3000 -Subdomain blog -Name web -WhatIf
+Start-Tunnel -Tcp 22 -RemotePort 2222 -WhatIf
+"tunnels: `$(@(Get-Tunnel).Count) port: `$(`$server.Port)"
+"@
+
+        $run.ExitCode | Should -Be 0
+        $port = ($run.Output[-1] -split 'port: ')[1]
+        $run.Output | Should -Be @(
+            "What if: Performing the operation ""Open tunnel"" on target ""localhost:3000 (https) on localhost:$port""."
+            "What if: Performing the operation ""Open tunnel"" on target ""'web': localhost:3000 (https, as blog) on localhost:$port""."
+            "What if: Performing the operation ""Open tunnel"" on target ""localhost:22 (tcp, remote port 2222) on localhost:$port""."
+            "tunnels: 0 port: $port")
+    }
+
     It 'captures nothing with -NoInspect' {
         $tunnel = Start-Tunnel -Http $site.Port -Scheme http -NoInspect -Name 'quiet'
 
@@ -190,6 +240,28 @@ Describe 'Start-Tunnel with a server in this session' {
         $request = Get-TunnelRequest -Tunnel 'small' -Path '/upload' | Select-Object -Last 1
         $request.Truncated | Should -BeTrue
         $request.RequestBody.Length | Should -Be 16
+    }
+
+    It 'names a clash by the local address when the user gave no -Name, not by a name they never typed' {
+        $held = Start-Tunnel -Http $site.Port -Subdomain 'clash'
+
+        $err = { Start-Tunnel -Http $site.Port -Subdomain 'clash' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+
+        $err.CategoryInfo.Category | Should -Be 'ResourceExists'
+        $err.TargetObject | Should -Be "$($site.Port)"
+        $err.Exception.Message | Should -Be ("The tunnel server refused the tunnel to localhost:$($site.Port): The tunnel $($held[0].PublicUrl) " +
+            'is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.')
+        @(Get-Tunnel) | Should -HaveCount 2
+    }
+
+    It 'names a clash by -Name when the user gave one' {
+        $held = Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'clash-named'
+
+        $err = { Start-Tunnel -Http $site.Port -Scheme http -Subdomain 'clash-named' -Name 'mine' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+
+        $err.Exception.Message | Should -BeLike "The tunnel server refused the tunnel 'mine': The tunnel $($held.PublicUrl) is already open*"
     }
 
     It 'rejects a local address that is not a port, host:port or URL' {
@@ -260,6 +332,66 @@ Describe 'Start-Tunnel without a server' {
             Should -Throw -ErrorId 'ServerNotSpecified,TunnelPS.Commands.StartTunnelCommand'
         $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
         $Error[0].Exception.Message | Should -BeLike '*-ServerAddress*Start-TunnelServer*'
+    }
+
+    It 'names a port that ends the TLS handshake in one clean sentence (no doubled period after the TLS error)' {
+        if (-not ('TunnelPS.Tests.HangUpListener' -as [type])) {
+            Add-Type -TypeDefinition @'
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Tasks;
+
+namespace TunnelPS.Tests
+{
+    /// <summary>Accepts connections on loopback and at once ends its side of each (FIN), as a port that is not TLS may.</summary>
+    public sealed class HangUpListener : System.IDisposable
+    {
+        private readonly TcpListener _listener = new TcpListener(IPAddress.Loopback, 0);
+        private readonly List<Socket> _accepted = new List<Socket>();
+
+        public HangUpListener()
+        {
+            _listener.Start();
+            Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            _ = AcceptLoopAsync();
+        }
+
+        public int Port { get; }
+
+        private async Task AcceptLoopAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    Socket socket = await _listener.AcceptSocketAsync().ConfigureAwait(false);
+                    socket.Shutdown(SocketShutdown.Send);
+                    lock (_accepted) { _accepted.Add(socket); }
+                }
+            }
+            catch (System.Exception) { }
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            lock (_accepted) { foreach (Socket socket in _accepted) { socket.Dispose(); } }
+        }
+    }
+}
+'@
+        }
+        $hangUp = [TunnelPS.Tests.HangUpListener]::new()
+        try {
+            $err = { Start-Tunnel -Http 3000 -ServerAddress "127.0.0.1:$($hangUp.Port)" -SkipCertificateCheck -ErrorAction Stop } |
+                Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand' -PassThru
+        }
+        finally { $hangUp.Dispose() }
+
+        $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $err.Exception.Message | Should -Be ("The TLS handshake with the tunnel server 127.0.0.1:$($hangUp.Port) failed: " +
+            "Received an unexpected EOF or 0 bytes from the transport stream. Is 127.0.0.1:$($hangUp.Port) a TunnelPS or ngrok server port?")
     }
 
     It 'reports an unreachable -ServerAddress as a connection error' {

@@ -26,6 +26,7 @@ Describe 'Start-TunnelServer' {
         $server.HttpPort | Should -BeGreaterThan 0
         $server.ServerAddress | Should -Be "localhost:$($server.Port)"
         $server.CertificateThumbprint | Should -Match '^[0-9A-F]{64}$'
+        $server.SpkiPin | Should -Match '^sha256//[A-Za-z0-9+/]{43}=$'
         $server.SessionCount | Should -Be 0
         @($server.Tunnels).Count | Should -Be 0
         @(Get-TunnelServer) | Should -Contain $server
@@ -113,6 +114,7 @@ Describe 'Start-TunnelServer' {
         $server = Start-TunnelServer -Port 0 -HttpPort 0 -Certificate $certificate
 
         $server.CertificateThumbprint | Should -Be $expected
+        $server.SpkiPin | Should -Be ('sha256//' + [Convert]::ToBase64String([System.Security.Cryptography.SHA256]::HashData($certificate.PublicKey.ExportSubjectPublicKeyInfo())))
     }
 
     It 'gives TCP tunnels a port from -TcpPortRange' {
@@ -138,6 +140,30 @@ Describe 'Start-TunnelServer' {
             @(Get-TunnelServer) | Should -HaveCount 0
         }
         finally { $busy.Stop() }
+    }
+
+    It 'starts nothing with -WhatIf: no server, no port bound, no log file' {
+        $port = Get-FreeTcpPort
+        $logPath = Join-Path $TestDrive 'whatif/server.jsonl'
+
+        $result = Start-TunnelServer -Port $port -HttpPort 0 -LogPath $logPath -WhatIf
+
+        $result | Should -BeNullOrEmpty
+        @(Get-TunnelServer) | Should -HaveCount 0
+        Test-Path -LiteralPath $logPath | Should -BeFalse
+        $probe = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, $port)
+        $probe.Start()   # the port is still free
+        $probe.Stop()
+    }
+
+    It 'says under -WhatIf which server it would start' {
+        $run = Invoke-FreshPwsh -Script "Import-Module '$(Get-TunnelPSManifestPath)'; Start-TunnelServer -Port 0 -HttpPort 8081 -Domain whatif.test -WhatIf; Start-TunnelServer -Port 9443 -HttpPort -1 -WhatIf; @(Get-TunnelServer).Count"
+
+        $run.ExitCode | Should -Be 0
+        $run.Output | Should -Be @(
+            'What if: Performing the operation "Start tunnel server" on target "*.whatif.test: a free TLS port, plain HTTP on port 8081".'
+            'What if: Performing the operation "Start tunnel server" on target "*.localhost: TLS port 9443, no plain HTTP port".'
+            '0')
     }
 
     It 'rejects a malformed -TcpPortRange' {
@@ -186,7 +212,7 @@ Describe 'Start-TunnelServer -Wait' {
         Wait-Until { $shell.Streams.Information.Count -ge 1 } -Timeout 10 -Because 'the banner is written before the wait'
         $banner = $shell.Streams.Information[0]
         $banner.Tags | Should -Contain 'PSHOST'
-        "$($banner.MessageData)" | Should -BeLike "*clients dial $($server.ServerAddress)*$($server.CertificateThumbprint)*Ctrl+C*"
+        "$($banner.MessageData)" | Should -BeLike "*clients dial $($server.ServerAddress)*$($server.CertificateThumbprint), public key pin $($server.SpkiPin). Press Ctrl+C*"
     }
 
     It 'stops the server when the command is stopped (Ctrl+C)' {

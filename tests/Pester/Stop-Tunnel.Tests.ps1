@@ -52,6 +52,18 @@ Describe 'Stop-Tunnel' {
         (Invoke-TestRequest $https.PublicUrl -SkipCertificateCheck).StatusCode | Should -Be 200
     }
 
+    It 'stops both URLs of an http+https tunnel by -Name, after Get-Tunnel listed both' {
+        $http, $https = Start-Tunnel -Http $site.Port -Subdomain 'pair' -Name 'pair'
+        Get-Tunnel -Name 'pair' | Should -Be @($http, $https)
+
+        $stopped = Stop-Tunnel -Name 'pair' -PassThru
+
+        $stopped | Should -Be @($http, $https)
+        $http.Status, $https.Status | Should -Be @('Stopped', 'Stopped')
+        Get-Tunnel | Should -BeNullOrEmpty
+        Wait-Until { @($server.Tunnels).Count -eq 0 } -Timeout 10 -Because 'the server frees both URLs'
+    }
+
     It 'stops by -Name with wildcards and writes them with -PassThru' {
         $null = Start-Tunnel -Http $site.Port -Scheme http -Name 'web-a'
         $null = Start-Tunnel -Http $site.Port -Scheme http -Name 'web-b'

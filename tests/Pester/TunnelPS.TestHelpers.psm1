@@ -40,12 +40,14 @@ namespace TunnelPS.Tests
         private readonly Task _acceptLoop;
         private int _requestCount;
 
-        public TestHttpSite(int statusCode, string body, string contentType)
+        public TestHttpSite(int statusCode, string body, string contentType) : this(statusCode, body, contentType, 0) { }
+
+        public TestHttpSite(int statusCode, string body, string contentType, int port)
         {
             StatusCode = statusCode;
             Body = body ?? "";
             ContentType = contentType ?? "text/plain; charset=utf-8";
-            _listener = new TcpListener(IPAddress.Loopback, 0);
+            _listener = new TcpListener(IPAddress.Loopback, port);
             _listener.Start();
             Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
             _acceptLoop = AcceptLoopAsync();
@@ -386,8 +388,8 @@ function Get-FreeTcpPort {
 function Start-TestHttpSite {
     <#
     .SYNOPSIS
-        Starts a background HTTP/1.1 site on 127.0.0.1 (a free port) that answers every
-        request with the given status and body.
+        Starts a background HTTP/1.1 site on 127.0.0.1 (a free port, or -Port to bring a
+        stopped site back on its port) that answers every request with the given status and body.
     .DESCRIPTION
         Returns a TunnelPS.Tests.TestHttpSite: Port, Url, StatusCode/Body/ContentType
         (settable while it runs), RequestCount, Requests (method, path, raw head), and
@@ -397,9 +399,10 @@ function Start-TestHttpSite {
     param(
         [int] $StatusCode = 200,
         [string] $Body = 'Hello from the TunnelPS test site',
-        [string] $ContentType = 'text/plain; charset=utf-8'
+        [string] $ContentType = 'text/plain; charset=utf-8',
+        [int] $Port = 0
     )
-    [TunnelPS.Tests.TestHttpSite]::new($StatusCode, $Body, $ContentType)
+    [TunnelPS.Tests.TestHttpSite]::new($StatusCode, $Body, $ContentType, $Port)
 }
 
 function Wait-Until {

@@ -185,7 +185,7 @@ internal static class DataPathBench
         }
     }
 
-    private static string DefaultResultsFolder()
+    internal static string DefaultResultsFolder()
     {
         for (var folder = new DirectoryInfo(Environment.CurrentDirectory); folder is not null; folder = folder.Parent)
         {
@@ -197,7 +197,7 @@ internal static class DataPathBench
         return Path.Combine(Environment.CurrentDirectory, "bench-results");
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
@@ -222,7 +222,7 @@ internal static class DataPathBench
         }
     }
 
-    private static async Task<string> CommandLineAsync(string file, params string[] arguments)
+    internal static async Task<string> CommandLineAsync(string file, params string[] arguments)
     {
         try
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
@@ -115,25 +116,119 @@ internal sealed class LocalForwarder
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException && !token.IsCancellationRequested)
         {
-            var why = ex is OperationCanceledException ? "the connection timed out" : ex.Message;
+            var timedOut = ex is OperationCanceledException;
+            var why = timedOut ? "the connection timed out" : ex.Message;
             TunnelMetrics.LocalConnectFailures.Add(1);
             ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
+            ReportLocalFailure(endpoint, why);
             if (endpoint.Protocol != "tcp")
             {
-                await proxy.WriteAsync(ErrorPages.LocalServiceUnavailable(target.ToString(), why), token).ConfigureAwait(false);
-                await proxy.FlushAsync(token).ConfigureAwait(false);
-                await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
+                var page = timedOut ? ErrorPages.LocalServiceTimeout(target.ToString(), _options.LocalConnectTimeout) : ErrorPages.LocalServiceUnavailable(target.ToString(), why);
+                await AnswerVisitorAsync(proxy, page, endpoint, connectionId, clientAddress, $"The client answered {(timedOut ? 504 : 502)} itself: the local service {target} {(timedOut ? "did not accept the connection in time" : "could not be reached")} ({why}).", token).ConfigureAwait(false);
             }
             return;
         }
+        if (endpoint.Status == TunnelStatus.Degraded)
+        {
+            ReportLocalAnswered(endpoint);
+        }
         await using (local.ConfigureAwait(false))
         {
-            var tap = CreateTap(endpoint, connectionId, clientAddress);
+            var tap = CreateTap(endpoint, connectionId, clientAddress, answeredByClient: null);
             await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
         }
     }
 
-    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress) =>
+    /// <summary>
+    /// Answers an http visitor with <paramref name="page"/> because the local service did not answer. With capture on,
+    /// the request head is read first (briefly) so that the exchange is captured with the page's status and the reason
+    /// as its Error.
+    /// </summary>
+    private async Task AnswerVisitorAsync(Stream proxy, byte[] page, TunnelEndpoint endpoint, long connectionId, string clientAddress, string reason, CancellationToken token)
+    {
+        var tap = CreateTap(endpoint, connectionId, clientAddress, reason);
+        if (tap is not null)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(HttpHeadParser.MaxHeadLength);
+            try
+            {
+                var length = await ReadRequestHeadAsync(proxy, buffer, token).ConfigureAwait(false);
+                tap.OnVisitorData(buffer.AsSpan(0, length));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        if (tap is not null)
+        {
+            // Recorded before the visitor has the page, so that a visitor's next request is captured after this one.
+            tap.OnLocalData(page);
+            tap.OnClosed();
+        }
+        await proxy.WriteAsync(page, token).ConfigureAwait(false);
+        await proxy.FlushAsync(token).ConfigureAwait(false);
+        await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The visitor's first bytes up to the end of the request head (the server sends the head it read as soon as the
+    /// connection starts): at most <see cref="HttpHeadParser.MaxHeadLength"/> bytes, for at most a second; whatever
+    /// arrived when that ends.
+    /// </summary>
+    private async Task<int> ReadRequestHeadAsync(Stream proxy, byte[] buffer, CancellationToken token)
+    {
+        var length = 0;
+        var limit = Math.Min(buffer.Length, HttpHeadParser.MaxHeadLength);
+        using var timer = new CancellationTokenSource(TimeSpan.FromSeconds(1), _options.TimeProvider);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token, timer.Token);
+        try
+        {
+            while (length < limit)
+            {
+                var read = await proxy.ReadAsync(buffer.AsMemory(length, limit - length), deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                var from = Math.Max(0, length - 3);
+                length += read;
+                if (buffer.AsSpan(from, length - from).IndexOf("\r\n\r\n"u8) >= 0)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            // The head did not arrive in time: capture what did.
+        }
+        return length;
+    }
+
+    private void ReportLocalFailure(TunnelEndpoint endpoint, string why)
+    {
+        foreach (var sibling in endpoint.Client.Endpoints)
+        {
+            if (ReferenceEquals(sibling.Definition, endpoint.Definition) && sibling.ReportLocalFailure(why))
+            {
+                ClientLog.Degraded(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+            }
+        }
+    }
+
+    private void ReportLocalAnswered(TunnelEndpoint endpoint)
+    {
+        foreach (var sibling in endpoint.Client.Endpoints)
+        {
+            if (ReferenceEquals(sibling.Definition, endpoint.Definition) && sibling.ReportLocalAnswered())
+            {
+                ClientLog.Recovered(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress);
+            }
+        }
+    }
+
+    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress, string? answeredByClient) =>
         _captureFor(endpoint.Definition) is { } store
             ? new HttpTapObserver(ConnectionCapture.CreateTap(store, new CaptureContext
             {
@@ -143,6 +238,7 @@ internal sealed class LocalForwarder
                 ConnectionId = connectionId,
                 ClientAddress = clientAddress,
                 TimeProvider = _options.TimeProvider,
+                AnsweredByClient = answeredByClient,
             }))
             : null;
 }

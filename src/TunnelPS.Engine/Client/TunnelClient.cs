@@ -47,7 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit };
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes };
             }
         }
         _servers = [options.Server, .. options.FallbackServers];
@@ -335,7 +335,7 @@ public sealed class TunnelClient : IAsyncDisposable
             if (definition.HasIPRules && !ServerEnforcesIPRules)
             {
                 // An ngrok 1.x server (or an older TunnelPS one) ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
-                var refusal = $"The tunnel server {CurrentServer} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of tunnel '{definition.Name}' and let every address in. "
+                var refusal = $"The tunnel server {CurrentServer} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of the tunnel {definition.Title} and let every address in. "
                     + "Remove the allow/deny rules to open it there, or use a TunnelPS server that enforces them.";
                 if (firstTime)
                 {
@@ -361,7 +361,7 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 if (firstTime)
                 {
-                    throw new TunnelRequestException($"The tunnel server refused the tunnel '{definition.Name}': {error}",
+                    throw new TunnelRequestException($"The tunnel server refused the tunnel {definition.Title}: {error}",
                         error.Contains("already", StringComparison.OrdinalIgnoreCase) ? TunnelErrorKind.Conflict : TunnelErrorKind.InvalidConfiguration);
                 }
                 ClientLog.ReopenFailed(_logger, definition.Name, error);

@@ -1,3 +1,4 @@
+using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Client;
@@ -7,6 +8,12 @@ public sealed record TunnelDefinition
 {
     /// <summary>A name for the user (the config key, or one generated from the local address).</summary>
     public required string Name { get; init; }
+
+    /// <summary>True when <see cref="Name"/> was made up from the local address rather than given by the user.</summary>
+    public bool HasGeneratedName { get; init; }
+
+    /// <summary>How messages name the tunnel: its name in quotes, or "to" its local address when the user never gave a name.</summary>
+    public string Title => HasGeneratedName ? $"to {Local}" : $"'{Name}'";
 
     /// <summary>"http", "https", "tcp"; http and https may be combined (one URL each, same host name).</summary>
     public required IReadOnlyList<string> Protocols { get; init; }
@@ -89,9 +96,9 @@ public sealed record TunnelDefinition
         }
         IPAccessList.Parse(AllowIP, null, $"Tunnel '{Name}', allowed addresses (AllowIP)");
         IPAccessList.Parse(null, DenyIP, $"Tunnel '{Name}', denied addresses (DenyIP)");
-        if (Capture.Capacity < 1 || Capture.BodyLimit < 0)
+        if (Capture.Capacity < 1 || Capture.BodyLimit < 0 || Capture.MaxBytes < 1)
         {
-            throw new TunnelConfigurationException($"Tunnel '{Name}': the capture limit must be at least 1 and the body limit at least 0.");
+            throw new TunnelConfigurationException($"Tunnel '{Name}': the capture limit must be at least 1, the body limit at least 0 and the memory limit at least 1 byte.");
         }
     }
 
@@ -109,4 +116,7 @@ public sealed record CaptureOptions
 
     /// <summary>Body bytes kept per side of an exchange; the rest is counted and marked truncated.</summary>
     public int BodyLimit { get; init; } = 1024 * 1024;
+
+    /// <summary>The most bytes the capture holds (heads and bodies); the oldest exchanges are evicted to stay within it.</summary>
+    public long MaxBytes { get; init; } = CaptureStore.DefaultMaxBytes;
 }

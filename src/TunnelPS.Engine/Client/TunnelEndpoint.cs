@@ -10,6 +10,9 @@ public enum TunnelStatus
     Reconnecting,
     Stopped,
     Failed,
+
+    /// <summary>Online, but the local service does not answer: the client answers visitors itself (502 or 504).</summary>
+    Degraded,
 }
 
 /// <summary>One public URL served by a <see cref="TunnelClient"/>.</summary>
@@ -17,6 +20,7 @@ public sealed class TunnelEndpoint
 {
     private long _connectionCount;
     private int _status = (int)TunnelStatus.Connecting;
+    private FailureNote? _lastError;
 
     internal TunnelEndpoint(TunnelClient client, TunnelDefinition definition, string protocol, string publicUrl, DateTimeOffset startTime)
     {
@@ -40,8 +44,14 @@ public sealed class TunnelEndpoint
     public long ConnectionCount => Interlocked.Read(ref _connectionCount);
     public TunnelStatus Status => (TunnelStatus)Volatile.Read(ref _status);
 
-    /// <summary>Why the tunnel failed or is reconnecting.</summary>
+    /// <summary>Why the tunnel failed, is reconnecting or is degraded; null while it is online.</summary>
     public string? Error { get; internal set; }
+
+    /// <summary>The most recent failure of this URL (the local service unreachable, the connection to the server lost, ...), kept after it recovers; null if none yet.</summary>
+    public string? LastError => Volatile.Read(ref _lastError)?.Message;
+
+    /// <summary>When <see cref="LastError"/> happened.</summary>
+    public DateTimeOffset? LastErrorTime => Volatile.Read(ref _lastError)?.Time;
 
     public event EventHandler? StatusChanged;
 
@@ -54,9 +64,49 @@ public sealed class TunnelEndpoint
             return;
         }
         Error = error;
+        if (error is not null)
+        {
+            NoteFailure(error);
+        }
         if ((int)status != Interlocked.Exchange(ref _status, (int)status))
         {
             EventRaiser.Raise(StatusChanged, this);
         }
     }
+
+    /// <summary>
+    /// The local service did not answer a visitor: records why (<see cref="LastError"/>) and moves an Online URL to
+    /// Degraded. Returns true when this call made the change (the caller logs it once).
+    /// </summary>
+    internal bool ReportLocalFailure(string error)
+    {
+        NoteFailure(error);
+        if (Interlocked.CompareExchange(ref _status, (int)TunnelStatus.Degraded, (int)TunnelStatus.Online) != (int)TunnelStatus.Online)
+        {
+            if (Status == TunnelStatus.Degraded)
+            {
+                Error = error;
+            }
+            return false;
+        }
+        Error = error;
+        EventRaiser.Raise(StatusChanged, this);
+        return true;
+    }
+
+    /// <summary>The local service answered a visitor: a Degraded URL is Online again. Returns true when this call made the change.</summary>
+    internal bool ReportLocalAnswered()
+    {
+        if (Interlocked.CompareExchange(ref _status, (int)TunnelStatus.Online, (int)TunnelStatus.Degraded) != (int)TunnelStatus.Degraded)
+        {
+            return false;
+        }
+        Error = null;
+        EventRaiser.Raise(StatusChanged, this);
+        return true;
+    }
+
+    private void NoteFailure(string error) => Volatile.Write(ref _lastError, new FailureNote(error, Client.Options.TimeProvider.GetUtcNow()));
+
+    private sealed record FailureNote(string Message, DateTimeOffset Time);
 }

@@ -20,6 +20,15 @@ public sealed record AgentConfig
     /// <summary>The largest <c>inspect_limit</c> accepted.</summary>
     public const int MaxInspectLimit = 100_000;
 
+    /// <summary>The memory a tunnel's capture holds when <c>inspect_memory_limit</c> is not set (64 MiB, as issue 10).</summary>
+    public const long DefaultInspectMemoryLimit = 64L * 1024 * 1024;
+
+    /// <summary>The smallest <c>inspect_memory_limit</c> accepted (64 KiB).</summary>
+    public const long MinInspectMemoryLimit = 64L * 1024;
+
+    /// <summary>The largest <c>inspect_memory_limit</c> accepted (64 GiB).</summary>
+    public const long MaxInspectMemoryLimit = 64L * 1024 * 1024 * 1024;
+
     /// <summary>The largest <c>inspect_body_limit</c> accepted (64 MiB).</summary>
     public const long MaxInspectBodyLimit = 64L * 1024 * 1024;
 
@@ -73,6 +82,9 @@ public sealed record AgentConfig
 
     /// <summary><c>inspect_body_limit</c>: bytes of each body captured ("1MB", "512KiB" and plain numbers accepted).</summary>
     public long? InspectBodyLimit { get; init; }
+
+    /// <summary><c>inspect_memory_limit</c>: the most memory each tunnel's capture holds ("64MiB", "256MB" and plain numbers accepted).</summary>
+    public long? InspectMemoryLimit { get; init; }
 
     /// <summary><c>host_header</c>: <c>preserve</c>, <c>rewrite</c>, or a literal host[:port] sent as Host.</summary>
     public string? HostHeader { get; init; }

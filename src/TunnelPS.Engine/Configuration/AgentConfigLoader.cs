@@ -20,12 +20,12 @@ public static partial class AgentConfigLoader
     [
         "server_addr", "trust_host_root_certs", "http_proxy", "inspect_addr", "auth_token", "authtoken",
         "authtoken_secret", "authtoken_vault", "server_certificate_thumbprint", "skip_certificate_check",
-        "inspect", "inspect_limit", "inspect_body_limit", "host_header", "tunnels",
+        "inspect", "inspect_limit", "inspect_body_limit", "inspect_memory_limit", "host_header", "tunnels",
     ];
 
     private static readonly string[] TunnelKeys =
     [
-        "proto", "subdomain", "hostname", "auth", "remote_port", "inspect", "inspect_limit", "inspect_body_limit", "host_header",
+        "proto", "subdomain", "hostname", "auth", "remote_port", "inspect", "inspect_limit", "inspect_body_limit", "inspect_memory_limit", "host_header",
         "allow_ip", "deny_ip",
     ];
 
@@ -150,6 +150,9 @@ public static partial class AgentConfigLoader
                     case "inspect_body_limit":
                         config = config with { InspectBodyLimit = InspectBodyLimit(key, value) };
                         break;
+                    case "inspect_memory_limit":
+                        config = config with { InspectMemoryLimit = InspectMemoryLimit(key, value) };
+                        break;
                     case "host_header":
                         config = config with { HostHeader = HostHeader(key, value) };
                         break;
@@ -201,6 +204,7 @@ public static partial class AgentConfigLoader
             bool? inspect = null;
             int? inspectLimit = null;
             long? inspectBodyLimit = null;
+            long? inspectMemoryLimit = null;
             string? hostHeader = null;
             IReadOnlyList<string> allowIP = [], denyIP = [];
             foreach (var (key, value) in map.Entries)
@@ -235,6 +239,9 @@ public static partial class AgentConfigLoader
                     case "inspect_body_limit":
                         inspectBodyLimit = InspectBodyLimit(key, value);
                         break;
+                    case "inspect_memory_limit":
+                        inspectMemoryLimit = InspectMemoryLimit(key, value);
+                        break;
                     case "host_header":
                         hostHeader = HostHeader(key, value);
                         break;
@@ -248,7 +255,7 @@ public static partial class AgentConfigLoader
                         throw Fail(key, $"Unknown key '{key.Value}' in tunnel '{name.Value}'", "TunnelPS reads ngrok 1.x tunnels: put the local address under proto, e.g. 'proto: { http: 8080 }'.");
                     default:
                         throw UnknownKey(key, TunnelKeys, "key", $" in tunnel '{name.Value}'",
-                            TopLevelKeys.Contains(key.Value, StringComparer.Ordinal) ? $"'{key.Value}' is a top-level key here; move it out of the tunnel (only inspect, inspect_limit, inspect_body_limit and host_header can be set per tunnel)." : null);
+                            TopLevelKeys.Contains(key.Value, StringComparer.Ordinal) ? $"'{key.Value}' is a top-level key here; move it out of the tunnel (only inspect, inspect_limit, inspect_body_limit, inspect_memory_limit and host_header can be set per tunnel)." : null);
                 }
             }
 
@@ -286,6 +293,7 @@ public static partial class AgentConfigLoader
                 Inspect = inspect ?? top.Inspect ?? (string.Equals(top.InspectAddr, "disabled", StringComparison.OrdinalIgnoreCase) ? false : AgentConfig.DefaultInspect),
                 InspectLimit = inspectLimit ?? top.InspectLimit ?? AgentConfig.DefaultInspectLimit,
                 InspectBodyLimit = inspectBodyLimit ?? top.InspectBodyLimit ?? AgentConfig.DefaultInspectBodyLimit,
+                InspectMemoryLimit = inspectMemoryLimit ?? top.InspectMemoryLimit ?? AgentConfig.DefaultInspectMemoryLimit,
                 HostHeader = hostHeader ?? top.HostHeader ?? AgentConfig.HostHeaderPreserve,
                 AllowIP = allowIP,
                 DenyIP = denyIP,
@@ -613,6 +621,24 @@ public static partial class AgentConfigLoader
             if (bytes > AgentConfig.MaxInspectBodyLimit)
             {
                 throw Fail(node, $"'{key.Value}' is {bytes} bytes, more than the {AgentConfig.MaxInspectBodyLimit / (1024 * 1024)} MiB allowed", "Capture less of each body; the capture store holds every captured body in memory.");
+            }
+            return bytes;
+        }
+
+        private long? InspectMemoryLimit(ConfigYamlScalar key, ConfigYamlNode node)
+        {
+            var text = String(key, node);
+            if (text is null)
+            {
+                return null;
+            }
+            if (!ByteSize.TryParse(text, out var bytes))
+            {
+                throw Fail(node, $"'{key.Value}' is '{text}', which is not a size", "Write bytes (67108864) or a size such as 64MiB or 256MB.");
+            }
+            if (bytes < AgentConfig.MinInspectMemoryLimit || bytes > AgentConfig.MaxInspectMemoryLimit)
+            {
+                throw Fail(node, $"'{key.Value}' is {bytes} bytes, outside the {AgentConfig.MinInspectMemoryLimit / 1024} KiB to {AgentConfig.MaxInspectMemoryLimit / (1024L * 1024 * 1024)} GiB allowed", "Give the most memory the tunnel's capture may hold, such as 64MiB.");
             }
             return bytes;
         }

@@ -14,7 +14,7 @@ public static partial class AgentConfigWriter
     [
         "server_addr", "trust_host_root_certs", "http_proxy", "inspect_addr", "authtoken", "auth_token",
         "authtoken_secret", "authtoken_vault", "server_certificate_thumbprint", "skip_certificate_check",
-        "inspect", "inspect_limit", "inspect_body_limit", "host_header",
+        "inspect", "inspect_limit", "inspect_body_limit", "inspect_memory_limit", "host_header",
     ];
 
     /// <summary>

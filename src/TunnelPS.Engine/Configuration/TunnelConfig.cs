@@ -33,6 +33,9 @@ public sealed record TunnelConfig
     /// <summary>Bytes of each body captured.</summary>
     public long InspectBodyLimit { get; init; } = AgentConfig.DefaultInspectBodyLimit;
 
+    /// <summary>The most memory the capture holds, in bytes.</summary>
+    public long InspectMemoryLimit { get; init; } = AgentConfig.DefaultInspectMemoryLimit;
+
     /// <summary><c>preserve</c>, <c>rewrite</c>, or a literal host[:port].</summary>
     public string HostHeader { get; init; } = AgentConfig.HostHeaderPreserve;
 

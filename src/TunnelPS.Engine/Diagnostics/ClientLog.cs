@@ -14,7 +14,7 @@ internal static partial class ClientLog
     [LoggerMessage(2002, LogLevel.Warning, "Connection to {Server} lost ({Reason}); reconnecting in {DelayMs} ms")]
     public static partial void Reconnecting(ILogger logger, string server, string reason, long delayMs);
 
-    [LoggerMessage(2003, LogLevel.Warning, "[{ConnectionId}] Local service {LocalAddress} for {Url} is unavailable: {Reason}")]
+    [LoggerMessage(2003, LogLevel.Debug, "[{ConnectionId}] Local service {LocalAddress} for {Url} is unavailable: {Reason}")]
     public static partial void LocalUnavailable(ILogger logger, long connectionId, string localAddress, string url, string reason);
 
     [LoggerMessage(2004, LogLevel.Debug, "[{ConnectionId}] Proxy connection ended: {Reason}")]
@@ -31,6 +31,12 @@ internal static partial class ClientLog
 
     [LoggerMessage(2008, LogLevel.Debug, "Multiplexed link ended: {Reason}")]
     public static partial void LinkEnded(ILogger logger, string reason);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Tunnel {Name} ({Url}) is degraded: the local service {LocalAddress} does not answer ({Reason}); visitors get an error page until it does")]
+    public static partial void Degraded(ILogger logger, string name, string url, string localAddress, string reason);
+
+    [LoggerMessage(2011, LogLevel.Information, "Tunnel {Name} ({Url}) is online again: the local service {LocalAddress} answers")]
+    public static partial void Recovered(ILogger logger, string name, string url, string localAddress);
 
     [LoggerMessage(2009, LogLevel.Warning, "A multiplexed link failed unexpectedly; it is dialled again")]
     public static partial void LinkFailed(ILogger logger, Exception exception);

@@ -1,12 +1,11 @@
 namespace TunnelPS.Engine.Http;
 
-/// <summary>Keeps the first <c>cap</c> bytes of a body and counts the rest. The array is owned (it outlives the tap).</summary>
+/// <summary>Keeps the first bytes of a body, up to a cap, in pooled chunks (<see cref="PooledBody"/>), and counts them all.</summary>
 internal sealed class BodyCapture : IHttpBodySink
 {
     private readonly int _cap;
     private readonly long _expected;
-    private byte[]? _buffer;
-    private int _length;
+    private PooledBody? _body;
 
     public BodyCapture(int cap, long expectedLength)
     {
@@ -17,45 +16,20 @@ internal sealed class BodyCapture : IHttpBodySink
     /// <summary>Every body byte seen, captured or not.</summary>
     public long Total { get; private set; }
 
-    public bool Truncated => Total > _length;
+    public bool Truncated => Total > (_body?.Length ?? 0);
 
-    public ReadOnlyMemory<byte> Memory => _buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, _length);
+    /// <summary>The bytes kept; null when none were.</summary>
+    public PooledBody? Body => _body;
 
     public void OnBodyData(ReadOnlySpan<byte> data)
     {
         Total += data.Length;
-        var room = _cap - _length;
+        var room = _cap - (_body?.Length ?? 0);
         if (room <= 0 || data.IsEmpty)
         {
             return;
         }
-        var take = Math.Min(room, data.Length);
-        EnsureCapacity(_length + take);
-        data[..take].CopyTo(_buffer.AsSpan(_length));
-        _length += take;
-    }
-
-    private void EnsureCapacity(int needed)
-    {
-        if (_buffer is not null && _buffer.Length >= needed)
-        {
-            return;
-        }
-        int size;
-        if (_buffer is null && _expected > 0)
-        {
-            size = (int)Math.Min(_expected, _cap);
-        }
-        else
-        {
-            size = Math.Max(_buffer?.Length * 2 ?? 4096, 4096);
-        }
-        size = Math.Min(Math.Max(size, needed), _cap);
-        var bigger = new byte[size];
-        if (_buffer is not null)
-        {
-            _buffer.AsSpan(0, _length).CopyTo(bigger);
-        }
-        _buffer = bigger;
+        _body ??= new PooledBody(_expected, _cap);
+        _body.Append(data[..Math.Min(room, data.Length)]);
     }
 }

@@ -17,6 +17,12 @@ public sealed class CaptureContext
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Set when the client answered the visitor itself (the local service was unreachable): it becomes the
+    /// <see cref="CapturedExchange.Error"/> of the exchanges of this connection.
+    /// </summary>
+    public string? AnsweredByClient { get; init; }
+
     internal string? Scheme =>
         PublicUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "https"
         : PublicUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? "http"

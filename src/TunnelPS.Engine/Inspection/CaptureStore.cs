@@ -5,7 +5,10 @@ namespace TunnelPS.Engine.Inspection;
 /// <summary>
 /// A thread-safe, bounded ring of the newest captured exchanges. Adding is O(1) and never blocks on subscribers:
 /// <see cref="ExchangeCaptured"/> and <see cref="WaitAsync"/> are served in order on a thread-pool thread, so a slow
-/// handler cannot slow a tunnel. When the ring is full the oldest exchange is evicted and <see cref="Dropped"/> grows.
+/// handler cannot slow a tunnel. Two bounds hold at once: at most <see cref="Capacity"/> exchanges, and at most
+/// <see cref="MaxBytes"/> bytes held (heads and bodies, <see cref="HeldBytes"/>); the oldest exchanges are evicted to
+/// keep both (the newest one is always kept), counted in <see cref="Dropped"/> and <see cref="DroppedBytes"/>. Bodies the
+/// capture tap recorded live in pooled chunks that eviction and <see cref="Clear"/> give back.
 /// </summary>
 public sealed class CaptureStore
 {
@@ -14,6 +17,9 @@ public sealed class CaptureStore
 
     /// <summary>The default cap on each captured body: 1 MiB.</summary>
     public const int DefaultMaxBodySize = 1024 * 1024;
+
+    /// <summary>The default budget of bytes held: 64 MiB.</summary>
+    public const long DefaultMaxBytes = 64L * 1024 * 1024;
 
     /// <summary>Notifications queued for subscribers beyond this many are dropped (and counted).</summary>
     public const int MaxPendingNotifications = 10_000;
@@ -29,6 +35,9 @@ public sealed class CaptureStore
     // Ids come from one process-wide sequence, so an id names one exchange across every tunnel's store.
     private static long s_ids;
     private long _dropped;
+    private long _droppedBytes;
+    private long _heldBytes;
+    private long _maxBytes = DefaultMaxBytes;
     private long _notificationsDropped;
     private int _pendingNotifications;
     private int _dispatching;
@@ -61,21 +70,48 @@ public sealed class CaptureStore
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            List<CapturedExchange> evicted;
             lock (_lock)
             {
-                var keep = Math.Min(_count, value);
-                var ring = new CapturedExchange?[value];
-                for (var i = 0; i < keep; i++)
+                evicted = [];
+                while (_count > value)
                 {
-                    ring[i] = _ring[(_start + _count - keep + i) % _ring.Length];
+                    evicted.Add(EvictOldestLocked());
                 }
-                _dropped += _count - keep;
+                var ring = new CapturedExchange?[value];
+                for (var i = 0; i < _count; i++)
+                {
+                    ring[i] = _ring[(_start + i) % _ring.Length];
+                }
                 _ring = ring;
                 _start = 0;
-                _count = keep;
             }
+            Release(evicted);
         }
     }
+
+    /// <summary>The most bytes held (heads and bodies, as rented); lowering it evicts the oldest exchanges. The newest exchange is kept even when it alone is larger.</summary>
+    public long MaxBytes
+    {
+        get => Interlocked.Read(ref _maxBytes);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            List<CapturedExchange> evicted = [];
+            lock (_lock)
+            {
+                _maxBytes = value;
+                EvictOverBudgetLocked(evicted);
+            }
+            Release(evicted);
+        }
+    }
+
+    /// <summary>The bytes the exchanges held now take (heads and bodies, as rented).</summary>
+    public long HeldBytes => Interlocked.Read(ref _heldBytes);
+
+    /// <summary>The bytes of the exchanges evicted so far (by <see cref="Capacity"/> or <see cref="MaxBytes"/>; not by <see cref="Clear"/>).</summary>
+    public long DroppedBytes => Interlocked.Read(ref _droppedBytes);
 
     /// <summary>The most bytes of each body (request and response separately) a tap captures; the rest is counted only.</summary>
     public int MaxBodySize
@@ -100,7 +136,7 @@ public sealed class CaptureStore
         }
     }
 
-    /// <summary>Exchanges evicted because the ring was full (or shrunk).</summary>
+    /// <summary>Exchanges evicted to keep within <see cref="Capacity"/> or <see cref="MaxBytes"/> (not those <see cref="Clear"/> removed).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Event/wait notifications skipped because subscribers fell more than <see cref="MaxPendingNotifications"/> behind.</summary>
@@ -137,24 +173,63 @@ public sealed class CaptureStore
 
     private CapturedExchange Store(CapturedExchange exchange)
     {
+        exchange.StoredBytes = exchange.RetainedBytes;
+        // The common case, a full ring, evicts one: no list for it (this path runs once per captured exchange).
+        CapturedExchange? evictedOne = null;
+        List<CapturedExchange>? evicted = null;
         lock (_lock)
         {
             _lastId = Interlocked.Increment(ref s_ids);
             exchange.AssignId(_lastId);
             if (_count == _ring.Length)
             {
-                _ring[_start] = exchange;
-                _start = (_start + 1) % _ring.Length;
-                _dropped++;
+                evictedOne = EvictOldestLocked();
             }
-            else
+            _ring[(_start + _count) % _ring.Length] = exchange;
+            _count++;
+            Interlocked.Add(ref _heldBytes, exchange.StoredBytes);
+            if (_heldBytes > _maxBytes)
             {
-                _ring[(_start + _count) % _ring.Length] = exchange;
-                _count++;
+                EvictOverBudgetLocked(evicted = []);
             }
+        }
+        evictedOne?.ReleaseBodies();
+        if (evicted is not null)
+        {
+            Release(evicted);
         }
         Notify(exchange);
         return exchange;
+    }
+
+    /// <summary>Evicts the oldest exchanges while more than <see cref="MaxBytes"/> are held, keeping the newest.</summary>
+    private void EvictOverBudgetLocked(List<CapturedExchange> evicted)
+    {
+        while (_count > 1 && _heldBytes > _maxBytes)
+        {
+            evicted.Add(EvictOldestLocked());
+        }
+    }
+
+    private CapturedExchange EvictOldestLocked()
+    {
+        var oldest = _ring[_start]!;
+        _ring[_start] = null;
+        _start = (_start + 1) % _ring.Length;
+        _count--;
+        Interlocked.Add(ref _heldBytes, -oldest.StoredBytes);
+        Interlocked.Increment(ref _dropped);
+        Interlocked.Add(ref _droppedBytes, oldest.StoredBytes);
+        return oldest;
+    }
+
+    /// <summary>Gives back the pooled bodies of exchanges no longer held (outside the lock: readers of a body wait on it).</summary>
+    private static void Release(List<CapturedExchange> evicted)
+    {
+        foreach (var exchange in evicted)
+        {
+            exchange.ReleaseBodies();
+        }
     }
 
     /// <summary>The exchange with <paramref name="id"/>, or null if it was never stored or has been evicted.</summary>
@@ -199,15 +274,23 @@ public sealed class CaptureStore
         }
     }
 
-    /// <summary>Removes every exchange; ids keep increasing afterwards.</summary>
+    /// <summary>Removes every exchange and gives their pooled bodies back; ids keep increasing afterwards.</summary>
     public void Clear()
     {
+        List<CapturedExchange> removed;
         lock (_lock)
         {
+            removed = new List<CapturedExchange>(_count);
+            for (var i = 0; i < _count; i++)
+            {
+                removed.Add(_ring[(_start + i) % _ring.Length]!);
+            }
             Array.Clear(_ring);
             _start = 0;
             _count = 0;
+            Interlocked.Exchange(ref _heldBytes, 0);
         }
+        Release(removed);
     }
 
     /// <summary>

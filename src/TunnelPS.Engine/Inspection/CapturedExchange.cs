@@ -29,6 +29,10 @@ public sealed class CapturedExchange
     private bool _hostSet;
     private string? _reason;
     private IReadOnlyList<KeyValuePair<string, string>>? _responseHeaders;
+    private ReadOnlyMemory<byte> _requestBody;
+    private ReadOnlyMemory<byte> _responseBody;
+    private PooledBody? _pooledRequestBody;
+    private PooledBody? _pooledResponseBody;
 
     public CapturedExchange()
     {
@@ -87,8 +91,23 @@ public sealed class CapturedExchange
         init => _requestHeaders = value;
     }
 
-    /// <summary>The request body as received (chunk framing removed), up to the capture cap.</summary>
-    public ReadOnlyMemory<byte> RequestBody { get; init; }
+    /// <summary>
+    /// The request body as received (chunk framing removed), up to the capture cap. A body the capture tap recorded is
+    /// held in pooled chunks and copied out on each read; once the store evicted or cleared the exchange it reads as
+    /// empty (<see cref="BodiesReleased"/>).
+    /// </summary>
+    public ReadOnlyMemory<byte> RequestBody
+    {
+        get => _pooledRequestBody is { } pooled ? pooled.ToArray() : _requestBody;
+        init => _requestBody = value;
+    }
+
+    /// <summary>The captured request body in pooled chunks (the capture tap's), instead of <see cref="RequestBody"/>'s array.</summary>
+    internal PooledBody? PooledRequestBody
+    {
+        get => _pooledRequestBody;
+        init => _pooledRequestBody = value;
+    }
 
     /// <summary>The full length of the request body, also when it was cut at the cap.</summary>
     public long RequestBodySize { get; init; }
@@ -112,8 +131,41 @@ public sealed class CapturedExchange
         init => _responseHeaders = value;
     }
 
-    /// <summary>The response body (chunk framing removed, content encoding kept), up to the capture cap.</summary>
-    public ReadOnlyMemory<byte> ResponseBody { get; init; }
+    /// <summary>The response body (chunk framing removed, content encoding kept), up to the capture cap; see <see cref="RequestBody"/> for how it is held.</summary>
+    public ReadOnlyMemory<byte> ResponseBody
+    {
+        get => _pooledResponseBody is { } pooled ? pooled.ToArray() : _responseBody;
+        init => _responseBody = value;
+    }
+
+    /// <summary>The captured response body in pooled chunks, instead of <see cref="ResponseBody"/>'s array.</summary>
+    internal PooledBody? PooledResponseBody
+    {
+        get => _pooledResponseBody;
+        init => _pooledResponseBody = value;
+    }
+
+    /// <summary>True once the store evicted or cleared this exchange and gave its pooled bodies back: they read as empty.</summary>
+    public bool BodiesReleased => _pooledRequestBody?.IsReleased == true || _pooledResponseBody?.IsReleased == true;
+
+    /// <summary>
+    /// What holding this exchange costs, roughly: the heads, and the bodies (the chunks rented for pooled ones). Fixed
+    /// once stored; the store's byte budget counts it.
+    /// </summary>
+    internal long RetainedBytes =>
+        (_requestHead?.Length ?? 0) + (_responseHead?.Length ?? 0)
+        + (_pooledRequestBody?.RetainedBytes ?? _requestBody.Length)
+        + (_pooledResponseBody?.RetainedBytes ?? _responseBody.Length);
+
+    /// <summary>The <see cref="RetainedBytes"/> the store counted when it stored the exchange.</summary>
+    internal long StoredBytes { get; set; }
+
+    /// <summary>Gives the pooled bodies back (the store evicted or cleared the exchange).</summary>
+    internal void ReleaseBodies()
+    {
+        _pooledRequestBody?.Release();
+        _pooledResponseBody?.Release();
+    }
 
     public long ResponseBodySize { get; init; }
 
@@ -141,6 +193,9 @@ public sealed class CapturedExchange
     public bool IsUpgrade { get; init; }
 
     public bool IsReplay { get; init; }
+
+    /// <summary>The exchange was read from a HAR file (Import-TunnelRequest), not captured in this session.</summary>
+    public bool IsImported { get; init; }
 
     /// <summary>For a replay, the id of the exchange that was replayed.</summary>
     public long? ReplayOf { get; init; }
@@ -202,6 +257,17 @@ public sealed class CapturedExchange
     {
         var copy = (CapturedExchange)MemberwiseClone();
         copy.Id = 0;
+        // The copy gets its own arrays: pooled chunks have one owner, which releases them.
+        if (_pooledRequestBody is { } request)
+        {
+            copy._requestBody = request.ToArray();
+            copy._pooledRequestBody = null;
+        }
+        if (_pooledResponseBody is { } response)
+        {
+            copy._responseBody = response.ToArray();
+            copy._pooledResponseBody = null;
+        }
         return copy;
     }
 

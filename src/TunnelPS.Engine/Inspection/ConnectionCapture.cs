@@ -36,11 +36,11 @@ internal sealed class ConnectionCapture : IHttpExchangeSink
             ConnectionId = _context.ConnectionId,
             ClientAddress = _context.ClientAddress,
             Scheme = _context.Scheme,
-            RequestBody = request?.Memory ?? ReadOnlyMemory<byte>.Empty,
+            PooledRequestBody = request?.Body,
             RequestBodySize = request?.Total ?? 0,
             RequestTruncated = request?.Truncated ?? false,
             Status = exchange.Status,
-            ResponseBody = response?.Memory ?? ReadOnlyMemory<byte>.Empty,
+            PooledResponseBody = response?.Body,
             ResponseBodySize = response?.Total ?? 0,
             ResponseTruncated = response?.Truncated ?? false,
             StartTime = exchange.StartTime,
@@ -50,7 +50,7 @@ internal sealed class ConnectionCapture : IHttpExchangeSink
             BytesOut = exchange.BytesOut,
             IsUnparsed = exchange.IsUnparsed,
             IsUpgrade = exchange.IsUpgrade,
-            Error = exchange.Error,
+            Error = _context.AnsweredByClient ?? exchange.Error,
         });
     }
 }

@@ -153,7 +153,7 @@ public sealed class ExchangeReplayer
                 Status = response.Head?.StatusCode ?? 0,
                 Reason = response.Head?.Reason ?? string.Empty,
                 ResponseHeaders = response.Head?.Headers.ToArray() ?? [],
-                ResponseBody = response.Body.Memory,
+                PooledResponseBody = response.Body.Body,
                 ResponseBodySize = response.Body.Total,
                 ResponseTruncated = response.Body.Truncated,
                 StartTime = startTime,

@@ -127,6 +127,7 @@ public static class HarReader
             TimeToFirstByte = TimeSpan.FromMilliseconds(Math.Max(0, wait)),
             BytesIn = GetLong(entry, "_bytesIn") ?? 0,
             BytesOut = GetLong(entry, "_bytesOut") ?? 0,
+            IsImported = true,
             IsReplay = GetBool(entry, "_isReplay"),
             ReplayOf = GetLong(entry, "_replayOf"),
             IsUnparsed = GetBool(entry, "_isUnparsed"),

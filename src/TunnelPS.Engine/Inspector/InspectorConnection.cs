@@ -156,7 +156,10 @@ internal sealed class InspectorConnection : IDeadlineWatched
                 count -= offset;
                 SetDeadline(Timeout.InfiniteTimeSpan, string.Empty);
 
-                var request = new InspectorRequest(head, body.Memory, Id);
+                // The body's pooled chunks go back as soon as the request has its own copy.
+                var pooled = body.Body;
+                var request = new InspectorRequest(head, pooled is null ? ReadOnlyMemory<byte>.Empty : pooled.ToArray(), Id);
+                pooled?.Release();
                 var response = await _server.HandleAsync(request, stopping).ConfigureAwait(false);
                 var keepAlive = head.KeepAlive && !response.Close;
                 SetDeadline(Options.WriteTimeout, "write");

@@ -13,10 +13,7 @@ internal sealed class BasicAuthentication
     public BasicAuthentication(string userColonPassword)
     {
         _expectedHash = SHA256.HashData(Encoding.UTF8.GetBytes(userColonPassword));
-        Realm = "TunnelPS";
     }
-
-    public string Realm { get; init; }
 
     /// <summary>True when the Authorization header value carries the expected credentials.</summary>
     public bool IsAuthorized(string? authorization) =>

@@ -18,26 +18,20 @@ namespace TunnelPS.Engine.Server;
 internal sealed class TlsPortHandler
 {
     private readonly TunnelServer _server;
-    private readonly SslServerAuthenticationOptions _tlsOptions;
+    private readonly ServerCertificateSelector _certificates;
     private readonly SemaphoreSlim _handshakes;
     private readonly ILogger _logger;
     private readonly AddressTurns _perAddress;
     private int _waiting;
 
-    public TlsPortHandler(TunnelServer server, X509Certificate2 certificate, ILogger logger)
+    public TlsPortHandler(TunnelServer server, ServerCertificateSelector certificates, ILogger logger)
     {
         _server = server;
         _logger = logger;
         _handshakes = new SemaphoreSlim(server.Options.MaxConcurrentHandshakes, server.Options.MaxConcurrentHandshakes);
         // One address may hold only a share of the handshake slots, so that it cannot stall everyone else's.
         _perAddress = new AddressTurns(Math.Max(4, server.Options.MaxConcurrentHandshakes / 8));
-        _tlsOptions = new SslServerAuthenticationOptions
-        {
-            ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null),
-            EnabledSslProtocols = TlsDefaults.Protocols,
-            ClientCertificateRequired = false,
-            ApplicationProtocols = TlsDefaults.HttpAlpn,
-        };
+        _certificates = certificates;
     }
 
     /// <summary>Handshakes in progress now.</summary>
@@ -91,7 +85,8 @@ internal sealed class TlsPortHandler
                     }
                     try
                     {
-                        await ssl.AuthenticateAsServerAsync(_tlsOptions, deadline.Token).ConfigureAwait(false);
+                        // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
+                        await ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline.Token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -166,6 +161,9 @@ internal sealed class TlsPortHandler
             }
         }
     }
+
+    private static ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(((ServerCertificateSelector)state!).OptionsFor(hello.ServerName));
 
     /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
     internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)

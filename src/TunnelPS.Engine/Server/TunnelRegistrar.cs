@@ -193,7 +193,7 @@ internal sealed class TunnelRegistrar(TunnelServer server)
             }
             catch (SocketException ex)
             {
-                return (null, string.Create(CultureInfo.InvariantCulture, $"The remote port {port} is not available on this server: {ex.Message}. Ask for another -RemotePort, or 0 for any."));
+                return (null, string.Create(CultureInfo.InvariantCulture, $"The remote port {port} is not available on this server: {MessageText.Clause(ex.Message)}. Ask for another -RemotePort, or 0 for any."));
             }
             catch (TunnelRequestException ex)
             {

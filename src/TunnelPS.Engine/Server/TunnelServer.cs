@@ -46,10 +46,11 @@ public sealed class TunnelServer : IAsyncDisposable
     private Task _maintenance = Task.CompletedTask;
     private Task _heartbeat = Task.CompletedTask;
 
-    private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
+    private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
         Options = options;
         Certificate = certificate;
+        CertificateAuthority = authority?.PublicCertificate;
         Tenants = tenants;
         _tlsListener = tls;
         _httpListener = http;
@@ -71,14 +72,32 @@ public sealed class TunnelServer : IAsyncDisposable
         Registry = new TunnelRegistry();
         Sessions = new SessionTable(this, _logger);
         Registrar = new TunnelRegistrar(this);
-        _tlsHandler = new TlsPortHandler(this, certificate, _logger);
+        Certificates = new ServerCertificateSelector(certificate, authority, options.Domain, ServesHttps, options.TimeProvider);
+        _tlsHandler = new TlsPortHandler(this, Certificates, _logger);
         StartTime = options.TimeProvider.GetUtcNow();
         CertificateThumbprint = CertificateStore.Thumbprint(certificate);
+        SpkiPin = CertificateStore.SpkiPin(certificate);
     }
 
     public TunnelServerOptions Options { get; }
+
+    /// <summary>The certificate of the control plane (and of every name that gets no minted certificate): what clients pin.</summary>
     public X509Certificate2 Certificate { get; }
+
+    /// <summary>The SHA-256 fingerprint of <see cref="Certificate"/>, 64 hex characters: the pin of -ServerCertificateThumbprint.</summary>
     public string CertificateThumbprint { get; }
+
+    /// <summary>
+    /// The public key pin of every certificate the server shows ("sha256//" and base64, curl's --pinnedpubkey form):
+    /// minted certificates share the key of <see cref="Certificate"/>.
+    /// </summary>
+    public string SpkiPin { get; }
+
+    /// <summary>The local CA that issued the server's certificates (no private key), or null when the user gave the certificate.</summary>
+    public X509Certificate2? CertificateAuthority { get; }
+
+    /// <summary>Chooses each TLS handshake's certificate by SNI, minting per host with the local CA.</summary>
+    internal ServerCertificateSelector Certificates { get; }
     public string Domain => Options.Domain;
     public int Port { get; }
     public int HttpPort { get; }
@@ -153,6 +172,9 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>Idle pooled proxy connections across all sessions.</summary>
     internal int IdleProxyCount => Sessions.All.Sum(s => s.Pool.IdleCount);
 
+    /// <summary>True when an https tunnel (connected, or reserved for its client's return) holds <paramref name="host"/>.</summary>
+    private bool ServesHttps(string host) => Registry.FindHttp("https", host) is not null;
+
     /// <summary>Multiplexed links open across all sessions.</summary>
     internal int LinkCount => Sessions.All.Sum(s => s.LinkCount);
 
@@ -207,7 +229,16 @@ public sealed class TunnelServer : IAsyncDisposable
             throw new TunnelConfigurationException(
                 $"The server has no auth token, so anyone who reaches {options.BindAddress} could open tunnels on it. Give -AuthToken (or -AuthTokenFile), or -AllowAnonymous to accept that, or bind to loopback.");
         }
-        var certificate = options.Certificate ?? CertificateStore.LoadOrCreateDefault(options.Domain);
+        X509Certificate2 certificate;
+        LocalCertificateAuthority? authority = null;
+        if (options.Certificate is not null)
+        {
+            certificate = options.Certificate;
+        }
+        else
+        {
+            (certificate, authority) = LoadDefaultCertificates(options);
+        }
         if (!certificate.HasPrivateKey)
         {
             throw new TunnelConfigurationException("The server certificate has no private key; TLS needs one.");
@@ -226,13 +257,28 @@ public sealed class TunnelServer : IAsyncDisposable
             tls.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
         }
-        var server = new TunnelServer(options, certificate, tenants, tls, http, loopbackOnly);
+        var server = new TunnelServer(options, certificate, authority, tenants, tls, http, loopbackOnly);
         if (store is not null)
         {
             server.Cluster = new ClusterNode(server, options.Cluster!, store, server._logger);
         }
         server.Begin();
         return server;
+    }
+
+    private static (X509Certificate2 Certificate, LocalCertificateAuthority Authority) LoadDefaultCertificates(TunnelServerOptions options)
+    {
+        try
+        {
+            return CertificateStore.LoadOrCreateDefault(options.Domain, options.CertificateFolder, options.TimeProvider.GetUtcNow());
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            var folder = options.CertificateFolder ?? CertificateStore.UserFolder;
+            throw new TunnelConfigurationException(
+                $"The default certificates of {options.Domain} could not be loaded or created in '{folder}': {MessageText.Clause(ex.Message)}. Check that the folder is yours and writable, or give a certificate with -Certificate or -CertificatePath.",
+                ex);
+        }
     }
 
     private static TunnelServerOptions Validate(TunnelServerOptions options)
@@ -326,12 +372,12 @@ public sealed class TunnelServer : IAsyncDisposable
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AccessDenied)
         {
             throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {ex.Message}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
+                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {MessageText.Clause(ex.Message)}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
         {
             throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {ex.Message}. Give an address of this host with -BindAddress."));
+                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {MessageText.Clause(ex.Message)}. Give an address of this host with -BindAddress."));
         }
     }
 

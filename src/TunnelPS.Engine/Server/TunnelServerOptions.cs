@@ -32,8 +32,15 @@ public sealed record TunnelServerOptions
     /// </summary>
     public bool AllowAnonymous { get; init; }
 
-    /// <summary>The TLS certificate; null uses the per-user self-signed certificate for <see cref="Domain"/>.</summary>
+    /// <summary>
+    /// The TLS certificate, used for every handshake. Null uses the default certificates of <see cref="Domain"/>: a
+    /// per-user local CA, the server certificate it issued (what clients pin), and a certificate per https tunnel host
+    /// minted by the CA when a visitor first asks for that name.
+    /// </summary>
     public X509Certificate2? Certificate { get; init; }
+
+    /// <summary>Where the default certificates are kept (see <see cref="Certificate"/>); null: ~/.tunnelps.</summary>
+    public string? CertificateFolder { get; init; }
 
     /// <summary>Tokens a client must present, each a tenant with the default limits; with no tokens and no token file any client is accepted.</summary>
     public IReadOnlyList<string> AuthTokens { get; init; } = [];

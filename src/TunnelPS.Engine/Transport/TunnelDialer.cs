@@ -113,7 +113,7 @@ internal static class TunnelDialer
                     string.Create(CultureInfo.InvariantCulture, $"The TLS handshake with the tunnel server {server} did not finish within {timeout.TotalSeconds:0} s. Is {server} a TunnelPS or ngrok server port?"),
                     ex, TunnelErrorKind.Timeout);
             }
-            throw new TunnelConnectionException($"The TLS handshake with the tunnel server {server} failed: {ex.Message}. Is {server} a TunnelPS or ngrok server port?", ex);
+            throw new TunnelConnectionException($"The TLS handshake with the tunnel server {server} failed: {MessageText.Clause(ex.Message)}. Is {server} a TunnelPS or ngrok server port?", ex);
         }
     }
 
@@ -165,6 +165,6 @@ internal static class TunnelDialer
         SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => $"Could not connect to the tunnel server {server}: the host name '{server.Host}' could not be resolved. Check -ServerAddress.",
         SocketError.NetworkUnreachable or SocketError.HostUnreachable => $"Could not connect to the tunnel server {server}: the network or host is unreachable. Check your network, or set a proxy with -Proxy.",
         SocketError.TimedOut => $"Could not connect to the tunnel server {server}: the connection timed out.",
-        _ => $"Could not connect to the tunnel server {server}: {ex.Message}.",
+        _ => $"Could not connect to the tunnel server {server}: {MessageText.Clause(ex.Message)}.",
     };
 }

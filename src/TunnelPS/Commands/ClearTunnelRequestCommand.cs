@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -41,7 +42,11 @@ public sealed class ClearTunnelRequestCommand : TunnelCmdletBase
                     source.Store.Clear();
                 }
 
-                CaptureRegistry.Reset();
+                // Running tunnels stay listed (emptied): only stopped tunnels and imports are forgotten.
+                CaptureRegistry.ForgetStopped(SessionRegistry.Tunnels
+                    .Where(t => t.Status != TunnelStatus.Stopped)
+                    .Select(t => t.Name)
+                    .ToHashSet(StringComparer.OrdinalIgnoreCase));
             }
 
             return;

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -66,7 +67,7 @@ public sealed class ExportTunnelRequestCommand : TunnelCmdletBase
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
-                ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.ExportFailed, path));
+                ThrowTerminatingError(FileWriteError.For(ex, "the HAR file", path, ErrorIds.ExportFailed));
             }
         }
 

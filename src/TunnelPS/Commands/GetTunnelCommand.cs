@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using TunnelPS.Hosting;
+using TunnelPS.Configuration;
 
 namespace TunnelPS.Commands;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Management.Automation;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
 
 namespace TunnelPS.Commands;
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Management.Automation;
-using TunnelPS.Hosting;
+using TunnelPS.Completers;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -16,6 +18,7 @@ public sealed class GetTunnelServerCommand : TunnelCmdletBase
     /// <summary>Only the servers on these TLS ports.</summary>
     [Parameter(Position = 0)]
     [ValidateRange(1, 65535)]
+    [ArgumentCompleter(typeof(TunnelServerPortCompleter))]
     public int[]? Port { get; set; }
 
     /// <summary>Writes the nodes of each server's cluster (from the cluster store) instead of the servers.</summary>

@@ -2,7 +2,8 @@ using System.Collections.ObjectModel;
 using System.Management.Automation;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -51,7 +52,9 @@ public sealed class ImportTunnelRequestCommand : TunnelCmdletBase
                     ErrorRecord record = ErrorMapper.ToErrorRecord(ex, ErrorIds.ImportFailed, file);
                     if (ex is TunnelException)
                     {
-                        record = new ErrorRecord(ex, ErrorIds.ImportFailed, ErrorCategory.InvalidData, file);
+                        // The reader's message says what is wrong, not with which file.
+                        var invalid = new InvalidDataException($"Cannot import '{file}': {ex.Message}", ex);
+                        record = new ErrorRecord(invalid, ErrorIds.ImportFailed, ErrorCategory.InvalidData, file);
                     }
 
                     WriteError(record);

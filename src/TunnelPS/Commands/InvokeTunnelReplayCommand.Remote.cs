@@ -3,7 +3,7 @@ using System.Management.Automation;
 using System.Text;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
 
 namespace TunnelPS.Commands;
 

@@ -5,7 +5,8 @@ using System.Text;
 using TunnelPS.Completers;
 using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -34,6 +35,7 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
     /// <summary>The ids of the requests to replay.</summary>
     [Parameter(Mandatory = true, ParameterSetName = IdSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(CapturedRequestIdCompleter))]
     public long[]? Id { get; set; }
 
     /// <summary>With -Id: look the ids up in the captures of these tunnels only (wildcards allowed).</summary>

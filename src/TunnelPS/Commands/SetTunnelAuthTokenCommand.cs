@@ -1,6 +1,7 @@
 using System.Management.Automation;
+using TunnelPS.Configuration;
 using TunnelPS.Engine.Configuration;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
 
 namespace TunnelPS.Commands;
 

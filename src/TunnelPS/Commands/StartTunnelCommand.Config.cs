@@ -1,10 +1,12 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
+using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -62,6 +64,16 @@ public sealed partial class StartTunnelCommand
             return;
         }
 
+        // One confirmation per named tunnel: the ones declined (all of them under -WhatIf) are not opened.
+        List<TunnelDefinition> confirmed = resolved.Tunnels
+            .Where(t => ShouldProcess($"'{t.Name}': {t.Local} ({string.Join(", ", t.Protocols)}) on {resolved.Server}", "Open tunnel"))
+            .ToList();
+        if (confirmed.Count == 0)
+        {
+            return;
+        }
+
+        resolved = resolved with { Tunnels = confirmed };
         List<string> reserved = [];
         foreach (string tunnelName in resolved.Tunnels.Select(t => t.Name).Distinct(StringComparer.OrdinalIgnoreCase))
         {

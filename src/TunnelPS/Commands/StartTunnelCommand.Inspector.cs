@@ -2,7 +2,7 @@ using System.Management.Automation;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspector;
-using TunnelPS.Hosting;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

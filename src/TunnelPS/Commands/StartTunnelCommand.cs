@@ -4,8 +4,10 @@ using System.Net;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -20,7 +22,7 @@ namespace TunnelPS.Commands;
 /// </remarks>
 // config: the default set is Config, so that "Start-Tunnel -Name blog,api" alone means the named tunnels of the
 // config file; -Http/-Tcp still select their own sets.
-[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet)]
+[Cmdlet(VerbsLifecycle.Start, "Tunnel", DefaultParameterSetName = ConfigSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Tunnel))]
 public sealed partial class StartTunnelCommand : TunnelCmdletBase
 {
@@ -64,6 +66,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// <summary>The Host header the local service receives: 'rewrite' (the local address) or a host[:port]; default: the visitor's.</summary>
     [Parameter(ParameterSetName = HttpSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.HostHeaderCompleter))]
     public string? HostHeader { get; set; }
 
     /// <summary>Do not capture this tunnel's HTTP exchanges.</summary>
@@ -79,6 +82,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [Parameter(ParameterSetName = HttpSet)]
     [ValidateRange(0, 64 * 1024 * 1024)]
     public int InspectBodyLimit { get; set; } = 1024 * 1024;
+
+    /// <summary>The most memory the tunnel's capture holds, in bytes (default 64 MiB); the oldest exchanges are evicted to stay within it.</summary>
+    [Parameter(ParameterSetName = HttpSet)]
+    [ValidateRange(64L * 1024, 64L * 1024 * 1024 * 1024)]
+    public long InspectMemoryLimit { get; set; } = CaptureStore.DefaultMaxBytes;
 
     /// <summary>The public port of a TCP tunnel (0 = any).</summary>
     [Parameter(ParameterSetName = TcpSet)]
@@ -166,12 +174,22 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         (ServerAddress server, TunnelServer? sessionServer) = ResolveServer();
         ServerTrust trust = ResolveTrust(sessionServer);
         ProxySettings? proxy = ResolveAdHocProxy(); // config: -Proxy, else http_proxy, else environment
+        List<string> protocols = ResolveProtocols(sessionServer);
+        string? wanted = Subdomain ?? Hostname;
+        string? requested = wanted is not null ? $", as {wanted}"
+            : RemotePort > 0 ? string.Create(CultureInfo.InvariantCulture, $", remote port {RemotePort}") : null;
+        string named = Name is { Length: 1 } ? $"'{Name[0]}': " : string.Empty;
+        if (!ShouldProcess($"{named}{local} ({string.Join(", ", protocols)}{requested}) on {server}", "Open tunnel"))
+        {
+            return;
+        }
 
         string name = ReserveName(local);
         var definition = new TunnelDefinition
         {
             Name = name,
-            Protocols = ResolveProtocols(sessionServer),
+            HasGeneratedName = Name is null,
+            Protocols = protocols,
             Local = local,
             Subdomain = Subdomain,
             Hostname = Hostname,
@@ -180,7 +198,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             HostHeader = HostHeader,
             AllowIP = AllowIP,
             DenyIP = DenyIP,
-            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit },
+            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit, MaxBytes = InspectMemoryLimit },
         };
         Parse(() => { definition.Validate(); return definition; }, localText);
 
@@ -248,7 +266,9 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
 
         CaptureRegistry.Register(client, endpoints);
         InspectorHost.End(inspector, client);
-        WriteObject(SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names), enumerateCollection: true);
+        IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names);
+        TunnelStatusEvents.Watch(tunnels, Events);
+        WriteObject(tunnels, enumerateCollection: true);
     }
 
     /// <summary>The other nodes -ServerAddress names after the first (a cluster).</summary>

@@ -1,6 +1,6 @@
 using System.Management.Automation;
 using TunnelPS.Engine.Configuration;
-using TunnelPS.Hosting;
+using TunnelPS.Configuration;
 
 namespace TunnelPS.Commands;
 

@@ -3,13 +3,15 @@ using System.Management.Automation;
 using System.Net;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
+using EngineServer = TunnelPS.Engine.Server.TunnelServer;
+using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Hosting;
-using EngineServer = TunnelPS.Engine.Server.TunnelServer;
-using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -18,7 +20,7 @@ namespace TunnelPS.Commands;
 /// running in the background of the session (Get-TunnelServer, Stop-TunnelServer); with
 /// -Wait the command blocks until Ctrl+C or Stop-TunnelServer and then stops it cleanly.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet)]
+[Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(TunnelServer))]
 public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 {
@@ -201,6 +203,17 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
+        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
+        string http = HttpPort switch
+        {
+            < 0 => "no plain HTTP port",
+            0 => "plain HTTP on a free port",
+            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
+        };
+        if (!ShouldProcess($"*.{Domain}: {tls}, {http}", "Start tunnel server"))
+        {
+            return;
+        }
 
         var log = new EngineLogRoute();
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
@@ -286,7 +299,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         string http = server.HttpPort < 0 ? "no plain HTTP port" : string.Create(CultureInfo.InvariantCulture, $"HTTP on port {server.HttpPort}");
         string reach = server.LoopbackOnly ? " Listening on loopback only." : string.Empty;
         string banner = string.Create(CultureInfo.InvariantCulture,
-            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}. Press Ctrl+C to stop.");
+            $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}, public key pin {server.SpkiPin}. Press Ctrl+C to stop.");
         WriteInformation(new HostInformationMessage { Message = banner }, ["PSHOST"]);
         WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
         try

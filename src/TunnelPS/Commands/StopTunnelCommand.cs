@@ -1,13 +1,15 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
 /// <summary>
 /// <c>Stop-Tunnel</c>: closes public URLs opened in this PowerShell process, by name or from
 /// the pipeline. Closing one URL of a client frees its name on the server at once; closing the
-/// last one stops the client.
+/// last one stops the client. It closes exactly the URLs given: one object of an http+https pair
+/// closes that URL only (the other stays Online); -Name selects both.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Stop, "Tunnel", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(Tunnel))]

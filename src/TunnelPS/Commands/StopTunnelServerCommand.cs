@@ -1,5 +1,7 @@
 using System.Management.Automation;
-using TunnelPS.Hosting;
+using TunnelPS.Completers;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -25,6 +27,7 @@ public sealed class StopTunnelServerCommand : TunnelCmdletBase
     /// <summary>The TLS ports of the servers to stop; omitted: all of them.</summary>
     [Parameter(Position = 0, ParameterSetName = PortSet)]
     [ValidateRange(1, 65535)]
+    [ArgumentCompleter(typeof(TunnelServerPortCompleter))]
     public int[]? Port { get; set; }
 
     /// <summary>Write each stopped server.</summary>

@@ -1,7 +1,8 @@
 using System.Management.Automation;
 using TunnelPS.Completers;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Hosting;
+using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 

@@ -9,12 +9,11 @@ namespace TunnelPS.Hosting;
 /// only thread allowed to call WriteObject/WriteVerbose/WriteError.
 /// </summary>
 /// <remarks>
-/// Queue-and-drain, as PSResourceGet does it: callbacks <see cref="Post"/> a write into a
+/// Queue-and-drain, as PSResourceGet does it: callbacks <see cref="TryPost"/> a write into a
 /// bounded queue; <see cref="RunAndDrain{T}"/> runs the engine work on the thread pool and,
-/// on the pipeline thread, executes queued writes in order until the work completes.
-/// Lossless posts wait for room when the queue is full (backpressure on the engine callback);
-/// <see cref="TryPost"/> drops instead and counts the drop, for chatty verbose and debug
-/// messages. Nothing here is unbounded.
+/// on the pipeline thread, executes queued writes in order until the work completes. A write
+/// that finds the queue full is dropped and counted (engine callbacks never wait on the
+/// pipeline), and the drops are reported. Nothing here is unbounded.
 /// </remarks>
 internal sealed class PipelineBridge : IDisposable
 {
@@ -22,9 +21,6 @@ internal sealed class PipelineBridge : IDisposable
     internal const int DefaultCapacity = 1024;
 
     private readonly Channel<Action<PSCmdlet>> _queue;
-    private readonly CancellationTokenSource _closing = new();
-    private readonly CancellationToken _closingToken;
-    private readonly int _ownerThreadId;
     private Task<bool>? _itemAvailable;
     private long _droppedCount;
     private long _reportedDroppedCount;
@@ -41,51 +37,13 @@ internal sealed class PipelineBridge : IDisposable
             SingleWriter = false,
             AllowSynchronousContinuations = false,
         });
-        _closingToken = _closing.Token;
-        _ownerThreadId = Environment.CurrentManagedThreadId;
     }
 
     /// <summary>How long a stopped pipeline waits for the work to observe cancellation before giving up on it.</summary>
     internal TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Writes dropped by <see cref="TryPost"/> or posted after the bridge closed.</summary>
+    /// <summary>Writes dropped by <see cref="TryPost"/>: the queue was full or the bridge closed.</summary>
     internal long DroppedCount => Interlocked.Read(ref _droppedCount);
-
-    /// <summary>
-    /// Queues a write for the pipeline thread, waiting for room when the queue is full.
-    /// After the bridge is disposed the write is dropped (and counted).
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Called on the pipeline thread with a full queue (it would wait for itself).</exception>
-    internal void Post(Action<PSCmdlet> write)
-    {
-        ArgumentNullException.ThrowIfNull(write);
-        if (_isDisposed)
-        {
-            Interlocked.Increment(ref _droppedCount);
-            return;
-        }
-
-        if (_queue.Writer.TryWrite(write))
-        {
-            return;
-        }
-
-        if (Environment.CurrentManagedThreadId == _ownerThreadId)
-        {
-            throw new InvalidOperationException(
-                "The pipeline bridge queue is full and Post was called on the pipeline thread, which drains it. Write directly from the pipeline thread instead.");
-        }
-
-        try
-        {
-            // Backpressure: an engine callback waits until the pipeline thread catches up.
-            _queue.Writer.WriteAsync(write, _closingToken).AsTask().GetAwaiter().GetResult();
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException or ObjectDisposedException)
-        {
-            Interlocked.Increment(ref _droppedCount);
-        }
-    }
 
     /// <summary>Queues a write if there is room; otherwise drops it, counts the drop and returns false.</summary>
     internal bool TryPost(Action<PSCmdlet> write)
@@ -99,19 +57,6 @@ internal sealed class PipelineBridge : IDisposable
         Interlocked.Increment(ref _droppedCount);
         return false;
     }
-
-    /// <summary>Queues an output object (lossless).</summary>
-    internal void PostObject(object? value) => Post(cmdlet => cmdlet.WriteObject(value));
-
-    /// <summary>Queues an error record (lossless).</summary>
-    internal void PostError(ErrorRecord errorRecord)
-    {
-        ArgumentNullException.ThrowIfNull(errorRecord);
-        Post(cmdlet => cmdlet.WriteError(errorRecord));
-    }
-
-    /// <summary>Queues a warning (lossless).</summary>
-    internal void PostWarning(string message) => Post(cmdlet => cmdlet.WriteWarning(message));
 
     /// <summary>Queues a verbose message; dropped when the queue is full.</summary>
     internal bool PostVerbose(string message) => TryPost(cmdlet => cmdlet.WriteVerbose(message));
@@ -198,8 +143,6 @@ internal sealed class PipelineBridge : IDisposable
 
         _isDisposed = true;
         _queue.Writer.TryComplete();
-        _closing.Cancel();
-        _closing.Dispose();
     }
 
     private void DrainUntilCompleted(PSCmdlet cmdlet, Task work, CancellationToken cancellationToken)

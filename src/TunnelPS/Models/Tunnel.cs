@@ -1,6 +1,7 @@
-using TunnelPS.Hosting;
-using TunnelPS.Engine.Client;
 using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Inspection;
+using TunnelPS.Session;
 
 namespace TunnelPS;
 
@@ -26,7 +27,7 @@ public sealed class Tunnel
     /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
     public event EventHandler? StatusChanged;
 
-    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Hosting/TunnelCaptureEvents.cs]</summary>
+    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Session/TunnelCaptureEvents.cs]</summary>
     public event EventHandler<TunnelRequestCapturedEventArgs>? RequestCaptured { add => TunnelCaptureEvents.Add(this, value); remove => TunnelCaptureEvents.Remove(this, value); }
 
     /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>
@@ -41,7 +42,7 @@ public sealed class Tunnel
     /// <summary>The local service the tunnel forwards to (host:port, or https://host:port).</summary>
     public string LocalAddress => _endpoint.LocalAddress;
 
-    /// <summary>Connecting, Online, Reconnecting, Stopped or Failed.</summary>
+    /// <summary>Connecting, Online, Degraded (the local service does not answer), Reconnecting, Stopped or Failed.</summary>
     public TunnelStatus Status => Map(_endpoint.Status);
 
     /// <summary>Public connections forwarded so far.</summary>
@@ -65,8 +66,28 @@ public sealed class Tunnel
     /// </summary>
     public string? InspectUrl => InspectorHost.UrlFor(Client)?.GetLeftPart(UriPartial.Authority);
 
-    /// <summary>Why the tunnel failed or is reconnecting; empty otherwise.</summary>
+    /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
     public string? Error => _endpoint.Error;
+
+    /// <summary>The most recent failure (local service unreachable, connection to the server lost), kept after the tunnel recovers; empty if none yet.</summary>
+    public string? LastError => _endpoint.LastError;
+
+    /// <summary>When <see cref="LastError"/> happened.</summary>
+    public DateTimeOffset? LastErrorTime => _endpoint.LastErrorTime;
+
+    /// <summary>Requests the tunnel's capture holds now (shared by its http and https URLs; 0 without capture).</summary>
+    public int CapturedCount => Capture?.Count ?? 0;
+
+    /// <summary>The memory the tunnel's capture holds now, in bytes (heads and bodies); at most -InspectMemoryLimit.</summary>
+    public long CaptureBytes => Capture?.HeldBytes ?? 0;
+
+    /// <summary>Older requests the capture evicted to stay within -InspectLimit and -InspectMemoryLimit.</summary>
+    public long CaptureDroppedCount => Capture?.Dropped ?? 0;
+
+    /// <summary>The bytes of the requests the capture evicted.</summary>
+    public long CaptureDroppedBytes => Capture?.DroppedBytes ?? 0;
+
+    private CaptureStore? Capture => _endpoint.Client.CaptureFor(_endpoint.Definition);
 
     /// <summary>The engine endpoint behind this URL.</summary>
     internal TunnelEndpoint Endpoint => _endpoint;
@@ -86,6 +107,7 @@ public sealed class Tunnel
         EngineTunnelStatus.Online => TunnelStatus.Online,
         EngineTunnelStatus.Reconnecting => TunnelStatus.Reconnecting,
         EngineTunnelStatus.Stopped => TunnelStatus.Stopped,
+        EngineTunnelStatus.Degraded => TunnelStatus.Degraded,
         _ => TunnelStatus.Failed,
     };
 

@@ -25,6 +25,7 @@ public sealed class TunnelConfig
         Inspect = config.Inspect ?? EngineAgentConfig.DefaultInspect;
         InspectLimit = config.InspectLimit ?? EngineAgentConfig.DefaultInspectLimit;
         InspectBodyLimit = config.InspectBodyLimit ?? EngineAgentConfig.DefaultInspectBodyLimit;
+        InspectMemoryLimit = config.InspectMemoryLimit ?? EngineAgentConfig.DefaultInspectMemoryLimit;
         HostHeader = config.HostHeader ?? EngineAgentConfig.HostHeaderPreserve;
         Tunnels = config.Tunnels.Select(t => new TunnelConfigEntry(t)).ToList();
     }
@@ -70,6 +71,9 @@ public sealed class TunnelConfig
 
     /// <summary><c>inspect_body_limit</c>: bytes of each body captured.</summary>
     public long InspectBodyLimit { get; }
+
+    /// <summary><c>inspect_memory_limit</c>: the most memory each tunnel's capture holds, in bytes.</summary>
+    public long InspectMemoryLimit { get; }
 
     /// <summary><c>host_header</c>.</summary>
     public string HostHeader { get; }

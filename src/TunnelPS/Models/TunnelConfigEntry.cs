@@ -15,6 +15,7 @@ public sealed class TunnelConfigEntry
         Inspect = tunnel.Inspect;
         InspectLimit = tunnel.InspectLimit;
         InspectBodyLimit = tunnel.InspectBodyLimit;
+        InspectMemoryLimit = tunnel.InspectMemoryLimit;
         HostHeader = tunnel.HostHeader;
         AllowIP = tunnel.AllowIP;
         DenyIP = tunnel.DenyIP;
@@ -49,6 +50,9 @@ public sealed class TunnelConfigEntry
 
     /// <summary>Effective <c>inspect_body_limit</c>.</summary>
     public long InspectBodyLimit { get; }
+
+    /// <summary>Effective <c>inspect_memory_limit</c>.</summary>
+    public long InspectMemoryLimit { get; }
 
     /// <summary>Effective <c>host_header</c>.</summary>
     public string HostHeader { get; }

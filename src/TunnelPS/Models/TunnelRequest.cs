@@ -76,11 +76,14 @@ public sealed class TunnelRequest
     /// <summary>Request header fields in wire order; index by name: <c>$r.RequestHeaders['User-Agent']</c>.</summary>
     public TunnelRequestHeaderCollection RequestHeaders => _requestHeaders ??= new TunnelRequestHeaderCollection(_exchange.RequestHeaders);
 
-    /// <summary>The request body bytes as received (chunk framing removed), up to the capture cap.</summary>
+    /// <summary>
+    /// The request body bytes as received (chunk framing removed), up to the capture cap. Read from the capture the
+    /// first time it is asked for and kept with this object; empty if the capture evicted or cleared the request first.
+    /// </summary>
     public byte[] RequestBody => _requestBody ??= _exchange.RequestBody.ToArray();
 
     /// <summary>The request body as text: content encoding undone, decoded by its charset (UTF-8 by default).</summary>
-    public string RequestBodyText => _requestBodyText ??= DecodeText(_exchange.RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type"));
+    public string RequestBodyText => _requestBodyText ??= DecodeText(RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type"));
 
     /// <summary>Response header fields in wire order; index by name: <c>$r.ResponseHeaders['Content-Type']</c>.</summary>
     public TunnelRequestHeaderCollection ResponseHeaders => _responseHeaders ??= new TunnelRequestHeaderCollection(_exchange.ResponseHeaders);
@@ -89,7 +92,7 @@ public sealed class TunnelRequest
     public byte[] ResponseBody => _responseBody ??= _exchange.ResponseBody.ToArray();
 
     /// <summary>The response body as text: gzip/deflate/br undone, decoded by its charset (UTF-8 by default).</summary>
-    public string ResponseBodyText => _responseBodyText ??= DecodeText(_exchange.ResponseBody, _exchange.ResponseHeaders, ContentType);
+    public string ResponseBodyText => _responseBodyText ??= DecodeText(ResponseBody, _exchange.ResponseHeaders, ContentType);
 
     /// <summary>The Content-Type of the response.</summary>
     public string? ContentType => _exchange.GetResponseHeader("Content-Type");
@@ -99,7 +102,7 @@ public sealed class TunnelRequest
     {
         get
         {
-            byte[] decoded = BodyDecoder.DecodeContent(_exchange.ResponseBody, _exchange.ResponseHeaders) ?? _exchange.ResponseBody.ToArray();
+            byte[] decoded = BodyDecoder.DecodeContent(ResponseBody, _exchange.ResponseHeaders) ?? ResponseBody;
             return BodyDecoder.IsJson(decoded, ContentType);
         }
     }
@@ -118,6 +121,12 @@ public sealed class TunnelRequest
 
     /// <summary>For a replay, the id of the request that was replayed.</summary>
     public long? ReplayOf => _exchange.ReplayOf;
+
+    /// <summary>True for a request read from a HAR file by Import-TunnelRequest (Get-TunnelRequest -Source Imported).</summary>
+    public bool IsImported => _exchange.IsImported;
+
+    /// <summary>http or https: the scheme of the public URL the visitor used (for a replay, of the URL it was sent to); empty when unknown.</summary>
+    public string Scheme => _exchange.Scheme ?? string.Empty;
 
     /// <summary>The bytes were not HTTP; they were passed through untouched.</summary>
     public bool IsUnparsed => _exchange.IsUnparsed;

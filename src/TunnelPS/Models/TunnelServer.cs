@@ -1,6 +1,6 @@
-using TunnelPS.Hosting;
 using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Session;
 
 namespace TunnelPS;
 
@@ -25,6 +25,7 @@ public sealed class TunnelServer
         HttpPort = engine.HttpPort;
         ServerAddress = engine.ServerAddress;
         CertificateThumbprint = engine.CertificateThumbprint;
+        SpkiPin = engine.SpkiPin;
         StartTime = engine.StartTime;
         LoopbackOnly = engine.LoopbackOnly;
         Anonymous = engine.IsAnonymous;
@@ -50,6 +51,12 @@ public sealed class TunnelServer
 
     /// <summary>The SHA-256 fingerprint of the server's certificate (64 hex characters), for -ServerCertificateThumbprint.</summary>
     public string CertificateThumbprint { get; }
+
+    /// <summary>
+    /// The public key pin of every certificate the server shows, in curl's --pinnedpubkey form (sha256// and base64):
+    /// the certificates minted per https host share the server certificate's key.
+    /// </summary>
+    public string SpkiPin { get; }
 
     /// <summary>Starting, Running, Stopping, Stopped or Failed.</summary>
     public TunnelServerStatus Status => Map(_engine.Status);
@@ -83,6 +90,12 @@ public sealed class TunnelServer
 
     /// <summary>Why the server failed, when <see cref="Status"/> is Failed.</summary>
     public string? Error => _engine.Error?.Message;
+
+    /// <summary>The local CA that issued the server's certificates (public part only), or null for a certificate the user gave.</summary>
+    internal System.Security.Cryptography.X509Certificates.X509Certificate2? CertificateAuthority => _engine.CertificateAuthority;
+
+    /// <summary>The server's own certificate (what it shows for the domain and to clients).</summary>
+    internal System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate => _engine.Certificate;
 
     /// <summary>The engine server.</summary>
     internal EngineServer Engine => _engine;

@@ -17,4 +17,10 @@ public enum TunnelStatus
 
     /// <summary>Ended by an error the client does not retry; <see cref="Tunnel.Error"/> says why.</summary>
     Failed,
+
+    /// <summary>
+    /// The public URL is up, but the local service does not answer: visitors get the client's 502 (refused) or 504
+    /// (timed out) page, captured with its Error. <see cref="Tunnel.Error"/> says why; Online again when it answers.
+    /// </summary>
+    Degraded,
 }

@@ -130,6 +130,24 @@ public sealed class AgentConfigLoaderTests
     }
 
     [Fact]
+    public void Inspect_memory_limit_is_read_at_the_top_and_per_tunnel_and_defaults_to_64_MiB()
+    {
+        var config = Parse("""
+            inspect_memory_limit: 256MiB
+            tunnels:
+              big: { proto: { http: 3000 } }
+              small: { proto: { http: 3001 }, inspect_memory_limit: 512KiB }
+            """);
+
+        Assert.Equal(256L * 1024 * 1024, config.InspectMemoryLimit);
+        Assert.Equal(256L * 1024 * 1024, config.Tunnels[0].InspectMemoryLimit);
+        Assert.Equal(512L * 1024, config.Tunnels[1].InspectMemoryLimit);
+        Assert.Equal(AgentConfig.DefaultInspectMemoryLimit, Parse("tunnels: { web: { proto: { http: 80 } } }").Tunnels[0].InspectMemoryLimit);
+        Assert.Equal(AgentConfig.DefaultInspectMemoryLimit, new CaptureOptions().MaxBytes);
+        Assert.Equal(64L * 1024 * 1024, AgentConfig.DefaultInspectMemoryLimit);
+    }
+
+    [Fact]
     public void Defaults_apply_when_nothing_is_set()
     {
         var tunnel = Parse("tunnels: { web: { proto: { http: 80 } } }").Tunnels[0];
@@ -431,6 +449,8 @@ public sealed class AgentConfigLoaderTests
     [InlineData("inspect_limit: 100001", "Use a number of requests from 0 to 100000.")]
     [InlineData("inspect_body_limit: 12 parsecs", "not a size")]
     [InlineData("inspect_body_limit: 1GB", "more than the 64 MiB allowed")]
+    [InlineData("inspect_memory_limit: plenty", "'inspect_memory_limit' is 'plenty', which is not a size")]
+    [InlineData("inspect_memory_limit: 1KB", "'inspect_memory_limit' is 1024 bytes, outside the 64 KiB to 64 GiB allowed")]
     [InlineData("host_header: http://x", "Use preserve, rewrite, or a literal host")]
     [InlineData("server_certificate_thumbprint: abc", "'server_certificate_thumbprint': 'abc' is not a SHA-256 fingerprint (64 hex digits). Give the server certificate's SHA-256 fingerprint")]
     [InlineData("server_addr: 'a.example:99999'", "out of range")]

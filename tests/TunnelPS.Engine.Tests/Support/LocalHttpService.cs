@@ -10,14 +10,17 @@ namespace TunnelPS.Engine.Tests.Support;
 /// </summary>
 internal sealed class LocalHttpService : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<string, string, (int Status, string Body)> _handler;
     private readonly Task _loop;
     private int _connections;
 
-    public LocalHttpService(Func<string, string, (int Status, string Body)>? handler = null)
+    /// <param name="handler">Chooses the status and body of each answer from the method and target.</param>
+    /// <param name="port">The port to listen on (0: a free one); a given port lets a test bring a stopped service back.</param>
+    public LocalHttpService(Func<string, string, (int Status, string Body)>? handler = null, int port = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _handler = handler ?? ((method, target) => (200, $"hello {method} {target}"));
         _listener.Start();
         _loop = AcceptAsync();

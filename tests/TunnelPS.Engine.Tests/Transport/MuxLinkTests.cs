@@ -243,6 +243,96 @@ public sealed class MuxLinkTests
         }
     }
 
+    [Fact]
+    public async Task Answers_to_one_batch_of_frames_leave_in_one_write()
+    {
+        // Eight streams open and get 1 KiB each in one read; each handler answers as soon as its bytes are published,
+        // on the link's read loop. The eight answers must leave together, not as eight writes.
+        const int streams = 8;
+        var payloads = Enumerable.Range(0, streams).Select(_ => RandomNumberGenerator.GetBytes(1024)).ToArray();
+        using var batch = new MemoryStream();
+        for (var i = 1; i <= streams; i++)
+        {
+            batch.Write(Frame(1, (uint)i, [1, 0, (byte)'u', 1, 0, (byte)'a']));
+        }
+        for (var i = 1; i <= streams; i++)
+        {
+            batch.Write(Frame(2, (uint)i, payloads[i - 1]));
+        }
+        var (a, b) = await SocketPairAsync();
+        var transport = new BatchReadStream(b, (int)batch.Length);
+        await using var link = new MuxLink(transport, MuxLink.DefaultWindow, async (stream, _, _) =>
+        {
+            var request = new byte[1024];
+            await stream.ReadExactlyAsync(request);
+            await stream.WriteAsync(request);
+        });
+        link.Start();
+        await using (a)
+        {
+            using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+            await a.WriteAsync(batch.ToArray(), deadline.Token);
+            var header = new byte[MuxFrame.HeaderLength];
+            for (var k = 0; k < streams; k++)
+            {
+                await a.ReadExactlyAsync(header, deadline.Token);
+                var (type, length, id) = MuxFrame.ReadHeader(header);
+                Assert.Equal(MuxFrameType.Data, type);
+                var echoed = new byte[length];
+                await a.ReadExactlyAsync(echoed, deadline.Token);
+                Assert.Equal(payloads[id - 1], echoed);
+            }
+            Assert.Equal(1, transport.Writes);
+        }
+    }
+
+    /// <summary>The first read waits for the whole first batch of the peer's bytes; writes are counted.</summary>
+    private sealed class BatchReadStream(Stream inner, int firstBatch) : Stream
+    {
+        private int _writes;
+        private bool _first = true;
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_first && buffer.Length >= firstBatch)
+            {
+                _first = false;
+                return await inner.ReadAtLeastAsync(buffer, firstBatch, throwOnEndOfStream: false, cancellationToken);
+            }
+            return await inner.ReadAsync(buffer, cancellationToken);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _writes);
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
     private static byte[] Frame(byte type, uint stream, byte[] payload)
     {
         var frame = new byte[MuxFrame.HeaderLength + payload.Length];

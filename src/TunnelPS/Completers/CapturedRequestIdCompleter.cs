@@ -1,0 +1,56 @@
+using System.Collections;
+using System.Globalization;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using TunnelPS.Engine.Inspection;
+using TunnelPS.Session;
+
+namespace TunnelPS.Completers;
+
+/// <summary>
+/// Completes Invoke-TunnelReplay -Id with the ids of the captured requests (of the -Tunnel tunnels when that is
+/// typed, else of every tunnel and the imported requests), newest first, each with its method and path as tooltip.
+/// </summary>
+public sealed class CapturedRequestIdCompleter : IArgumentCompleter
+{
+    /// <summary>Ids that start with <paramref name="wordToComplete"/>, newest first.</summary>
+    public IEnumerable<CompletionResult> CompleteArgument(
+        string commandName,
+        string parameterName,
+        string wordToComplete,
+        CommandAst commandAst,
+        IDictionary fakeBoundParameters)
+    {
+        try
+        {
+            return Complete(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "Tunnel"));
+        }
+#pragma warning disable CA1031 // A completer must never throw at the user.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return [];
+        }
+    }
+
+    // Separate method so that the engine types are only needed once completion actually runs.
+    private static List<CompletionResult> Complete(string wordToComplete, string[]? tunnels)
+    {
+        WildcardPattern pattern = CompletionValue.Prefix(wordToComplete);
+        var stores = CaptureRegistry.Match(tunnels).Select(s => s.Store).ToList();
+        if (tunnels is null)
+        {
+            stores.Add(CaptureRegistry.Imported);
+        }
+
+        return stores
+            .SelectMany(s => s.Snapshot())
+            .OrderByDescending(e => e.Id)
+            .Select(e => (Exchange: e, Id: e.Id.ToString(CultureInfo.InvariantCulture)))
+            .Where(e => pattern.IsMatch(e.Id))
+            .Select(e => CompletionValue.Result(e.Id, Describe(e.Exchange), $"{e.Id} {e.Exchange.Method} {e.Exchange.Target}"))
+            .ToList();
+    }
+
+    private static string Describe(CapturedExchange exchange) => $"{exchange.Method} {exchange.Target}";
+}

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Sockets;
+using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Tests.Support;
+
+namespace TunnelPS.Engine.Tests.Client;
+
+/// <summary>
+/// A local service that does not answer shows: the client's 502 is captured with the request and an Error, the URLs of
+/// the tunnel become Degraded (with Error and LastError) and Online again once the service answers.
+/// </summary>
+public sealed class LocalServiceFailureTests
+{
+    [Fact]
+    public async Task A_refused_request_is_captured_as_502_with_an_Error_and_the_tunnel_is_Degraded_until_the_service_answers()
+    {
+        var port = FreePort();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(port, "flaky", "flaky", "http", "https");
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoints = await client.StartAsync();
+        Assert.Equal(2, endpoints.Count);
+        var http = endpoints.Single(e => e.Protocol == "http");
+        var store = client.CaptureFor(definition)!;
+        var changes = new List<TunnelStatus>();
+        http.StatusChanged += (_, _) => { lock (changes) { changes.Add(http.Status); } };
+        using var visitor = TunnelHarness.Visitor();
+
+        for (var i = 1; i <= 3; i++)
+        {
+            var refused = await visitor.GetAsync($"{http.PublicUrl}/orders?page={i}");
+            Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+        }
+        await TunnelHarness.WaitUntilAsync(() => store.Count == 3, "the three refused requests are captured");
+
+        var captured = store.Snapshot();
+        Assert.Equal(["/orders?page=1", "/orders?page=2", "/orders?page=3"], captured.Select(e => e.Target).ToArray());
+        Assert.All(captured, e =>
+        {
+            Assert.Equal("GET", e.Method);
+            Assert.Equal(502, e.Status);
+            Assert.Equal("Bad Gateway", e.Reason);
+            Assert.Equal($"The client answered 502 itself: the local service 127.0.0.1:{port} could not be reached (Connection refused).", e.Error);
+            Assert.Contains($"127.0.0.1:{port}", System.Text.Encoding.UTF8.GetString(e.ResponseBody.Span), StringComparison.Ordinal);
+        });
+        Assert.All(endpoints, e =>
+        {
+            Assert.Equal(TunnelStatus.Degraded, e.Status);
+            Assert.Equal("Connection refused", e.Error);
+            Assert.Equal("Connection refused", e.LastError);
+            Assert.NotNull(e.LastErrorTime);
+        });
+
+        await using (var local = new LocalHttpService(port: port))
+        {
+            var answered = await visitor.GetStringAsync(http.PublicUrl + "/orders");
+            Assert.Equal("hello GET /orders", answered);
+            Assert.All(endpoints, e =>
+            {
+                Assert.Equal(TunnelStatus.Online, e.Status);
+                Assert.Null(e.Error);
+                Assert.Equal("Connection refused", e.LastError);
+            });
+        }
+
+        lock (changes)
+        {
+            // Three failed requests made one change to Degraded, and one answer one change back.
+            Assert.Equal([TunnelStatus.Degraded, TunnelStatus.Online], changes);
+        }
+    }
+
+    [Fact]
+    public async Task A_refused_POST_is_captured_with_its_method_and_target_even_with_a_body_that_is_never_read()
+    {
+        var port = FreePort();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(port, "postdown", "postdown");
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        var store = client.CaptureFor(definition)!;
+        using var visitor = TunnelHarness.Visitor();
+        using var body = new StringContent("{\"event\":\"push\"}", System.Text.Encoding.UTF8, "application/json");
+
+        var refused = await visitor.PostAsync(endpoint.PublicUrl + "/webhook", body);
+
+        Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+        await TunnelHarness.WaitUntilAsync(() => store.Count == 1, "the refused POST is captured");
+        var exchange = Assert.Single(store.Snapshot());
+        Assert.Equal("POST", exchange.Method);
+        Assert.Equal("/webhook", exchange.Target);
+        Assert.Equal(502, exchange.Status);
+        Assert.StartsWith("The client answered 502 itself", exchange.Error, StringComparison.Ordinal);
+        Assert.Equal(TunnelStatus.Degraded, endpoint.Status);
+    }
+
+    [Fact]
+    public async Task A_tunnel_without_capture_still_becomes_Degraded_and_Online_again()
+    {
+        var port = FreePort();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(port, "nocap", "nocap") with { Capture = new CaptureOptions { Enabled = false } };
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        using var visitor = TunnelHarness.Visitor();
+
+        Assert.Equal(HttpStatusCode.BadGateway, (await visitor.GetAsync(endpoint.PublicUrl + "/")).StatusCode);
+        Assert.Equal(TunnelStatus.Degraded, endpoint.Status);
+        Assert.Null(client.CaptureFor(definition));
+
+        await using var local = new LocalHttpService(port: port);
+        Assert.Equal("hello GET /", await visitor.GetStringAsync(endpoint.PublicUrl + "/"));
+        Assert.Equal(TunnelStatus.Online, endpoint.Status);
+    }
+
+    [Fact]
+    public async Task A_local_service_that_does_not_accept_in_time_is_answered_with_504_and_captured()
+    {
+        // A listener that never accepts, its accept queue filled: the kernel drops further SYNs, so a dial hangs.
+        using var stuck = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        stuck.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        stuck.Listen(1);
+        var port = ((IPEndPoint)stuck.LocalEndPoint!).Port;
+        var fillers = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+                fillers.Add(filler);
+                try
+                {
+                    filler.Connect(IPAddress.Loopback, port);
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+                {
+                }
+            }
+            await using var server = await TunnelHarness.StartServerAsync();
+            var definition = TunnelHarness.Http(port, "stuck", "stuck");
+            var options = TunnelHarness.ClientOptions(server, definition) with { LocalConnectTimeout = TimeSpan.FromMilliseconds(300) };
+            await using var client = new TunnelClient(options);
+            var endpoint = Assert.Single(await client.StartAsync());
+            var store = client.CaptureFor(definition)!;
+            using var visitor = TunnelHarness.Visitor();
+
+            var response = await visitor.GetAsync(endpoint.PublicUrl + "/slow");
+
+            Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            Assert.Contains($"127.0.0.1:{port} did not accept", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            await TunnelHarness.WaitUntilAsync(() => store.Count == 1, "the timed-out request is captured");
+            var exchange = Assert.Single(store.Snapshot());
+            Assert.Equal((504, "/slow"), (exchange.Status, exchange.Target));
+            Assert.Equal($"The client answered 504 itself: the local service 127.0.0.1:{port} did not accept the connection in time (the connection timed out).", exchange.Error);
+            Assert.Equal(TunnelStatus.Degraded, endpoint.Status);
+            Assert.Equal("the connection timed out", endpoint.Error);
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
