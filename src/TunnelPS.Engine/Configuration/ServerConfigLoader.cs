@@ -45,6 +45,23 @@ public static class ServerConfigLoader
         return new Reader(sourceName, baseDirectory).Read(root);
     }
 
+    /// <summary>A TCP port range written first-last (both 1-65535, first not above last), as -TcpPortRange and tcp_port_range take it.</summary>
+    public static bool TryParsePortRange(string text, out (int First, int Last) range)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var last)
+            && first is >= 1 and <= 65535 && last is >= 1 and <= 65535 && first <= last)
+        {
+            range = (first, last);
+            return true;
+        }
+        range = default;
+        return false;
+    }
+
     /// <summary>A duration: seconds as a number (<c>30</c>, <c>2.5</c>) or with a unit (<c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>1h</c>).</summary>
     internal static bool TryParseDuration(string text, out TimeSpan value)
     {
@@ -278,13 +295,9 @@ public static class ServerConfigLoader
             {
                 return null;
             }
-            var parts = text.Split('-', StringSplitOptions.TrimEntries);
-            if (parts.Length == 2
-                && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
-                && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var last)
-                && first is >= 1 and <= 65535 && last is >= 1 and <= 65535 && first <= last)
+            if (TryParsePortRange(text, out var range))
             {
-                return (first, last);
+                return range;
             }
             throw Fail(value, $"'tcp_port_range' is '{text}', not a port range", "Give two ports from 1 to 65535 as first-last, e.g. 10000-10999.");
         }

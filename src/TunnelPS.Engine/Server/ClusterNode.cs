@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -28,9 +27,6 @@ internal sealed class ClusterNode : IAsyncDisposable
     private volatile bool _storeDown;
     private volatile bool _abandoned;
     private volatile bool _reservationsStale = true;
-    private const int MaxCachedRoutes = 10_000;
-    private readonly ConcurrentDictionary<string, (string Node, string Run, string Address, long Stored)> _routes = new(StringComparer.OrdinalIgnoreCase);
-    private long _routeLookups;
     private readonly TaskCompletionSource _reservationsPublished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
@@ -44,93 +40,14 @@ internal sealed class ClusterNode : IAsyncDisposable
         Address = options.NodeAddress ?? server.ServerAddress;
         _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
         Links = new NodeLinks(server, this, options.Secret, logger);
+        Router = new ClusterRouter(this, server.Options.TimeProvider);
     }
 
     /// <summary>The links to the other nodes (visitor forwarding).</summary>
     public NodeLinks Links { get; }
 
-    /// <summary>
-    /// Where a visitor for <paramref name="host"/>, which this node does not serve, must go: to the node that serves
-    /// it (over the link to it), a 503 while its client is away, a 404 when no node holds it.
-    /// </summary>
-    public async Task<NodeRoute> RouteAsync(string host, bool fresh, CancellationToken cancellationToken)
-    {
-        var time = _server.Options.TimeProvider;
-        if (!fresh && _routes.TryGetValue(host, out var cached) && time.GetElapsedTime(cached.Stored) < Options.RouteCacheTime)
-        {
-            try
-            {
-                var known = await Links.GetAsync(cached.Node, cached.Run, cached.Address).WaitAsync(cancellationToken).ConfigureAwait(false);
-                return new NodeRoute(NodeRouteKind.Remote, known, cached.Node, Cached: true);
-            }
-            catch (IOException)
-            {
-                ForgetRoute(host);
-            }
-        }
-        Interlocked.Increment(ref _routeLookups);
-        ClusterLeaseHolder? holder;
-        try
-        {
-            holder = await Store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ClusterStoreException ex)
-        {
-            return new NodeRoute(NodeRouteKind.Unavailable, Problem: ex.Message);
-        }
-        if (holder is null)
-        {
-            ForgetRoute(host);
-            return new NodeRoute(NodeRouteKind.None);
-        }
-        if (!holder.Live || !holder.NodeAlive || holder.Node == Name || AddressOf(holder.NodeDescription) is not { } address)
-        {
-            ForgetRoute(host);
-            // Reserved, or held by a node that stopped (its client is on its way elsewhere), or by this node's
-            // previous run: the client is away.
-            return new NodeRoute(NodeRouteKind.Reserved, Node: holder.Node);
-        }
-        try
-        {
-            var link = await Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (Options.RouteCacheTime > TimeSpan.Zero)
-            {
-                if (_routes.Count >= MaxCachedRoutes)
-                {
-                    _routes.Clear();
-                }
-                _routes[host] = (holder.Node, holder.Run, address, time.GetTimestamp());
-            }
-            return new NodeRoute(NodeRouteKind.Remote, link, holder.Node);
-        }
-        catch (IOException ex)
-        {
-            return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: ex.Message);
-        }
-    }
-
-    /// <summary>Forgets where <paramref name="host"/> was served (its node said it no longer serves it, or cannot be reached).</summary>
-    public void ForgetRoute(string host) => _routes.TryRemove(host, out _);
-
-    /// <summary>How many times this node asked the cluster store where a name lives (tests count them).</summary>
-    internal long RouteLookups => Interlocked.Read(ref _routeLookups);
-
-    private static string? AddressOf(string? description)
-    {
-        if (description is null)
-        {
-            return null;
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(description);
-            return doc.RootElement.TryGetProperty("address", out var address) ? address.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    /// <summary>Where visitors for names this node does not serve go (the route cache in front of the store).</summary>
+    public ClusterRouter Router { get; }
 
     public ClusterOptions Options { get; }
     public string Name { get; }

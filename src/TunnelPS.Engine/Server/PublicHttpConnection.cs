@@ -345,7 +345,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// </summary>
     private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
     {
-        var route = await cluster.RouteAsync(host, fresh: false, token).ConfigureAwait(false);
+        var route = await cluster.Router.RouteAsync(host, fresh: false, token).ConfigureAwait(false);
         while (true)
         {
             switch (route.Kind)
@@ -375,13 +375,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
             // The node did not take it (the route was stale, or its link is gone): forget the route and ask the cluster
             // store once; a route that came from the store just now is not asked again.
-            cluster.ForgetRoute(host);
+            cluster.Router.Forget(host);
             if (!route.Cached)
             {
                 await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
                 return;
             }
-            route = await cluster.RouteAsync(host, fresh: true, token).ConfigureAwait(false);
+            route = await cluster.Router.RouteAsync(host, fresh: true, token).ConfigureAwait(false);
         }
     }
 

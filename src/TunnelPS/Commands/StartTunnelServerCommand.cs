@@ -8,6 +8,7 @@ using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
@@ -358,13 +359,9 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 
     private (int First, int Last) ParsePortRange(string text)
     {
-        string[] parts = text.Split('-', StringSplitOptions.TrimEntries);
-        if (parts.Length == 2
-            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int first)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int last)
-            && first is >= 1 and <= 65535 && last is >= 1 and <= 65535 && first <= last)
+        if (ServerConfigLoader.TryParsePortRange(text, out var range))
         {
-            return (first, last);
+            return range;
         }
 
         var error = new ArgumentException(

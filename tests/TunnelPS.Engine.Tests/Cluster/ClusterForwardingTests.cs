@@ -41,7 +41,7 @@ public sealed class ClusterForwardingTests
             Assert.Equal($"hello GET /warm-{i}", await http.GetStringAsync(Through(b, url) + $"/warm-{i}"));
         }
         // Five new visitor connections through b, one lookup in Redis.
-        Assert.Equal(1, b.Cluster!.RouteLookups);
+        Assert.Equal(1, b.Cluster!.Router.Lookups);
 
         // The client stops and its token opens the name on node c: b's remembered route is stale, a says so, and b
         // finds the name on c.
@@ -49,9 +49,9 @@ public sealed class ClusterForwardingTests
         await using var moved = new TunnelClient(TunnelHarness.ClientOptions(c, TunnelHarness.Http(local.Port, "remembered")) with { AuthToken = TokenA });
         Assert.Equal(new Uri(url).Host, new Uri(Assert.Single(await moved.StartAsync()).PublicUrl).Host);
         Assert.Equal("hello GET /moved", await http.GetStringAsync(Through(b, url) + "/moved"));
-        Assert.Equal(2, b.Cluster.RouteLookups);
+        Assert.Equal(2, b.Cluster.Router.Lookups);
         Assert.Equal("hello GET /moved-again", await http.GetStringAsync(Through(b, url) + "/moved-again"));
-        Assert.Equal(2, b.Cluster.RouteLookups);
+        Assert.Equal(2, b.Cluster.Router.Lookups);
 
         // Once the name is gone, the stale route gives way to the store's answer: a 404.
         await moved.DisposeAsync();
