@@ -162,6 +162,24 @@ cluster:
         }
     }
 
+    It 'reads the cluster secret named by secret_name from SecretManagement' -Skip:$script:NoRedis {
+        $savedModulePath = $env:PSModulePath
+        try {
+            $env:PSModulePath = $script:TestModules + [IO.Path]::PathSeparator + $env:PSModulePath
+            Import-Module Microsoft.PowerShell.SecretManagement -Force
+            Reset-TestSecretStore
+            Set-Secret -Name FileClusterSecret -Secret $script:Secret
+            $config = Join-Path $TestDrive 'named-secret.yml'
+            Set-Content -LiteralPath $config -Value "port: 0`nhttp_port: 0`ncluster:`n  redis: $script:RedisAddress`n  secret_name: FileClusterSecret`n  node_name: file-secret-node"
+            $node = Start-TunnelServer -ConfigPath $config
+            $node.NodeName | Should -Be 'file-secret-node'
+        }
+        finally {
+            Remove-Module Microsoft.PowerShell.SecretManagement -Force -ErrorAction SilentlyContinue
+            $env:PSModulePath = $savedModulePath
+        }
+    }
+
     It 'lets a parameter on the command line win over the file' {
         $config = Join-Path $TestDrive 'ports.yml'
         Set-Content -LiteralPath $config -Value "domain: from-file.test`nport: 0`nhttp_port: 0"
