@@ -183,6 +183,8 @@ $DependencyFiles = @(
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'YamlDotNet.dll'
     'System.IO.Pipelines.dll'
+    'Spectre.Console.dll'
+    'Spectre.Console.Ansi.dll'
     # Loaded only by a server started with -Cluster (Cluster/RedisClusterStore.cs).
     'StackExchange.Redis.dll'
     'Pipelines.Sockets.Unofficial.dll'

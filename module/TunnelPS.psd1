@@ -30,6 +30,7 @@
         'Get-TunnelConfig'
         'Set-TunnelAuthToken'
         'Export-TunnelCertificate'
+        'Show-TunnelStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -41,6 +41,8 @@ Describe 'Engine load context' {
             $yaml = $engineContext.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('YamlDotNet'))
             $logging = $engineContext.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('Microsoft.Extensions.Logging.Abstractions'))
             $defaultYaml = try { [System.Reflection.Assembly]::Load([System.Reflection.AssemblyName]::new('YamlDotNet')).Location } catch { $null }
+            $spectre = $engineContext.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('Spectre.Console'))
+            $defaultSpectre = try { [System.Reflection.Assembly]::Load([System.Reflection.AssemblyName]::new('Spectre.Console')).Location } catch { $null }
             $module = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext([TunnelPS.Hosting.ModuleInitializer].Assembly)
             @{
                 EngineContext    = $engineContext.Name
@@ -50,6 +52,9 @@ Describe 'Engine load context' {
                 YamlLocation     = $yaml.Location
                 LoggingContext   = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($logging).Name
                 DefaultYaml      = $defaultYaml
+                SpectreContext   = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($spectre).Name
+                SpectreLocation  = $spectre.Location
+                DefaultSpectre   = $defaultSpectre
                 ModuleContext    = $module.Name
                 EngineCopies     = @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'TunnelPS.Engine' }).Count
             }
@@ -71,10 +76,13 @@ Describe 'Engine load context' {
         $probe.YamlContext | Should -Be 'TunnelPS.Engine'
         $probe.YamlLocation | Should -BeLike '*Dependencies*YamlDotNet.dll'
         $probe.LoggingContext | Should -Be 'TunnelPS.Engine'
+        $probe.SpectreContext | Should -Be 'TunnelPS.Engine'
+        $probe.SpectreLocation | Should -BeLike '*Dependencies*Spectre.Console.dll'
     }
 
     It 'answers only for TunnelPS.Engine in the default context' {
         $probe.DefaultYaml | Should -BeNullOrEmpty
+        $probe.DefaultSpectre | Should -BeNullOrEmpty
     }
 
     It 'stops answering once the module is removed' {

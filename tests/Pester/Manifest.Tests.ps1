@@ -15,7 +15,7 @@ BeforeAll {
     $designedCmdlets = @(
         'Start-TunnelServer', 'Stop-TunnelServer', 'Get-TunnelServer', 'Start-Tunnel', 'Stop-Tunnel', 'Get-Tunnel',
         'Get-TunnelRequest', 'Invoke-TunnelReplay', 'Wait-TunnelRequest', 'Clear-TunnelRequest',
-        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Export-TunnelCertificate'
+        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Export-TunnelCertificate', 'Show-TunnelStatus'
     )
 }
 
@@ -84,6 +84,8 @@ Describe 'TunnelPS module layout' {
             'Dependencies/Microsoft.Extensions.DependencyInjection.Abstractions.dll',
             'Dependencies/YamlDotNet.dll',
             'Dependencies/System.IO.Pipelines.dll',
+            'Dependencies/Spectre.Console.dll',
+            'Dependencies/Spectre.Console.Ansi.dll',
             'Dependencies/StackExchange.Redis.dll',
             'Dependencies/Pipelines.Sockets.Unofficial.dll'
         )

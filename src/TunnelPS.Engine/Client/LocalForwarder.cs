@@ -96,8 +96,8 @@ internal sealed class LocalForwarder
     }
 
     /// <summary>
-    /// Serves one visitor whose connection (<paramref name="proxy"/>) is ready: dials the local service and splices, or
-    /// answers an http visitor with a 502 page when the service does not answer. The caller closes <paramref name="proxy"/>.
+    /// Serves one visitor whose connection (<paramref name="proxy"/>) is ready: finds its tunnel and counts the
+    /// connection as open while it is served. The caller closes <paramref name="proxy"/>.
     /// </summary>
     private async Task ServeVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
     {
@@ -107,6 +107,23 @@ internal sealed class LocalForwarder
             return;
         }
         endpoint.CountConnection();
+        endpoint.ConnectionOpened();
+        try
+        {
+            await DialAndSpliceAsync(proxy, endpoint, url, clientAddress, connectionId, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            endpoint.ConnectionClosed();
+        }
+    }
+
+    /// <summary>
+    /// Dials the local service and splices, or answers an http visitor with a 502 page when the service does not
+    /// answer (recorded on the endpoint as a local failure).
+    /// </summary>
+    private async Task DialAndSpliceAsync(Stream proxy, TunnelEndpoint endpoint, string url, string clientAddress, long connectionId, CancellationToken token)
+    {
         Interlocked.Exchange(ref _lastStartedConnectionId, connectionId);
         var target = endpoint.Definition.Local;
         Stream local;
@@ -121,6 +138,7 @@ internal sealed class LocalForwarder
             TunnelMetrics.LocalConnectFailures.Add(1);
             ClientLog.LocalUnavailable(_logger, connectionId, target.ToString(), url, why);
             ReportLocalFailure(endpoint, why);
+            endpoint.RecordLocalFailure(new LocalFailure(_options.TimeProvider.GetUtcNow(), endpoint.Protocol == "tcp" ? 0 : timedOut ? 504 : 502, why, connectionId));
             if (endpoint.Protocol != "tcp")
             {
                 var page = timedOut ? ErrorPages.LocalServiceTimeout(target.ToString(), _options.LocalConnectTimeout) : ErrorPages.LocalServiceUnavailable(target.ToString(), why);

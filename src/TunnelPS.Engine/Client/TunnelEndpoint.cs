@@ -19,6 +19,9 @@ public enum TunnelStatus
 public sealed class TunnelEndpoint
 {
     private long _connectionCount;
+    private long _openConnectionCount;
+    private long _localFailureCount;
+    private LocalFailure? _lastLocalFailure;
     private int _status = (int)TunnelStatus.Connecting;
     private FailureNote? _lastError;
 
@@ -42,6 +45,15 @@ public sealed class TunnelEndpoint
     public string LocalAddress => Definition.Local.ToString();
     public DateTimeOffset StartTime { get; }
     public long ConnectionCount => Interlocked.Read(ref _connectionCount);
+
+    /// <summary>Visitor connections being served now.</summary>
+    public long OpenConnectionCount => Interlocked.Read(ref _openConnectionCount);
+
+    /// <summary>Visitors the client answered itself because the local service did not answer (a 502 page for http).</summary>
+    public long LocalFailureCount => Interlocked.Read(ref _localFailureCount);
+
+    /// <summary>The newest of <see cref="LocalFailureCount"/>: when, and why the local service did not answer.</summary>
+    public LocalFailure? LastLocalFailure => Volatile.Read(ref _lastLocalFailure);
     public TunnelStatus Status => (TunnelStatus)Volatile.Read(ref _status);
 
     /// <summary>Why the tunnel failed, is reconnecting or is degraded; null while it is online.</summary>
@@ -55,7 +67,29 @@ public sealed class TunnelEndpoint
 
     public event EventHandler? StatusChanged;
 
+    /// <summary>Raised (on an engine thread) each time the local service did not answer a visitor.</summary>
+    public event EventHandler<LocalFailure>? LocalFailed;
+
     internal void CountConnection() => Interlocked.Increment(ref _connectionCount);
+
+    internal void ConnectionOpened() => Interlocked.Increment(ref _openConnectionCount);
+
+    internal void ConnectionClosed() => Interlocked.Decrement(ref _openConnectionCount);
+
+    internal void RecordLocalFailure(LocalFailure failure)
+    {
+        Volatile.Write(ref _lastLocalFailure, failure);
+        Interlocked.Increment(ref _localFailureCount);
+        try
+        {
+            LocalFailed?.Invoke(this, failure);
+        }
+#pragma warning disable CA1031 // A subscriber's failure must not reach the forwarder.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
 
     internal void SetStatus(TunnelStatus status, string? error = null)
     {

@@ -6,6 +6,7 @@ using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
+using TunnelPS.Display;
 using TunnelPS.Errors;
 using TunnelPS.Session;
 
@@ -144,6 +145,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
+    /// <summary>
+    /// Show the tunnels' live status (a screen refreshed in place, or plain lines when the host is not an interactive
+    /// console) until Ctrl+C, which stops them; the Tunnel objects are written only if they end on their own.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
+
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
     {
@@ -268,6 +276,44 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         InspectorHost.End(inspector, client);
         IReadOnlyList<Tunnel> tunnels = SessionRegistry.AddClient(client, endpoints, options.Server.ToString(), log, names);
         TunnelStatusEvents.Watch(tunnels, Events);
+        if (Wait)
+        {
+            WaitWithStatus(tunnels, log);
+            return;
+        }
+
+        WriteObject(tunnels, enumerateCollection: true);
+    }
+
+    /// <summary>
+    /// -Wait: shows the live status until Ctrl+C (which stops the tunnels before the prompt returns) or until the
+    /// tunnels end on their own; then writes them, with an error for each one that failed.
+    /// </summary>
+    private void WaitWithStatus(IReadOnlyList<Tunnel> tunnels, EngineLogRoute log)
+    {
+        bool screen = TunnelStatusDisplay.CanDrawScreen(Host);
+        if (!screen)
+        {
+            // Plain lines: the client's warnings (a lost server, ...) go to the warning stream between them. On the
+            // screen they would tear the frame; the screen shows the status and error instead.
+            log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        }
+
+        try
+        {
+            RunAndDrain(TunnelStatusDisplay.CreateWork(this, Bridge, tunnels, stopOnCancel: true, "(Ctrl+C to stop the tunnels)"));
+        }
+        finally
+        {
+            log.Detach(Bridge);
+        }
+
+        foreach (Tunnel tunnel in tunnels.Where(t => t.Status == TunnelStatus.Failed))
+        {
+            var reason = new InvalidOperationException($"The tunnel '{tunnel.Name}' ({tunnel.PublicUrl}) failed: {tunnel.Error}");
+            WriteError(new ErrorRecord(reason, ErrorIds.TunnelFailed, ErrorCategory.ConnectionError, tunnel));
+        }
+
         WriteObject(tunnels, enumerateCollection: true);
     }
 

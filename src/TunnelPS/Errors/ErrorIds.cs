@@ -37,6 +37,9 @@ internal static class ErrorIds
     /// <summary>No tunnel in this session matches the given name or object.</summary>
     internal const string TunnelNotFound = nameof(TunnelNotFound);
 
+    /// <summary>A tunnel that Start-Tunnel -Wait was showing failed (the client does not retry).</summary>
+    internal const string TunnelFailed = nameof(TunnelFailed);
+
     /// <summary>Stopping a server or tunnel failed.</summary>
     internal const string StopFailed = nameof(StopFailed);
 

@@ -29,6 +29,9 @@ public sealed partial class FolderDependencyTests
     [InlineData("Configuration", "Inspector")]
     [InlineData("Http", "Server")]
     [InlineData("Http", "Client")]
+    [InlineData("Client", "Display")]
+    [InlineData("Inspection", "Display")]
+    [InlineData("Server", "Display")]
     public void A_lower_folder_does_not_reach_up(string from, string to)
     {
         var edges = Edges();
