@@ -34,6 +34,9 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private const int BatchSize = 64 * 1024;
 
+    /// <summary>A frame at least this long is written from its own buffer instead of being copied into the batch.</summary>
+    private const int DirectWriteMinimum = 8 * 1024;
+
     private readonly Stream _transport;
     private readonly Func<MuxStream, string, string, Task>? _onOpen;
     private readonly Action<Task>? _track;
@@ -228,10 +231,20 @@ internal sealed class MuxLink : IAsyncDisposable
             while (true)
             {
                 var used = 0;
+                byte[]? whole = null;
                 TaskCompletionSource? room = null;
                 lock (_queueGate)
                 {
-                    while (_queue.TryPeek(out var next) && used + next.Length <= _batch.Length)
+                    if (_queue.TryPeek(out var first) && first.Length >= DirectWriteMinimum)
+                    {
+                        // A large frame (a bulk transfer's) goes out from its own buffer: one copy fewer per byte,
+                        // and still one TLS record per frame as through the batch.
+                        _queue.Dequeue();
+                        whole = first.Buffer;
+                        used = first.Length;
+                        _queuedBytes -= first.Length;
+                    }
+                    while (whole is null && _queue.TryPeek(out var next) && used + next.Length <= _batch.Length)
                     {
                         _queue.Dequeue();
                         next.Buffer.AsSpan(0, next.Length).CopyTo(_batch.AsSpan(used));
@@ -254,7 +267,19 @@ internal sealed class MuxLink : IAsyncDisposable
                 {
                     return;
                 }
-                await _transport.WriteAsync(_batch.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+                if (whole is null)
+                {
+                    await _transport.WriteAsync(_batch.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+                    continue;
+                }
+                try
+                {
+                    await _transport.WriteAsync(whole.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(whole);
+                }
             }
         }
 #pragma warning disable CA1031 // A failed write ends the link; the reason goes to Completion, never to the writer that happened to drain.
