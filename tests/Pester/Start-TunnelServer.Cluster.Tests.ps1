@@ -123,6 +123,85 @@ Describe 'Start-TunnelServer -Cluster' {
     }
 }
 
+Describe 'Start-TunnelServer -ConfigPath' {
+    AfterEach {
+        Get-Tunnel | Stop-Tunnel
+        Get-TunnelServer | Stop-TunnelServer
+    }
+
+    It 'starts a cluster node from the file, with its token file beside it' -Skip:$script:NoRedis {
+        $token = 'token-of-the-config-file-node'
+        Set-Content -LiteralPath (Join-Path $TestDrive 'tokens.yml') -Value "tokens:`n  - token: $token`n    subdomains: [from-file]"
+        $config = Join-Path $TestDrive 'node-a.yml'
+        Set-Content -LiteralPath $config -Value @"
+port: 0
+http_port: 0
+auth_token_file: tokens.yml
+limits:
+  max_tunnels_per_session: 3
+cluster:
+  redis: [$script:RedisAddress]
+  secret: $script:Secret
+  node_name: file-node-a
+"@
+        $a = Start-TunnelServer -ConfigPath $config
+        $b = Start-TunnelServer -ConfigPath $config -NodeName 'file-node-b' -NodeAddress 'file-node-b.example:443'
+        $a.NodeName | Should -Be 'file-node-a'
+        $b.NodeName | Should -Be 'file-node-b'
+        Wait-Until { @(Get-TunnelServer -Port $a.Port -ClusterNode).Count -eq 2 } -Because 'both nodes announced themselves'
+        (@(Get-TunnelServer -Port $a.Port -ClusterNode) | Where-Object Name -EQ 'file-node-b').Address | Should -Be 'file-node-b.example:443'
+
+        $site = Start-TestHttpSite -Body 'node from a file'
+        try {
+            $tunnel = @(Start-Tunnel -Http $site.Url -Subdomain 'from-file' -AuthToken $token -ServerAddress "localhost:$($a.Port)" -ServerCertificateThumbprint $a.CertificateThumbprint -Name 'file-web')[0]
+            $tunnel.PublicUrl | Should -BeLike 'http://from-file.localhost:*'
+            (Invoke-TestRequest -Uri "http://from-file.localhost:$($b.HttpPort)/").Body | Should -Be 'node from a file'
+        }
+        finally {
+            $site.Stop()
+        }
+    }
+
+    It 'reads the cluster secret named by secret_name from SecretManagement' -Skip:$script:NoRedis {
+        $savedModulePath = $env:PSModulePath
+        try {
+            $env:PSModulePath = $script:TestModules + [IO.Path]::PathSeparator + $env:PSModulePath
+            Import-Module Microsoft.PowerShell.SecretManagement -Force
+            Reset-TestSecretStore
+            Set-Secret -Name FileClusterSecret -Secret $script:Secret
+            $config = Join-Path $TestDrive 'named-secret.yml'
+            Set-Content -LiteralPath $config -Value "port: 0`nhttp_port: 0`ncluster:`n  redis: $script:RedisAddress`n  secret_name: FileClusterSecret`n  node_name: file-secret-node"
+            $node = Start-TunnelServer -ConfigPath $config
+            $node.NodeName | Should -Be 'file-secret-node'
+        }
+        finally {
+            Remove-Module Microsoft.PowerShell.SecretManagement -Force -ErrorAction SilentlyContinue
+            $env:PSModulePath = $savedModulePath
+        }
+    }
+
+    It 'lets a parameter on the command line win over the file' {
+        $config = Join-Path $TestDrive 'ports.yml'
+        Set-Content -LiteralPath $config -Value "domain: from-file.test`nport: 0`nhttp_port: 0"
+        $server = Start-TunnelServer -ConfigPath $config -Domain 'from-command.test'
+        $server.Domain | Should -Be 'from-command.test'
+        $server.Port | Should -BeGreaterThan 0
+    }
+
+    It 'reports a bad value with ConfigurationInvalid at its line and column' {
+        $config = Join-Path $TestDrive 'bad.yml'
+        Set-Content -LiteralPath $config -Value "port: 0`ncluster:`n  redis: http://127.0.0.1:6379`n  secret: cluster-secret-for-pester-01"
+        { Start-TunnelServer -ConfigPath $config } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage "*bad.yml:3:10: -Cluster 'http://127.0.0.1:6379' is not a Redis address*"
+        Set-Content -LiteralPath $config -Value "port: 0`nlimits:`n  max_sessions: none"
+        { Start-TunnelServer -ConfigPath $config } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage "*bad.yml:3:17: 'max_sessions' is 'none'*"
+        { Start-TunnelServer -ConfigPath (Join-Path $TestDrive 'missing.yml') } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage '*server config file*does not exist*'
+        @(Get-TunnelServer).Count | Should -Be 0
+    }
+}
+
 Describe 'A server without -Cluster' {
     It 'never loads the Redis client' {
         $result = Invoke-FreshPwsh -Script @"

@@ -20,4 +20,13 @@ internal enum ClusterClaimResult
 
     /// <summary>The tenant already holds as many TCP ports across the cluster as it may.</summary>
     LimitReached,
+
+    /// <summary>A live node's token file reserves the name or port for another tenant.</summary>
+    Reserved,
+
+    /// <summary>A live node's token file reserves a parent of the name (the conflict) for another tenant.</summary>
+    ReservedParent,
+
+    /// <summary>A live node's token file reserves names under the name for another tenant.</summary>
+    ReservedChild,
 }

@@ -35,6 +35,13 @@ public sealed record ClusterOptions
     /// </summary>
     public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>
+    /// How long a node that forwards visitors remembers which node serves a name, so that a new visitor connection
+    /// costs no Redis lookup; the owner confirms every forwarded connection, and a stale route is looked up again.
+    /// Zero asks Redis for every new connection.
+    /// </summary>
+    public TimeSpan RouteCacheTime { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a Redis operation may take before it counts as failed.</summary>
     public TimeSpan StoreTimeout { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -41,9 +41,17 @@ internal interface IClusterStore : IAsyncDisposable
     /// <summary>
     /// Announces the node alive for <paramref name="nodeTtl"/> with its description, and renews its live leases for
     /// <paramref name="leaseTtl"/>. Returns the leases the node no longer holds, and the run another process announced
-    /// under the same node name (null when none did).
+    /// under the same node name (null when none did); Fresh is true when the store did not know this run of the node
+    /// (its first heartbeat, or the store forgot it or it lapsed), so what the node published must be written again.
     /// </summary>
-    Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken);
+    Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Announces the names and ports this node's token file reserves (pairs of "resv:host:&lt;name&gt;",
+    /// "resvunder:&lt;parent&gt;" or "resv:tcp:&lt;port&gt;" and the tenant's hash), replacing what it announced before.
+    /// They hold while this run of the node is alive; returns how many were written.
+    /// </summary>
+    Task<int> PublishReservationsAsync(string node, string run, IReadOnlyCollection<(string Key, string Tenant)> reservations, CancellationToken cancellationToken);
 
     /// <summary>Removes the node's presence (a clean stop).</summary>
     Task LeaveAsync(string node, string run, CancellationToken cancellationToken);

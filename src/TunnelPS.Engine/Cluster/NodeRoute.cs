@@ -18,5 +18,5 @@ internal enum NodeRouteKind
     Unavailable,
 }
 
-/// <summary>The answer of Server.ClusterNode.RouteAsync.</summary>
-internal readonly record struct NodeRoute(NodeRouteKind Kind, MuxLink? Link = null, string? Node = null, string? Problem = null);
+/// <summary>The answer of Server.ClusterNode.RouteAsync; <paramref name="Cached"/> when it came from the node's route cache, not the store.</summary>
+internal readonly record struct NodeRoute(NodeRouteKind Kind, MuxLink? Link = null, string? Node = null, string? Problem = null, bool Cached = false);

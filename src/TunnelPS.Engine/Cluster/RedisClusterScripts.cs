@@ -24,16 +24,38 @@ internal static class RedisClusterScripts
         end
         """;
 
+    // True when a reservation hash (fields "node|tenant", values the node's run) holds the name for another tenant than
+    // the first argument on a node alive now; fields of nodes that are gone (or of an earlier run) are removed.
+    public const string ReservedFunction = """
+        local function reservedFor(key, tenant, prefix)
+          local all = redis.call('HGETALL', key)
+          local found = false
+          for i = 1, #all, 2 do
+            local sep = string.find(all[i], '|', 1, true)
+            local node, t = string.sub(all[i], 1, sep - 1), string.sub(all[i], sep + 1)
+            if redis.call('GET', prefix .. 'node:' .. node) == all[i + 1] then
+              if t ~= tenant then found = true end
+            else
+              redis.call('HDEL', key, all[i])
+            end
+          end
+          return found
+        end
+        """;
+
     // KEYS[1] the lease; for a host, KEYS[2] the set of names under it, KEYS[3..2+n] the parents' leases and
     // KEYS[3+n..2+2n] the parents' sets; for a tcp port, KEYS[2] the set of the tenant's ports. ARGV: tenant, session,
     // node, run, ttl ms, prefix, member ("tenant|host", or the port), n, the session the client had before this login
-    // ("" for none: a reconnecting client proves it held the lease with that secret id), and the most tcp ports the
-    // tenant may hold across the cluster (-1 for a host).
-    public const string ClaimScript = SplitFunction + """
+    // ("" for none: a reconnecting client proves it held the lease with that secret id), the most tcp ports the
+    // tenant may hold across the cluster (-1 for a host), the lease's name ("host:<name>" or "tcp:<port>") and the
+    // n parents' names. A name or port a live node's token file reserves for another tenant (the name, a parent of
+    // it, or a name under it) is refused.
+    public const string ClaimScript = SplitFunction + "\n" + ReservedFunction + """
 
         local tenant, session = ARGV[1], ARGV[2]
         local n = tonumber(ARGV[8])
         local maxPorts = tonumber(ARGV[10])
+        local prefix = ARGV[6]
         local held = redis.call('GET', KEYS[1])
         if held then
           local h = split(held)
@@ -41,6 +63,13 @@ internal static class RedisClusterScripts
           if h[5] == 'live' and h[2] ~= session and h[2] ~= ARGV[9] and redis.call('GET', ARGV[6] .. 'node:' .. h[3]) == h[4] then
             return 'session'
           end
+        end
+        if reservedFor(prefix .. 'resv:' .. ARGV[11], tenant, prefix) then return 'reserved' end
+        if maxPorts < 0 then
+          for i = 1, n do
+            if reservedFor(prefix .. 'resv:host:' .. ARGV[11 + i], tenant, prefix) then return 'rparent:' .. i end
+          end
+          if reservedFor(prefix .. 'resvunder:' .. string.sub(ARGV[11], 6), tenant, prefix) then return 'rchild' end
         end
         for i = 3, 2 + n do
           local p = redis.call('GET', KEYS[i])
@@ -167,5 +196,28 @@ internal static class RedisClusterScripts
           redis.call('SREM', KEYS[3], ARGV[2])
         end
         return 1
+        """;
+
+    // KEYS[1] the set of what the node published. ARGV: prefix, node, run, then pairs of (reservation key without the
+    // prefix, tenant). Entries the node published before and no longer announces are removed; the others are written
+    // with this run, so they hold while the node's heartbeat says this run is alive.
+    public const string PublishReservationsScript = """
+        local prefix, node, run = ARGV[1], ARGV[2], ARGV[3]
+        local wanted = {}
+        for i = 4, #ARGV, 2 do
+          wanted[ARGV[i] .. '\t' .. ARGV[i + 1]] = true
+        end
+        for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          if not wanted[m] then
+            local sep = string.find(m, '\t', 1, true)
+            redis.call('HDEL', prefix .. string.sub(m, 1, sep - 1), node .. '|' .. string.sub(m, sep + 1))
+          end
+        end
+        redis.call('DEL', KEYS[1])
+        for i = 4, #ARGV, 2 do
+          redis.call('HSET', prefix .. ARGV[i], node .. '|' .. ARGV[i + 1], run)
+          redis.call('SADD', KEYS[1], ARGV[i] .. '\t' .. ARGV[i + 1])
+        end
+        return (#ARGV - 3) / 2
         """;
 }

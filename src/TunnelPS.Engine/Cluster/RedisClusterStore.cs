@@ -78,7 +78,8 @@ internal sealed class RedisClusterStore : IClusterStore
             keys[2 + n + i] = UnderKey(parents[i]);
         }
         var answer = (string?)await RunAsync(RedisClusterScripts.ClaimScript, keys,
-            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, previousSession, host is null ? Math.Max(0, maxTcpPorts) : -1]).ConfigureAwait(false);
+            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, previousSession, host is null ? Math.Max(0, maxTcpPorts) : -1,
+             lease.Key, .. parents.Take(n).Select(p => (RedisValue)p)]).ConfigureAwait(false);
         return answer switch
         {
             "ok" => (ClusterClaimResult.Claimed, null),
@@ -86,10 +87,29 @@ internal sealed class RedisClusterStore : IClusterStore
             "session" => (ClusterClaimResult.OtherSession, null),
             "child" => (ClusterClaimResult.ChildHeld, null),
             "limit" => (ClusterClaimResult.LimitReached, null),
+            "reserved" => (ClusterClaimResult.Reserved, null),
+            "rchild" => (ClusterClaimResult.ReservedChild, null),
+            { } parent when parent.StartsWith("rparent:", StringComparison.Ordinal) =>
+                (ClusterClaimResult.ReservedParent, parents[int.Parse(parent.AsSpan(8), CultureInfo.InvariantCulture) - 1]),
             { } parent when parent.StartsWith("parent:", StringComparison.Ordinal) =>
                 (ClusterClaimResult.ParentHeld, parents[int.Parse(parent.AsSpan(7), CultureInfo.InvariantCulture) - 1]),
             _ => throw new ClusterStoreException($"The cluster store answered a claim with '{answer}'."),
         };
+    }
+
+    public async Task<int> PublishReservationsAsync(string node, string run, IReadOnlyCollection<(string Key, string Tenant)> reservations, CancellationToken cancellationToken)
+    {
+        var args = new RedisValue[3 + (2 * reservations.Count)];
+        args[0] = Prefix;
+        args[1] = node;
+        args[2] = run;
+        var i = 3;
+        foreach (var (key, tenant) in reservations)
+        {
+            args[i++] = key;
+            args[i++] = tenant;
+        }
+        return (int)await RunAsync(RedisClusterScripts.PublishReservationsScript, [Prefix + "resvnode:" + node], args).ConfigureAwait(false);
     }
 
     public async Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken)
@@ -144,7 +164,7 @@ internal sealed class RedisClusterStore : IClusterStore
     public Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken) =>
         RunAsync(RedisClusterScripts.ReserveScript, [LeaseKey(lease.Key)], [lease.Tenant, lease.Session, lease.Run, Milliseconds(grace)]);
 
-    public async Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken)
     {
         var keys = new RedisKey[3 + leases.Count];
         keys[0] = Prefix + "node:" + node;
@@ -168,7 +188,7 @@ internal sealed class RedisClusterStore : IClusterStore
         {
             lost.Add(leases[index - 1]);
         }
-        return (lost, string.IsNullOrEmpty(previous) || previous == run ? null : previous);
+        return (lost, string.IsNullOrEmpty(previous) || previous == run ? null : previous, previous != run);
     }
 
     public Task LeaveAsync(string node, string run, CancellationToken cancellationToken) =>

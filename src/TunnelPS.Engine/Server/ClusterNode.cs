@@ -26,6 +26,8 @@ internal sealed class ClusterNode : IAsyncDisposable
     private Task _tail = Task.CompletedTask;
     private volatile bool _storeDown;
     private volatile bool _abandoned;
+    private volatile bool _reservationsStale = true;
+    private readonly TaskCompletionSource _reservationsPublished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
     {
@@ -38,63 +40,14 @@ internal sealed class ClusterNode : IAsyncDisposable
         Address = options.NodeAddress ?? server.ServerAddress;
         _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
         Links = new NodeLinks(server, this, options.Secret, logger);
+        Router = new ClusterRouter(this, server.Options.TimeProvider);
     }
 
     /// <summary>The links to the other nodes (visitor forwarding).</summary>
     public NodeLinks Links { get; }
 
-    /// <summary>
-    /// Where a visitor for <paramref name="host"/>, which this node does not serve, must go: to the node that serves
-    /// it (over the link to it), a 503 while its client is away, a 404 when no node holds it.
-    /// </summary>
-    public async Task<NodeRoute> RouteAsync(string host, CancellationToken cancellationToken)
-    {
-        ClusterLeaseHolder? holder;
-        try
-        {
-            holder = await Store.FindAsync(ClusterLease.HostKey(host), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ClusterStoreException ex)
-        {
-            return new NodeRoute(NodeRouteKind.Unavailable, Problem: ex.Message);
-        }
-        if (holder is null)
-        {
-            return new NodeRoute(NodeRouteKind.None);
-        }
-        if (!holder.Live || !holder.NodeAlive || holder.Node == Name || AddressOf(holder.NodeDescription) is not { } address)
-        {
-            // Reserved, or held by a node that stopped (its client is on its way elsewhere), or by this node's
-            // previous run: the client is away.
-            return new NodeRoute(NodeRouteKind.Reserved, Node: holder.Node);
-        }
-        try
-        {
-            var link = await Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
-            return new NodeRoute(NodeRouteKind.Remote, link, holder.Node);
-        }
-        catch (IOException ex)
-        {
-            return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: ex.Message);
-        }
-    }
-
-    private static string? AddressOf(string? description)
-    {
-        if (description is null)
-        {
-            return null;
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(description);
-            return doc.RootElement.TryGetProperty("address", out var address) ? address.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    /// <summary>Where visitors for names this node does not serve go (the route cache in front of the store).</summary>
+    public ClusterRouter Router { get; }
 
     public ClusterOptions Options { get; }
     public string Name { get; }
@@ -207,8 +160,62 @@ internal sealed class ClusterNode : IAsyncDisposable
             ClusterClaimResult.OtherSession => $"The tunnel {tunnel.Url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.",
             ClusterClaimResult.LimitReached => string.Create(CultureInfo.InvariantCulture, $"This token already holds {session.Tenant.MaxTcpPorts} TCP ports across the cluster, the most it may have. Close a tcp tunnel first, or ask the server's admin for a higher limit."),
             ClusterClaimResult.ParentHeld => $"The name {tunnel.Host} lies under {answer.Conflict}, which another client holds. Choose a name that is not under another tenant's.",
+            ClusterClaimResult.Reserved when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is reserved for another token. Ask for another -RemotePort, or 0 for any."),
+            ClusterClaimResult.Reserved => $"The name {tunnel.Host} is reserved for another token. Choose another -Subdomain or -Hostname.",
+            ClusterClaimResult.ReservedParent => $"The name {tunnel.Host} lies under {answer.Conflict}, which is reserved for another token. Choose another -Subdomain or -Hostname.",
+            ClusterClaimResult.ReservedChild => $"The name {tunnel.Host} is a parent of names reserved for another token. Choose another -Subdomain or -Hostname.",
             _ => $"The name {tunnel.Host} is a parent of names another client holds. Choose another name.",
         };
+    }
+
+    /// <summary>Completes once this node has announced its token file's reservations in the cluster store (tests wait on it).</summary>
+    internal Task ReservationsPublished => _reservationsPublished.Task;
+
+    /// <summary>The token file changed: announce its reservations now (the next heartbeat retries if the store does not answer).</summary>
+    public void ReservationsChanged()
+    {
+        _reservationsStale = true;
+        _server.Track(PublishReservationsAsync());
+    }
+
+    /// <summary>
+    /// Writes the names and ports this node's token file reserves into the cluster store, keyed by the tenant's hash,
+    /// replacing what this node announced before; they hold there while this node's heartbeat goes on.
+    /// </summary>
+    private async Task PublishReservationsAsync()
+    {
+        var entries = new HashSet<(string Key, string Tenant)>();
+        foreach (var tenant in _server.Tenants.All)
+        {
+            if (tenant.ReservedHosts.Count == 0 && tenant.ReservedTcpPorts.Count == 0)
+            {
+                continue;
+            }
+            var hash = TenantHash(tenant.Key);
+            foreach (var host in tenant.ReservedHosts)
+            {
+                entries.Add(("resv:" + ClusterLease.HostKey(host), hash));
+                foreach (var parent in HostNames.Parents(host.ToLowerInvariant()))
+                {
+                    entries.Add(("resvunder:" + parent, hash));
+                }
+            }
+            foreach (var port in tenant.ReservedTcpPorts)
+            {
+                entries.Add(("resv:" + ClusterLease.TcpKey(port), hash));
+            }
+        }
+        _reservationsStale = false;
+        try
+        {
+            await Enqueue(() => Store.PublishReservationsAsync(Name, Run, entries, CancellationToken.None)).ConfigureAwait(false);
+            _reservationsPublished.TrySetResult();
+        }
+        catch (ClusterStoreException ex)
+        {
+            _reservationsStale = true;
+            ClusterLog.LeaseWriteFailed(_logger, "publish", "the token file's reservations", ex.Message);
+        }
     }
 
     /// <summary>Gives a lease up (its client closed the tunnel).</summary>
@@ -280,7 +287,12 @@ internal sealed class ClusterNode : IAsyncDisposable
         try
         {
             await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
-            var (lost, otherRun) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            var (lost, otherRun, fresh) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            if (fresh || _reservationsStale)
+            {
+                // The first heartbeat of this run, or one after the store forgot the node: its reservations hold again.
+                await PublishReservationsAsync().ConfigureAwait(false);
+            }
             if (_storeDown)
             {
                 _storeDown = false;

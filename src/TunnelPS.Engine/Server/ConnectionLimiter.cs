@@ -34,13 +34,17 @@ internal sealed class ConnectionLimiter
         }
     }
 
-    /// <summary>Takes a slot for a new connection from <paramref name="address"/>, or says which limit refused it.</summary>
-    public ConnectionSlot? TryAcquire(IPAddress? address, out LimitRefusal refusal)
+    /// <summary>
+    /// Takes a slot for a new connection from <paramref name="address"/>, or says which limit refused it. A visitor
+    /// connection another node forwarded here (<paramref name="forwarded"/>) counts against its address only: it is a
+    /// stream of a link, not a socket of this node's.
+    /// </summary>
+    public ConnectionSlot? TryAcquire(IPAddress? address, out LimitRefusal refusal, bool forwarded = false)
     {
         var key = address is null ? IPAddress.None : Normalize(address);
         lock (_gate)
         {
-            if (_total >= MaxTotal)
+            if (!forwarded && _total >= MaxTotal)
             {
                 refusal = LimitRefusal.Total;
                 return null;
@@ -52,10 +56,13 @@ internal sealed class ConnectionLimiter
                 return null;
             }
             _perAddress[key] = count + 1;
-            _total++;
+            if (!forwarded)
+            {
+                _total++;
+            }
         }
         refusal = LimitRefusal.None;
-        return new ConnectionSlot(this, key);
+        return new ConnectionSlot(this, key, countsTotal: !forwarded);
     }
 
     private void ReleaseAddress(IPAddress key)
@@ -94,11 +101,13 @@ internal sealed class ConnectionLimiter
         private int _addressCounted = 1;
         private int _held = 1;
         private int _handedOff;
+        private readonly bool _countsTotal;
 
-        public ConnectionSlot(ConnectionLimiter owner, IPAddress address)
+        public ConnectionSlot(ConnectionLimiter owner, IPAddress address, bool countsTotal = true)
         {
             _owner = owner;
             _address = address;
+            _countsTotal = countsTotal;
         }
 
         /// <summary>The connection proved it belongs to a logged-in client: it no longer counts against its address.</summary>
@@ -130,7 +139,10 @@ internal sealed class ConnectionLimiter
             if (Interlocked.Exchange(ref _held, 0) == 1)
             {
                 Authenticated();
-                _owner.ReleaseTotal();
+                if (_countsTotal)
+                {
+                    _owner.ReleaseTotal();
+                }
             }
         }
     }

@@ -195,7 +195,32 @@ internal sealed class NodeLinks : IAsyncDisposable
                 await stream.DisposeAsync().ConfigureAwait(false);
                 return;
             }
-            await new PublicHttpConnection(_server, stream, scheme, visitor, id, _logger, forwarded: true).RunAsync(_server.Stopping).ConfigureAwait(false);
+            // The server-wide rules apply here again, to the visitor's own address: -DenyIP, and -MaxConnectionsPerIP
+            // over the visitors this node serves (its own and forwarded ones).
+            var context = _server.Connections;
+            if (!context.DenyList.IsAllowed(visitor.Address))
+            {
+                TunnelMetrics.RefusedConnections.Add(1, new KeyValuePair<string, object?>("reason", "deny_ip"));
+                await RefuseForwardedAsync(stream, null).ConfigureAwait(false);
+                return;
+            }
+            var slot = context.Limiter.TryAcquire(visitor.Address, out _, forwarded: true);
+            if (slot is null)
+            {
+                TunnelMetrics.RefusedConnections.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_ip"));
+                context.Throttle.Warn("limit-address", suppressed => ServerLog.ConnectionLimitReached(_logger,
+                    string.Create(CultureInfo.InvariantCulture, $"{visitor.Address} holds {context.Limiter.MaxPerAddress} connections (-MaxConnectionsPerIP), forwarded ones included"), suppressed));
+                await RefuseForwardedAsync(stream, TunnelServer.RefusedHttpResponse).ConfigureAwait(false);
+                return;
+            }
+            try
+            {
+                await new PublicHttpConnection(_server, stream, scheme, visitor, id, _logger, forwarded: true).RunAsync(_server.Stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                slot.Release();
+            }
         }
 #pragma warning disable CA1031 // One forwarded connection's failure must never end the link or reach the host.
         catch (Exception ex)
@@ -203,6 +228,23 @@ internal sealed class NodeLinks : IAsyncDisposable
         {
             ServerLog.ConnectionClosed(_logger, id, clientAddress, ex.Message);
             await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a forwarded visitor as this node refuses its own: the forwarding node is told the host is served here
+    /// (so it does not look for another node), then the visitor gets <paramref name="response"/>, if any, and the end.
+    /// </summary>
+    private static async Task RefuseForwardedAsync(MuxStream stream, byte[]? response)
+    {
+        await using (stream.ConfigureAwait(false))
+        {
+            await stream.WriteAsync(PublicHttpConnection.ForwardHere).ConfigureAwait(false);
+            if (response is not null)
+            {
+                await stream.WriteAsync(response).ConfigureAwait(false);
+            }
+            await Splicer.ShutdownWriteAsync(stream).ConfigureAwait(false);
         }
     }
 

@@ -59,6 +59,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private long _writeStarted;
     private int _closedByDeadline;
     private readonly bool _forwarded;
+
+    /// <summary>A node's first byte on a forwarded stream: it serves the host (its answer follows).</summary>
+    internal static readonly byte[] ForwardHere = "Y"u8.ToArray();
+
+    /// <summary>A node's only byte on a forwarded stream for a host it does not serve (the forwarder's route was stale).</summary>
+    private static readonly byte[] ForwardNotHere = "N"u8.ToArray();
     private bool _routedOnce;
 
     /// <param name="accepted">When the connection was accepted (a TimeProvider timestamp): the first request head is due
@@ -200,6 +206,18 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             var tunnel = _server.Registry.FindHttp(_scheme, host);
             var first = !_routedOnce;
             _routedOnce = true;
+            if (_forwarded && first)
+            {
+                // The forwarding node waits for this answer before the response: "not here" lets it find the name's
+                // node again (its cached route was stale), "here" is followed by what this node answers.
+                await WriteVisitorAsync(tunnel is null ? ForwardNotHere : ForwardHere, token).ConfigureAwait(false);
+                if (tunnel is null)
+                {
+                    await _visitor.FlushAsync(token).ConfigureAwait(false);
+                    await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
+                    return;
+                }
+            }
             if (tunnel is null)
             {
                 if (first && !_forwarded && _server.Cluster is { } cluster)
@@ -327,22 +345,52 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// </summary>
     private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
     {
-        var route = await cluster.RouteAsync(host, token).ConfigureAwait(false);
-        switch (route.Kind)
+        var route = await cluster.Router.RouteAsync(host, fresh: false, token).ConfigureAwait(false);
+        while (true)
         {
-            case NodeRouteKind.Remote:
-                break;
-            case NodeRouteKind.Reserved:
+            switch (route.Kind)
+            {
+                case NodeRouteKind.Remote:
+                    break;
+                case NodeRouteKind.Reserved:
+                    await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
+                    return;
+                case NodeRouteKind.Unavailable:
+                    ServerLog.NoProxyConnection(_logger, _connectionId, _remote, host, route.Problem ?? "the cluster cannot route it now");
+                    await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
+                    return;
+                default:
+                    await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
+                    return;
+            }
+            var stream = await OpenForwardAsync(route, host, token).ConfigureAwait(false);
+            if (stream is not null)
+            {
+                await using (stream.ConfigureAwait(false))
+                {
+                    _start = _end;
+                    await Splicer.RunAsync(_visitor, stream, null, token).ConfigureAwait(false);
+                }
+                return;
+            }
+            // The node did not take it (the route was stale, or its link is gone): forget the route and ask the cluster
+            // store once; a route that came from the store just now is not asked again.
+            cluster.Router.Forget(host);
+            if (!route.Cached)
+            {
                 await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
                 return;
-            case NodeRouteKind.Unavailable:
-                ServerLog.NoProxyConnection(_logger, _connectionId, _remote, host, route.Problem ?? "the cluster cannot route it now");
-                await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
-                return;
-            default:
-                await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
-                return;
+            }
+            route = await cluster.Router.RouteAsync(host, fresh: true, token).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Opens a stream to the route's node and sends it what the visitor sent so far; the stream once that node says it
+    /// serves the host, or null when it does not (or cannot be reached).
+    /// </summary>
+    private async Task<MuxStream?> OpenForwardAsync(NodeRoute route, string host, CancellationToken token)
+    {
         MuxStream stream;
         try
         {
@@ -350,17 +398,25 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         catch (IOException)
         {
-            await RespondAndCloseAsync(ErrorPages.ClientNotConnected(host), token).ConfigureAwait(false);
-            return;
+            return null;
         }
         _server.Deadlines.Remove(this);
         ClusterLog.Forwarded(_logger, _connectionId, _remote, host, route.Node!);
-        await using (stream.ConfigureAwait(false))
+        var answer = new byte[1];
+        try
         {
             await stream.WriteAsync(_buffer.AsMemory(_headStart, _end - _headStart), token).ConfigureAwait(false);
-            _start = _end;
-            await Splicer.RunAsync(_visitor, stream, null, token).ConfigureAwait(false);
+            if (await stream.ReadAsync(answer, token).ConfigureAwait(false) == 1 && answer[0] == ForwardHere[0])
+            {
+                return stream;
+            }
         }
+        catch (IOException)
+        {
+            // The link ended under the stream: as if the node had said no.
+        }
+        await stream.DisposeAsync().ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>The current request's head in the buffer.</summary>

@@ -91,6 +91,9 @@ internal sealed class TenantDirectory
         return null;
     }
 
+    /// <summary>The tenants known now (without the anonymous one).</summary>
+    public IReadOnlyCollection<Tenant> All => Volatile.Read(ref _snapshot).ByKey.Values;
+
     /// <summary>True when <paramref name="host"/> is reserved (for anyone): random names avoid them.</summary>
     public bool IsReserved(string host) => Volatile.Read(ref _snapshot).ReservedHosts.ContainsKey(host);
 

@@ -416,7 +416,7 @@ public sealed class TunnelServer : IAsyncDisposable
     }
 
     /// <summary>What a visitor refused at accept on the plain HTTP port reads before the connection closes.</summary>
-    private static readonly byte[] RefusedHttpResponse = ErrorPages.Render(503, "Service Unavailable", "Too many connections",
+    internal static readonly byte[] RefusedHttpResponse = ErrorPages.Render(503, "Service Unavailable", "Too many connections",
         "The tunnel server holds as many connections as it may (in total or from your address). Close some connections, or try again in a moment.");
 
     private async Task Supervise(string name, Task loop)
@@ -583,6 +583,7 @@ public sealed class TunnelServer : IAsyncDisposable
             return;
         }
         ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
+        Cluster?.ReservationsChanged();
         foreach (var key in revoked)
         {
             Sessions.EndTenant(key, "its token was removed from the token file");

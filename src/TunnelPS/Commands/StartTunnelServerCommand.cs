@@ -8,6 +8,7 @@ using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using TunnelPS.Configuration;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
@@ -22,7 +23,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "TunnelServer", DefaultParameterSetName = SelfSignedSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(TunnelServer))]
-public sealed class StartTunnelServerCommand : TunnelCmdletBase
+public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 {
     /// <summary>The per-user self-signed certificate for -Domain.</summary>
     public const string SelfSignedSet = "SelfSigned";
@@ -199,6 +200,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
     /// <summary>Starts the server, writes it, and with -Wait blocks until it stops.</summary>
     protected override void ProcessRecord()
     {
+        ApplyConfigFile();
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
@@ -337,7 +339,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
             return Certificate;
         }
 
-        if (ParameterSetName != CertificateFileSet)
+        if (CertificatePath is null)
         {
             return null;
         }
@@ -357,13 +359,9 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
 
     private (int First, int Last) ParsePortRange(string text)
     {
-        string[] parts = text.Split('-', StringSplitOptions.TrimEntries);
-        if (parts.Length == 2
-            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int first)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int last)
-            && first is >= 1 and <= 65535 && last is >= 1 and <= 65535 && first <= last)
+        if (ServerConfigLoader.TryParsePortRange(text, out var range))
         {
-            return (first, last);
+            return range;
         }
 
         var error = new ArgumentException(
@@ -422,7 +420,7 @@ public sealed class StartTunnelServerCommand : TunnelCmdletBase
         }
         catch (TunnelConfigurationException ex)
         {
-            ThrowInvalid(ex.Message, Cluster);
+            ThrowClusterInvalid(nameof(Cluster), "cluster.redis", ex.Message, Cluster);
             return null;
         }
     }

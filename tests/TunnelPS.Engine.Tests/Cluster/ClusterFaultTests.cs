@@ -18,7 +18,8 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     {
         await using var redis = await RedisProcess.StartAsync();
         await using var node = await ClusterNameTests.StartNodeAsync(redis, "a");
-        await using var forwarder = await ClusterNameTests.StartNodeAsync(redis, "f");
+        await using var forwarder = await ClusterNameTests.StartNodeAsync(redis, "f", more: o => o with { Cluster = o.Cluster! with { RouteCacheTime = TimeSpan.FromMinutes(5) } });
+        await using var cold = await ClusterNameTests.StartNodeAsync(redis, "g");
         await using var local = new LocalHttpService();
         await using var client = new TunnelClient(TunnelHarness.ClientOptions(node, TunnelHarness.Http(local.Port, "steady")) with { AuthToken = TokenA });
         var url = Assert.Single(await client.StartAsync()).PublicUrl;
@@ -30,9 +31,11 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         await redis.StopAsync();
         var down = Stopwatch.StartNew();
         Assert.Equal("hello GET /during", await http.GetStringAsync(url + "/during"));
-        // A node that must ask Redis where the name lives cannot route a new connection: a 503, never a 404.
+        // A node that must ask Redis where the name lives cannot route a new connection: a 503, never a 404. A node
+        // that remembers where the name lives keeps forwarding new connections to it.
         using var fresh = TunnelHarness.Visitor(keepAlive: false);
-        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync(throughForwarder + "/during")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync($"http://steady.localhost:{cold.HttpPort}/during")).StatusCode);
+        Assert.Equal("hello GET /remembered", await fresh.GetStringAsync(throughForwarder + "/remembered"));
         await using var peer = await RawPeer.DialAsync(node.Port);
         Assert.Equal("", (await peer.LoginAsync(TokenA)).Error);
         var refused = await peer.RequestAsync(new ReqTunnel { ReqId = "1", Protocol = "http", Subdomain = "newcomer" });

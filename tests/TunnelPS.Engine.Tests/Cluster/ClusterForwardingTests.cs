@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Protocol;
@@ -20,6 +21,126 @@ public sealed class ClusterForwardingTests
     {
         var uri = new Uri(url);
         return $"{scheme}://{uri.Host}:{(scheme == "https" ? node.Port : node.HttpPort)}";
+    }
+
+    [RedisFact]
+    public async Task A_forwarding_node_remembers_the_owner_and_follows_a_client_that_moved()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        // A route cache longer than the test, so that what is counted does not depend on how fast the machine is.
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b", more: o => o with { Cluster = o.Cluster! with { RouteCacheTime = TimeSpan.FromMinutes(5) } });
+        await using var c = await ClusterNameTests.StartNodeAsync(redis, "c");
+        await using var local = new LocalHttpService();
+        var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "remembered")) with { AuthToken = TokenA });
+        var url = Assert.Single(await client.StartAsync()).PublicUrl;
+
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal($"hello GET /warm-{i}", await http.GetStringAsync(Through(b, url) + $"/warm-{i}"));
+        }
+        // Five new visitor connections through b, one lookup in Redis.
+        Assert.Equal(1, b.Cluster!.Router.Lookups);
+
+        // The client stops and its token opens the name on node c: b's remembered route is stale, a says so, and b
+        // finds the name on c.
+        await client.DisposeAsync();
+        await using var moved = new TunnelClient(TunnelHarness.ClientOptions(c, TunnelHarness.Http(local.Port, "remembered")) with { AuthToken = TokenA });
+        Assert.Equal(new Uri(url).Host, new Uri(Assert.Single(await moved.StartAsync()).PublicUrl).Host);
+        Assert.Equal("hello GET /moved", await http.GetStringAsync(Through(b, url) + "/moved"));
+        Assert.Equal(2, b.Cluster.Router.Lookups);
+        Assert.Equal("hello GET /moved-again", await http.GetStringAsync(Through(b, url) + "/moved-again"));
+        Assert.Equal(2, b.Cluster.Router.Lookups);
+
+        // Once the name is gone, the stale route gives way to the store's answer: a 404.
+        await moved.DisposeAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(Through(b, url) + "/gone")).StatusCode);
+    }
+
+    [RedisFact]
+    public async Task The_owner_applies_its_DenyIP_and_per_address_limit_to_forwarded_visitors()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        // The owner denies 127.0.0.2 and lets one address hold two connections; the forwarding node has neither rule.
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a", more: o => o with { DenyIP = ["127.0.0.2"], MaxConnectionsPerIP = 2 });
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b");
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "guarded")) with { AuthToken = TokenA });
+        Assert.Single(await client.StartAsync());
+        var host = $"guarded.localhost:{b.HttpPort}";
+
+        // A denied address reaching the forwarding node is closed by the owner without an answer, as on the owner.
+        using (var denied = new TcpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0)))
+        {
+            await denied.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+            var answer = await RawGetAsync(denied.GetStream(), host, "/denied");
+            Assert.Equal("", answer);
+        }
+        Assert.DoesNotContain(local.Heads, head => head.Contains("/denied", StringComparison.Ordinal));
+
+        // 127.0.0.1 holds two forwarded connections at the owner; a third is refused there with a 503.
+        var held = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var kept = new TcpClient();
+                held.Add(kept);
+                await kept.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+                Assert.StartsWith("HTTP/1.1 200", await RawGetAsync(kept.GetStream(), host, $"/kept-{i}"), StringComparison.Ordinal);
+            }
+            using (var third = new TcpClient())
+            {
+                await third.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+                var answer = await RawGetAsync(third.GetStream(), host, "/third");
+                Assert.StartsWith("HTTP/1.1 503", answer, StringComparison.Ordinal);
+                Assert.Contains("Too many connections", answer, StringComparison.Ordinal);
+            }
+
+            // One of the two closes: its place at the owner is free again.
+            held[0].Dispose();
+            await TunnelHarness.WaitUntilAsync(() => a.Connections.Limiter.CountOf(IPAddress.Loopback) < 2, "the owner released the closed connection's place");
+            using var fourth = new TcpClient();
+            await fourth.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+            Assert.StartsWith("HTTP/1.1 200", await RawGetAsync(fourth.GetStream(), host, "/fourth"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var kept in held)
+            {
+                kept.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Sends one keep-alive GET and reads its response (head and Content-Length body); "" when the connection closes first.</summary>
+    private static async Task<string> RawGetAsync(NetworkStream stream, string host, string path)
+    {
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+        while (true)
+        {
+            var text = Encoding.ASCII.GetString(received.ToArray());
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0)
+            {
+                var length = text[..end].Split("\r\n").Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                    .Select(l => int.Parse(l["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
+                if (received.Count >= end + 4 + length)
+                {
+                    return text;
+                }
+            }
+            var n = await stream.ReadAsync(buffer, deadline.Token);
+            if (n == 0)
+            {
+                return Encoding.ASCII.GetString(received.ToArray());
+            }
+            received.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
     }
 
     [RedisFact]

@@ -1,0 +1,103 @@
+using System.Management.Automation;
+using TunnelPS.Engine.Configuration;
+using TunnelPS.Configuration;
+
+namespace TunnelPS.Commands;
+
+/// <summary>
+/// Start-TunnelServer's config file (-ConfigPath): the file's settings fill every parameter not given on the command
+/// line, so the command line always wins. Problems are the terminating ConfigurationInvalid error whose message is the
+/// loader's <c>file:line:column: …</c> text.
+/// </summary>
+public sealed partial class StartTunnelServerCommand
+{
+    /// <summary>A server config file (YAML): the server's settings and its cluster section; parameters given override it.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ConfigPath { get; set; }
+
+    /// <summary>The loaded -ConfigPath file, or null.</summary>
+    private ServerConfig? _config;
+
+    /// <summary>Loads -ConfigPath and copies each value it sets into the parameter of the same meaning unless that parameter was given.</summary>
+    private void ApplyConfigFile()
+    {
+        if (ConfigPath is null)
+        {
+            return;
+        }
+
+        string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(ConfigPath);
+        try
+        {
+            _config = ServerConfigLoader.Load(path);
+        }
+        catch (ConfigurationException ex)
+        {
+            ThrowTerminatingError(AgentConfigFile.ToErrorRecord(ex, path));
+            return;
+        }
+
+        ServerConfig c = _config;
+        Domain = Pick(nameof(Domain), Domain, c.Domain)!;
+        Port = Pick(nameof(Port), Port, c.Port);
+        HttpPort = Pick(nameof(HttpPort), HttpPort, c.HttpPort);
+        BindAddress = Pick(nameof(BindAddress), BindAddress, c.BindAddress);
+        AllowAnonymous = Pick(nameof(AllowAnonymous), AllowAnonymous.IsPresent, c.AllowAnonymous);
+        AuthTokenFile = Pick(nameof(AuthTokenFile), AuthTokenFile, c.AuthTokenFile);
+        AuthTokenSecret = Pick(nameof(AuthTokenSecret), AuthTokenSecret, c.AuthTokenSecrets?.ToArray());
+        AllowedHostname = Pick(nameof(AllowedHostname), AllowedHostname, c.AllowedHostnames?.ToArray());
+        DenyIP = Pick(nameof(DenyIP), DenyIP, c.DenyIP?.ToArray());
+        TcpPortRange = Pick(nameof(TcpPortRange), TcpPortRange, c.TcpPortRange is { } r ? FormattableString.Invariant($"{r.First}-{r.Last}") : null);
+        LogPath = Pick(nameof(LogPath), LogPath, c.LogPath);
+        MaxConnections = Pick(nameof(MaxConnections), MaxConnections, c.MaxConnections);
+        MaxConnectionsPerIP = Pick(nameof(MaxConnectionsPerIP), MaxConnectionsPerIP, c.MaxConnectionsPerIP);
+        MaxConcurrentHandshakes = Pick(nameof(MaxConcurrentHandshakes), MaxConcurrentHandshakes, c.MaxConcurrentHandshakes);
+        MaxSessions = Pick(nameof(MaxSessions), MaxSessions, c.MaxSessions);
+        MaxSessionsPerToken = Pick(nameof(MaxSessionsPerToken), MaxSessionsPerToken, c.MaxSessionsPerToken);
+        MaxTunnelsPerSession = Pick(nameof(MaxTunnelsPerSession), MaxTunnelsPerSession, c.MaxTunnelsPerSession);
+        MaxTcpPortsPerToken = Pick(nameof(MaxTcpPortsPerToken), MaxTcpPortsPerToken, c.MaxTcpPortsPerToken);
+        MaxConnectionsPerTunnel = Pick(nameof(MaxConnectionsPerTunnel), MaxConnectionsPerTunnel, c.MaxConnectionsPerTunnel);
+        RequestHeadTimeout = Pick(nameof(RequestHeadTimeout), RequestHeadTimeout, c.RequestHeadTimeout);
+        VisitorWriteTimeout = Pick(nameof(VisitorWriteTimeout), VisitorWriteTimeout, c.VisitorWriteTimeout);
+        IdleTimeout = Pick(nameof(IdleTimeout), IdleTimeout, c.IdleTimeout);
+        if (ParameterSetName == SelfSignedSet && c.CertificatePath is not null)
+        {
+            CertificatePath = c.CertificatePath;
+        }
+
+        if (c.Cluster is { } cluster)
+        {
+            Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
+            NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
+            NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
+            if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
+            {
+                ClusterSecret = cluster.Secret;
+                ClusterSecretName = cluster.SecretName;
+            }
+        }
+    }
+
+    private bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
+
+    private T? Pick<T>(string parameter, T? current, T? fromFile) where T : class =>
+        IsBound(parameter) || fromFile is null ? current : fromFile;
+
+    private T Pick<T>(string parameter, T current, T? fromFile) where T : struct =>
+        IsBound(parameter) || fromFile is null ? current : fromFile.Value;
+
+    /// <summary>
+    /// The error for a cluster value that came from the file (at its line and column) or from a parameter.
+    /// </summary>
+    private void ThrowClusterInvalid(string parameter, string fileKey, string message, object target)
+    {
+        if (!IsBound(parameter) && _config?.Cluster is not null && _config.Positions.ContainsKey(fileKey))
+        {
+            ConfigurationException error = _config.Invalid(fileKey, message, "Fix the value in the server config file.");
+            ThrowTerminatingError(AgentConfigFile.ToErrorRecord(error, _config.SourcePath));
+        }
+
+        ThrowInvalid(message, target);
+    }
+}
