@@ -82,13 +82,13 @@ public static class ServerConfigLoader
         return value > TimeSpan.Zero;
     }
 
-    private sealed class Reader(string source, string baseDirectory)
+    private sealed class Reader(string source, string baseDirectory) : ConfigValueReader(source)
     {
         private readonly Dictionary<string, (int Line, int Column)> _positions = new(StringComparer.Ordinal);
 
         public ServerConfig Read(ConfigYamlNode? root)
         {
-            var config = new ServerConfig { SourcePath = source, Positions = _positions };
+            var config = new ServerConfig { SourcePath = Source, Positions = _positions };
             if (root is null || root is ConfigYamlScalar { IsNull: true })
             {
                 return config;
@@ -103,8 +103,8 @@ public static class ServerConfigLoader
                 config = key.Value switch
                 {
                     "domain" => config with { Domain = Domain(key, value) },
-                    "port" => config with { Port = Int(key, value, 0, 65535) },
-                    "http_port" => config with { HttpPort = Int(key, value, -1, 65535) },
+                    "port" => config with { Port = Int(key, value, 0, 65535, allowSign: true) },
+                    "http_port" => config with { HttpPort = Int(key, value, -1, 65535, allowSign: true) },
                     "bind_address" => config with { BindAddress = Address(key, value) },
                     "allow_anonymous" => config with { AllowAnonymous = Bool(key, value) },
                     "certificate_path" => config with { CertificatePath = FilePath(key, value) },
@@ -129,14 +129,14 @@ public static class ServerConfigLoader
                 _positions["limits." + name.Value] = (item.Line, item.Column);
                 config = name.Value switch
                 {
-                    "max_connections" => config with { MaxConnections = Int(name, item, 0, 10_000_000) },
-                    "max_connections_per_ip" => config with { MaxConnectionsPerIP = Int(name, item, 1, 10_000_000) },
-                    "max_concurrent_handshakes" => config with { MaxConcurrentHandshakes = Int(name, item, 1, 100_000) },
-                    "max_sessions" => config with { MaxSessions = Int(name, item, 1, 1_000_000) },
-                    "max_sessions_per_token" => config with { MaxSessionsPerToken = Int(name, item, 1, 1_000_000) },
-                    "max_tunnels_per_session" => config with { MaxTunnelsPerSession = Int(name, item, 1, 100_000) },
-                    "max_tcp_ports_per_token" => config with { MaxTcpPortsPerToken = Int(name, item, 0, 65535) },
-                    "max_connections_per_tunnel" => config with { MaxConnectionsPerTunnel = Int(name, item, 1, 10_000_000) },
+                    "max_connections" => config with { MaxConnections = Int(name, item, 0, 10_000_000, allowSign: true) },
+                    "max_connections_per_ip" => config with { MaxConnectionsPerIP = Int(name, item, 1, 10_000_000, allowSign: true) },
+                    "max_concurrent_handshakes" => config with { MaxConcurrentHandshakes = Int(name, item, 1, 100_000, allowSign: true) },
+                    "max_sessions" => config with { MaxSessions = Int(name, item, 1, 1_000_000, allowSign: true) },
+                    "max_sessions_per_token" => config with { MaxSessionsPerToken = Int(name, item, 1, 1_000_000, allowSign: true) },
+                    "max_tunnels_per_session" => config with { MaxTunnelsPerSession = Int(name, item, 1, 100_000, allowSign: true) },
+                    "max_tcp_ports_per_token" => config with { MaxTcpPortsPerToken = Int(name, item, 0, 65535, allowSign: true) },
+                    "max_connections_per_tunnel" => config with { MaxConnectionsPerTunnel = Int(name, item, 1, 10_000_000, allowSign: true) },
                     "request_head_timeout" => config with { RequestHeadTimeout = Duration(name, item) },
                     "visitor_write_timeout" => config with { VisitorWriteTimeout = Duration(name, item) },
                     "idle_timeout" => config with { IdleTimeout = Duration(name, item) },
@@ -304,40 +304,6 @@ public static class ServerConfigLoader
 
         private List<string> List(ConfigYamlScalar key, ConfigYamlNode value) => Items(key, value).Select(item => item.Text).ToList();
 
-        private IEnumerable<(ConfigYamlNode Node, string Text)> Items(ConfigYamlScalar key, ConfigYamlNode value)
-        {
-            switch (value)
-            {
-                case ConfigYamlScalar { IsNull: true }:
-                    yield break;
-                case ConfigYamlScalar scalar:
-                    yield return (scalar, scalar.Value.Trim());
-                    yield break;
-                case ConfigYamlSequence sequence:
-                    foreach (var item in sequence.Items)
-                    {
-                        yield return (item, Scalar(key, item) ?? throw Fail(item, $"An item of '{key.Value}' is empty", "Remove the empty item."));
-                    }
-                    yield break;
-                default:
-                    throw Fail(value, $"'{key.Value}' must be a list", $"Write it as '{key.Value}: [a, b]'.");
-            }
-        }
-
-        private int? Int(ConfigYamlScalar key, ConfigYamlNode value, int min, int max)
-        {
-            var text = Scalar(key, value);
-            if (text is null)
-            {
-                return null;
-            }
-            if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-            {
-                throw Fail(value, $"'{key.Value}' is '{text}'", string.Create(CultureInfo.InvariantCulture, $"Use a whole number from {min} to {max}."));
-            }
-            return n;
-        }
-
         private TimeSpan? Duration(ConfigYamlScalar key, ConfigYamlNode value)
         {
             var text = Scalar(key, value);
@@ -349,22 +315,10 @@ public static class ServerConfigLoader
                 : throw Fail(value, $"'{key.Value}' is '{text}', not a duration", "Give seconds (30, 2.5) or a number with ms, s, m or h (500ms, 30s, 5m), more than zero and at most a day.");
         }
 
-        private string? Scalar(ConfigYamlScalar key, ConfigYamlNode node)
-        {
-            if (node is ConfigYamlScalar scalar)
-            {
-                return scalar.IsNull ? null : scalar.Value.Trim();
-            }
-            throw Fail(node, $"'{key.Value}' must be a single value, not a {(node is ConfigYamlMapping ? "map" : "list")}", $"Write it on one line: '{key.Value}: <value>'.");
-        }
-
         private ConfigurationException Unknown(ConfigYamlScalar key, string[] known, string what)
         {
             var suggestion = AgentConfigLoader.Suggest(key.Value, known);
             return Fail(key, $"Unknown {what} '{key.Value}'", suggestion is not null ? $"Did you mean '{suggestion}'?" : $"Known: {string.Join(", ", known)}.");
         }
-
-        private ConfigurationException Fail(ConfigYamlNode node, string problem, string remedy) =>
-            new(source, node.Line, node.Column, problem, remedy);
     }
 }

@@ -62,7 +62,7 @@ public static class ServerTokenFile
     public static string HashToken(string token) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token))).ToLowerInvariant();
 
-    private sealed class Reader(string source, string domain)
+    private sealed class Reader(string source, string domain) : ConfigValueReader(source)
     {
         private readonly Dictionary<string, (ConfigYamlNode Node, int Entry)> _tokens = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (ConfigYamlNode Node, int Entry)> _hosts = new(StringComparer.OrdinalIgnoreCase);
@@ -280,51 +280,5 @@ public static class ServerTokenFile
             }
             return result;
         }
-
-        private IEnumerable<(ConfigYamlNode Node, string Text)> Items(ConfigYamlScalar key, ConfigYamlNode value)
-        {
-            switch (value)
-            {
-                case ConfigYamlScalar { IsNull: true }:
-                    yield break;
-                case ConfigYamlScalar scalar:
-                    yield return (scalar, scalar.Value.Trim());
-                    yield break;
-                case ConfigYamlSequence sequence:
-                    foreach (var item in sequence.Items)
-                    {
-                        yield return (item, Scalar(key, item) ?? throw Fail(item, $"An item of '{key.Value}' is empty", "Remove the empty item."));
-                    }
-                    yield break;
-                default:
-                    throw Fail(value, $"'{key.Value}' must be a list", $"Write it as '{key.Value}: [a, b]'.");
-            }
-        }
-
-        private int? Int(ConfigYamlScalar key, ConfigYamlNode value, int min, int max)
-        {
-            var text = Scalar(key, value);
-            if (text is null)
-            {
-                return null;
-            }
-            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-            {
-                throw Fail(value, $"'{key.Value}' is '{text}'", string.Create(CultureInfo.InvariantCulture, $"Use a whole number from {min} to {max}."));
-            }
-            return n;
-        }
-
-        private string? Scalar(ConfigYamlScalar key, ConfigYamlNode node)
-        {
-            if (node is ConfigYamlScalar scalar)
-            {
-                return scalar.IsNull ? null : scalar.Value.Trim();
-            }
-            throw Fail(node, $"'{key.Value}' must be a single value, not a {(node is ConfigYamlMapping ? "map" : "list")}", $"Write it on one line: '{key.Value}: <value>'.");
-        }
-
-        private ConfigurationException Fail(ConfigYamlNode node, string problem, string remedy) =>
-            new(source, node.Line, node.Column, problem, remedy);
     }
 }
