@@ -40,6 +40,8 @@ $configuration.Output.Verbosity = 'Detailed'
 # Pester's Auto mode colours whenever the host supports VT, even when the output goes to a log file.
 if ([Console]::IsOutputRedirected -or $env:CI -or $null -ne $env:NO_COLOR) {
     $configuration.Output.RenderMode = 'Plaintext'
+    # The tests' own warnings and errors too: PowerShell colours them whenever the host supports VT.
+    $PSStyle.OutputRendering = 'PlainText'
 }
 $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputFormat = 'NUnitXml'

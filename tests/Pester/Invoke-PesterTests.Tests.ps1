@@ -6,7 +6,7 @@ BeforeAll {
     $pesterPath = (Get-Module Pester).Path -replace '\.psm1$', '.psd1'
     $testFolder = Join-Path $TestDrive 'tests'
     $null = New-Item -ItemType Directory -Path $testFolder
-    Set-Content -LiteralPath (Join-Path $testFolder 'Sample.Tests.ps1') -Value "Describe 'a sample' { It 'passes' { 1 | Should -Be 1 } }"
+    Set-Content -LiteralPath (Join-Path $testFolder 'Sample.Tests.ps1') -Value "Describe 'a sample' { It 'passes' { Write-Warning 'a warning from a test'; 1 | Should -Be 1 } }"
 }
 
 Describe 'Invoke-PesterTests.ps1' {
@@ -28,6 +28,7 @@ Describe 'Invoke-PesterTests.ps1' {
 
         $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
         ($run.Output -join "`n") | Should -Match '\[\+\] passes'
+        ($run.Output -join "`n") | Should -Match 'WARNING: a warning from a test'
         ($run.Output -join "`n").Contains([char]27) | Should -BeFalse -Because 'a redirected log must not hold escape codes'
         (Get-Content -Raw -LiteralPath (Join-Path $results 'Pester.summary.json') | ConvertFrom-Json).Passed | Should -Be 1
     }
