@@ -61,6 +61,42 @@ Describe 'Wait-TunnelRequest' {
         $request.Id | Should -BeGreaterThan $earlier.Id
     }
 
+    It 'serves the runbook in about_TunnelPS: a webhook POST is awaited, then the tunnel is closed in finally' {
+        $hookTunnel = Start-Tunnel -Http $site.Port -Scheme http -Name 'req-runbook'
+        $hookUri = [uri]$hookTunnel.PublicUrl
+        $stop = [System.Threading.ManualResetEventSlim]::new($false)
+        # The "sender" calls the URL it was given with a JSON body, until the runbook has its call.
+        $sender = Start-ThreadJob -ArgumentList $hookUri, $stop -ScriptBlock {
+            param($Uri, $Stop)
+            $handler = [System.Net.Http.SocketsHttpHandler]::new()
+            $handler.UseProxy = $false
+            $client = [System.Net.Http.HttpClient]::new($handler)
+            try {
+                while (-not $Stop.Wait(100)) {
+                    $request = [System.Net.Http.HttpRequestMessage]::new('POST', "http://127.0.0.1:$($Uri.Port)/webhook")
+                    $request.Headers.Host = $Uri.Authority
+                    $request.Content = [System.Net.Http.StringContent]::new('{"event":"build.done","id":42}', [System.Text.Encoding]::UTF8, 'application/json')
+                    try { $client.Send($request).Dispose() } catch { }
+                }
+            }
+            finally { $client.Dispose() }
+        }
+        try {
+            $call = Wait-TunnelRequest -Tunnel 'req-runbook' -Path /webhook -Method POST -Timeout 20
+            $payload = $call.RequestBodyText | ConvertFrom-Json
+        }
+        finally {
+            $stop.Set()
+            $sender | Wait-Job -Timeout 20 | Remove-Job -Force
+            $hookTunnel | Stop-Tunnel
+        }
+
+        $payload.event | Should -Be 'build.done'
+        $payload.id | Should -Be 42
+        $hookTunnel.Status | Should -Be 'Stopped'
+        @(Get-Tunnel -Name 'req-runbook' -ErrorAction SilentlyContinue) | Should -HaveCount 0
+    }
+
     It 'ignores requests that do not match' {
         $stop = [System.Threading.ManualResetEventSlim]::new($false)
         $job = Start-RequestLoop -Path '/other' -Stop $stop
