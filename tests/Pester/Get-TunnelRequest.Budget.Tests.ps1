@@ -81,3 +81,28 @@ tunnels:
             Should -Throw -ErrorId 'ParameterArgumentValidationError,TunnelPS.Commands.StartTunnelCommand'
     }
 }
+
+Describe 'One capture memory budget for all the tunnels of a session' {
+    BeforeAll {
+        Get-Tunnel | Stop-Tunnel
+        Clear-TunnelRequest -All   # only this block's tunnels share the session's budget
+        $left = Start-Tunnel -Http $site.Port -Scheme http -Name 'shared-left' -InspectMemoryLimit 300KB
+        $right = Start-Tunnel -Http $site.Port -Scheme http -Name 'shared-right' -InspectMemoryLimit 300KB
+        foreach ($i in 1..3) {
+            (Invoke-TestRequest "$($left.PublicUrl)/left/$i").StatusCode | Should -Be 200
+            (Invoke-TestRequest "$($right.PublicUrl)/right/$i").StatusCode | Should -Be 200
+        }
+        Wait-Until { ($left.CaptureDroppedCount + $right.CaptureDroppedCount) -eq 4 } -Because 'together the two tunnels keep two 100 KiB bodies'
+    }
+
+    AfterAll {
+        $left, $right | Stop-Tunnel
+        Clear-TunnelRequest -All
+    }
+
+    It 'holds at most the largest limit together, the oldest request of either tunnel going first' {
+        # Each alone would keep two requests (600 KiB in all); together they keep the two newest of all.
+        ($left.CaptureBytes + $right.CaptureBytes) | Should -BeLessOrEqual 300KB
+        @(Get-TunnelRequest -Tunnel 'shared-*' -WarningAction SilentlyContinue).Target | Sort-Object | Should -Be @('/left/3', '/right/3')
+    }
+}

@@ -42,6 +42,7 @@ public sealed class CaptureStore
     private int _pendingNotifications;
     private int _dispatching;
     private int _maxBodySize = DefaultMaxBodySize;
+    private CaptureBudget? _budget;
 
     public CaptureStore()
         : this(DefaultCapacity)
@@ -109,6 +110,53 @@ public sealed class CaptureStore
 
     /// <summary>The bytes the exchanges held now take (heads and bodies, as rented).</summary>
     public long HeldBytes => Interlocked.Read(ref _heldBytes);
+
+    /// <summary>
+    /// A budget this store shares with others (every tunnel of a PowerShell session), or null: together they hold at
+    /// most the largest of their <see cref="MaxBytes"/>, the oldest exchange of all going first.
+    /// </summary>
+    public CaptureBudget? Budget
+    {
+        get => Volatile.Read(ref _budget);
+        set
+        {
+            var previous = Interlocked.Exchange(ref _budget, value);
+            if (ReferenceEquals(previous, value))
+            {
+                return;
+            }
+            previous?.Detach(this);
+            value?.Attach(this);
+        }
+    }
+
+    /// <summary>The id of the oldest exchange held (long.MaxValue when empty).</summary>
+    internal long OldestId
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _count == 0 ? long.MaxValue : _ring[_start]!.Id;
+            }
+        }
+    }
+
+    /// <summary>Evicts the oldest exchange for a shared budget (counted as dropped); false when empty.</summary>
+    internal bool EvictOldest()
+    {
+        CapturedExchange evicted;
+        lock (_lock)
+        {
+            if (_count == 0)
+            {
+                return false;
+            }
+            evicted = EvictOldestLocked();
+        }
+        evicted.ReleaseBodies();
+        return true;
+    }
 
     /// <summary>The bytes of the exchanges evicted so far (by <see cref="Capacity"/> or <see cref="MaxBytes"/>; not by <see cref="Clear"/>).</summary>
     public long DroppedBytes => Interlocked.Read(ref _droppedBytes);
@@ -197,6 +245,10 @@ public sealed class CaptureStore
         if (evicted is not null)
         {
             Release(evicted);
+        }
+        if (Volatile.Read(ref _budget) is { } budget && exchange.StoredBytes > 0)
+        {
+            budget.Enforce();
         }
         Notify(exchange);
         return exchange;

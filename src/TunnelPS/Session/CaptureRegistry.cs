@@ -20,6 +20,12 @@ internal static class CaptureRegistry
     private static readonly Dictionary<string, CaptureSource> s_sources = new(StringComparer.OrdinalIgnoreCase);
     private static CaptureStore s_imported = new();
 
+    /// <summary>
+    /// The memory budget every tunnel store of this session shares: together they hold at most the largest
+    /// -InspectMemoryLimit among them (64 MiB by default), the oldest exchange of all going first.
+    /// </summary>
+    internal static CaptureBudget SessionBudget { get; } = new();
+
     static CaptureRegistry()
     {
         // The session registry sets the removal action when it is first touched; touch it first so
@@ -81,11 +87,19 @@ internal static class CaptureRegistry
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(local);
         var source = new CaptureSource(tunnelName, store, local, publicUrls);
+        CaptureSource? replaced;
         lock (s_gate)
         {
-            s_sources.Remove(tunnelName);
+            s_sources.Remove(tunnelName, out replaced);
             s_sources[tunnelName] = source;
         }
+
+        if (replaced is not null && !ReferenceEquals(replaced.Store, store))
+        {
+            replaced.Store.Budget = null;
+        }
+
+        store.Budget = SessionBudget;
 
         Changed?.Invoke();
     }
@@ -139,15 +153,19 @@ internal static class CaptureRegistry
     internal static void ForgetStopped(IReadOnlySet<string> runningTunnelNames)
     {
         ArgumentNullException.ThrowIfNull(runningTunnelNames);
+        var forgotten = new List<CaptureSource>();
         lock (s_gate)
         {
             foreach (string name in s_sources.Keys.Where(n => !runningTunnelNames.Contains(n)).ToList())
             {
-                s_sources.Remove(name);
+                s_sources.Remove(name, out CaptureSource? source);
+                forgotten.Add(source!);
             }
 
             s_imported = new CaptureStore();
         }
+
+        forgotten.ForEach(f => f.Store.Budget = null);
 
         Changed?.Invoke();
     }
@@ -155,11 +173,15 @@ internal static class CaptureRegistry
     /// <summary>Forgets every store (module removal): running tunnels keep capturing into theirs.</summary>
     internal static void Reset()
     {
+        List<CaptureSource> forgotten;
         lock (s_gate)
         {
+            forgotten = [.. s_sources.Values];
             s_sources.Clear();
             s_imported = new CaptureStore();
         }
+
+        forgotten.ForEach(f => f.Store.Budget = null);
 
         Changed?.Invoke();
     }
