@@ -9,43 +9,18 @@ namespace TunnelPS.Engine.Inspection;
 public sealed class CaptureBudget
 {
     private readonly object _gate = new();
-    private readonly List<CaptureStore> _stores = [];
+    // Replaced whole under _gate, read without it: every captured exchange checks the budget, and only one over it
+    // takes the lock.
+    private CaptureStore[] _stores = [];
 
     /// <summary>The stores that share the budget now.</summary>
-    public IReadOnlyList<CaptureStore> Stores
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return [.. _stores];
-            }
-        }
-    }
+    public IReadOnlyList<CaptureStore> Stores => Volatile.Read(ref _stores);
 
     /// <summary>The most bytes the stores hold together: the largest budget among them (0 without stores).</summary>
-    public long Limit
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _stores.Count == 0 ? 0 : _stores.Max(s => s.MaxBytes);
-            }
-        }
-    }
+    public long Limit => LimitOf(Volatile.Read(ref _stores));
 
     /// <summary>The bytes the stores hold together now.</summary>
-    public long HeldBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _stores.Sum(s => s.HeldBytes);
-            }
-        }
-    }
+    public long HeldBytes => HeldBy(Volatile.Read(ref _stores));
 
     internal void Attach(CaptureStore store)
     {
@@ -53,7 +28,7 @@ public sealed class CaptureBudget
         {
             if (!_stores.Contains(store))
             {
-                _stores.Add(store);
+                Volatile.Write(ref _stores, [.. _stores, store]);
             }
         }
         Enforce();
@@ -63,26 +38,28 @@ public sealed class CaptureBudget
     {
         lock (_gate)
         {
-            _stores.Remove(store);
+            Volatile.Write(ref _stores, [.. _stores.Where(s => !ReferenceEquals(s, store))]);
         }
     }
 
     /// <summary>Evicts the oldest exchanges across the stores while together they hold more than <see cref="Limit"/>.</summary>
     internal void Enforce()
     {
+        var stores = Volatile.Read(ref _stores);
+        if (stores.Length < 2 || HeldBy(stores) <= LimitOf(stores))
+        {
+            return;   // a lone store keeps its own budget already; within the budget there is nothing to do
+        }
         // One enforcer at a time; each eviction takes only its own store's lock, never two at once.
         lock (_gate)
         {
-            if (_stores.Count < 2)
-            {
-                return;   // a lone store keeps its own budget already
-            }
-            var limit = _stores.Max(s => s.MaxBytes);
-            while (_stores.Sum(s => s.HeldBytes) > limit && _stores.Sum(s => s.Count) > 1)
+            stores = _stores;
+            var limit = LimitOf(stores);
+            while (HeldBy(stores) > limit && stores.Sum(s => s.Count) > 1)
             {
                 CaptureStore? oldest = null;
                 var oldestId = long.MaxValue;
-                foreach (var store in _stores)
+                foreach (var store in stores)
                 {
                     var id = store.OldestId;
                     if (id < oldestId)
@@ -97,5 +74,17 @@ public sealed class CaptureBudget
                 }
             }
         }
+    }
+
+    private static long LimitOf(CaptureStore[] stores) => stores.Length == 0 ? 0 : stores.Max(s => s.MaxBytes);
+
+    private static long HeldBy(CaptureStore[] stores)
+    {
+        long held = 0;
+        foreach (var store in stores)
+        {
+            held += store.HeldBytes;
+        }
+        return held;
     }
 }
