@@ -80,7 +80,7 @@ internal sealed class NodeLinks : IAsyncDisposable
         {
             await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
             string? thumbprint = null;
-            ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+            ssl = new PeerSslStream(new BatchingNetworkStream(socket), (_, certificate, _, _) =>
             {
                 // The certificate is not checked against a CA here: the proof below binds the peer's answer to it.
                 thumbprint = certificate is null ? null : CertificateStore.Thumbprint(certificate);

@@ -53,7 +53,7 @@ internal sealed class TlsPortHandler
             socket.Dispose();
             return;
         }
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var ssl = new PeerSslStream(new BatchingNetworkStream(socket));
         var handedOff = false;
         try
         {

@@ -329,7 +329,7 @@ public static class HttpConnectDialer
 
         public Connection(Socket socket)
         {
-            _stream = new NetworkStream(socket, ownsSocket: true);
+            _stream = new BatchingNetworkStream(socket);
         }
 
         public ValueTask WriteAsync(byte[] bytes, CancellationToken cancellationToken) => _stream.WriteAsync(bytes, cancellationToken);

@@ -34,10 +34,14 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private const int BatchSize = 64 * 1024;
 
+    /// <summary>Bytes read without handing them out beyond which the read loop hands out before reading on.</summary>
+    private const int PublishThreshold = 128 * 1024;
+
     /// <summary>A frame at least this long is written from its own buffer instead of being copied into the batch.</summary>
     private const int DirectWriteMinimum = 8 * 1024;
 
     private readonly Stream _transport;
+    private readonly BatchingNetworkStream? _socketStream;
     private readonly Func<MuxStream, string, string, Task>? _onOpen;
     private readonly Action<Task>? _track;
     private readonly ConcurrentDictionary<uint, MuxStream> _streams = new();
@@ -69,6 +73,7 @@ internal sealed class MuxLink : IAsyncDisposable
     public MuxLink(Stream transport, int window = DefaultWindow, Func<MuxStream, string, string, Task>? onOpen = null, Action<Task>? track = null)
     {
         _transport = transport;
+        _socketStream = BatchingNetworkStream.Find(transport);
         Window = window;
         _onOpen = onOpen;
         _track = track;
@@ -98,7 +103,13 @@ internal sealed class MuxLink : IAsyncDisposable
     public long LastReceived => Interlocked.Read(ref _lastReceived);
 
     /// <summary>Starts reading frames.</summary>
-    public void Start() => _reading = ReadLoopAsync(_stop.Token);
+    public void Start()
+    {
+        // From here on the link alone reads and writes the connection: the socket underneath may read ahead and
+        // coalesce the records of a batch into one send (the drain flushes at the end of every batch).
+        _socketStream?.EnableBatching();
+        _reading = ReadLoopAsync(_stop.Token);
+    }
 
     /// <summary>
     /// Opens a stream to the peer for a visitor of <paramref name="url"/>; bytes may be written at once (no round trip).
@@ -135,12 +146,36 @@ internal sealed class MuxLink : IAsyncDisposable
     /// <summary>Sends a Ping (keeps middleboxes from expiring an idle link).</summary>
     public void Ping() => SendControl(MuxFrameType.Ping, 0);
 
+    /// <summary>
+    /// Queues <paramref name="payload"/> as Data frames (as many as its length needs) in one go, so that one drain
+    /// writes them all and the socket sends them together.
+    /// </summary>
     internal bool SendData(uint stream, ReadOnlySpan<byte> payload)
     {
-        var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + payload.Length);
-        MuxFrame.WriteHeader(frame, MuxFrameType.Data, payload.Length, stream);
-        payload.CopyTo(frame.AsSpan(MuxFrame.HeaderLength));
-        return Enqueue(frame, MuxFrame.HeaderLength + payload.Length);
+        bool start;
+        lock (_queueGate)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+            while (!payload.IsEmpty)
+            {
+                var length = Math.Min(payload.Length, MuxFrame.MaxPayload);
+                var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + length);
+                MuxFrame.WriteHeader(frame, MuxFrameType.Data, length, stream);
+                payload[..length].CopyTo(frame.AsSpan(MuxFrame.HeaderLength));
+                _queue.Enqueue((frame, MuxFrame.HeaderLength + length));
+                _queuedBytes += MuxFrame.HeaderLength + length;
+                payload = payload[length..];
+            }
+            start = StartDrainLocked();
+        }
+        if (start)
+        {
+            StartDrain();
+        }
+        return true;
     }
 
     internal void SendWindow(uint stream, int credit)
@@ -189,21 +224,34 @@ internal sealed class MuxLink : IAsyncDisposable
             }
             _queue.Enqueue((frame, length));
             _queuedBytes += length;
-            // Frames queued by the read loop's own thread while it hands out a batch (readers that resume inline and
-            // answer) wait for the end of the batch: then one write carries them all.
-            start = !_draining && t_dispatching != this;
-            _draining |= start;
+            start = StartDrainLocked();
         }
         if (start)
         {
-            // The writer that finds the link idle writes for everyone, starting on its own thread: no hop.
-            var drain = DrainAsync();
-            if (!drain.IsCompleted)
-            {
-                _track?.Invoke(drain);
-            }
+            StartDrain();
         }
         return true;
+    }
+
+    /// <summary>
+    /// True when the caller is to start the drain. Frames queued by the read loop's own thread while it hands out a
+    /// batch (readers that resume inline and answer) wait for the end of the batch: then one write carries them all.
+    /// </summary>
+    private bool StartDrainLocked()
+    {
+        var start = !_draining && t_dispatching != this;
+        _draining |= start;
+        return start;
+    }
+
+    /// <summary>The writer that finds the link idle writes for everyone, starting on its own thread: no hop.</summary>
+    private void StartDrain()
+    {
+        var drain = DrainAsync();
+        if (!drain.IsCompleted)
+        {
+            _track?.Invoke(drain);
+        }
     }
 
     /// <summary>Starts writing what the read loop's batch queued, unless a writer is at it already.</summary>
@@ -217,15 +265,12 @@ internal sealed class MuxLink : IAsyncDisposable
             }
             _draining = true;
         }
-        var drain = DrainAsync();
-        if (!drain.IsCompleted)
-        {
-            _track?.Invoke(drain);
-        }
+        StartDrain();
     }
 
     private async Task DrainAsync()
     {
+        var unflushed = false;
         try
         {
             while (true)
@@ -256,7 +301,7 @@ internal sealed class MuxLink : IAsyncDisposable
                     {
                         room = TakeRoomLocked();
                     }
-                    if (used == 0)
+                    if (used == 0 && !unflushed)
                     {
                         _draining = false;
                     }
@@ -265,8 +310,17 @@ internal sealed class MuxLink : IAsyncDisposable
                 room?.TrySetResult();
                 if (used == 0)
                 {
-                    return;
+                    if (!unflushed)
+                    {
+                        return;
+                    }
+                    // The queue is empty: what the socket holds of this batch leaves in one send, and then the queue
+                    // is looked at once more before this writer gives up its role.
+                    unflushed = false;
+                    await _transport.FlushAsync(_stop.Token).ConfigureAwait(false);
+                    continue;
                 }
+                unflushed = _socketStream is not null;
                 if (whole is null)
                 {
                     await _transport.WriteAsync(_batch.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
@@ -303,32 +357,42 @@ internal sealed class MuxLink : IAsyncDisposable
         var input = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: BatchSize, minimumReadSize: 4096, leaveOpen: true));
         try
         {
+            var unpublished = 0L;
             while (true)
             {
-                var result = await input.ReadAsync(token).ConfigureAwait(false);
+                // What arrived is handed out (readers resume, queued answers leave) when the next read has to wait
+                // for the network, or after PublishThreshold bytes: while more is already here, a bulk transfer's
+                // records are read first, so a visitor gets one large send instead of one per 16 KiB record.
+                var pending = input.ReadAsync(token);
+                if (unpublished > 0 && (!pending.IsCompleted || unpublished >= PublishThreshold))
+                {
+                    HandOut();
+                    unpublished = 0;
+                }
+                var result = await pending.ConfigureAwait(false);
                 var buffer = result.Buffer;
+                unpublished += buffer.Length;
+                Interlocked.Exchange(ref _lastReceived, Environment.TickCount64);
                 t_dispatching = this;
                 try
                 {
                     while (TryReadFrame(ref buffer, out var type, out var stream, out var payload))
                     {
-                        Interlocked.Exchange(ref _lastReceived, Environment.TickCount64);
                         if (!Dispatch(type, stream, payload, out var fatal))
                         {
                             reason = fatal;
                             return;
                         }
                     }
-                    PublishReceived();
                 }
                 finally
                 {
                     t_dispatching = null;
                 }
-                FlushQueued();
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
+                    HandOut();
                     return;
                 }
             }
@@ -342,6 +406,21 @@ internal sealed class MuxLink : IAsyncDisposable
             await input.CompleteAsync().ConfigureAwait(false);
             Close(reason);
         }
+    }
+
+    /// <summary>Ends a batch of frames: their data becomes readable, and what the readers queued in answer is written.</summary>
+    private void HandOut()
+    {
+        t_dispatching = this;
+        try
+        {
+            PublishReceived();
+        }
+        finally
+        {
+            t_dispatching = null;
+        }
+        FlushQueued();
     }
 
     /// <summary>Makes the data of this batch of frames readable, one wake-up per stream rather than one per frame.</summary>

@@ -107,7 +107,8 @@ internal sealed class MuxStream : Stream
         while (!buffer.IsEmpty)
         {
             ThrowIfUnwritable();
-            var take = await TakeCreditAsync(Math.Min(buffer.Length, MuxFrame.MaxPayload), cancellationToken).ConfigureAwait(false);
+            // As much as the credit allows in one go: the link queues it as one run of frames, written and sent together.
+            var take = await TakeCreditAsync(buffer.Length, cancellationToken).ConfigureAwait(false);
             ThrowIfUnwritable();
             if (!_link.SendData(Id, buffer.Span[..take]))
             {

@@ -55,7 +55,7 @@ internal static class TunnelDialer
         string? seenThumbprint = null;
         string? seenSubject = null;
         SslPolicyErrors seenErrors = SslPolicyErrors.None;
-        var ssl = new SslStream(raw, leaveInnerStreamOpen: false);
+        var ssl = new PeerSslStream(raw);
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = IPAddress.TryParse(server.Host, out _) ? "" : server.Host,
@@ -132,7 +132,7 @@ internal static class TunnelDialer
             {
                 await socket.ConnectAsync(new DnsEndPoint(host, port), cancellationToken).ConfigureAwait(false);
             }
-            return new NetworkStream(socket, ownsSocket: true);
+            return new BatchingNetworkStream(socket);
         }
         catch
         {

@@ -12,7 +12,7 @@ namespace TunnelPS.Engine.Tests.Transport;
 /// <summary>The multiplexed link over a real loopback socket pair: streams, flow control, half-close, reset, interleaving.</summary>
 public sealed class MuxLinkTests
 {
-    /// <summary>A connected pair of loopback TCP streams.</summary>
+    /// <summary>A connected pair of loopback TCP streams (batching socket streams, as under a real link).</summary>
     private static async Task<(Stream A, Stream B)> SocketPairAsync()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -22,7 +22,8 @@ public sealed class MuxLinkTests
         var b = await listener.AcceptSocketAsync();
         await connect;
         b.NoDelay = true;
-        return (new NetworkStream(a, ownsSocket: true), new NetworkStream(b, ownsSocket: true));
+        // The socket streams the links run on in production: each link switches its own to batching when it starts.
+        return (new BatchingNetworkStream(a), new BatchingNetworkStream(b));
     }
 
     /// <summary>A server link and a client link whose accepted streams go to <paramref name="accept"/>.</summary>
