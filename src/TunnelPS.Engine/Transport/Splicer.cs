@@ -16,7 +16,7 @@ internal static class Splicer
     public const int BufferSize = 16 * 1024;
 
     /// <summary>The buffer of a transfer whose reads fill the small one: fewer, larger reads and writes for bulk data.</summary>
-    public const int BulkBufferSize = 64 * 1024;
+    public const int BulkBufferSize = 256 * 1024;
 
     /// <summary>Splices <paramref name="visitor"/> and <paramref name="local"/>; returns the bytes copied each way.</summary>
     public static async Task<(long VisitorToLocal, long LocalToVisitor)> RunAsync(
