@@ -42,6 +42,7 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private readonly Stream _transport;
     private readonly BatchingNetworkStream? _socketStream;
+    private readonly Action _startDrain;
     private readonly Func<MuxStream, string, string, Task>? _onOpen;
     private readonly Action<Task>? _track;
     private readonly ConcurrentDictionary<uint, MuxStream> _streams = new();
@@ -74,6 +75,7 @@ internal sealed class MuxLink : IAsyncDisposable
     {
         _transport = transport;
         _socketStream = BatchingNetworkStream.Find(transport);
+        _startDrain = StartDrain;
         Window = window;
         _onOpen = onOpen;
         _track = track;
@@ -173,7 +175,7 @@ internal sealed class MuxLink : IAsyncDisposable
         }
         if (start)
         {
-            StartDrain();
+            DrainSoon();
         }
         return true;
     }
@@ -228,7 +230,7 @@ internal sealed class MuxLink : IAsyncDisposable
         }
         if (start)
         {
-            StartDrain();
+            DrainSoon();
         }
         return true;
     }
@@ -242,6 +244,18 @@ internal sealed class MuxLink : IAsyncDisposable
         var start = !_draining && t_dispatching != this;
         _draining |= start;
         return start;
+    }
+
+    /// <summary>
+    /// Drains at the end of the socket event thread's current batch when called there (the answers to a whole batch
+    /// of events leave in one send: <see cref="EventBatchDeferral"/>), at once anywhere else.
+    /// </summary>
+    private void DrainSoon()
+    {
+        if (EventBatchDeferral.Shared is not { } deferral || !deferral.TryDefer(_startDrain))
+        {
+            StartDrain();
+        }
     }
 
     /// <summary>The writer that finds the link idle writes for everyone, starting on its own thread: no hop.</summary>
@@ -265,7 +279,7 @@ internal sealed class MuxLink : IAsyncDisposable
             }
             _draining = true;
         }
-        StartDrain();
+        DrainSoon();
     }
 
     private async Task DrainAsync()
