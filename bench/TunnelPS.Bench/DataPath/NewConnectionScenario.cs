@@ -19,10 +19,14 @@ internal static class NewConnectionScenario
         var count = context.Quick ? 100 : 500;
         var targets = new[] { context.Direct, context.CaptureOn, context.Tcp };
         var samples = targets.ToDictionary(t => t, _ => new List<double>());
+        // Warm-up: each path's code must reach its optimized (tier-1) form before the series, as it has on a server
+        // that has run for a while. 20 connections left it half-way (the runtime promotes a method after 30 calls
+        // and compiles it in the background), and the promotions landing during the series were most of its p99.
         foreach (var target in targets)
         {
-            await SeriesAsync(target, context.SmallPath, 20);
+            await SeriesAsync(target, context.SmallPath, context.Quick ? 50 : 3000);
         }
+        await Task.Delay(TimeSpan.FromSeconds(1));
         for (var round = 0; round < 2; round++)
         {
             foreach (var target in Stats.Interleaved(targets, round))
