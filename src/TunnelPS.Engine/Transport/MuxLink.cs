@@ -154,6 +154,10 @@ internal sealed class MuxLink : IAsyncDisposable
     /// </summary>
     internal bool SendData(uint stream, ReadOnlySpan<byte> payload)
     {
+        // Small writes (requests and responses of keep-alive traffic) wait for the end of the event batch to leave
+        // together; a large one is a batch of its own and leaves at once (a bulk transfer is paced by the window, and
+        // every microsecond its data waits is a microsecond more before the credit comes back).
+        var soon = payload.Length < DirectWriteMinimum;
         bool start;
         lock (_queueGate)
         {
@@ -175,7 +179,14 @@ internal sealed class MuxLink : IAsyncDisposable
         }
         if (start)
         {
-            DrainSoon();
+            if (soon)
+            {
+                DrainSoon();
+            }
+            else
+            {
+                StartDrain();
+            }
         }
         return true;
     }
@@ -230,7 +241,8 @@ internal sealed class MuxLink : IAsyncDisposable
         }
         if (start)
         {
-            DrainSoon();
+            // Control frames (Open, Window, Fin, Reset, Ping) leave at once: each one is someone's wait.
+            StartDrain();
         }
         return true;
     }
@@ -279,7 +291,7 @@ internal sealed class MuxLink : IAsyncDisposable
             }
             _draining = true;
         }
-        DrainSoon();
+        StartDrain();
     }
 
     private async Task DrainAsync()
