@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Sockets;
 
 namespace TunnelPS.Engine.Transport;
@@ -29,7 +28,8 @@ internal sealed class EventBatchDeferral
 
     private readonly Socket _signal;
     private readonly Socket _wake;
-    private readonly ConcurrentQueue<Action> _waiting = new();
+    // A ring buffer under a lock: no allocation per deferral (a concurrent queue allocated a segment every few dozen).
+    private readonly Queue<Action> _waiting = new();
     private readonly byte[] _one = [1];
     private int _signalled;
     private volatile bool _failed;
@@ -57,7 +57,10 @@ internal sealed class EventBatchDeferral
         {
             return false;
         }
-        _waiting.Enqueue(flush);
+        lock (_waiting)
+        {
+            _waiting.Enqueue(flush);
+        }
         if (_failed)
         {
             // Failed while this was queued: nobody else will run it.
@@ -130,7 +133,8 @@ internal sealed class EventBatchDeferral
         {
             while (true)
             {
-                var n = await _wake.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                // The Memory overload: a reusable awaitable, no Task per receive.
+                var n = await _wake.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
@@ -156,8 +160,16 @@ internal sealed class EventBatchDeferral
 
     private void RunWaiting()
     {
-        while (_waiting.TryDequeue(out var flush))
+        while (true)
         {
+            Action? flush;
+            lock (_waiting)
+            {
+                if (!_waiting.TryDequeue(out flush))
+                {
+                    return;
+                }
+            }
             try
             {
                 flush();

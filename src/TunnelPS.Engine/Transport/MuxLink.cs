@@ -20,6 +20,13 @@ namespace TunnelPS.Engine.Transport;
 /// exchange before, about one per eight exchanges after (bench --mux-compare).
 /// </para>
 /// <para>
+/// Underneath, the socket stream batches once the link starts (<see cref="BatchingNetworkStream"/>): the TLS records
+/// of one drain leave in one send at its flush, and one receive takes many records. Small Data writes made on the
+/// socket event thread wait for the end of its batch of events (<see cref="EventBatchDeferral"/>), so the answers
+/// to a whole batch of visitors' events share that send; the read loop hands out what it read only when its next
+/// read has to wait, so a bulk transfer's visitor gets one large send rather than one per record.
+/// </para>
+/// <para>
 /// Reads run one loop per link; a stream's reader resumes on that loop's thread (no thread hop per message), so stream
 /// readers must never block.
 /// </para>
