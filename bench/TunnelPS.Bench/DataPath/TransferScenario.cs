@@ -52,12 +52,69 @@ internal static class TransferScenario
             }
         }
         var direct = Stats.Median(rates[context.Direct]);
+        var ceiling = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            ceiling.Add(await TlsCeilingAsync(context.Quick ? 256L << 20 : 1L << 30));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    round {round + 1} one TLS stream          {ceiling[^1],8:0} MB/s"));
+        }
+        var tlsRate = Stats.Median(ceiling);
+        context.Report.Add(new ResultRow($"One TLS stream, .NET to .NET, {path[1..]} MB/s (no tunnel: the ceiling of one TLS hop)", "MB/s", tlsRate, direct, tlsRate / direct, "-", null,
+            string.Create(CultureInfo.InvariantCulture, $"median of {rounds}, after the downloads; two harness threads, blocking SslStream calls, 256 KiB writes and reads; runs {string.Join(" / ", ceiling.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}")));
         foreach (var (target, label) in new[] { (context.CaptureOn, "http, capture on"), (context.CaptureOff, "http, capture off"), (context.Tcp, "tcp") })
         {
             var rate = Stats.Median(rates[target]);
             context.Report.Add(new ResultRow($"Download {path[1..]} MB/s, {label}", "MB/s", rate, direct, rate / direct, ">= 0.60 x direct", rate / direct >= 0.6,
                 string.Create(CultureInfo.InvariantCulture, $"median of {rounds}; CPU per GiB: server {Stats.Median(cpu[target].Select(c => c.Server)):0.00} s, client {Stats.Median(cpu[target].Select(c => c.Client)):0.00} s; context switches per GiB: server {Stats.Median(switches[target].Select(c => c.Server)):0}, client {Stats.Median(switches[target].Select(c => c.Client)):0}; runs {string.Join(" / ", rates[target].Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}")));
         }
+    }
+
+    /// <summary>
+    /// The most one TLS hop carries on this machine: a single TLS 1.3 stream over loopback between two threads of the
+    /// harness, both with blocking calls on .NET's SslStream (the platform TLS every TunnelPS peer uses), writing and
+    /// reading 256 KiB at a time. A tunnel's bytes cross such a hop and two plain TCP hops besides, so this bounds what
+    /// any TLS tunnel built on the platform can do here.
+    /// </summary>
+    public static async Task<double> TlsCeilingAsync(long bytes)
+    {
+        using var certificate = TunnelPS.Engine.Transport.CertificateStore.CreateSelfSigned("localhost");
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var sender = Task.Factory.StartNew(() =>
+        {
+            using var socket = listener.Accept();
+            socket.NoDelay = true;
+            using var tls = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: false));
+            tls.AuthenticateAsServer(new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = certificate });
+            var chunk = new byte[256 * 1024];
+            for (long sent = 0; sent < bytes; sent += chunk.Length)
+            {
+                tls.Write(chunk, 0, (int)Math.Min(chunk.Length, bytes - sent));
+            }
+            tls.Flush();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var seconds = await Task.Factory.StartNew(() =>
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            socket.Connect(listener.LocalEndPoint!);
+            using var tls = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
+            tls.AuthenticateAsClient("localhost");
+            var buffer = new byte[256 * 1024];
+            var started = Stopwatch.GetTimestamp();
+            for (long got = 0; got < bytes;)
+            {
+                var n = tls.Read(buffer, 0, buffer.Length);
+                if (n == 0)
+                {
+                    throw new IOException($"The TLS stream ended after {got} of {bytes} bytes.");
+                }
+                got += n;
+            }
+            return Stopwatch.GetElapsedTime(started).TotalSeconds;
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await sender;
+        return bytes / seconds / MB;
     }
 
     public static async Task ConcurrentAsync(BenchContext context)
