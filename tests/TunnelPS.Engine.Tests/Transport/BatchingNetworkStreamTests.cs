@@ -12,12 +12,7 @@ public sealed class BatchingNetworkStreamTests
 {
     private static async Task<(BatchingNetworkStream Stream, Socket Peer)> PairAsync()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connect = socket.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        var peer = await listener.AcceptSocketAsync();
-        await connect;
+        var (socket, peer) = await LoopbackSocketPair.OpenAsync();
         return (new BatchingNetworkStream(socket), peer);
     }
 

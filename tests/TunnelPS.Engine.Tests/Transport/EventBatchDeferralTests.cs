@@ -28,12 +28,9 @@ public sealed class EventBatchDeferralTests
     public async Task On_the_event_thread_work_runs_after_the_handler_returns_once_per_deferral()
     {
         var deferral = await SharedAsync();
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var sender = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await sender.ConnectAsync(listener.LocalEndPoint!);
-        using var receiver = await listener.AcceptAsync();
+        var (sender, receiver) = await LoopbackSocketPair.OpenAsync();
+        using var _ = sender;
+        using var __ = receiver;
         Assert.True(InlineCompletions.TryEnable(receiver));
 
         var order = new List<string>();

@@ -15,13 +15,7 @@ public sealed class MuxLinkTests
     /// <summary>A connected pair of loopback TCP streams (batching socket streams, as under a real link).</summary>
     private static async Task<(Stream A, Stream B)> SocketPairAsync()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var a = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connect = a.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        var b = await listener.AcceptSocketAsync();
-        await connect;
-        b.NoDelay = true;
+        var (a, b) = await LoopbackSocketPair.OpenAsync();
         // The socket streams the links run on in production: each link switches its own to batching when it starts.
         return (new BatchingNetworkStream(a), new BatchingNetworkStream(b));
     }
