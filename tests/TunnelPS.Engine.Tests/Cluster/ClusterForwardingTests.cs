@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Tests.Support;
@@ -53,8 +54,11 @@ public sealed class ClusterForwardingTests
         Assert.Equal("hello GET /moved-again", await http.GetStringAsync(Through(b, url) + "/moved-again"));
         Assert.Equal(2, b.Cluster.Router.Lookups);
 
-        // Once the name is gone, the stale route gives way to the store's answer: a 404.
+        // Once the name is gone, the stale route gives way to the store's answer: a 404. Node c releases the name when
+        // it has seen the client go, which is after DisposeAsync returns (until then a visitor rightly gets a 503).
         await moved.DisposeAsync();
+        var hostKey = ClusterLease.HostKey(new Uri(url).Host);
+        await TunnelHarness.WaitUntilAsync(() => c.Cluster!.FindAsync(hostKey, CancellationToken.None).GetAwaiter().GetResult() is null, "node c released the name in the store");
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(Through(b, url) + "/gone")).StatusCode);
     }
 
