@@ -29,8 +29,8 @@ public sealed class EventBatchDeferralTests
     {
         var deferral = await SharedAsync();
         var (sender, receiver) = await LoopbackSocketPair.OpenAsync();
-        using var _ = sender;
-        using var __ = receiver;
+        using var senderSocket = sender;
+        using var receiverSocket = receiver;
         Assert.True(InlineCompletions.TryEnable(receiver));
 
         var order = new List<string>();
@@ -38,7 +38,9 @@ public sealed class EventBatchDeferralTests
         var ranOn = new List<int>();
         async Task HandlerAsync()
         {
-            await receiver.ReceiveAsync(new byte[16], SocketFlags.None);
+            // ConfigureAwait(false): the continuation must run where the completion runs (the event thread), never be
+            // posted to a context the test runner may have installed.
+            await receiver.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).ConfigureAwait(false);
             // Now on the event thread (inline completion): three deferrals, then the handler goes on.
             var thread = Environment.CurrentManagedThreadId;
             var deferred = 0;
@@ -61,13 +63,15 @@ public sealed class EventBatchDeferralTests
                     deferred++;
                 }
             }
-            Assert.Equal(3, deferred);
+            Assert.True(deferred == 3, $"{deferred} of 3 deferrals were taken on thread {thread} (an inline completion runs on the socket event thread)");
             lock (order)
             {
                 order.Add("handler done");
             }
         }
         var handler = HandlerAsync();
+        // A failed assertion inside the handler ends the wait below at once, with its own message.
+        _ = handler.ContinueWith(t => done.TrySetException(t.Exception!.InnerExceptions), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         await sender.SendAsync(new byte[] { 1 }, SocketFlags.None);
         using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
         var eventThread = await done.Task.WaitAsync(deadline.Token);
