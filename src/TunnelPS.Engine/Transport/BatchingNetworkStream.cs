@@ -95,8 +95,9 @@ internal sealed class BatchingNetworkStream : NetworkStream
         return n;
     }
 
-    // The synchronous members: TLS uses the asynchronous ones; these keep a caller of either kind correct. Each span
-    // member goes through the array member of NetworkStream (the span members of Stream would call back into ours).
+    // The synchronous members: TLS uses the asynchronous ones (only they read ahead, and only they coalesce); these
+    // keep a caller of either kind correct, in order. Each span member goes through the array member of NetworkStream
+    // (the span members of Stream would call back into ours).
     public override int Read(byte[] buffer, int offset, int count)
     {
         if (_readEnd > _readStart)
@@ -155,19 +156,12 @@ internal sealed class BatchingNetworkStream : NetworkStream
             base.Write(buffer, offset, count);
             return;
         }
+        // A synchronous write does not coalesce: what is held leaves first, then this, in order.
         _writeGate.Wait();
         try
         {
-            if (_written + count > CoalesceSize)
-            {
-                SendBuffered();
-                if (count >= CoalesceSize)
-                {
-                    base.Write(buffer, offset, count);
-                    return;
-                }
-            }
-            Append(buffer.AsSpan(offset, count));
+            SendBuffered();
+            base.Write(buffer, offset, count);
         }
         finally
         {
