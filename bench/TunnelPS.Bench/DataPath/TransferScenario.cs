@@ -1,5 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Bench.DataPath;
 
@@ -77,16 +81,16 @@ internal static class TransferScenario
     /// </summary>
     public static async Task<double> TlsCeilingAsync(long bytes)
     {
-        using var certificate = TunnelPS.Engine.Transport.CertificateStore.CreateSelfSigned("localhost");
-        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var certificate = CertificateStore.CreateSelfSigned("localhost");
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(1);
         var sender = Task.Factory.StartNew(() =>
         {
             using var socket = listener.Accept();
             socket.NoDelay = true;
-            using var tls = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: false));
-            tls.AuthenticateAsServer(new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = certificate });
+            using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            tls.AuthenticateAsServer(new SslServerAuthenticationOptions { ServerCertificate = certificate });
             var chunk = new byte[256 * 1024];
             for (long sent = 0; sent < bytes; sent += chunk.Length)
             {
@@ -96,9 +100,9 @@ internal static class TransferScenario
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var seconds = await Task.Factory.StartNew(() =>
         {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             socket.Connect(listener.LocalEndPoint!);
-            using var tls = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
+            using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
             tls.AuthenticateAsClient("localhost");
             var buffer = new byte[256 * 1024];
             var started = Stopwatch.GetTimestamp();
