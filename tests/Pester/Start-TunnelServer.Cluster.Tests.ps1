@@ -2,7 +2,7 @@
 # no persistence). Skipped, with the reason, when redis-server is not installed.
 
 BeforeDiscovery {
-    $script:RedisServer = @(Get-Command redis-server -CommandType Application -ErrorAction Ignore)[0]
+    $script:RedisServer = Get-Command redis-server -CommandType Application -ErrorAction Ignore | Select-Object -First 1
     $script:NoRedis = $null -eq $script:RedisServer
 }
 
@@ -13,7 +13,7 @@ BeforeAll {
     $script:TestModules = Join-Path $PSScriptRoot 'TestModules'
     $script:Secret = 'cluster-secret-for-pester-01'
 
-    $redisPath = @(Get-Command redis-server -CommandType Application -ErrorAction Ignore)[0]
+    $redisPath = Get-Command redis-server -CommandType Application -ErrorAction Ignore | Select-Object -First 1
     $script:Redis = $null
     if ($null -ne $redisPath) {
         $script:RedisPort = Get-FreeTcpPort
