@@ -23,6 +23,10 @@ if (TunnelPS.Bench.MuxCompare.MuxCompareBench.Handles(args))
 {
     return await TunnelPS.Bench.MuxCompare.MuxCompareBench.RunAsync(args);
 }
+if (TunnelPS.Bench.Safety.SafetySoak.Handles(args))
+{
+    return await TunnelPS.Bench.Safety.SafetySoak.RunAsync(args);
+}
 if (TunnelPS.Bench.Cluster.ClusterBench.Handles(args))
 {
     return await TunnelPS.Bench.Cluster.ClusterBench.RunAsync(args);
