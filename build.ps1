@@ -38,7 +38,9 @@
              for keep-alive load, perf stat for syscalls), writing
              bench/results/datapath-<time>.json and .md. Results go to bench/results/ (not
              committed).
-    Demo     Build, then runs build/Demo.ps1 against out/TunnelPS in a fresh pwsh.
+    Demo     Builds the module alone (the engine and TunnelPS.dll, not the tests, fuzzing or
+             benchmark projects), lays it out as Build does, then runs build/Demo.ps1
+             against out/TunnelPS in a fresh pwsh.
     Fuzz     Publishes tests/TunnelPS.Fuzz to out/fuzz/<target>/bin, instruments that copy of
              TunnelPS.Engine.dll with SharpFuzz (never the build the tests use) and runs
              afl-fuzz on tests/TunnelPS.Fuzz/corpus/<target> for -FuzzMinutes. Findings go to
@@ -284,9 +286,13 @@ function Write-HelpFile {
 }
 
 function Invoke-BuildTask {
+    # -ModuleOnly (the demo's build) compiles the module and the engine it references, not the tests, fuzzing and
+    # benchmark projects of the solution: a fresh clone then shows a tunnel after one small build.
+    param([switch] $ModuleOnly)
     $version = Get-ModuleVersion
-    Write-Step "Build TunnelPS $version ($Configuration)"
-    & dotnet build (Join-Path $RepoRoot 'TunnelPS.sln') --configuration $Configuration --nologo
+    $target = if ($ModuleOnly) { Join-Path $RepoRoot 'src/TunnelPS/TunnelPS.csproj' } else { Join-Path $RepoRoot 'TunnelPS.sln' }
+    Write-Step "Build TunnelPS $version ($Configuration)$(if ($ModuleOnly) { ': the module only' })"
+    & dotnet build $target --configuration $Configuration --nologo
     Assert-ExitCode 'dotnet build'
 
     $moduleBin = Join-Path $RepoRoot "src/TunnelPS/bin/$Configuration/net8.0"
@@ -521,7 +527,8 @@ function Invoke-BenchTask {
 }
 
 function Invoke-DemoTask {
-    Invoke-Once 'Build'
+    # The demo runs the module alone: build just that, unless the whole solution was built already in this run.
+    if (-not $script:Completed.Contains('Build')) { Invoke-Once 'ModuleBuild' }
     Write-Step 'Demo (fresh pwsh)'
     Push-Location $RepoRoot
     try {
@@ -605,6 +612,7 @@ function Invoke-Once {
     if (-not $script:Completed.Add($Name)) { return }
     switch ($Name) {
         'Build' { Invoke-BuildTask }
+        'ModuleBuild' { Invoke-BuildTask -ModuleOnly }
         'Test' { Invoke-TestTask }
         'Package' { Invoke-PackageTask }
         'Docs' { Invoke-DocsTask }

@@ -17,3 +17,36 @@ Describe 'build/Demo.ps1' {
         ([regex]::Matches($text, 'GET https?://[a-z0-9]+\.localhost:\d+ -> 200 Hello from TunnelPS demo')).Count | Should -Be 2
     }
 }
+
+Describe 'build.ps1 Demo' {
+    It 'builds only what the demo runs: a copy of the repository without tests, fuzzing or benchmarks shows a tunnel' {
+        # The solution names the test, fuzzing and benchmark projects; the copy leaves them out, so a demo that built
+        # the whole solution fails here, and one that builds the module alone passes (and spends no time on them).
+        $repoRoot = Resolve-Path (Join-Path $PSScriptRoot '../..')
+        $copy = Join-Path ([System.IO.Path]::GetTempPath()) ('tunnelps-demo-' + [guid]::NewGuid())
+        $null = New-Item -ItemType Directory -Path $copy
+        try {
+            foreach ($item in '.config', 'build', 'module', 'docs', 'build.ps1', 'Directory.Build.props', 'Directory.Packages.props', 'TunnelPS.sln') {
+                Copy-Item -LiteralPath (Join-Path $repoRoot $item) -Destination $copy -Recurse
+            }
+            $src = (Join-Path $repoRoot 'src').ToString()
+            Get-ChildItem -LiteralPath $src -Recurse -File |
+                Where-Object { $_.FullName.Substring($src.Length) -notmatch '[\\/](bin|obj)[\\/]' } |
+                ForEach-Object {
+                    $target = Join-Path $copy ('src' + $_.FullName.Substring($src.Length))
+                    $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $target)
+                    Copy-Item -LiteralPath $_.FullName -Destination $target
+                }
+
+            $run = Invoke-FreshPwsh -Script "Set-Location -LiteralPath '$copy'; & ./build.ps1 Demo; exit `$LASTEXITCODE" -Timeout 400
+
+            $text = $run.Output -join "`n"
+            $run.ExitCode | Should -Be 0 -Because $text
+            $text | Should -Match 'the module only'
+            ([regex]::Matches($text, 'GET https?://[a-z0-9]+\.localhost:\d+ -> 200 Hello from TunnelPS demo')).Count | Should -Be 2
+        }
+        finally {
+            Remove-Item -LiteralPath $copy -Recurse -Force -ErrorAction SilentlyContinue
+        }
+    }
+}
