@@ -375,6 +375,8 @@ function Get-PesterModulePath {
 
 function Invoke-TestTask {
     Invoke-Once 'Build'
+    # The package too: a Pester test installs it with PSResourceGet as the README says.
+    Invoke-Once 'Package'
     if (Test-Path -LiteralPath $TestResultsDir) { Remove-Item -LiteralPath $TestResultsDir -Recurse -Force }
     $null = New-Item -ItemType Directory -Force -Path $TestResultsDir
     $runnerFailures = [System.Collections.Generic.List[string]]::new()
