@@ -20,6 +20,12 @@
 
 .PARAMETER ResultDirectory
     Where Pester.xml (NUnit) and Pester.summary.json go.
+
+.NOTES
+    The tests run with a home folder of their own (a new temporary folder, removed at the end): ~/.tunnelps (the
+    local CA, the agent config, the inspector's secret) and every other per-user file the module or PowerShell
+    writes go there, so the user's home is left as it was. NuGet's package folder and the .NET tools stay the
+    user's own, so the tests' builds and `dotnet pwsh` work offline.
 #>
 [CmdletBinding()]
 param(
@@ -32,6 +38,21 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 
 Import-Module -Name $PesterPath -Force
+
+$realHome = [Environment]::GetFolderPath([Environment+SpecialFolder]::UserProfile)
+if (-not $env:NUGET_PACKAGES) {
+    $line = & dotnet nuget locals global-packages --list
+    if ($LASTEXITCODE -ne 0) { throw "dotnet nuget locals global-packages --list exited $LASTEXITCODE." }
+    $env:NUGET_PACKAGES = (($line | Select-Object -Last 1) -replace '^\s*global-packages:\s*', '').Trim()
+}
+if (-not $env:DOTNET_CLI_HOME) { $env:DOTNET_CLI_HOME = $realHome }
+$testHome = Join-Path ([System.IO.Path]::GetTempPath()) ('tunnelps-pester-home-' + [guid]::NewGuid().ToString('n'))
+$null = New-Item -ItemType Directory -Path $testHome
+$env:HOME = $testHome
+if ($IsWindows) { $env:USERPROFILE = $testHome }
+if ([Environment]::GetFolderPath([Environment+SpecialFolder]::UserProfile) -ne $testHome) {
+    throw "The tests' home folder could not be set to $testHome."
+}
 
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $TestPath
@@ -47,7 +68,14 @@ $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputFormat = 'NUnitXml'
 $configuration.TestResult.OutputPath = Join-Path $ResultDirectory 'Pester.xml'
 
-$result = Invoke-Pester -Configuration $configuration
+try {
+    $result = Invoke-Pester -Configuration $configuration
+}
+finally {
+    $env:HOME = $realHome
+    if ($IsWindows) { $env:USERPROFILE = $realHome }
+    Remove-Item -LiteralPath $testHome -Recurse -Force -ErrorAction SilentlyContinue
+}
 
 # A failed BeforeAll or a test file that does not even load counts as a failure.
 $summary = [ordered]@{

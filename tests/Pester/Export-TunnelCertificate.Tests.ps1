@@ -120,7 +120,10 @@ Describe 'Export-TunnelCertificate' {
         Export-TunnelCertificate -Path $path -Domain $domain -WhatIf
 
         Test-Path -LiteralPath $path | Should -BeFalse
-        Test-Path -LiteralPath (Join-Path $HOME ".tunnelps/ca-$domain.pfx") | Should -BeFalse
+        # The module's ~/.tunnelps: the user profile .NET sees (the test runner points it at a home of its own).
+        $profileHome = [Environment]::GetFolderPath([Environment+SpecialFolder]::UserProfile)
+        Test-Path -LiteralPath (Join-Path $profileHome ".tunnelps/ca-$domain.pfx") | Should -BeFalse
+        Test-Path -LiteralPath (Join-Path $profileHome '.tunnelps') | Should -BeTrue -Because 'the server of this file made its CA there'
     }
 
     It 'fails with CertificateExportFailed, a WriteError naming the missing folder' {
