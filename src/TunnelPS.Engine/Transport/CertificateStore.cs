@@ -268,7 +268,7 @@ public static class CertificateStore
         new(data, password, X509KeyStorageFlags.Exportable);
 #endif
 
-    private static X509Certificate2 LoadPublic(byte[] rawData) =>
+    internal static X509Certificate2 LoadPublic(byte[] rawData) =>
 #if NET9_0_OR_GREATER
         X509CertificateLoader.LoadCertificate(rawData);
 #else

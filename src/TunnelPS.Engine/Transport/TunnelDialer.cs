@@ -15,6 +15,16 @@ public sealed record ServerTrust
 
     /// <summary>Accept any certificate (testing only).</summary>
     public bool SkipCertificateCheck { get; init; }
+
+    /// <summary>
+    /// Without a pin, also accept a certificate that one of this user's own local CAs issued (the ca-*.pfx files in
+    /// <see cref="LocalAuthorityFolder"/>): a server this user started on this computer, in any PowerShell window, is
+    /// trusted without -ServerCertificateThumbprint. On by default.
+    /// </summary>
+    public bool TrustLocalAuthorities { get; init; } = true;
+
+    /// <summary>Where this user's local CAs are kept; null: ~/.tunnelps.</summary>
+    public string? LocalAuthorityFolder { get; init; }
 }
 
 /// <summary>Dials the tunnel server: TCP (directly or through an HTTP CONNECT proxy), then TLS with SNI.</summary>
@@ -78,7 +88,9 @@ internal static class TunnelDialer
                 {
                     return string.Equals(pinned, seenThumbprint, StringComparison.OrdinalIgnoreCase);
                 }
-                return errors == SslPolicyErrors.None;
+                // Only the chain may fail for the local CA to vouch instead: a wrong name is never forgiven.
+                return errors == SslPolicyErrors.None
+                    || (errors == SslPolicyErrors.RemoteCertificateChainErrors && trust.TrustLocalAuthorities && LocalAuthorityTrust.Issued(certificate, trust.LocalAuthorityFolder));
             },
         };
         try
@@ -102,9 +114,13 @@ internal static class TunnelDialer
                 var why = trust.PinnedThumbprint is not null
                     ? $"does not match the pinned thumbprint {trust.PinnedThumbprint}"
                     : $"is not trusted ({seenErrors})";
+                var local = trust.PinnedThumbprint is null && trust.TrustLocalAuthorities && seenErrors == SslPolicyErrors.RemoteCertificateChainErrors
+                    ? "Neither the system nor your own local CA (the servers you start on this computer) vouches for it: it is another user's or another host's server, or one with a certificate of its own. "
+                    : "";
                 throw new TunnelConnectionException(
-                    $"The certificate of the tunnel server {server} {why}: SHA-256 thumbprint {seenThumbprint}, subject '{seenSubject}'. " +
-                    $"If you trust this server, pin it with -ServerCertificateThumbprint {seenThumbprint} (or use -SkipCertificateCheck for a test).",
+                    $"The certificate of the tunnel server {server} {why}: SHA-256 thumbprint {seenThumbprint}, subject '{seenSubject}'. {local}" +
+                    $"If you trust this server, pin it with -ServerCertificateThumbprint {seenThumbprint} (its CertificateThumbprint in Get-TunnelServer where it runs), " +
+                    "trust its CA (Export-TunnelCertificate where it runs, then your system's trust store), or use -SkipCertificateCheck for a test.",
                     ex, TunnelErrorKind.Authentication);
             }
             if (ex is OperationCanceledException)
