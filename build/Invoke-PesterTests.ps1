@@ -64,12 +64,18 @@ if ([Console]::IsOutputRedirected -or $env:CI -or $null -ne $env:NO_COLOR) {
     # The tests' own warnings and errors too: PowerShell colours them whenever the host supports VT.
     $PSStyle.OutputRendering = 'PlainText'
 }
-$configuration.TestResult.Enabled = $true
-$configuration.TestResult.OutputFormat = 'NUnitXml'
-$configuration.TestResult.OutputPath = Join-Path $ResultDirectory 'Pester.xml'
+# The NUnit file is written after the run (below), so that a report Pester cannot write (a failure message with a
+# control character that XML does not allow) costs the report, never the counts.
+$configuration.TestResult.Enabled = $false
 
 try {
     $result = Invoke-Pester -Configuration $configuration
+    try {
+        $result | Export-NUnitReport -Path (Join-Path $ResultDirectory 'Pester.xml')
+    }
+    catch {
+        Write-Warning "The NUnit report could not be written: $_"
+    }
 }
 finally {
     $env:HOME = $realHome
