@@ -23,6 +23,10 @@ namespace TunnelPS.Engine.Server;
 /// connection silent in both directions is closed — but never one that waits for a response it is owed, nor one
 /// upgraded to another protocol.
 /// </para>
+/// <para>
+/// The response pump owns its <see cref="HttpResponseTracker"/>: it disposes it when it ends (the tracker's split-head
+/// buffer is pooled), and the connection's run ends only after its pump has.
+/// </para>
 /// </summary>
 internal sealed class PublicHttpConnection : IDeadlineWatched
 {
@@ -107,6 +111,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             await connection.CancelAsync().ConfigureAwait(false);
             await DetachAsync(wait: false).ConfigureAwait(false);
             await _visitor.DisposeAsync().ConfigureAwait(false);
+            await EndPumpAsync().ConfigureAwait(false);
             if (_buffer.Length > 0)
             {
                 ArrayPool<byte>.Shared.Return(_buffer);
@@ -161,6 +166,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
         }
     }
+
+    /// <summary>The response tracker of the current tunnel connection, if any (tests watch its lifetime).</summary>
+    internal HttpResponseTracker? Tracker => _tracker;
 
     private void Touch() => Interlocked.Exchange(ref _lastActivity, _time.GetTimestamp());
 
@@ -445,7 +453,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// <summary>
     /// Copies responses to the visitor. Bytes of a response head are held until the head has arrived and parses; a
     /// head that does not parse, or a tunnel that closes while a response is owed and none has begun, answers the
-    /// visitor with a 502 instead.
+    /// visitor with a 502 instead. The pump owns the tracker: it disposes it when it ends, as nothing reads it after the pump.
     /// </summary>
     private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, string host, CancellationTokenSource connection)
     {
@@ -524,6 +532,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 await connection.CancelAsync().ConfigureAwait(false);
                 await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
             }
+            // The last reader of the tracker is this pump: its pooled head buffer goes back now, never earlier.
+            tracker.Dispose();
         }
     }
 
@@ -595,8 +605,26 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             await _pump.ConfigureAwait(false);
         }
-        _tracker?.Dispose();
+        // The pump disposes the tracker when it ends (it may still be reading it now).
         _tracker = null;
+    }
+
+    /// <summary>
+    /// Waits for the response pump to end (its streams are closed by now, so it ends promptly): the connection's run
+    /// lasts until its pump has, and the pump's fault is observed here.
+    /// </summary>
+    private async Task EndPumpAsync()
+    {
+        try
+        {
+            await _pump.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The connection is ending: a fault of its pump is logged, never passed on to the listener.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "the response pump failed: " + ex.Message);
+        }
     }
 
     /// <summary>Cuts the tunnel connection short, then answers the visitor with <paramref name="page"/> if no response to it has begun.</summary>
