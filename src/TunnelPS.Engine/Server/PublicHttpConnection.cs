@@ -20,8 +20,9 @@ namespace TunnelPS.Engine.Server;
 /// <para>
 /// Deadlines (checked by the server's one <see cref="DeadlineMonitor"/>): a request head must arrive within an absolute
 /// time from its first byte (trickling does not extend it), a write to the visitor must make progress, and a keep-alive
-/// connection silent in both directions is closed — but never one that waits for a response it is owed, nor one
-/// upgraded to another protocol.
+/// connection silent in both directions is closed — but never one that waits for a response it is owed. A connection
+/// upgraded to another protocol (101) is idle-timed like any other; CONNECT is refused (405): a tunnel is a reverse
+/// proxy, not a forward proxy.
 /// </para>
 /// <para>
 /// The response pump owns its <see cref="HttpResponseTracker"/>: it disposes it when it ends (the tracker's split-head
@@ -136,10 +137,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         else if (writeStarted == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
         {
-            // Silent both ways: closed unless a response is still owed to a visitor waiting for it, or the connection
-            // was upgraded (WebSocket) and lives as long as its ends. Long downloads and quiet streams are never cut.
+            // Silent both ways: closed unless a response is still owed to a visitor waiting for it (long downloads and
+            // slow answers are never cut). An upgraded connection (WebSocket) is idle-timed like any other: its ends
+            // keep it open by sending (pings), as behind any reverse proxy.
             var tracker = _tracker;
-            if (!(tracker is { Upgraded: true } || (tracker is { Outstanding: > 0 } && !_visitorDone)))
+            if (!(tracker is { Outstanding: > 0, Upgraded: false } && !_visitorDone))
             {
                 missed = "idle";
             }
@@ -202,6 +204,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             if (_request.Check(HeadSpan) is { } problem)
             {
                 await RespondAndCloseAsync(ErrorPages.BadRequest(problem + " The request was not forwarded."), token).ConfigureAwait(false);
+                return;
+            }
+            if (_request.IsConnect)
+            {
+                await RefuseConnectAsync(token).ConfigureAwait(false);
                 return;
             }
 
@@ -625,6 +632,24 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "the response pump failed: " + ex.Message);
         }
+    }
+
+    /// <summary>
+    /// CONNECT asks for a tunnel to another host, which is a forward proxy's job: an http tunnel is a reverse proxy, so
+    /// it answers 405 (with Allow), as Apache httpd does without mod_proxy_connect, and closes the connection. The
+    /// local service never sees the request.
+    /// </summary>
+    private async Task RefuseConnectAsync(CancellationToken token)
+    {
+        TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "connect_method"));
+        ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "CONNECT refused: an http tunnel is not a forward proxy");
+        if (_forwarded && !_routedOnce)
+        {
+            // The forwarding node waits for this node's word before any answer: the answer is this node's.
+            _routedOnce = true;
+            await WriteVisitorAsync(ForwardHere, token).ConfigureAwait(false);
+        }
+        await RespondAndCloseAsync(ErrorPages.ConnectNotAllowed(), token).ConfigureAwait(false);
     }
 
     /// <summary>Cuts the tunnel connection short, then answers the visitor with <paramref name="page"/> if no response to it has begun.</summary>
