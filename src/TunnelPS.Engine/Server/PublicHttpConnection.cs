@@ -22,7 +22,9 @@ namespace TunnelPS.Engine.Server;
 /// time from its first byte (trickling does not extend it), a write to the visitor must make progress, and a keep-alive
 /// connection silent in both directions is closed — but never one that waits for a response it is owed. A connection
 /// upgraded to another protocol (101) is idle-timed like any other; CONNECT is refused (405): a tunnel is a reverse
-/// proxy, not a forward proxy.
+/// proxy, not a forward proxy. A connection relayed to the tunnel's node of the cluster has its first head and its
+/// writes watched here, and ends when that node ends it (that node applies the head and idle deadlines to later
+/// requests: only it follows them).
 /// </para>
 /// <para>
 /// The response pump owns its <see cref="HttpResponseTracker"/>: it disposes it when it ends (the tracker's split-head
@@ -59,6 +61,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private Task _pump = Task.CompletedTask;
     private volatile bool _detaching;
     private volatile bool _visitorDone;
+    private volatile bool _relayedToNode;
     private long _lastActivity;
     private long _headStarted;
     private long _writeStarted;
@@ -135,11 +138,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             missed = "write";
         }
-        else if (writeStarted == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
+        else if (writeStarted == 0 && !_relayedToNode && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
         {
             // Silent both ways: closed unless a response is still owed to a visitor waiting for it (long downloads and
             // slow answers are never cut). An upgraded connection (WebSocket) is idle-timed like any other: its ends
-            // keep it open by sending (pings), as behind any reverse proxy.
+            // keep it open by sending (pings), as behind any reverse proxy. A connection relayed to another node is
+            // left to that node's idle deadline: only it knows whether a response is owed, and its end ends this one.
             var tracker = _tracker;
             if (!(tracker is { Outstanding: > 0, Upgraded: false } && !_visitorDone))
             {
@@ -237,7 +241,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             {
                 if (first && !_forwarded && _server.Cluster is { } cluster)
                 {
-                    await RouteToNodeAsync(cluster, host, token).ConfigureAwait(false);
+                    await RouteToNodeAsync(cluster, host, connection).ConfigureAwait(false);
                     return;
                 }
                 await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
@@ -356,10 +360,14 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// <summary>
     /// The first request of a connection is for a host another node of the cluster serves: the whole connection (the
     /// head read so far included) goes to that node over the link to it, where basic auth, IP rules and limits apply as
-    /// for its own visitors (it sees the visitor's address). That node keeps the deadlines from here on.
+    /// for its own visitors (it sees the visitor's address). The connection is then relayed as raw bytes, its writes to
+    /// the visitor under this node's write deadline (a visitor that reads nothing is cut here: that node's write
+    /// deadline cannot reach a write stuck on this node), and it ends when that node ends the stream (its head and idle
+    /// deadlines for later requests, or its answer), whatever the visitor does.
     /// </summary>
-    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
+    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationTokenSource connection)
     {
+        var token = connection.Token;
         var route = await cluster.Router.RouteAsync(host, fresh: false, token).ConfigureAwait(false);
         while (true)
         {
@@ -381,11 +389,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             var stream = await OpenForwardAsync(route, host, token).ConfigureAwait(false);
             if (stream is not null)
             {
-                await using (stream.ConfigureAwait(false))
-                {
-                    _start = _end;
-                    await Splicer.RunAsync(_visitor, stream, null, token).ConfigureAwait(false);
-                }
+                // The head went with the stream's first bytes. From here the node's answers are pumped to the visitor
+                // as they come (no tracker: that node follows the responses), and the visitor's bytes relayed to it.
+                _start = _end;
+                _proxy = stream;
+                _relayedToNode = true;
+                _pump = PumpResponsesAsync(stream, tracker: null, host, connection);
+                await RelayRawAsync(token).ConfigureAwait(false);
                 return;
             }
             // The node did not take it (the route was stale, or its link is gone): forget the route and ask the cluster
@@ -415,7 +425,6 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             return null;
         }
-        _server.Deadlines.Remove(this);
         ClusterLog.Forwarded(_logger, _connectionId, _remote, host, route.Node!);
         var answer = new byte[1];
         try
@@ -460,9 +469,10 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// <summary>
     /// Copies responses to the visitor. Bytes of a response head are held until the head has arrived and parses; a
     /// head that does not parse, or a tunnel that closes while a response is owed and none has begun, answers the
-    /// visitor with a 502 instead. The pump owns the tracker: it disposes it when it ends, as nothing reads it after the pump.
+    /// visitor with a 502 instead. Without a tracker (a connection relayed to another node) every byte goes on as it
+    /// comes. The pump owns the tracker: it disposes it when it ends, as nothing reads it after the pump.
     /// </summary>
-    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, string host, CancellationTokenSource connection)
+    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker? tracker, string host, CancellationTokenSource connection)
     {
         byte[]? buffer = null;
         var held = 0;
@@ -478,7 +488,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     await proxy.ReadAsync(Memory<byte>.Empty, connection.Token).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
                 }
-                else if (held == 0 && tracker.InBody && buffer.Length < Splicer.BulkBufferSize && lastRead >= buffer.Length / 2)
+                else if (held == 0 && (tracker is null || tracker.InBody) && buffer.Length < Splicer.BulkBufferSize && lastRead >= buffer.Length / 2)
                 {
                     // A body that fills the buffer: read and write it in larger pieces.
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -499,13 +509,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 }
                 lastRead = held + read;
                 var total = held + read;
-                var forward = held + tracker.Observe(buffer.AsSpan(held, read));
+                var forward = tracker is null ? read : held + tracker.Observe(buffer.AsSpan(held, read));
                 if (forward > 0)
                 {
                     await WriteVisitorAsync(buffer.AsMemory(0, forward), connection.Token).ConfigureAwait(false);
                 }
                 Touch();
-                if (tracker.Unparsed)
+                if (tracker is { Unparsed: true })
                 {
                     break;
                 }
@@ -514,7 +524,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 {
                     Buffer.BlockCopy(buffer, forward, buffer, 0, held);
                 }
-                else if (held == 0 && tracker.Outstanding == 0)
+                else if (held == 0 && (tracker is null ? read < buffer.Length : tracker.Outstanding == 0))
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
@@ -526,21 +536,25 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         finally
         {
-            tracker.ConnectionClosed();
+            tracker?.ConnectionClosed();
             if (buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
             if (!_detaching)
             {
-                // The tunnel side ended (the local service closed, or answered with something that is not HTTP): the
-                // visitor connection ends with it, after a 502 when it is owed a response none of which it has.
-                await AnswerOwedResponseAsync(tracker, host, connection.Token).ConfigureAwait(false);
+                // The tunnel side ended (the local service closed, or answered with something that is not HTTP; or the
+                // node a relayed connection went to ended it): the visitor connection ends with it, after a 502 when it
+                // is owed a response none of which it has.
+                if (tracker is not null)
+                {
+                    await AnswerOwedResponseAsync(tracker, host, connection.Token).ConfigureAwait(false);
+                }
                 await connection.CancelAsync().ConfigureAwait(false);
                 await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
             }
             // The last reader of the tracker is this pump: its pooled head buffer goes back now, never earlier.
-            tracker.Dispose();
+            tracker?.Dispose();
         }
     }
 
