@@ -31,6 +31,8 @@ public sealed class ClusterForwardingDeadlineTests
         Assert.Single(await client.StartAsync());
         var request = Encoding.ASCII.GetBytes($"GET /big HTTP/1.1\r\nHost: stalled.localhost:{b.HttpPort}\r\n\r\n");
 
+        // What 127.0.0.1 holds at the owner before the visitors (the client's connections may still count while they
+        // log in, so the count afterwards is compared with at most this).
         var ownerBaseline = a.Connections.Limiter.CountOf(IPAddress.Loopback);
         var stalled = new List<TcpClient>();
         try
@@ -60,7 +62,7 @@ public sealed class ClusterForwardingDeadlineTests
                 await Task.Delay(20);
             }
             Assert.Equal(0, b.Connections.Limiter.Total);
-            await TunnelHarness.WaitUntilAsync(() => a.Connections.Limiter.CountOf(IPAddress.Loopback) == ownerBaseline, "the owner let the forwarded connections go");
+            await TunnelHarness.WaitUntilAsync(() => a.Connections.Limiter.CountOf(IPAddress.Loopback) <= ownerBaseline, "the owner let the forwarded connections go");
 
             // Node b serves new visitors again.
             using var http = TunnelHarness.Visitor(keepAlive: false);
