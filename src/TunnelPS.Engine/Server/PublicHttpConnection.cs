@@ -704,16 +704,32 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         await DetachAsync(wait: true).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Relays the visitor's bytes as they come (an upgraded connection, or one relayed to another node) until the
+    /// visitor ends its side. Once a read has drained what the visitor sent, it waits for more with a zero-byte read
+    /// and holds no pooled buffer meanwhile, so a quiet connection costs little.
+    /// </summary>
     private async Task RelayRawAsync(CancellationToken token)
     {
         var proxy = _proxy!;
         if (_end > _start)
         {
             await proxy.WriteAsync(_buffer.AsMemory(_start, _end - _start), token).ConfigureAwait(false);
-            _start = _end;
         }
+        _start = _end = 0;
+        var drained = true;
         while (true)
         {
+            if (drained)
+            {
+                if (_buffer.Length > 0)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = [];
+                }
+                await _visitor.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            }
             var read = await _visitor.ReadAsync(_buffer, token).ConfigureAwait(false);
             if (read == 0)
             {
@@ -721,6 +737,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
             Touch();
             await proxy.WriteAsync(_buffer.AsMemory(0, read), token).ConfigureAwait(false);
+            drained = read < _buffer.Length;
         }
         await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
