@@ -106,4 +106,27 @@ public sealed class ClusterForwardingDeadlineTests
 
         await TunnelHarness.WaitUntilAsync(() => b.Connections.Limiter.Total == 0, "node b let the visitor's connection go once the owner ended it");
     }
+
+    [RedisFact]
+    public async Task CONNECT_through_a_forwarding_node_is_refused_there_with_405()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a");
+        await using var b = await ClusterNameTests.StartNodeAsync(redis, "b");
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "proxyish")) with { AuthToken = TokenA });
+        Assert.Single(await client.StartAsync());
+
+        using var visitor = new TcpClient();
+        await visitor.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+        await visitor.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"CONNECT x:443 HTTP/1.1\r\nHost: proxyish.localhost:{b.HttpPort}\r\n\r\n"));
+        Assert.StartsWith("HTTP/1.1 405 Method Not Allowed", await UpgradeAndConnectTests.ReadToEndAsync(visitor.GetStream()), StringComparison.Ordinal);
+        // Refused where it arrived: no route lookup, nothing forwarded, nothing reached the local service.
+        Assert.Equal(0, b.Cluster!.Router.Lookups);
+        lock (local.Heads)
+        {
+            Assert.DoesNotContain(local.Heads, head => head.StartsWith("CONNECT", StringComparison.Ordinal));
+        }
+        await TunnelHarness.WaitUntilAsync(() => b.Connections.Limiter.Total == 0, "node b closed the refused connection");
+    }
 }
