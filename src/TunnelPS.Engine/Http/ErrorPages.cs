@@ -71,6 +71,12 @@ public static class ErrorPages
         Render(403, "Forbidden", "Address not allowed",
             $"The tunnel '{host}' does not accept visitors from your address. Its owner limits it to certain addresses.");
 
+    /// <summary>The answer to CONNECT on an http tunnel.</summary>
+    public static byte[] ConnectNotAllowed() =>
+        Render(405, "Method Not Allowed", "CONNECT is not supported",
+            "This address is a tunnel to a web service, not a forward proxy: it does not open CONNECT tunnels to other hosts. Send requests to the tunnel's URL with an ordinary method; for a protocol that is not HTTP, open a TCP tunnel (Start-Tunnel -Tcp).",
+            extraHeaders: [new("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE")]);
+
     public static byte[] TunnelBusy(string host) =>
         Render(503, "Service Unavailable", "Too many connections to this tunnel",
             $"The tunnel '{host}' has as many open connections as it may. Close some connections, or try again in a moment.",

@@ -147,7 +147,14 @@ public sealed class HttpResponseTracker : IDisposable
         }
     }
 
-    public void Dispose() => _head.Dispose();
+    /// <summary><see cref="Dispose"/> was called (its pooled head buffer went back to the pool).</summary>
+    internal bool IsDisposed { get; private set; }
+
+    public void Dispose()
+    {
+        IsDisposed = true;
+        _head.Dispose();
+    }
 
     private int ObserveCore(ReadOnlySpan<byte> data, ref int headStart)
     {

@@ -32,6 +32,9 @@ internal sealed class ForwardedRequest
     /// <summary>Whether the visitor's connection stays open after this request.</summary>
     public bool KeepAlive => !_fields.ConnectionClose && (_line.IsHttp11 || _fields.ConnectionKeepAlive);
 
+    /// <summary>A CONNECT request (compared as the response tracker does, ignoring case).</summary>
+    public bool IsConnect => string.Equals(Method, "CONNECT", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>A request to switch protocols: an Upgrade field and "upgrade" in Connection.</summary>
     public bool IsUpgrade => _fields.HasUpgrade && _fields.ConnectionUpgrade;
 

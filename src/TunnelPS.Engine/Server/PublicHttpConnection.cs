@@ -20,8 +20,15 @@ namespace TunnelPS.Engine.Server;
 /// <para>
 /// Deadlines (checked by the server's one <see cref="DeadlineMonitor"/>): a request head must arrive within an absolute
 /// time from its first byte (trickling does not extend it), a write to the visitor must make progress, and a keep-alive
-/// connection silent in both directions is closed — but never one that waits for a response it is owed, nor one
-/// upgraded to another protocol.
+/// connection silent in both directions is closed — but never one that waits for a response it is owed. A connection
+/// upgraded to another protocol (101) is idle-timed like any other; CONNECT is refused (405): a tunnel is a reverse
+/// proxy, not a forward proxy. A connection relayed to the tunnel's node of the cluster has its first head and its
+/// writes watched here, and ends when that node ends it (that node applies the head and idle deadlines to later
+/// requests: only it follows them).
+/// </para>
+/// <para>
+/// The response pump owns its <see cref="HttpResponseTracker"/>: it disposes it when it ends (the tracker's split-head
+/// buffer is pooled), and the connection's run ends only after its pump has.
 /// </para>
 /// </summary>
 internal sealed class PublicHttpConnection : IDeadlineWatched
@@ -54,6 +61,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     private Task _pump = Task.CompletedTask;
     private volatile bool _detaching;
     private volatile bool _visitorDone;
+    private volatile bool _relayedToNode;
     private long _lastActivity;
     private long _headStarted;
     private long _writeStarted;
@@ -107,6 +115,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             await connection.CancelAsync().ConfigureAwait(false);
             await DetachAsync(wait: false).ConfigureAwait(false);
             await _visitor.DisposeAsync().ConfigureAwait(false);
+            await EndPumpAsync().ConfigureAwait(false);
             if (_buffer.Length > 0)
             {
                 ArrayPool<byte>.Shared.Return(_buffer);
@@ -129,12 +138,14 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             missed = "write";
         }
-        else if (writeStarted == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
+        else if (writeStarted == 0 && !_relayedToNode && _time.GetElapsedTime(Interlocked.Read(ref _lastActivity), now) >= options.PublicIdleTimeout)
         {
-            // Silent both ways: closed unless a response is still owed to a visitor waiting for it, or the connection
-            // was upgraded (WebSocket) and lives as long as its ends. Long downloads and quiet streams are never cut.
+            // Silent both ways: closed unless a response is still owed to a visitor waiting for it (long downloads and
+            // slow answers are never cut). An upgraded connection (WebSocket) is idle-timed like any other: its ends
+            // keep it open by sending (pings), as behind any reverse proxy. A connection relayed to another node is
+            // left to that node's idle deadline: only it knows whether a response is owed, and its end ends this one.
             var tracker = _tracker;
-            if (!(tracker is { Upgraded: true } || (tracker is { Outstanding: > 0 } && !_visitorDone)))
+            if (!(tracker is { Outstanding: > 0, Upgraded: false } && !_visitorDone))
             {
                 missed = "idle";
             }
@@ -161,6 +172,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
         }
     }
+
+    /// <summary>The response tracker of the current tunnel connection, if any (tests watch its lifetime).</summary>
+    internal HttpResponseTracker? Tracker => _tracker;
 
     private void Touch() => Interlocked.Exchange(ref _lastActivity, _time.GetTimestamp());
 
@@ -196,6 +210,11 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 await RespondAndCloseAsync(ErrorPages.BadRequest(problem + " The request was not forwarded."), token).ConfigureAwait(false);
                 return;
             }
+            if (_request.IsConnect)
+            {
+                await RefuseConnectAsync(token).ConfigureAwait(false);
+                return;
+            }
 
             var host = RoutingHost(_request.Authority(HeadSpan));
             if (host is null)
@@ -222,7 +241,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             {
                 if (first && !_forwarded && _server.Cluster is { } cluster)
                 {
-                    await RouteToNodeAsync(cluster, host, token).ConfigureAwait(false);
+                    await RouteToNodeAsync(cluster, host, connection).ConfigureAwait(false);
                     return;
                 }
                 await RespondAndCloseAsync(ErrorPages.TunnelNotFound(host), token).ConfigureAwait(false);
@@ -341,10 +360,14 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// <summary>
     /// The first request of a connection is for a host another node of the cluster serves: the whole connection (the
     /// head read so far included) goes to that node over the link to it, where basic auth, IP rules and limits apply as
-    /// for its own visitors (it sees the visitor's address). That node keeps the deadlines from here on.
+    /// for its own visitors (it sees the visitor's address). The connection is then relayed as raw bytes, its writes to
+    /// the visitor under this node's write deadline (a visitor that reads nothing is cut here: that node's write
+    /// deadline cannot reach a write stuck on this node), and it ends when that node ends the stream (its head and idle
+    /// deadlines for later requests, or its answer), whatever the visitor does.
     /// </summary>
-    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationToken token)
+    private async Task RouteToNodeAsync(ClusterNode cluster, string host, CancellationTokenSource connection)
     {
+        var token = connection.Token;
         var route = await cluster.Router.RouteAsync(host, fresh: false, token).ConfigureAwait(false);
         while (true)
         {
@@ -366,11 +389,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             var stream = await OpenForwardAsync(route, host, token).ConfigureAwait(false);
             if (stream is not null)
             {
-                await using (stream.ConfigureAwait(false))
-                {
-                    _start = _end;
-                    await Splicer.RunAsync(_visitor, stream, null, token).ConfigureAwait(false);
-                }
+                // The head went with the stream's first bytes. From here the node's answers are pumped to the visitor
+                // as they come (no tracker: that node follows the responses), and the visitor's bytes relayed to it.
+                _start = _end;
+                _proxy = stream;
+                _relayedToNode = true;
+                _pump = PumpResponsesAsync(stream, tracker: null, host, connection);
+                await RelayRawAsync(token).ConfigureAwait(false);
                 return;
             }
             // The node did not take it (the route was stale, or its link is gone): forget the route and ask the cluster
@@ -400,7 +425,6 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             return null;
         }
-        _server.Deadlines.Remove(this);
         ClusterLog.Forwarded(_logger, _connectionId, _remote, host, route.Node!);
         var answer = new byte[1];
         try
@@ -445,9 +469,10 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     /// <summary>
     /// Copies responses to the visitor. Bytes of a response head are held until the head has arrived and parses; a
     /// head that does not parse, or a tunnel that closes while a response is owed and none has begun, answers the
-    /// visitor with a 502 instead.
+    /// visitor with a 502 instead. Without a tracker (a connection relayed to another node) every byte goes on as it
+    /// comes. The pump owns the tracker: it disposes it when it ends, as nothing reads it after the pump.
     /// </summary>
-    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker tracker, string host, CancellationTokenSource connection)
+    private async Task PumpResponsesAsync(Stream proxy, HttpResponseTracker? tracker, string host, CancellationTokenSource connection)
     {
         byte[]? buffer = null;
         var held = 0;
@@ -463,7 +488,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                     await proxy.ReadAsync(Memory<byte>.Empty, connection.Token).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
                 }
-                else if (held == 0 && tracker.InBody && buffer.Length < Splicer.BulkBufferSize && lastRead >= buffer.Length / 2)
+                else if (held == 0 && (tracker is null || tracker.InBody) && buffer.Length < Splicer.BulkBufferSize && lastRead >= buffer.Length / 2)
                 {
                     // A body that fills the buffer: read and write it in larger pieces.
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -484,13 +509,13 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 }
                 lastRead = held + read;
                 var total = held + read;
-                var forward = held + tracker.Observe(buffer.AsSpan(held, read));
+                var forward = tracker is null ? read : held + tracker.Observe(buffer.AsSpan(held, read));
                 if (forward > 0)
                 {
                     await WriteVisitorAsync(buffer.AsMemory(0, forward), connection.Token).ConfigureAwait(false);
                 }
                 Touch();
-                if (tracker.Unparsed)
+                if (tracker is { Unparsed: true })
                 {
                     break;
                 }
@@ -499,7 +524,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 {
                     Buffer.BlockCopy(buffer, forward, buffer, 0, held);
                 }
-                else if (held == 0 && tracker.Outstanding == 0)
+                else if (held == 0 && (tracker is null ? read < buffer.Length : tracker.Outstanding == 0))
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
@@ -511,19 +536,25 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         finally
         {
-            tracker.ConnectionClosed();
+            tracker?.ConnectionClosed();
             if (buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
             if (!_detaching)
             {
-                // The tunnel side ended (the local service closed, or answered with something that is not HTTP): the
-                // visitor connection ends with it, after a 502 when it is owed a response none of which it has.
-                await AnswerOwedResponseAsync(tracker, host, connection.Token).ConfigureAwait(false);
+                // The tunnel side ended (the local service closed, or answered with something that is not HTTP; or the
+                // node a relayed connection went to ended it): the visitor connection ends with it, after a 502 when it
+                // is owed a response none of which it has.
+                if (tracker is not null)
+                {
+                    await AnswerOwedResponseAsync(tracker, host, connection.Token).ConfigureAwait(false);
+                }
                 await connection.CancelAsync().ConfigureAwait(false);
                 await Splicer.ShutdownWriteAsync(_visitor).ConfigureAwait(false);
             }
+            // The last reader of the tracker is this pump: its pooled head buffer goes back now, never earlier.
+            tracker?.Dispose();
         }
     }
 
@@ -595,8 +626,44 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             await _pump.ConfigureAwait(false);
         }
-        _tracker?.Dispose();
+        // The pump disposes the tracker when it ends (it may still be reading it now).
         _tracker = null;
+    }
+
+    /// <summary>
+    /// Waits for the response pump to end (its streams are closed by now, so it ends promptly): the connection's run
+    /// lasts until its pump has, and the pump's fault is observed here.
+    /// </summary>
+    private async Task EndPumpAsync()
+    {
+        try
+        {
+            await _pump.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The connection is ending: a fault of its pump is logged, never passed on to the listener.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "the response pump failed: " + ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// CONNECT asks for a tunnel to another host, which is a forward proxy's job: an http tunnel is a reverse proxy, so
+    /// it answers 405 (with Allow), as Apache httpd does without mod_proxy_connect, and closes the connection. The
+    /// local service never sees the request.
+    /// </summary>
+    private async Task RefuseConnectAsync(CancellationToken token)
+    {
+        TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "connect_method"));
+        ServerLog.ConnectionClosed(_logger, _connectionId, _remote, "CONNECT refused: an http tunnel is not a forward proxy");
+        if (_forwarded && !_routedOnce)
+        {
+            // The forwarding node waits for this node's word before any answer: the answer is this node's.
+            _routedOnce = true;
+            await WriteVisitorAsync(ForwardHere, token).ConfigureAwait(false);
+        }
+        await RespondAndCloseAsync(ErrorPages.ConnectNotAllowed(), token).ConfigureAwait(false);
     }
 
     /// <summary>Cuts the tunnel connection short, then answers the visitor with <paramref name="page"/> if no response to it has begun.</summary>
@@ -637,16 +704,32 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         await DetachAsync(wait: true).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Relays the visitor's bytes as they come (an upgraded connection, or one relayed to another node) until the
+    /// visitor ends its side. Once a read has drained what the visitor sent, it waits for more with a zero-byte read
+    /// and holds no pooled buffer meanwhile, so a quiet connection costs little.
+    /// </summary>
     private async Task RelayRawAsync(CancellationToken token)
     {
         var proxy = _proxy!;
         if (_end > _start)
         {
             await proxy.WriteAsync(_buffer.AsMemory(_start, _end - _start), token).ConfigureAwait(false);
-            _start = _end;
         }
+        _start = _end = 0;
+        var drained = true;
         while (true)
         {
+            if (drained)
+            {
+                if (_buffer.Length > 0)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = [];
+                }
+                await _visitor.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+            }
             var read = await _visitor.ReadAsync(_buffer, token).ConfigureAwait(false);
             if (read == 0)
             {
@@ -654,6 +737,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
             Touch();
             await proxy.WriteAsync(_buffer.AsMemory(0, read), token).ConfigureAwait(false);
+            drained = read < _buffer.Length;
         }
         await Splicer.ShutdownWriteAsync(proxy).ConfigureAwait(false);
         await _pump.ConfigureAwait(false);

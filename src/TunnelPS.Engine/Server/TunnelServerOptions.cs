@@ -104,7 +104,10 @@ public sealed record TunnelServerOptions
     /// </summary>
     public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Idle time allowed between requests on a public keep-alive connection (no byte in either direction).</summary>
+    /// <summary>
+    /// Idle time allowed on a public connection (no byte in either direction) between requests, and on a connection
+    /// upgraded to another protocol (WebSocket); a connection owed a response is not cut by it.
+    /// </summary>
     public TimeSpan PublicIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
