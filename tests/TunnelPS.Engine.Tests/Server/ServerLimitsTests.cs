@@ -254,10 +254,10 @@ public sealed class ServerLimitsTests
         var endpoint = Assert.Single(await client.StartAsync());
         await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 0, "the client's handshakes are done");
 
-        // A connection that starts its ClientHello and stalls holds the only handshake slot.
+        // A connection that sends its whole ClientHello and stalls holds the only handshake slot.
         using var stalled = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await stalled.ConnectAsync(IPAddress.Loopback, server.Port);
-        await stalled.SendAsync(new byte[] { 0x16 });
+        await stalled.SendAsync(await RecordedClientHello.RecordAsync());
         await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 1, "the stalled handshake holds the slot");
 
         using var http = TunnelHarness.Visitor(keepAlive: false);
@@ -302,6 +302,7 @@ public sealed class ServerLimitsTests
     public async Task One_address_may_hold_only_its_share_of_the_handshake_slots_and_its_others_wait_their_turn()
     {
         await using var server = await TunnelHarness.StartServerAsync(o => o with { MaxConcurrentHandshakes = 32 });
+        var hello = await RecordedClientHello.RecordAsync();
         var stalled = new List<Socket>();
         try
         {
@@ -310,7 +311,7 @@ public sealed class ServerLimitsTests
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.7.1"), 0));
                 await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-                await socket.SendAsync(new byte[] { 0x16 });
+                await socket.SendAsync(hello);
                 stalled.Add(socket);
             }
             await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesInProgress == 4, "four handshakes are in progress");
@@ -319,7 +320,7 @@ public sealed class ServerLimitsTests
             using var fifth = new Socket(SocketType.Stream, ProtocolType.Tcp);
             fifth.Bind(new IPEndPoint(IPAddress.Parse("127.0.7.1"), 0));
             await fifth.ConnectAsync(IPAddress.Loopback, server.Port);
-            await fifth.SendAsync(new byte[] { 0x16 });
+            await fifth.SendAsync(hello);
             await TunnelHarness.WaitUntilAsync(() => server.TlsHandler.HandshakesWaiting == 1, "the fifth waits for its address's turn");
             Assert.Equal(4, server.TlsHandler.HandshakesInProgress);
 
