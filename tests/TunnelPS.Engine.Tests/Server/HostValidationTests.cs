@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Tests.Support;
@@ -118,6 +122,23 @@ public sealed class HostValidationTests : IAsyncLifetime
         Assert.Equal(2, _local.Heads.Count);
         // Forwarded line for line, as sent (its Host was once replaced by the first request's authority, after the others).
         Assert.StartsWith("GET /second HTTP/1.1\r\nHost: name.localhost:2\r\nX-Order: 1\r\n", _local.Heads[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Over_HTTPS_the_name_in_SNI_picks_the_certificate_and_Host_picks_the_tunnel()
+    {
+        // Unchanged by the Host checks: SNI is never compared with Host (as in Caddy's and nginx's defaults).
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(_server,
+            TunnelHarness.Http(_local.Port, "sni-a", "sni-a", "https"), TunnelHarness.Http(_local.Port, "sni-b", "sni-b", "https")));
+        await client.StartAsync();
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, _server.Port);
+        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "sni-a.localhost" }).WaitAsync(TunnelHarness.Deadline);
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes("GET /which HTTP/1.1\r\nHost: sni-b.localhost\r\nConnection: close\r\n\r\n"));
+        var (status, _) = await new HttpResponseReader(ssl).ReadAsync();
+        Assert.Equal(200, status);
+        Assert.Contains("\r\nHost: sni-b.localhost\r\n", Assert.Single(_local.Heads), StringComparison.Ordinal);
     }
 
     private async Task<(int Status, string Body)> VisitAsync(string request)
