@@ -37,7 +37,7 @@ internal sealed class TlsPortHandler
         _certificates = certificates;
     }
 
-    /// <summary>Handshakes in progress now.</summary>
+    /// <summary>Handshakes the server is computing now (holding a slot; one that waits for its client holds none).</summary>
     public int HandshakesInProgress => _server.Options.MaxConcurrentHandshakes - _handshakes.CurrentCount;
 
     /// <summary>Connections waiting for their turn to handshake.</summary>
@@ -96,10 +96,14 @@ internal sealed class TlsPortHandler
                 }
                 readingHello = false;
                 timer.CancelAfter(TimeSpan.FromTicks(Math.Max(0, (options.HandshakeTimeout - time.GetElapsedTime(accepted)).Ticks)));
-                ssl = new PeerSslStream(new PrefixedStream(transport, hello));
+                // The handshake holds a slot only while the server computes: it gives it back while it waits for
+                // the client (see HandshakeTransport), so a client that stalls mid-handshake holds none either.
+                var turn = new HandshakeSlot(this);
+                var handshakeTransport = new HandshakeTransport(transport, hello, turn);
+                ssl = new PeerSslStream(handshakeTransport);
 
-                // One address holds at most its share of the handshake slots; its other connections queue behind
-                // its own (a NAT's users share one address), so it can never stall everyone else's.
+                // One address holds at most its share of the handshakes in progress; its other connections queue
+                // behind its own (a NAT's users share one address), so it can never stall everyone else's.
                 var address = (remote as IPEndPoint)?.Address;
                 if (address is not null)
                 {
@@ -107,15 +111,7 @@ internal sealed class TlsPortHandler
                 }
                 try
                 {
-                    Interlocked.Increment(ref _waiting);
-                    try
-                    {
-                        await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        Interlocked.Decrement(ref _waiting);
-                    }
+                    await turn.ResumeAsync(deadline.Token).ConfigureAwait(false);
                     try
                     {
                         // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
@@ -123,7 +119,8 @@ internal sealed class TlsPortHandler
                     }
                     finally
                     {
-                        _handshakes.Release();
+                        handshakeTransport.EndHandshake();
+                        turn.Pause();
                     }
                 }
                 finally
@@ -198,6 +195,34 @@ internal sealed class TlsPortHandler
             {
                 await (ssl ?? (Stream)transport).DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>One handshake's claim on a slot of the pool: taken while the server computes, given back while it waits.</summary>
+    private sealed class HandshakeSlot(TlsPortHandler owner) : IHandshakeTurn
+    {
+        private int _held;
+
+        public void Pause()
+        {
+            if (Interlocked.Exchange(ref _held, 0) == 1)
+            {
+                owner._handshakes.Release();
+            }
+        }
+
+        public async ValueTask ResumeAsync(CancellationToken token)
+        {
+            Interlocked.Increment(ref owner._waiting);
+            try
+            {
+                await owner._handshakes.WaitAsync(token).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref owner._waiting);
+            }
+            Volatile.Write(ref _held, 1);
         }
     }
 

@@ -150,8 +150,9 @@ public sealed record TunnelServerOptions
     public int MaxConnectionsPerIP { get; init; } = 256;
 
     /// <summary>
-    /// The most TLS handshakes in progress at once, counted from a complete ClientHello (see <see cref="ClientHelloTimeout"/>);
-    /// more wait (within the handshake timeout) for a turn.
+    /// The most TLS handshakes the server works on at once: a handshake takes a slot once its ClientHello is complete
+    /// (see <see cref="ClientHelloTimeout"/>) and gives it back while it waits for the client; more wait (within the
+    /// handshake timeout) for a turn.
     /// </summary>
     public int MaxConcurrentHandshakes { get; init; } = 128;
 

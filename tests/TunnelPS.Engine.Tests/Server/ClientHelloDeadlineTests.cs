@@ -63,6 +63,52 @@ public sealed class ClientHelloDeadlineTests
     }
 
     [Fact]
+    public async Task Handshakes_stalled_after_a_whole_ClientHello_from_many_addresses_delay_neither_an_HTTPS_visit_nor_a_client_login()
+    {
+        // The same flood with whole hellos (replayed bytes cost the sender nothing): each server answers, then waits
+        // for a client that never goes on. Waiting, a handshake holds no slot.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var hello = await RecordedClientHello.RecordAsync();
+        await using var local = new LocalHttpService();
+        await using var server = await TunnelHarness.StartServerAsync(o => o with
+        {
+            TimeProvider = time,
+            HandshakeTimeout = TimeSpan.FromMinutes(5),
+            HeartbeatTimeout = TimeSpan.FromDays(1),
+        });
+        const int Addresses = 10;
+        const int PerAddress = 16;
+        var stalled = new List<Socket>();
+        try
+        {
+            for (var a = 1; a <= Addresses; a++)
+            {
+                for (var i = 0; i < PerAddress; i++)
+                {
+                    var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    stalled.Add(socket);
+                    socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.9.{a}"), 0));
+                    await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                    await socket.SendAsync(hello);
+                }
+            }
+            var tls = server.TlsHandler;
+            await TunnelHarness.WaitUntilAsync(() => server.ConnectionCount >= Addresses * PerAddress && tls.ClientHellosPending == 0,
+                "the server has read every hello");
+
+            await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "stalled", "stalled", "https")));
+            var endpoint = Assert.Single(await client.StartAsync().WaitAsync(TunnelHarness.Deadline));
+            using var http = TunnelHarness.Visitor(keepAlive: false);
+            Assert.Equal("hello GET /", await http.GetStringAsync(endpoint.PublicUrl + "/").WaitAsync(TunnelHarness.Deadline));
+            await TunnelHarness.WaitUntilAsync(() => tls.HandshakesInProgress == 0, "no handshake holds a slot while it waits");
+        }
+        finally
+        {
+            stalled.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task A_ClientHello_that_does_not_arrive_in_full_within_its_deadline_is_closed()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
