@@ -46,6 +46,7 @@ public sealed record ServerConfig
     public TimeSpan? RequestHeadTimeout { get; init; }
     public TimeSpan? VisitorWriteTimeout { get; init; }
     public TimeSpan? IdleTimeout { get; init; }
+    public TimeSpan? ClientHelloTimeout { get; init; }
 
     /// <summary>The <c>cluster:</c> section; null when the file has none.</summary>
     public ServerClusterConfig? Cluster { get; init; }

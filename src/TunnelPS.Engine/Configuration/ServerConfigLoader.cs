@@ -23,7 +23,7 @@ public static class ServerConfigLoader
     private static readonly string[] LimitKeys =
         ["max_connections", "max_connections_per_ip", "max_concurrent_handshakes", "max_sessions", "max_sessions_per_token",
          "max_tunnels_per_session", "max_tcp_ports_per_token", "max_connections_per_tunnel", "request_head_timeout",
-         "visitor_write_timeout", "idle_timeout"];
+         "visitor_write_timeout", "idle_timeout", "client_hello_timeout"];
 
     private static readonly string[] ClusterKeys = ["redis", "secret", "secret_name", "node_name", "node_address"];
 
@@ -140,6 +140,7 @@ public static class ServerConfigLoader
                     "request_head_timeout" => config with { RequestHeadTimeout = Duration(name, item) },
                     "visitor_write_timeout" => config with { VisitorWriteTimeout = Duration(name, item) },
                     "idle_timeout" => config with { IdleTimeout = Duration(name, item) },
+                    "client_hello_timeout" => config with { ClientHelloTimeout = Duration(name, item) },
                     _ => throw Unknown(name, LimitKeys, "limit"),
                 };
             }

@@ -34,7 +34,7 @@ internal static class TunnelMetrics
         s_meter.CreateCounter<long>("tunnelps.server.refused_visitors", description: "Visitors refused by a tunnel's IP rules or connection limit (tag: reason).");
 
     public static readonly Counter<long> DeadlineCloses =
-        s_meter.CreateCounter<long>("tunnelps.server.deadline_closes", description: "Visitor connections closed by a deadline (tag: deadline = head, idle, write).");
+        s_meter.CreateCounter<long>("tunnelps.server.deadline_closes", description: "Visitor connections closed by a deadline (tag: deadline = head, idle, write, client_hello).");
 
     public static readonly Counter<long> ProxyConnections =
         s_meter.CreateCounter<long>("tunnelps.client.proxy_connections", description: "Proxy connections the client dialled.");

@@ -227,20 +227,36 @@ public sealed class CapturedExchange
         }
     }
 
-    /// <summary>The full URL as the visitor addressed it, when the scheme and host are known; else the target.</summary>
+    /// <summary>
+    /// The full URL as the visitor addressed it, rebuilt from parts that are checked first so that it can never name
+    /// another host than the one the request was addressed to: the scheme, <see cref="Host"/> only when it is a valid
+    /// host[:port], and the target by its form (RFC 9112 3.3): a path as it is, an absolute http(s) URL as it is when its
+    /// host is valid, nothing for '*' and CONNECT's host:port, and anything else percent-encoded as one path segment.
+    /// Without a valid host it is the path alone.
+    /// </summary>
     public string Url
     {
         get
         {
-            if (Target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || Target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            var form = RequestTarget.Classify(Target, out _, out _);
+            if (form == RequestTargetForm.Absolute)
             {
                 return Target;
             }
-            if (string.IsNullOrEmpty(Host))
+            var path = form switch
             {
-                return Target;
+                RequestTargetForm.Origin => Target,
+                RequestTargetForm.Asterisk or RequestTargetForm.Authority => "",
+                _ => "/" + Uri.EscapeDataString(Target),
+            };
+            // The Host header, never an authority taken from a target that is not a valid absolute URL.
+            var host = _hostSet ? _host : GetRequestHeader("Host");
+            if (!HostAuthority.IsValid(host))
+            {
+                // A path alone, which no reader can take for a host ("//name" would be one).
+                return "/" + path.TrimStart('/');
             }
-            return $"{Scheme ?? "http"}://{Host}{Target}";
+            return $"{(Scheme is "https" ? "https" : "http")}://{host}{path}";
         }
     }
 

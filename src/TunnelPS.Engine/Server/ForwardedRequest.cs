@@ -58,55 +58,54 @@ internal sealed class ForwardedRequest
     }
 
     /// <summary>
-    /// What the scan leaves to the server: a second Authorization field is refused (only one could be checked), and a
-    /// target that names a scheme other than http or https, or an absolute URI without a host. Finds the authority to
-    /// route by. Returns why the request is refused, or null.
+    /// What the scan leaves to the server: a second Authorization field is refused (only one could be checked); the
+    /// target must take one of its four forms (RFC 9112 3.2: origin form, an absolute http or https URL, host:port for
+    /// CONNECT only, '*' for OPTIONS only); and Host, when sent, must be a host with an optional port (RFC 9110 7.2; see
+    /// <see cref="HostAuthority"/>), so that what is forwarded as Host and X-Forwarded-Host names one host and nothing
+    /// else. Finds the authority to route by. Returns why the request is refused, or null. Allocates nothing.
     /// </summary>
     public string? Check(ReadOnlySpan<byte> head)
     {
+        IsAbsoluteForm = false;
         if (_fields.AuthorizationCount > 1)
         {
             return "The request carries more than one Authorization header.";
         }
         var target = head.Slice(_line.TargetStart, _line.TargetLength);
-        var schemeLength = StartsWithIgnoreCase(target, "http://"u8) ? 7 : StartsWithIgnoreCase(target, "https://"u8) ? 8 : 0;
+        var form = RequestTarget.Classify(target, out var absoluteAuthority, out var pathStart);
+        var connect = Method == "CONNECT";
+        if (form == RequestTargetForm.Invalid)
+        {
+            return target.IndexOf("://"u8) > 0 && !StartsWithIgnoreCase(target, "http://"u8) && !StartsWithIgnoreCase(target, "https://"u8)
+                ? "The request target names a scheme other than http or https."
+                : "The request target is not valid (RFC 9112 3.2): it must be a path that starts with '/', an absolute http or https URL with a valid host (and no user name), host:port for CONNECT, or '*' for OPTIONS.";
+        }
+        if (connect != (form == RequestTargetForm.Authority))
+        {
+            return connect
+                ? "A CONNECT request's target must be host:port (RFC 9110 9.3.6)."
+                : "A request target of the form host:port is only for CONNECT (RFC 9112 3.2.3).";
+        }
+        if (form == RequestTargetForm.Asterisk && Method != "OPTIONS")
+        {
+            return "The request target '*' is only for OPTIONS (RFC 9112 3.2.4).";
+        }
+        (_authorityStart, _authorityLength) = _fields.HostLineStart < 0 ? (0, 0) : ValueRange(head, _line.HeadersStart + _fields.HostLineStart, _line.HeadersStart + _fields.HostLineEnd);
+        if (_authorityLength > 0 && !HostAuthority.IsValid(head.Slice(_authorityStart, _authorityLength)))
+        {
+            return "The Host header is not a valid host (RFC 9110 7.2): it must be a host name or an IP address in brackets, optionally followed by ':' and a port number from 1 to 65535, and nothing else.";
+        }
         _originStart = _line.TargetStart;
         _originLength = _line.TargetLength;
-        if (schemeLength == 0)
+        if (form != RequestTargetForm.Absolute)
         {
-            if (target.IndexOf("://"u8) >= 0 && target[0] != (byte)'/')
-            {
-                return "The request target names a scheme other than http or https.";
-            }
-            (_authorityStart, _authorityLength) = _fields.HostLineStart < 0 ? (0, 0) : ValueRange(head, _line.HeadersStart + _fields.HostLineStart, _line.HeadersStart + _fields.HostLineEnd);
             return null;
         }
-        var rest = target[schemeLength..];
-        var end = rest.IndexOfAny((byte)'/', (byte)'?', (byte)'#');
-        var authority = end < 0 ? rest : rest[..end];
-        var authorityStart = _line.TargetStart + schemeLength;
-        var at = authority.LastIndexOf((byte)'@');
-        if (at >= 0)
-        {
-            authorityStart += at + 1;
-            authority = authority[(at + 1)..];
-        }
-        if (authority.IsEmpty)
-        {
-            return "The request target is an absolute URI without a host.";
-        }
-        (_authorityStart, _authorityLength) = (authorityStart, authority.Length);
-        if (end < 0)
-        {
-            _originLength = 0;
-        }
-        else
-        {
-            var path = rest[end..];
-            var fragment = path.IndexOf((byte)'#');
-            _originStart = _line.TargetStart + schemeLength + end;
-            _originLength = fragment < 0 ? path.Length : fragment;
-        }
+        (_authorityStart, _authorityLength) = (_line.TargetStart + absoluteAuthority.Start.Value, absoluteAuthority.End.Value - absoluteAuthority.Start.Value);
+        var path = target[pathStart..];
+        var fragment = path.IndexOf((byte)'#');
+        _originStart = _line.TargetStart + pathStart;
+        _originLength = fragment < 0 ? path.Length : fragment;
         IsAbsoluteForm = true;
         return null;
     }

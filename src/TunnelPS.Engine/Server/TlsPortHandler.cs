@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -11,8 +12,9 @@ using TunnelPS.Engine.Transport;
 namespace TunnelPS.Engine.Server;
 
 /// <summary>
-/// One connection on the TLS port: the handshake (at most a bounded number at once, within the handshake deadline),
-/// then the first bytes decide what it is. A frame starts a control connection (Auth) or offers a proxy connection
+/// One connection on the TLS port: its ClientHello (in full within a short deadline of its own, before it takes a
+/// handshake slot), the handshake (at most a bounded number at once, within the handshake deadline), then the first
+/// bytes decide what it is. A frame starts a control connection (Auth) or offers a proxy connection
 /// (RegProxy); anything else is public HTTPS.
 /// </summary>
 internal sealed class TlsPortHandler
@@ -23,6 +25,7 @@ internal sealed class TlsPortHandler
     private readonly ILogger _logger;
     private readonly AddressTurns _perAddress;
     private int _waiting;
+    private int _hellos;
 
     public TlsPortHandler(TunnelServer server, ServerCertificateSelector certificates, ILogger logger)
     {
@@ -34,15 +37,20 @@ internal sealed class TlsPortHandler
         _certificates = certificates;
     }
 
-    /// <summary>Handshakes in progress now.</summary>
+    /// <summary>Handshakes the server is computing now (holding a slot; one that waits for its client holds none).</summary>
     public int HandshakesInProgress => _server.Options.MaxConcurrentHandshakes - _handshakes.CurrentCount;
 
     /// <summary>Connections waiting for their turn to handshake.</summary>
     public int HandshakesWaiting => Volatile.Read(ref _waiting) + _perAddress.Waiting;
 
+    /// <summary>Connections whose ClientHello has begun to arrive but is not complete yet (they hold no handshake slot).</summary>
+    public int ClientHellosPending => Volatile.Read(ref _hellos);
+
     public async Task RunAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, long connectionId, CancellationToken token)
     {
-        var accepted = _server.Options.TimeProvider.GetTimestamp();
+        var options = _server.Options;
+        var time = options.TimeProvider;
+        var accepted = time.GetTimestamp();
         EndPoint? remote;
         try
         {
@@ -53,20 +61,49 @@ internal sealed class TlsPortHandler
             socket.Dispose();
             return;
         }
-        var ssl = new PeerSslStream(new BatchingNetworkStream(socket));
+        var transport = new BatchingNetworkStream(socket);
+        PeerSslStream? ssl = null;
         var handedOff = false;
+        var readingHello = false;
         try
         {
             Message? message;
             PrefixedStream framed;
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token))
+            // Every deadline of the handshake runs on the server's clock; the hello's is set while the hello arrives.
+            using (var timer = new CancellationTokenSource(options.HandshakeTimeout, time))
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token, timer.Token))
             {
-                deadline.CancelAfter(_server.Options.HandshakeTimeout);
-                // A connection takes a handshake slot only once its ClientHello starts to arrive: silent connections
-                // wait here (within the deadline) without holding anyone up.
+                // A silent connection waits here (within the handshake deadline) without holding anything but its socket.
                 await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
-                // One address holds at most its share of the handshake slots; its other connections queue behind
-                // its own (a NAT's users share one address), so it can never stall everyone else's.
+
+                // The ClientHello must arrive in full within its own short deadline of its first byte; until it has, the
+                // connection takes no handshake slot, so stalled hellos cannot hold up anyone else's handshake.
+                var left = options.HandshakeTimeout - time.GetElapsedTime(accepted);
+                if (options.ClientHelloTimeout < left)
+                {
+                    timer.CancelAfter(options.ClientHelloTimeout);
+                }
+                byte[] hello;
+                readingHello = true;
+                Interlocked.Increment(ref _hellos);
+                try
+                {
+                    hello = await ClientHelloReader.ReadAsync(socket, deadline.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _hellos);
+                }
+                readingHello = false;
+                timer.CancelAfter(TimeSpan.FromTicks(Math.Max(0, (options.HandshakeTimeout - time.GetElapsedTime(accepted)).Ticks)));
+                // The handshake holds a slot only while the server computes: it gives it back while it waits for
+                // the client (see HandshakeTransport), so a client that stalls mid-handshake holds none either.
+                var turn = new HandshakeSlot(this);
+                var handshakeTransport = new HandshakeTransport(transport, hello, turn);
+                ssl = new PeerSslStream(handshakeTransport);
+
+                // One address holds at most its share of the handshakes in progress; its other connections queue
+                // behind its own (a NAT's users share one address), so it can never stall everyone else's.
                 var address = (remote as IPEndPoint)?.Address;
                 if (address is not null)
                 {
@@ -74,15 +111,7 @@ internal sealed class TlsPortHandler
                 }
                 try
                 {
-                    Interlocked.Increment(ref _waiting);
-                    try
-                    {
-                        await _handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        Interlocked.Decrement(ref _waiting);
-                    }
+                    await turn.ResumeAsync(deadline.Token).ConfigureAwait(false);
                     try
                     {
                         // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
@@ -90,7 +119,8 @@ internal sealed class TlsPortHandler
                     }
                     finally
                     {
-                        _handshakes.Release();
+                        handshakeTransport.EndHandshake();
+                        turn.Pause();
                     }
                 }
                 finally
@@ -100,7 +130,7 @@ internal sealed class TlsPortHandler
                         _perAddress.Leave(address);
                     }
                 }
-                if (_server.Options.InlineSocketCompletions)
+                if (options.InlineSocketCompletions)
                 {
                     // After the handshake: its CPU stays off the thread that serves every socket's events.
                     InlineCompletions.TryEnable(socket);
@@ -149,6 +179,12 @@ internal sealed class TlsPortHandler
                     return;
             }
         }
+        catch (OperationCanceledException) when (readingHello && !token.IsCancellationRequested)
+        {
+            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "client_hello"));
+            ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), string.Create(CultureInfo.InvariantCulture,
+                $"its TLS ClientHello did not arrive in full within {options.ClientHelloTimeout.TotalSeconds:0.#} s of its first byte (ClientHelloTimeout)"));
+        }
         catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or ProtocolException or SocketException or ObjectDisposedException)
         {
             ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), ex.Message);
@@ -157,8 +193,36 @@ internal sealed class TlsPortHandler
         {
             if (!handedOff)
             {
-                await ssl.DisposeAsync().ConfigureAwait(false);
+                await (ssl ?? (Stream)transport).DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>One handshake's claim on a slot of the pool: taken while the server computes, given back while it waits.</summary>
+    private sealed class HandshakeSlot(TlsPortHandler owner) : IHandshakeTurn
+    {
+        private int _held;
+
+        public void Pause()
+        {
+            if (Interlocked.Exchange(ref _held, 0) == 1)
+            {
+                owner._handshakes.Release();
+            }
+        }
+
+        public async ValueTask ResumeAsync(CancellationToken token)
+        {
+            Interlocked.Increment(ref owner._waiting);
+            try
+            {
+                await owner._handshakes.WaitAsync(token).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref owner._waiting);
+            }
+            Volatile.Write(ref _held, 1);
         }
     }
 

@@ -317,6 +317,10 @@ public sealed class TunnelServer : IAsyncDisposable
         CheckPositive(options.MaxSessionsPerToken, "-MaxSessionsPerToken");
         CheckPositive(options.MaxTunnelsPerSession, "-MaxTunnelsPerSession");
         CheckPositive(options.MaxConnectionsPerTunnel, "-MaxConnectionsPerTunnel");
+        if (options.ClientHelloTimeout <= TimeSpan.Zero)
+        {
+            throw new TunnelConfigurationException(string.Create(CultureInfo.InvariantCulture, $"-ClientHelloTimeout must be positive (it is {options.ClientHelloTimeout})."));
+        }
         if (options.MaxTcpPortsPerToken < 0 || options.MaxConnections < 0)
         {
             throw new TunnelConfigurationException("-MaxTcpPortsPerToken and -MaxConnections must not be negative (-MaxConnections 0 sizes it from the descriptor limit).");

@@ -95,6 +95,14 @@ public sealed record TunnelServerOptions
     /// <summary>TLS handshake and first-frame deadline for a new connection.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a TLS client's ClientHello may take to arrive in full, from its first byte (and within
+    /// <see cref="HandshakeTimeout"/>). A connection takes a handshake slot only once its hello is complete, so clients
+    /// that start a hello and stall cannot hold the slots (<see cref="MaxConcurrentHandshakes"/>) that others need; one
+    /// that misses this deadline is closed. Real hellos take one round trip.
+    /// </summary>
+    public TimeSpan ClientHelloTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>A session that sends no Ping for this long is ended.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -144,7 +152,11 @@ public sealed record TunnelServerOptions
     /// <summary>The most connections one client address may hold before it logs in or while it visits tunnels.</summary>
     public int MaxConnectionsPerIP { get; init; } = 256;
 
-    /// <summary>The most TLS handshakes in progress at once; more wait (within the handshake timeout) for a turn.</summary>
+    /// <summary>
+    /// The most TLS handshakes the server works on at once: a handshake takes a slot once its ClientHello is complete
+    /// (see <see cref="ClientHelloTimeout"/>) and gives it back while it waits for the client; more wait (within the
+    /// handshake timeout) for a turn.
+    /// </summary>
     public int MaxConcurrentHandshakes { get; init; } = 128;
 
     /// <summary>

@@ -54,6 +54,7 @@ internal sealed class BatchingNetworkStream : NetworkStream
         BatchingNetworkStream batching => batching,
         PeerSslStream ssl => Find(ssl.Transport),
         PrefixedStream prefixed => Find(prefixed.Inner),
+        HandshakeTransport handshake => Find(handshake.Inner),
         PendingReadStream pending => Find(pending.Inner),
         _ => null,
     };

@@ -61,6 +61,7 @@ public sealed partial class StartTunnelServerCommand
         RequestHeadTimeout = Pick(nameof(RequestHeadTimeout), RequestHeadTimeout, c.RequestHeadTimeout);
         VisitorWriteTimeout = Pick(nameof(VisitorWriteTimeout), VisitorWriteTimeout, c.VisitorWriteTimeout);
         IdleTimeout = Pick(nameof(IdleTimeout), IdleTimeout, c.IdleTimeout);
+        ClientHelloTimeout = Pick(nameof(ClientHelloTimeout), ClientHelloTimeout, c.ClientHelloTimeout);
         if (ParameterSetName == SelfSignedSet && c.CertificatePath is not null)
         {
             CertificatePath = c.CertificatePath;

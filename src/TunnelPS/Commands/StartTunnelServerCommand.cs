@@ -152,6 +152,11 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     [TimeoutTransformation]
     public TimeSpan IdleTimeout { get; set; } = DefaultLimits.PublicIdleTimeout;
 
+    /// <summary>How long a TLS client's ClientHello may take to arrive in full, from its first byte (seconds or a TimeSpan).</summary>
+    [Parameter]
+    [TimeoutTransformation]
+    public TimeSpan ClientHelloTimeout { get; set; } = DefaultLimits.ClientHelloTimeout;
+
     /// <summary>The ports TCP tunnels get when they ask for none, "first-last".</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -258,6 +263,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                     RequestHeadTimeout = RequestHeadTimeout,
                     VisitorWriteTimeout = VisitorWriteTimeout,
                     PublicIdleTimeout = IdleTimeout,
+                    ClientHelloTimeout = ClientHelloTimeout,
                     Cluster = cluster,
                 }.WithLogCallback(log.Write, log.IsEnabled);
 

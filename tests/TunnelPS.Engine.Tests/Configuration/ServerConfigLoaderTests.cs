@@ -41,6 +41,7 @@ public sealed class ServerConfigLoaderTests
               request_head_timeout: 15s
               visitor_write_timeout: 2m
               idle_timeout: 2.5
+              client_hello_timeout: 3s
             cluster:
               redis: [redis://10.0.0.5:6379, 10.0.0.6:6379]
               secret_name: TunnelClusterSecret
@@ -65,11 +66,12 @@ public sealed class ServerConfigLoaderTests
         Assert.Equal(TimeSpan.FromSeconds(15), config.RequestHeadTimeout);
         Assert.Equal(TimeSpan.FromMinutes(2), config.VisitorWriteTimeout);
         Assert.Equal(TimeSpan.FromSeconds(2.5), config.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), config.ClientHelloTimeout);
         var cluster = Assert.IsType<ServerClusterConfig>(config.Cluster);
         Assert.Equal("redis://10.0.0.5:6379,10.0.0.6:6379", cluster.Redis);
         Assert.Null(cluster.Secret);
         Assert.Equal(("TunnelClusterSecret", "n1", "n1.internal:443"), (cluster.SecretName, cluster.NodeName, cluster.NodeAddress));
-        Assert.Equal((26, 10), config.Positions["cluster.redis"]);
+        Assert.Equal((27, 10), config.Positions["cluster.redis"]);
         Assert.Equal((14, 20), config.Positions["limits.max_connections"]);
     }
 
