@@ -152,7 +152,9 @@ internal sealed class LocalForwarder
         }
         await using (local.ConfigureAwait(false))
         {
-            var tap = CreateTap(endpoint, connectionId, clientAddress, answeredByClient: null);
+            // A request the local service drops (closes or resets the connection before answering) gets a 502 that
+            // names the service, captured with the reason.
+            var tap = CreateTap(endpoint, connectionId, clientAddress, answeredByClient: null, answersForLocal: true);
             await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
         }
     }
@@ -246,9 +248,10 @@ internal sealed class LocalForwarder
         }
     }
 
-    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress, string? answeredByClient) =>
+    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress, string? answeredByClient, bool answersForLocal = false) =>
         _captureFor(endpoint.Definition) is { } store
-            ? new HttpTapObserver(ConnectionCapture.CreateTap(store, new CaptureContext
+            ? new HttpTapObserver(
+                ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = endpoint.Name,
                 PublicUrl = endpoint.PublicUrl,
@@ -257,6 +260,9 @@ internal sealed class LocalForwarder
                 ClientAddress = clientAddress,
                 TimeProvider = _options.TimeProvider,
                 AnsweredByClient = answeredByClient,
-            }))
+            }),
+                answersForLocal ? endpoint.Definition.Local.ToString() : null,
+                _logger,
+                connectionId)
             : null;
 }
