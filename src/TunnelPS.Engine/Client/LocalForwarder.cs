@@ -232,7 +232,15 @@ internal sealed class LocalForwarder
         {
             if (ReferenceEquals(sibling.Definition, endpoint.Definition) && sibling.ReportLocalFailure(why))
             {
-                ClientLog.Degraded(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                // A tcp tunnel has no error page: its visitors' connections are closed.
+                if (sibling.Protocol == "tcp")
+                {
+                    ClientLog.DegradedTcp(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                }
+                else
+                {
+                    ClientLog.Degraded(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                }
             }
         }
     }

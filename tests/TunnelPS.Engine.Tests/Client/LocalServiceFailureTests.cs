@@ -192,6 +192,47 @@ public sealed class LocalServiceFailureTests
         Assert.Equal(TunnelStatus.Online, endpoint.Status);
     }
 
+    [Fact]
+    public async Task A_tcp_tunnel_whose_local_port_is_closed_is_logged_degraded_in_tcp_words()
+    {
+        var port = FreePort();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = new TunnelDefinition { Name = "closed-tcp", Protocols = ["tcp"], Local = new LocalTarget("127.0.0.1", port) };
+        var warnings = new List<string>();
+        var options = TunnelHarness.ClientOptions(server, definition).WithLogCallback(
+            (level, _, message, _) =>
+            {
+                lock (warnings)
+                {
+                    warnings.Add(message);
+                }
+            },
+            level => level >= 3); // Warning and above
+        await using var client = new TunnelClient(options);
+        var endpoint = Assert.Single(await client.StartAsync());
+
+        using (var visitor = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            await visitor.ConnectAsync(IPAddress.Loopback, new Uri(endpoint.PublicUrl).Port);
+            try
+            {
+                // Closed by the tunnel: an end of stream (or a reset), no bytes.
+                Assert.Equal(0, await visitor.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).AsTask().WaitAsync(TunnelHarness.Deadline));
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+            {
+            }
+        }
+        await TunnelHarness.WaitUntilAsync(() => endpoint.Status == TunnelStatus.Degraded, "the tunnel is Degraded");
+
+        string warning;
+        lock (warnings)
+        {
+            warning = Assert.Single(warnings, w => w.Contains("is degraded", StringComparison.Ordinal));
+        }
+        Assert.Equal($"Tunnel closed-tcp ({endpoint.PublicUrl}) is degraded: the local service 127.0.0.1:{port} does not accept connections (Connection refused); visitors' connections are closed until it does", warning);
+    }
+
     /// <summary>Accepts one connection, reads up to the end of the request head (or, when clean, the whole 10-byte body too), and closes it.</summary>
     private static async Task DropAfterHeadAsync(TcpListener listener, bool clean)
     {
