@@ -164,6 +164,13 @@ authtoken: "seed-token-1234"
     }
 
     Context 'errors name the file, line and column' {
+        It 'a misspelt name gets a did-you-mean, like the file''s own typos' {
+            $err = { Start-Tunnel -Name blgo -ConfigPath $seed -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "$($seed):*:*: No tunnel named 'blgo' (did you mean 'blog'?) is defined in this file; its tunnels are: blog, api, personal, ssh*"
+            Get-Tunnel | Should -BeNullOrEmpty
+        }
+
         It 'an unknown name lists the defined names' {
             $err = { Start-Tunnel -Name blog, nosuch -ConfigPath $seed -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru

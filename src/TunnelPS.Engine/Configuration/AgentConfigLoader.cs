@@ -739,6 +739,30 @@ public static partial class AgentConfigLoader
         return bestDistance <= allowed ? best : null;
     }
 
+    /// <summary>
+    /// The name in <paramref name="known"/> closest to <paramref name="name"/> if it is a plausible typo (a tunnel
+    /// name: case-insensitive edit distance, as for keys, but with no other spelling folded), or null.
+    /// </summary>
+    public static string? SuggestName(string name, IEnumerable<string> known)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(known);
+        var lower = name.ToLowerInvariant();
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in known)
+        {
+            var distance = EditDistance(lower, candidate.ToLowerInvariant());
+            if (distance < bestDistance)
+            {
+                best = candidate;
+                bestDistance = distance;
+            }
+        }
+        var allowed = Math.Max(1, Math.Min(3, name.Length / 3));
+        return bestDistance <= allowed ? best : null;
+    }
+
     /// <summary>Optimal string alignment distance: insertions, deletions, substitutions, adjacent transpositions.</summary>
     private static int EditDistance(string a, string b)
     {

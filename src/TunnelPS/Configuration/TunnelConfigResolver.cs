@@ -82,12 +82,18 @@ internal sealed class TunnelConfigResolver
                 Source,
                 first.Line,
                 first.Column,
-                $"No tunnel named {string.Join(", ", unknown.Select(n => "'" + n + "'"))} is defined in this file; its tunnels are: {defined}",
+                $"No tunnel named {string.Join(", ", unknown.Select(NameWithSuggestion))} is defined in this file; its tunnels are: {defined}",
                 "Use one of those names (Get-TunnelConfig lists them), or add the tunnel under 'tunnels:'.");
         }
 
         return _config.Tunnels.Where(selected.Contains).ToList();
     }
+
+    /// <summary>'blgo' (did you mean 'blog'?), as the config file's own typos are told; a pattern gets no guess.</summary>
+    private string NameWithSuggestion(string name) =>
+        !WildcardPattern.ContainsWildcardCharacters(name) && AgentConfigLoader.SuggestName(name, _config.Tunnels.Select(t => t.Name)) is { } suggestion
+            ? $"'{name}' (did you mean '{suggestion}'?)"
+            : $"'{name}'";
 
     /// <summary>
     /// The engine definitions of config tunnels: http and https entries that forward to the same local address
