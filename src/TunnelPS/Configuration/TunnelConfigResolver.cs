@@ -214,14 +214,14 @@ internal sealed class TunnelConfigResolver
         ArgumentNullException.ThrowIfNull(overrides);
         if (!string.IsNullOrWhiteSpace(overrides.Proxy))
         {
-            return ProxySettings.Parse(overrides.Proxy, overrides.ProxyCredential);
+            return ProxySettings.Parse(overrides.Proxy, overrides.ProxyCredential) with { Source = "-Proxy" };
         }
 
         if (!string.IsNullOrWhiteSpace(_config.HttpProxy))
         {
             try
             {
-                return ProxySettings.Parse(_config.HttpProxy, overrides.ProxyCredential);
+                return ProxySettings.Parse(_config.HttpProxy, overrides.ProxyCredential) with { Source = $"http_proxy in {Source}" };
             }
             catch (ProxyConfigurationException ex)
             {
