@@ -78,6 +78,9 @@ Describe 'Export-TunnelRequest' {
 
         $file | Should -BeOfType ([System.IO.FileInfo])
         $file.FullName | Should -Be $path
+        # Formats like Get-Item's: the provider's notes, so the FileSystem view with its Directory: header.
+        $file.PSParentPath | Should -Be (Get-Item -LiteralPath $path).PSParentPath
+        ($file | Out-String) | Should -Be (Get-Item -LiteralPath $path | Out-String)
         (Assert-Har12 -Path $path -Entries 1).log.entries[0].request.method | Should -Be 'POST'
     }
 

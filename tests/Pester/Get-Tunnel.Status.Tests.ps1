@@ -86,6 +86,31 @@ Describe 'Get-Tunnel Status and LastError when the local service does not answer
     }
 }
 
+Describe 'A TCP tunnel whose local port is closed' {
+    It 'is Degraded with a warning in TCP words: connections closed, no error page, no requests' {
+        $global:TcpStatusChanges = $changes = [System.Collections.Generic.List[object]]::new()
+        $port = Get-FreeTcpPort
+        $tunnel = Start-Tunnel -Tcp $port -Name 'flaky-tcp'
+        $null = Register-EngineEvent -SourceIdentifier 'TunnelPS.TunnelStatusChanged' -Action {
+            if ($Event.Sender.Name -eq 'flaky-tcp') { $global:TcpStatusChanges.Add($Event.SourceEventArgs) }
+        }
+        try {
+            $publicPort = ([uri]$tunnel.PublicUrl).Port
+            $null = Invoke-TcpEcho -HostName 127.0.0.1 -Port $publicPort -Text 'hello?' -Timeout 10
+            Wait-Until { @($changes | Where-Object Warning).Count -ge 1 } -Because 'the tunnel turned Degraded'
+
+            $warning = @($changes | Where-Object Warning)[0].Warning
+            $warning | Should -Be ("Tunnel 'flaky-tcp' ($($tunnel.PublicUrl)) is Degraded: Connection refused. Visitors' connections are closed at once " +
+                "until the local service at localhost:$port accepts connections; Get-Tunnel shows Status and LastError.")
+        }
+        finally {
+            Unregister-Event -SourceIdentifier 'TunnelPS.TunnelStatusChanged' -ErrorAction Ignore
+            Remove-Variable -Name TcpStatusChanges -Scope Global -ErrorAction Ignore
+            $tunnel | Stop-Tunnel
+        }
+    }
+}
+
 Describe 'Warnings on the host for Degraded and Reconnecting' {
     It 'writes one warning when the local service stops answering however many requests fail, and one when the server is lost' {
         $helpers = Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1'

@@ -19,6 +19,17 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TunnelPS.TestHelpers.psm1') -Force
     $null = Import-TunnelPSModule
+
+    # The columns of each table view of the module's format file, as a table shows them ("Name Protocols Local ...").
+    $format = [xml](Get-Content -Raw -LiteralPath (Join-Path (Split-Path (Get-TunnelPSManifestPath)) 'TunnelPS.format.ps1xml'))
+    $script:TableViews = @(foreach ($view in $format.Configuration.ViewDefinitions.View) {
+            if (-not $view.TableControl) { continue }
+            $headers = @($view.TableControl.TableHeaders.TableColumnHeader)
+            $items = @(@($view.TableControl.TableRowEntries.TableRowEntry)[0].TableColumnItems.TableColumnItem)
+            @(for ($i = 0; $i -lt $headers.Count; $i++) {
+                    if ($headers[$i].Label) { $headers[$i].Label } else { $items[$i].PropertyName }
+                }) -join ' '
+        })
 }
 
 AfterAll {
@@ -52,6 +63,25 @@ Describe 'Help for <Name>' -ForEach $commands {
     It 'has at least one example' {
         @($help.Examples.Example).Count | Should -BeGreaterThan 0
         @($help.Examples.Example)[0].Code | Should -Not -BeNullOrEmpty
+    }
+
+    It 'numbers its examples 1, 2, 3, ... in order, each once' {
+        $numbers = @($help.Examples.Example | ForEach-Object { if ("$($_.Title)" -match 'Example (\d+)') { [int]$Matches[1] } else { 0 } })
+        $numbers | Should -Be @(1..$numbers.Count) -Because "the titles are: $(@($help.Examples.Example.Title) -join '; ')"
+    }
+
+    It 'shows tables only with the columns of the view their objects get' {
+        foreach ($example in @($help.Examples.Example)) {
+            $lines = @("$($example.Code)" -split '\r?\n')
+            for ($i = 1; $i -lt $lines.Count; $i++) {
+                if ($lines[$i] -notmatch '^\s*-{2,}(\s+-{2,})*\s*$' -or -not $lines[$i - 1].Trim()) { continue }
+                $command = @($lines[0..$i] | Where-Object { $_ -like 'PS>*' })[-1]
+                # A command that picks its own columns shows those.
+                if ($command -match '\b(Format-Table|ft)\b|\bSelect-Object\s+(-Property\s+)?[A-Za-z]') { continue }
+                $columns = (-split $lines[$i - 1]) -join ' '
+                $columns | Should -BeIn $script:TableViews -Because "$($example.Title.Trim(" -".ToCharArray())) shows the columns '$columns', which no table view of TunnelPS.format.ps1xml has"
+            }
+        }
     }
 
     It 'describes -<Parameter>' -ForEach $Parameters {

@@ -51,6 +51,52 @@ Describe 'Invoke-TunnelReplay' {
         (Get-TunnelRequest -Tunnel replay | Where-Object IsReplay).Id | Should -Be $replay.Id
     }
 
+    It 'sends the same on every run of the line: replays of originals only, not the replays of the runs before' {
+        $null = Invoke-TestRequest "$url/again/a" -Method POST -Body 'a'
+        $null = Invoke-TestRequest "$url/again/b" -Method POST -Body 'b'
+        Wait-Until { @(Get-TunnelRequest -Tunnel replay).Count -ge 2 } -Because 'both requests are captured'
+        $originals = @(Get-TunnelRequest -Tunnel replay)
+
+        foreach ($run in 1..3) {
+            $hits = $site.RequestCount
+            $replays = @(Get-TunnelRequest | Where Status -eq 500 | Invoke-TunnelReplay)
+
+            $replays.ReplayOf | Should -Be $originals.Id -Because "run $run replays the two originals, no replay of an earlier run"
+            $site.RequestCount | Should -Be ($hits + 2) -Because "run $run sends what the first run sent"
+        }
+        @(Get-TunnelRequest -Tunnel replay | Where-Object IsReplay) | Should -HaveCount 6
+    }
+
+    It 'replays the replays too with -IncludeReplay' {
+        $null = Invoke-TestRequest "$url/include" -Method POST -Body 'i'
+        Wait-Until { @(Get-TunnelRequest -Tunnel replay).Count -ge 1 } -Because 'the request is captured'
+        $original = Get-TunnelRequest -Tunnel replay
+        $first = Get-TunnelRequest | Where Status -eq 500 | Invoke-TunnelReplay
+        $hits = $site.RequestCount
+
+        $second = @(Get-TunnelRequest | Where Status -eq 500 | Invoke-TunnelReplay -IncludeReplay)
+
+        $second.ReplayOf | Should -Be @($original.Id, $first.Id)
+        $site.RequestCount | Should -Be ($hits + 2)
+    }
+
+    It 'says why it sent nothing when it was given only replays (by -Id or from the pipeline)' {
+        $null = Invoke-TestRequest "$url/only-replays"
+        Wait-Until { @(Get-TunnelRequest -Tunnel replay).Count -ge 1 } -Because 'the request is captured'
+        $original = Get-TunnelRequest -Tunnel replay
+        $replay = $original | Invoke-TunnelReplay
+        $hits = $site.RequestCount
+
+        $byId = Invoke-TunnelReplay -Id $replay.Id -WarningVariable idWarning -WarningAction SilentlyContinue
+        $piped = $replay | Invoke-TunnelReplay -WarningVariable pipeWarning -WarningAction SilentlyContinue
+
+        $byId | Should -BeNullOrEmpty
+        $piped | Should -BeNullOrEmpty
+        $site.RequestCount | Should -Be $hits
+        "$idWarning" | Should -Be "Sent nothing: request $($replay.Id) is itself a replay (of request $($original.Id)), and replays are replayed only with -IncludeReplay. Replay the original (Invoke-TunnelReplay -Id $($original.Id)), or add -IncludeReplay."
+        "$pipeWarning" | Should -Be "$idWarning"
+    }
+
     It 'modifies method, path, headers and body' {
         $null = Invoke-TestRequest "$url/orig" -Method POST -Body 'old' -Headers @{ 'X-Remove-Me' = 'yes'; 'X-Keep' = 'kept' }
         Wait-Until { @(Get-TunnelRequest -Path '/orig').Count -ge 1 } -Because 'the request is captured'

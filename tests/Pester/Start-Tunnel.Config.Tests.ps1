@@ -86,6 +86,21 @@ authtoken: "seed-token-1234"
         (Get-TunnelRequest -Tunnel blog -Path '/from-config' | Select-Object -Last 1).Status | Should -Be 200
     }
 
+    It 'keeps the captures of a named tunnel when it starts again, the new requests joining them' {
+        Clear-TunnelRequest -All
+        $first = Start-Tunnel -Name blog -ConfigPath $seed
+        1..3 | ForEach-Object { (Invoke-TestRequest "$($first[0].PublicUrl)/restart/$_").Body | Should -Be 'blog' }
+        Wait-Until { @(Get-TunnelRequest -Tunnel blog).Count -ge 3 } -Timeout 10 -Because 'three requests are captured'
+        $first | Stop-Tunnel
+
+        $second = Start-Tunnel -Name blog -ConfigPath $seed
+
+        @(Get-TunnelRequest -Tunnel blog).Path | Should -Be @('/restart/1', '/restart/2', '/restart/3') -Because 'starting the tunnel again must not delete its captures'
+        (Invoke-TestRequest "$($second[0].PublicUrl)/restart/4").Body | Should -Be 'blog'
+        Wait-Until { @(Get-TunnelRequest -Tunnel blog).Count -ge 4 } -Timeout 10 -Because 'the new request is captured'
+        @(Get-TunnelRequest -Tunnel blog).Path | Should -Be @('/restart/1', '/restart/2', '/restart/3', '/restart/4')
+    }
+
     It 'opens the named tunnels over ONE client (one control connection)' {
         $tunnels = Start-Tunnel -Name 'b*', api -ConfigPath $seed
         $clients = @($tunnels | ForEach-Object { $_.GetType().GetProperty('Client', [Reflection.BindingFlags]'NonPublic,Instance').GetValue($_) } | Select-Object -Unique)
@@ -149,6 +164,13 @@ authtoken: "seed-token-1234"
     }
 
     Context 'errors name the file, line and column' {
+        It 'a misspelt name gets a did-you-mean, like the file''s own typos' {
+            $err = { Start-Tunnel -Name blgo -ConfigPath $seed -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "$($seed):*:*: No tunnel named 'blgo' (did you mean 'blog'?) is defined in this file; its tunnels are: blog, api, personal, ssh*"
+            Get-Tunnel | Should -BeNullOrEmpty
+        }
+
         It 'an unknown name lists the defined names' {
             $err = { Start-Tunnel -Name blog, nosuch -ConfigPath $seed -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.StartTunnelCommand' -PassThru

@@ -144,3 +144,54 @@ tunnels:
         }
     }
 }
+
+Describe 'A proxy error says where the proxy setting came from' {
+    BeforeAll {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $closed = Get-FreeTcpPort
+        $direct = Join-Path $script:Dir 'direct-source.yml'
+        Set-Content -LiteralPath $direct -Encoding utf8NoBOM -Value @"
+server_addr: "localhost:$($server.Port)"
+tunnels:
+  web: { proto: { http: 3000 } }
+"@
+        $proxied = Join-Path $script:Dir 'proxied-source.yml'
+        Set-Content -LiteralPath $proxied -Encoding utf8NoBOM -Value @"
+server_addr: "localhost:$($server.Port)"
+http_proxy: "http://127.0.0.1:$closed"
+tunnels:
+  web: { proto: { http: 3000 } }
+"@
+    }
+
+    AfterAll {
+        Get-Tunnel | Stop-Tunnel
+        $server | Stop-TunnelServer
+    }
+
+    It 'names <Source> when the proxy cannot be reached' -ForEach @(
+        @{ Source = '-Proxy'; Expected = 'The proxy setting comes from -Proxy.' }
+        @{ Source = 'http_proxy of the config file'; Expected = 'The proxy setting comes from http_proxy in {0}.' }
+        @{ Source = 'the environment'; Expected = 'The proxy setting comes from the environment variable HTTPS_PROXY.' }
+    ) {
+        $saved = $env:HTTPS_PROXY, $env:NO_PROXY
+        try {
+            $env:NO_PROXY = ''
+            $env:HTTPS_PROXY = if ($Source -eq 'the environment') { "http://127.0.0.1:$closed" } else { '' }
+            $options = switch ($Source) {
+                '-Proxy' { @{ ConfigPath = $direct; Proxy = "http://127.0.0.1:$closed" } }
+                'http_proxy of the config file' { @{ ConfigPath = $proxied } }
+                default { @{ ConfigPath = $direct } }
+            }
+
+            $err = { Start-Tunnel -Name web @options -ErrorAction Stop } | Should -Throw -PassThru
+
+            $err.Exception.Message | Should -BeLike "*The proxy http://127.0.0.1:$closed cannot be reached*"
+            $err.Exception.Message | Should -BeLike ('*' + [WildcardPattern]::Escape(($Expected -f $proxied)) + '*')
+            Get-Tunnel | Should -BeNullOrEmpty
+        }
+        finally {
+            $env:HTTPS_PROXY, $env:NO_PROXY = $saved
+        }
+    }
+}

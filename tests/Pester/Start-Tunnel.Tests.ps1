@@ -231,6 +231,34 @@ Start-Tunnel -Tcp 22 -RemotePort 2222 -WhatIf
         Get-TunnelRequest -Tunnel 'quiet' | Should -BeNullOrEmpty
     }
 
+    It 'keeps the captures of a stopped tunnel when the same tunnel starts again (<Case>): old ids stay, new requests join the name' -ForEach @(
+        @{ Case = 'default name'; Named = $false }
+        @{ Case = '-Name'; Named = $true }
+    ) {
+        Clear-TunnelRequest -All
+        $named = if ($Named) { @{ Name = 'again' } } else { @{} }
+        $first = Start-Tunnel -Http $site.Port -Scheme http @named
+        $name = $first.Name
+        1..3 | ForEach-Object { (Invoke-TestRequest "$($first.PublicUrl)/before/$_").StatusCode | Should -Be 200 }
+        Wait-Until { @(Get-TunnelRequest -Tunnel $name).Count -ge 3 } -Timeout 10 -Because 'three requests are captured'
+        $first | Stop-Tunnel
+        $before = @(Get-TunnelRequest -Tunnel $name)
+
+        $second = Start-Tunnel -Http $site.Port -Scheme http @named
+
+        $second.Name | Should -Be $name
+        $kept = @(Get-TunnelRequest -Tunnel $name)
+        $kept.Path | Should -Be @('/before/1', '/before/2', '/before/3') -Because 'starting the tunnel again must not delete its captures'
+        $kept.Id | Should -Be $before.Id
+        (Invoke-TestRequest "$($second.PublicUrl)/after").StatusCode | Should -Be 200
+        Wait-Until { @(Get-TunnelRequest -Tunnel $name).Count -ge 4 } -Timeout 10 -Because 'the new request is captured'
+        $all = @(Get-TunnelRequest -Tunnel $name)
+        $all.Path | Should -Be @('/before/1', '/before/2', '/before/3', '/after')
+        $all[3].Id | Should -BeGreaterThan $before[2].Id -Because 'ids go on counting'
+        @($second | Get-TunnelRequest) | Should -HaveCount 4
+        (Get-TunnelRequest -Id $before[0].Id).Path | Should -Be '/before/1'
+    }
+
     It 'keeps at most -InspectBodyLimit bytes of a body and marks the capture truncated' {
         $tunnel = Start-Tunnel -Http $site.Port -Scheme http -InspectBodyLimit 16 -Name 'small'
 

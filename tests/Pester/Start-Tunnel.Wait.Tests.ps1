@@ -123,6 +123,33 @@ Describe 'Start-Tunnel -Wait in a real terminal (tmux)' {
     }
 }
 
+Describe 'Start-Tunnel -Wait started again (tmux)' {
+    It 'keeps the captures of the first run: Ctrl+C, the same Start-Tunnel -Wait again, and Get-TunnelRequest lists both runs' {
+        if (-not $script:hasTmux) { Set-ItResult -Skipped -Because $script:noTmuxReason; return }
+        $site = Start-TestHttpSite -Body 'again'
+        $name = 'again' + [guid]::NewGuid().ToString('n').Substring(0, 6)
+        $terminal = Start-TmuxPwsh -Width 50 -Height 30 -SetupScript (New-TunnelSetup -LocalPort $site.Port -Subdomain $name)
+        try {
+            $http = "http://$name.localhost:$($script:server.HttpPort)"
+            foreach ($run in 1, 2) {
+                Send-TmuxKeys $terminal -Text 'Start-TestTunnel -Wait'
+                # Until the tunnel is registered the server answers 404 itself (nothing reaches the client to capture).
+                Wait-Until { (Invoke-TestRequest "$http/run/$run").StatusCode -eq 200 } -Timeout 30 -Because "run $run serves"
+                Send-TmuxKeys $terminal -Key 'C-c'
+                Wait-Until { $script:server.SessionCount -eq 0 } -Timeout 20 -Because "Ctrl+C stops run $run"
+            }
+
+            Send-TmuxKeys $terminal -Text 'Clear-Host; "paths=" + ((Get-TunnelRequest).Path -join ",")'
+            $screen = Wait-TmuxScreen $terminal -Join -Pattern '(?m)(^|\s)paths=\S*\s*$'
+            $screen | Should -Match '(?m)(^|\s)paths=/run/1,/run/2\s*$' -Because 'the second run must not delete the captures of the first'
+        }
+        finally {
+            Stop-TmuxPwsh $terminal
+            $site.Dispose()
+        }
+    }
+}
+
 Describe 'Start-Tunnel -Wait with redirected output' {
     It 'writes one plain line per request and per status change, without escape codes' {
         $site = Start-TestHttpSite -Body 'plain'

@@ -241,6 +241,43 @@ Describe 'Start-Tunnel -ServerAddress with several nodes' {
         }
     }
 
+    It 'takes the nodes as an array, as PowerShell passes -ServerAddress node1:443,node2:443' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite -Body 'from an array'
+        try {
+            $dead = Get-FreeTcpPort
+            # Unquoted, as the docs show it: PowerShell makes the comma list a string[].
+            $tunnel = Start-Tunnel -Http $site.Url -ServerAddress localhost:$dead,localhost:$($server.Port) -ServerCertificateThumbprint $server.CertificateThumbprint -Name 'nodes-array'
+            (Invoke-TestRequest -Uri @($tunnel)[0].PublicUrl).Body | Should -Be 'from an array'
+        }
+        finally {
+            $site.Stop()
+        }
+    }
+
+    It 'takes the nodes from a server_addr list of the config file' {
+        $server = Start-TunnelServer -Port 0 -HttpPort 0
+        $site = Start-TestHttpSite -Body 'from a list'
+        $config = Join-Path ([System.IO.Path]::GetTempPath()) ("tunnelps-nodes-" + [guid]::NewGuid().ToString('n') + '.yml')
+        try {
+            $dead = Get-FreeTcpPort
+            Set-Content -LiteralPath $config -Encoding utf8NoBOM -Value @"
+server_addr:
+  - localhost:$dead
+  - localhost:$($server.Port)
+server_certificate_thumbprint: $($server.CertificateThumbprint)
+tunnels:
+  nodes-list: { proto: { http: $($site.Port) } }
+"@
+            $tunnel = Start-Tunnel -Name 'nodes-list' -ConfigPath $config
+            (Invoke-TestRequest -Uri @($tunnel)[0].PublicUrl).Body | Should -Be 'from a list'
+        }
+        finally {
+            $site.Stop()
+            Remove-Item -LiteralPath $config -ErrorAction Ignore
+        }
+    }
+
     It 'refuses a list with an empty item with InvalidArgument' {
         { Start-Tunnel -Http 3000 -ServerAddress 'a.example:443,,b.example:443' } |
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelCommand' -ExpectedMessage '*has an empty item*'

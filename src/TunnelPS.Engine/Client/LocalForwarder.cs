@@ -152,7 +152,9 @@ internal sealed class LocalForwarder
         }
         await using (local.ConfigureAwait(false))
         {
-            var tap = CreateTap(endpoint, connectionId, clientAddress, answeredByClient: null);
+            // A request the local service drops (closes or resets the connection before answering) gets a 502 that
+            // names the service, captured with the reason.
+            var tap = CreateTap(endpoint, connectionId, clientAddress, answeredByClient: null, answersForLocal: true);
             await Splicer.RunAsync(proxy, local, tap, token).ConfigureAwait(false);
         }
     }
@@ -230,7 +232,15 @@ internal sealed class LocalForwarder
         {
             if (ReferenceEquals(sibling.Definition, endpoint.Definition) && sibling.ReportLocalFailure(why))
             {
-                ClientLog.Degraded(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                // A tcp tunnel has no error page: its visitors' connections are closed.
+                if (sibling.Protocol == "tcp")
+                {
+                    ClientLog.DegradedTcp(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                }
+                else
+                {
+                    ClientLog.Degraded(_logger, sibling.Name, sibling.PublicUrl, sibling.LocalAddress, why);
+                }
             }
         }
     }
@@ -246,9 +256,10 @@ internal sealed class LocalForwarder
         }
     }
 
-    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress, string? answeredByClient) =>
+    private HttpTapObserver? CreateTap(TunnelEndpoint endpoint, long connectionId, string clientAddress, string? answeredByClient, bool answersForLocal = false) =>
         _captureFor(endpoint.Definition) is { } store
-            ? new HttpTapObserver(ConnectionCapture.CreateTap(store, new CaptureContext
+            ? new HttpTapObserver(
+                ConnectionCapture.CreateTap(store, new CaptureContext
             {
                 TunnelName = endpoint.Name,
                 PublicUrl = endpoint.PublicUrl,
@@ -257,6 +268,9 @@ internal sealed class LocalForwarder
                 ClientAddress = clientAddress,
                 TimeProvider = _options.TimeProvider,
                 AnsweredByClient = answeredByClient,
-            }))
+            }),
+                answersForLocal ? endpoint.Definition.Local.ToString() : null,
+                _logger,
+                connectionId)
             : null;
 }

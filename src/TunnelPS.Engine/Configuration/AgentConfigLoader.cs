@@ -426,27 +426,54 @@ public static partial class AgentConfigLoader
             return port;
         }
 
-        /// <summary>server_addr: host[:port], or several nodes of a cluster separated by commas.</summary>
+        /// <summary>
+        /// server_addr: host[:port], or several nodes of a cluster, separated by commas or as a YAML list
+        /// ([host1:443, host2:443], or one '- host:port' line each); returned as one comma-separated list.
+        /// </summary>
         private string? ServerAddrList(ConfigYamlScalar key, ConfigYamlNode node)
         {
-            var text = String(key, node);
-            if (text is null)
+            if (node is ConfigYamlSequence sequence)
+            {
+                if (sequence.Items.Count == 0)
+                {
+                    throw Fail(node, $"'{key.Value}' is an empty list", "Name at least one server: host:port, or a list of the nodes of a cluster.");
+                }
+                var items = new List<string>(sequence.Items.Count);
+                foreach (var item in sequence.Items)
+                {
+                    var text = item is ConfigYamlScalar { IsNull: false } scalar ? scalar.Value.Trim() : null;
+                    if (string.IsNullOrEmpty(text) || text.Contains(',', StringComparison.Ordinal))
+                    {
+                        throw Fail(item, $"An item of '{key.Value}' is not one host:port", "Give each node of the list as host:port, e.g. '- tunnel1.example.com:443'.");
+                    }
+                    CheckServerAddr(key, item, text);
+                    items.Add(text);
+                }
+                return string.Join(",", items);
+            }
+            var list = String(key, node);
+            if (list is null)
             {
                 return null;
             }
-            foreach (var item in text.Split(',', StringSplitOptions.TrimEntries))
+            foreach (var item in list.Split(',', StringSplitOptions.TrimEntries))
             {
                 if (item.Length == 0)
                 {
-                    throw Fail(node, $"'{key.Value}' has an empty item", "Separate the nodes of a cluster with commas: host1:443,host2:443.");
+                    throw Fail(node, $"'{key.Value}' has an empty item", "Separate the nodes of a cluster with commas (host1:443,host2:443), or write them as a list.");
                 }
-                var (_, port) = SplitHostPort(node, item);
-                if (port is not null)
-                {
-                    Port(node, port, $"port of {key.Value}");
-                }
+                CheckServerAddr(key, node, item);
             }
-            return text;
+            return list;
+        }
+
+        private void CheckServerAddr(ConfigYamlScalar key, ConfigYamlNode node, string item)
+        {
+            var (_, port) = SplitHostPort(node, item);
+            if (port is not null)
+            {
+                Port(node, port, $"port of {key.Value}");
+            }
         }
 
         private string? HostPort(ConfigYamlScalar key, ConfigYamlNode node, bool requirePort)
@@ -709,6 +736,30 @@ public static partial class AgentConfigLoader
             }
         }
         var allowed = Math.Max(1, Math.Min(3, key.Length / 3));
+        return bestDistance <= allowed ? best : null;
+    }
+
+    /// <summary>
+    /// The name in <paramref name="known"/> closest to <paramref name="name"/> if it is a plausible typo (a tunnel
+    /// name: case-insensitive edit distance, as for keys, but with no other spelling folded), or null.
+    /// </summary>
+    public static string? SuggestName(string name, IEnumerable<string> known)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(known);
+        var lower = name.ToLowerInvariant();
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in known)
+        {
+            var distance = EditDistance(lower, candidate.ToLowerInvariant());
+            if (distance < bestDistance)
+            {
+                best = candidate;
+                bestDistance = distance;
+            }
+        }
+        var allowed = Math.Max(1, Math.Min(3, name.Length / 3));
         return bestDistance <= allowed ? best : null;
     }
 

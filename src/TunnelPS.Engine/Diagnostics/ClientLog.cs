@@ -38,6 +38,12 @@ internal static partial class ClientLog
     [LoggerMessage(2011, LogLevel.Information, "Tunnel {Name} ({Url}) is online again: the local service {LocalAddress} answers")]
     public static partial void Recovered(ILogger logger, string name, string url, string localAddress);
 
+    [LoggerMessage(2021, LogLevel.Warning, "Tunnel {Name} ({Url}) is degraded: the local service {LocalAddress} does not accept connections ({Reason}); visitors' connections are closed until it does")]
+    public static partial void DegradedTcp(ILogger logger, string name, string url, string localAddress, string reason);
+
+    [LoggerMessage(2020, LogLevel.Debug, "[{ConnectionId}] Local service {LocalAddress} closed the connection before it answered a request; the visitor got a 502 that says so")]
+    public static partial void LocalClosedBeforeAnswer(ILogger logger, long connectionId, string localAddress);
+
     [LoggerMessage(2009, LogLevel.Warning, "A multiplexed link failed unexpectedly; it is dialled again")]
     public static partial void LinkFailed(ILogger logger, Exception exception);
 }

@@ -55,6 +55,10 @@ public static class ErrorPages
         Render(502, "Bad Gateway", "The local service is not answering",
             $"The tunnel is up, but the TunnelPS client could not connect to the local service at {localAddress}: {error}. Start the service, or point the tunnel at the right port.");
 
+    public static byte[] LocalServiceClosed(string localAddress) =>
+        Render(502, "Bad Gateway", "The local service closed the connection",
+            $"The tunnel is up and the TunnelPS client passed the request on, but the local service at {localAddress} closed the connection before it answered. Check the local service's log for why it dropped the request.");
+
     public static byte[] LocalServiceTimeout(string localAddress, TimeSpan timeout) =>
         Render(504, "Gateway Timeout", "The local service did not answer in time",
             string.Create(CultureInfo.InvariantCulture, $"The tunnel is up, but the local service at {localAddress} did not accept the TunnelPS client's connection within {timeout.TotalSeconds:0.#} s. Check that the service is running and not overloaded."));

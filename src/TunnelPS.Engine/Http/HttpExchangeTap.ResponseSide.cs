@@ -16,6 +16,9 @@ internal sealed partial class HttpExchangeTap
         /// <summary>Response bytes are held for want of the request they answer. Read from any thread.</summary>
         public bool HoldingEarly => _holdingEarly;
 
+        /// <summary>No byte of the next response has crossed (no head begun, no body under way, nothing held). Call while holding this side.</summary>
+        public bool AwaitsHead => !_inBody && _head.Count == 0 && _early.Count == 0;
+
         /// <summary>Takes this side for a call, waiting while the request thread matches held bytes; false once parsing stopped.</summary>
         public bool EnterUnlessStopped()
         {

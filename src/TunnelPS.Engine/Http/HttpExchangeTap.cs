@@ -122,6 +122,42 @@ internal sealed partial class HttpExchangeTap : IDisposable
         Settle();
     }
 
+    /// <summary>
+    /// The local service ended the connection and the client answers in its place: when a request waits for a response
+    /// none of which has crossed, records <paramref name="response"/> (a complete response) as its response, with
+    /// <paramref name="reason"/> as its Error, and returns true; the caller sends it to the visitor. Otherwise (nothing
+    /// owed, a response under way, parsing stopped) records nothing and returns false. Call from the local → visitor
+    /// direction, after its last <see cref="OnLocalData"/>.
+    /// </summary>
+    public bool AnswerInPlaceOfLocal(ReadOnlySpan<byte> response, string reason)
+    {
+        if (IsPassThrough || !_responses.EnterUnlessStopped())
+        {
+            return false;
+        }
+        TappedExchange? owed = null;
+        try
+        {
+            if (!Stopped && _responses.AwaitsHead && PeekAwaited() is { } exchange)
+            {
+                owed = exchange;
+                // Set first: the close that follows marks the request's unfinished half with an error of its own.
+                owed.SetError(reason);
+            }
+        }
+        finally
+        {
+            _responses.Exit();
+        }
+        Settle();
+        if (owed is null)
+        {
+            return false;
+        }
+        OnLocalData(response);
+        return true;
+    }
+
     /// <summary>The connection ended: completes an until-close body, records what is pending. Idempotent.</summary>
     public void OnClosed()
     {

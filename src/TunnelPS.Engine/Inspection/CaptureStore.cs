@@ -219,6 +219,91 @@ public sealed class CaptureStore
         return Store(exchange);
     }
 
+    /// <summary>
+    /// Moves every exchange <paramref name="previous"/> holds into this store, each with its id and bodies, in id
+    /// order among this store's own (a tunnel started again takes over the captures of its earlier run);
+    /// <paramref name="previous"/> is left empty. This store's bounds hold: when together they are more than its
+    /// <see cref="Capacity"/> or <see cref="MaxBytes"/>, the oldest go, counted in <see cref="Dropped"/>. Subscribers
+    /// and waiters are not told: the adopted exchanges are not new.
+    /// </summary>
+    public void Adopt(CaptureStore previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        if (ReferenceEquals(previous, this))
+        {
+            return;
+        }
+        // Taken under the previous store's lock alone, then merged under this one's: never both locks at once.
+        List<CapturedExchange> taken = previous.TakeAll();
+        if (taken.Count == 0)
+        {
+            return;
+        }
+        List<CapturedExchange> evicted = [];
+        lock (_lock)
+        {
+            var merged = new List<CapturedExchange>(_count + taken.Count);
+            int own = 0, adopted = 0;
+            while (own < _count || adopted < taken.Count)
+            {
+                var next = own < _count ? _ring[(_start + own) % _ring.Length]! : null;
+                if (next is not null && (adopted == taken.Count || next.Id < taken[adopted].Id))
+                {
+                    merged.Add(next);
+                    own++;
+                }
+                else
+                {
+                    merged.Add(taken[adopted++]);
+                }
+            }
+            var excess = Math.Max(0, merged.Count - _ring.Length);
+            long held = 0;
+            Array.Clear(_ring);
+            for (var i = 0; i < merged.Count; i++)
+            {
+                var exchange = merged[i];
+                if (i < excess)
+                {
+                    evicted.Add(exchange);
+                    Interlocked.Increment(ref _dropped);
+                    Interlocked.Add(ref _droppedBytes, exchange.StoredBytes);
+                    continue;
+                }
+                _ring[i - excess] = exchange;
+                held += exchange.StoredBytes;
+            }
+            _start = 0;
+            _count = merged.Count - excess;
+            _lastId = Math.Max(_lastId, merged[^1].Id);
+            Interlocked.Exchange(ref _heldBytes, held);
+            EvictOverBudgetLocked(evicted);
+        }
+        Release(evicted);
+        if (Volatile.Read(ref _budget) is { } budget)
+        {
+            budget.Enforce();
+        }
+    }
+
+    /// <summary>Removes every exchange without giving their bodies back: they move to another store (<see cref="Adopt"/>).</summary>
+    private List<CapturedExchange> TakeAll()
+    {
+        lock (_lock)
+        {
+            var taken = new List<CapturedExchange>(_count);
+            for (var i = 0; i < _count; i++)
+            {
+                taken.Add(_ring[(_start + i) % _ring.Length]!);
+            }
+            Array.Clear(_ring);
+            _start = 0;
+            _count = 0;
+            Interlocked.Exchange(ref _heldBytes, 0);
+            return taken;
+        }
+    }
+
     private CapturedExchange Store(CapturedExchange exchange)
     {
         exchange.StoredBytes = exchange.RetainedBytes;

@@ -571,7 +571,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
         else if (!tracker.Unparsed && !tracker.InBody)
         {
-            page = ErrorPages.BadGateway(host, "its client closed the connection before the local service answered. Try again; if it keeps happening, check the local service.");
+            // The client answers a request its local service dropped with a page of its own (when it captures the
+            // tunnel's traffic); without capture, or when the client itself went, the server can only say this much.
+            page = ErrorPages.BadGateway(host, "the TunnelPS client ended the connection before a response came: the local service closed it without answering, or the client lost its connection. Try again; if it keeps happening, check the local service's log.");
         }
         if (page is null)
         {

@@ -127,9 +127,12 @@ public static class HttpConnectDialer
 
         public ProxyConnectException Fail(TunnelErrorKind kind, string what, int? status, Exception? inner)
         {
+            // Where the proxy setting came from (-Proxy, the config file, an environment variable): a user who did
+            // not know a proxy was in play learns where to change it.
+            var from = _proxy.Source is { } source ? $" The proxy setting comes from {source}." : string.Empty;
             var message = kind == TunnelErrorKind.ProxyAuthentication
-                ? $"The proxy {_proxy.DisplayAddress} {what}. (Target: {_authority}.)"
-                : $"The proxy {_proxy.DisplayAddress} {what} (CONNECT {_authority}).";
+                ? $"The proxy {_proxy.DisplayAddress} {what}. (Target: {_authority}.){from}"
+                : $"The proxy {_proxy.DisplayAddress} {what} (CONNECT {_authority}).{from}";
             return new ProxyConnectException(message, kind, _proxy.DisplayAddress, _targetHost, _targetPort, status, inner);
         }
 

@@ -16,4 +16,12 @@ internal interface ISpliceObserver
 
     /// <summary>The connection ended (either side). May be called more than once.</summary>
     void OnClosed();
+
+    /// <summary>
+    /// The local service ended its side (closed or reset the connection) while the visitor's side is still open: the
+    /// bytes to send the visitor before its side is closed, or none. Called once at most, after the last
+    /// <see cref="OnLocalData"/>, and never while bytes of the local service's are on their way to the visitor. The
+    /// observer records the bytes itself (they do not come back through <see cref="OnLocalData"/>).
+    /// </summary>
+    ReadOnlyMemory<byte> OnLocalEnded() => ReadOnlyMemory<byte>.Empty;
 }

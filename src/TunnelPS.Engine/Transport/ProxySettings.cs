@@ -30,6 +30,12 @@ public sealed record ProxySettings(Uri Address, NetworkCredential? Credential = 
 
     private static readonly string[] NoProxyVariables = ["NO_PROXY", "no_proxy"];
 
+    /// <summary>
+    /// Where the setting came from, for messages: "-Proxy", "http_proxy in /path/tunnelps.yml", "the environment
+    /// variable HTTPS_PROXY"; null when unknown. <see cref="FromEnvironment"/> sets it; callers set the others.
+    /// </summary>
+    public string? Source { get; init; }
+
     /// <summary>The proxy as <c>http://host:port</c>, safe to show: never any user info.</summary>
     public string DisplayAddress => $"http://{Address.Host}:{Address.Port.ToString(CultureInfo.InvariantCulture)}";
 
@@ -69,7 +75,7 @@ public sealed record ProxySettings(Uri Address, NetworkCredential? Credential = 
                     break;
                 }
             }
-            return settings with { Bypass = SplitBypass(noProxy) };
+            return settings with { Bypass = SplitBypass(noProxy), Source = $"the environment variable {name}" };
         }
         return null;
     }

@@ -8,7 +8,9 @@ namespace TunnelPS.Engine.Transport;
 /// Copies bytes both ways between two connected streams with pooled buffers until both directions end. An end of
 /// stream in one direction half-closes the other side's write direction (TCP FIN or TLS close_notify), so protocols
 /// that half-close keep working; an error in either direction closes both. An <see cref="ISpliceObserver"/> (the
-/// client's HTTP capture) sees the bytes of each direction after they are written on.
+/// client's HTTP capture) sees the bytes of each direction after they are written on, and when the local service ends
+/// its side (an end of stream, a failed read or write), may give the visitor a last answer first
+/// (<see cref="ISpliceObserver.OnLocalEnded"/>: an HTTP tunnel's 502 page for a request the service dropped).
 /// </summary>
 internal static class Splicer
 {
@@ -23,15 +25,22 @@ internal static class Splicer
         Stream visitor, Stream local, ISpliceObserver? observer, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var up = CopyAsync(visitor, local, observer, toLocal: true, linked);
-        var down = CopyAsync(local, visitor, observer, toLocal: false, linked);
+        var localEnd = observer is null ? null : new LocalEnd();
+        var up = CopyAsync(visitor, local, observer, toLocal: true, linked, localEnd);
+        var down = CopyAsync(local, visitor, observer, toLocal: false, linked, localEnd);
         try
         {
             await Task.WhenAll(up, down).ConfigureAwait(false);
         }
         catch
         {
-            // One side failed; the other was cancelled. Both are closed by the caller.
+            // One side failed; the other was cancelled. Both are closed by the caller. When it was the local service's
+            // side (a reset), and no bytes of its were cut off on their way, the visitor may still be owed an answer:
+            // both directions have ended, so this is the one writer to the visitor now.
+            if (localEnd is { Failed: true, VisitorWriteCut: false } && !cancellationToken.IsCancellationRequested)
+            {
+                await AnswerVisitorAsync(visitor, observer!, localEnd, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -51,16 +60,19 @@ internal static class Splicer
         return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
     }
 
-    private static async Task<long> CopyAsync(Stream from, Stream to, ISpliceObserver? observer, bool toLocal, CancellationTokenSource both)
+    private static async Task<long> CopyAsync(Stream from, Stream to, ISpliceObserver? observer, bool toLocal, CancellationTokenSource both, LocalEnd? localEnd)
     {
         var token = both.Token;
         byte[]? buffer = null;
         var size = BufferSize;
         long total = 0;
+        // Which stream an exception came from: the local service's reads (local → visitor) and writes (visitor → local).
+        var localStep = false;
         try
         {
             while (true)
             {
+                localStep = !toLocal;
                 // A zero-byte read waits for data without holding a pooled buffer on idle connections (YARP's StreamCopier).
                 if (buffer is null)
                 {
@@ -70,9 +82,22 @@ internal static class Splicer
                 var read = await from.ReadAsync(buffer.AsMemory(0, size), token).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    if (!toLocal && localEnd is not null)
+                    {
+                        await AnswerVisitorAsync(to, observer!, localEnd, token).ConfigureAwait(false);
+                    }
                     break;
                 }
+                localStep = toLocal;
+                if (localEnd is not null && !toLocal)
+                {
+                    localEnd.VisitorWriteCut = true;
+                }
                 await to.WriteAsync(buffer.AsMemory(0, read), token).ConfigureAwait(false);
+                if (localEnd is not null && !toLocal)
+                {
+                    localEnd.VisitorWriteCut = false;
+                }
                 total += read;
                 if (observer is not null)
                 {
@@ -99,6 +124,10 @@ internal static class Splicer
         }
         catch
         {
+            if (localEnd is not null && localStep && !token.IsCancellationRequested)
+            {
+                localEnd.Failed = true;
+            }
             await both.CancelAsync().ConfigureAwait(false);
             throw;
         }
@@ -129,6 +158,52 @@ internal static class Splicer
 #pragma warning restore CA1031
         {
         }
+    }
+
+    /// <summary>Sends the visitor the observer's last answer, once, when the local service has ended its side.</summary>
+    private static async ValueTask AnswerVisitorAsync(Stream visitor, ISpliceObserver observer, LocalEnd localEnd, CancellationToken token)
+    {
+        if (Interlocked.Exchange(ref localEnd.Answered, 1) != 0)
+        {
+            return;
+        }
+        ReadOnlyMemory<byte> answer;
+        try
+        {
+            answer = observer.OnLocalEnded();
+        }
+#pragma warning disable CA1031 // An observer must never break the tunnel.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return;
+        }
+        if (answer.IsEmpty)
+        {
+            return;
+        }
+        try
+        {
+            await visitor.WriteAsync(answer, token).ConfigureAwait(false);
+            await visitor.FlushAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The visitor is gone too: it is owed nothing any more.
+        }
+    }
+
+    /// <summary>How the local service's side of one splice ended, shared by its two directions.</summary>
+    private sealed class LocalEnd
+    {
+        /// <summary>1 once the observer was asked for its last answer.</summary>
+        public int Answered;
+
+        /// <summary>A read from or a write to the local service failed (a reset), not a cancellation.</summary>
+        public volatile bool Failed;
+
+        /// <summary>A write of the local service's bytes to the visitor was under way when the splice ended: no answer may follow.</summary>
+        public volatile bool VisitorWriteCut;
     }
 
     /// <summary>Ends the write direction of a stream: TLS close_notify or a TCP FIN; the read direction stays open.</summary>

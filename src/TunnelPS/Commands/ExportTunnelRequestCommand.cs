@@ -62,7 +62,9 @@ public sealed class ExportTunnelRequestCommand : TunnelCmdletBase
 
                 if (PassThru)
                 {
-                    WriteObject(new FileInfo(path));
+                    // Through the FileSystem provider, as Get-Item returns it: with PSPath, PSParentPath and the rest,
+                    // so it formats in the provider's view (Directory: header, Mode, LastWriteTime, Length, Name).
+                    WriteObject(InvokeProvider.Item.Get([path], force: true, literalPath: true), enumerateCollection: true);
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)

@@ -74,6 +74,20 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
 
+    /// <summary>
+    /// Replay requests that are themselves replays (IsReplay) too. Without it they are skipped, so that running the
+    /// same line again sends what the first run sent, not also the replays that run added.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter IncludeReplay { get; set; }
+
+    // The replays given and skipped (without -IncludeReplay: the first few, and how many), and whether anything else
+    // was given: a command that was given only replays says why it sent nothing.
+    private const int SkippedIdsShown = 5;
+    private readonly List<TunnelRequest> _skippedReplays = [];
+    private int _skippedCount;
+    private bool _tookOriginal;
+
     /// <summary>Validates -Uri and -Body.</summary>
     protected override void BeginProcessing()
     {
@@ -116,8 +130,44 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
         }
     }
 
+    /// <summary>Says why nothing was sent when every request given was a replay (skipped without -IncludeReplay).</summary>
+    protected override void EndProcessing()
+    {
+        base.EndProcessing();
+        if (_tookOriginal || _skippedCount == 0)
+        {
+            return;
+        }
+
+        if (_skippedCount == 1)
+        {
+            TunnelRequest replay = _skippedReplays[0];
+            WriteWarning(string.Create(CultureInfo.InvariantCulture,
+                $"Sent nothing: request {replay.Id} is itself a replay (of request {replay.ReplayOf}), and replays are replayed only with -IncludeReplay. Replay the original (Invoke-TunnelReplay -Id {replay.ReplayOf}), or add -IncludeReplay."));
+            return;
+        }
+
+        string more = _skippedCount > SkippedIdsShown ? ", ..." : string.Empty;
+        WriteWarning(string.Create(CultureInfo.InvariantCulture,
+            $"Sent nothing: the {_skippedCount} requests given (ids {string.Join(", ", _skippedReplays.Select(r => r.Id))}{more}) are themselves replays, and replays are replayed only with -IncludeReplay. Replay their originals (the ids in ReplayOf), or add -IncludeReplay."));
+    }
+
     private void Replay(TunnelRequest request)
     {
+        if (request.IsReplay && !IncludeReplay)
+        {
+            // Replays of originals only: the line run again sends what it sent the first time.
+            if (_skippedCount++ < SkippedIdsShown)
+            {
+                _skippedReplays.Add(request);
+            }
+
+            WriteVerbose(string.Create(CultureInfo.InvariantCulture,
+                $"Skipped request {request.Id}: it is a replay of request {request.ReplayOf}; -IncludeReplay replays replays too."));
+            return;
+        }
+
+        _tookOriginal = true;
         if (request.IsUnparsed)
         {
             WriteError(new ErrorRecord(

@@ -199,7 +199,7 @@ public sealed partial class StartTunnelCommand
 
     private TunnelConnectionOverrides CurrentOverrides() => new()
     {
-        ServerAddress = ServerAddress,
+        ServerAddress = ServerAddressList,
         AuthToken = AuthToken,
         AuthTokenSecret = AuthTokenSecret,
         Proxy = Proxy,

@@ -107,10 +107,16 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string[]? DenyIP { get; set; }
 
-    /// <summary>The tunnel server, host:port; several nodes of a cluster separated by commas.</summary>
+    /// <summary>
+    /// The tunnel server, host:port; several nodes of a cluster as an array (-ServerAddress node1:443,node2:443, which
+    /// PowerShell passes as one) or as one comma-separated string.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? ServerAddress { get; set; }
+    public string[]? ServerAddress { get; set; }
+
+    /// <summary>-ServerAddress as one comma-separated list, or null.</summary>
+    private string? ServerAddressList => ServerAddress is null ? null : string.Join(",", ServerAddress);
 
     /// <summary>The token the server expects.</summary>
     [Parameter]
@@ -324,7 +330,8 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     {
         if (ServerAddress is not null)
         {
-            IReadOnlyList<ServerAddress> nodes = Parse(() => Engine.Transport.ServerAddress.ParseList(ServerAddress), ServerAddress);
+            string list = ServerAddressList!;
+            IReadOnlyList<ServerAddress> nodes = Parse(() => Engine.Transport.ServerAddress.ParseList(list), list);
             _fallbackServers = [.. nodes.Skip(1)];
             return (nodes[0], SessionRegistry.FindLocalServer(nodes[0]));
         }

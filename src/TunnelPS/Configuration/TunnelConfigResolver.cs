@@ -82,12 +82,18 @@ internal sealed class TunnelConfigResolver
                 Source,
                 first.Line,
                 first.Column,
-                $"No tunnel named {string.Join(", ", unknown.Select(n => "'" + n + "'"))} is defined in this file; its tunnels are: {defined}",
+                $"No tunnel named {string.Join(", ", unknown.Select(NameWithSuggestion))} is defined in this file; its tunnels are: {defined}",
                 "Use one of those names (Get-TunnelConfig lists them), or add the tunnel under 'tunnels:'.");
         }
 
         return _config.Tunnels.Where(selected.Contains).ToList();
     }
+
+    /// <summary>'blgo' (did you mean 'blog'?), as the config file's own typos are told; a pattern gets no guess.</summary>
+    private string NameWithSuggestion(string name) =>
+        !WildcardPattern.ContainsWildcardCharacters(name) && AgentConfigLoader.SuggestName(name, _config.Tunnels.Select(t => t.Name)) is { } suggestion
+            ? $"'{name}' (did you mean '{suggestion}'?)"
+            : $"'{name}'";
 
     /// <summary>
     /// The engine definitions of config tunnels: http and https entries that forward to the same local address
@@ -208,14 +214,14 @@ internal sealed class TunnelConfigResolver
         ArgumentNullException.ThrowIfNull(overrides);
         if (!string.IsNullOrWhiteSpace(overrides.Proxy))
         {
-            return ProxySettings.Parse(overrides.Proxy, overrides.ProxyCredential);
+            return ProxySettings.Parse(overrides.Proxy, overrides.ProxyCredential) with { Source = "-Proxy" };
         }
 
         if (!string.IsNullOrWhiteSpace(_config.HttpProxy))
         {
             try
             {
-                return ProxySettings.Parse(_config.HttpProxy, overrides.ProxyCredential);
+                return ProxySettings.Parse(_config.HttpProxy, overrides.ProxyCredential) with { Source = $"http_proxy in {Source}" };
             }
             catch (ProxyConfigurationException ex)
             {

@@ -63,8 +63,9 @@ internal static class CaptureRegistry
 
     /// <summary>
     /// Registers the capture of every http/https tunnel of a started client (called by
-    /// Start-Tunnel). A tunnel without capture (tcp, inspect off) is skipped. A name seen
-    /// before gets the new store.
+    /// Start-Tunnel). A tunnel without capture (tcp, inspect off) is skipped, and the captures
+    /// of an earlier tunnel of its name stay listed. A name seen before gets the new store,
+    /// which takes over the requests of the earlier one (their ids unchanged).
     /// </summary>
     internal static void Register(TunnelClient client, IReadOnlyList<TunnelEndpoint> endpoints)
     {
@@ -96,7 +97,10 @@ internal static class CaptureRegistry
 
         if (replaced is not null && !ReferenceEquals(replaced.Store, store))
         {
+            // The tunnel started again: its earlier requests join the new ones (Get-TunnelRequest's help promises
+            // that requests of stopped tunnels are kept until Clear-TunnelRequest -All).
             replaced.Store.Budget = null;
+            store.Adopt(replaced.Store);
         }
 
         store.Budget = SessionBudget;

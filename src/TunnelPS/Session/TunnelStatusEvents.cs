@@ -64,6 +64,9 @@ internal static class TunnelStatusEvents
     /// <summary>The warning for a change to <paramref name="status"/>, or null when the change is good news.</summary>
     internal static string? WarningFor(Tunnel tunnel, TunnelStatus status, string? error) => status switch
     {
+        // A TCP tunnel has no error page and captures no requests: its visitors' connections are closed.
+        TunnelStatus.Degraded when tunnel.Protocol == "tcp" =>
+            $"Tunnel '{tunnel.Name}' ({tunnel.PublicUrl}) is Degraded: {Sentence(error)} Visitors' connections are closed at once until the local service at {tunnel.LocalAddress} accepts connections; Get-Tunnel shows Status and LastError.",
         TunnelStatus.Degraded =>
             $"Tunnel '{tunnel.Name}' ({tunnel.PublicUrl}) is Degraded: {Sentence(error)} Visitors get the client's error page (502, or 504 on a timeout) until the local service at {tunnel.LocalAddress} answers; Get-Tunnel shows Status and LastError, Get-TunnelRequest the failed requests.",
         TunnelStatus.Reconnecting =>

@@ -161,6 +161,106 @@ public sealed class LocalServiceFailureTests
         }
     }
 
+    [Theory]
+    [InlineData(false)] // reads the head and closes with body bytes unread: a reset
+    [InlineData(true)] // reads the whole request and closes cleanly without answering: an end of stream
+    public async Task A_local_service_that_drops_the_connection_mid_request_is_named_on_the_502_and_the_capture_has_502_and_why(bool clean)
+    {
+        using var local = new TcpListener(IPAddress.Loopback, 0);
+        local.Start();
+        var port = ((IPEndPoint)local.LocalEndpoint).Port;
+        var dropper = DropAfterHeadAsync(local, clean);
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = TunnelHarness.Http(port, "dropper", "dropper");
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, definition));
+        var endpoint = Assert.Single(await client.StartAsync());
+        var store = client.CaptureFor(definition)!;
+        using var visitor = TunnelHarness.Visitor(keepAlive: false);
+        using var body = new ByteArrayContent(new byte[clean ? 10 : 32 * 1024]);
+
+        var response = await visitor.PostAsync(endpoint.PublicUrl + "/upload", body);
+        await dropper.WaitAsync(TunnelHarness.Deadline);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"the local service at 127.0.0.1:{port} closed the connection before it answered", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("client closed", page, StringComparison.Ordinal);
+        await TunnelHarness.WaitUntilAsync(() => store.Count == 1, "the dropped request is captured");
+        var exchange = Assert.Single(store.Snapshot());
+        Assert.Equal(("POST", "/upload", 502), (exchange.Method, exchange.Target, exchange.Status));
+        Assert.Equal($"The client answered 502 itself: the local service 127.0.0.1:{port} closed the connection before it answered.", exchange.Error);
+        Assert.Equal(TunnelStatus.Online, endpoint.Status);
+    }
+
+    [Fact]
+    public async Task A_tcp_tunnel_whose_local_port_is_closed_is_logged_degraded_in_tcp_words()
+    {
+        var port = FreePort();
+        await using var server = await TunnelHarness.StartServerAsync();
+        var definition = new TunnelDefinition { Name = "closed-tcp", Protocols = ["tcp"], Local = new LocalTarget("127.0.0.1", port) };
+        var warnings = new List<string>();
+        var options = TunnelHarness.ClientOptions(server, definition).WithLogCallback(
+            (level, _, message, _) =>
+            {
+                lock (warnings)
+                {
+                    warnings.Add(message);
+                }
+            },
+            level => level >= 3); // Warning and above
+        await using var client = new TunnelClient(options);
+        var endpoint = Assert.Single(await client.StartAsync());
+
+        using (var visitor = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            await visitor.ConnectAsync(IPAddress.Loopback, new Uri(endpoint.PublicUrl).Port);
+            try
+            {
+                // Closed by the tunnel: an end of stream (or a reset), no bytes.
+                Assert.Equal(0, await visitor.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).AsTask().WaitAsync(TunnelHarness.Deadline));
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+            {
+            }
+        }
+        await TunnelHarness.WaitUntilAsync(() => endpoint.Status == TunnelStatus.Degraded, "the tunnel is Degraded");
+
+        string warning;
+        lock (warnings)
+        {
+            warning = Assert.Single(warnings, w => w.Contains("is degraded", StringComparison.Ordinal));
+        }
+        Assert.Equal($"Tunnel closed-tcp ({endpoint.PublicUrl}) is degraded: the local service 127.0.0.1:{port} does not accept connections (Connection refused); visitors' connections are closed until it does", warning);
+    }
+
+    /// <summary>Accepts one connection, reads up to the end of the request head (or, when clean, the whole 10-byte body too), and closes it.</summary>
+    private static async Task DropAfterHeadAsync(TcpListener listener, bool clean)
+    {
+        using var socket = await listener.AcceptSocketAsync();
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None);
+            if (read == 0)
+            {
+                return;
+            }
+            received.AddRange(buffer.AsSpan(0, read));
+            var text = System.Text.Encoding.ASCII.GetString(received.ToArray());
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0 && (!clean || received.Count >= end + 4 + 10))
+            {
+                break;
+            }
+        }
+        if (clean)
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        socket.Close();
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -619,4 +619,24 @@ public sealed class AgentConfigLoaderTests
     {
         Assert.Equal("node1.example:443, node2.example", Parse("server_addr: node1.example:443, node2.example\n").ServerAddr);
     }
+
+    [Theory]
+    [InlineData("server_addr: [node1.example:443, node2.example]\n")]
+    [InlineData("server_addr:\n  - node1.example:443\n  - 'node2.example'\n")]
+    public void Server_addr_may_be_a_YAML_list_of_the_nodes(string yaml)
+    {
+        Assert.Equal("node1.example:443,node2.example", Parse(yaml).ServerAddr);
+    }
+
+    [Theory]
+    [InlineData("server_addr: []\n", 1, 14, "'server_addr' is an empty list")]
+    [InlineData("server_addr:\n  - a.example:443\n  - b.example:99999\n", 3, 5, "out of range")]
+    [InlineData("server_addr:\n  - a.example:443,b.example:443\n", 2, 5, "An item of 'server_addr' is not one host:port")]
+    [InlineData("server_addr: [a.example:443, { host: b }]\n", 1, 30, "An item of 'server_addr' is not one host:port")]
+    public void A_bad_server_addr_list_is_reported_at_the_item(string yaml, int line, int column, string expected)
+    {
+        var ex = Fails(yaml);
+        Assert.Equal((line, column), (ex.Line, ex.Column));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -64,6 +64,69 @@ public sealed class CaptureStoreTests
     }
 
     [Fact]
+    public async Task AdoptMovesThePreviousExchangesInIdOrderWithTheirIdsAndTellsNoSubscriber()
+    {
+        var previous = new CaptureStore();
+        var old = Enumerable.Range(0, 3).Select(i => previous.Add(Make("/old" + i, 100))).ToList();
+        var store = new CaptureStore();
+        var seen = new List<string>();
+        store.ExchangeCaptured += (_, e) =>
+        {
+            lock (seen)
+            {
+                seen.Add(e.Target);
+            }
+        };
+        var fresh = store.Add(Make("/new", 100));
+        var wait = store.WaitAsync(_ => true, CancellationToken.None);
+
+        store.Adopt(previous);
+
+        Assert.Equal(["/old0", "/old1", "/old2", "/new"], store.Snapshot().Select(e => e.Target).ToArray());
+        Assert.Equal(old.Select(e => e.Id).Append(fresh.Id).ToArray(), store.Snapshot().Select(e => e.Id).ToArray());
+        Assert.Equal("/old1", store.Get(old[1].Id)!.Target);
+        Assert.Equal(4 * old[0].StoredBytes, store.HeldBytes);
+        Assert.Equal(fresh.Id, store.LastId);
+        Assert.Equal(0, store.Dropped);
+        Assert.Empty(previous.Snapshot());
+        Assert.Equal(0, previous.HeldBytes);
+        Assert.Equal(100, store.Get(old[0].Id)!.ResponseBody.Length);
+
+        // The adopted exchanges are not new: a waiter and the event see only the next one.
+        var next = store.Add(Make("/next"));
+        Assert.Equal(next.Id, (await wait.WaitAsync(Deadline)).Id);
+        await TunnelHarness.WaitUntilAsync(() => { lock (seen) { return seen.Count == 2; } }, "the event for /next");
+        lock (seen)
+        {
+            Assert.Equal(["/new", "/next"], seen);
+        }
+    }
+
+    [Fact]
+    public void AdoptKeepsThisStoresBoundsDroppingTheOldestAndCountingThem()
+    {
+        var previous = new CaptureStore();
+        var old = Enumerable.Range(0, 4).Select(i => previous.Add(Make("/old" + i))).ToList();
+        var store = new CaptureStore(3);
+        store.Add(Make("/new"));
+
+        store.Adopt(previous);
+
+        Assert.Equal(["/old2", "/old3", "/new"], store.Snapshot().Select(e => e.Target).ToArray());
+        Assert.Equal(2, store.Dropped);
+        Assert.Null(store.Get(old[0].Id));
+
+        var bytes = new CaptureStore();
+        var big = Enumerable.Range(0, 3).Select(i => bytes.Add(Make("/big" + i, 1000))).ToList();
+        var small = new CaptureStore { MaxBytes = (2 * big[0].StoredBytes) + 1 };
+        small.Adopt(bytes);
+        Assert.Equal(["/big1", "/big2"], small.Snapshot().Select(e => e.Target).ToArray());
+        Assert.Equal(1, small.Dropped);
+        Assert.Equal(big[0].StoredBytes, small.DroppedBytes);
+        Assert.Equal(2 * big[0].StoredBytes, small.HeldBytes);
+    }
+
+    [Fact]
     public void MemoryStaysFlatAfterTenTimesTheCapacity()
     {
         const int capacity = 200;
