@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+
 namespace TunnelPS.Engine.Configuration;
 
 /// <summary>Reads a YAML file of TunnelPS's (the agent config, a server's token file) whole, with clear errors.</summary>
@@ -20,9 +23,9 @@ internal static class ConfigFileText
             }
             if (info.Length > maxLength)
             {
-                throw new ConfigurationException(path, 1, 1, $"The file is {info.Length} bytes, more than the {maxLength} bytes a {kind} may have", $"Check that this is the TunnelPS {kind}.");
+                throw TooLarge(path, $"The file is {info.Length} bytes, more than the {maxLength} bytes a {kind} may have", kind);
             }
-            return File.ReadAllText(path);
+            return ReadBounded(path, maxLength, kind);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -33,4 +36,40 @@ internal static class ConfigFileText
             throw ConfigurationException.FileAccess(path, "read", kind, ex);
         }
     }
+
+    /// <summary>
+    /// Reads at most <paramref name="maxLength"/> bytes: the length checked before is only what the file had then (it
+    /// may grow while it is read), and a pipe or a device has none. The text is decoded as File.ReadAllText does (UTF-8
+    /// unless a byte order mark says otherwise).
+    /// </summary>
+    private static string ReadBounded(string path, long maxLength, string kind)
+    {
+        // Shared for writing and deleting: an editor that saves while the server reads must not fail, and what it
+        // leaves half-written is the caller's to judge (a reload settles first and keeps the old content on an error).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        using var content = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, maxLength + 1 - content.Length))) > 0)
+            {
+                content.Write(chunk, 0, read);
+                if (content.Length > maxLength)
+                {
+                    throw TooLarge(path, $"The file has more than the {maxLength} bytes a {kind} may have (it grew while it was read, or is not a regular file)", kind);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+        content.Position = 0;
+        using var reader = new StreamReader(content, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
+    }
+
+    private static ConfigurationException TooLarge(string path, string problem, string kind) =>
+        new(path, 1, 1, problem, $"Check that this is the TunnelPS {kind}.");
 }
