@@ -28,6 +28,19 @@ public sealed class ServerTokenFileTests : IDisposable
     }
 
     [Fact]
+    public void A_tag_that_is_not_a_valid_URI_is_a_configuration_error_at_its_place()
+    {
+        // Found by the token-file fuzz target: YamlDotNet threw an ArgumentException ("Global tags must be valid URIs"),
+        // which a reload logged as a failed maintenance tick without file, line or column, and a start did not map.
+        var error = Assert.Throws<ConfigurationException>(() => ServerTokenFile.Parse("tokens:\n  - !!a+b first-token-111\n", "tokens.yml", "localhost"));
+        Assert.Equal((2, 5), (error.Line, error.Column));
+        Assert.StartsWith("tokens.yml:2:5: YAML syntax error: a tag", error.Message, StringComparison.Ordinal);
+
+        var config = Assert.Throws<ConfigurationException>(() => ServerConfigLoader.Parse("domain: tunnel.example.com\nlog_path: !!a+b x\n", "server.yml", "/srv"));
+        Assert.Equal((2, 11), (config.Line, config.Column));
+    }
+
+    [Fact]
     public async Task A_token_file_that_grows_past_its_bound_is_refused_without_being_read_whole()
     {
         // A named pipe has no length to check beforehand (neither has a device such as /dev/zero): the reader must stop
