@@ -241,6 +241,7 @@ public sealed class TunnelClient : IAsyncDisposable
                         // so the client keeps trying with back-off, the server's reason on the client and every URL.
                         // (A token refused at the very first login fails StartAsync at once instead.)
                         refused = true;
+                        TunnelMetrics.LoginRefusals.Add(1);
                         reason = ex.Message;
                         Error = ex;
                         foreach (var endpoint in Endpoints)

@@ -583,11 +583,13 @@ public sealed class TunnelServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TunnelException or IOException or UnauthorizedAccessException)
         {
+            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "error"));
             ServerLog.TokenFileReloadFailed(_logger, Options.AuthTokenFile ?? "", ex.Message);
             return;
         }
         if (reload.HasNoList)
         {
+            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "no_list"));
             ServerLog.TokenFileWithoutList(_logger, Options.AuthTokenFile ?? "", Tenants.Count);
             return;
         }
@@ -595,6 +597,7 @@ public sealed class TunnelServer : IAsyncDisposable
         {
             return;
         }
+        TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
         ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
         Cluster?.ReservationsChanged();
         foreach (var key in reload.Revoked)

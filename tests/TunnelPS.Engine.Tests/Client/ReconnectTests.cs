@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Client;
@@ -114,6 +115,7 @@ public sealed class ReconnectTests
         var folder = Directory.CreateTempSubdirectory("tunnelps-tokens-");
         try
         {
+            using var refusals = new MetricCollector<long>(null, "TunnelPS", "tunnelps.client.login_refusals");
             var file = Path.Combine(folder.FullName, "tokens.yml");
             var withToken = $"tokens:\n  - token: {token}\n  - token: other-token-0002\n";
             File.WriteAllText(file, withToken);
@@ -145,6 +147,7 @@ public sealed class ReconnectTests
             await TunnelHarness.WaitUntilAsync(() => warnings.Count(m => m.Contains("refused the login", StringComparison.Ordinal)) >= 2, "a second refused attempt");
             Assert.Contains(warnings, m => m.Contains("refused the login", StringComparison.Ordinal) && m.Contains("retrying in", StringComparison.Ordinal));
             Assert.DoesNotContain(TunnelStatus.Failed, statuses);
+            Assert.True(refusals.GetMeasurementSnapshot().Sum(m => m.Value) >= 2, "each refused attempt is counted");
 
             File.WriteAllText(file, withToken);
             await TunnelHarness.TickUntilAsync(server, time, () => server.Tenants.Count == 2, "the token is back");

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Configuration;
@@ -61,6 +62,7 @@ public sealed class TokenFileReloadTests : IDisposable
     [InlineData("tokens: ~\n")]
     public async Task A_token_file_without_a_token_list_on_reload_keeps_the_tokens_in_force_and_warns(string text)
     {
+        using var reloads = new MetricCollector<long>(null, "TunnelPS", "tunnelps.server.token_file_reloads");
         var file = TokenFile(BothTokens);
         await using var server = await StartServerAsync(file);
         await using var a = await LoginAsync(server, TokenA);
@@ -74,6 +76,7 @@ public sealed class TokenFileReloadTests : IDisposable
         var warning = Assert.Single(Warnings, m => m.Contains("tokens: []", StringComparison.Ordinal));
         Assert.Contains(file, warning, StringComparison.Ordinal);
         Assert.Contains("2 tokens in force are kept", warning, StringComparison.Ordinal);
+        Assert.Contains(reloads.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("outcome", out var outcome) && "no_list".Equals(outcome));
 
         // The file back as it was: nothing to do, nobody is disconnected; a second look at the empty file warned once only.
         File.WriteAllText(file, BothTokens + "# restored\n");
