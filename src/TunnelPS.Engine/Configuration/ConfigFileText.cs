@@ -65,8 +65,13 @@ internal static class ConfigFileText
         {
             ArrayPool<byte>.Shared.Return(chunk);
         }
-        content.Position = 0;
-        using var reader = new StreamReader(content, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return Decode(content.GetBuffer().AsSpan(0, (int)content.Length));
+    }
+
+    /// <summary>A file's bytes as text, as File.ReadAllText decodes them: UTF-8 unless a byte order mark says otherwise.</summary>
+    internal static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        using var reader = new StreamReader(new MemoryStream(bytes.ToArray(), writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();
     }
 
