@@ -136,7 +136,7 @@ public sealed class ReconnectTests
             client.StatusChanged += (_, _) => statuses.Enqueue(client.Status);
 
             File.WriteAllText(file, "tokens:\n  - token: other-token-0002\n");
-            await TunnelHarness.TickUntilAsync(server, time, () => server.Tenants.Count == 1, "the token is removed");
+            await MaintenanceTicks.UntilAsync(server, time, () => server.Tenants.Count == 1, "the token is removed");
             await TunnelHarness.WaitUntilAsync(() => client.Error is TunnelAuthenticationException || client.Status == TunnelStatus.Failed, "the client's next login is refused");
 
             Assert.Equal(TunnelStatus.Reconnecting, client.Status);
@@ -150,7 +150,7 @@ public sealed class ReconnectTests
             Assert.True(refusals.GetMeasurementSnapshot().Sum(m => m.Value) >= 2, "each refused attempt is counted");
 
             File.WriteAllText(file, withToken);
-            await TunnelHarness.TickUntilAsync(server, time, () => server.Tenants.Count == 2, "the token is back");
+            await MaintenanceTicks.UntilAsync(server, time, () => server.Tenants.Count == 2, "the token is back");
             await TunnelHarness.WaitUntilAsync(() => client.Status == TunnelStatus.Online && endpoint.Status == TunnelStatus.Online, "the client is back");
             Assert.Null(client.Error);
             var tunnel = Assert.Single(server.Tunnels);

@@ -69,7 +69,7 @@ public sealed class TokenFileReloadTests : IDisposable
         await using var b = await LoginAsync(server, TokenB);
 
         File.WriteAllText(file, text);
-        await TunnelHarness.TickUntilAsync(server, _time, () => server.Tenants.Count != 2 || Warnings.Any(m => m.Contains("tokens: []", StringComparison.Ordinal)), "warned about the file without tokens");
+        await MaintenanceTicks.UntilAsync(server, _time, () => server.Tenants.Count != 2 || Warnings.Any(m => m.Contains("tokens: []", StringComparison.Ordinal)), "warned about the file without tokens");
 
         Assert.Equal(2, server.Tenants.Count);
         Assert.Equal(2, server.SessionCount);
@@ -80,7 +80,7 @@ public sealed class TokenFileReloadTests : IDisposable
 
         // The file back as it was: nothing to do, nobody is disconnected; a second look at the empty file warned once only.
         File.WriteAllText(file, BothTokens + "# restored\n");
-        await TunnelHarness.TickAsync(server, _time, 4);
+        await MaintenanceTicks.AdvanceAsync(server, _time, 4);
         Assert.Equal(2, server.SessionCount);
         Assert.Single(Warnings, m => m.Contains("tokens: []", StringComparison.Ordinal));
     }
@@ -93,7 +93,7 @@ public sealed class TokenFileReloadTests : IDisposable
         await using var a = await LoginAsync(server, TokenA);
 
         File.WriteAllText(file, "tokens: []\n");
-        await TunnelHarness.TickUntilAsync(server, _time, () => server.Tenants.Count == 0, "emptied");
+        await MaintenanceTicks.UntilAsync(server, _time, () => server.Tenants.Count == 0, "emptied");
         await TunnelHarness.WaitUntilAsync(() => server.SessionCount == 0, "A's session ends");
         await Assert.ThrowsAsync<IOException>(() => a.ReadUntilAsync<TunnelPS.Engine.Protocol.NewTunnel>());
     }
@@ -106,7 +106,7 @@ public sealed class TokenFileReloadTests : IDisposable
         await using var a = await LoginAsync(server, TokenA);
 
         File.WriteAllText(file, $"tokens:\n  - token: {TokenA}\n  - token: [{TokenB}\n");
-        await TunnelHarness.TickUntilAsync(server, _time, () => _log.Any(e => e.Message.Contains("could not be reloaded", StringComparison.Ordinal)), "the reload is tried");
+        await MaintenanceTicks.UntilAsync(server, _time, () => _log.Any(e => e.Message.Contains("could not be reloaded", StringComparison.Ordinal)), "the reload is tried");
 
         var (level, message) = Assert.Single(_log, e => e.Message.Contains("could not be reloaded", StringComparison.Ordinal));
         Assert.Equal(LogLevel.Warning, level);
@@ -128,16 +128,16 @@ public sealed class TokenFileReloadTests : IDisposable
         var complete = $"tokens:\n  - token: {TokenA}\n  - token: {TokenC}\n  - token: {TokenB}\n";
 
         File.WriteAllText(file, "");
-        await TunnelHarness.TickAsync(server, _time);
+        await MaintenanceTicks.AdvanceAsync(server, _time);
         Assert.Equal(2, server.SessionCount);
         File.WriteAllText(file, complete[..complete.IndexOf(TokenC, StringComparison.Ordinal)]);
-        await TunnelHarness.TickAsync(server, _time);
+        await MaintenanceTicks.AdvanceAsync(server, _time);
         Assert.Equal(2, server.SessionCount);
         File.WriteAllText(file, complete[..(complete.IndexOf(TokenC, StringComparison.Ordinal) + TokenC.Length + 1)]);
-        await TunnelHarness.TickAsync(server, _time);
+        await MaintenanceTicks.AdvanceAsync(server, _time);
         Assert.Equal(2, server.SessionCount);
         File.WriteAllText(file, complete);
-        var ticks = await TunnelHarness.TickUntilAsync(server, _time, () => server.Tenants.Count == 3, "the complete file is applied");
+        var ticks = await MaintenanceTicks.UntilAsync(server, _time, () => server.Tenants.Count == 3, "the complete file is applied");
 
         Assert.Equal(2, ticks); // one poll sees the change, the next one sees it has settled
         Assert.Equal(2, server.SessionCount);

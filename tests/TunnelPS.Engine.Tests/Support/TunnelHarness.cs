@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
@@ -62,35 +61,6 @@ internal static class TunnelHarness
         UseProxy = false,
     })
     { Timeout = Deadline };
-
-    /// <summary>
-    /// Advances a server's fake clock by one second at a time, waiting for each maintenance tick (heartbeats, expired
-    /// reservations, the token file's poll) to finish, until <paramref name="condition"/> holds or
-    /// <paramref name="maxTicks"/> ticks have run. Returns the ticks it took.
-    /// </summary>
-    public static async Task<int> TickUntilAsync(TunnelServer server, FakeTimeProvider time, Func<bool> condition, string what, int maxTicks = 10)
-    {
-        for (var tick = 1; tick <= maxTicks; tick++)
-        {
-            await TickAsync(server, time);
-            if (condition())
-            {
-                return tick;
-            }
-        }
-        throw new TimeoutException($"Still not {what} after {maxTicks} maintenance ticks");
-    }
-
-    /// <summary>Advances a server's fake clock by one second and waits until the maintenance tick it fires has run.</summary>
-    public static async Task TickAsync(TunnelServer server, FakeTimeProvider time, int ticks = 1)
-    {
-        for (var i = 0; i < ticks; i++)
-        {
-            var before = server.MaintenanceTicksForTest;
-            time.Advance(TimeSpan.FromSeconds(1));
-            await WaitUntilAsync(() => server.MaintenanceTicksForTest > before, "the maintenance tick has run");
-        }
-    }
 
     /// <summary>Polls a condition until it holds or the deadline passes.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
