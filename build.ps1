@@ -56,7 +56,8 @@
 
 .PARAMETER FuzzTarget
     The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
-    response-framing (the framing scanner against the head parser). Default: chunked.
+    response-framing (the framing scanner against the head parser), token-file (the server's
+    token file) or server-config (the server's config file). Default: chunked.
 
 .PARAMETER FuzzMinutes
     How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
@@ -145,7 +146,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'token-file', 'server-config')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]
@@ -557,11 +558,20 @@ function Invoke-FuzzTask {
     Assert-ExitCode 'dotnet publish (fuzz harness)'
     Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
 
-    # Only the parsers' namespaces are instrumented, so coverage feedback is about them.
+    # Only the parsers' code is instrumented, so coverage feedback is about them: the HTTP and protocol namespaces, or
+    # for the files a server reads the configuration readers and YamlDotNet, whose scanner sees the bytes first.
     Push-Location $RepoRoot
     try {
-        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
-        Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
+        if ($FuzzTarget -in 'token-file', 'server-config') {
+            & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Configuration'
+            Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
+            & dotnet sharpfuzz (Join-Path $instrumented 'YamlDotNet.dll')
+            Assert-ExitCode 'sharpfuzz (instrumenting the published copy of YamlDotNet.dll)'
+        }
+        else {
+            & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
+            Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
+        }
     }
     finally { Pop-Location }
 

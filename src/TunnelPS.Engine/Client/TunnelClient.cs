@@ -208,12 +208,20 @@ public sealed class TunnelClient : IAsyncDisposable
                 {
                     endpoint.SetStatus(TunnelStatus.Reconnecting, reason);
                 }
+                var refused = false;
                 while (true)
                 {
                     var delay = ReconnectPolicy.Delay(attempt++, _options.ReconnectMinDelay, _options.ReconnectMaxDelay);
                     // With several nodes, each attempt goes to the next one: a node that went away is not waited for.
                     NextServer();
-                    ClientLog.Reconnecting(_logger, CurrentServer.ToString(), reason, (long)delay.TotalMilliseconds);
+                    if (refused)
+                    {
+                        ClientLog.LoginRefusedRetrying(_logger, reason, CurrentServer.ToString(), (long)delay.TotalMilliseconds);
+                    }
+                    else
+                    {
+                        ClientLog.Reconnecting(_logger, CurrentServer.ToString(), reason, (long)delay.TotalMilliseconds);
+                    }
                     await Task.Delay(delay, _options.TimeProvider, token).ConfigureAwait(false);
                     try
                     {
@@ -226,12 +234,24 @@ public sealed class TunnelClient : IAsyncDisposable
                         SetStatus(TunnelStatus.Online);
                         break;
                     }
-                    catch (TunnelAuthenticationException)
+                    catch (TunnelAuthenticationException ex)
                     {
-                        throw;
+                        // Refused after this client was accepted: the token was removed, or the server's token file is
+                        // being rewritten, or the token is at its session limit for a moment. The admin may put it back,
+                        // so the client keeps trying with back-off, the server's reason on the client and every URL.
+                        // (A token refused at the very first login fails StartAsync at once instead.)
+                        refused = true;
+                        TunnelMetrics.LoginRefusals.Add(1);
+                        reason = ex.Message;
+                        Error = ex;
+                        foreach (var endpoint in Endpoints)
+                        {
+                            endpoint.SetStatus(TunnelStatus.Reconnecting, reason);
+                        }
                     }
                     catch (Exception ex) when (ex is TunnelException or IOException or System.Net.Sockets.SocketException or OperationCanceledException && !token.IsCancellationRequested)
                     {
+                        refused = false;
                         reason = ex.Message;
                         Error = ex;
                     }

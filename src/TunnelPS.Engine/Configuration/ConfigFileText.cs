@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace TunnelPS.Engine.Configuration;
@@ -8,44 +9,23 @@ internal static class ConfigFileText
     /// <summary>
     /// The file's text. Throws <see cref="ConfigurationException"/>: NotFound for a missing file (with
     /// <paramref name="notFoundRemedy"/>), InvalidConfiguration for one above <paramref name="maxLength"/> bytes or one
-    /// that cannot be read. The bound holds for what is read, not only for the length the file system reports: a file
-    /// that grows while it is read, a FIFO or a device (which report no length) stop at <paramref name="maxLength"/>.
+    /// that cannot be read.
     /// </summary>
     public static string Read(string path, long maxLength, string kind, string notFoundRemedy)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, Array.MaxLength - 1L);
         try
         {
-            if (!File.Exists(path))
+            var info = new FileInfo(path);
+            if (!info.Exists)
             {
                 throw ConfigurationException.FileNotFound(path, kind, notFoundRemedy);
             }
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
-            if (stream.CanSeek && stream.Length > maxLength)
+            if (info.Length > maxLength)
             {
-                throw TooLarge(path, stream.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), maxLength, kind);
+                throw TooLarge(path, $"The file is {info.Length} bytes, more than the {maxLength} bytes a {kind} may have", kind);
             }
-            var bytes = new byte[(int)Math.Min(maxLength + 1, stream.CanSeek ? stream.Length + 1 : maxLength + 1)];
-            var count = 0;
-            int read;
-            while (count < bytes.Length && (read = stream.Read(bytes, count, bytes.Length - count)) > 0)
-            {
-                count += read;
-                if (count == bytes.Length && count <= maxLength)
-                {
-                    // The file grew past the length it reported: keep reading up to the bound.
-                    Array.Resize(ref bytes, (int)Math.Min(maxLength + 1, (long)bytes.Length * 2));
-                }
-            }
-            if (count > maxLength)
-            {
-                throw TooLarge(path, "more than " + maxLength.ToString(System.Globalization.CultureInfo.InvariantCulture), maxLength, kind);
-            }
-            // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
-            using var reader = new StreamReader(new MemoryStream(bytes, 0, count, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-            return reader.ReadToEnd();
+            return ReadBounded(path, maxLength, kind);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -57,6 +37,44 @@ internal static class ConfigFileText
         }
     }
 
-    private static ConfigurationException TooLarge(string path, string size, long maxLength, string kind) =>
-        new(path, 1, 1, $"The file is {size} bytes, more than the {maxLength} bytes a {kind} may have", $"Check that this is the TunnelPS {kind}.");
+    /// <summary>
+    /// Reads at most <paramref name="maxLength"/> bytes: the length checked before is only what the file had then (it
+    /// may grow while it is read), and a pipe or a device has none. The text is decoded as File.ReadAllText does (UTF-8
+    /// unless a byte order mark says otherwise).
+    /// </summary>
+    private static string ReadBounded(string path, long maxLength, string kind)
+    {
+        // Shared for writing and deleting: an editor that saves while the server reads must not fail, and what it
+        // leaves half-written is the caller's to judge (a reload settles first and keeps the old content on an error).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        using var content = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, maxLength + 1 - content.Length))) > 0)
+            {
+                content.Write(chunk, 0, read);
+                if (content.Length > maxLength)
+                {
+                    throw TooLarge(path, $"The file has more than the {maxLength} bytes a {kind} may have (it grew while it was read, or is not a regular file)", kind);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+        return Decode(content.GetBuffer().AsSpan(0, (int)content.Length));
+    }
+
+    /// <summary>A file's bytes as text, as File.ReadAllText decodes them: UTF-8 unless a byte order mark says otherwise.</summary>
+    internal static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        using var reader = new StreamReader(new MemoryStream(bytes.ToArray(), writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
+    }
+
+    private static ConfigurationException TooLarge(string path, string problem, string kind) =>
+        new(path, 1, 1, problem, $"Check that this is the TunnelPS {kind}.");
 }

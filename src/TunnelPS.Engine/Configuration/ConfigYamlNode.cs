@@ -65,6 +65,14 @@ internal static class ConfigYamlReader
             throw TabIndentation(yaml, sourceName, ex) ?? new ConfigurationException(sourceName, (int)ex.Start.Line, (int)ex.Start.Column,
                 $"YAML syntax error: {StripPosition(ex.Message)}", "Check the indentation, colons and quotes on this line and the one before it.", ex);
         }
+        catch (ArgumentException ex)
+        {
+            // YamlDotNet refuses a tag that is not a valid URI ('!!a+b') with an ArgumentException from TagName and no
+            // position: the tag is the first '!' after the last event it read.
+            var (line, column) = NextTag(yaml, parser.Current?.End);
+            throw TabIndentation(yaml, sourceName, ex) ?? new ConfigurationException(sourceName, line, column,
+                "YAML syntax error: a tag (a value that starts with '!') is not valid", "Quote a value that starts with '!' (\"!value\"); TunnelPS files use no tags.", ex);
+        }
         catch (InvalidOperationException ex)
         {
             // YamlDotNet's scanner throws this (not a YamlException) on some malformed input, e.g. an unclosed '{'.
@@ -72,6 +80,28 @@ internal static class ConfigYamlReader
             throw TabIndentation(yaml, sourceName, ex) ?? new ConfigurationException(sourceName, (int)(at?.Line ?? 1), (int)(at?.Column ?? 1),
                 "YAML syntax error: the YAML cannot be read past this point", "Look for an unclosed '{', '[' or quote from here on.", ex);
         }
+    }
+
+    /// <summary>The 1-based line and column of the first '!' at or after <paramref name="after"/> (the start of the text without it; that mark when there is none).</summary>
+    private static (int Line, int Column) NextTag(string yaml, Mark? after)
+    {
+        var from = (int)Math.Clamp(after?.Index ?? 0, 0, yaml.Length);
+        var bang = yaml.IndexOf('!', from);
+        if (bang < 0)
+        {
+            return ((int)Math.Max(1, after?.Line ?? 1), (int)Math.Max(1, after?.Column ?? 1));
+        }
+        var line = 1;
+        var lineStart = 0;
+        for (var i = 0; i < bang; i++)
+        {
+            if (yaml[i] == '\n')
+            {
+                line++;
+                lineStart = i + 1;
+            }
+        }
+        return (line, bang - lineStart + 1);
     }
 
     /// <summary>A clearer error than the parser's when a line is indented with a tab, which YAML forbids.</summary>

@@ -32,24 +32,38 @@ public sealed record ServerTokenEntry
 /// Reads a server token file (YAML): <c>tokens:</c>, a list whose items are a token string or a map with
 /// <c>token</c> or <c>sha256</c>, <c>name</c>, <c>subdomains</c>, <c>hostnames</c>, <c>tcp_ports</c>,
 /// <c>max_sessions</c>, <c>max_tunnels</c>, <c>max_tcp_ports</c> and <c>max_connections_per_tunnel</c>. Problems are
-/// <see cref="ConfigurationException"/>s with file:line:column; a name or port reserved twice is one of them.
+/// <see cref="ConfigurationException"/>s with file:line:column; a name or port reserved twice is one of them, and so are
+/// a file above <see cref="MaxFileLength"/> bytes and more than <see cref="MaxTokens"/> tokens.
+/// <c>tokens: []</c> is the explicit form of "no tokens"; an empty file is read as no list at all
+/// (<see cref="ServerTokenFileContent.ListsTokens"/>).
 /// </summary>
 public static class ServerTokenFile
 {
-    private const long MaxFileLength = 4 * 1024 * 1024;
+    /// <summary>The largest token file read, in bytes (4 MiB: some 100,000 plain tokens' worth).</summary>
+    public const long MaxFileLength = 4 * 1024 * 1024;
+
+    /// <summary>The most tokens (tenants) one file may hold.</summary>
+    public const int MaxTokens = 10_000;
 
     private static readonly string[] EntryKeys =
         ["token", "sha256", "name", "subdomains", "hostnames", "tcp_ports", "max_sessions", "max_tunnels", "max_tcp_ports", "max_connections_per_tunnel"];
 
     /// <summary>Reads and validates the file; <paramref name="domain"/> is the server's, for reserved subdomains.</summary>
-    public static IReadOnlyList<ServerTokenEntry> Load(string path, string domain)
+    public static IReadOnlyList<ServerTokenEntry> Load(string path, string domain) => LoadContent(path, domain).Entries;
+
+    /// <summary>Reads and validates the file, telling an empty file from one that says <c>tokens: []</c>.</summary>
+    public static ServerTokenFileContent LoadContent(string path, string domain)
     {
         var text = ConfigFileText.Read(path, MaxFileLength, "token file", "Create it (see Get-Help Start-TunnelServer -Parameter AuthTokenFile), or give the path of an existing one.");
-        return Parse(text, path, domain);
+        return ParseContent(text, path, domain);
     }
 
     /// <summary>Parses token file text; <paramref name="sourceName"/> names it in messages.</summary>
-    public static IReadOnlyList<ServerTokenEntry> Parse(string yaml, string sourceName, string domain)
+    public static IReadOnlyList<ServerTokenEntry> Parse(string yaml, string sourceName, string domain) =>
+        ParseContent(yaml, sourceName, domain).Entries;
+
+    /// <summary>Parses token file text, telling an empty file from one that says <c>tokens: []</c>.</summary>
+    public static ServerTokenFileContent ParseContent(string yaml, string sourceName, string domain)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(sourceName);
@@ -68,11 +82,11 @@ public static class ServerTokenFile
         private readonly Dictionary<string, (ConfigYamlNode Node, int Entry)> _hosts = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<int, (ConfigYamlNode Node, int Entry)> _ports = [];
 
-        public IReadOnlyList<ServerTokenEntry> Read(ConfigYamlNode? root)
+        public ServerTokenFileContent Read(ConfigYamlNode? root)
         {
             if (root is null || root is ConfigYamlScalar { IsNull: true })
             {
-                return [];
+                return new([], ListsTokens: false);
             }
             if (root is not ConfigYamlMapping map)
             {
@@ -95,14 +109,19 @@ public static class ServerTokenFile
             var entries = new List<ServerTokenEntry>();
             if (tokens is null)
             {
-                return entries;
+                return new(entries, ListsTokens: false);
             }
             for (var i = 0; i < tokens.Items.Count; i++)
             {
+                if (i == MaxTokens)
+                {
+                    throw Fail(tokens.Items[i], string.Create(CultureInfo.InvariantCulture, $"The file holds more than {MaxTokens} tokens, the most a token file may hold"),
+                        "Give tenants that share limits one token, or split the server.");
+                }
                 entries.Add(ReadEntry(tokens.Items[i], i));
             }
             CheckNesting(entries.Count);
-            return entries;
+            return new(entries, ListsTokens: true);
         }
 
         private ServerTokenEntry ReadEntry(ConfigYamlNode node, int index)

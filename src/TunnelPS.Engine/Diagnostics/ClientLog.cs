@@ -14,6 +14,9 @@ internal static partial class ClientLog
     [LoggerMessage(2002, LogLevel.Warning, "Connection to {Server} lost ({Reason}); reconnecting in {DelayMs} ms")]
     public static partial void Reconnecting(ILogger logger, string server, string reason, long delayMs);
 
+    [LoggerMessage(2050, LogLevel.Warning, "{Reason} The server accepted this token before (it may have been removed, or the server's token file is being changed), so the client keeps trying: retrying in {DelayMs} ms with {Server}; Stop-Tunnel gives up")]
+    public static partial void LoginRefusedRetrying(ILogger logger, string reason, string server, long delayMs);
+
     [LoggerMessage(2003, LogLevel.Debug, "[{ConnectionId}] Local service {LocalAddress} for {Url} is unavailable: {Reason}")]
     public static partial void LocalUnavailable(ILogger logger, long connectionId, string localAddress, string url, string reason);
 

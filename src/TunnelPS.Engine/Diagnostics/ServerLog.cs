@@ -50,8 +50,11 @@ internal static partial class ServerLog
     [LoggerMessage(1013, LogLevel.Warning, "[{ConnectionId}] Proxy connection from {RemoteAddress} refused: {Reason} ({Suppressed} more since the last warning)")]
     public static partial void ProxyRefused(ILogger logger, long connectionId, string remoteAddress, string reason, long suppressed);
 
-    [LoggerMessage(1014, LogLevel.Error, "The token file {Path} could not be reloaded; the previous tokens stay in force: {Reason}")]
+    [LoggerMessage(1014, LogLevel.Warning, "The token file {Path} could not be reloaded; the previous tokens stay in force until it can: {Reason}")]
     public static partial void TokenFileReloadFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(1050, LogLevel.Warning, "The token file {Path} has no token list (it is empty, holds only comments, or 'tokens:' has nothing under it), so the {Count} tokens in force are kept: an editor leaves the file so for a moment while it saves. To remove every token, write 'tokens: []'")]
+    public static partial void TokenFileWithoutList(ILogger logger, string path, int count);
 
     [LoggerMessage(1015, LogLevel.Information, "Tokens loaded: {Count} tenant(s) from {Source}")]
     public static partial void TokensLoaded(ILogger logger, int count, string source);

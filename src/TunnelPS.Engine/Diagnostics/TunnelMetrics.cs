@@ -36,6 +36,9 @@ internal static class TunnelMetrics
     public static readonly Counter<long> DeadlineCloses =
         s_meter.CreateCounter<long>("tunnelps.server.deadline_closes", description: "Visitor connections closed by a deadline (tag: deadline = head, idle, write, client_hello).");
 
+    public static readonly Counter<long> TokenFileReloads =
+        s_meter.CreateCounter<long>("tunnelps.server.token_file_reloads", description: "Changes of the token file read (tag: outcome = applied, error, no_list; the last two keep the tokens in force).");
+
     public static readonly Counter<long> ProxyConnections =
         s_meter.CreateCounter<long>("tunnelps.client.proxy_connections", description: "Proxy connections the client dialled.");
 
@@ -44,4 +47,7 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> Reconnects =
         s_meter.CreateCounter<long>("tunnelps.client.reconnects", description: "Reconnections after a lost control connection.");
+
+    public static readonly Counter<long> LoginRefusals =
+        s_meter.CreateCounter<long>("tunnelps.client.login_refusals", description: "Reconnection logins the server refused after it had accepted the client, each retried with back-off.");
 }

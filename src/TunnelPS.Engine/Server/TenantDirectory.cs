@@ -12,7 +12,11 @@ internal sealed class TenantDirectory
 {
     private readonly TunnelServerOptions _options;
     private Snapshot _snapshot;
-    private (DateTime Written, long Length)? _fileStamp;
+
+    // The token file's (last write time, length) when it was last read, and at the last look: a change is read only
+    // once a look finds the file as the one before it did (an editor that truncates and then writes is done by then).
+    private (DateTime Written, long Length)? _readStamp;
+    private (DateTime Written, long Length)? _seenStamp;
 
     /// <summary>Reads the tokens and the token file; a bad token file throws <see cref="ConfigurationException"/>.</summary>
     public TenantDirectory(TunnelServerOptions options)
@@ -26,8 +30,8 @@ internal sealed class TenantDirectory
                 throw new TunnelConfigurationException("An auth token is empty. Give non-empty tokens with -AuthToken.");
             }
         }
-        _fileStamp = StampOf(options.AuthTokenFile);
-        _snapshot = Build(LoadFile());
+        _readStamp = _seenStamp = StampOf(options.AuthTokenFile);
+        _snapshot = Build(string.IsNullOrWhiteSpace(options.AuthTokenFile) ? [] : ServerTokenFile.Load(options.AuthTokenFile, options.Domain));
         // Without tokens every client is one tenant (a loopback development server, or -AllowAnonymous): it gets the
         // server-wide session limit rather than one token's.
         Anonymous = NewTenant(Tenant.AnonymousKey, "anonymous", new ServerTokenEntry { TokenHash = Tenant.AnonymousKey, MaxSessions = options.MaxSessions });
@@ -101,25 +105,42 @@ internal sealed class TenantDirectory
     public Tenant? PortOwner(int port) => Volatile.Read(ref _snapshot).ReservedPorts.GetValueOrDefault(port);
 
     /// <summary>
-    /// Reads the token file again when it changed. Returns the keys of tenants whose tokens are gone (their sessions
-    /// must end), or null when nothing changed. A file that cannot be used throws <see cref="ConfigurationException"/>
-    /// (or an IO error) and leaves the tenants as they were.
+    /// Looks at the token file (called once a second) and reads it again once it has changed and then held still for
+    /// one look. A file without a token list (empty, only comments: what an editor leaves for a moment while it
+    /// rewrites the file) keeps the tokens in force; only <c>tokens: []</c> removes them all. A file that cannot be
+    /// used throws <see cref="ConfigurationException"/> (file:line:column) and leaves the tenants as they were; each
+    /// change is read once, so one bad save gives one error.
     /// </summary>
-    public IReadOnlyList<string>? ReloadIfChanged()
+    public TokenFileReload ReloadIfChanged()
     {
         if (string.IsNullOrWhiteSpace(_options.AuthTokenFile))
         {
-            return null;
+            return TokenFileReload.None;
         }
         var stamp = StampOf(_options.AuthTokenFile);
-        if (stamp == _fileStamp)
+        var previous = _seenStamp;
+        _seenStamp = stamp;
+        if (stamp == _readStamp || stamp != previous)
         {
-            return null;
+            return TokenFileReload.None;
         }
-        _fileStamp = stamp;
-        var next = Build(LoadFile());
-        var previous = Interlocked.Exchange(ref _snapshot, next);
-        return [.. previous.ByKey.Keys.Where(k => !next.ByKey.ContainsKey(k))];
+        _readStamp = stamp;
+        var content = ServerTokenFile.LoadContent(_options.AuthTokenFile, _options.Domain);
+        var after = StampOf(_options.AuthTokenFile);
+        if (after != stamp)
+        {
+            // Written to while it was read: what was read may be half of it. Read it once it holds still again.
+            _readStamp = null;
+            _seenStamp = after;
+            return TokenFileReload.None;
+        }
+        if (!content.ListsTokens)
+        {
+            return TokenFileReload.KeptWithoutList;
+        }
+        var next = Build(content.Entries);
+        var replaced = Interlocked.Exchange(ref _snapshot, next);
+        return new TokenFileReload { Applied = true, Revoked = [.. replaced.ByKey.Keys.Where(k => !next.ByKey.ContainsKey(k))] };
     }
 
     private static (DateTime, long)? StampOf(string? path)
@@ -131,9 +152,6 @@ internal sealed class TenantDirectory
         var info = new FileInfo(path);
         return info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
     }
-
-    private IReadOnlyList<ServerTokenEntry> LoadFile() =>
-        string.IsNullOrWhiteSpace(_options.AuthTokenFile) ? [] : ServerTokenFile.Load(_options.AuthTokenFile, _options.Domain);
 
     private Snapshot Build(IReadOnlyList<ServerTokenEntry> fileEntries)
     {

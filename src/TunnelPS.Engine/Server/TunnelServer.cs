@@ -551,8 +551,14 @@ public sealed class TunnelServer : IAsyncDisposable
             {
                 ServerLog.LoopFailed(_logger, "maintenance tick", ex);
             }
+            Interlocked.Increment(ref _maintenanceTicks);
         }
     }
+
+    private int _maintenanceTicks;
+
+    /// <summary>Test hook: maintenance ticks completed (a test that advances a fake clock waits for the tick's work).</summary>
+    internal int MaintenanceTicksForTest => Volatile.Read(ref _maintenanceTicks);
 
     private void MaintenanceTick(int tick)
     {
@@ -564,31 +570,41 @@ public sealed class TunnelServer : IAsyncDisposable
                 Track(listener.DisposeAsync().AsTask());
             }
         }
-        if (tick % 2 == 0)
-        {
-            ReloadTokens();
-        }
+        ReloadTokens();
     }
 
+    /// <summary>
+    /// Applies the token file once it has changed and settled (<see cref="TenantDirectory.ReloadIfChanged"/>). A file
+    /// that cannot be used, or has no token list, keeps the tokens in force with a warning: clients are never cut off
+    /// because the file was caught half-written.
+    /// </summary>
     private void ReloadTokens()
     {
-        IReadOnlyList<string>? revoked;
+        TokenFileReload reload;
         try
         {
-            revoked = Tenants.ReloadIfChanged();
+            reload = Tenants.ReloadIfChanged();
         }
         catch (Exception ex) when (ex is TunnelException or IOException or UnauthorizedAccessException)
         {
+            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "error"));
             ServerLog.TokenFileReloadFailed(_logger, Options.AuthTokenFile ?? "", ex.Message);
             return;
         }
-        if (revoked is null)
+        if (reload.HasNoList)
+        {
+            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "no_list"));
+            ServerLog.TokenFileWithoutList(_logger, Options.AuthTokenFile ?? "", Tenants.Count);
+            return;
+        }
+        if (!reload.Applied)
         {
             return;
         }
+        TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
         ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
         Cluster?.ReservationsChanged();
-        foreach (var key in revoked)
+        foreach (var key in reload.Revoked)
         {
             Sessions.EndTenant(key, "its token was removed from the token file");
         }

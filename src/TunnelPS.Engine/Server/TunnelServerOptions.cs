@@ -47,8 +47,10 @@ public sealed record TunnelServerOptions
 
     /// <summary>
     /// A YAML file of tenants: tokens (or their SHA-256), each with reserved subdomains, hostnames and TCP ports and its own
-    /// limits. Read at start (an error there stops the start) and again whenever it changes (an error then keeps the
-    /// previous tenants and is logged). Its tokens add to <see cref="AuthTokens"/>.
+    /// limits. Read at start (an error there stops the start) and again once a change has settled (polled every second;
+    /// an error, or a file without a token list, then keeps the previous tenants with a warning; <c>tokens: []</c>
+    /// removes them all). At most <see cref="Configuration.ServerTokenFile.MaxFileLength"/> bytes and
+    /// <see cref="Configuration.ServerTokenFile.MaxTokens"/> tokens. Its tokens add to <see cref="AuthTokens"/>.
     /// </summary>
     public string? AuthTokenFile { get; init; }
 

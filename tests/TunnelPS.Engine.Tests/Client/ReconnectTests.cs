@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Net;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Tests.Server;
 using TunnelPS.Engine.Tests.Support;
 using TunnelPS.Engine.Tests.Transport;
@@ -100,5 +104,63 @@ public sealed class ReconnectTests
 
         await TunnelHarness.WaitUntilAsync(() => client.Status == TunnelStatus.Reconnecting, "the client drops the connection");
         Assert.Contains("heartbeat", client.Error!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_whose_token_is_refused_after_it_was_accepted_keeps_retrying_until_the_token_is_back()
+    {
+        // Issue 16, item 9: a reload that dropped the token (a token file empty for a moment, a token removed by
+        // mistake) sent every client to Failed for good. Accepted once, a client now retries with back-off.
+        const string token = "comeback-token-0001";
+        var folder = Directory.CreateTempSubdirectory("tunnelps-tokens-");
+        try
+        {
+            using var refusals = new MetricCollector<long>(null, "TunnelPS", "tunnelps.client.login_refusals");
+            var file = Path.Combine(folder.FullName, "tokens.yml");
+            var withToken = $"tokens:\n  - token: {token}\n  - token: other-token-0002\n";
+            File.WriteAllText(file, withToken);
+            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var warnings = new ConcurrentQueue<string>();
+            using var log = new CallbackLoggerFactory((level, _, message, _) =>
+            {
+                if (level == (int)LogLevel.Warning)
+                {
+                    warnings.Enqueue(message);
+                }
+            });
+            await using var local = new LocalHttpService();
+            await using var server = await TunnelHarness.StartServerAsync(o => o with { AuthTokenFile = file, TimeProvider = time, HeartbeatTimeout = TimeSpan.FromDays(1) });
+            await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "comeback")) with { AuthToken = token, LoggerFactory = log });
+            var endpoint = Assert.Single(await client.StartAsync());
+            var statuses = new ConcurrentQueue<TunnelStatus>();
+            client.StatusChanged += (_, _) => statuses.Enqueue(client.Status);
+
+            File.WriteAllText(file, "tokens:\n  - token: other-token-0002\n");
+            await MaintenanceTicks.UntilAsync(server, time, () => server.Tenants.Count == 1, "the token is removed");
+            await TunnelHarness.WaitUntilAsync(() => client.Error is TunnelAuthenticationException || client.Status == TunnelStatus.Failed, "the client's next login is refused");
+
+            Assert.Equal(TunnelStatus.Reconnecting, client.Status);
+            Assert.Contains("token was refused", client.Error!.Message, StringComparison.Ordinal);
+            Assert.Equal(TunnelStatus.Reconnecting, endpoint.Status);
+            Assert.Contains("token was refused", endpoint.Error, StringComparison.Ordinal);
+            // It keeps trying, with a warning for each refusal, and never gives up.
+            await TunnelHarness.WaitUntilAsync(() => warnings.Count(m => m.Contains("refused the login", StringComparison.Ordinal)) >= 2, "a second refused attempt");
+            Assert.Contains(warnings, m => m.Contains("refused the login", StringComparison.Ordinal) && m.Contains("retrying in", StringComparison.Ordinal));
+            Assert.DoesNotContain(TunnelStatus.Failed, statuses);
+            Assert.True(refusals.GetMeasurementSnapshot().Sum(m => m.Value) >= 2, "each refused attempt is counted");
+
+            File.WriteAllText(file, withToken);
+            await MaintenanceTicks.UntilAsync(server, time, () => server.Tenants.Count == 2, "the token is back");
+            await TunnelHarness.WaitUntilAsync(() => client.Status == TunnelStatus.Online && endpoint.Status == TunnelStatus.Online, "the client is back");
+            Assert.Null(client.Error);
+            var tunnel = Assert.Single(server.Tunnels);
+            Assert.Equal(endpoint.PublicUrl, tunnel.Url);
+            Assert.True(tunnel.ClientConnected);
+            Assert.DoesNotContain(TunnelStatus.Failed, statuses);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 }

@@ -24,7 +24,7 @@ public sealed class ConfigFileTextTests : IDisposable
     public void A_file_that_reports_no_length_is_read_only_up_to_the_bound()
     {
         var error = Assert.Throws<ConfigurationException>(() => ConfigFileText.Read("/dev/zero", 64 * 1024, "config file", "n/a"));
-        Assert.Contains("more than 65536 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("more than the 65536 bytes", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
