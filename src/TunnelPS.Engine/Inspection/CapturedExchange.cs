@@ -209,8 +209,9 @@ public sealed class CapturedExchange
         get => _hostSet ? _host : ParsedRequest?.Host;
         init
         {
+            // Null is "not given" (a reader of the API whose exchange had no host): the Host header then stands.
             _host = value;
-            _hostSet = true;
+            _hostSet = value is not null;
         }
     }
 
