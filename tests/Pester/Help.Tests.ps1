@@ -23,7 +23,7 @@ BeforeAll {
     # The columns of each table view of the module's format file, as a table shows them ("Name Protocols Local ...").
     $format = [xml](Get-Content -Raw -LiteralPath (Join-Path (Split-Path (Get-TunnelPSManifestPath)) 'TunnelPS.format.ps1xml'))
     $script:TableViews = @(foreach ($view in $format.Configuration.ViewDefinitions.View) {
-            if (-not $view.TableControl) { continue }
+            if (-not $view.SelectSingleNode('TableControl')) { continue }
             $headers = @($view.TableControl.TableHeaders.TableColumnHeader)
             $items = @(@($view.TableControl.TableRowEntries.TableRowEntry)[0].TableColumnItems.TableColumnItem)
             @(for ($i = 0; $i -lt $headers.Count; $i++) {
