@@ -22,7 +22,8 @@ internal interface IClusterStore : IAsyncDisposable
     /// <summary>
     /// Counts a session of <paramref name="tenant"/> (its hash <paramref name="session"/>) in the cluster for
     /// <paramref name="ttl"/>, unless the tenant already has <paramref name="maxSessions"/> there; a session the client
-    /// had before (<paramref name="previousSession"/>, proven by its secret id) is replaced. False when refused.
+    /// had before (<paramref name="previousSession"/>, proven by its secret id) stops counting once the node that held it is
+    /// gone; while a live node serves it, it counts like any other. False when refused.
     /// </summary>
     Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken);
 

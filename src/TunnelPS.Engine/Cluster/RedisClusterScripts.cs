@@ -158,11 +158,21 @@ internal static class RedisClusterScripts
         """;
 
     // KEYS[1] the tenant's session set, KEYS[2] the session's key, KEYS[3] the previous session's key. ARGV: session,
-    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none).
+    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none). The previous session stops counting
+    // only when the node that held it is gone (a session key holds "node|run"): one that a live node still serves is a
+    // live client and keeps counting, so presenting a live session's id never makes room for another login.
     public const string AdmitSessionScript = """
         if ARGV[7] ~= '' then
-          redis.call('DEL', KEYS[3])
-          redis.call('SREM', KEYS[1], ARGV[7])
+          local holder = redis.call('GET', KEYS[3])
+          local alive = false
+          if holder then
+            local sep = string.find(holder, '|', 1, true)
+            alive = sep ~= nil and redis.call('GET', ARGV[5] .. 'node:' .. string.sub(holder, 1, sep - 1)) == string.sub(holder, sep + 1)
+          end
+          if not alive then
+            redis.call('DEL', KEYS[3])
+            redis.call('SREM', KEYS[1], ARGV[7])
+          end
         end
         if redis.call('EXISTS', KEYS[2]) == 0 then
           local count = 0
