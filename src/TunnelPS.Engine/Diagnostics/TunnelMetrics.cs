@@ -44,4 +44,7 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> Reconnects =
         s_meter.CreateCounter<long>("tunnelps.client.reconnects", description: "Reconnections after a lost control connection.");
+
+    public static readonly Counter<long> LeaseConflicts =
+        s_meter.CreateCounter<long>("tunnelps.cluster.lease_conflicts", description: "Leases of this node found changed in the cluster store (tag: outcome = forged, reasserted, yielded).");
 }

@@ -203,7 +203,7 @@ public sealed class TunnelServer : IAsyncDisposable
         IClusterStore store;
         try
         {
-            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, cancellationToken).ConfigureAwait(false);
+            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterStoreException ex)
         {

@@ -76,6 +76,34 @@ internal sealed class RedisProcess : IAsyncDisposable
         _process = null;
     }
 
+    /// <summary>
+    /// Runs one command on this Redis as any client that may write to it would (no cluster secret), and returns its
+    /// reply: a simple string, an error ("-..."), an integer as text, a bulk string, or null for a nil reply.
+    /// </summary>
+    public async Task<string?> ExecuteAsync(params string[] command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port).WaitAsync(TunnelHarness.Deadline);
+        var stream = client.GetStream();
+        var request = new System.Text.StringBuilder().Append('*').Append(command.Length).Append("\r\n");
+        foreach (var part in command)
+        {
+            request.Append('$').Append(System.Text.Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
+        }
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request.ToString()));
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+        using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+        var line = await reader.ReadLineAsync(deadline.Token) ?? throw new IOException("Redis closed the connection without a reply.");
+        return line[0] switch
+        {
+            '+' or ':' => line[1..],
+            '-' => line,
+            '$' when line == "$-1" => null,
+            '$' => await reader.ReadLineAsync(deadline.Token),
+            _ => throw new InvalidOperationException($"Unexpected Redis reply '{line}'."),
+        };
+    }
+
     private async Task<bool> PingsAsync()
     {
         try
