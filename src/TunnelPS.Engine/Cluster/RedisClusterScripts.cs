@@ -182,6 +182,24 @@ internal static class RedisClusterScripts
         return { previous or '', lost, found }
         """;
 
+    // KEYS: a string, a set and a hash of the probing node. ARGV: a member. Uses every kind of command the other
+    // scripts use, on keys under the prefix, and leaves nothing behind.
+    public const string ProbeScript = """
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000)
+        redis.call('PEXPIRE', KEYS[1], 10000)
+        redis.call('EXISTS', KEYS[1])
+        redis.call('GET', KEYS[1])
+        redis.call('DEL', KEYS[1])
+        redis.call('SADD', KEYS[2], ARGV[1])
+        redis.call('SISMEMBER', KEYS[2], ARGV[1])
+        redis.call('SMEMBERS', KEYS[2])
+        redis.call('SREM', KEYS[2], ARGV[1])
+        redis.call('HSET', KEYS[3], ARGV[1], ARGV[1])
+        redis.call('HGETALL', KEYS[3])
+        redis.call('HDEL', KEYS[3], ARGV[1])
+        return 1
+        """;
+
     // KEYS[1] the tenant's session set, KEYS[2] the session's key, KEYS[3] the previous session's key. ARGV: session,
     // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none). The previous session stops counting
     // only when the node that held it is gone (a session key holds "node|run"): one that a live node still serves is a

@@ -27,13 +27,19 @@ internal sealed class RedisClusterStore : IClusterStore
 
     public string Description { get; }
 
-    /// <summary>Connects to Redis; throws <see cref="ClusterStoreException"/> when none of its servers answers.</summary>
+    /// <summary>
+    /// Connects to Redis and checks that this node may use the cluster's keys; throws <see cref="ClusterStoreException"/>
+    /// saying why when none of its servers answers, its TLS certificate is not trusted, it refuses the login, or the
+    /// user may not use the keys.
+    /// </summary>
     public static async Task<IClusterStore> ConnectAsync(ClusterOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
         var timeout = (int)Math.Clamp(options.StoreTimeout.TotalMilliseconds, 100, 60_000);
+        var certificates = options.RedisTls ? new RedisCertificateCheck(options.RedisCaFile) : null;
         var configuration = new ConfigurationOptions
         {
-            AbortOnConnectFail = false,
+            // The first connection must succeed (with its reason when it does not); after it the client reconnects by itself.
+            AbortOnConnectFail = true,
             ConnectTimeout = timeout * 2,
             SyncTimeout = timeout,
             AsyncTimeout = timeout,
@@ -45,6 +51,10 @@ internal sealed class RedisClusterStore : IClusterStore
             ReconnectRetryPolicy = new LinearRetry(500),
             KeepAlive = 5,
         };
+        if (certificates is not null)
+        {
+            configuration.CertificateValidation += certificates.Validate;
+        }
         foreach (var endpoint in options.Endpoints)
         {
             configuration.EndPoints.Add(endpoint);
@@ -54,6 +64,14 @@ internal sealed class RedisClusterStore : IClusterStore
         try
         {
             redis = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex) when (certificates?.Problem is { } problem)
+        {
+            throw new ClusterStoreException($"The cluster store ({description}) cannot be used over TLS: the Redis server's certificate is not trusted: {problem}.", ex);
+        }
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
+        {
+            throw new ClusterStoreException($"The cluster store ({description}) refused the login of Redis user '{options.RedisUser ?? "default"}': check the user and password in -Cluster (redis://user:password@host) and that the user is on in Redis's ACL. ({ex.InnerException?.Message ?? ex.Message})", ex);
         }
         catch (RedisException ex)
         {
@@ -65,7 +83,36 @@ internal sealed class RedisClusterStore : IClusterStore
             await redis.DisposeAsync().ConfigureAwait(false);
             throw new ClusterStoreException($"The cluster store ({description}) cannot be reached. Check that Redis runs there and that this host may connect to it. {status}".Trim());
         }
-        return new RedisClusterStore(redis, description, new LeaseSigner(options.Secret, time));
+        var store = new RedisClusterStore(redis, description, new LeaseSigner(options.Secret, time));
+        try
+        {
+            await store.ProbeAsync(options).ConfigureAwait(false);
+        }
+        catch
+        {
+            await redis.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return store;
+    }
+
+    /// <summary>Runs the commands the nodes' scripts use on keys of this node only, so that missing rights stop the start, not a later heartbeat.</summary>
+    private async Task ProbeAsync(ClusterOptions options)
+    {
+        var key = Prefix + "probe:" + options.NodeName;
+        try
+        {
+            await _db.ScriptEvaluateAsync(RedisClusterScripts.ProbeScript, [key, key + ":set", key + ":hash"], ["probe"]).ConfigureAwait(false);
+            await _db.StringGetAsync([key, key + ":set"]).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("NOPERM", StringComparison.Ordinal))
+        {
+            throw new ClusterStoreException($"The Redis user '{options.RedisUser ?? "default"}' may not use the cluster's keys in {Description} ({ex.Message}). Grant it the key pattern ~{Prefix}* and the commands the nodes run (+@all, or +eval +evalsha +script +get +mget +set +del +exists +pexpire +sadd +srem +smembers +sismember +hset +hdel +hgetall) in Redis's ACL.", ex);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new ClusterStoreException($"The cluster store ({Description}) did not run this node's test script: {ex.Message}", ex);
+        }
     }
 
     public async Task<(ClusterClaimResult Result, string? Conflict, StoredLease? Holder)> ClaimAsync(ClusterLease lease, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, string? overriding, CancellationToken cancellationToken)

@@ -343,6 +343,10 @@ public sealed class TunnelServer : IAsyncDisposable
         {
             throw new TunnelConfigurationException($"-NodeName '{cluster.NodeName}' is not a node name: use 1 to 64 letters, digits, '.', '-' or '_'.");
         }
+        if (cluster.RedisCaFile is not null && !cluster.RedisTls)
+        {
+            throw new TunnelConfigurationException("-ClusterCaFile checks the certificate of a Redis reached over TLS, but -Cluster is not a rediss:// address. Use rediss://host:port, or leave -ClusterCaFile out.");
+        }
         if (cluster.NodeTimeout < TimeSpan.FromMilliseconds(300) || cluster.StoreTimeout <= TimeSpan.Zero)
         {
             throw new TunnelConfigurationException("The cluster's node timeout must be at least 300 ms and its store timeout positive.");
