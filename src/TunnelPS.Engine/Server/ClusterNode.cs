@@ -352,10 +352,11 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// <summary>
     /// Decides a live lease of this node that the store holds something else for. A forged value is not obeyed and the
     /// lease is written back. A valid claim of another session is obeyed (the session here ends, so that its client
-    /// reconnects) only when it proves it took over this session (its client's previous id), when this node's lease
-    /// may have lapsed (no heartbeat for as long as a lease lives), or when it was claimed first; otherwise it was made
-    /// while this node's live lease had vanished from the store (deleted, or the store lost it), and this node writes
-    /// its lease back: the other node finds an earlier valid claim at its next heartbeat and gives the name up.
+    /// reconnects) when it is the same tenant's (its client moved here with its previous id, or took over a node that
+    /// looked stopped: the tenant's own clients settle among themselves, as before), when this node's lease may have
+    /// lapsed (no heartbeat for as long as a lease lives), or when it was claimed first. A later claim of another tenant
+    /// was made while this node's live lease had vanished from the store (deleted, or the store lost it): this node
+    /// writes its lease back, and the other node finds an earlier valid claim at its next heartbeat and gives the name up.
     /// </summary>
     private async Task SettleAsync(ClusterLease mine, StoredLease holder, ControlSession session, bool lapsed)
     {
@@ -363,7 +364,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
             ReportForgery(mine.Key, holder.Node, why);
         }
-        else if (holder.Previous == mine.Session || lapsed || holder.Precedes(mine))
+        else if (holder.Tenant == mine.Tenant || lapsed || holder.Precedes(mine))
         {
             TunnelMetrics.LeaseConflicts.Add(1, new KeyValuePair<string, object?>("outcome", "yielded"));
             ClusterLog.LeaseLost(_logger, session.Label, mine.Key);
