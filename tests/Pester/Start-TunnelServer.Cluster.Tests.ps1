@@ -99,6 +99,31 @@ Describe 'Start-TunnelServer -Cluster' {
         }
     }
 
+    It 'reads the Redis password from SecretManagement with -ClusterPasswordName' -Skip:$script:NoRedis {
+        $savedModulePath = $env:PSModulePath
+        try {
+            $env:PSModulePath = $script:TestModules + [IO.Path]::PathSeparator + $env:PSModulePath
+            Import-Module Microsoft.PowerShell.SecretManagement -Force
+            Reset-TestSecretStore
+            Set-Secret -Name RedisPassword -Secret 'any-password-the-open-test-redis-takes'
+            $node = Start-TunnelServer -Port 0 -HttpPort 0 -Cluster $script:RedisAddress -ClusterSecret $script:Secret -ClusterPasswordName RedisPassword -NodeName 'pester-redis-password'
+            $node.NodeName | Should -Be 'pester-redis-password'
+            { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster ($script:RedisAddress -replace '^redis://', 'redis://:inline@') -ClusterSecret $script:Secret -ClusterPasswordName RedisPassword -NodeName 'pester-twice' } |
+                Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage '*Redis password is given twice*'
+        }
+        finally {
+            Remove-Module Microsoft.PowerShell.SecretManagement -Force -ErrorAction SilentlyContinue
+            $env:PSModulePath = $savedModulePath
+        }
+    }
+
+    It 'refuses -ClusterCaFile for a Redis without TLS with ServerStartFailed' {
+        $ca = Join-Path $TestDrive 'ca.crt'
+        Set-Content -LiteralPath $ca -Value 'not read: the address is checked first'
+        { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster 'redis://127.0.0.1:6379' -ClusterSecret 'cluster-secret-for-pester-01' -ClusterCaFile $ca } |
+            Should -Throw -ErrorId 'ServerStartFailed,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage '*-Cluster is not a rediss:// address*'
+    }
+
     It 'refuses a Redis that cannot be reached with ServerStartFailed' {
         $port = Get-FreeTcpPort
         { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster "redis://127.0.0.1:$port" -ClusterSecret 'cluster-secret-for-pester-01' -NodeName 'nowhere' } |
@@ -108,6 +133,7 @@ Describe 'Start-TunnelServer -Cluster' {
 
     It 'refuses <Case> with InvalidArgument' -TestCases @(
         @{ Case = 'a cluster option without -Cluster'; Arguments = @{ ClusterSecret = 'cluster-secret-for-pester-01' }; Message = '*-ClusterSecret configures a cluster node*-Cluster is not given*' }
+        @{ Case = 'a Redis CA file without -Cluster'; Arguments = @{ ClusterCaFile = 'ca.crt' }; Message = '*-ClusterCaFile configures a cluster node*-Cluster is not given*' }
         @{ Case = '-Cluster without a secret'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
         @{ Case = 'both secrets'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01'; ClusterSecretName = 'x' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
         @{ Case = 'an address that is not Redis'; Arguments = @{ Cluster = 'http://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01' }; Message = "*-Cluster 'http://127.0.0.1:6379' is not a Redis address*" }

@@ -20,6 +20,12 @@ public sealed record ClusterOptions
     /// <summary>True for rediss:// (TLS to Redis).</summary>
     public bool RedisTls { get; init; }
 
+    /// <summary>
+    /// A PEM file with the certificate authority (or authorities) that signed the Redis server's certificate, for
+    /// rediss://; null trusts the host's own store. The server's name must match the address either way.
+    /// </summary>
+    public string? RedisCaFile { get; init; }
+
     /// <summary>The secret every node of the cluster shares (at least 16 characters).</summary>
     public required string Secret { get; init; }
 

@@ -12,17 +12,20 @@ internal interface IClusterStore : IAsyncDisposable
 
     /// <summary>
     /// Claims a lease atomically: free, or held by the same tenant and reserved, held by the same session, or held by a
-    /// node that stopped, or held by <paramref name="previousSession"/> (the session the claiming client had before it
-    /// logged in again, proven by its secret id). For host leases, no parent of the host and no name under it may
-    /// belong to another tenant; a tcp lease is refused when its tenant already holds <paramref name="maxTcpPorts"/>
-    /// ports across the cluster.
+    /// node that stopped, or held by the lease's <see cref="ClusterLease.Previous"/> session (the session the claiming
+    /// client had before it logged in again, proven by its secret id). For host leases, no parent of the host and no
+    /// name under it may belong to another tenant; a tcp lease is refused when its tenant already holds
+    /// <paramref name="maxTcpPorts"/> ports across the cluster. A refusal because of the lease itself (OtherTenant,
+    /// OtherSession) comes with the value held there, checked; <paramref name="overriding"/> is a value the caller
+    /// found forged, taken as free if it is still the one held.
     /// </summary>
-    Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken);
+    Task<(ClusterClaimResult Result, string? Conflict, StoredLease? Holder)> ClaimAsync(ClusterLease lease, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, string? overriding, CancellationToken cancellationToken);
 
     /// <summary>
     /// Counts a session of <paramref name="tenant"/> (its hash <paramref name="session"/>) in the cluster for
     /// <paramref name="ttl"/>, unless the tenant already has <paramref name="maxSessions"/> there; a session the client
-    /// had before (<paramref name="previousSession"/>, proven by its secret id) is replaced. False when refused.
+    /// had before (<paramref name="previousSession"/>, proven by its secret id) stops counting once the node that held it is
+    /// gone; while a live node serves it, it counts like any other. False when refused.
     /// </summary>
     Task<bool> AdmitSessionAsync(string tenant, string session, string previousSession, string holder, int maxSessions, TimeSpan ttl, CancellationToken cancellationToken);
 
@@ -39,12 +42,18 @@ internal interface IClusterStore : IAsyncDisposable
     Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Writes a live lease back over <paramref name="replacing"/> (a forged value, or a later claim made while the lease
+    /// had vanished) if that is still the value held; false when the value changed meanwhile.
+    /// </summary>
+    Task<bool> ReassertAsync(ClusterLease lease, string replacing, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Announces the node alive for <paramref name="nodeTtl"/> with its description, and renews its live leases for
-    /// <paramref name="leaseTtl"/>. Returns the leases the node no longer holds, and the run another process announced
+    /// <paramref name="leaseTtl"/>. Returns the leases the store holds something else for (with that value, checked), and the run another process announced
     /// under the same node name (null when none did); Fresh is true when the store did not know this run of the node
     /// (its first heartbeat, or the store forgot it or it lapsed), so what the node published must be written again.
     /// </summary>
-    Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken);
+    Task<(IReadOnlyList<(ClusterLease Lease, StoredLease Holder)> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken);
 
     /// <summary>
     /// Announces the names and ports this node's token file reserves (pairs of "resv:host:&lt;name&gt;",

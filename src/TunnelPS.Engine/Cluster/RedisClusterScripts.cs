@@ -2,12 +2,14 @@ namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// The Lua scripts <see cref="RedisClusterStore"/> decides with: each runs atomically in Redis, so two nodes never both
-/// win a name, a port or a token's last place. Lease values are "tenant|session|node|run|state" (state live or
-/// reserved); every key is under the {tunnelps} hash tag.
+/// win a name, a port or a token's last place. Lease values are "tenant|session|node|run|state|since|previous|expiry|mac"
+/// (state live or reserved), signed by the node (<see cref="LeaseSigner"/>): the scripts read the first five fields
+/// only and cannot check the signature (Redis never sees the secret), so a node checks what a script hands back
+/// before it obeys it. Every key is under the {tunnelps} hash tag.
 /// </summary>
 internal static class RedisClusterScripts
 {
-    // Splits a lease value into its five fields.
+    // Splits a lease value into its fields.
     public const string SplitFunction = """
         local function split(v)
           local out = {}
@@ -47,9 +49,11 @@ internal static class RedisClusterScripts
     // KEYS[3+n..2+2n] the parents' sets; for a tcp port, KEYS[2] the set of the tenant's ports. ARGV: tenant, session,
     // node, run, ttl ms, prefix, member ("tenant|host", or the port), n, the session the client had before this login
     // ("" for none: a reconnecting client proves it held the lease with that secret id), the most tcp ports the
-    // tenant may hold across the cluster (-1 for a host), the lease's name ("host:<name>" or "tcp:<port>") and the
-    // n parents' names. A name or port a live node's token file reserves for another tenant (the name, a parent of
-    // it, or a name under it) is refused.
+    // tenant may hold across the cluster (-1 for a host), the lease's name ("host:<name>" or "tcp:<port>"), the signed
+    // value to store, a value the node found forged and overrides ("" for none), and the n parents' names. A name or
+    // port a live node's token file reserves for another tenant (the name, a parent of it, or a name under it) is
+    // refused. A refusal for the lease itself ("tenant", "session") carries the value held, after a newline, for the
+    // node to check its signature.
     public const string ClaimScript = SplitFunction + "\n" + ReservedFunction + """
 
         local tenant, session = ARGV[1], ARGV[2]
@@ -57,17 +61,18 @@ internal static class RedisClusterScripts
         local maxPorts = tonumber(ARGV[10])
         local prefix = ARGV[6]
         local held = redis.call('GET', KEYS[1])
+        if held and held == ARGV[13] then held = false end
         if held then
           local h = split(held)
-          if h[1] ~= tenant then return 'tenant' end
+          if h[1] ~= tenant then return 'tenant\n' .. held end
           if h[5] == 'live' and h[2] ~= session and h[2] ~= ARGV[9] and redis.call('GET', ARGV[6] .. 'node:' .. h[3]) == h[4] then
-            return 'session'
+            return 'session\n' .. held
           end
         end
         if reservedFor(prefix .. 'resv:' .. ARGV[11], tenant, prefix) then return 'reserved' end
         if maxPorts < 0 then
           for i = 1, n do
-            if reservedFor(prefix .. 'resv:host:' .. ARGV[11 + i], tenant, prefix) then return 'rparent:' .. i end
+            if reservedFor(prefix .. 'resv:host:' .. ARGV[13 + i], tenant, prefix) then return 'rparent:' .. i end
           end
           if reservedFor(prefix .. 'resvunder:' .. string.sub(ARGV[11], 6), tenant, prefix) then return 'rchild' end
         end
@@ -98,7 +103,7 @@ internal static class RedisClusterScripts
             end
           end
         end
-        redis.call('SET', KEYS[1], tenant .. '|' .. session .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|live', 'PX', ARGV[5])
+        redis.call('SET', KEYS[1], ARGV[12], 'PX', ARGV[5])
         for i = 3 + n, 2 + 2 * n do
           redis.call('SADD', KEYS[i], ARGV[7])
         end
@@ -123,46 +128,94 @@ internal static class RedisClusterScripts
         return 1
         """;
 
-    // KEYS[1] the lease. ARGV: tenant, session, run, ttl ms.
+    // KEYS[1] the lease. ARGV: tenant, session, run, ttl ms, the signed reserved value.
     public const string ReserveScript = SplitFunction + """
 
         local held = redis.call('GET', KEYS[1])
         if not held then return 0 end
         local h = split(held)
         if h[1] ~= ARGV[1] or h[2] ~= ARGV[2] or h[4] ~= ARGV[3] then return 0 end
-        redis.call('SET', KEYS[1], h[1] .. '|' .. h[2] .. '|' .. h[3] .. '|' .. h[4] .. '|reserved', 'PX', ARGV[4])
+        redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[4])
+        return 1
+        """;
+
+    // KEYS[1] the lease. ARGV: the value the node saw there, the node's signed value, ttl ms. Writes the node's lease
+    // back over a forged one, or over a later claim made while the node's live lease had vanished, unless the value
+    // changed again meanwhile.
+    public const string ReassertScript = """
+        local held = redis.call('GET', KEYS[1])
+        if held and held ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
         return 1
         """;
 
     // KEYS[1] node key, KEYS[2] node info key, KEYS[3] the node set, KEYS[4..] leases.
-    // ARGV: run, node ttl ms, info, node name, lease ttl ms, then each lease's value. A lease still the node's is
-    // renewed; one the store forgot (a Redis restart without persistence) is written again; one another session holds
-    // now is lost. Returns the previous run and the indexes (1-based among the leases) lost.
-    public const string HeartbeatScript = """
+    // ARGV: run, node ttl ms, info, node name, lease ttl ms, then each lease's signed live value. A lease still the
+    // node's (the same tenant, session, node and run, live) is renewed with its new signature; one the store forgot (a
+    // Redis restart without persistence, or a key deleted) is written again; one the node reserved meanwhile is left
+    // alone; one that holds anything else is handed back. Returns the previous run, the indexes (1-based among the
+    // leases) handed back and the values found there.
+    public const string HeartbeatScript = SplitFunction + """
+
         local previous = redis.call('GET', KEYS[1])
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
         redis.call('SADD', KEYS[3], ARGV[4])
         local lost = {}
+        local found = {}
         for i = 4, #KEYS do
           local held = redis.call('GET', KEYS[i])
-          if held == ARGV[2 + i] then
-            redis.call('PEXPIRE', KEYS[i], ARGV[5])
-          elseif not held then
+          if not held then
             redis.call('SET', KEYS[i], ARGV[2 + i], 'PX', ARGV[5])
           else
-            lost[#lost + 1] = i - 3
+            local h, w = split(held), split(ARGV[2 + i])
+            if h[1] == w[1] and h[2] == w[2] and h[3] == w[3] and h[4] == w[4] then
+              if h[5] == 'live' then
+                redis.call('SET', KEYS[i], ARGV[2 + i], 'PX', ARGV[5])
+              end
+            else
+              lost[#lost + 1] = i - 3
+              found[#found + 1] = held
+            end
           end
         end
-        return { previous or '', lost }
+        return { previous or '', lost, found }
+        """;
+
+    // KEYS: a string, a set and a hash of the probing node. ARGV: a member. Uses every kind of command the other
+    // scripts use, on keys under the prefix, and leaves nothing behind.
+    public const string ProbeScript = """
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000)
+        redis.call('PEXPIRE', KEYS[1], 10000)
+        redis.call('EXISTS', KEYS[1])
+        redis.call('GET', KEYS[1])
+        redis.call('DEL', KEYS[1])
+        redis.call('SADD', KEYS[2], ARGV[1])
+        redis.call('SISMEMBER', KEYS[2], ARGV[1])
+        redis.call('SMEMBERS', KEYS[2])
+        redis.call('SREM', KEYS[2], ARGV[1])
+        redis.call('HSET', KEYS[3], ARGV[1], ARGV[1])
+        redis.call('HGETALL', KEYS[3])
+        redis.call('HDEL', KEYS[3], ARGV[1])
+        return 1
         """;
 
     // KEYS[1] the tenant's session set, KEYS[2] the session's key, KEYS[3] the previous session's key. ARGV: session,
-    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none).
+    // holder, ttl ms, most sessions, prefix, tenant, previous session ("" for none). The previous session stops counting
+    // only when the node that held it is gone (a session key holds "node|run"): one that a live node still serves is a
+    // live client and keeps counting, so presenting a live session's id never makes room for another login.
     public const string AdmitSessionScript = """
         if ARGV[7] ~= '' then
-          redis.call('DEL', KEYS[3])
-          redis.call('SREM', KEYS[1], ARGV[7])
+          local holder = redis.call('GET', KEYS[3])
+          local alive = false
+          if holder then
+            local sep = string.find(holder, '|', 1, true)
+            alive = sep ~= nil and redis.call('GET', ARGV[5] .. 'node:' .. string.sub(holder, 1, sep - 1)) == string.sub(holder, sep + 1)
+          end
+          if not alive then
+            redis.call('DEL', KEYS[3])
+            redis.call('SREM', KEYS[1], ARGV[7])
+          end
         end
         if redis.call('EXISTS', KEYS[2]) == 0 then
           local count = 0

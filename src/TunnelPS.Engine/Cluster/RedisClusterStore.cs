@@ -5,8 +5,9 @@ namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// The cluster store on Redis. Every key lives under one hash tag ({tunnelps}), so a Redis Cluster keeps them in one
-/// slot and every script sees them all. Leases are strings "tenant|session|node|run|state" (state live or reserved)
-/// with a TTL; decisions are Lua scripts, so two nodes never both win a name.
+/// slot and every script sees them all. Leases are strings signed under the cluster secret (<see cref="LeaseSigner"/>)
+/// with a TTL; decisions are Lua scripts, so two nodes never both win a name. Values a script hands back are checked
+/// here, and a forged one is reported as such (<see cref="StoredLease.Forgery"/>), never taken for a claim.
 /// </summary>
 internal sealed class RedisClusterStore : IClusterStore
 {
@@ -14,23 +15,31 @@ internal sealed class RedisClusterStore : IClusterStore
 
     private readonly ConnectionMultiplexer _redis;
     private readonly IDatabase _db;
+    private readonly LeaseSigner _signer;
 
-    private RedisClusterStore(ConnectionMultiplexer redis, string description)
+    private RedisClusterStore(ConnectionMultiplexer redis, string description, LeaseSigner signer)
     {
         _redis = redis;
         _db = redis.GetDatabase();
         Description = description;
+        _signer = signer;
     }
 
     public string Description { get; }
 
-    /// <summary>Connects to Redis; throws <see cref="ClusterStoreException"/> when none of its servers answers.</summary>
-    public static async Task<IClusterStore> ConnectAsync(ClusterOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects to Redis and checks that this node may use the cluster's keys; throws <see cref="ClusterStoreException"/>
+    /// saying why when none of its servers answers, its TLS certificate is not trusted, it refuses the login, or the
+    /// user may not use the keys.
+    /// </summary>
+    public static async Task<IClusterStore> ConnectAsync(ClusterOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
         var timeout = (int)Math.Clamp(options.StoreTimeout.TotalMilliseconds, 100, 60_000);
+        var certificates = options.RedisTls ? new RedisCertificateCheck(options.RedisCaFile) : null;
         var configuration = new ConfigurationOptions
         {
-            AbortOnConnectFail = false,
+            // The first connection must succeed (with its reason when it does not); after it the client reconnects by itself.
+            AbortOnConnectFail = true,
             ConnectTimeout = timeout * 2,
             SyncTimeout = timeout,
             AsyncTimeout = timeout,
@@ -42,6 +51,10 @@ internal sealed class RedisClusterStore : IClusterStore
             ReconnectRetryPolicy = new LinearRetry(500),
             KeepAlive = 5,
         };
+        if (certificates is not null)
+        {
+            configuration.CertificateValidation += certificates.Validate;
+        }
         foreach (var endpoint in options.Endpoints)
         {
             configuration.EndPoints.Add(endpoint);
@@ -51,6 +64,14 @@ internal sealed class RedisClusterStore : IClusterStore
         try
         {
             redis = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex) when (certificates?.Problem is { } problem)
+        {
+            throw new ClusterStoreException($"The cluster store ({description}) cannot be used over TLS: the Redis server's certificate is not trusted: {problem}.", ex);
+        }
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
+        {
+            throw new ClusterStoreException($"The cluster store ({description}) refused the login of Redis user '{options.RedisUser ?? "default"}': check the user and password in -Cluster (redis://user:password@host) and that the user is on in Redis's ACL. ({ex.InnerException?.Message ?? ex.Message})", ex);
         }
         catch (RedisException ex)
         {
@@ -62,10 +83,39 @@ internal sealed class RedisClusterStore : IClusterStore
             await redis.DisposeAsync().ConfigureAwait(false);
             throw new ClusterStoreException($"The cluster store ({description}) cannot be reached. Check that Redis runs there and that this host may connect to it. {status}".Trim());
         }
-        return new RedisClusterStore(redis, description);
+        var store = new RedisClusterStore(redis, description, new LeaseSigner(options.Secret, time));
+        try
+        {
+            await store.ProbeAsync(options).ConfigureAwait(false);
+        }
+        catch
+        {
+            await redis.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return store;
     }
 
-    public async Task<(ClusterClaimResult Result, string? Conflict)> ClaimAsync(ClusterLease lease, string previousSession, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>Runs the commands the nodes' scripts use on keys of this node only, so that missing rights stop the start, not a later heartbeat.</summary>
+    private async Task ProbeAsync(ClusterOptions options)
+    {
+        var key = Prefix + "probe:" + options.NodeName;
+        try
+        {
+            await _db.ScriptEvaluateAsync(RedisClusterScripts.ProbeScript, [key, key + ":set", key + ":hash"], ["probe"]).ConfigureAwait(false);
+            await _db.StringGetAsync([key, key + ":set"]).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("NOPERM", StringComparison.Ordinal))
+        {
+            throw new ClusterStoreException($"The Redis user '{options.RedisUser ?? "default"}' may not use the cluster's keys in {Description} ({ex.Message}). Grant it the key pattern ~{Prefix}* and the commands the nodes run (+@all, or +eval +evalsha +script +get +mget +set +del +exists +pexpire +sadd +srem +smembers +sismember +hset +hdel +hgetall) in Redis's ACL.", ex);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new ClusterStoreException($"The cluster store ({Description}) did not run this node's test script: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<(ClusterClaimResult Result, string? Conflict, StoredLease? Holder)> ClaimAsync(ClusterLease lease, IReadOnlyList<string> parents, int maxTcpPorts, TimeSpan ttl, string? overriding, CancellationToken cancellationToken)
     {
         var host = lease.Host;
         var n = host is null ? 0 : parents.Count;
@@ -78,21 +128,23 @@ internal sealed class RedisClusterStore : IClusterStore
             keys[2 + n + i] = UnderKey(parents[i]);
         }
         var answer = (string?)await RunAsync(RedisClusterScripts.ClaimScript, keys,
-            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, previousSession, host is null ? Math.Max(0, maxTcpPorts) : -1,
-             lease.Key, .. parents.Take(n).Select(p => (RedisValue)p)]).ConfigureAwait(false);
-        return answer switch
+            [lease.Tenant, lease.Session, lease.Node, lease.Run, Milliseconds(ttl), Prefix, Member(lease), n, lease.Previous, host is null ? Math.Max(0, maxTcpPorts) : -1,
+             lease.Key, _signer.Sign(lease, live: true, ttl), overriding ?? "", .. parents.Take(n).Select(p => (RedisValue)p)]).ConfigureAwait(false);
+        var newline = answer?.IndexOf('\n', StringComparison.Ordinal) ?? -1;
+        var holder = newline < 0 ? null : _signer.Read(lease.Key, answer![(newline + 1)..]);
+        return (newline < 0 ? answer : answer![..newline]) switch
         {
-            "ok" => (ClusterClaimResult.Claimed, null),
-            "tenant" => (ClusterClaimResult.OtherTenant, null),
-            "session" => (ClusterClaimResult.OtherSession, null),
-            "child" => (ClusterClaimResult.ChildHeld, null),
-            "limit" => (ClusterClaimResult.LimitReached, null),
-            "reserved" => (ClusterClaimResult.Reserved, null),
-            "rchild" => (ClusterClaimResult.ReservedChild, null),
+            "ok" => (ClusterClaimResult.Claimed, null, null),
+            "tenant" => (ClusterClaimResult.OtherTenant, null, holder),
+            "session" => (ClusterClaimResult.OtherSession, null, holder),
+            "child" => (ClusterClaimResult.ChildHeld, null, null),
+            "limit" => (ClusterClaimResult.LimitReached, null, null),
+            "reserved" => (ClusterClaimResult.Reserved, null, null),
+            "rchild" => (ClusterClaimResult.ReservedChild, null, null),
             { } parent when parent.StartsWith("rparent:", StringComparison.Ordinal) =>
-                (ClusterClaimResult.ReservedParent, parents[int.Parse(parent.AsSpan(8), CultureInfo.InvariantCulture) - 1]),
+                (ClusterClaimResult.ReservedParent, parents[int.Parse(parent.AsSpan(8), CultureInfo.InvariantCulture) - 1], null),
             { } parent when parent.StartsWith("parent:", StringComparison.Ordinal) =>
-                (ClusterClaimResult.ParentHeld, parents[int.Parse(parent.AsSpan(7), CultureInfo.InvariantCulture) - 1]),
+                (ClusterClaimResult.ParentHeld, parents[int.Parse(parent.AsSpan(7), CultureInfo.InvariantCulture) - 1], null),
             _ => throw new ClusterStoreException($"The cluster store answered a claim with '{answer}'."),
         };
     }
@@ -162,9 +214,12 @@ internal sealed class RedisClusterStore : IClusterStore
     }
 
     public Task ReserveAsync(ClusterLease lease, TimeSpan grace, CancellationToken cancellationToken) =>
-        RunAsync(RedisClusterScripts.ReserveScript, [LeaseKey(lease.Key)], [lease.Tenant, lease.Session, lease.Run, Milliseconds(grace)]);
+        RunAsync(RedisClusterScripts.ReserveScript, [LeaseKey(lease.Key)], [lease.Tenant, lease.Session, lease.Run, Milliseconds(grace), _signer.Sign(lease, live: false, grace)]);
 
-    public async Task<(IReadOnlyList<ClusterLease> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken)
+    public async Task<bool> ReassertAsync(ClusterLease lease, string replacing, TimeSpan ttl, CancellationToken cancellationToken) =>
+        (long)await RunAsync(RedisClusterScripts.ReassertScript, [LeaseKey(lease.Key)], [replacing, _signer.Sign(lease, live: true, ttl), Milliseconds(ttl)]).ConfigureAwait(false) == 1;
+
+    public async Task<(IReadOnlyList<(ClusterLease Lease, StoredLease Holder)> Lost, string? OtherRun, bool Fresh)> HeartbeatAsync(string node, string run, string description, TimeSpan nodeTtl, IReadOnlyList<ClusterLease> leases, TimeSpan leaseTtl, CancellationToken cancellationToken)
     {
         var keys = new RedisKey[3 + leases.Count];
         keys[0] = Prefix + "node:" + node;
@@ -179,14 +234,17 @@ internal sealed class RedisClusterStore : IClusterStore
         for (var i = 0; i < leases.Count; i++)
         {
             keys[3 + i] = LeaseKey(leases[i].Key);
-            args[5 + i] = LiveValue(leases[i]);
+            args[5 + i] = _signer.Sign(leases[i], live: true, leaseTtl);
         }
         var result = (RedisResult[])(await RunAsync(RedisClusterScripts.HeartbeatScript, keys, args).ConfigureAwait(false))!;
         var previous = (string?)result[0];
-        var lost = new List<ClusterLease>();
-        foreach (var index in (int[])result[1]!)
+        var lost = new List<(ClusterLease, StoredLease)>();
+        var indexes = (int[])result[1]!;
+        var found = (string[])result[2]!;
+        for (var i = 0; i < indexes.Length; i++)
         {
-            lost.Add(leases[index - 1]);
+            var lease = leases[indexes[i] - 1];
+            lost.Add((lease, _signer.Read(lease.Key, found[i])));
         }
         return (lost, string.IsNullOrEmpty(previous) || previous == run ? null : previous, previous != run);
     }
@@ -201,13 +259,13 @@ internal sealed class RedisClusterStore : IClusterStore
         {
             return null;
         }
-        var fields = held.Split('|');
-        if (fields.Length != 5)
+        var lease = _signer.Read(key, held);
+        if (lease.Forgery is not null)
         {
-            return null;
+            return new ClusterLeaseHolder(lease.Tenant, lease.Session, lease.Node, lease.Run, lease.Live, NodeAlive: false, NodeDescription: null, lease.Forgery);
         }
-        var node = await Guard(_db.StringGetAsync([Prefix + "node:" + fields[2], Prefix + "nodeinfo:" + fields[2]])).ConfigureAwait(false);
-        return new ClusterLeaseHolder(fields[0], fields[1], fields[2], fields[3], fields[4] == "live", (string?)node[0] == fields[3], (string?)node[1]);
+        var node = await Guard(_db.StringGetAsync([Prefix + "node:" + lease.Node, Prefix + "nodeinfo:" + lease.Node])).ConfigureAwait(false);
+        return new ClusterLeaseHolder(lease.Tenant, lease.Session, lease.Node, lease.Run, lease.Live, (string?)node[0] == lease.Run, (string?)node[1]);
     }
 
     public async Task<IReadOnlyList<string>> NodesAsync(CancellationToken cancellationToken)
@@ -233,8 +291,6 @@ internal sealed class RedisClusterStore : IClusterStore
         }
         return alive;
     }
-
-    private static string LiveValue(ClusterLease lease) => $"{lease.Tenant}|{lease.Session}|{lease.Node}|{lease.Run}|live";
 
     private static RedisKey LeaseKey(string key) => Prefix + "lease:" + key;
 

@@ -15,6 +15,12 @@ public sealed record ServerClusterConfig
     /// <summary><c>secret_name</c>: the SecretManagement secret holding the cluster secret.</summary>
     public string? SecretName { get; init; }
 
+    /// <summary><c>redis_ca_file</c>: the PEM file of the CA that signed the Redis server's certificate (rediss://), relative to the file.</summary>
+    public string? RedisCaFile { get; init; }
+
+    /// <summary><c>redis_password_name</c>: the SecretManagement secret holding the Redis password.</summary>
+    public string? RedisPasswordName { get; init; }
+
     /// <summary><c>node_name</c>: this node's name in the cluster.</summary>
     public string? NodeName { get; init; }
 

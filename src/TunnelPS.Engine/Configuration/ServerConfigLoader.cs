@@ -9,7 +9,7 @@ namespace TunnelPS.Engine.Configuration;
 /// <c>http_port</c>, <c>bind_address</c>, <c>allow_anonymous</c>, <c>certificate_path</c>, <c>auth_token_file</c>,
 /// <c>auth_token_secrets</c>, <c>allowed_hostnames</c>, <c>deny_ip</c>, <c>tcp_port_range</c>, <c>log_path</c>, a
 /// <c>limits:</c> map (the -Max* limits and timeouts) and a <c>cluster:</c> map (<c>redis</c>, <c>secret</c> or
-/// <c>secret_name</c>, <c>node_name</c>, <c>node_address</c>). Every problem is a <see cref="ConfigurationException"/>
+/// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>). Every problem is a <see cref="ConfigurationException"/>
 /// at the line and column of the value.
 /// </summary>
 public static class ServerConfigLoader
@@ -25,7 +25,7 @@ public static class ServerConfigLoader
          "max_tunnels_per_session", "max_tcp_ports_per_token", "max_connections_per_tunnel", "request_head_timeout",
          "visitor_write_timeout", "idle_timeout", "client_hello_timeout"];
 
-    private static readonly string[] ClusterKeys = ["redis", "secret", "secret_name", "node_name", "node_address"];
+    private static readonly string[] ClusterKeys = ["redis", "redis_ca_file", "redis_password_name", "secret", "secret_name", "node_name", "node_address"];
 
     /// <summary>Reads and validates the file (an absolute path).</summary>
     /// <exception cref="ConfigurationException">Kind NotFound when the file does not exist; InvalidConfiguration for everything else.</exception>
@@ -176,6 +176,12 @@ public static class ServerConfigLoader
                             throw Fail(item, $"'secret' has {text.Length} characters; a cluster secret must have at least 16", "Use a long random secret, the same on every node (or 'secret_name' to read it from SecretManagement).");
                         }
                         cluster = name.Value == "secret" ? cluster with { Secret = text } : cluster with { SecretName = text };
+                        break;
+                    case "redis_ca_file":
+                        cluster = cluster with { RedisCaFile = FilePath(name, item) };
+                        break;
+                    case "redis_password_name":
+                        cluster = cluster with { RedisPasswordName = Scalar(name, item) };
                         break;
                     case "node_name":
                         var node = Scalar(name, item);

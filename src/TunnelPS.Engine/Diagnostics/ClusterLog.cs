@@ -35,6 +35,12 @@ internal static partial class ClusterLog
     [LoggerMessage(1109, LogLevel.Debug, "[{ConnectionId}] Visitor {RemoteAddress} for {Host} forwarded to node {Node}")]
     public static partial void Forwarded(ILogger logger, long connectionId, string remoteAddress, string host, string node);
 
+    [LoggerMessage(1111, LogLevel.Warning, "The cluster store holds a forged lease for {Key} (naming node {Node}): {Reason}. It is not obeyed; a client of the store without the cluster secret wrote it (check who may write to Redis){Suppressed}")]
+    public static partial void ForgedLease(ILogger logger, string key, string node, string reason, string suppressed);
+
+    [LoggerMessage(1112, LogLevel.Warning, "Session {Session} keeps {Key}: its lease vanished from the cluster store while live and node {Node} claimed it later for another session; this node wrote its lease back and node {Node} gives the name up")]
+    public static partial void LeaseReasserted(ILogger logger, string session, string key, string node);
+
     [LoggerMessage(1110, LogLevel.Warning, "Node {Node} has no -NodeAddress, so other nodes dial {Address}, the cluster's public name, which may reach another node: give each node its own address with -NodeAddress")]
     public static partial void NodeAddressDefaulted(ILogger logger, string node, string address);
 }

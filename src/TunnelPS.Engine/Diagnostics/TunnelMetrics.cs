@@ -50,4 +50,7 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> LoginRefusals =
         s_meter.CreateCounter<long>("tunnelps.client.login_refusals", description: "Reconnection logins the server refused after it had accepted the client, each retried with back-off.");
+
+    public static readonly Counter<long> LeaseConflicts =
+        s_meter.CreateCounter<long>("tunnelps.cluster.lease_conflicts", description: "Leases of this node found changed in the cluster store (tag: outcome = forged, reasserted, yielded).");
 }

@@ -27,6 +27,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     private volatile bool _storeDown;
     private volatile bool _abandoned;
     private volatile bool _reservationsStale = true;
+    private long _lastHeartbeat;
     private readonly TaskCompletionSource _reservationsPublished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
@@ -41,6 +42,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
         Links = new NodeLinks(server, this, options.Secret, logger);
         Router = new ClusterRouter(this, server.Options.TimeProvider);
+        _lastHeartbeat = server.Options.TimeProvider.GetTimestamp();
     }
 
     /// <summary>The links to the other nodes (visitor forwarding).</summary>
@@ -71,12 +73,23 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     /// <summary>Connects to the cluster store (the only place that names the Redis client, so it loads only for a cluster).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Task<IClusterStore> ConnectStoreAsync(ClusterOptions options, CancellationToken cancellationToken) =>
-        RedisClusterStore.ConnectAsync(options, cancellationToken);
+    public static Task<IClusterStore> ConnectStoreAsync(ClusterOptions options, TimeProvider time, CancellationToken cancellationToken) =>
+        RedisClusterStore.ConnectAsync(options, time, cancellationToken);
 
-    /// <summary>The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>.</summary>
-    public ClusterLease LeaseFor(ControlSession session, string key) =>
-        new(key, TenantHash(session.Tenant.Key), SessionHash(session.ClientId), Name, Run);
+    /// <summary>
+    /// The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>, claimed now; the other scheme
+    /// of the same host, already held by the same session, shares its lease (and its claim time).
+    /// </summary>
+    private ClusterLease LeaseFor(ControlSession session, RegisteredTunnel tunnel, string key)
+    {
+        if (tunnel.Protocol != "tcp" && _server.Registry.FindHttp(tunnel.Protocol == "http" ? "https" : "http", tunnel.Host) is { ClusterLease: { } shared } other &&
+            ReferenceEquals(other.Session, session) && shared.Key == key)
+        {
+            return shared;
+        }
+        return new(key, TenantHash(session.Tenant.Key), SessionHash(session.ClientId), Name, Run,
+            _server.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), PreviousSessionHash(session));
+    }
 
     /// <summary>What the cluster store keeps of a tenant: an HMAC of its key under the cluster secret.</summary>
     private string TenantHash(string tenantKey)
@@ -134,14 +147,19 @@ internal sealed class ClusterNode : IAsyncDisposable
     public async Task<string?> ClaimAsync(RegisteredTunnel tunnel, ControlSession session)
     {
         var tcp = tunnel.Protocol == "tcp";
-        var lease = LeaseFor(session, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
+        // A client that moved from another node presents its id there (the lease's Previous); the lease of that session is its own.
+        var lease = LeaseFor(session, tunnel, tcp ? ClusterLease.TcpKey(tunnel.Port) : ClusterLease.HostKey(tunnel.Host));
         var parents = tcp ? [] : HostNames.Parents(tunnel.Host).ToList();
-        // A client that moved from another node presents its id there; the lease of that session is its own.
-        var previous = PreviousSessionHash(session);
-        (ClusterClaimResult Result, string? Conflict) answer;
+        (ClusterClaimResult Result, string? Conflict, StoredLease? Holder) answer;
         try
         {
-            answer = await Enqueue(() => Store.ClaimAsync(lease, previous, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, CancellationToken.None)).ConfigureAwait(false);
+            answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, null, CancellationToken.None)).ConfigureAwait(false);
+            if (answer.Holder is { Forgery: { } why } forged)
+            {
+                // Not signed under the cluster secret: written by a client of the store, not by a node. Not obeyed.
+                ReportForgery(lease.Key, forged.Node, why);
+                answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, forged.Value, CancellationToken.None)).ConfigureAwait(false);
+            }
         }
         catch (ClusterStoreException ex)
         {
@@ -166,6 +184,14 @@ internal sealed class ClusterNode : IAsyncDisposable
             ClusterClaimResult.ReservedChild => $"The name {tunnel.Host} is a parent of names reserved for another token. Choose another -Subdomain or -Hostname.",
             _ => $"The name {tunnel.Host} is a parent of names another client holds. Choose another name.",
         };
+    }
+
+    /// <summary>A lease value not signed under the cluster secret: counted and logged (throttled: visitors and claims can make a node read it).</summary>
+    public void ReportForgery(string key, string node, string why)
+    {
+        TunnelMetrics.LeaseConflicts.Add(1, new KeyValuePair<string, object?>("outcome", "forged"));
+        _server.Connections.Throttle.Warn("forged-lease", suppressed => ClusterLog.ForgedLease(_logger, key, node, why,
+            suppressed > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({suppressed} more forged leases not logged)") : ""));
     }
 
     /// <summary>Completes once this node has announced its token file's reservations in the cluster store (tests wait on it).</summary>
@@ -284,10 +310,13 @@ internal sealed class ClusterNode : IAsyncDisposable
         var leases = held.Values.Select(h => h.Lease).ToList();
         var sessions = _server.Sessions.All.Select(s => (TenantHash(s.Tenant.Key), SessionHash(s.ClientId))).ToList();
         Links.PingAll();
+        // A node whose heartbeats failed for as long as a lease lives may have lost its leases rightly (they lapsed).
+        var lapsed = _server.Options.TimeProvider.GetElapsedTime(Interlocked.Read(ref _lastHeartbeat)) >= _server.Options.ReconnectGrace;
         try
         {
             await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
             var (lost, otherRun, fresh) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Exchange(ref _lastHeartbeat, _server.Options.TimeProvider.GetTimestamp());
             if (fresh || _reservationsStale)
             {
                 // The first heartbeat of this run, or one after the store forgot the node: its reservations hold again.
@@ -302,12 +331,11 @@ internal sealed class ClusterNode : IAsyncDisposable
             {
                 ClusterLog.DuplicateNode(_logger, Name, otherRun);
             }
-            foreach (var gone in lost)
+            foreach (var (gone, holder) in lost)
             {
                 if (held.TryGetValue(gone.Key, out var entry))
                 {
-                    ClusterLog.LeaseLost(_logger, entry.Session.Label, gone.Key);
-                    entry.Session.End("the cluster gave " + gone.Key + " to another session");
+                    await SettleAsync(gone, holder, entry.Session, lapsed).ConfigureAwait(false);
                 }
             }
         }
@@ -319,6 +347,37 @@ internal sealed class ClusterNode : IAsyncDisposable
                 ClusterLog.StoreUnreachable(_logger, ex.Message);
             }
         }
+    }
+
+    /// <summary>
+    /// Decides a live lease of this node that the store holds something else for. A forged value is not obeyed and the
+    /// lease is written back. A valid claim of another session is obeyed (the session here ends, so that its client
+    /// reconnects) when it is the same tenant's (its client moved here with its previous id, or took over a node that
+    /// looked stopped: the tenant's own clients settle among themselves, as before), when this node's lease may have
+    /// lapsed (no heartbeat for as long as a lease lives), or when it was claimed first. A later claim of another tenant
+    /// was made while this node's live lease had vanished from the store (deleted, or the store lost it): this node
+    /// writes its lease back, and the other node finds an earlier valid claim at its next heartbeat and gives the name up.
+    /// </summary>
+    private async Task SettleAsync(ClusterLease mine, StoredLease holder, ControlSession session, bool lapsed)
+    {
+        if (holder.Forgery is { } why)
+        {
+            ReportForgery(mine.Key, holder.Node, why);
+        }
+        else if (holder.Tenant == mine.Tenant || lapsed || holder.Precedes(mine))
+        {
+            TunnelMetrics.LeaseConflicts.Add(1, new KeyValuePair<string, object?>("outcome", "yielded"));
+            ClusterLog.LeaseLost(_logger, session.Label, mine.Key);
+            session.End("the cluster gave " + mine.Key + " to another session");
+            return;
+        }
+        else
+        {
+            TunnelMetrics.LeaseConflicts.Add(1, new KeyValuePair<string, object?>("outcome", "reasserted"));
+            ClusterLog.LeaseReasserted(_logger, session.Label, mine.Key, holder.Node);
+        }
+        // Written back only over the value just seen: a value that changed meanwhile is decided at the next heartbeat.
+        await Store.ReassertAsync(mine, holder.Value, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
     }
 
     private string Describe(List<string> urls)
@@ -369,7 +428,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         return [.. nodes.OrderBy(n => n.Name, StringComparer.Ordinal)];
     }
 
-    /// <summary>Who holds a lease key in the cluster, or null.</summary>
+    /// <summary>Who holds a lease key in the cluster, or null; a forged lease comes with <see cref="ClusterLeaseHolder.Forgery"/> set.</summary>
     public Task<ClusterLeaseHolder?> FindAsync(string key, CancellationToken cancellationToken) => Store.FindAsync(key, cancellationToken);
 
     /// <summary>Waits for the lease writes asked for so far, leaves the cluster (its leases stay, reserved or live, until they lapse) and disconnects.</summary>

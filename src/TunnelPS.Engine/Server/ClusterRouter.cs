@@ -48,6 +48,13 @@ internal sealed class ClusterRouter(ClusterNode node, TimeProvider time)
         {
             return new NodeRoute(NodeRouteKind.Unavailable, Problem: ex.Message);
         }
+        if (holder is { Forgery: { } why })
+        {
+            // Not signed under this node's cluster secret: not obeyed, and not taken for a free name either.
+            Forget(host);
+            node.ReportForgery(ClusterLease.HostKey(host), holder.Node, why);
+            return new NodeRoute(NodeRouteKind.Unavailable, Node: holder.Node, Problem: "the cluster store's lease for " + host + " is forged: " + why);
+        }
         if (holder is null)
         {
             Forget(host);

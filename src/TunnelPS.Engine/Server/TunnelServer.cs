@@ -203,7 +203,7 @@ public sealed class TunnelServer : IAsyncDisposable
         IClusterStore store;
         try
         {
-            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, cancellationToken).ConfigureAwait(false);
+            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterStoreException ex)
         {
@@ -346,6 +346,10 @@ public sealed class TunnelServer : IAsyncDisposable
         if (!ClusterOptions.IsValidNodeName(cluster.NodeName))
         {
             throw new TunnelConfigurationException($"-NodeName '{cluster.NodeName}' is not a node name: use 1 to 64 letters, digits, '.', '-' or '_'.");
+        }
+        if (cluster.RedisCaFile is not null && !cluster.RedisTls)
+        {
+            throw new TunnelConfigurationException("-ClusterCaFile checks the certificate of a Redis reached over TLS, but -Cluster is not a rediss:// address. Use rediss://host:port, or leave -ClusterCaFile out.");
         }
         if (cluster.NodeTimeout < TimeSpan.FromMilliseconds(300) || cluster.StoreTimeout <= TimeSpan.Zero)
         {

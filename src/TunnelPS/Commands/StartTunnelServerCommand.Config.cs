@@ -72,6 +72,8 @@ public sealed partial class StartTunnelServerCommand
             Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
             NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
             NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
+            ClusterCaFile = Pick(nameof(ClusterCaFile), ClusterCaFile, cluster.RedisCaFile);
+            ClusterPasswordName = Pick(nameof(ClusterPasswordName), ClusterPasswordName, cluster.RedisPasswordName);
             if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
             {
                 ClusterSecret = cluster.Secret;

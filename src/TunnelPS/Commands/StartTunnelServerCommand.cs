@@ -186,6 +186,16 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     public string? ClusterSecretName { get; set; }
 
+    /// <summary>A PEM file with the CA that signed the Redis server's certificate, for a rediss:// -Cluster (default: the host's trusted CAs).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClusterCaFile { get; set; }
+
+    /// <summary>A SecretManagement secret (default vault) holding the Redis password (instead of one in -Cluster).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClusterPasswordName { get; set; }
+
     /// <summary>This node's name in the cluster (default: the computer name).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -382,7 +392,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     {
         if (Cluster is null)
         {
-            string? stray = new[] { nameof(ClusterSecret), nameof(ClusterSecretName), nameof(NodeName), nameof(NodeAddress) }
+            string? stray = new[] { nameof(ClusterSecret), nameof(ClusterSecretName), nameof(ClusterCaFile), nameof(ClusterPasswordName), nameof(NodeName), nameof(NodeAddress) }
                 .FirstOrDefault(MyInvocation.BoundParameters.ContainsKey);
             if (stray is not null)
             {
@@ -410,15 +420,34 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
             }
         }
 
+        string? redisPassword = null;
+        if (ClusterPasswordName is not null)
+        {
+            try
+            {
+                redisPassword = SecretResolver.GetSecret(this, ClusterPasswordName, vault: null);
+            }
+            catch (SecretResolutionException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
         try
         {
             var (endpoints, user, password, tls) = ClusterOptions.Parse(Cluster);
+            if (redisPassword is not null && password is not null)
+            {
+                ThrowInvalid("The Redis password is given twice: in -Cluster (redis://user:password@host) and by -ClusterPasswordName. Keep it in the secret and leave it out of the address (redis://user@host).", Cluster);
+            }
+
             return new ClusterOptions
             {
                 Endpoints = endpoints,
                 RedisUser = user,
-                RedisPassword = password,
+                RedisPassword = redisPassword ?? password,
                 RedisTls = tls,
+                RedisCaFile = ClusterCaFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterCaFile),
                 Secret = secret,
                 NodeName = NodeName ?? Environment.MachineName,
                 NodeAddress = NodeAddress,

@@ -261,6 +261,43 @@ public sealed class ClusterNameTests
         Assert.Equal("", answer.Error);
     }
 
+    [RedisFact]
+    public async Task Logins_that_present_a_live_session_s_id_as_their_previous_id_never_exceed_the_token_s_session_limit()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await StartNodeAsync(redis, "a", more: o => o with { MaxSessionsPerToken = 2 });
+        await using var b = await StartNodeAsync(redis, "b", more: o => o with { MaxSessionsPerToken = 2 });
+        var peers = new List<RawPeer>();
+        try
+        {
+            var first = await RawPeer.DialAsync(a.Port);
+            peers.Add(first);
+            var firstId = (await first.LoginAsync(TokenA)).ClientId;
+            var second = await RawPeer.DialAsync(b.Port);
+            peers.Add(second);
+            var secondId = (await second.LoginAsync(TokenA)).ClientId;
+            Assert.Equal(2, a.SessionCount + b.SessionCount);
+
+            // Each live session's id presented on the node that does not serve it, again and again: the sessions they
+            // name are alive, so each such login is one more client, and the token holds 2 at most.
+            foreach (var (node, previous) in new[] { (b, firstId), (a, secondId), (b, firstId), (a, secondId) })
+            {
+                var peer = await RawPeer.DialAsync(node.Port);
+                peers.Add(peer);
+                var answer = await peer.LoginAsync(TokenA, previous);
+                Assert.Contains("already has 2 clients connected across the cluster", answer.Error, StringComparison.Ordinal);
+                Assert.Equal(2, a.SessionCount + b.SessionCount);
+            }
+        }
+        finally
+        {
+            foreach (var peer in peers)
+            {
+                await peer.DisposeAsync();
+            }
+        }
+    }
+
     internal static int FreeTcpPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

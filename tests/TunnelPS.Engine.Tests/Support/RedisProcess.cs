@@ -1,35 +1,45 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 
 namespace TunnelPS.Engine.Tests.Support;
 
 /// <summary>
 /// A real redis-server of the test's own: loopback only, a free port, a temporary directory, no persistence. It can be
-/// stopped and started again on the same port (a store outage).
+/// stopped and started again on the same port (a store outage). With <see cref="RedisTlsFiles"/> it speaks only TLS on
+/// its port; extra config lines (ACL users, for one) go into its config file.
 /// </summary>
 internal sealed class RedisProcess : IAsyncDisposable
 {
     private readonly string _directory;
+    private readonly RedisTlsFiles? _tls;
+    private readonly IReadOnlyList<string> _config;
     private Process? _process;
 
-    private RedisProcess(string directory, int port)
+    private RedisProcess(string directory, int port, RedisTlsFiles? tls, IReadOnlyList<string> config)
     {
         _directory = directory;
         Port = port;
+        _tls = tls;
+        _config = config;
     }
 
     public int Port { get; }
 
+    /// <summary>The temporary directory of this Redis (tests put their certificate files there).</summary>
+    public string Directory => _directory;
+
     /// <summary>The -Cluster address of this Redis.</summary>
-    public string Address => $"redis://127.0.0.1:{Port}";
+    public string Address => $"{(_tls is null ? "redis" : "rediss")}://127.0.0.1:{Port}";
 
     public static string? Executable => FindOnPath("redis-server");
 
-    public static async Task<RedisProcess> StartAsync()
+    /// <summary>Starts a Redis; <paramref name="tls"/>, when given, writes its TLS files into the Redis's directory first.</summary>
+    public static async Task<RedisProcess> StartAsync(Func<string, RedisTlsFiles>? tls = null, params string[] config)
     {
-        var directory = Directory.CreateTempSubdirectory("tunnelps-redis-").FullName;
-        var redis = new RedisProcess(directory, FreePort());
+        var directory = System.IO.Directory.CreateTempSubdirectory("tunnelps-redis-").FullName;
+        var redis = new RedisProcess(directory, FreePort(), tls?.Invoke(directory), config);
         await redis.StartAgainAsync();
         return redis;
     }
@@ -44,7 +54,14 @@ internal sealed class RedisProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = _directory,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, "--daemonize", "no", "--protected-mode", "yes" })
+        var configFile = Path.Combine(_directory, "redis.conf");
+        File.WriteAllLines(configFile, _config);
+        info.ArgumentList.Add(configFile);
+        var port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] ports = _tls is { } tls
+            ? ["--port", "0", "--tls-port", port, "--tls-cert-file", tls.CertificateFile, "--tls-key-file", tls.KeyFile, "--tls-ca-cert-file", tls.CaFile, "--tls-auth-clients", "no"]
+            : ["--port", port];
+        foreach (var arg in ports.Concat(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, "--daemonize", "no", "--protected-mode", "yes"]))
         {
             info.ArgumentList.Add(arg);
         }
@@ -76,19 +93,62 @@ internal sealed class RedisProcess : IAsyncDisposable
         _process = null;
     }
 
+    /// <summary>
+    /// Runs one command on this Redis as any client that may write to it would (no cluster secret), and returns its
+    /// reply: a simple string, an error ("-..."), an integer as text, a bulk string, or null for a nil reply.
+    /// </summary>
+    public async Task<string?> ExecuteAsync(params string[] command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port).WaitAsync(TunnelHarness.Deadline);
+        var stream = client.GetStream();
+        var request = new System.Text.StringBuilder().Append('*').Append(command.Length).Append("\r\n");
+        foreach (var part in command)
+        {
+            request.Append('$').Append(System.Text.Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
+        }
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request.ToString()));
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+        using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+        var line = await reader.ReadLineAsync(deadline.Token) ?? throw new IOException("Redis closed the connection without a reply.");
+        return line[0] switch
+        {
+            '+' or ':' => line[1..],
+            '-' => line,
+            '$' when line == "$-1" => null,
+            '$' => await reader.ReadLineAsync(deadline.Token),
+            _ => throw new InvalidOperationException($"Unexpected Redis reply '{line}'."),
+        };
+    }
+
     private async Task<bool> PingsAsync()
     {
         try
         {
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, Port);
-            var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray());
-            var buffer = new byte[16];
-            var n = await stream.ReadAsync(buffer);
-            return n >= 5 && buffer[0] == (byte)'+';
+            Stream stream = client.GetStream();
+            if (_tls is not null)
+            {
+                // Readiness only: the test's own server, whatever its certificate.
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "127.0.0.1" });
+                stream = ssl;
+            }
+            await using (stream)
+            {
+                await stream.WriteAsync("PING\r\n"u8.ToArray());
+                var buffer = new byte[16];
+                var n = await stream.ReadAsync(buffer);
+                // Any answer means it serves (a server whose default user is off answers -NOAUTH).
+                return n >= 5 && buffer[0] is (byte)'+' or (byte)'-';
+            }
         }
         catch (SocketException)
+        {
+            return false;
+        }
+        catch (System.Security.Authentication.AuthenticationException)
         {
             return false;
         }
@@ -131,10 +191,13 @@ internal sealed class RedisProcess : IAsyncDisposable
         await StopAsync();
         try
         {
-            Directory.Delete(_directory, recursive: true);
+            System.IO.Directory.Delete(_directory, recursive: true);
         }
         catch (IOException)
         {
         }
     }
 }
+
+/// <summary>The PEM files of a Redis that speaks TLS: its certificate, its key and the CA it trusts for clients.</summary>
+internal sealed record RedisTlsFiles(string CertificateFile, string KeyFile, string CaFile);
