@@ -92,7 +92,7 @@ internal sealed class InspectorReplay
         {
             _slots.Release();
         }
-        var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true)));
+        var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true, CopyOrigin.For(replay, destination.Store, catalog))));
         response.Headers.Add(new("Location", InspectorJson.RequestsPath + "/" + replay.Id.ToString(CultureInfo.InvariantCulture)));
         return response;
     }
