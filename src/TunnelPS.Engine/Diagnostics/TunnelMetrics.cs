@@ -44,4 +44,7 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> Reconnects =
         s_meter.CreateCounter<long>("tunnelps.client.reconnects", description: "Reconnections after a lost control connection.");
+
+    public static readonly Counter<long> InspectorRefused =
+        s_meter.CreateCounter<long>("tunnelps.inspector.refused", description: "Web inspector requests refused: another user's process, no key where the owner is unknown, a foreign Host or Origin.");
 }
