@@ -86,6 +86,12 @@ internal sealed class HarEntryStream : IDisposable
             _done = true;
             throw new TunnelException($"The HAR file is not valid JSON: {ex.Message}", ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // Text the reader cannot decode (invalid UTF-8) where it had to.
+            _done = true;
+            throw new TunnelException($"The HAR file is not valid JSON: {ex.Message}", ex);
+        }
         catch (TunnelException)
         {
             _done = true;
@@ -112,7 +118,7 @@ internal sealed class HarEntryStream : IDisposable
         var inLog = false;
         while (true)
         {
-            var token = NextToken(out var name);
+            var token = NextToken(out var member);
             if (token == JsonTokenType.EndObject)
             {
                 throw new TunnelException("The file is not a HAR archive: log.entries is missing.");
@@ -121,7 +127,7 @@ internal sealed class HarEntryStream : IDisposable
             {
                 throw new TunnelException("The file is not a HAR archive: log.entries is missing.");
             }
-            if (!inLog && name == "log")
+            if (!inLog && member == Member.Log)
             {
                 if (NextToken(out _) != JsonTokenType.StartObject)
                 {
@@ -129,7 +135,7 @@ internal sealed class HarEntryStream : IDisposable
                 }
                 inLog = true;
             }
-            else if (inLog && name == "entries")
+            else if (inLog && member == Member.Entries)
             {
                 if (NextToken(out _) != JsonTokenType.StartArray)
                 {
@@ -139,20 +145,31 @@ internal sealed class HarEntryStream : IDisposable
             }
             else
             {
-                SkipValue(name ?? string.Empty);
+                SkipValue(inLog ? "a member of log" : "a member");
             }
         }
     }
 
-    /// <summary>The next token of the document (a property's name in <paramref name="name"/>).</summary>
-    private JsonTokenType NextToken(out string? name)
+    /// <summary>The names <see cref="FindEntries"/> looks for (compared as UTF-8, never decoded: a name may be invalid UTF-8).</summary>
+    private enum Member
+    {
+        Other,
+        Log,
+        Entries,
+    }
+
+    /// <summary>The next token of the document (for a property's name, which one in <paramref name="member"/>).</summary>
+    private JsonTokenType NextToken(out Member member)
     {
         while (true)
         {
             var reader = new Utf8JsonReader(_buffer.AsSpan(_start, _end - _start), _final, _state);
             if (reader.Read())
             {
-                name = reader.TokenType == JsonTokenType.PropertyName ? reader.GetString() : null;
+                member = reader.TokenType != JsonTokenType.PropertyName ? Member.Other
+                    : reader.ValueTextEquals("log"u8) ? Member.Log
+                    : reader.ValueTextEquals("entries"u8) ? Member.Entries
+                    : Member.Other;
                 _start += (int)reader.BytesConsumed;
                 _state = reader.CurrentState;
                 return reader.TokenType;
@@ -181,7 +198,7 @@ internal sealed class HarEntryStream : IDisposable
             {
                 throw new TunnelException("The file is not a HAR archive: log.entries is missing.");
             }
-            Fill(growTo: _maxEntryBytes, what: $"the member '{member}' before log.entries");
+            Fill(growTo: _maxEntryBytes, what: member + " before log.entries");
         }
     }
 

@@ -110,6 +110,19 @@ public sealed class HarImportTests
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_member_name_that_is_not_UTF_8_is_passed_over_and_the_entries_read()
+    {
+        // Found by the har fuzz target: the reader decoded every member's name, and invalid UTF-8 escaped as
+        // InvalidOperationException.
+        byte[] json = [.. "{\""u8, 0x86, .. "\":1,\"log\":{\""u8, 0xC3, 0x28, .. "\":[],\"entries\":[{\"request\":{\"method\":\"GET\",\"url\":\"http://a/1\"}}]}}"u8];
+        using var stream = new MemoryStream(json);
+
+        var result = HarImporter.Import(stream, new CaptureStore());
+
+        Assert.Equal("/1", Assert.Single(result.Kept).Target);
+    }
+
     /// <summary>A HAR produced as it is read: {"log":{…,"entries":[…]}} with numbered entries, never held whole.</summary>
     private sealed class GeneratedHar(int entries, int bodyBytes, int hugeEntry = -1, int hugeBytes = 0, string prelude = "\"version\":\"1.2\",") : Stream
     {
