@@ -53,7 +53,8 @@
     The .NET build configuration. Default: Release.
 
 .PARAMETER FuzzTarget
-    The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
+    The Fuzz task's target: frame, request-head, response-head, chunked, request-framing,
+    inspector-query, inspector-replay, har or
     response-framing (the framing scanner against the head parser). Default: chunked.
 
 .PARAMETER FuzzMinutes
@@ -143,7 +144,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'inspector-query', 'inspector-replay', 'har')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]
@@ -548,10 +549,14 @@ function Invoke-FuzzTask {
     Assert-ExitCode 'dotnet publish (fuzz harness)'
     Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
 
-    # Only the parsers' namespaces are instrumented, so coverage feedback is about them.
+    # Only the parsers' namespaces are instrumented, so coverage feedback is about them: the web inspector's targets
+    # add the inspector's (query and replay call) or the capture's (HAR import).
+    $namespaces = @('TunnelPS.Engine.Http', 'TunnelPS.Engine.Protocol')
+    if ($FuzzTarget -like 'inspector-*') { $namespaces += 'TunnelPS.Engine.Inspector' }
+    if ($FuzzTarget -eq 'har') { $namespaces += 'TunnelPS.Engine.Inspection' }
     Push-Location $RepoRoot
     try {
-        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
+        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') @namespaces
         Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
     }
     finally { Pop-Location }

@@ -98,7 +98,7 @@ internal sealed class InspectorReplay
     }
 
     /// <summary>The JSON of a replay call, checked.</summary>
-    private sealed class ReplayCall
+    internal sealed class ReplayCall
     {
         public long Id { get; private init; }
 
