@@ -12,8 +12,13 @@ internal static partial class FuzzTargets
 {
     private static readonly Uri s_replayTarget = new("http://127.0.0.1:3000/");
 
-    /// <summary>A few stored exchanges the query filters run over.</summary>
-    private static readonly InspectedCapture[] s_captures = MakeCaptures();
+    /// <summary>
+    /// A few stored exchanges the query filters run over, made on first use: inside the fuzz callback, because
+    /// instrumented code (InspectedCapture is in an instrumented namespace) must not run before afl's fork server.
+    /// </summary>
+    private static InspectedCapture[]? s_captures;
+
+    private static InspectedCapture[] Captures => s_captures ??= MakeCaptures();
 
     /// <summary>
     /// GET /api/requests/http?&lt;input&gt;: the query string as the inspector reads it (<see cref="InspectorRequest"/>
@@ -42,7 +47,7 @@ internal static partial class FuzzTargets
         {
             return;
         }
-        var selected = query.Select(s_captures);
+        var selected = query.Select(Captures);
         Check(query.Limit < 0 || selected.Count <= query.Limit, $"{selected.Count} exchanges selected past the limit {query.Limit}.");
         for (var i = 1; i < selected.Count; i++)
         {
@@ -72,7 +77,7 @@ internal static partial class FuzzTargets
         ReadOnlyMemory<byte> body;
         try
         {
-            head = ExchangeReplayer.BuildRequestHead(s_captures[0].Store.Snapshot()[0], call.Target ?? s_replayTarget, call.Options, out body);
+            head = ExchangeReplayer.BuildRequestHead(Captures[0].Store.Snapshot()[0], call.Target ?? s_replayTarget, call.Options, out body);
             var bytes = new byte[head.GetSerializedLength()];
             head.WriteTo(bytes);
             if (!HttpHeadParser.TryParseRequestHead(bytes, out var again, out var length))
