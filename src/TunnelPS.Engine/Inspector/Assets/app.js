@@ -526,7 +526,8 @@ function copyUrl(d) {
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
   if (absolute) target = target.slice(absolute[0].length);
   if (!target.startsWith('/')) target = `/${target}`;
-  const encoded = Array.from(target, (c) => (/[\x00-\x20\x7f"#<>\\^`{|}]|[^\x00-\x7f]/.test(c) ? encodeURIComponent(c) : c)).join('');
+  const encode = (c) => { try { return encodeURIComponent(c); } catch { return '%EF%BF%BD'; } };   // a lone surrogate
+  const encoded = Array.from(target, (c) => (/[\x00-\x20\x7f"#<>\\^`{|}]|[^\x00-\x7f]/.test(c) ? encode(c) : c)).join('');
   return copyOrigin(d) + encoded;
 }
 
