@@ -48,6 +48,7 @@ public sealed class InspectorServer : IAsyncDisposable
         EndPoint = (IPEndPoint)listener.LocalEndPoint!;
         Url = new Uri("http://" + InspectorAddress.Format(EndPoint.Address, EndPoint.Port) + "/");
         Deadlines = new DeadlineMonitor(options.TimeProvider, TimeSpan.FromSeconds(1));
+        RefusalLog = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(10));
         Events = new InspectorEvents(Catalog, options.MaxEventBacklog, options.TimeProvider, options.EventKeepAlive);
         _api = new InspectorApi(this);
         _acceptLoop = AcceptLoopAsync(_stop.Token);
@@ -81,6 +82,9 @@ public sealed class InspectorServer : IAsyncDisposable
     internal ILogger Logger { get; }
 
     internal DeadlineMonitor Deadlines { get; }
+
+    /// <summary>Refusals are logged at most once per 10 s, the next line counting those left out.</summary>
+    private LogThrottle RefusalLog { get; }
 
     internal InspectorEvents Events { get; }
 
@@ -164,7 +168,8 @@ public sealed class InspectorServer : IAsyncDisposable
         }
         if ((InspectorAccess.Refusal(request, EndPoint) ?? InspectorAccess.OwnerRefusal(request, Key, SocketOwner.EffectiveUserId)) is { } refusal)
         {
-            InspectorLog.Refused(Logger, request.ConnectionId, request.Method, request.Path, refusal);
+            // Another user's process or a rebinding page can repeat this at will: one line per interval, with a count.
+            RefusalLog.Warn("refused", suppressed => InspectorLog.Refused(Logger, request.ConnectionId, request.Method, request.Path, refusal, suppressed));
             TunnelMetrics.InspectorRefused.Add(1);
             // The API answers JSON; a page gets the sentence as plain text, which a browser shows as it is.
             return request.Path.StartsWith("/api/", StringComparison.Ordinal)
