@@ -57,7 +57,9 @@
 .PARAMETER FuzzTarget
     The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
     response-framing (the framing scanner against the head parser), token-file (the server's
-    token file) or server-config (the server's config file). Default: chunked.
+    token file), server-config (the server's config file), inspector-query, inspector-replay
+    (the web inspector's API query and replay call) or har (the streaming HAR import).
+    Default: chunked.
 
 .PARAMETER FuzzMinutes
     How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
@@ -146,7 +148,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'token-file', 'server-config')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'token-file', 'server-config', 'inspector-query', 'inspector-replay', 'har')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]
@@ -558,8 +560,9 @@ function Invoke-FuzzTask {
     Assert-ExitCode 'dotnet publish (fuzz harness)'
     Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
 
-    # Only the parsers' code is instrumented, so coverage feedback is about them: the HTTP and protocol namespaces, or
-    # for the files a server reads the configuration readers and YamlDotNet, whose scanner sees the bytes first.
+    # Only the parsers' code is instrumented, so coverage feedback is about them: the HTTP and protocol namespaces (the
+    # web inspector's targets add the inspector's, the HAR import the capture's), or for the files a server reads the
+    # configuration readers and YamlDotNet, whose scanner sees the bytes first.
     Push-Location $RepoRoot
     try {
         if ($FuzzTarget -in 'token-file', 'server-config') {
@@ -569,7 +572,10 @@ function Invoke-FuzzTask {
             Assert-ExitCode 'sharpfuzz (instrumenting the published copy of YamlDotNet.dll)'
         }
         else {
-            & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
+            $namespaces = @('TunnelPS.Engine.Http', 'TunnelPS.Engine.Protocol')
+            if ($FuzzTarget -like 'inspector-*') { $namespaces += 'TunnelPS.Engine.Inspector' }
+            if ($FuzzTarget -eq 'har') { $namespaces += 'TunnelPS.Engine.Inspection' }
+            & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') @namespaces
             Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
         }
     }

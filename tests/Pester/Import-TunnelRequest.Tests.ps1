@@ -75,6 +75,39 @@ Describe 'Import-TunnelRequest' {
         $result | Should -HaveCount 1
     }
 
+    It 'streams a HAR far larger than the capture budget, keeps the newest within it and says what was dropped' {
+        # The budget live traffic uses: a tunnel's -InspectMemoryLimit (the imported requests share it, never widen it).
+        $budgeted = Start-Tunnel -Http $site.Port -Scheme http -Name 'import-budget' -InspectMemoryLimit 300KB
+        $path = Join-Path $TestDrive 'big.har'
+        $body = 'b' * 4KB
+        $writer = [System.IO.StreamWriter]::new($path)
+        try {
+            $writer.Write('{"log":{"version":"1.2","creator":{"name":"test","version":"1"},"entries":[')
+            foreach ($i in 0..1999) {
+                if ($i) { $writer.Write(',') }
+                $writer.Write('{"startedDateTime":"2026-01-01T00:00:00Z","time":1,"request":{"method":"POST","url":"http://big.localhost/e/' + $i + '","httpVersion":"HTTP/1.1","headers":[],"postData":{"mimeType":"text/plain","text":"' + $body + '"}},"response":{"status":200,"statusText":"OK","headers":[],"content":{"size":0}},"timings":{"wait":1}}')
+            }
+            $writer.Write(']}}')
+        }
+        finally {
+            $writer.Dispose()
+        }
+        (Get-Item $path).Length | Should -BeGreaterThan (20 * 300KB)
+
+        $imported = @(Import-TunnelRequest -Path $path -WarningVariable warned -WarningAction SilentlyContinue)
+
+        $held = @(Get-TunnelRequest -Source Imported)
+        $imported.Count | Should -Be $held.Count
+        $imported.Count | Should -BeLessThan 100
+        $imported[-1].Target | Should -Be '/e/1999'
+        ($held | ForEach-Object { $_.RequestBody.Length } | Measure-Object -Sum).Sum | Should -BeLessOrEqual 300KB
+        $warned | Should -HaveCount 1
+        $dropped = (2000 - $imported.Count).ToString('N0', [cultureinfo]::InvariantCulture)
+        "$($warned[0])" | Should -BeLike "*kept the newest $($imported.Count) of the 2,000 requests of '*big.har': $dropped older ones were dropped*"
+        "$($warned[0])" | Should -Match '-InspectMemoryLimit'
+        $budgeted | Stop-Tunnel
+    }
+
     It 'writes ImportFailed for a missing file' {
         $null = Import-TunnelRequest -Path (Join-Path $TestDrive 'missing.har') -ErrorVariable failed -ErrorAction SilentlyContinue
         $failed[0].FullyQualifiedErrorId | Should -Be 'ImportFailed,TunnelPS.Commands.ImportTunnelRequestCommand'

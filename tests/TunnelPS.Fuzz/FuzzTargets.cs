@@ -15,7 +15,7 @@ namespace TunnelPS.Fuzz;
 internal static partial class FuzzTargets
 {
     /// <summary>The target names, which are also the folder names under corpus/.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing", "token-file", "server-config"];
+    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing", "token-file", "server-config", "inspector-query", "inspector-replay", "har"];
 
     /// <summary>Runs the target called <paramref name="name"/> on <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">No target has that name.</exception>
@@ -46,6 +46,15 @@ internal static partial class FuzzTargets
                 break;
             case "server-config":
                 ServerConfig(input);
+                break;
+            case "inspector-query":
+                InspectorQuery(input);
+                break;
+            case "inspector-replay":
+                InspectorReplayCall(input);
+                break;
+            case "har":
+                Har(input);
                 break;
             default:
                 throw new ArgumentException($"Unknown fuzz target '{name}'; the targets are {string.Join(", ", Names)}.", nameof(name));

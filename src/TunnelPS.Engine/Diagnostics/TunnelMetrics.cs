@@ -53,4 +53,7 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> LeaseConflicts =
         s_meter.CreateCounter<long>("tunnelps.cluster.lease_conflicts", description: "Leases of this node found changed in the cluster store (tag: outcome = forged, reasserted, yielded).");
+
+    public static readonly Counter<long> InspectorRefused =
+        s_meter.CreateCounter<long>("tunnelps.inspector.refused", description: "Web inspector requests refused: another user's process, no key where the owner is unknown, a foreign Host or Origin.");
 }

@@ -2,7 +2,8 @@ namespace TunnelPS.Engine.Inspection;
 
 /// <summary>
 /// One memory budget shared by several capture stores (every tunnel of a PowerShell session): together they hold at
-/// most the largest <see cref="CaptureStore.MaxBytes"/> among them, and when they hold more, the oldest exchange of
+/// most the largest <see cref="CaptureStore.MaxBytes"/> among them (among those that widen it: imported requests join
+/// the budget without widening it), and when they hold more, the oldest exchange of
 /// all of them goes first (ids are one process-wide sequence). The newest exchange is always kept. Each store still
 /// keeps within its own <see cref="CaptureStore.MaxBytes"/> and capacity.
 /// </summary>
@@ -76,7 +77,21 @@ public sealed class CaptureBudget
         }
     }
 
-    private static long LimitOf(CaptureStore[] stores) => stores.Length == 0 ? 0 : stores.Max(s => s.MaxBytes);
+    /// <summary>The largest budget among the stores that widen it (<see cref="CaptureStore.WidensBudget"/>), else among all.</summary>
+    private static long LimitOf(CaptureStore[] stores)
+    {
+        long widening = 0, any = 0;
+        foreach (var store in stores)
+        {
+            var max = store.MaxBytes;
+            any = Math.Max(any, max);
+            if (store.WidensBudget)
+            {
+                widening = Math.Max(widening, max);
+            }
+        }
+        return widening > 0 ? widening : any;
+    }
 
     private static long HeldBy(CaptureStore[] stores)
     {

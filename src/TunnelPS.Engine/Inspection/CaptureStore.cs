@@ -130,6 +130,13 @@ public sealed class CaptureStore
         }
     }
 
+    /// <summary>
+    /// Whether this store's <see cref="MaxBytes"/> counts towards the limit of a shared <see cref="Budget"/> (true, the
+    /// tunnels' stores); false for a store that only takes part in it (imported requests), which keeps within the
+    /// tunnels' limit without raising it.
+    /// </summary>
+    public bool WidensBudget { get; init; } = true;
+
     /// <summary>The id of the oldest exchange held (long.MaxValue when empty).</summary>
     internal long OldestId
     {

@@ -12,19 +12,47 @@ namespace TunnelPS.Engine.Inspection;
 /// </summary>
 public static class HarReader
 {
-    /// <summary>Reads every entry of the HAR document in <paramref name="stream"/>.</summary>
+    /// <summary>The largest single entry <see cref="ReadEntries"/> holds by default (larger ones are skipped and counted): 64 MiB.</summary>
+    public const int DefaultMaxEntryBytes = 64 * 1024 * 1024;
+
+    /// <summary>Reads every entry of the HAR document in <paramref name="stream"/> (all held at once: for small files).</summary>
     /// <exception cref="TunnelException">The document is not JSON or lacks log.entries.</exception>
     public static IReadOnlyList<CapturedExchange> Read(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        try
+        using var entries = new HarEntryStream(stream, DefaultMaxEntryBytes);
+        var result = new List<CapturedExchange>();
+        while (entries.TryReadNext(out var exchange))
         {
-            using var document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            return ReadDocument(document);
+            result.Add(exchange);
         }
-        catch (JsonException ex)
+        return result;
+    }
+
+    /// <summary>
+    /// Reads the entries of the HAR document in <paramref name="stream"/> one at a time, as the enumeration asks for
+    /// them: only the entry being read is held (at most <paramref name="maxEntryBytes"/> of its JSON; a larger one
+    /// is skipped without being held, and counted in <paramref name="progress"/>).
+    /// </summary>
+    /// <exception cref="TunnelException">The document is not JSON, lacks log.entries, or an entry is malformed (the entries before it have been returned).</exception>
+    public static IEnumerable<CapturedExchange> ReadEntries(Stream stream, HarReadProgress? progress = null, int maxEntryBytes = DefaultMaxEntryBytes)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEntryBytes, 1024);
+        using var entries = new HarEntryStream(stream, maxEntryBytes);
+        while (entries.TryReadNext(out var exchange))
         {
-            throw new TunnelException($"The HAR file is not valid JSON: {ex.Message}", ex);
+            if (progress is not null)
+            {
+                progress.Skipped = entries.Skipped;
+                progress.Read = entries.Read;
+            }
+            yield return exchange;
+        }
+        if (progress is not null)
+        {
+            progress.Skipped = entries.Skipped;
+            progress.Read = entries.Read;
         }
     }
 
@@ -36,27 +64,19 @@ public static class HarReader
         return Read(stream);
     }
 
-    private static List<CapturedExchange> ReadDocument(JsonDocument document)
+    /// <summary>One entry's JSON (a whole object) as an exchange.</summary>
+    /// <exception cref="TunnelException">The entry is malformed.</exception>
+    internal static CapturedExchange ReadEntry(ReadOnlyMemory<byte> json, long index)
     {
-        if (!document.RootElement.TryGetProperty("log", out var log) || !log.TryGetProperty("entries", out var entries) || entries.ValueKind != JsonValueKind.Array)
+        try
         {
-            throw new TunnelException("The file is not a HAR archive: log.entries is missing.");
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return ReadEntry(document.RootElement);
         }
-        var result = new List<CapturedExchange>(entries.GetArrayLength());
-        var index = 0;
-        foreach (var entry in entries.EnumerateArray())
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
         {
-            try
-            {
-                result.Add(ReadEntry(entry));
-            }
-            catch (Exception ex) when (ex is FormatException or InvalidOperationException or KeyNotFoundException)
-            {
-                throw new TunnelException($"HAR entry {index} is malformed: {ex.Message}", ex);
-            }
-            index++;
+            throw new TunnelException($"HAR entry {index} is malformed: {ex.Message}", ex);
         }
-        return result;
     }
 
     private static CapturedExchange ReadEntry(JsonElement entry)

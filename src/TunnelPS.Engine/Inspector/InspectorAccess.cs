@@ -47,6 +47,30 @@ internal static class InspectorAccess
         return null;
     }
 
+    /// <summary>
+    /// Why <paramref name="request"/> is refused for who sent it, or null: a process of the inspector's own user (or
+    /// root) is served; another user's is refused whatever it sends; one whose owner is unknown needs
+    /// <paramref name="key"/> (the header, the cookie, or the keyed link to the page).
+    /// </summary>
+    public static string? OwnerRefusal(InspectorRequest request, InspectorKey? key, uint? ownUid)
+    {
+        switch (request.Peer.Kind)
+        {
+            case InspectorPeerKind.SameUser:
+                return null;
+            case InspectorPeerKind.OtherUser:
+                return $"the connection comes from a process of another user (uid {request.Peer.Uid}); only the user who started the web inspector (uid {ownUid}) may read or replay its captures";
+        }
+        if (key is not null && (key.Matches(InspectorKey.Carried(request))
+            || (request.Path == "/" && request.Method is "GET" or "HEAD" && key.Matches(request.Query(InspectorKey.QueryName)))))
+        {
+            return null;
+        }
+        return key is null
+            ? "this platform does not tell which user a connection comes from, and the inspector has no access key to ask for"
+            : $"this platform does not tell which user a connection comes from: open the inspector from the link with its key (Start-Tunnel shows it), or send the key in '{key.Path}' as the header '{InspectorKey.HeaderName}'";
+    }
+
     public static bool IsMutating(string method) => method is not ("GET" or "HEAD");
 
     /// <summary>

@@ -135,7 +135,7 @@ internal sealed class InspectorApi
         {
             return error!;
         }
-        return InspectorResponse.Json(200, InspectorJson.Write(w => InspectorJson.WriteExchange(w, found.Exchange, bodies: true)));
+        return InspectorResponse.Json(200, InspectorJson.Write(w => InspectorJson.WriteExchange(w, found.Exchange, bodies: true, CopyOrigin.For(found.Exchange, found.Capture.Store, Catalog))));
     }
 
     /// <summary>

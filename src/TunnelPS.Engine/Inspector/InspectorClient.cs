@@ -18,7 +18,12 @@ public sealed class InspectorClient : IDisposable
 
     /// <param name="inspectUrl">The inspector's address, e.g. http://127.0.0.1:4040 (a path is ignored).</param>
     /// <param name="timeout">The limit for each call; a replay may take as long as the replay itself (30 s by default).</param>
-    public InspectorClient(Uri inspectUrl, TimeSpan? timeout = null)
+    /// <param name="keyFile">
+    /// The per-user key file the inspector admits unidentified connections with (~/.tunnelps/inspector.key for the
+    /// module): sent as the X-TunnelPS-Key header, only to an inspector on this computer (localhost or a loopback
+    /// address), when the file exists.
+    /// </param>
+    public InspectorClient(Uri inspectUrl, TimeSpan? timeout = null, string? keyFile = null)
     {
         ArgumentNullException.ThrowIfNull(inspectUrl);
         if (!inspectUrl.IsAbsoluteUri || inspectUrl.Scheme != Uri.UriSchemeHttp)
@@ -32,7 +37,14 @@ public sealed class InspectorClient : IDisposable
             BaseAddress = BaseUrl,
             Timeout = timeout ?? TimeSpan.FromSeconds(45),
         };
+        if (keyFile is not null && IsLoopback(BaseUrl) && InspectorKey.Read(keyFile) is { } key)
+        {
+            _http.DefaultRequestHeaders.Add(InspectorKey.HeaderName, key);
+        }
     }
+
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (System.Net.IPAddress.TryParse(url.IdnHost, out var address) && System.Net.IPAddress.IsLoopback(address));
 
     /// <summary>The inspector's address, http://host:port/.</summary>
     public Uri BaseUrl { get; }

@@ -50,6 +50,8 @@ internal sealed class InspectorConnection : IDeadlineWatched
     public async Task RunAsync(CancellationToken stopping)
     {
         _server.Deadlines.Add(this);
+        // The owner of the peer's socket, read while it is surely open (the client's end is established before accept).
+        var peer = _server.IdentifyPeer(_socket);
         var buffer = ArrayPool<byte>.Shared.Rent(Options.MaxHeadSize);
         var reason = "closed by the client";
         try
@@ -158,7 +160,7 @@ internal sealed class InspectorConnection : IDeadlineWatched
 
                 // The body's pooled chunks go back as soon as the request has its own copy.
                 var pooled = body.Body;
-                var request = new InspectorRequest(head, pooled is null ? ReadOnlyMemory<byte>.Empty : pooled.ToArray(), Id);
+                var request = new InspectorRequest(head, pooled is null ? ReadOnlyMemory<byte>.Empty : pooled.ToArray(), Id, peer);
                 pooled?.Release();
                 var response = await _server.HandleAsync(request, stopping).ConfigureAwait(false);
                 var keepAlive = head.KeepAlive && !response.Close;

@@ -72,8 +72,11 @@ internal static class InspectorJson
         w.WriteEndObject();
     }
 
-    /// <summary>One captured exchange; with <paramref name="bodies"/>, the bodies too (the detail).</summary>
-    public static void WriteExchange(Utf8JsonWriter w, CapturedExchange e, bool bodies)
+    /// <summary>
+    /// One captured exchange; with <paramref name="bodies"/>, the bodies too (the detail), and with
+    /// <paramref name="copyOrigin"/>, the origin the page's copied commands target (see <see cref="CopyOrigin"/>).
+    /// </summary>
+    public static void WriteExchange(Utf8JsonWriter w, CapturedExchange e, bool bodies, string? copyOrigin = null)
     {
         w.WriteStartObject();
         var id = e.Id.ToString(CultureInfo.InvariantCulture);
@@ -89,6 +92,10 @@ internal static class InspectorJson
         w.WriteNumber("duration", e.Duration.Ticks * 100);
         w.WriteNumber("ttfb", e.TimeToFirstByte.Ticks * 100);
         w.WriteString("url", e.Url);
+        if (copyOrigin is not null)
+        {
+            w.WriteString("copy_origin", copyOrigin);
+        }
         w.WriteNumber("bytes_in", e.BytesIn);
         w.WriteNumber("bytes_out", e.BytesOut);
         w.WriteBoolean("is_replay", e.IsReplay);

@@ -14,8 +14,8 @@ internal static partial class InspectorLog
     [LoggerMessage(4002, LogLevel.Debug, "[inspector {ConnectionId}] Connection ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger logger, long connectionId, string reason);
 
-    [LoggerMessage(4003, LogLevel.Warning, "[inspector {ConnectionId}] Refused {Method} {Path}: {Reason}")]
-    public static partial void Refused(ILogger logger, long connectionId, string method, string path, string reason);
+    [LoggerMessage(4003, LogLevel.Warning, "[inspector {ConnectionId}] Refused {Method} {Path}: {Reason} ({Suppressed} more refused since the last such line)")]
+    public static partial void Refused(ILogger logger, long connectionId, string method, string path, string reason, long suppressed);
 
     [LoggerMessage(4004, LogLevel.Warning, "[inspector {ConnectionId}] {Method} {Path} failed")]
     public static partial void HandlerFailed(ILogger logger, long connectionId, string method, string path, Exception exception);

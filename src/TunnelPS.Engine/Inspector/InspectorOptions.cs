@@ -46,6 +46,21 @@ public sealed record InspectorOptions
     /// <summary>Replays the API runs at once; more get 429.</summary>
     public int MaxConcurrentReplays { get; init; } = 4;
 
+    /// <summary>
+    /// Serve only connections whose peer socket belongs to the user who started the inspector (or root), where the
+    /// platform tells the owner (Linux: /proc/net/tcp). Off, every connection needs the key (<see cref="KeyFile"/>),
+    /// as on platforms that do not tell.
+    /// </summary>
+    public bool IdentifyPeers { get; init; } = true;
+
+    /// <summary>
+    /// The per-user key file (created for this user only when missing) that admits a connection whose owner is not
+    /// known, sent as the X-TunnelPS-Key header or the cookie the keyed link sets; the module uses
+    /// ~/.tunnelps/inspector.key. It is read or made only where some peer cannot be identified (not Linux, peers not
+    /// identified, or an address other than loopback). Null: such connections are refused.
+    /// </summary>
+    public string? KeyFile { get; init; }
+
     /// <summary>The version /api/status reports.</summary>
     public string Version { get; init; } = typeof(InspectorOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

@@ -92,14 +92,17 @@ internal sealed class InspectorReplay
         {
             _slots.Release();
         }
-        var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true)));
+        var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true, CopyOrigin.For(replay, destination.Store, catalog))));
         response.Headers.Add(new("Location", InspectorJson.RequestsPath + "/" + replay.Id.ToString(CultureInfo.InvariantCulture)));
         return response;
     }
 
     /// <summary>The JSON of a replay call, checked.</summary>
-    private sealed class ReplayCall
+    internal sealed class ReplayCall
     {
+        /// <summary>The longest method the engine's HTTP/1.1 parser accepts (so the replay's own capture can read it).</summary>
+        private const int MaxMethodLength = 32;
+
         public long Id { get; private init; }
 
         public string? TunnelName { get; private init; }
@@ -127,6 +130,11 @@ internal sealed class InspectorReplay
             if (method is not null && (method.Length == 0 || !method.All(c => c < 128 && HttpHeadParser.IsTokenChar((byte)c))))
             {
                 throw new FormatException($"method '{method}' is not an HTTP method.");
+            }
+            if (method is not null && method.Length > MaxMethodLength)
+            {
+                // Found by the inspector-replay fuzz target: a longer one made a request line no HTTP/1.1 parser here takes.
+                throw new FormatException($"method '{method[..MaxMethodLength]}…' is longer than {MaxMethodLength} characters.");
             }
             var path = String(root, "path");
             if (path is not null && (path.Length == 0 || path.Any(c => c <= ' ' || c == 127) || !(path.StartsWith('/') || path.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || path.StartsWith("https://", StringComparison.OrdinalIgnoreCase))))

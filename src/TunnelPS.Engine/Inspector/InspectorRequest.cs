@@ -7,9 +7,10 @@ internal sealed class InspectorRequest
 {
     private readonly List<KeyValuePair<string, string>> _query = [];
 
-    public InspectorRequest(HttpRequestHead head, ReadOnlyMemory<byte> body, long connectionId)
+    public InspectorRequest(HttpRequestHead head, ReadOnlyMemory<byte> body, long connectionId, InspectorPeer peer = default)
     {
         Head = head;
+        Peer = peer;
         Body = body;
         ConnectionId = connectionId;
         var target = head.Target;
@@ -26,6 +27,9 @@ internal sealed class InspectorRequest
     }
 
     public HttpRequestHead Head { get; }
+
+    /// <summary>Whose process the connection comes from (found once per connection).</summary>
+    public InspectorPeer Peer { get; }
 
     public string Method => Head.Method;
 

@@ -108,6 +108,7 @@ internal sealed class InspectorResponse
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        303 => "See Other",
         304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",

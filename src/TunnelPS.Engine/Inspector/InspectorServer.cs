@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 
@@ -38,14 +39,16 @@ public sealed class InspectorServer : IAsyncDisposable
     private long _connectionIds;
     private int _stopped;
 
-    private InspectorServer(Socket listener, InspectorOptions options)
+    private InspectorServer(Socket listener, InspectorOptions options, InspectorKey? key)
     {
         _listener = listener;
         Options = options;
+        Key = key;
         Logger = options.LoggerFactory?.CreateLogger("TunnelPS.Inspector") ?? NullLogger.Instance;
         EndPoint = (IPEndPoint)listener.LocalEndPoint!;
         Url = new Uri("http://" + InspectorAddress.Format(EndPoint.Address, EndPoint.Port) + "/");
         Deadlines = new DeadlineMonitor(options.TimeProvider, TimeSpan.FromSeconds(1));
+        RefusalLog = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(10));
         Events = new InspectorEvents(Catalog, options.MaxEventBacklog, options.TimeProvider, options.EventKeepAlive);
         _api = new InspectorApi(this);
         _acceptLoop = AcceptLoopAsync(_stop.Token);
@@ -53,6 +56,15 @@ public sealed class InspectorServer : IAsyncDisposable
 
     /// <summary>The page's address, e.g. http://127.0.0.1:4040/.</summary>
     public Uri Url { get; }
+
+    /// <summary>
+    /// The page's address with the per-user key (http://127.0.0.1:4040/?key=…), for a browser on a platform that does
+    /// not tell a connection's owner: opening it sets the key as a cookie. Null without <see cref="InspectorOptions.KeyFile"/>.
+    /// </summary>
+    public Uri? KeyedUrl => Key is null ? null : new Uri(Url, "/?" + InspectorKey.QueryName + "=" + Key.Value);
+
+    /// <summary>True when this platform tells whose process a connection comes from, so no key is needed on this computer.</summary>
+    public bool IdentifiesPeers => Options.IdentifyPeers && SocketOwner.IsSupported && SocketOwner.EffectiveUserId is not null;
 
     /// <summary>The address and port listened on.</summary>
     public IPEndPoint EndPoint { get; }
@@ -65,9 +77,14 @@ public sealed class InspectorServer : IAsyncDisposable
 
     internal InspectorOptions Options { get; }
 
+    internal InspectorKey? Key { get; }
+
     internal ILogger Logger { get; }
 
     internal DeadlineMonitor Deadlines { get; }
+
+    /// <summary>Refusals are logged at most once per 10 s, the next line counting those left out.</summary>
+    private LogThrottle RefusalLog { get; }
 
     internal InspectorEvents Events { get; }
 
@@ -85,11 +102,14 @@ public sealed class InspectorServer : IAsyncDisposable
         var address = options.Address;
         var logger = options.LoggerFactory?.CreateLogger("TunnelPS.Inspector") ?? NullLogger.Instance;
         var port = address.Port;
+        // Where every peer can be identified (Linux, listening on loopback only), no key is needed and none is made.
+        var identifiesEveryPeer = options.IdentifyPeers && SocketOwner.IsSupported && SocketOwner.EffectiveUserId is not null && IPAddress.IsLoopback(address.Address);
+        var key = options.KeyFile is { } keyFile && !identifiesEveryPeer ? InspectorKey.LoadOrCreate(keyFile) : null;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var server = new InspectorServer(ListenerSocket.Open(address.Address, port, backlog: 64), options);
+                var server = new InspectorServer(ListenerSocket.Open(address.Address, port, backlog: 64), options, key);
                 if (port != address.Port)
                 {
                     InspectorLog.PortTaken(logger, address.Port, server.Url.ToString());
@@ -146,10 +166,23 @@ public sealed class InspectorServer : IAsyncDisposable
         {
             return InspectorResponse.Error(400, "The request target must be a path (origin form).");
         }
-        if (InspectorAccess.Refusal(request, EndPoint) is { } refusal)
+        if ((InspectorAccess.Refusal(request, EndPoint) ?? InspectorAccess.OwnerRefusal(request, Key, SocketOwner.EffectiveUserId)) is { } refusal)
         {
-            InspectorLog.Refused(Logger, request.ConnectionId, request.Method, request.Path, refusal);
-            return InspectorResponse.Error(403, "Refused: " + refusal + ".");
+            // Another user's process or a rebinding page can repeat this at will: one line per interval, with a count.
+            RefusalLog.Warn("refused", suppressed => InspectorLog.Refused(Logger, request.ConnectionId, request.Method, request.Path, refusal, suppressed));
+            TunnelMetrics.InspectorRefused.Add(1);
+            // The API answers JSON; a page gets the sentence as plain text, which a browser shows as it is.
+            return request.Path.StartsWith("/api/", StringComparison.Ordinal)
+                ? InspectorResponse.Error(403, "Refused: " + refusal + ".")
+                : InspectorResponse.Text(403, "403 Refused: " + refusal + ".\n");
+        }
+        if (Key is not null && request.Path == "/" && request.Query(InspectorKey.QueryName) is { } linkKey && Key.Matches(linkKey))
+        {
+            // The keyed link: the key becomes a cookie the page's own requests carry, and the address bar loses it.
+            var redirect = InspectorResponse.Text(303, "See /\n");
+            redirect.Headers.Add(new("Location", "/"));
+            redirect.Headers.Add(new("Set-Cookie", $"{InspectorKey.CookieName}={Key.Value}; Path=/; HttpOnly; SameSite=Strict"));
+            return redirect;
         }
         try
         {
@@ -166,6 +199,22 @@ public sealed class InspectorServer : IAsyncDisposable
             InspectorLog.HandlerFailed(Logger, request.ConnectionId, request.Method, request.Path, ex);
             return InspectorResponse.Error(500, "The inspector could not answer this request; its log has the details.");
         }
+    }
+
+    /// <summary>Whose process the peer of <paramref name="socket"/> is, where the platform tells (Linux: /proc/net/tcp).</summary>
+    internal InspectorPeer IdentifyPeer(Socket socket)
+    {
+        if (!IdentifiesPeers || socket.RemoteEndPoint is not IPEndPoint peer || socket.LocalEndPoint is not IPEndPoint local)
+        {
+            return InspectorPeer.Unknown;
+        }
+        var self = SocketOwner.EffectiveUserId!.Value;
+        return SocketOwner.Find(peer, local) switch
+        {
+            null => InspectorPeer.Unknown,
+            { } uid when uid == self || uid == 0 => new InspectorPeer(InspectorPeerKind.SameUser, uid),
+            { } uid => new InspectorPeer(InspectorPeerKind.OtherUser, uid),
+        };
     }
 
     private async Task AcceptLoopAsync(CancellationToken stopping)

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
 using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -22,7 +23,7 @@ public sealed partial class GetTunnelRequestCommand
         InspectorClient client;
         try
         {
-            client = new InspectorClient(InspectUrl!);
+            client = new InspectorClient(InspectUrl!, keyFile: InspectorHost.KeyFile);
         }
         catch (Engine.TunnelConfigurationException ex)
         {

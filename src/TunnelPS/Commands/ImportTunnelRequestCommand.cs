@@ -8,9 +8,10 @@ using TunnelPS.Session;
 namespace TunnelPS.Commands;
 
 /// <summary>
-/// <c>Import-TunnelRequest</c>: reads a HAR file and writes its entries as TunnelRequest objects,
-/// kept with the session's imported requests (Get-TunnelRequest lists them; Invoke-TunnelReplay
-/// re-sends them).
+/// <c>Import-TunnelRequest</c>: reads a HAR file as a stream into the session's imported requests
+/// (Get-TunnelRequest lists them; Invoke-TunnelReplay re-sends them), which keep within the same capture
+/// budget as live traffic, and writes the entries kept as TunnelRequest objects; a warning says what was
+/// dropped and why.
 /// </summary>
 [Cmdlet(VerbsData.Import, "TunnelRequest")]
 [OutputType(typeof(TunnelRequest))]
@@ -41,18 +42,25 @@ public sealed class ImportTunnelRequestCommand : TunnelCmdletBase
 
             foreach (string file in files)
             {
-                IReadOnlyList<CapturedExchange> exchanges;
+                // Read as a stream into the imported store, which keeps within the session's capture budget as live
+                // traffic does: only what it still holds at the end is written.
+                CaptureStore imported = CaptureRegistry.Imported;
+                HarImportResult result;
                 try
                 {
-                    using FileStream stream = File.OpenRead(file);
-                    exchanges = HarReader.Read(stream);
+                    using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
+                    result = HarImporter.Import(stream, imported, CancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TunnelException)
                 {
                     ErrorRecord record = ErrorMapper.ToErrorRecord(ex, ErrorIds.ImportFailed, file);
                     if (ex is TunnelException)
                     {
-                        // The reader's message says what is wrong, not with which file.
+                        // The reader's message says what is wrong (and how many entries before it were imported), not with which file.
                         var invalid = new InvalidDataException($"Cannot import '{file}': {ex.Message}", ex);
                         record = new ErrorRecord(invalid, ErrorIds.ImportFailed, ErrorCategory.InvalidData, file);
                     }
@@ -61,10 +69,14 @@ public sealed class ImportTunnelRequestCommand : TunnelCmdletBase
                     continue;
                 }
 
-                CaptureStore imported = CaptureRegistry.Imported;
-                foreach (CapturedExchange exchange in exchanges)
+                if (result.Describe(file) is { } warning)
                 {
-                    WriteObject(new TunnelRequest(imported.Add(exchange), imported));
+                    WriteWarning(warning);
+                }
+
+                foreach (CapturedExchange exchange in result.Kept)
+                {
+                    WriteObject(new TunnelRequest(exchange, imported));
                 }
             }
         }

@@ -4,6 +4,7 @@ using System.Text;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Inspector;
 using TunnelPS.Errors;
+using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
 
@@ -25,7 +26,7 @@ public sealed partial class InvokeTunnelReplayCommand
 
         try
         {
-            using var client = new InspectorClient(inspectUrl);
+            using var client = new InspectorClient(inspectUrl, keyFile: InspectorHost.KeyFile);
             bool skip = SkipCertificateCheck;
             CapturedExchange replay = RunAndDrain(ct => client.ReplayAsync(request.Id, options, Uri, skip, ct));
             WriteObject(new TunnelRequest(replay, inspectUrl));

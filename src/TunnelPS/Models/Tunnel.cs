@@ -64,7 +64,9 @@ public sealed class Tunnel
     /// The web inspector of this session that shows the tunnel's requests, e.g. http://127.0.0.1:4040; null when the
     /// tunnel was started with -InspectAddress disabled (or inspect_addr: disabled), or it has stopped.
     /// </summary>
-    public string? InspectUrl => InspectorHost.UrlFor(Client)?.GetLeftPart(UriPartial.Authority);
+    public string? InspectUrl => InspectorHost.ShownUrlFor(Client) is { } url
+        ? (url.Query.Length > 0 ? url.ToString() : url.GetLeftPart(UriPartial.Authority))
+        : null;
 
     /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
     public string? Error => _endpoint.Error;

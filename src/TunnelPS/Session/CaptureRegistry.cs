@@ -18,7 +18,7 @@ internal static class CaptureRegistry
 
     private static readonly object s_gate = new();
     private static readonly Dictionary<string, CaptureSource> s_sources = new(StringComparer.OrdinalIgnoreCase);
-    private static CaptureStore s_imported = new();
+    private static CaptureStore s_imported;
 
     /// <summary>
     /// The memory budget every tunnel store of this session shares: together they hold at most the largest
@@ -28,6 +28,7 @@ internal static class CaptureRegistry
 
     static CaptureRegistry()
     {
+        s_imported = NewImportedStore();
         // The session registry sets the removal action when it is first touched; touch it first so
         // that this store list is forgotten on Remove-Module too, after the tunnels stop.
         System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(SessionRegistry).TypeHandle);
@@ -139,6 +140,12 @@ internal static class CaptureRegistry
         return all.Where(s => wildcards.Any(w => w.IsMatch(s.Name))).ToList();
     }
 
+    /// <summary>
+    /// The store of imported requests: the default limits of a tunnel's capture (1000 requests, 64 MiB), in the session's
+    /// budget with the tunnels' stores without widening it, so an import is held to the same memory as live traffic.
+    /// </summary>
+    private static CaptureStore NewImportedStore() => new() { WidensBudget = false, Budget = SessionBudget };
+
     /// <summary>Every store: the tunnel stores, then the imported one.</summary>
     internal static IReadOnlyList<CaptureStore> AllStores()
     {
@@ -158,6 +165,7 @@ internal static class CaptureRegistry
     {
         ArgumentNullException.ThrowIfNull(runningTunnelNames);
         var forgotten = new List<CaptureSource>();
+        CaptureStore oldImported;
         lock (s_gate)
         {
             foreach (string name in s_sources.Keys.Where(n => !runningTunnelNames.Contains(n)).ToList())
@@ -166,10 +174,12 @@ internal static class CaptureRegistry
                 forgotten.Add(source!);
             }
 
-            s_imported = new CaptureStore();
+            oldImported = s_imported;
+            s_imported = NewImportedStore();
         }
 
         forgotten.ForEach(f => f.Store.Budget = null);
+        oldImported.Budget = null;
 
         Changed?.Invoke();
     }
@@ -178,14 +188,17 @@ internal static class CaptureRegistry
     internal static void Reset()
     {
         List<CaptureSource> forgotten;
+        CaptureStore oldImported;
         lock (s_gate)
         {
             forgotten = [.. s_sources.Values];
             s_sources.Clear();
-            s_imported = new CaptureStore();
+            oldImported = s_imported;
+            s_imported = NewImportedStore();
         }
 
         forgotten.ForEach(f => f.Store.Budget = null);
+        oldImported.Budget = null;
 
         Changed?.Invoke();
     }

@@ -2,6 +2,7 @@ using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspector;
+using TunnelPS.Engine.Transport;
 using TunnelPS.Hosting;
 
 namespace TunnelPS.Session;
@@ -32,6 +33,26 @@ internal static class InspectorHost
         System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(CaptureRegistry).TypeHandle);
         ModuleInitializer.StopAllOnRemove += StopOnRemove;
         CaptureRegistry.Changed += ShowCaptures;
+    }
+
+    /// <summary>
+    /// The per-user key that admits a connection whose owner the platform does not tell (~/.tunnelps/inspector.key);
+    /// Get-TunnelRequest -InspectUrl and Invoke-TunnelReplay send it to an inspector on this computer.
+    /// </summary>
+    internal static string KeyFile => Path.Combine(CertificateStore.UserFolder, "inspector.key");
+
+    /// <summary>
+    /// The address to show for the inspector of <paramref name="client"/>'s tunnels: its page, with the key where the
+    /// platform does not tell a connection's owner (opening it once sets the key in the browser), else null.
+    /// </summary>
+    internal static Uri? ShownUrlFor(TunnelClient client)
+    {
+        lock (s_gate)
+        {
+            return s_server is { } server && s_clients.Contains(client)
+                ? server.IdentifiesPeers ? server.Url : server.KeyedUrl ?? server.Url
+                : null;
+        }
     }
 
     /// <summary>The inspector's URL while it runs, else null.</summary>
@@ -97,6 +118,7 @@ internal static class InspectorHost
                     Address = address,
                     NextFreePort = isDefault,
                     Version = typeof(InspectorHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+                    KeyFile = KeyFile,
                 });
             }
             catch (TunnelConfigurationException ex)

@@ -250,8 +250,8 @@ function renderDetail(d) {
   const actions = el('div', { class: 'actions' },
     el('button', { type: 'button', text: 'Replay', title: 'Send the request again (r)', onclick: () => replay(d), disabled: d.is_unparsed }),
     el('button', { type: 'button', text: 'Edit and replay…', title: 'Change it, then send it (e)', onclick: () => openEditor(d), disabled: d.is_unparsed }),
-    el('button', { type: 'button', text: 'Copy as curl', title: '(c)', onclick: () => copy(asCurl(d), 'curl command') }),
-    el('button', { type: 'button', text: 'Copy as Invoke-WebRequest', title: '(p)', onclick: () => copy(asInvokeWebRequest(d), 'Invoke-WebRequest command') }),
+    el('button', { type: 'button', text: 'Copy as curl', title: '(c)', onclick: () => copy(asCurl(d), `curl command${copyNotes(d)}`) }),
+    el('button', { type: 'button', text: 'Copy as Invoke-WebRequest', title: '(p)', onclick: () => copy(asInvokeWebRequest(d), `Invoke-WebRequest command${copyNotes(d)}`) }),
     el('button', { type: 'button', text: 'HAR', title: 'Download this request as a HAR file', onclick: () => download(`${API}/har?id=${d.id}`) }));
   pane.append(el('div', { class: 'detail-head' },
     el('h2', {}, el('span', { class: `status ${statusClass(status)}`, text: status || '—' }), ' ', d.request.method, ' ', d.request.uri),
@@ -500,23 +500,91 @@ function shellQuote(text) { return `'${String(text).replace(/'/g, `'\\''`)}'`; }
 // PowerShell also ends a single-quoted string at the typographic quotes: double them all.
 function psQuote(text) { return `'${String(text).replace(/['\u2018\u2019\u201A\u201B]/g, (q) => q + q)}'`; }
 
-function copyHeaders(d) { return d.request.headers.filter((h) => !SKIPPED.includes(h.name.toLowerCase())); }
+// A header the commands may carry: a token for a name (so never "@file" to curl's -H), no line break or NUL in the value.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function asCurl(d) {
-  const parts = ['curl'];
-  if (d.request.method !== 'GET') parts.push('-X', shellQuote(d.request.method));
-  parts.push(shellQuote(d.url));
-  for (const h of copyHeaders(d)) parts.push('-H', shellQuote(`${h.name}: ${h.value}`));
+function copyHeaders(d) {
+  return d.request.headers.filter((h) => !SKIPPED.includes(h.name.toLowerCase()) && TOKEN.test(h.name) && !/[\r\n\0]/.test(h.value));
+}
+
+function skippedHeaders(d) {
+  return d.request.headers.filter((h) => !SKIPPED.includes(h.name.toLowerCase())).length - copyHeaders(d).length;
+}
+
+// The copied commands go to the tunnel's own public origin, which the inspector gives (copy_origin), never to a host
+// taken from the captured Url: a visitor chose that (Host: name.localhost:80@their.host, or an absolute target), and so
+// does whoever wrote an imported HAR.
+function copyOrigin(d) {
+  const origin = d.copy_origin || '';
+  return /^https?:\/\/[A-Za-z0-9._~\-]+(:\d+)?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(origin) ? origin : 'http://localhost';
+}
+
+// The captured target as a path on that origin: an absolute target keeps only its path and query, any other form is
+// made a path; characters a URL cannot carry as they are are percent-encoded.
+function copyUrl(d) {
+  let target = d.request.uri || '/';
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+  if (absolute) target = target.slice(absolute[0].length);
+  if (!target.startsWith('/')) target = `/${target}`;
+  const encode = (c) => { try { return encodeURIComponent(c); } catch { return '%EF%BF%BD'; } };   // a lone surrogate
+  const encoded = Array.from(target, (c) => (/[\x00-\x20\x7f"#<>\\^`{|}]|[^\x00-\x7f]/.test(c) ? encode(c) : c)).join('');
+  return copyOrigin(d) + encoded;
+}
+
+function bodyBytes(body) {
+  const binary = atob(body.raw || '');
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+// The body's text when it is exactly the captured bytes (UTF-8, not decompressed, no NUL a shell argument cannot hold),
+// else null: such a body travels as base64.
+function bodyText(body) {
+  if (body.text === null || body.decoded || body.text.includes('\0')) return null;
+  const encoded = new TextEncoder().encode(body.text);
+  const raw = bodyBytes(body);
+  if (encoded.length !== raw.length) return null;
+  for (let i = 0; i < raw.length; i++) if (encoded[i] !== raw[i]) return null;
+  return body.text;
+}
+
+// What the commands leave out or cannot reproduce, said when they are copied.
+function copyNotes(d) {
+  const notes = [];
+  const skipped = skippedHeaders(d);
+  if (skipped) notes.push(`${skipped} header${skipped === 1 ? '' : 's'} that HTTP does not allow left out`);
   const body = d.request.body;
+  if (body && body.truncated) notes.push(`only the first ${formatSize(body.captured)} of the body was captured`);
+  return notes.length ? ` (${notes.join('; ')})` : '';
+}
+
+// curl never reads a local file from the command: the body is --data-raw text (no @file), or base64 on stdin; URL
+// globbing is off, so brackets and braces in the path are sent as they are.
+function asCurl(d) {
+  const parts = ['curl', '--globoff'];
+  const method = TOKEN.test(d.request.method) ? d.request.method : 'GET';
+  const body = d.request.body;
+  if (method !== 'GET' || (body && body.kind !== 'empty')) parts.push('-X', shellQuote(method));
+  parts.push(shellQuote(copyUrl(d)));
+  for (const h of copyHeaders(d)) parts.push('-H', shellQuote(h.value === '' ? `${h.name};` : `${h.name}: ${h.value}`));
+  let stdin = null;
   if (body && body.kind !== 'empty') {
-    parts.push('--data-binary', body.text !== null && !body.decoded ? shellQuote(body.text) : `@${d.id}-request.bin`);
+    const text = bodyText(body);
+    if (text !== null) parts.push('--data-raw', shellQuote(text));
+    else {
+      stdin = body.raw;
+      parts.push('--data-binary', '@-');
+    }
   }
   if (copyHeaders(d).some((h) => h.name.toLowerCase() === 'accept-encoding')) parts.push('--compressed');
-  return parts.join(' \\\n  ');
+  const command = parts.join(' \\\n  ');
+  return stdin === null ? command : `printf '%s' ${shellQuote(stdin)} | base64 -d | ${command}`;
 }
 
 function asInvokeWebRequest(d) {
-  const lines = [`Invoke-WebRequest -Uri ${psQuote(d.url)} -Method ${psQuote(d.request.method)}`];
+  const method = TOKEN.test(d.request.method) ? d.request.method : 'GET';
+  const lines = [`Invoke-WebRequest -Uri ${psQuote(copyUrl(d))} -Method ${psQuote(method)}`];
   const headers = new Map();
   let contentType = null;
   for (const h of copyHeaders(d)) {
@@ -527,7 +595,8 @@ function asInvokeWebRequest(d) {
   if (contentType) lines.push(`-ContentType ${psQuote(contentType)}`);
   const body = d.request.body;
   if (body && body.kind !== 'empty') {
-    lines.push(body.text !== null && !body.decoded ? `-Body ${psQuote(body.text)}` : `-InFile ${psQuote(`${d.id}-request.bin`)}`);
+    const text = bodyText(body);
+    lines.push(text !== null ? `-Body ${psQuote(text)}` : `-Body ([Convert]::FromBase64String(${psQuote(body.raw)}))`);
   }
   return lines.join(' `\n  ');
 }
@@ -638,8 +707,8 @@ function onKey(event) {
     Home: () => move(-Infinity), End: () => move(Infinity),
     r: () => d && !d.is_unparsed && replay(d),
     e: () => d && !d.is_unparsed && openEditor(d),
-    c: () => d && copy(asCurl(d), 'curl command'),
-    p: () => d && copy(asInvokeWebRequest(d), 'Invoke-WebRequest command'),
+    c: () => d && copy(asCurl(d), `curl command${copyNotes(d)}`),
+    p: () => d && copy(asInvokeWebRequest(d), `Invoke-WebRequest command${copyNotes(d)}`),
     1: () => d && (state.tab = 'request', renderDetail(d)),
     2: () => d && (state.tab = 'response', renderDetail(d)),
     3: () => d && d.is_replay && (state.tab = 'compare', renderDetail(d)),
