@@ -46,13 +46,25 @@ internal static class ErrorMapper
         };
     }
 
-    /// <summary>An ErrorRecord for <paramref name="exception"/> with the given id and the failing item as target.</summary>
+    /// <summary>
+    /// An ErrorRecord for <paramref name="exception"/> with the given id and the failing item as target. A message with
+    /// a control character in it (quoted from a server, a socket or a file) is shown through ErrorDetails with the
+    /// control made visible (<see cref="TerminalText.Lines"/>), so the error view never writes it to the terminal raw;
+    /// the exception itself is kept as it was.
+    /// </summary>
     internal static ErrorRecord ToErrorRecord(Exception exception, string errorId, object? targetObject)
     {
         ArgumentNullException.ThrowIfNull(exception);
         ArgumentException.ThrowIfNullOrEmpty(errorId);
         Exception unwrapped = Unwrap(exception);
-        return new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject);
+        var record = new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject);
+        string shown = TerminalText.Lines(unwrapped.Message);
+        if (!ReferenceEquals(shown, unwrapped.Message))
+        {
+            record.ErrorDetails = new ErrorDetails(shown);
+        }
+
+        return record;
     }
 
     private static Exception Unwrap(Exception exception)
