@@ -65,3 +65,27 @@ Describe 'Get-TunnelRequest with a visitor that sends escape sequences' {
         Get-UnsafeControl ($request.ResponseHeaders.ToString()) | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Get-TunnelRequest -InspectUrl with an inspector that answers an error with escape sequences' {
+    BeforeAll {
+        $rendering = $PSStyle.OutputRendering
+        $PSStyle.OutputRendering = 'Ansi'
+        # JSON carries the controls escaped; the client decodes them into the message.
+        $inspector = Start-TestHttpSite -StatusCode 500 -ContentType 'application/json' -Body '{"msg":"boom\u001b]0;pwned\u0007\u001b[2J\r\nPS C:\\> "}'
+    }
+
+    AfterAll {
+        $PSStyle.OutputRendering = $rendering
+        $inspector.Stop()
+    }
+
+    It 'shows the error with its controls visible in the error record' {
+        $err = { Get-TunnelRequest -InspectUrl $inspector.Url -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InspectorCallFailed,TunnelPS.Commands.GetTunnelRequestCommand' -PassThru
+
+        "$err".EndsWith("answered 500: boom$Shown$([char]0x240D)$([char]0x240A)PS C:\> ") | Should -BeTrue -Because "$err"
+        Get-UnsafeControl ($err | Out-String) | Should -BeNullOrEmpty
+        Get-UnsafeControl ($err | Format-List * -Force | Out-String) | Should -BeNullOrEmpty
+        Get-UnsafeControl ($err.Exception | Format-List * -Force | Out-String) | Should -BeNullOrEmpty
+    }
+}
