@@ -57,9 +57,19 @@ internal static class ErrorMapper
         ArgumentNullException.ThrowIfNull(exception);
         ArgumentException.ThrowIfNullOrEmpty(errorId);
         Exception unwrapped = Unwrap(exception);
-        var record = new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject);
-        string shown = TerminalText.Lines(unwrapped.Message);
-        if (!ReferenceEquals(shown, unwrapped.Message))
+        return ShownSafely(new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject));
+    }
+
+    /// <summary>
+    /// <paramref name="record"/>, with ErrorDetails that show its exception's message with every control character
+    /// made visible (<see cref="TerminalText.Lines"/>) when the message holds one; the error view then writes that.
+    /// </summary>
+    internal static ErrorRecord ShownSafely(ErrorRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        string message = record.Exception.Message;
+        string shown = TerminalText.Lines(message);
+        if (!ReferenceEquals(shown, message) && record.ErrorDetails is null)
         {
             record.ErrorDetails = new ErrorDetails(shown);
         }
