@@ -157,3 +157,51 @@ tunnels:
         $err.Exception.Message | Should -BeLike "$($bad):1:1: *"
     }
 }
+
+Describe 'Get-TunnelConfig with a config file that holds escape sequences' {
+    BeforeAll {
+        # YAML's double-quoted escapes: \e is ESC, \a is BEL (a shared config file can carry them).
+        $hostilePath = Join-Path $script:Dir 'hostile.yml'
+        Set-Content -LiteralPath $hostilePath -Encoding utf8NoBOM -Value @'
+server_addr: "tunnel.example.com:443"
+authtoken_secret: "tunnel-token\e]0;pwned\a\e[2J"
+tunnels:
+  web: { auth: "admin\e]0;pwned\a\e[2J:password", proto: { http: 3000 } }
+'@
+        $badPortPath = Join-Path $script:Dir 'hostile-port.yml'
+        Set-Content -LiteralPath $badPortPath -Encoding utf8NoBOM -Value 'server_addr: "tunnel.example.com:443\e]0;pwned\a\e[2J"'
+        $shown = "$([char]0x241B)]0;pwned$([char]0x2407)$([char]0x241B)[2J"
+        $rendering = $PSStyle.OutputRendering
+        $PSStyle.OutputRendering = 'Ansi' # as on an interactive terminal: PowerShell strips nothing itself
+
+        # The control characters in text bound for the terminal, but TAB, CR, LF and PowerShell's own colours (SGR).
+        function script:Get-UnsafeControl([string] $Text) {
+            $withoutSgr = $Text -replace "$([char]27)\[[0-9;]*m", ''
+            [regex]::Matches($withoutSgr, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]') | ForEach-Object { '\x{0:X2}' -f [int][char]$_.Value }
+        }
+    }
+
+    AfterAll {
+        $PSStyle.OutputRendering = $rendering
+    }
+
+    It 'shows the values with their controls visible and writes none to the terminal' {
+        $config = Get-TunnelConfig -ConfigPath $hostilePath
+
+        $config.AuthTokenSecret | Should -BeExactly "tunnel-token$shown"
+        $config.Tunnels[0].Auth | Should -BeExactly "admin$($shown):********"
+        Get-UnsafeControl ($config | Format-List * | Out-String) | Should -BeNullOrEmpty
+        Get-UnsafeControl ($config.Tunnels | Format-List * | Out-String) | Should -BeNullOrEmpty
+        Get-UnsafeControl ($config.Tunnels | Out-String) | Should -BeNullOrEmpty
+    }
+
+    It 'quotes an invalid value with its controls visible in the ConfigurationInvalid error' {
+        $err = { Get-TunnelConfig -ConfigPath $badPortPath -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ConfigurationInvalid,TunnelPS.Commands.GetTunnelConfigCommand' -PassThru
+
+        $err.Exception.Message | Should -BeLike "*: The port of server_addr '443*' is out of range. Use a port from 1 to 65535."
+        $err.Exception.Message.Contains("'443$shown'") | Should -BeTrue -Because $err.Exception.Message
+        Get-UnsafeControl ($err | Out-String) | Should -BeNullOrEmpty
+        Get-UnsafeControl ($err | Format-List * -Force | Out-String) | Should -BeNullOrEmpty
+    }
+}

@@ -302,7 +302,7 @@ public sealed class TunnelClient : IAsyncDisposable
             }
             if (!string.IsNullOrEmpty(authResp.Error))
             {
-                throw new TunnelAuthenticationException($"The tunnel server {server} refused the login: {authResp.Error}");
+                throw new TunnelAuthenticationException($"The tunnel server {server} refused the login: {TerminalText.Line(authResp.Error)}");
             }
             _clientId = authResp.ClientId;
             ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
@@ -376,7 +376,8 @@ public sealed class TunnelClient : IAsyncDisposable
         foreach (var (definition, pending) in requests)
         {
             var results = await pending.Completion.Task.WaitAsync(token).ConfigureAwait(false);
-            var error = results.FirstOrDefault(r => !string.IsNullOrEmpty(r.Error))?.Error;
+            // The server's words end up on the admin's terminal (exception, status, logs): shown, never acted on.
+            var error = TerminalText.Line(results.FirstOrDefault(r => !string.IsNullOrEmpty(r.Error))?.Error);
             if (error is not null)
             {
                 if (firstTime)

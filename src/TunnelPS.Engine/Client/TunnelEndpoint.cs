@@ -97,6 +97,7 @@ public sealed class TunnelEndpoint
         {
             return;
         }
+        error = TerminalText.Line(error); // a reason can quote the server or the local service: shown, never acted on
         Error = error;
         if (error is not null)
         {
@@ -114,6 +115,7 @@ public sealed class TunnelEndpoint
     /// </summary>
     internal bool ReportLocalFailure(string error)
     {
+        error = TerminalText.Line(error);
         NoteFailure(error);
         if (Interlocked.CompareExchange(ref _status, (int)TunnelStatus.Degraded, (int)TunnelStatus.Online) != (int)TunnelStatus.Online)
         {

@@ -5,7 +5,8 @@ namespace TunnelPS.Engine.Configuration;
 /// wrong&gt;. &lt;what to do&gt;</c>; <see cref="Path"/>, <see cref="Line"/> and <see cref="Column"/> carry the same
 /// position (1-based; 0 when the problem is not at one place, such as a missing file). <see cref="Kind"/> is
 /// <see cref="TunnelErrorKind.NotFound"/> for a missing file and <see cref="TunnelErrorKind.InvalidConfiguration"/>
-/// otherwise.
+/// otherwise. A problem quotes values from the file: their control characters are shown visibly
+/// (<see cref="TerminalText.Line"/>), in the message and in <see cref="Problem"/>.
 /// </summary>
 public sealed class ConfigurationException : TunnelException
 {
@@ -22,7 +23,7 @@ public sealed class ConfigurationException : TunnelException
         Path = path;
         Line = line;
         Column = column;
-        Problem = problem;
+        Problem = TerminalText.Line(problem);
     }
 
     private ConfigurationException(string path, string message, TunnelErrorKind kind, Exception? inner)
@@ -65,7 +66,7 @@ public sealed class ConfigurationException : TunnelException
 
     private static string Format(string path, int line, int column, string problem, string remedy)
     {
-        var what = problem.TrimEnd('.');
+        var what = TerminalText.Line(problem).TrimEnd('.');
         return string.IsNullOrEmpty(remedy) ? $"{path}:{line}:{column}: {what}." : $"{path}:{line}:{column}: {what}. {remedy}";
     }
 }

@@ -12,7 +12,8 @@ namespace TunnelPS.Engine.Diagnostics;
 /// the engine a delegate and a level filter instead, and the options records' <c>WithLogCallback</c>
 /// methods put a factory into them without the module touching their <c>LoggerFactory</c>
 /// (Diagnostics knows neither the server nor the client). Levels are the integer values of
-/// <see cref="LogLevel"/> (0 Trace … 5 Critical). A sink that throws never breaks the engine.
+/// <see cref="LogLevel"/> (0 Trace … 5 Critical). A sink that throws never breaks the engine. Messages reach the sink
+/// as one line with every control character shown visibly (<see cref="TerminalText.Line"/>): many quote a peer.
 /// </remarks>
 public sealed class CallbackLoggerFactory : ILoggerFactory
 {
@@ -71,7 +72,8 @@ public sealed class CallbackLoggerFactory : ILoggerFactory
             }
             try
             {
-                var message = formatter is null ? state?.ToString() ?? "" : formatter(state, exception);
+                // A message can quote a peer (a URL, a host name, a reason): its controls are shown, never acted on.
+                var message = TerminalText.Line(formatter is null ? state?.ToString() ?? "" : formatter(state, exception));
                 factory._sink((int)logLevel, category, message, exception);
             }
 #pragma warning disable CA1031 // The sink belongs to the host; its failure must never reach an engine loop.

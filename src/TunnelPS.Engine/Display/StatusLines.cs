@@ -4,7 +4,8 @@ namespace TunnelPS.Engine.Display;
 
 /// <summary>
 /// The plain-text form of the status screen, for a narrow or non-interactive host (output redirected, no console, a
-/// runbook or CI): the session once at the start, then one line per status change and per request. No escape codes.
+/// runbook or CI): the session once at the start, then one line per status change and per request. No escape codes:
+/// every text from a server, a visitor or the local service is written through <see cref="TerminalText.Line"/>.
 /// </summary>
 public static class StatusLines
 {
@@ -14,14 +15,14 @@ public static class StatusLines
         ArgumentNullException.ThrowIfNull(snapshot);
         var lines = new List<string>
         {
-            $"TunnelPS {snapshot.Version}: session {Session(snapshot.Status, snapshot.Error)}; server {string.Join(", ", snapshot.Servers)}",
+            $"TunnelPS {Clean(snapshot.Version)}: session {Session(snapshot.Status, snapshot.Error)}; server {Clean(string.Join(", ", snapshot.Servers))}",
         };
         if (snapshot.InspectUrl is { } inspect)
         {
-            lines.Add($"Web Interface {inspect}");
+            lines.Add($"Web Interface {Clean(inspect)}");
         }
 
-        lines.AddRange(snapshot.Forwardings.Select(f => $"Forwarding {f.PublicUrl} -> {f.LocalAddress}"));
+        lines.AddRange(snapshot.Forwardings.Select(f => $"Forwarding {Clean(f.PublicUrl)} -> {Clean(f.LocalAddress)}"));
         return lines;
     }
 
@@ -34,25 +35,27 @@ public static class StatusLines
     {
         ArgumentNullException.ThrowIfNull(request);
         string status = request.Status > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{request.Status} {request.Reason}").TrimEnd()
+            ? string.Create(CultureInfo.InvariantCulture, $"{request.Status} {Clean(request.Reason)}").TrimEnd()
             : "no response";
         if (request.IsLocalFailure)
         {
-            return $"{Time(request.Time)} {status}: {StatusScreen.Clean(request.Error ?? string.Empty)}";
+            return $"{Time(request.Time)} {status}: {Clean(request.Error ?? string.Empty)}";
         }
 
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"{Time(request.Time)} {StatusScreen.Clean(request.Method)} {StatusScreen.Clean(request.Target)} {status} {Duration(request.Duration)}");
+            $"{Time(request.Time)} {Clean(request.Method)} {Clean(request.Target)} {status} {Duration(request.Duration)}");
         if (request.Error is { Length: > 0 } error)
         {
-            line += " (" + StatusScreen.Clean(error.ReplaceLineEndings(" ")) + ")";
+            line += " (" + Clean(error.ReplaceLineEndings(" ")) + ")";
         }
 
         return request.IsReplay ? line + " (replay)" : line;
     }
 
     private static string Session(string status, string? error) =>
-        error is null ? status : status + ": " + StatusScreen.Clean(error.ReplaceLineEndings(" "));
+        Clean(status) + (error is null ? string.Empty : ": " + Clean(error.ReplaceLineEndings(" ")));
+
+    private static string Clean(string text) => TerminalText.Line(text);
 
     private static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
 

@@ -13,7 +13,10 @@ namespace TunnelPS.Engine.Display;
 /// <remarks>
 /// A frame is rendered off screen to a string sized to the terminal, then written in one piece from the top-left
 /// corner, each line cleared to its end, so that it replaces the previous frame in place without flicker. The screen
-/// runs in the terminal's alternate buffer with the cursor hidden; <see cref="Leave"/> restores both.
+/// runs in the terminal's alternate buffer with the cursor hidden; <see cref="Leave"/> restores both. Every text from a
+/// server, a visitor or the local service (URLs, reasons, methods, targets, errors) is drawn through
+/// <see cref="TerminalText.Line"/>, so the only escape sequences in a frame are the screen's own; Spectre's
+/// <see cref="Text"/> is used for them, never markup, so brackets in them are not read as styles either.
 /// </remarks>
 public sealed class StatusScreen
 {
@@ -66,26 +69,26 @@ public sealed class StatusScreen
         {
             TitleRow(width),
             Text.Empty,
-            Pair("Session Status", new Text(snapshot.Status, StatusStyle(snapshot.Status))),
+            Pair("Session Status", new Text(Clean(snapshot.Status), StatusStyle(snapshot.Status))),
         };
         if (snapshot.Error is { } error)
         {
             head.Add(Pair("Error", new Text(OneLine(error), new Style(Color.Red))));
         }
 
-        head.Add(Pair("Version", new Text(snapshot.Version)));
-        head.Add(Pair("Server", new Text(string.Join(", ", snapshot.Servers))));
+        head.Add(Pair("Version", new Text(Clean(snapshot.Version))));
+        head.Add(Pair("Server", new Text(Clean(string.Join(", ", snapshot.Servers)))));
         if (snapshot.InspectUrl is { } inspect)
         {
-            head.Add(Pair("Web Interface", new Text(inspect)));
+            head.Add(Pair("Web Interface", new Text(Clean(inspect))));
         }
 
         foreach (StatusForwarding forwarding in snapshot.Forwardings)
         {
-            var text = new Text($"{forwarding.PublicUrl} -> {forwarding.LocalAddress}");
+            string target = Clean($"{forwarding.PublicUrl} -> {forwarding.LocalAddress}");
             head.Add(Pair("Forwarding", forwarding.Status == snapshot.Status || forwarding.Status == "online"
-                ? text
-                : new Paragraph().Append($"{forwarding.PublicUrl} -> {forwarding.LocalAddress} ", s_plain).Append($"({forwarding.Status})", StatusStyle(forwarding.Status))));
+                ? new Text(target)
+                : new Paragraph().Append(target + " ", s_plain).Append($"({Clean(forwarding.Status)})", StatusStyle(forwarding.Status))));
         }
 
         head.Add(Text.Empty);
@@ -189,7 +192,7 @@ public sealed class StatusScreen
     }
 
     private static string StatusText(StatusRequest request) => request.Status > 0
-        ? string.Create(CultureInfo.InvariantCulture, $"{request.Status} {request.Reason}").TrimEnd()
+        ? string.Create(CultureInfo.InvariantCulture, $"{request.Status} {Clean(request.Reason)}").TrimEnd()
         : "no response";
 
     private static string PathText(StatusRequest request)
@@ -264,7 +267,6 @@ public sealed class StatusScreen
 
     private static string OneLine(string text) => Clean(text.ReplaceLineEndings(" "));
 
-    /// <summary>Replaces control characters (a terminal would act on them) with '?'.</summary>
-    internal static string Clean(string text) =>
-        text.Any(char.IsControl) ? new string(text.Select(c => char.IsControl(c) ? '?' : c).ToArray()) : text;
+    /// <summary>Text from a peer as it may be drawn: every control character shown visibly (<see cref="TerminalText.Line"/>).</summary>
+    internal static string Clean(string text) => TerminalText.Line(text);
 }

@@ -172,7 +172,7 @@ public sealed class ExchangeReplayer
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new ReplayException($"Replaying {head.Method} {head.Target} to {target} timed out after {options.Timeout.TotalSeconds:0.###} s.", TunnelErrorKind.Timeout);
+            throw new ReplayException($"Replaying {TerminalText.Line(head.Method)} {TerminalText.Line(head.Target)} to {target} timed out after {options.Timeout.TotalSeconds:0.###} s.", TunnelErrorKind.Timeout);
         }
         catch (SocketException ex)
         {

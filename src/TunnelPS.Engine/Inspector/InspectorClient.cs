@@ -211,9 +211,10 @@ public sealed class InspectorClient : IDisposable
             }
             using (document)
             {
-                var detail = document.RootElement.ValueKind == JsonValueKind.Object && Text(document.RootElement, "msg") is { } msg
+                // The inspector can be any server: its words reach the admin's terminal shown, never acted on.
+                var detail = TerminalText.Line(document.RootElement.ValueKind == JsonValueKind.Object && Text(document.RootElement, "msg") is { } msg
                     ? msg
-                    : Encoding.UTF8.GetString(bytes);
+                    : Encoding.UTF8.GetString(bytes));
                 var status = (int)answer.StatusCode;
                 throw new InspectorException($"The inspector at {BaseUrl} answered {status}: {detail}", InspectorException.KindOf(status)) { StatusCode = status };
             }

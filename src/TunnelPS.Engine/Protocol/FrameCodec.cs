@@ -209,7 +209,8 @@ public static class FrameCodec
 
     private readonly record struct NullCheck(PropertyInfo Property, bool MayBeNull);
 
-    private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
+    /// <summary>A value from the wire quoted in an error message: at most 40 characters, its controls shown visibly.</summary>
+    private static string Truncate(string value) => TerminalText.Line(value.Length <= 40 ? value : value[..40] + "…");
 
     private static async ValueTask<int> ReadAtLeastAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {

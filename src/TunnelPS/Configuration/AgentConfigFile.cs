@@ -39,9 +39,9 @@ internal static class AgentConfigFile
 
     /// <summary>The ConfigurationInvalid record of a configuration problem (ObjectNotFound for a missing file).</summary>
     internal static ErrorRecord ToErrorRecord(TunnelException exception, string path) =>
-        new(
+        ErrorMapper.ShownSafely(new(
             exception,
             ErrorIds.ConfigurationInvalid,
             exception.Kind == TunnelErrorKind.NotFound ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData,
-            path);
+            path));
 }

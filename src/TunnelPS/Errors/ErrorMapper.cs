@@ -46,13 +46,35 @@ internal static class ErrorMapper
         };
     }
 
-    /// <summary>An ErrorRecord for <paramref name="exception"/> with the given id and the failing item as target.</summary>
+    /// <summary>
+    /// An ErrorRecord for <paramref name="exception"/> with the given id and the failing item as target. A message with
+    /// a control character in it (quoted from a server, a socket or a file) is shown through ErrorDetails with the
+    /// control made visible (<see cref="TerminalText.Lines"/>), so the error view never writes it to the terminal raw;
+    /// the exception itself is kept as it was.
+    /// </summary>
     internal static ErrorRecord ToErrorRecord(Exception exception, string errorId, object? targetObject)
     {
         ArgumentNullException.ThrowIfNull(exception);
         ArgumentException.ThrowIfNullOrEmpty(errorId);
         Exception unwrapped = Unwrap(exception);
-        return new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject);
+        return ShownSafely(new ErrorRecord(unwrapped, errorId, GetCategory(unwrapped), targetObject));
+    }
+
+    /// <summary>
+    /// <paramref name="record"/>, with ErrorDetails that show its exception's message with every control character
+    /// made visible (<see cref="TerminalText.Lines"/>) when the message holds one; the error view then writes that.
+    /// </summary>
+    internal static ErrorRecord ShownSafely(ErrorRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        string message = record.Exception.Message;
+        string shown = TerminalText.Lines(message);
+        if (!ReferenceEquals(shown, message) && record.ErrorDetails is null)
+        {
+            record.ErrorDetails = new ErrorDetails(shown);
+        }
+
+        return record;
     }
 
     private static Exception Unwrap(Exception exception)

@@ -1,18 +1,22 @@
+using TunnelPS.Engine;
 using TunnelPS.Engine.Server;
 
 namespace TunnelPS;
 
-/// <summary>A snapshot of one public URL registered on a self-hosted server (any client's, not only this session's).</summary>
+/// <summary>
+/// A snapshot of one public URL registered on a self-hosted server (any client's, not only this session's). What a
+/// client or the token file named shows its control characters visibly (<see cref="TerminalText.Line"/>).
+/// </summary>
 public sealed class ServerTunnel
 {
     internal ServerTunnel(ServerTunnelInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        Url = info.Url;
+        Url = TerminalText.Line(info.Url);
         Protocol = info.Protocol;
-        Session = info.Session;
-        Tenant = info.Tenant;
-        ClientAddress = info.ClientAddress;
+        Session = TerminalText.Line(info.Session);
+        Tenant = TerminalText.Line(info.Tenant);
+        ClientAddress = TerminalText.Line(info.ClientAddress);
         Connected = info.ClientConnected;
         ConnectionCount = info.ConnectionCount;
         OpenConnections = info.OpenConnections;

@@ -1,4 +1,5 @@
 using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
+using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Session;
@@ -9,7 +10,8 @@ namespace TunnelPS;
 /// One public URL of a tunnel opened in this PowerShell process (Start-Tunnel). A tunnel
 /// served over http and https is two objects with the same <see cref="Name"/>. Live properties
 /// read through to the running client; there is one instance per URL, so <c>-eq</c> and
-/// events work across commands.
+/// events work across commands. Every text that a server, a config file or a local service can fill is shown with its
+/// control characters made visible (<see cref="TerminalText"/>): none reaches the terminal as an escape sequence.
 /// </summary>
 public sealed class Tunnel
 {
@@ -31,16 +33,16 @@ public sealed class Tunnel
     public event EventHandler<TunnelRequestCapturedEventArgs>? RequestCaptured { add => TunnelCaptureEvents.Add(this, value); remove => TunnelCaptureEvents.Remove(this, value); }
 
     /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>
-    public string Name => _endpoint.Name;
+    public string Name => TerminalText.Line(_endpoint.Name);
 
     /// <summary>The URL visitors use, e.g. http://blog.localhost:8080 or tcp://localhost:41234.</summary>
-    public string PublicUrl => _endpoint.PublicUrl;
+    public string PublicUrl => TerminalText.Line(_endpoint.PublicUrl);
 
     /// <summary>http, https or tcp: the protocol of <see cref="PublicUrl"/>.</summary>
     public string Protocol => _endpoint.Protocol;
 
     /// <summary>The local service the tunnel forwards to (host:port, or https://host:port).</summary>
-    public string LocalAddress => _endpoint.LocalAddress;
+    public string LocalAddress => TerminalText.Line(_endpoint.LocalAddress);
 
     /// <summary>Connecting, Online, Degraded (the local service does not answer), Reconnecting, Stopped or Failed.</summary>
     public TunnelStatus Status => Map(_endpoint.Status);
@@ -69,10 +71,10 @@ public sealed class Tunnel
         : null;
 
     /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
-    public string? Error => _endpoint.Error;
+    public string? Error => TerminalText.Line(_endpoint.Error);
 
     /// <summary>The most recent failure (local service unreachable, connection to the server lost), kept after the tunnel recovers; empty if none yet.</summary>
-    public string? LastError => _endpoint.LastError;
+    public string? LastError => TerminalText.Line(_endpoint.LastError);
 
     /// <summary>When <see cref="LastError"/> happened.</summary>
     public DateTimeOffset? LastErrorTime => _endpoint.LastErrorTime;

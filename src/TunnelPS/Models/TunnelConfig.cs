@@ -1,10 +1,12 @@
 using EngineAgentConfig = TunnelPS.Engine.Configuration.AgentConfig;
+using TunnelPS.Engine;
 
 namespace TunnelPS;
 
 /// <summary>
 /// The effective agent config file as Get-TunnelConfig shows it: where it is, the server, token (masked),
-/// proxy (password masked), inspection settings and the named tunnels.
+/// proxy (password masked), inspection settings and the named tunnels. A control character the file holds in a
+/// value shown here is made visible (<see cref="TerminalText.Line"/>).
 /// </summary>
 public sealed class TunnelConfig
 {
@@ -13,20 +15,20 @@ public sealed class TunnelConfig
         ArgumentNullException.ThrowIfNull(config);
         ConfigPath = configPath;
         Exists = exists;
-        ServerAddress = config.ServerAddr;
+        ServerAddress = TerminalText.Line(config.ServerAddr);
         AuthToken = string.IsNullOrEmpty(config.AuthToken) ? null : EngineAgentConfig.Mask(config.AuthToken);
-        AuthTokenSecret = config.AuthTokenSecret;
-        AuthTokenVault = config.AuthTokenVault;
-        HttpProxy = config.HttpProxy is null ? null : MaskProxy(config.HttpProxy);
+        AuthTokenSecret = TerminalText.Line(config.AuthTokenSecret);
+        AuthTokenVault = TerminalText.Line(config.AuthTokenVault);
+        HttpProxy = config.HttpProxy is null ? null : TerminalText.Line(MaskProxy(config.HttpProxy));
         TrustHostRootCerts = config.TrustHostRootCerts ?? false;
-        ServerCertificateThumbprint = config.ServerCertificateThumbprint;
+        ServerCertificateThumbprint = TerminalText.Line(config.ServerCertificateThumbprint);
         SkipCertificateCheck = config.SkipCertificateCheck ?? false;
-        InspectAddress = config.InspectAddr;
+        InspectAddress = TerminalText.Line(config.InspectAddr);
         Inspect = config.Inspect ?? EngineAgentConfig.DefaultInspect;
         InspectLimit = config.InspectLimit ?? EngineAgentConfig.DefaultInspectLimit;
         InspectBodyLimit = config.InspectBodyLimit ?? EngineAgentConfig.DefaultInspectBodyLimit;
         InspectMemoryLimit = config.InspectMemoryLimit ?? EngineAgentConfig.DefaultInspectMemoryLimit;
-        HostHeader = config.HostHeader ?? EngineAgentConfig.HostHeaderPreserve;
+        HostHeader = TerminalText.Line(config.HostHeader ?? EngineAgentConfig.HostHeaderPreserve);
         Tunnels = config.Tunnels.Select(t => new TunnelConfigEntry(t)).ToList();
     }
 

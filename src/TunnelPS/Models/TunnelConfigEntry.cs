@@ -1,24 +1,29 @@
+using TunnelPS.Engine;
+
 namespace TunnelPS;
 
-/// <summary>One named tunnel of the config file (Get-TunnelConfig).</summary>
+/// <summary>
+/// One named tunnel of the config file (Get-TunnelConfig); a control character the file holds in a value is shown
+/// visibly (<see cref="TerminalText.Line"/>).
+/// </summary>
 public sealed class TunnelConfigEntry
 {
     internal TunnelConfigEntry(TunnelPS.Engine.Configuration.TunnelConfig tunnel)
     {
-        Name = tunnel.Name;
+        Name = TerminalText.Line(tunnel.Name);
         Protocols = tunnel.Protos.Select(p => p.Protocol).ToList();
-        LocalAddresses = tunnel.Protos.Select(p => $"{p.Protocol}={p.LocalAddress}").ToList();
-        Subdomain = tunnel.Subdomain;
-        Hostname = tunnel.Hostname;
-        Auth = tunnel.Auth is null ? null : MaskAuth(tunnel.Auth);
+        LocalAddresses = tunnel.Protos.Select(p => TerminalText.Line($"{p.Protocol}={p.LocalAddress}")).ToList();
+        Subdomain = TerminalText.Line(tunnel.Subdomain);
+        Hostname = TerminalText.Line(tunnel.Hostname);
+        Auth = tunnel.Auth is null ? null : TerminalText.Line(MaskAuth(tunnel.Auth));
         RemotePort = tunnel.RemotePort;
         Inspect = tunnel.Inspect;
         InspectLimit = tunnel.InspectLimit;
         InspectBodyLimit = tunnel.InspectBodyLimit;
         InspectMemoryLimit = tunnel.InspectMemoryLimit;
-        HostHeader = tunnel.HostHeader;
-        AllowIP = tunnel.AllowIP;
-        DenyIP = tunnel.DenyIP;
+        HostHeader = TerminalText.Line(tunnel.HostHeader);
+        AllowIP = [.. tunnel.AllowIP.Select(r => TerminalText.Line(r))];
+        DenyIP = [.. tunnel.DenyIP.Select(r => TerminalText.Line(r))];
     }
 
     /// <summary>The key under <c>tunnels:</c>; Start-Tunnel -Name takes it.</summary>

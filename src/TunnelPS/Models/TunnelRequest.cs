@@ -1,3 +1,4 @@
+using TunnelPS.Engine;
 using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS;
@@ -5,7 +6,10 @@ namespace TunnelPS;
 /// <summary>
 /// One captured HTTP request and its response (Get-TunnelRequest, Wait-TunnelRequest,
 /// Invoke-TunnelReplay, Import-TunnelRequest). A snapshot: it does not change once written.
-/// Body texts are decoded (charset, gzip/deflate/br) on first access.
+/// Body texts are decoded (charset, gzip/deflate/br) on first access. Every text a visitor, the local service or a HAR
+/// file filled shows its control characters visibly (<see cref="TerminalText"/>; body texts keep TAB, LF and CR LF), so
+/// none reaches the terminal as an escape sequence; <see cref="RequestBody"/> and <see cref="ResponseBody"/> keep the
+/// bytes as they were, and replay and export use the capture itself.
 /// </summary>
 public sealed class TunnelRequest
 {
@@ -38,28 +42,28 @@ public sealed class TunnelRequest
     public long Id => _exchange.Id;
 
     /// <summary>The name of the tunnel the request came through.</summary>
-    public string Tunnel => _exchange.TunnelName;
+    public string Tunnel => TerminalText.Line(_exchange.TunnelName);
 
     /// <summary>The request method (GET, POST, ...).</summary>
-    public string Method => _exchange.Method;
+    public string Method => TerminalText.Line(_exchange.Method);
 
     /// <summary>The path of the request target, without the query.</summary>
-    public string Path => _exchange.Path;
+    public string Path => TerminalText.Line(_exchange.Path);
 
     /// <summary>The request target as sent: path and query.</summary>
-    public string Target => _exchange.Target;
+    public string Target => TerminalText.Line(_exchange.Target);
 
     /// <summary>The URL as the visitor addressed it (the public URL), when known.</summary>
-    public string Url => _exchange.Url;
+    public string Url => TerminalText.Line(_exchange.Url);
 
     /// <summary>The HTTP status code of the response; 0 when there was none.</summary>
     public int Status => _exchange.Status;
 
     /// <summary>The reason phrase of the response.</summary>
-    public string Reason => _exchange.Reason;
+    public string Reason => TerminalText.Line(_exchange.Reason);
 
     /// <summary>HTTP/1.1 or HTTP/1.0.</summary>
-    public string HttpVersion => _exchange.HttpVersion;
+    public string HttpVersion => TerminalText.Line(_exchange.HttpVersion);
 
     /// <summary>When the first byte of the request was seen.</summary>
     public DateTimeOffset StartTime => _exchange.StartTime;
@@ -71,7 +75,7 @@ public sealed class TunnelRequest
     public TimeSpan Duration => _exchange.Duration;
 
     /// <summary>The visitor's ip:port (for a replay, the local end of the replay connection).</summary>
-    public string ClientAddress => _exchange.ClientAddress;
+    public string ClientAddress => TerminalText.Line(_exchange.ClientAddress);
 
     /// <summary>Request header fields in wire order; index by name: <c>$r.RequestHeaders['User-Agent']</c>.</summary>
     public TunnelRequestHeaderCollection RequestHeaders => _requestHeaders ??= new TunnelRequestHeaderCollection(_exchange.RequestHeaders);
@@ -83,7 +87,7 @@ public sealed class TunnelRequest
     public byte[] RequestBody => _requestBody ??= _exchange.RequestBody.ToArray();
 
     /// <summary>The request body as text: content encoding undone, decoded by its charset (UTF-8 by default).</summary>
-    public string RequestBodyText => _requestBodyText ??= DecodeText(RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type"));
+    public string RequestBodyText => _requestBodyText ??= TerminalText.Lines(DecodeText(RequestBody, _exchange.RequestHeaders, _exchange.GetRequestHeader("Content-Type")));
 
     /// <summary>Response header fields in wire order; index by name: <c>$r.ResponseHeaders['Content-Type']</c>.</summary>
     public TunnelRequestHeaderCollection ResponseHeaders => _responseHeaders ??= new TunnelRequestHeaderCollection(_exchange.ResponseHeaders);
@@ -92,10 +96,10 @@ public sealed class TunnelRequest
     public byte[] ResponseBody => _responseBody ??= _exchange.ResponseBody.ToArray();
 
     /// <summary>The response body as text: gzip/deflate/br undone, decoded by its charset (UTF-8 by default).</summary>
-    public string ResponseBodyText => _responseBodyText ??= DecodeText(ResponseBody, _exchange.ResponseHeaders, ContentType);
+    public string ResponseBodyText => _responseBodyText ??= TerminalText.Lines(DecodeText(ResponseBody, _exchange.ResponseHeaders, _exchange.GetResponseHeader("Content-Type")));
 
     /// <summary>The Content-Type of the response.</summary>
-    public string? ContentType => _exchange.GetResponseHeader("Content-Type");
+    public string? ContentType => TerminalText.Line(_exchange.GetResponseHeader("Content-Type"));
 
     /// <summary>Whether the response body is JSON (by its media type or its content).</summary>
     public bool IsJson
@@ -103,7 +107,7 @@ public sealed class TunnelRequest
         get
         {
             byte[] decoded = BodyDecoder.DecodeContent(ResponseBody, _exchange.ResponseHeaders) ?? ResponseBody;
-            return BodyDecoder.IsJson(decoded, ContentType);
+            return BodyDecoder.IsJson(decoded, _exchange.GetResponseHeader("Content-Type"));
         }
     }
 
@@ -126,7 +130,7 @@ public sealed class TunnelRequest
     public bool IsImported => _exchange.IsImported;
 
     /// <summary>http or https: the scheme of the public URL the visitor used (for a replay, of the URL it was sent to); empty when unknown.</summary>
-    public string Scheme => _exchange.Scheme ?? string.Empty;
+    public string Scheme => TerminalText.Line(_exchange.Scheme ?? string.Empty);
 
     /// <summary>The bytes were not HTTP; they were passed through untouched.</summary>
     public bool IsUnparsed => _exchange.IsUnparsed;
@@ -135,7 +139,7 @@ public sealed class TunnelRequest
     public bool IsUpgrade => _exchange.IsUpgrade;
 
     /// <summary>What went wrong, when the exchange is incomplete.</summary>
-    public string? Error => _exchange.Error;
+    public string? Error => TerminalText.Line(_exchange.Error);
 
     /// <summary>
     /// The web inspector this request was read from (Get-TunnelRequest -InspectUrl), e.g. http://127.0.0.1:4040;
@@ -150,7 +154,7 @@ public sealed class TunnelRequest
     internal CaptureStore? Store { get; }
 
     /// <summary>"#id METHOD target -> status".</summary>
-    public override string ToString() => _exchange.ToString();
+    public override string ToString() => TerminalText.Line(_exchange.ToString());
 
     private static string DecodeText(ReadOnlyMemory<byte> body, IReadOnlyList<KeyValuePair<string, string>> headers, string? contentType)
     {

@@ -1,5 +1,6 @@
 using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
+using TunnelPS.Engine;
 using TunnelPS.Session;
 
 namespace TunnelPS;
@@ -89,7 +90,7 @@ public sealed class TunnelServer
     public DateTimeOffset StartTime { get; }
 
     /// <summary>Why the server failed, when <see cref="Status"/> is Failed.</summary>
-    public string? Error => _engine.Error?.Message;
+    public string? Error => TerminalText.Line(_engine.Error?.Message);
 
     /// <summary>The local CA that issued the server's certificates (public part only), or null for a certificate the user gave.</summary>
     internal System.Security.Cryptography.X509Certificates.X509Certificate2? CertificateAuthority => _engine.CertificateAuthority;

@@ -1,17 +1,21 @@
+using TunnelPS.Engine;
 using TunnelPS.Engine.Cluster;
 
 namespace TunnelPS;
 
-/// <summary>One node of a server's cluster, as its last heartbeat described it (Get-TunnelServer -ClusterNode).</summary>
+/// <summary>
+/// One node of a server's cluster, as its last heartbeat described it (Get-TunnelServer -ClusterNode). The texts come
+/// from the cluster store: their control characters are shown visibly (<see cref="TerminalText.Line"/>).
+/// </summary>
 public sealed class TunnelServerNode
 {
     internal TunnelServerNode(ClusterNodeInfo info, string server)
     {
         ArgumentNullException.ThrowIfNull(info);
-        Name = info.Name;
-        Address = info.Address;
+        Name = TerminalText.Line(info.Name);
+        Address = TerminalText.Line(info.Address);
         SessionCount = info.Sessions;
-        Tunnels = [.. info.Tunnels];
+        Tunnels = [.. info.Tunnels.Select(t => TerminalText.Line(t))];
         StartTime = info.StartTime;
         LastSeen = info.LastSeen;
         Server = server;

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using TunnelPS.Engine;
 using TunnelPS.Hosting;
 
 namespace TunnelPS.Session;
@@ -7,7 +8,8 @@ namespace TunnelPS.Session;
 /// Carries the log entries of one engine object (a server or a client) to the cmdlet that is
 /// waiting on it, if any: Debug and Trace to Write-Debug, Information to Write-Verbose,
 /// Warning and above to Write-Warning. With no cmdlet attached (a server running in the
-/// background between commands) entries are not even formatted.
+/// background between commands) entries are not even formatted. Many entries quote a peer (a host
+/// name, a URL, an error): each is written as one line with its control characters shown visibly.
 /// </summary>
 /// <remarks>
 /// The engine calls <see cref="IsEnabled"/> and <see cref="Write"/> on its own threads, through
@@ -61,9 +63,9 @@ internal sealed class EngineLogRoute
         }
 
         string source = category.StartsWith("TunnelPS.", StringComparison.Ordinal) ? category["TunnelPS.".Length..] : category;
-        string text = exception is null || message.Contains(exception.Message, StringComparison.Ordinal)
+        string text = TerminalText.Line(exception is null || message.Contains(exception.Message, StringComparison.Ordinal)
             ? $"[{source}] {message}"
-            : $"[{source}] {message}: {exception.Message}";
+            : $"[{source}] {message}: {exception.Message}");
 
         if (level >= WarningLevel)
         {

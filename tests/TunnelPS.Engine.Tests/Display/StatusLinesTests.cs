@@ -35,7 +35,7 @@ public sealed class StatusLinesTests
     [Fact]
     public void A_status_change_is_one_line_and_no_line_carries_a_control_character()
     {
-        Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} session reconnecting: server gone \? \?\[31m$", StatusLines.StatusChange(DateTimeOffset.UnixEpoch, "reconnecting", "server gone \a \u001b[31m"));
+        Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} session reconnecting: server gone ␇ ␛\[31m$", StatusLines.StatusChange(DateTimeOffset.UnixEpoch, "reconnecting", "server gone \a \u001b[31m"));
         var request = new StatusRequest { Time = DateTimeOffset.UnixEpoch, TunnelName = "app", Method = "G\u001bT", Target = "/\u0000", Status = 200, Reason = "OK" };
         Assert.DoesNotContain(StatusLines.Request(request), c => char.IsControl(c));
     }

@@ -83,7 +83,7 @@ public sealed partial class StatusScreenTests
     }
 
     [Fact]
-    public void Control_characters_in_a_path_are_shown_as_question_marks()
+    public void Control_characters_in_a_path_are_shown_as_control_pictures()
     {
         StatusSnapshot snapshot = Snapshot() with
         {
@@ -91,7 +91,7 @@ public sealed partial class StatusScreenTests
         };
         string[] raw = new StatusScreen().RenderLines(snapshot, 100, 40);
         Assert.DoesNotContain(raw, l => l.Contains("\u001b[2J", StringComparison.Ordinal) || l.Contains('\u0007', StringComparison.Ordinal));
-        Assert.Contains(Plain(raw), l => l.Contains("/a?[2Jb?", StringComparison.Ordinal));
+        Assert.Contains(Plain(raw), l => l.Contains("/a␛[2Jb␇", StringComparison.Ordinal));
     }
 
     [Fact]

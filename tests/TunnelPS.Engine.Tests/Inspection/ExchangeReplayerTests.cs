@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Inspection;
 
 namespace TunnelPS.Engine.Tests.Inspection;
@@ -119,5 +120,24 @@ public sealed class ExchangeReplayerTests
                 new ReplayOptions { Timeout = TimeSpan.FromMilliseconds(300) }, CancellationToken.None).WaitAsync(Deadline));
         Assert.Equal(TunnelErrorKind.Timeout, ex.Kind);
         Assert.Contains(target.ToString(), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_timeout_quotes_the_captured_method_and_target_with_their_controls_shown()
+    {
+        // A HAR file (or a capture) can hold any method and target; the message reaches the admin's terminal.
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var target = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        var time = new FakeTimeProvider();
+        var original = new CapturedExchange { Method = "GET\u009b2J", Target = "/\u001b]0;pwned\u0007\u001b[2J" };
+
+        Task<CapturedExchange> replay = new ExchangeReplayer(time).ReplayAsync(original, target, new CaptureStore(), new ReplayOptions { Timeout = TimeSpan.FromSeconds(30) }, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(30));
+        var ex = await Assert.ThrowsAsync<ReplayException>(() => replay.WaitAsync(Deadline));
+
+        Assert.Equal(TunnelErrorKind.Timeout, ex.Kind);
+        Assert.StartsWith(@"Replaying GET\u009B2J /␛]0;pwned␇␛[2J to ", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -79,6 +79,15 @@ public sealed class FrameCodecTests
         Assert.Contains("'Bogus'", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unknown_type_with_escape_sequences_is_quoted_with_its_controls_shown()
+    {
+        var body = Encoding.UTF8.GetBytes("{\"Type\":\"X\\u001b]0;pwned\\u0007\\u001b[2J\",\"Payload\":{}}");
+        using var stream = new MemoryStream(Frame(body));
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => FrameCodec.ReadAsync(stream, CancellationToken.None).AsTask());
+        Assert.Contains("'X␛]0;pwned␇␛[2J'", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[1,2]")]

@@ -37,6 +37,9 @@ internal sealed class ScriptedTunnelServer : IAsyncDisposable
     /// </summary>
     public IReadOnlyList<string>? Capabilities { get; set; }
 
+    /// <summary>The Error of the next AuthResp (empty: the login succeeds).</summary>
+    public string AuthError { get; set; } = "";
+
     /// <summary>Every ReqTunnel payload received, in order, over every control connection.</summary>
     public Channel<JsonElement> Requests { get; } = Channel.CreateUnbounded<JsonElement>();
 
@@ -110,8 +113,8 @@ internal sealed class ScriptedTunnelServer : IAsyncDisposable
             }
             var clientId = "0123456789abcdef0123456789abcdef";
             object authResp = Capabilities is { } capabilities
-                ? new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = "", Capabilities = capabilities }
-                : new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = "" };
+                ? new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = AuthError, Capabilities = capabilities }
+                : new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = AuthError };
             await WriteAsync(ssl, "AuthResp", authResp, token);
             while (true)
             {
