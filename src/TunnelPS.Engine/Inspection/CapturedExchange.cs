@@ -209,9 +209,8 @@ public sealed class CapturedExchange
         get => _hostSet ? _host : ParsedRequest?.Host;
         init
         {
-            // Null is "not given" (a reader of the API whose exchange had no host): the Host header then stands.
             _host = value;
-            _hostSet = value is not null;
+            _hostSet = true;
         }
     }
 
@@ -251,7 +250,8 @@ public sealed class CapturedExchange
                 _ => "/" + Uri.EscapeDataString(Target),
             };
             // The Host header, never an authority taken from a target that is not a valid absolute URL.
-            var host = _hostSet ? _host : GetRequestHeader("Host");
+            // (A host given as null, as an API reader gives it for an exchange without one, leaves the Host header.)
+            var host = _hostSet && _host is not null ? _host : GetRequestHeader("Host");
             if (!HostAuthority.IsValid(host))
             {
                 // A path alone, which no reader can take for a host ("//name" would be one).
