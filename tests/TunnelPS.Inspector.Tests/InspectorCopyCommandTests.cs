@@ -47,7 +47,8 @@ public sealed class InspectorCopyCommandTests(InspectorPageFixture fixture) : IC
             };
             var body = "@" + secretFile;
             var stored = fixture.Store.Add(Hostile(host, target, body));
-            Assert.Contains("127.0.0.2", stored.Url, StringComparison.Ordinal);
+            // The capture itself names the visitor's host (its Url no longer does where the host is not valid).
+            Assert.Contains("127.0.0.2", stored.GetRequestHeader("Host") + stored.Target, StringComparison.Ordinal);
 
             var command = await CopyAsync(fixture, marker, "Copy as curl");
 
