@@ -46,13 +46,16 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
         {
             InlineCompletions.TryEnable(visitor);
         }
-        var visitorStream = new NetworkStream(visitor, ownsSocket: true);
+        var visitorStream = new WriteWatchedStream(new NetworkStream(visitor, ownsSocket: true), _server.Options.TimeProvider);
         Stream? proxy = null;
         RegisteredTunnel? counted = null;
+        WriteDeadline? deadline = null;
         try
         {
             remoteEndPoint = visitor.RemoteEndPoint;
             var remote = ListenerSocket.Describe(remoteEndPoint);
+            deadline = new WriteDeadline(_server, visitorStream, connectionId, remote);
+            _server.Deadlines.Add(deadline);
             var tunnel = Tunnel;
             var session = tunnel?.Session;
             if (tunnel is null || session is null)
@@ -95,12 +98,45 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
         }
         finally
         {
+            if (deadline is not null)
+            {
+                _server.Deadlines.Remove(deadline);
+            }
             counted?.CloseConnection();
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
             }
             await visitorStream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A TCP visitor's write-progress deadline: a visitor that reads nothing for <see cref="TunnelServerOptions.VisitorWriteTimeout"/>
+    /// while bytes wait for it is closed, as an HTTP visitor is; a quiet connection (nothing to write) is never cut.
+    /// </summary>
+    private sealed class WriteDeadline(TunnelServer server, WriteWatchedStream visitor, long connectionId, string remote) : IDeadlineWatched
+    {
+        private int _closed;
+
+        public void CheckDeadlines(long now)
+        {
+            var started = visitor.WriteStarted;
+            var timeout = server.Options.VisitorWriteTimeout;
+            if (started == 0 || server.Options.TimeProvider.GetElapsedTime(started, now) < timeout || Interlocked.Exchange(ref _closed, 1) == 1)
+            {
+                return;
+            }
+            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "write"));
+            ServerLog.DeadlineMissed(server.Connections.Logger, connectionId, remote, $"the visitor of a tcp tunnel read nothing for {timeout.TotalSeconds:0} s");
+            try
+            {
+                visitor.Dispose();
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                ServerLog.ConnectionClosed(server.Connections.Logger, connectionId, remote, ex.Message);
+            }
         }
     }
 

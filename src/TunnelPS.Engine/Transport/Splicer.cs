@@ -225,6 +225,9 @@ internal static class Splicer
                 case PendingReadStream pending:
                     await ShutdownWriteAsync(pending.Inner).ConfigureAwait(false);
                     break;
+                case WriteWatchedStream watched:
+                    await ShutdownWriteAsync(watched.Inner).ConfigureAwait(false);
+                    break;
                 case MuxStream mux:
                     mux.ShutdownWrite();
                     break;
