@@ -12,9 +12,16 @@ namespace TunnelPS.Engine.Server;
 /// </summary>
 internal sealed class ClusterRouter(ClusterNode node, TimeProvider time)
 {
-    private const int MaxCachedRoutes = 10_000;
+    /// <summary>The most routes remembered; past it the cache starts again empty (each name costs one lookup again).</summary>
+    internal const int DefaultCacheLimit = 10_000;
     private readonly ConcurrentDictionary<string, (string Node, string Run, string Address, long Stored)> _routes = new(StringComparer.OrdinalIgnoreCase);
     private long _lookups;
+
+    /// <summary>How many routes are remembered at most; tests lower it.</summary>
+    internal int CacheLimit { get; set; } = DefaultCacheLimit;
+
+    /// <summary>Routes remembered now.</summary>
+    internal int CachedRoutes => _routes.Count;
 
     /// <summary>How many times this node asked the cluster store where a name lives (tests count them).</summary>
     internal long Lookups => Interlocked.Read(ref _lookups);
@@ -72,7 +79,7 @@ internal sealed class ClusterRouter(ClusterNode node, TimeProvider time)
             var link = await node.Links.GetAsync(holder.Node, holder.Run, address).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (node.Options.RouteCacheTime > TimeSpan.Zero)
             {
-                if (_routes.Count >= MaxCachedRoutes)
+                if (_routes.Count >= CacheLimit)
                 {
                     _routes.Clear();
                 }

@@ -17,8 +17,8 @@ namespace TunnelPS.Engine.Server;
 /// </summary>
 internal sealed class SessionTable
 {
-    /// <summary>Ended sessions remembered for their client's reconnect, at most.</summary>
-    private const int MaxRemembered = 100_000;
+    /// <summary>Ended sessions remembered for their client's reconnect, at most (the oldest is forgotten first).</summary>
+    internal const int DefaultRememberedLimit = 100_000;
 
     private readonly TunnelServer _server;
     private readonly ILogger _logger;
@@ -35,6 +35,21 @@ internal sealed class SessionTable
     }
 
     public int Count => _live.Count;
+
+    /// <summary>How many ended sessions are remembered at most; tests lower it.</summary>
+    internal int RememberedLimit { get; set; } = DefaultRememberedLimit;
+
+    /// <summary>Ended sessions remembered now.</summary>
+    internal int RememberedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ended.Count;
+            }
+        }
+    }
 
     public IEnumerable<ControlSession> All => _live.Values;
 
@@ -278,7 +293,7 @@ internal sealed class SessionTable
             }
             _ended[session.ClientId] = (session.Tenant.Key, until);
             _endedOrder.Enqueue(session.ClientId);
-            while (_endedOrder.Count > MaxRemembered && _endedOrder.TryDequeue(out var oldest))
+            while (_endedOrder.Count > RememberedLimit && _endedOrder.TryDequeue(out var oldest))
             {
                 _ended.Remove(oldest);
             }
