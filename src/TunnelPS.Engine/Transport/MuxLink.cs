@@ -192,9 +192,7 @@ internal sealed class MuxLink : IAsyncDisposable
         var id = Interlocked.Increment(ref _nextStreamId);
         var stream = new MuxStream(this, id, Window);
         _streams[id] = stream;
-        var urlLength = Encoding.UTF8.GetByteCount(url);
-        var addressLength = Encoding.UTF8.GetByteCount(clientAddress);
-        var length = 2 + urlLength + 2 + addressLength;
+        var length = MuxFrame.OpenPayloadLength(url, clientAddress);
         if (length > MuxFrame.MaxPayload)
         {
             Remove(id);
@@ -202,11 +200,7 @@ internal sealed class MuxLink : IAsyncDisposable
         }
         var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + length);
         MuxFrame.WriteHeader(frame, MuxFrameType.Open, length, id);
-        var span = frame.AsSpan(MuxFrame.HeaderLength, length);
-        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)urlLength);
-        Encoding.UTF8.GetBytes(url, span[2..]);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[(2 + urlLength)..], (ushort)addressLength);
-        Encoding.UTF8.GetBytes(clientAddress, span[(4 + urlLength)..]);
+        MuxFrame.WriteOpenPayload(frame.AsSpan(MuxFrame.HeaderLength, length), url, clientAddress);
         if (!Enqueue(frame, MuxFrame.HeaderLength + length))
         {
             Remove(id);
@@ -599,7 +593,7 @@ internal sealed class MuxLink : IAsyncDisposable
                 t_dispatching = this;
                 try
                 {
-                    while (TryReadFrame(ref buffer, out var type, out var stream, out var payload))
+                    while (MuxFrame.TryRead(ref buffer, out var type, out var stream, out var payload))
                     {
                         if (!Dispatch(type, stream, payload, out var fatal))
                         {
@@ -654,27 +648,6 @@ internal sealed class MuxLink : IAsyncDisposable
             stream.Publish();
         }
         _received.Clear();
-    }
-
-    private static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out MuxFrameType type, out uint stream, out ReadOnlySequence<byte> payload)
-    {
-        type = default;
-        stream = 0;
-        payload = default;
-        if (buffer.Length < MuxFrame.HeaderLength)
-        {
-            return false;
-        }
-        Span<byte> header = stackalloc byte[MuxFrame.HeaderLength];
-        buffer.Slice(0, MuxFrame.HeaderLength).CopyTo(header);
-        (type, var length, stream) = MuxFrame.ReadHeader(header);
-        if (buffer.Length < MuxFrame.HeaderLength + length)
-        {
-            return false;
-        }
-        payload = buffer.Slice(MuxFrame.HeaderLength, length);
-        buffer = buffer.Slice(MuxFrame.HeaderLength + length);
-        return true;
     }
 
     /// <summary>Handles one frame; false (with the reason) when the peer broke the protocol and the link must close.</summary>
@@ -741,19 +714,13 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private bool Accept(uint id, ReadOnlySequence<byte> payload, out string fatal)
     {
+        var problem = MuxFrame.TryReadOpenPayload(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray(), out var url, out var address);
+        if (problem is not null)
+        {
+            fatal = problem;
+            return false;
+        }
         fatal = "";
-        var bytes = payload.ToArray();
-        if (bytes.Length < 4)
-        {
-            fatal = "an Open frame is too short";
-            return false;
-        }
-        var urlLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes);
-        if (bytes.Length < 4 + urlLength || bytes.Length != 4 + urlLength + BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 + urlLength)))
-        {
-            fatal = "an Open frame's lengths do not add up";
-            return false;
-        }
         if (_streams.ContainsKey(id))
         {
             fatal = "the peer opened a stream id that is in use";
@@ -770,8 +737,6 @@ internal sealed class MuxLink : IAsyncDisposable
             SendControl(MuxFrameType.Reset, id);
             return true;
         }
-        var url = Encoding.UTF8.GetString(bytes, 2, urlLength);
-        var address = Encoding.UTF8.GetString(bytes, 4 + urlLength, bytes.Length - 4 - urlLength);
         var stream = new MuxStream(this, id, Window);
         _streams[id] = stream;
         var handler = _onOpen!(stream, url, address);
