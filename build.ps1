@@ -53,8 +53,9 @@
     The .NET build configuration. Default: Release.
 
 .PARAMETER FuzzTarget
-    The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
-    response-framing (the framing scanner against the head parser). Default: chunked.
+    The Fuzz task's target: frame, request-head, response-head, chunked, request-framing,
+    response-framing (the framing scanner against the head parser) or mux-frame (the multiplexed
+    link's frame reader and a whole link fed the input). Default: chunked.
 
 .PARAMETER FuzzMinutes
     How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
@@ -143,7 +144,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'mux-frame')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]
@@ -548,10 +549,12 @@ function Invoke-FuzzTask {
     Assert-ExitCode 'dotnet publish (fuzz harness)'
     Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
 
-    # Only the parsers' namespaces are instrumented, so coverage feedback is about them.
+    # Only the parsers' namespaces are instrumented, so coverage feedback is about them: the multiplexed link's
+    # target runs the link and its frame reader (Transport), the others the HTTP and control-protocol parsers.
+    $namespaces = if ($FuzzTarget -eq 'mux-frame') { @('TunnelPS.Engine.Transport') } else { @('TunnelPS.Engine.Http', 'TunnelPS.Engine.Protocol') }
     Push-Location $RepoRoot
     try {
-        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') 'TunnelPS.Engine.Http' 'TunnelPS.Engine.Protocol'
+        & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') @namespaces
         Assert-ExitCode 'sharpfuzz (instrumenting the published copy of TunnelPS.Engine.dll)'
     }
     finally { Pop-Location }

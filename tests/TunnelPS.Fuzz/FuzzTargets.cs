@@ -12,10 +12,10 @@ namespace TunnelPS.Fuzz;
 /// head does not survive re-serialisation). Used by the afl-fuzz executable (<see cref="Program"/>) and by the corpus
 /// replay test in TunnelPS.Engine.Tests: this is the one copy.
 /// </summary>
-internal static class FuzzTargets
+internal static partial class FuzzTargets
 {
     /// <summary>The target names, which are also the folder names under corpus/.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing"];
+    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing", "mux-frame"];
 
     /// <summary>Runs the target called <paramref name="name"/> on <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">No target has that name.</exception>
@@ -40,6 +40,9 @@ internal static class FuzzTargets
                 break;
             case "response-framing":
                 ResponseFraming(input);
+                break;
+            case "mux-frame":
+                MuxFrames(input);
                 break;
             default:
                 throw new ArgumentException($"Unknown fuzz target '{name}'; the targets are {string.Join(", ", Names)}.", nameof(name));
