@@ -38,6 +38,7 @@ internal sealed class ClientLinks : IAsyncDisposable
             WriteTimeout = options.LinkWriteTimeout,
             TimeProvider = options.TimeProvider,
             Logger = logger,
+            Throttle = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(30)),
             Name = "to " + options.Server,
         };
         _onOpen = onOpen;

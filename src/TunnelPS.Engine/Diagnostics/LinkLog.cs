@@ -5,8 +5,8 @@ namespace TunnelPS.Engine.Diagnostics;
 /// <summary>Multiplexed link log events, on both sides of a link (fixed ids).</summary>
 internal static partial class LinkLog
 {
-    [LoggerMessage(3000, LogLevel.Warning, "Multiplexed link {Link} closed: {Reason}")]
-    public static partial void WriteTimedOut(ILogger logger, string link, string reason);
+    [LoggerMessage(3000, LogLevel.Warning, "Multiplexed link {Link} closed: {Reason} ({Suppressed} more since the last warning)")]
+    public static partial void WriteTimedOut(ILogger logger, string link, string reason, long suppressed);
 
     [LoggerMessage(3001, LogLevel.Warning, "Multiplexed link {Link} refused a stream: {Reason} ({Suppressed} more since the last warning)")]
     public static partial void StreamRefused(ILogger logger, string link, string reason, long suppressed);

@@ -457,6 +457,7 @@ public sealed class TunnelServer : IAsyncDisposable
         WriteTimeout = Options.LinkWriteTimeout,
         TimeProvider = Options.TimeProvider,
         Logger = _logger,
+        Throttle = Connections.Throttle,
         Name = name,
     };
 

@@ -107,7 +107,7 @@ internal sealed class MuxLink : IAsyncDisposable
     public MuxLink(Stream transport, int window = DefaultWindow, Func<MuxStream, string, string, Task>? onOpen = null, Action<Task>? track = null, MuxLinkLimits? limits = null)
     {
         _limits = limits ?? MuxLinkLimits.Default;
-        _throttle = new LogThrottle(_limits.TimeProvider, TimeSpan.FromSeconds(30));
+        _throttle = _limits.Throttle ?? new LogThrottle(_limits.TimeProvider, TimeSpan.FromSeconds(30));
         _transport = transport;
         _socketStream = BatchingNetworkStream.Find(transport);
         _startDrain = StartDrain;
@@ -486,7 +486,7 @@ internal sealed class MuxLink : IAsyncDisposable
             queued = _controlBytes;
         }
         TunnelMetrics.LinkReadPauses.Add(1);
-        _throttle.Warn("paused", suppressed => LinkLog.ReadsPaused(_limits.Logger, _limits.Name, queued, suppressed));
+        _throttle.Warn("link-paused", suppressed => LinkLog.ReadsPaused(_limits.Logger, _limits.Name, queued, suppressed));
         Volatile.Write(ref _readsPaused, true);
         try
         {
@@ -542,7 +542,7 @@ internal sealed class MuxLink : IAsyncDisposable
         var reason = string.Create(CultureInfo.InvariantCulture,
             $"the peer read nothing for {_limits.WriteTimeout.TotalSeconds:0} s while {queued} bytes waited for it (the link's write deadline); its streams are reset and the link is dialled again if it is the client's");
         TunnelMetrics.LinkWriteTimeouts.Add(1);
-        LinkLog.WriteTimedOut(_limits.Logger, _limits.Name, reason);
+        _throttle.Warn("link-write", suppressed => LinkLog.WriteTimedOut(_limits.Logger, _limits.Name, reason, suppressed));
         Close(reason);
     }
 
@@ -732,7 +732,7 @@ internal sealed class MuxLink : IAsyncDisposable
             // Reset counts against the control bound like every answer, so a flood of Opens stalls only its sender.
             Interlocked.Decrement(ref _streamCount);
             TunnelMetrics.LinkRefusedStreams.Add(1, new KeyValuePair<string, object?>("side", "peer"));
-            _throttle.Warn("refused", suppressed => LinkLog.StreamRefused(_limits.Logger, _limits.Name, string.Create(CultureInfo.InvariantCulture,
+            _throttle.Warn("link-refused", suppressed => LinkLog.StreamRefused(_limits.Logger, _limits.Name, string.Create(CultureInfo.InvariantCulture,
                 $"the peer opened more than {_limits.MaxStreams} streams at once (MaxStreamsPerLink); the extra ones are reset"), suppressed));
             SendControl(MuxFrameType.Reset, id);
             return true;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Transport;
 
@@ -30,6 +31,12 @@ internal sealed record MuxLinkLimits
 
     /// <summary>Where the link logs a write deadline that passed and the streams it refuses (throttled).</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
+
+    /// <summary>
+    /// Lets the link's warnings through at most once per interval per kind, over every link that shares it (a server
+    /// passes its one throttle: a peer that opens link after link cannot flood the log); null: one per link, 30 s.
+    /// </summary>
+    public LogThrottle? Throttle { get; init; }
 
     /// <summary>Names the link in its log lines (the session or node it belongs to).</summary>
     public string Name { get; init; } = "";
