@@ -22,10 +22,10 @@ internal enum MuxFrameType : byte
     /// <summary>Either way: the stream is abandoned in both directions.</summary>
     Reset = 5,
 
-    /// <summary>Client → server: keeps middleboxes from expiring an idle link; answered with <see cref="Pong"/>.</summary>
+    /// <summary>Either way (the client sends them): keeps middleboxes from expiring an idle link; answered with <see cref="Pong"/>.</summary>
     Ping = 6,
 
-    /// <summary>Server → client: the answer to <see cref="Ping"/>.</summary>
+    /// <summary>Either way: the answer to <see cref="Ping"/> (it counts against the answering side's control bound).</summary>
     Pong = 7,
 }
 

@@ -32,6 +32,14 @@ namespace TunnelPS.Engine.Transport;
 /// Reads run one loop per link; a stream's reader resumes on that loop's thread (no thread hop per message), so stream
 /// readers must never block.
 /// </para>
+/// <para>
+/// Bounds (<see cref="MuxLinkLimits"/>), the same on both sides: at most MaxStreams streams at once (a peer's Open
+/// beyond it is reset); Data writers wait while <see cref="QueueLimit"/> bytes are queued; every other frame (Open,
+/// Window, Fin, Reset, Ping, Pong) counts against <see cref="ControlQueueLimit"/>, above which the read loop reads
+/// nothing more until they drain, so a peer that asks for answers (Pings, Opens beyond the cap, Data beyond a window)
+/// and never reads them stalls only itself; and a link whose queued frames see no write complete for WriteTimeout is
+/// closed. The checks cost one comparison per frame drained and per read, no lock or allocation more.
+/// </para>
 /// </summary>
 internal sealed class MuxLink : IAsyncDisposable
 {
