@@ -56,10 +56,10 @@
 
 .PARAMETER FuzzTarget
     The Fuzz task's target: frame, request-head, response-head, chunked, request-framing or
-    response-framing (the framing scanner against the head parser), token-file (the server's
-    token file), server-config (the server's config file), inspector-query, inspector-replay
-    (the web inspector's API query and replay call) or har (the streaming HAR import).
-    Default: chunked.
+    response-framing (the framing scanner against the head parser), mux-frame (the multiplexed
+    link's frame reader and a whole link fed the input), token-file (the server's token file),
+    server-config (the server's config file), inspector-query, inspector-replay (the web
+    inspector's API query and replay call) or har (the streaming HAR import). Default: chunked.
 
 .PARAMETER FuzzMinutes
     How long the Fuzz task runs afl-fuzz, in minutes. Default: 10.
@@ -148,7 +148,7 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'token-file', 'server-config', 'inspector-query', 'inspector-replay', 'har')]
+    [ValidateSet('frame', 'request-head', 'response-head', 'chunked', 'request-framing', 'response-framing', 'mux-frame', 'token-file', 'server-config', 'inspector-query', 'inspector-replay', 'har')]
     [string] $FuzzTarget = 'chunked',
 
     [ValidateRange(1, 1440)]
@@ -561,8 +561,9 @@ function Invoke-FuzzTask {
     Copy-Item -LiteralPath $bin -Destination $instrumented -Recurse
 
     # Only the parsers' code is instrumented, so coverage feedback is about them: the HTTP and protocol namespaces (the
-    # web inspector's targets add the inspector's, the HAR import the capture's), or for the files a server reads the
-    # configuration readers and YamlDotNet, whose scanner sees the bytes first.
+    # web inspector's targets add the inspector's, the HAR import the capture's); the multiplexed link's target runs the
+    # link and its frame reader (Transport); for the files a server reads, the configuration readers and YamlDotNet,
+    # whose scanner sees the bytes first.
     Push-Location $RepoRoot
     try {
         if ($FuzzTarget -in 'token-file', 'server-config') {
@@ -572,7 +573,7 @@ function Invoke-FuzzTask {
             Assert-ExitCode 'sharpfuzz (instrumenting the published copy of YamlDotNet.dll)'
         }
         else {
-            $namespaces = @('TunnelPS.Engine.Http', 'TunnelPS.Engine.Protocol')
+            $namespaces = if ($FuzzTarget -eq 'mux-frame') { @('TunnelPS.Engine.Transport') } else { @('TunnelPS.Engine.Http', 'TunnelPS.Engine.Protocol') }
             if ($FuzzTarget -like 'inspector-*') { $namespaces += 'TunnelPS.Engine.Inspector' }
             if ($FuzzTarget -eq 'har') { $namespaces += 'TunnelPS.Engine.Inspection' }
             & dotnet sharpfuzz (Join-Path $instrumented 'TunnelPS.Engine.dll') @namespaces

@@ -15,7 +15,7 @@ namespace TunnelPS.Fuzz;
 internal static partial class FuzzTargets
 {
     /// <summary>The target names, which are also the folder names under corpus/.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing", "token-file", "server-config", "inspector-query", "inspector-replay", "har"];
+    public static IReadOnlyList<string> Names { get; } = ["frame", "request-head", "response-head", "chunked", "request-framing", "response-framing", "mux-frame", "token-file", "server-config", "inspector-query", "inspector-replay", "har"];
 
     /// <summary>Runs the target called <paramref name="name"/> on <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">No target has that name.</exception>
@@ -40,6 +40,9 @@ internal static partial class FuzzTargets
                 break;
             case "response-framing":
                 ResponseFraming(input);
+                break;
+            case "mux-frame":
+                MuxFrames(input);
                 break;
             case "token-file":
                 TokenFile(input);

@@ -18,6 +18,7 @@ internal sealed class ClientLinks : IAsyncDisposable
 
     private readonly TunnelClientOptions _options;
     private readonly RegLink _registration;
+    private readonly MuxLinkLimits _limits;
     private readonly Func<MuxStream, string, string, Task> _onOpen;
     private readonly Action<Task> _track;
     private readonly ILogger _logger;
@@ -31,6 +32,15 @@ internal sealed class ClientLinks : IAsyncDisposable
     {
         _options = options;
         _registration = new RegLink { ClientId = clientId, ProxyKey = proxyKey };
+        _limits = new MuxLinkLimits
+        {
+            MaxStreams = options.MaxStreamsPerLink,
+            WriteTimeout = options.LinkWriteTimeout,
+            TimeProvider = options.TimeProvider,
+            Logger = logger,
+            Throttle = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(30)),
+            Name = "to " + options.Server,
+        };
         _onOpen = onOpen;
         _track = track;
         _logger = logger;
@@ -75,7 +85,7 @@ internal sealed class ClientLinks : IAsyncDisposable
                     await transport.DisposeAsync().ConfigureAwait(false);
                     throw;
                 }
-                link = new MuxLink(transport, _options.StreamWindow, _onOpen, _track);
+                link = new MuxLink(transport, _options.StreamWindow, _onOpen, _track, _limits);
                 lock (_links)
                 {
                     _links.Add(link);

@@ -22,8 +22,11 @@ internal sealed class LocalForwarder
     private readonly Func<string, TunnelEndpoint?> _findEndpoint;
     private readonly Func<TunnelDefinition, CaptureStore?> _captureFor;
     private readonly Dictionary<TunnelDefinition, LocalDialer> _dialers = [];
+    private readonly LogThrottle _throttle;
     private long _connectionIds;
     private long _proxyDials;
+    private int _proxyDialsOutstanding;
+    private int _visitorsOpen;
     private long _lastStartedConnectionId;
 
     /// <param name="currentServer">The server the client's session is on now (pooled proxy connections go there).</param>
@@ -34,6 +37,7 @@ internal sealed class LocalForwarder
         _logger = logger;
         _findEndpoint = findEndpoint;
         _captureFor = captureFor;
+        _throttle = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(30));
         foreach (var definition in options.Tunnels)
         {
             _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions);
@@ -43,12 +47,27 @@ internal sealed class LocalForwarder
     /// <summary>Proxy connections dialled so far (none when visitors travel over multiplexed links).</summary>
     public long ProxyDialCount => Interlocked.Read(ref _proxyDials);
 
+    /// <summary>Proxy connections dialled for a ReqProxy and not yet given a visitor.</summary>
+    public int ProxyDialsOutstanding => Volatile.Read(ref _proxyDialsOutstanding);
+
+    /// <summary>Visitors served now (streams and pooled proxy connections).</summary>
+    public int VisitorsOpen => Volatile.Read(ref _visitorsOpen);
+
     /// <summary>The id of the visitor connection served most recently.</summary>
     public long LastStartedConnectionId => Interlocked.Read(ref _lastStartedConnectionId);
 
     /// <summary>Answers one ReqProxy: dial, RegProxy, wait in the server's pool for StartProxy, then serve the visitor.</summary>
     public async Task ServePooledConnectionAsync(string clientId, string? proxyKey, CancellationToken token)
     {
+        // Counted before the first await: a burst of ReqProxy is held to the cap in the order it arrives.
+        if (Interlocked.Increment(ref _proxyDialsOutstanding) > _options.MaxProxyDials)
+        {
+            Interlocked.Decrement(ref _proxyDialsOutstanding);
+            TunnelMetrics.ClientRefusedProxyRequests.Add(1);
+            _throttle.Warn("proxy-dials", suppressed => ClientLog.ProxyDialsCapped(_logger, _currentServer().ToString(), _options.MaxProxyDials, suppressed));
+            return;
+        }
+        var outstanding = true;
         var connectionId = Interlocked.Increment(ref _connectionIds);
         Interlocked.Increment(ref _proxyDials);
         TunnelMetrics.ProxyConnections.Add(1);
@@ -58,6 +77,8 @@ internal sealed class LocalForwarder
             proxy = await TunnelDialer.DialAsync(_currentServer(), _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false);
             await FrameCodec.WriteAsync(proxy, new RegProxy { ClientId = clientId, ProxyKey = proxyKey }, token).ConfigureAwait(false);
             var message = await FrameCodec.ReadAsync(proxy, token).ConfigureAwait(false);
+            Interlocked.Decrement(ref _proxyDialsOutstanding);
+            outstanding = false;
             if (message is not StartProxy start)
             {
                 return;
@@ -70,6 +91,10 @@ internal sealed class LocalForwarder
         }
         finally
         {
+            if (outstanding)
+            {
+                Interlocked.Decrement(ref _proxyDialsOutstanding);
+            }
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
@@ -100,6 +125,26 @@ internal sealed class LocalForwarder
     /// connection as open while it is served. The caller closes <paramref name="proxy"/>.
     /// </summary>
     private async Task ServeVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
+    {
+        // Each visitor holds a connection to a local service: the server may not make the client open any number.
+        if (Interlocked.Increment(ref _visitorsOpen) > _options.MaxOpenStreams)
+        {
+            Interlocked.Decrement(ref _visitorsOpen);
+            TunnelMetrics.ClientRefusedVisitors.Add(1);
+            _throttle.Warn("visitors", suppressed => ClientLog.VisitorsCapped(_logger, _currentServer().ToString(), _options.MaxOpenStreams, suppressed));
+            return;
+        }
+        try
+        {
+            await ServeKnownVisitorAsync(proxy, url, clientAddress, connectionId, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _visitorsOpen);
+        }
+    }
+
+    private async Task ServeKnownVisitorAsync(Stream proxy, string url, string clientAddress, long connectionId, CancellationToken token)
     {
         if (_findEndpoint(url) is not { } endpoint)
         {

@@ -51,6 +51,31 @@ public sealed record TunnelClientOptions
     /// <summary>The receive window of each multiplexed stream: the most bytes the server may send a stream ahead of the local service.</summary>
     public int StreamWindow { get; init; } = MuxLink.DefaultWindow;
 
+    /// <summary>
+    /// The most streams one multiplexed link carries at once (each holds up to <see cref="StreamWindow"/> bytes): the
+    /// server's Open beyond it is answered with Reset.
+    /// </summary>
+    public int MaxStreamsPerLink { get; init; } = MuxLinkLimits.DefaultMaxStreams;
+
+    /// <summary>
+    /// How long frames queued for a multiplexed link may wait with no write to it completing before the link is closed
+    /// (and dialled again): a server that does not read its link cannot make the client hold what it queued.
+    /// </summary>
+    public TimeSpan LinkWriteTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most visitors the server may have the client serve at once, over links and pooled proxy connections
+    /// together (each holds a connection to a local service). One beyond it is refused (its stream reset, its proxy
+    /// connection closed) with a warning at most every 30 s.
+    /// </summary>
+    public int MaxOpenStreams { get; init; } = 1024;
+
+    /// <summary>
+    /// The most proxy connections dialled for the server's ReqProxy and not yet given a visitor (StartProxy). A
+    /// ReqProxy beyond it is not dialled, with a warning at most every 30 s.
+    /// </summary>
+    public int MaxProxyDials { get; init; } = 64;
+
     /// <summary>How long the first login and its tunnel requests may take.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
 

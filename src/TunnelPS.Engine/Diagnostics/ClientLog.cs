@@ -47,6 +47,12 @@ internal static partial class ClientLog
     [LoggerMessage(2020, LogLevel.Debug, "[{ConnectionId}] Local service {LocalAddress} closed the connection before it answered a request; the visitor got a 502 that says so")]
     public static partial void LocalClosedBeforeAnswer(ILogger logger, long connectionId, string localAddress);
 
+    [LoggerMessage(2012, LogLevel.Warning, "The server {Server} has {Max} visitors open on this client, the most it may (MaxOpenStreams): further ones are refused until some end ({Suppressed} more since the last warning)")]
+    public static partial void VisitorsCapped(ILogger logger, string server, int max, long suppressed);
+
+    [LoggerMessage(2013, LogLevel.Warning, "The server {Server} asked for more proxy connections than the {Max} the client dials at once (MaxProxyDials): the extra requests are not dialled ({Suppressed} more since the last warning)")]
+    public static partial void ProxyDialsCapped(ILogger logger, string server, int max, long suppressed);
+
     [LoggerMessage(2009, LogLevel.Warning, "A multiplexed link failed unexpectedly; it is dialled again")]
     public static partial void LinkFailed(ILogger logger, Exception exception);
 }

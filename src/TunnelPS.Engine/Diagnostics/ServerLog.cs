@@ -23,6 +23,9 @@ internal static partial class ServerLog
     [LoggerMessage(1005, LogLevel.Information, "[{ConnectionId}] Session {Session} ended: {Reason}")]
     public static partial void SessionEnded(ILogger logger, long connectionId, string session, string reason);
 
+    [LoggerMessage(1019, LogLevel.Warning, "[{ConnectionId}] Session {Session}: its {Links} multiplexed link(s) carry {MaxStreams} streams each, the most they may (MaxStreamsPerLink); a visitor waits for one to end ({Suppressed} more since the last warning)")]
+    public static partial void LinksFull(ILogger logger, long connectionId, string session, int links, int maxStreams, long suppressed);
+
     [LoggerMessage(1006, LogLevel.Debug, "[{ConnectionId}] Connection from {RemoteAddress} closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, long connectionId, string remoteAddress, string reason);
 

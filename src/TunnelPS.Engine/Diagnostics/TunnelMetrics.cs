@@ -56,4 +56,19 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> InspectorRefused =
         s_meter.CreateCounter<long>("tunnelps.inspector.refused", description: "Web inspector requests refused: another user's process, no key where the owner is unknown, a foreign Host or Origin.");
+
+    public static readonly Counter<long> LinkWriteTimeouts =
+        s_meter.CreateCounter<long>("tunnelps.link.write_timeouts", description: "Multiplexed links closed because the peer read nothing within the link's write deadline.");
+
+    public static readonly Counter<long> LinkReadPauses =
+        s_meter.CreateCounter<long>("tunnelps.link.read_pauses", description: "Times a multiplexed link stopped reading because the peer left the answers it asked for (Pong, Reset) unread.");
+
+    public static readonly Counter<long> LinkRefusedStreams =
+        s_meter.CreateCounter<long>("tunnelps.link.refused_streams", description: "Streams refused at a multiplexed link's cap on open streams (tag: side = peer, an Open reset; local, an Open that failed).");
+
+    public static readonly Counter<long> ClientRefusedVisitors =
+        s_meter.CreateCounter<long>("tunnelps.client.refused_visitors", description: "Visitor streams and proxy connections the client closed at its cap on visitors open at once.");
+
+    public static readonly Counter<long> ClientRefusedProxyRequests =
+        s_meter.CreateCounter<long>("tunnelps.client.refused_proxy_requests", description: "ReqProxy messages the client did not dial at its cap on proxy dials outstanding.");
 }

@@ -212,12 +212,26 @@ internal sealed class ControlSession : IAsyncDisposable
                 lock (_gate)
                 {
                     MuxLink? best = null;
+                    var full = 0;
                     foreach (var link in _links)
                     {
-                        if (!link.IsClosed && (best is null || link.StreamCount < best.StreamCount))
+                        if (link.IsClosed)
+                        {
+                            continue;
+                        }
+                        if (link.IsFull)
+                        {
+                            full++;
+                        }
+                        else if (best is null || link.StreamCount < best.StreamCount)
                         {
                             best = link;
                         }
+                    }
+                    if (best is null && full > 0)
+                    {
+                        var links = full;
+                        _server.Connections.Throttle.Warn("link-streams", suppressed => ServerLog.LinksFull(_logger, ConnectionId, Label, links, _server.Options.MaxStreamsPerLink, suppressed));
                     }
                     if (best is not null)
                     {

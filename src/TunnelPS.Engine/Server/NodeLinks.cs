@@ -21,6 +21,12 @@ namespace TunnelPS.Engine.Server;
 /// </summary>
 internal sealed class NodeLinks : IAsyncDisposable
 {
+    /// <summary>
+    /// The most forwarded visitors one node link carries at once. One link carries every visitor forwarded between two
+    /// nodes, each already counted against the forwarding node's own connection limits: the cap only stops a runaway.
+    /// </summary>
+    internal const int NodeLinkMaxStreams = 4096;
+
     private readonly TunnelServer _server;
     private readonly ClusterNode _node;
     private readonly ILogger _logger;
@@ -102,7 +108,7 @@ internal sealed class NodeLinks : IAsyncDisposable
             {
                 throw new IOException($"node {peer} at {address} did not accept this node's proof (check that every node has the same cluster secret)");
             }
-            var link = new MuxLink(ssl, _server.Options.StreamWindow, onOpen: null, track: _server.Track);
+            var link = new MuxLink(ssl, _server.Options.StreamWindow, onOpen: null, track: _server.Track, _server.LinkLimits("node " + peer, NodeLinkMaxStreams));
             link.Start();
             ClusterLog.LinkOpened(_logger, peer, address);
             return link;
@@ -144,7 +150,7 @@ internal sealed class NodeLinks : IAsyncDisposable
                 }
                 await FrameCodec.WriteAsync(stream, new NodeAuth { Node = _node.Name }, deadline.Token).ConfigureAwait(false);
             }
-            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: ServeForwardedAsync, track: _server.Track);
+            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: ServeForwardedAsync, track: _server.Track, _server.LinkLimits("node " + hello.Node, NodeLinkMaxStreams));
             lock (_gate)
             {
                 _accepted.RemoveAll(l => l.IsClosed);

@@ -233,7 +233,7 @@ internal sealed class SessionTable
         MuxLink? link = null;
         if (problem is null && session is not null)
         {
-            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: null, track: _server.Track);
+            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: null, track: _server.Track, _server.LinkLimits(session.Label));
             if (!session.TryAddLink(link))
             {
                 problem = "the session has as many links as it may";

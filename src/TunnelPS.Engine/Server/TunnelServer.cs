@@ -458,6 +458,17 @@ public sealed class TunnelServer : IAsyncDisposable
     /// <summary>Keeps a per-connection task observed and waited for at shutdown.</summary>
     internal void Track(Task task) => _work.Track(task);
 
+    /// <summary>The bounds of a multiplexed link of this server, named <paramref name="name"/> in its log lines.</summary>
+    internal MuxLinkLimits LinkLimits(string name, int? maxStreams = null) => new()
+    {
+        MaxStreams = maxStreams ?? Options.MaxStreamsPerLink,
+        WriteTimeout = Options.LinkWriteTimeout,
+        TimeProvider = Options.TimeProvider,
+        Logger = _logger,
+        Throttle = Connections.Throttle,
+        Name = name,
+    };
+
     private async Task HandleHttpConnectionAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, CancellationToken token)
     {
         var id = NextConnectionId();

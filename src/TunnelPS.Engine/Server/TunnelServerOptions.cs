@@ -82,6 +82,19 @@ public sealed record TunnelServerOptions
     /// <summary>The receive window of each multiplexed stream: the most bytes a client may send a stream ahead of its visitor.</summary>
     public int StreamWindow { get; init; } = MuxLink.DefaultWindow;
 
+    /// <summary>
+    /// The most visitor streams one multiplexed link of a client carries at once (each holds up to
+    /// <see cref="StreamWindow"/> bytes). A visitor that finds every link of its client at the cap waits up to
+    /// <see cref="ProxyWaitTimeout"/> for a link, as when the client has none.
+    /// </summary>
+    public int MaxStreamsPerLink { get; init; } = MuxLinkLimits.DefaultMaxStreams;
+
+    /// <summary>
+    /// How long frames queued for a multiplexed link (a client's or another node's) may wait with no write to it
+    /// completing before the link is closed: a peer that does not read its link ends it instead of holding memory.
+    /// </summary>
+    public TimeSpan LinkWriteTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How many idle proxy connections the server keeps ready per client.</summary>
     public int PoolSize { get; init; } = 4;
 

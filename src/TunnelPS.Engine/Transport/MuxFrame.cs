@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Text;
 
 namespace TunnelPS.Engine.Transport;
 
@@ -20,10 +22,10 @@ internal enum MuxFrameType : byte
     /// <summary>Either way: the stream is abandoned in both directions.</summary>
     Reset = 5,
 
-    /// <summary>Client → server: keeps middleboxes from expiring an idle link; answered with <see cref="Pong"/>.</summary>
+    /// <summary>Either way (the client sends them): keeps middleboxes from expiring an idle link; answered with <see cref="Pong"/>.</summary>
     Ping = 6,
 
-    /// <summary>Server → client: the answer to <see cref="Ping"/>.</summary>
+    /// <summary>Either way: the answer to <see cref="Ping"/> (it counts against the answering side's control bound).</summary>
     Pong = 7,
 }
 
@@ -49,4 +51,62 @@ internal static class MuxFrame
 
     public static (MuxFrameType Type, int Length, uint Stream) ReadHeader(ReadOnlySpan<byte> source) =>
         ((MuxFrameType)source[0], BinaryPrimitives.ReadUInt16LittleEndian(source[2..]), BinaryPrimitives.ReadUInt32LittleEndian(source[4..]));
+
+    /// <summary>
+    /// Takes the first whole frame off <paramref name="buffer"/> (header read, payload sliced, not copied); false,
+    /// with <paramref name="buffer"/> untouched, while the frame has not fully arrived. The header's length field
+    /// (16 bits) bounds a payload at 65,535 bytes; what a payload may hold is the reader's to check.
+    /// </summary>
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, out MuxFrameType type, out uint stream, out ReadOnlySequence<byte> payload)
+    {
+        type = default;
+        stream = 0;
+        payload = default;
+        if (buffer.Length < HeaderLength)
+        {
+            return false;
+        }
+        Span<byte> header = stackalloc byte[HeaderLength];
+        buffer.Slice(0, HeaderLength).CopyTo(header);
+        (type, var length, stream) = ReadHeader(header);
+        if (buffer.Length < HeaderLength + length)
+        {
+            return false;
+        }
+        payload = buffer.Slice(HeaderLength, length);
+        buffer = buffer.Slice(HeaderLength + length);
+        return true;
+    }
+
+    /// <summary>The length of an Open frame's payload: the URL and the visitor's address, each after its 16-bit length.</summary>
+    public static int OpenPayloadLength(string url, string clientAddress) =>
+        2 + Encoding.UTF8.GetByteCount(url) + 2 + Encoding.UTF8.GetByteCount(clientAddress);
+
+    /// <summary>Writes an Open frame's payload (<see cref="OpenPayloadLength"/> bytes) to <paramref name="destination"/>.</summary>
+    public static void WriteOpenPayload(Span<byte> destination, string url, string clientAddress)
+    {
+        var urlLength = Encoding.UTF8.GetBytes(url, destination[2..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)urlLength);
+        var addressLength = Encoding.UTF8.GetBytes(clientAddress, destination[(4 + urlLength)..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[(2 + urlLength)..], (ushort)addressLength);
+    }
+
+    /// <summary>Reads an Open frame's payload; null, or why it is malformed (the link closes then).</summary>
+    public static string? TryReadOpenPayload(ReadOnlySpan<byte> payload, out string url, out string clientAddress)
+    {
+        url = "";
+        clientAddress = "";
+        if (payload.Length < 4)
+        {
+            return "an Open frame is too short";
+        }
+        var urlLength = BinaryPrimitives.ReadUInt16LittleEndian(payload);
+        if (payload.Length < 4 + urlLength || payload.Length != 4 + urlLength + BinaryPrimitives.ReadUInt16LittleEndian(payload[(2 + urlLength)..]))
+        {
+            return "an Open frame's lengths do not add up";
+        }
+        url = Encoding.UTF8.GetString(payload.Slice(2, urlLength));
+        clientAddress = Encoding.UTF8.GetString(payload[(4 + urlLength)..]);
+        return null;
+    }
 }

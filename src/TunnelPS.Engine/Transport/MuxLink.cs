@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Globalization;
 using System.Text;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Transport;
 
@@ -30,6 +32,14 @@ namespace TunnelPS.Engine.Transport;
 /// Reads run one loop per link; a stream's reader resumes on that loop's thread (no thread hop per message), so stream
 /// readers must never block.
 /// </para>
+/// <para>
+/// Bounds (<see cref="MuxLinkLimits"/>), the same on both sides: at most MaxStreams streams at once (a peer's Open
+/// beyond it is reset); Data writers wait while <see cref="QueueLimit"/> bytes are queued; every other frame (Open,
+/// Window, Fin, Reset, Ping, Pong) counts against <see cref="ControlQueueLimit"/>, above which the read loop reads
+/// nothing more until they drain, so a peer that asks for answers (Pings, Opens beyond the cap, Data beyond a window)
+/// and never reads them stalls only itself; and a link whose queued frames see no write complete for WriteTimeout is
+/// closed. The checks cost one comparison per frame drained and per read, no lock or allocation more.
+/// </para>
 /// </summary>
 internal sealed class MuxLink : IAsyncDisposable
 {
@@ -41,6 +51,16 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private const int BatchSize = 64 * 1024;
 
+    /// <summary>The most bytes one read of the transport hands the read loop (and so the most it dispatches at once).</summary>
+    internal const int ReadSize = 64 * 1024;
+
+    /// <summary>
+    /// Bytes of control frames (every frame but Data) queued for the transport beyond which the read loop stops
+    /// reading until they drain: a peer that sends frames the link answers (Ping, an Open beyond the cap, Data beyond
+    /// a window) and never reads the answers stalls itself instead of growing the queue.
+    /// </summary>
+    internal const int ControlQueueLimit = 256 * 1024;
+
     /// <summary>Bytes read without handing them out beyond which the read loop hands out before reading on.</summary>
     private const int PublishThreshold = 128 * 1024;
 
@@ -48,6 +68,7 @@ internal sealed class MuxLink : IAsyncDisposable
     private const int DirectWriteMinimum = 8 * 1024;
 
     private readonly Stream _transport;
+    private readonly MuxLinkLimits _limits;
     private readonly BatchingNetworkStream? _socketStream;
     private readonly Action _startDrain;
     private readonly Func<MuxStream, string, string, Task>? _onOpen;
@@ -61,9 +82,21 @@ internal sealed class MuxLink : IAsyncDisposable
     private readonly Queue<(byte[] Buffer, int Length)> _queue = new();
     private readonly byte[] _batch = new byte[BatchSize];
     private int _queuedBytes;
+    private int _controlBytes;
     private bool _draining;
     private bool _closed;
     private TaskCompletionSource? _room;
+    private TaskCompletionSource? _controlRoom;
+    private bool _readsPaused;
+
+    // Write progress: writes completed (by whichever writer drains), and what the deadline check saw last time.
+    private long _writes;
+    private long _checkedWrites = -1;
+    private long _stalledSince;
+    private ITimer? _watch;
+
+    private readonly LogThrottle _throttle;
+    private int _streamCount;
 
     /// <summary>The link whose read loop runs on this thread now, handing out a batch of frames.</summary>
     [ThreadStatic]
@@ -78,8 +111,11 @@ internal sealed class MuxLink : IAsyncDisposable
     /// <param name="window">The receive window of each stream.</param>
     /// <param name="onOpen">For the side that accepts streams (the client): called with each new stream, its URL and the visitor's address.</param>
     /// <param name="track">Observes the tasks the link starts (stream handlers); null keeps them unobserved only by the link.</param>
-    public MuxLink(Stream transport, int window = DefaultWindow, Func<MuxStream, string, string, Task>? onOpen = null, Action<Task>? track = null)
+    /// <param name="limits">The link's bounds (streams open at once, write deadline); null: <see cref="MuxLinkLimits.Default"/>.</param>
+    public MuxLink(Stream transport, int window = DefaultWindow, Func<MuxStream, string, string, Task>? onOpen = null, Action<Task>? track = null, MuxLinkLimits? limits = null)
     {
+        _limits = limits ?? MuxLinkLimits.Default;
+        _throttle = _limits.Throttle ?? new LogThrottle(_limits.TimeProvider, TimeSpan.FromSeconds(30));
         _transport = transport;
         _socketStream = BatchingNetworkStream.Find(transport);
         _startDrain = StartDrain;
@@ -100,7 +136,28 @@ internal sealed class MuxLink : IAsyncDisposable
     internal const TaskCreationOptions WakeOptions = TaskCreationOptions.None;
 
     /// <summary>Streams open now.</summary>
-    public int StreamCount => _streams.Count;
+    public int StreamCount => Volatile.Read(ref _streamCount);
+
+    /// <summary>The most streams open at once (<see cref="MuxLinkLimits.MaxStreams"/>).</summary>
+    public int MaxStreams => _limits.MaxStreams;
+
+    /// <summary>True when the link carries its most streams: <see cref="Open"/> would fail.</summary>
+    public bool IsFull => StreamCount >= _limits.MaxStreams;
+
+    /// <summary>Bytes of frames queued for the transport now.</summary>
+    internal int QueuedBytes
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return _queuedBytes;
+            }
+        }
+    }
+
+    /// <summary>True while the read loop waits for the answers it queued to drain (the peer does not read them).</summary>
+    internal bool ReadsPaused => Volatile.Read(ref _readsPaused);
 
     /// <summary>True once the link has failed or been closed.</summary>
     public bool IsClosed => Volatile.Read(ref _closed);
@@ -117,36 +174,44 @@ internal sealed class MuxLink : IAsyncDisposable
         // From here on the link alone reads and writes the connection: the socket underneath may read ahead and
         // coalesce the records of a batch into one send (the drain flushes at the end of every batch).
         _socketStream?.EnableBatching();
+        var period = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _limits.WriteTimeout.Ticks / 4));
+        _watch = _limits.TimeProvider.CreateTimer(static state => ((MuxLink)state!).CheckWriteProgress(), this, period, period);
+        if (IsClosed)
+        {
+            // Closed while the timer was made: Close may have missed it.
+            _watch.Dispose();
+        }
         _reading = ReadLoopAsync(_stop.Token);
     }
 
     /// <summary>
     /// Opens a stream to the peer for a visitor of <paramref name="url"/>; bytes may be written at once (no round trip).
-    /// Throws IOException when the link is closed.
+    /// Throws IOException when the link is closed, <see cref="MuxStreamLimitException"/> when it carries its most streams.
     /// </summary>
     public MuxStream Open(string url, string clientAddress)
     {
+        if (Interlocked.Increment(ref _streamCount) > _limits.MaxStreams)
+        {
+            Interlocked.Decrement(ref _streamCount);
+            TunnelMetrics.LinkRefusedStreams.Add(1, new KeyValuePair<string, object?>("side", "local"));
+            throw new MuxStreamLimitException(string.Create(CultureInfo.InvariantCulture,
+                $"The multiplexed link carries {_limits.MaxStreams} streams, the most it may; the visitor waits for one to end or is refused (raise MaxStreamsPerLink, or LinkCount on the client, for more)."));
+        }
         var id = Interlocked.Increment(ref _nextStreamId);
         var stream = new MuxStream(this, id, Window);
         _streams[id] = stream;
-        var urlLength = Encoding.UTF8.GetByteCount(url);
-        var addressLength = Encoding.UTF8.GetByteCount(clientAddress);
-        var length = 2 + urlLength + 2 + addressLength;
+        var length = MuxFrame.OpenPayloadLength(url, clientAddress);
         if (length > MuxFrame.MaxPayload)
         {
-            _streams.TryRemove(id, out _);
+            Remove(id);
             throw new ArgumentException("The tunnel URL and visitor address are too long for one frame.", nameof(url));
         }
         var frame = ArrayPool<byte>.Shared.Rent(MuxFrame.HeaderLength + length);
         MuxFrame.WriteHeader(frame, MuxFrameType.Open, length, id);
-        var span = frame.AsSpan(MuxFrame.HeaderLength, length);
-        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)urlLength);
-        Encoding.UTF8.GetBytes(url, span[2..]);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[(2 + urlLength)..], (ushort)addressLength);
-        Encoding.UTF8.GetBytes(clientAddress, span[(4 + urlLength)..]);
+        MuxFrame.WriteOpenPayload(frame.AsSpan(MuxFrame.HeaderLength, length), url, clientAddress);
         if (!Enqueue(frame, MuxFrame.HeaderLength + length))
         {
-            _streams.TryRemove(id, out _);
+            Remove(id);
             throw new IOException("The multiplexed link is closed.");
         }
         return stream;
@@ -213,7 +278,21 @@ internal sealed class MuxLink : IAsyncDisposable
         Enqueue(frame, MuxFrame.HeaderLength);
     }
 
-    internal void Forget(MuxStream stream) => _streams.TryRemove(new KeyValuePair<uint, MuxStream>(stream.Id, stream));
+    internal void Forget(MuxStream stream)
+    {
+        if (_streams.TryRemove(new KeyValuePair<uint, MuxStream>(stream.Id, stream)))
+        {
+            Interlocked.Decrement(ref _streamCount);
+        }
+    }
+
+    private void Remove(uint id)
+    {
+        if (_streams.TryRemove(id, out _))
+        {
+            Interlocked.Decrement(ref _streamCount);
+        }
+    }
 
     /// <summary>Completes when the bytes queued for the transport are below the limit again (writers pace themselves on it).</summary>
     internal ValueTask WaitForRoomAsync(CancellationToken cancellationToken)
@@ -231,7 +310,11 @@ internal sealed class MuxLink : IAsyncDisposable
         return new ValueTask(wait.WaitAsync(cancellationToken));
     }
 
-    /// <summary>Queues a frame (the link returns its buffer to the pool); false when the link is closed.</summary>
+    /// <summary>
+    /// Queues a control frame (any kind but Data; the link returns its buffer to the pool); false when the link is
+    /// closed. It never waits, and it counts against <see cref="ControlQueueLimit"/>: the read loop stops reading while
+    /// the answers it queued stay above it.
+    /// </summary>
     private bool Enqueue(byte[] frame, int length)
     {
         bool start;
@@ -244,6 +327,7 @@ internal sealed class MuxLink : IAsyncDisposable
             }
             _queue.Enqueue((frame, length));
             _queuedBytes += length;
+            _controlBytes += length;
             start = StartDrainLocked();
         }
         if (start)
@@ -321,6 +405,10 @@ internal sealed class MuxLink : IAsyncDisposable
                         whole = first.Buffer;
                         used = first.Length;
                         _queuedBytes -= first.Length;
+                        if (whole[0] != (byte)MuxFrameType.Data)
+                        {
+                            _controlBytes -= first.Length;
+                        }
                     }
                     while (whole is null && _queue.TryPeek(out var next) && used + next.Length <= _batch.Length)
                     {
@@ -328,11 +416,21 @@ internal sealed class MuxLink : IAsyncDisposable
                         next.Buffer.AsSpan(0, next.Length).CopyTo(_batch.AsSpan(used));
                         used += next.Length;
                         _queuedBytes -= next.Length;
+                        if (next.Buffer[0] != (byte)MuxFrameType.Data)
+                        {
+                            _controlBytes -= next.Length;
+                        }
                         ArrayPool<byte>.Shared.Return(next.Buffer);
                     }
                     if (_queuedBytes < QueueLimit)
                     {
                         room = TakeRoomLocked();
+                    }
+                    if (_controlBytes < ControlQueueLimit && _controlRoom is { } controlRoom)
+                    {
+                        _controlRoom = null;
+                        // The read loop resumes on its own (not on this writer's thread: it would read in here).
+                        controlRoom.TrySetResult();
                     }
                     if (used == 0 && !unflushed)
                     {
@@ -351,17 +449,20 @@ internal sealed class MuxLink : IAsyncDisposable
                     // is looked at once more before this writer gives up its role.
                     unflushed = false;
                     await _transport.FlushAsync(_stop.Token).ConfigureAwait(false);
+                    Volatile.Write(ref _writes, _writes + 1);
                     continue;
                 }
                 unflushed = _socketStream is not null;
                 if (whole is null)
                 {
                     await _transport.WriteAsync(_batch.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+                    Volatile.Write(ref _writes, _writes + 1);
                     continue;
                 }
                 try
                 {
                     await _transport.WriteAsync(whole.AsMemory(0, used), _stop.Token).ConfigureAwait(false);
+                    Volatile.Write(ref _writes, _writes + 1);
                 }
                 finally
                 {
@@ -377,6 +478,82 @@ internal sealed class MuxLink : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes when the control frames queued are below <see cref="ControlQueueLimit"/> again, or the link closed.</summary>
+    private async Task WaitForControlRoomAsync(CancellationToken token)
+    {
+        Task wait;
+        int queued;
+        lock (_queueGate)
+        {
+            if (_controlBytes < ControlQueueLimit || _closed)
+            {
+                return;
+            }
+            _controlRoom ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait = _controlRoom.Task;
+            queued = _controlBytes;
+        }
+        TunnelMetrics.LinkReadPauses.Add(1);
+        _throttle.Warn("link-paused", suppressed => LinkLog.ReadsPaused(_limits.Logger, _limits.Name, queued, suppressed));
+        Volatile.Write(ref _readsPaused, true);
+        try
+        {
+            await wait.WaitAsync(token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _readsPaused, false);
+        }
+    }
+
+    /// <summary>
+    /// The write deadline, checked by the link's timer: frames are queued (a writer holds the drain) and no write has
+    /// completed for <see cref="MuxLinkLimits.WriteTimeout"/>, so the peer reads nothing; the link is closed.
+    /// </summary>
+    private void CheckWriteProgress()
+    {
+        try
+        {
+            CheckWriteProgressCore();
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the host process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LinkLog.CheckFailed(_limits.Logger, _limits.Name, ex.Message);
+        }
+    }
+
+    private void CheckWriteProgressCore()
+    {
+        var now = _limits.TimeProvider.GetTimestamp();
+        int queued;
+        lock (_queueGate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            var writes = Volatile.Read(ref _writes);
+            if (!_draining || writes != _checkedWrites)
+            {
+                _checkedWrites = writes;
+                _stalledSince = now;
+                return;
+            }
+            if (_limits.TimeProvider.GetElapsedTime(_stalledSince, now) < _limits.WriteTimeout)
+            {
+                return;
+            }
+            queued = _queuedBytes;
+        }
+        var reason = string.Create(CultureInfo.InvariantCulture,
+            $"the peer read nothing for {_limits.WriteTimeout.TotalSeconds:0} s while {queued} bytes waited for it (the link's write deadline); its streams are reset and the link is dialled again if it is the client's");
+        TunnelMetrics.LinkWriteTimeouts.Add(1);
+        _throttle.Warn("link-write", suppressed => LinkLog.WriteTimedOut(_limits.Logger, _limits.Name, reason, suppressed));
+        Close(reason);
+    }
+
     private TaskCompletionSource? TakeRoomLocked()
     {
         var room = _room;
@@ -387,12 +564,27 @@ internal sealed class MuxLink : IAsyncDisposable
     private async Task ReadLoopAsync(CancellationToken token)
     {
         var reason = "the peer closed the link";
-        var input = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: BatchSize, minimumReadSize: 4096, leaveOpen: true));
+        var input = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: ReadSize, minimumReadSize: 4096, leaveOpen: true));
         try
         {
             var unpublished = 0L;
             while (true)
             {
+                if (Volatile.Read(ref _controlBytes) >= ControlQueueLimit)
+                {
+                    // The peer left the answers it asked for unread: hand out what was read (which starts the
+                    // drain), then read nothing more until they drain; the write deadline ends a peer that never reads.
+                    if (unpublished > 0)
+                    {
+                        HandOut();
+                        unpublished = 0;
+                    }
+                    else
+                    {
+                        FlushQueued();
+                    }
+                    await WaitForControlRoomAsync(token).ConfigureAwait(false);
+                }
                 // What arrived is handed out (readers resume, queued answers leave) when the next read has to wait
                 // for the network, or after PublishThreshold bytes: while more is already here, a bulk transfer's
                 // records are read first, so a visitor gets one large send instead of one per 16 KiB record.
@@ -409,7 +601,7 @@ internal sealed class MuxLink : IAsyncDisposable
                 t_dispatching = this;
                 try
                 {
-                    while (TryReadFrame(ref buffer, out var type, out var stream, out var payload))
+                    while (MuxFrame.TryRead(ref buffer, out var type, out var stream, out var payload))
                     {
                         if (!Dispatch(type, stream, payload, out var fatal))
                         {
@@ -466,27 +658,6 @@ internal sealed class MuxLink : IAsyncDisposable
         _received.Clear();
     }
 
-    private static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out MuxFrameType type, out uint stream, out ReadOnlySequence<byte> payload)
-    {
-        type = default;
-        stream = 0;
-        payload = default;
-        if (buffer.Length < MuxFrame.HeaderLength)
-        {
-            return false;
-        }
-        Span<byte> header = stackalloc byte[MuxFrame.HeaderLength];
-        buffer.Slice(0, MuxFrame.HeaderLength).CopyTo(header);
-        (type, var length, stream) = MuxFrame.ReadHeader(header);
-        if (buffer.Length < MuxFrame.HeaderLength + length)
-        {
-            return false;
-        }
-        payload = buffer.Slice(MuxFrame.HeaderLength, length);
-        buffer = buffer.Slice(MuxFrame.HeaderLength + length);
-        return true;
-    }
-
     /// <summary>Handles one frame; false (with the reason) when the peer broke the protocol and the link must close.</summary>
     private bool Dispatch(MuxFrameType type, uint id, ReadOnlySequence<byte> payload, out string fatal)
     {
@@ -532,6 +703,7 @@ internal sealed class MuxLink : IAsyncDisposable
             case MuxFrameType.Reset:
                 if (_streams.TryRemove(id, out var reset))
                 {
+                    Interlocked.Decrement(ref _streamCount);
                     reset.ResetByPeer("the peer reset the stream");
                 }
                 return true;
@@ -550,26 +722,29 @@ internal sealed class MuxLink : IAsyncDisposable
 
     private bool Accept(uint id, ReadOnlySequence<byte> payload, out string fatal)
     {
+        var problem = MuxFrame.TryReadOpenPayload(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray(), out var url, out var address);
+        if (problem is not null)
+        {
+            fatal = problem;
+            return false;
+        }
         fatal = "";
-        var bytes = payload.ToArray();
-        if (bytes.Length < 4)
-        {
-            fatal = "an Open frame is too short";
-            return false;
-        }
-        var urlLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes);
-        if (bytes.Length < 4 + urlLength || bytes.Length != 4 + urlLength + BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 + urlLength)))
-        {
-            fatal = "an Open frame's lengths do not add up";
-            return false;
-        }
         if (_streams.ContainsKey(id))
         {
             fatal = "the peer opened a stream id that is in use";
             return false;
         }
-        var url = Encoding.UTF8.GetString(bytes, 2, urlLength);
-        var address = Encoding.UTF8.GetString(bytes, 4 + urlLength, bytes.Length - 4 - urlLength);
+        if (Interlocked.Increment(ref _streamCount) > _limits.MaxStreams)
+        {
+            // Beyond the cap the stream is refused, not the link: the peer's visitor fails, the others go on. The
+            // Reset counts against the control bound like every answer, so a flood of Opens stalls only its sender.
+            Interlocked.Decrement(ref _streamCount);
+            TunnelMetrics.LinkRefusedStreams.Add(1, new KeyValuePair<string, object?>("side", "peer"));
+            _throttle.Warn("link-refused", suppressed => LinkLog.StreamRefused(_limits.Logger, _limits.Name, string.Create(CultureInfo.InvariantCulture,
+                $"the peer opened more than {_limits.MaxStreams} streams at once (MaxStreamsPerLink); the extra ones are reset"), suppressed));
+            SendControl(MuxFrameType.Reset, id);
+            return true;
+        }
         var stream = new MuxStream(this, id, Window);
         _streams[id] = stream;
         var handler = _onOpen!(stream, url, address);
@@ -581,6 +756,7 @@ internal sealed class MuxLink : IAsyncDisposable
     public void Close(string reason)
     {
         TaskCompletionSource? room;
+        TaskCompletionSource? controlRoom;
         lock (_queueGate)
         {
             if (_closed)
@@ -592,10 +768,17 @@ internal sealed class MuxLink : IAsyncDisposable
             {
                 ArrayPool<byte>.Shared.Return(frame.Buffer);
             }
+            // The queue's own array goes too: a link kept for its Completion holds nothing of what it queued.
+            _queue.TrimExcess();
             _queuedBytes = 0;
+            _controlBytes = 0;
             room = TakeRoomLocked();
+            controlRoom = _controlRoom;
+            _controlRoom = null;
         }
+        _watch?.Dispose();
         room?.TrySetResult();
+        controlRoom?.TrySetResult();
         try
         {
             _stop.Cancel();
@@ -608,6 +791,7 @@ internal sealed class MuxLink : IAsyncDisposable
             stream.ResetByPeer("the multiplexed link closed: " + reason);
         }
         _streams.Clear();
+        Volatile.Write(ref _streamCount, 0);
         _transport.Dispose();
         _completion.TrySetResult(reason);
     }

@@ -45,6 +45,9 @@ internal sealed class ScriptedTunnelServer : IAsyncDisposable
 
     public Channel<SslStream> ProxyConnections { get; } = Channel.CreateUnbounded<SslStream>();
 
+    /// <summary>Multiplexed links the client opened (RegLink), after their first frame: raw mux frames follow.</summary>
+    public Channel<SslStream> Links { get; } = Channel.CreateUnbounded<SslStream>();
+
     /// <summary>Answers a ReqTunnel with one successful NewTunnel per protocol, on example.test.</summary>
     public static async Task AnswerAsync(SslStream control, JsonElement request, CancellationToken token)
     {
@@ -111,9 +114,14 @@ internal sealed class ScriptedTunnelServer : IAsyncDisposable
                 await ProxyConnections.Writer.WriteAsync(ssl, token);
                 return;
             }
+            if (first.GetProperty("Type").GetString() == "RegLink")
+            {
+                await Links.Writer.WriteAsync(ssl, token);
+                return;
+            }
             var clientId = "0123456789abcdef0123456789abcdef";
             object authResp = Capabilities is { } capabilities
-                ? new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = AuthError, Capabilities = capabilities }
+                ? new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = AuthError, Capabilities = capabilities, ProxyKey = "scripted-proxy-key" }
                 : new { Version = "2", MmVersion = "1.7", ClientId = clientId, Error = AuthError };
             await WriteAsync(ssl, "AuthResp", authResp, token);
             while (true)
