@@ -14,45 +14,25 @@ namespace TunnelPS.Engine.Tests.Server;
 /// </summary>
 public sealed class ClientHelloDeadlineTests
 {
+    private const int Addresses = 10;
+    private const int PerAddress = 16;
+
     [Fact]
     public async Task Half_ClientHellos_from_many_addresses_delay_neither_an_HTTPS_visit_nor_a_client_login()
     {
         // Issue 16 item 3: 16 half hellos from each of 8+ addresses held every slot until the 10 s handshake deadline.
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var hello = await RecordedClientHello.RecordAsync();
         await using var local = new LocalHttpService();
-        await using var server = await TunnelHarness.StartServerAsync(o => o with
-        {
-            TimeProvider = time,
-            HandshakeTimeout = TimeSpan.FromMinutes(5),
-            HeartbeatTimeout = TimeSpan.FromDays(1),
-        });
-        const int Addresses = 10;
-        const int PerAddress = 16;
-        var stalled = new List<Socket>();
+        await using var server = await StartFloodedServerAsync();
+        var stalled = await FloodAsync(server, hello.AsMemory(0, hello.Length / 2), "127.0.8");
         try
         {
-            for (var a = 1; a <= Addresses; a++)
-            {
-                for (var i = 0; i < PerAddress; i++)
-                {
-                    var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                    stalled.Add(socket);
-                    socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.8.{a}"), 0));
-                    await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-                    await socket.SendAsync(hello.AsMemory(0, hello.Length / 2));
-                }
-            }
             var tls = server.TlsHandler;
             await TunnelHarness.WaitUntilAsync(
                 () => tls.ClientHellosPending + tls.HandshakesInProgress + tls.HandshakesWaiting >= Addresses * PerAddress,
                 "the server holds every half hello");
 
-            await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "flooded", "flooded", "https")));
-            var endpoint = Assert.Single(await client.StartAsync().WaitAsync(TunnelHarness.Deadline));
-            using var http = TunnelHarness.Visitor(keepAlive: false);
-            Assert.Equal("hello GET /", await http.GetStringAsync(endpoint.PublicUrl + "/").WaitAsync(TunnelHarness.Deadline));
-
+            await LoginAndVisitAsync(server, local, "flooded");
             Assert.Equal(Addresses * PerAddress, tls.ClientHellosPending);
             await TunnelHarness.WaitUntilAsync(() => tls.HandshakesInProgress == 0, "the completed handshakes gave their slots back");
         }
@@ -67,45 +47,59 @@ public sealed class ClientHelloDeadlineTests
     {
         // The same flood with whole hellos (replayed bytes cost the sender nothing): each server answers, then waits
         // for a client that never goes on. Waiting, a handshake holds no slot.
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var hello = await RecordedClientHello.RecordAsync();
         await using var local = new LocalHttpService();
-        await using var server = await TunnelHarness.StartServerAsync(o => o with
-        {
-            TimeProvider = time,
-            HandshakeTimeout = TimeSpan.FromMinutes(5),
-            HeartbeatTimeout = TimeSpan.FromDays(1),
-        });
-        const int Addresses = 10;
-        const int PerAddress = 16;
-        var stalled = new List<Socket>();
+        await using var server = await StartFloodedServerAsync();
+        var stalled = await FloodAsync(server, hello, "127.0.9");
         try
         {
-            for (var a = 1; a <= Addresses; a++)
-            {
-                for (var i = 0; i < PerAddress; i++)
-                {
-                    var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                    stalled.Add(socket);
-                    socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.9.{a}"), 0));
-                    await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-                    await socket.SendAsync(hello);
-                }
-            }
             var tls = server.TlsHandler;
             await TunnelHarness.WaitUntilAsync(() => server.ConnectionCount >= Addresses * PerAddress && tls.ClientHellosPending == 0,
                 "the server has read every hello");
 
-            await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, "stalled", "stalled", "https")));
-            var endpoint = Assert.Single(await client.StartAsync().WaitAsync(TunnelHarness.Deadline));
-            using var http = TunnelHarness.Visitor(keepAlive: false);
-            Assert.Equal("hello GET /", await http.GetStringAsync(endpoint.PublicUrl + "/").WaitAsync(TunnelHarness.Deadline));
+            await LoginAndVisitAsync(server, local, "stalled");
             await TunnelHarness.WaitUntilAsync(() => tls.HandshakesInProgress == 0, "no handshake holds a slot while it waits");
         }
         finally
         {
             stalled.ForEach(s => s.Dispose());
         }
+    }
+
+    /// <summary>A server on a fake clock whose handshake deadline outlasts the test: only slots can stop the login.</summary>
+    private static Task<TunnelServer> StartFloodedServerAsync() =>
+        TunnelHarness.StartServerAsync(o => o with
+        {
+            TimeProvider = new FakeTimeProvider(DateTimeOffset.UtcNow),
+            HandshakeTimeout = TimeSpan.FromMinutes(5),
+            HeartbeatTimeout = TimeSpan.FromDays(1),
+        });
+
+    /// <summary><see cref="PerAddress"/> connections from each of <see cref="Addresses"/> addresses of <paramref name="subnet"/>, each sending <paramref name="bytes"/>.</summary>
+    private static async Task<List<Socket>> FloodAsync(TunnelServer server, ReadOnlyMemory<byte> bytes, string subnet)
+    {
+        var sockets = new List<Socket>();
+        for (var a = 1; a <= Addresses; a++)
+        {
+            for (var i = 0; i < PerAddress; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                sockets.Add(socket);
+                socket.Bind(new IPEndPoint(IPAddress.Parse($"{subnet}.{a}"), 0));
+                await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                await socket.SendAsync(bytes);
+            }
+        }
+        return sockets;
+    }
+
+    /// <summary>A client logs in and opens an https tunnel, and a visitor gets its page, each within the test's deadline.</summary>
+    private static async Task LoginAndVisitAsync(TunnelServer server, LocalHttpService local, string name)
+    {
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(server, TunnelHarness.Http(local.Port, name, name, "https")));
+        var endpoint = Assert.Single(await client.StartAsync().WaitAsync(TunnelHarness.Deadline));
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        Assert.Equal("hello GET /", await http.GetStringAsync(endpoint.PublicUrl + "/").WaitAsync(TunnelHarness.Deadline));
     }
 
     [Fact]
