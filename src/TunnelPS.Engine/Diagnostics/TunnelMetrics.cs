@@ -31,7 +31,7 @@ internal static class TunnelMetrics
         s_meter.CreateCounter<long>("tunnelps.server.refused_proxy_connections", description: "RegProxy connections closed: unknown session, wrong key, wrong address or not requested.");
 
     public static readonly Counter<long> RefusedVisitors =
-        s_meter.CreateCounter<long>("tunnelps.server.refused_visitors", description: "Visitors refused by a tunnel's IP rules or connection limit (tag: reason).");
+        s_meter.CreateCounter<long>("tunnelps.server.refused_visitors", description: "Visitors refused, and requests not forwarded (tag: reason = ip_rules, max_connections_per_tunnel, connect_method, head_too_large, bad_request, bad_body).");
 
     public static readonly Counter<long> DeadlineCloses =
         s_meter.CreateCounter<long>("tunnelps.server.deadline_closes", description: "Visitor connections closed by a deadline (tag: deadline = head, idle, write, client_hello).");
@@ -44,6 +44,12 @@ internal static class TunnelMetrics
 
     public static readonly Counter<long> LocalConnectFailures =
         s_meter.CreateCounter<long>("tunnelps.client.local_connect_failures", description: "Failed dials to a local service.");
+
+    public static readonly Counter<long> LimitsReached =
+        s_meter.CreateCounter<long>("tunnelps.limits.reached", description: "Bounds without a counter of their own that were reached (tag: limit; docs/limits.md lists them).");
+
+    /// <summary>Counts one reach of the bound <paramref name="limit"/> (a name docs/limits.md gives).</summary>
+    public static void LimitReached(string limit) => LimitsReached.Add(1, new KeyValuePair<string, object?>("limit", limit));
 
     public static readonly Counter<long> Reconnects =
         s_meter.CreateCounter<long>("tunnelps.client.reconnects", description: "Reconnections after a lost control connection.");

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Inspection;
 
@@ -205,6 +206,7 @@ public static class BodyDecoder
             {
                 if (output.Length + read > max)
                 {
+                    TunnelMetrics.LimitReached("decoded_body");
                     return null;
                 }
                 output.Write(buffer, 0, read);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Inspection;
 
@@ -492,6 +493,7 @@ public sealed class CaptureStore
         {
             Interlocked.Decrement(ref _pendingNotifications);
             Interlocked.Increment(ref _notificationsDropped);
+            TunnelMetrics.LimitReached("capture_notifications");
             return;
         }
         _notifications.Enqueue(stored);

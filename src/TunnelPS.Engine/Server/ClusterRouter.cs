@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Server;
 
@@ -81,6 +82,7 @@ internal sealed class ClusterRouter(ClusterNode node, TimeProvider time)
             {
                 if (_routes.Count >= CacheLimit)
                 {
+                    TunnelMetrics.LimitReached("route_cache");
                     _routes.Clear();
                 }
                 _routes[host] = (holder.Node, holder.Run, address, time.GetTimestamp());

@@ -123,6 +123,10 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
     }
 
+    /// <summary>A request refused before it was forwarded (or a body cut short), counted by why.</summary>
+    private static void CountRefused(string reason) =>
+        TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
     /// <inheritdoc />
     public void CheckDeadlines(long now)
     {
@@ -190,6 +194,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
             catch (HttpParseException ex)
             {
+                CountRefused(ex.StatusCode == 431 ? "head_too_large" : "bad_request");
                 await RespondAndCloseAsync(ErrorPages.BadRequest(ex.Message + " The request was not forwarded.", ex.StatusCode), token).ConfigureAwait(false);
                 return;
             }
@@ -207,6 +212,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
             if (_request.Check(HeadSpan) is { } problem)
             {
+                CountRefused("bad_request");
                 await RespondAndCloseAsync(ErrorPages.BadRequest(problem + " The request was not forwarded."), token).ConfigureAwait(false);
                 return;
             }
@@ -219,6 +225,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             var host = RoutingHost(_request.Authority(HeadSpan));
             if (host is null)
             {
+                CountRefused("bad_request");
                 await RespondAndCloseAsync(ErrorPages.BadRequest("The request has no Host header, so it cannot be routed to a tunnel."), token).ConfigureAwait(false);
                 return;
             }
@@ -336,6 +343,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             {
                 // A malformed body (chunk framing): the local service has a request cut short; the visitor gets a 400
                 // if no part of a response has reached it yet.
+                CountRefused("bad_body");
                 await AbortWithAsync(ErrorPages.BadRequest(ex.Message + " The rest of the request was not forwarded.", ex.StatusCode), token).ConfigureAwait(false);
                 return;
             }

@@ -295,6 +295,7 @@ internal sealed class SessionTable
             _endedOrder.Enqueue(session.ClientId);
             while (_endedOrder.Count > RememberedLimit && _endedOrder.TryDequeue(out var oldest))
             {
+                TunnelMetrics.LimitReached("remembered_sessions");
                 _ended.Remove(oldest);
             }
         }
