@@ -232,7 +232,9 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         }
 
         var log = new EngineLogRoute();
-        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
+        // With -Wait the server's activity (logins, refusals, tunnels opened and closed) is shown as it happens, as
+        // Kestrel's and Caddy's console logs do; without it the command returns and only -Verbose or -LogPath show it.
+        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this), informationToHost: Wait);
         if (LogPath is not null)
         {
             try
