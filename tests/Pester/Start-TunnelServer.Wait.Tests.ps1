@@ -9,6 +9,7 @@ BeforeAll {
     $script:hasTmux = Test-TmuxAvailable
     $script:noTmuxReason = 'tmux is not installed, so there is no real terminal to test in (apt-get install -y tmux; .ci/run installs it)'
     $script:manifest = Get-TunnelPSManifestPath
+    $script:captureDir = Join-Path (Get-RepositoryRoot) 'out/TestResults'
 }
 
 AfterAll {
@@ -48,6 +49,9 @@ Describe 'Start-TunnelServer -Wait in a real terminal (tmux)' {
                 'logged in from 127\.0\.0\.1:\d+',
                 "Tunnel $url opened",
                 "Tunnel $url closed")
+            if (Test-Path -LiteralPath $script:captureDir) {
+                Set-Content -LiteralPath (Join-Path $script:captureDir 'server-wait-activity.txt') -Value $screen -Encoding utf8NoBOM
+            }
             # Written for the server's admin, not for the client's user.
             $screen | Should -Not -Match 'Check the token given with -AuthToken'
             foreach ($p in 'refused \(no token\)', 'refused \(wrong token\)', 'logged in from', "Tunnel $url opened", "Tunnel $url closed") {

@@ -90,7 +90,7 @@ internal sealed class SessionTable
         {
             refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or saved with Set-TunnelAuthToken: authtoken in the config file).";
             kind = "wrong token";
-            adminReason = $"its auth token is none of this server's ({_server.Tenants.Source})";
+            adminReason = $"its auth token matches none of this server's tokens ({_server.Tenants.Source})";
         }
         else
         {

@@ -61,7 +61,7 @@ public sealed class LoginRefusalTests
             refusals = lines.Where(l => l.Level == 3 && l.Message.Contains("Login from", StringComparison.Ordinal)).Select(l => l.Message).ToList();
         }
         Assert.Equal(3, refusals.Count);
-        Assert.Contains("refused (wrong token): its auth token is none of this server's", refusals[0], StringComparison.Ordinal);
+        Assert.Contains("refused (wrong token): its auth token matches none of this server's tokens", refusals[0], StringComparison.Ordinal);
         Assert.Contains("refused (no token): the client gave no auth token", refusals[1], StringComparison.Ordinal);
         Assert.Contains("refused (wrong token)", refusals[2], StringComparison.Ordinal);
         Assert.Contains("(5 more refused for this reason from this address", refusals[2], StringComparison.Ordinal);
