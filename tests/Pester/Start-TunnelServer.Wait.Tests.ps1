@@ -37,6 +37,10 @@ Describe 'Start-TunnelServer -Wait in a real terminal (tmux)' {
             { Start-Tunnel -Http $site.Port -AuthToken 'wrong-token' @target } | Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
             $Error[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
             $Error[0].Exception.Message | Should -BeLike '*auth token was refused*Check the token*'
+            # More of the same refusal from the same address within 10 s add no line (the next one counts them).
+            foreach ($i in 1..4) {
+                { Start-Tunnel -Http $site.Port -AuthToken "wrong-token-$i" @target } | Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
+            }
             $name = 'served' + [guid]::NewGuid().ToString('n').Substring(0, 6)
             $tunnel = Start-Tunnel -Http $site.Port -Scheme http -Subdomain $name -AuthToken 'right-token' @target
             (Invoke-TestRequest $tunnel.PublicUrl).Body | Should -Be 'served'
