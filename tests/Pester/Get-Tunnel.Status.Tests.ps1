@@ -84,6 +84,18 @@ Describe 'Get-Tunnel Status and LastError when the local service does not answer
         }
         finally { $site.Stop() }
     }
+
+    It 'tells whether a change is still current: only until the next change, and never once the tunnel is stopped' {
+        # The module writes a change's warning only while it is current, so a warning read late (after Start-Tunnel
+        # -Wait held the pipeline) is not written once the tunnel recovered or the user stopped it.
+        Wait-Until { $changes.Count -ge 4 } -Because 'the event handler ran for the change back'
+        @($changes[0..3] | ForEach-Object { '{0}={1}' -f $_.Args.Status, $_.Args.IsCurrent }) |
+            Should -Be @('Degraded=False', 'Degraded=False', 'Online=True', 'Online=True')
+
+        Get-Tunnel flaky | Stop-Tunnel
+        @($changes[0..3] | ForEach-Object { '{0}={1}' -f $_.Args.Status, $_.Args.IsCurrent }) |
+            Should -Be @('Degraded=False', 'Degraded=False', 'Online=False', 'Online=False')
+    }
 }
 
 Describe 'A TCP tunnel whose local port is closed' {

@@ -315,6 +315,8 @@ Describe 'Start-Tunnel against a server that requires a token' {
             Should -Throw -ErrorId 'TunnelStartFailed,TunnelPS.Commands.StartTunnelCommand'
         $Error[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
         $Error[0].Exception.Message | Should -BeLike '*auth token was refused*'
+        $Error[0].Exception.Message | Should -BeLike '*Check the token*'
+        $Error[0].Exception.Message | Should -Not -BeLike '*none was given*'
         $Error[0].TargetObject | Should -Be "$($site.Port)"
         @(Get-Tunnel) | Should -HaveCount 0
     }

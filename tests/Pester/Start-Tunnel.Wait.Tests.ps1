@@ -150,6 +150,43 @@ Describe 'Start-Tunnel -Wait started again (tmux)' {
     }
 }
 
+Describe 'Start-Tunnel -Wait stopped with Ctrl+C after the tunnel recovered (tmux)' {
+    It 'writes no stale Degraded warning after Ctrl+C, and a new prompt follows' {
+        if (-not $script:hasTmux) { Set-ItResult -Skipped -Because $script:noTmuxReason; return }
+        if (-not $script:hasDegraded) { Set-ItResult -Skipped -Because 'this build has no Degraded status'; return }
+        $site = Start-TestHttpSite -Body 'back'
+        $port = $site.Port
+        $name = 'stale' + [guid]::NewGuid().ToString('n').Substring(0, 6)
+        $terminal = Start-TmuxPwsh -Width 110 -Height 40 -SetupScript (New-TunnelSetup -LocalPort $port -Subdomain $name)
+        try {
+            Send-TmuxKeys $terminal -Text 'Start-TestTunnel -Wait'
+            $http = "http://$name.localhost:$($script:server.HttpPort)"
+            $null = Wait-TmuxScreen $terminal -Pattern 'Session Status\s+online'
+            $site.Dispose()
+            (Invoke-TestRequest "$http/down").StatusCode | Should -Be 502
+            $null = Wait-TmuxScreen $terminal -Pattern 'Session Status\s+degraded'
+            # The local service is back on the same port: the next request succeeds and the tunnel is Online again.
+            $site = Start-TestHttpSite -Body 'back' -Port $port
+            (Invoke-TestRequest "$http/up").StatusCode | Should -Be 200
+            $null = Wait-TmuxScreen $terminal -Pattern 'Session Status\s+online', 'GET\s+/up\s+200 OK'
+
+            Send-TmuxKeys $terminal -Key 'C-c'
+            $null = Wait-TmuxState $terminal -Condition { param($s) -not $s.AlternateScreen -and $s.CursorVisible }
+            Wait-Until { $script:server.SessionCount -eq 0 } -Timeout 20 -Because 'Ctrl+C stops the tunnel'
+            Send-TmuxKeys $terminal -Text '"after=" + @(Get-Tunnel).Count'
+            $after = Wait-TmuxScreen $terminal -Pattern '(?m)^after=0\s*$', '(?m)^PS-TMUX>\s*$'
+            Save-Capture 'wait-ctrl-c-after-recovery.txt' $after
+            $after | Should -Not -Match 'WARNING: Tunnel' -Because 'the Degraded change was over (the tunnel recovered, then the user stopped it)'
+            # Each command got its own prompt line: the warning did not land on the prompt the command ended with.
+            $after | Should -Match '(?m)^PS-TMUX> "after=" \+ @\(Get-Tunnel\)\.Count\s*$'
+        }
+        finally {
+            Stop-TmuxPwsh $terminal
+            $site.Dispose()
+        }
+    }
+}
+
 Describe 'Start-Tunnel -Wait with redirected output' {
     It 'writes one plain line per request and per status change, without escape codes' {
         $site = Start-TestHttpSite -Body 'plain'

@@ -8,7 +8,17 @@ namespace TunnelPS.Engine.Diagnostics;
 /// </summary>
 internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
 {
+    /// <summary>The most kinds a throttle keeps apart (kinds that carry a peer's address grow with the peers).</summary>
+    internal const int MaxKinds = 4096;
+
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// As <see cref="Warn(string, Action{long})"/> for a <paramref name="kind"/> that names a peer; once the throttle
+    /// holds <see cref="MaxKinds"/> kinds, a new one is counted under <paramref name="sharedKind"/> instead.
+    /// </summary>
+    public void Warn(string kind, string sharedKind, Action<long> write) =>
+        Warn(_entries.Count >= MaxKinds && !_entries.ContainsKey(kind) ? sharedKind : kind, write);
 
     /// <summary>Writes through <paramref name="write"/> (given the count suppressed since the last write) when the interval has passed.</summary>
     public void Warn(string kind, Action<long> write)

@@ -11,8 +11,8 @@ internal static partial class ServerLog
     [LoggerMessage(1001, LogLevel.Information, "[{ConnectionId}] Session {Session} of {Tenant} logged in from {RemoteAddress} ({Os}/{Arch}, {MmVersion})")]
     public static partial void ClientLoggedIn(ILogger logger, long connectionId, string session, string tenant, string remoteAddress, string os, string arch, string mmVersion);
 
-    [LoggerMessage(1002, LogLevel.Warning, "[{ConnectionId}] Login from {RemoteAddress} refused: {Reason} ({Suppressed} more refused since the last warning)")]
-    public static partial void LoginRefused(ILogger logger, long connectionId, string remoteAddress, string reason, long suppressed);
+    [LoggerMessage(1002, LogLevel.Warning, "[{ConnectionId}] Login from {RemoteAddress} refused ({Kind}): {Reason} ({Suppressed} more refused for this reason from this address since the last warning)")]
+    public static partial void LoginRefused(ILogger logger, long connectionId, string remoteAddress, string kind, string reason, long suppressed);
 
     [LoggerMessage(1003, LogLevel.Information, "[{ConnectionId}] Tunnel {Url} opened for session {Session}")]
     public static partial void TunnelOpened(ILogger logger, long connectionId, string url, string session);

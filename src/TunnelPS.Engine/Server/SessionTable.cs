@@ -68,16 +68,29 @@ internal sealed class SessionTable
         var options = _server.Options;
         var remoteText = ListenerSocket.Describe(remote);
         string? refusal = null;
+        // For the server's admin: the kind (one warning per kind and address at most every 10 s) and the reason.
+        string kind = "refused";
+        string? adminReason = null;
         ControlSession? session = null;
         ControlSession? replaced = null;
         var tenant = _server.Tenants.Authenticate(auth.User);
         if (auth.Version != ProtocolVersion.Current)
         {
             refusal = $"Incompatible protocol version: this server speaks version {ProtocolVersion.Current}, the client sent '{auth.Version}'. Use an ngrok 1.x compatible client.";
+            kind = "protocol version";
+            adminReason = $"the client speaks protocol version '{auth.Version}', this server {ProtocolVersion.Current}";
+        }
+        else if (tenant is null && string.IsNullOrEmpty(auth.User))
+        {
+            refusal = "This server needs an auth token and none was given. Give it with -AuthToken, or save it once with Set-TunnelAuthToken (authtoken in the config file).";
+            kind = "no token";
+            adminReason = "the client gave no auth token";
         }
         else if (tenant is null)
         {
-            refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or authtoken in the config file).";
+            refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or saved with Set-TunnelAuthToken: authtoken in the config file).";
+            kind = "wrong token";
+            adminReason = $"its auth token matches none of this server's tokens ({_server.Tenants.Source})";
         }
         else
         {
@@ -89,11 +102,15 @@ internal sealed class SessionTable
                 if (held >= tenant.MaxSessions)
                 {
                     refusal = string.Create(CultureInfo.InvariantCulture, $"This token already has {held} clients connected, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
+                    kind = "limit";
+                    adminReason = string.Create(CultureInfo.InvariantCulture, $"token '{tenant.Name}' already has {held} clients connected, its limit (-MaxSessionsPerToken, or max_sessions of the token in the token file)");
                     replaced = null;
                 }
                 else if (total >= options.MaxSessions)
                 {
                     refusal = string.Create(CultureInfo.InvariantCulture, $"The server already serves {options.MaxSessions} clients, its limit. Try again later.");
+                    kind = "limit";
+                    adminReason = string.Create(CultureInfo.InvariantCulture, $"the server already serves {options.MaxSessions} clients, its limit (-MaxSessions)");
                     replaced = null;
                 }
                 else
@@ -113,8 +130,8 @@ internal sealed class SessionTable
         if (refusal is not null || session is null)
         {
             refusal ??= "The login was refused.";
-            var reason = refusal;
-            _server.Connections.Throttle.Warn("login", suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, reason, suppressed));
+            var reason = adminReason ?? refusal;
+            WarnRefused(kind, remote, suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, kind, reason, suppressed));
             try
             {
                 await FrameCodec.WriteAsync(stream, new AuthResp { Error = refusal }, CancellationToken.None).ConfigureAwait(false);
@@ -130,7 +147,7 @@ internal sealed class SessionTable
             // Over the token's limit across the cluster: this login is undone (a replaced session is the same client's,
             // counted already, so it never ends up here).
             Forget(session);
-            _server.Connections.Throttle.Warn("login", suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, clusterRefusal, suppressed));
+            WarnRefused("limit", remote, suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, "limit", clusterRefusal, suppressed));
             try
             {
                 await FrameCodec.WriteAsync(stream, new AuthResp { Error = clusterRefusal }, CancellationToken.None).ConfigureAwait(false);
@@ -145,6 +162,17 @@ internal sealed class SessionTable
         slot.Authenticated();
         ServerLog.ClientLoggedIn(_logger, connectionId, session.Label, tenant!.Name, remoteText, auth.OS, auth.Arch, auth.MmVersion);
         await session.RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a refused login's warning at most once every 10 seconds per kind and client address (IP, not port), so a
+    /// flood from one address shows one line per kind with a count of those left out, and does not hide another
+    /// address's refusals. The throttle holds a bounded number of keys; past it, refusals share one key per kind.
+    /// </summary>
+    private void WarnRefused(string kind, EndPoint? remote, Action<long> write)
+    {
+        string address = remote is IPEndPoint ip ? ip.Address.ToString() : ListenerSocket.Describe(remote);
+        _server.Connections.Throttle.Warn("login " + kind + " " + address, "login " + kind, write);
     }
 
     /// <summary>

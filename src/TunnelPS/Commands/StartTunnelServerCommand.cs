@@ -300,7 +300,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
             WriteObject(server);
             if (Wait)
             {
-                WaitUntilStopped(server);
+                WaitUntilStopped(server, log);
             }
         }
         finally
@@ -309,7 +309,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         }
     }
 
-    private void WaitUntilStopped(TunnelServer server)
+    private void WaitUntilStopped(TunnelServer server, EngineLogRoute log)
     {
         // The table view of the server object is shown only when the pipeline ends, so while this command blocks,
         // say where the server is on the host (the information stream with the PSHOST tag, as Write-Host does).
@@ -318,6 +318,9 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         string banner = string.Create(CultureInfo.InvariantCulture,
             $"TunnelPS server for *.{server.Domain}: clients dial {server.ServerAddress} (tunnel protocol and HTTPS on port {server.Port}), {http}.{reach} Certificate SHA-256 {server.CertificateThumbprint}, public key pin {server.SpkiPin}. Press Ctrl+C to stop.");
         WriteInformation(new HostInformationMessage { Message = banner }, ["PSHOST"]);
+        // From here on the server's activity (logins, refusals, tunnels opened and closed) is shown as it happens, as
+        // Kestrel's and Caddy's console logs do; the banner above already says where it listens.
+        log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this), informationToHost: true);
         WriteVerbose($"Serving {server.ServerAddress} until Ctrl+C or Stop-TunnelServer.");
         try
         {

@@ -7,8 +7,11 @@ namespace TunnelPS;
 /// </summary>
 public sealed class TunnelStatusChangedEventArgs : EventArgs
 {
-    internal TunnelStatusChangedEventArgs(Tunnel tunnel, TunnelStatus previousStatus, TunnelStatus status, string? error, DateTimeOffset time, string? warning)
+    private readonly Func<bool> _isCurrent;
+
+    internal TunnelStatusChangedEventArgs(Tunnel tunnel, TunnelStatus previousStatus, TunnelStatus status, string? error, DateTimeOffset time, string? warning, Func<bool> isCurrent)
     {
+        _isCurrent = isCurrent;
         Tunnel = tunnel;
         PreviousStatus = previousStatus;
         Status = status;
@@ -32,8 +35,17 @@ public sealed class TunnelStatusChangedEventArgs : EventArgs
     /// <summary>When the change was seen.</summary>
     public DateTimeOffset Time { get; }
 
-    /// <summary>The warning TunnelPS wrote for this change (once per tunnel and change to Degraded, Reconnecting or Failed); empty when none was written.</summary>
+    /// <summary>
+    /// The warning for this change (once per tunnel and change to Degraded, Reconnecting or Failed); empty when there is
+    /// none. TunnelPS writes it on the host only while <see cref="IsCurrent"/> is true when the event is handled.
+    /// </summary>
     public string? Warning { get; }
+
+    /// <summary>
+    /// True while this change is still the tunnel's latest and <see cref="Status"/> still holds; false once the tunnel
+    /// changed again (it recovered, say) or was stopped. Read when the event is handled, not when it was raised.
+    /// </summary>
+    public bool IsCurrent => _isCurrent();
 
     /// <summary>"name url: Previous -> Status".</summary>
     public override string ToString() => $"{Tunnel.Name} {Tunnel.PublicUrl}: {PreviousStatus} -> {Status}";

@@ -8,7 +8,9 @@ namespace TunnelPS.Session;
 /// Carries the log entries of one engine object (a server or a client) to the cmdlet that is
 /// waiting on it, if any: Debug and Trace to Write-Debug, Information to Write-Verbose,
 /// Warning and above to Write-Warning. With no cmdlet attached (a server running in the
-/// background between commands) entries are not even formatted. Many entries quote a peer (a host
+/// background between commands) entries are not even formatted. A cmdlet that shows a server's activity while it
+/// waits (Start-TunnelServer -Wait) attaches with <c>informationToHost</c>: Information entries (logins, tunnels
+/// opened and closed) are then written on the host, one line each, as Write-Host does, without -Verbose. Many entries quote a peer (a host
 /// name, a URL, an error): each is written as one line with its control characters shown visibly.
 /// </summary>
 /// <remarks>
@@ -30,11 +32,15 @@ internal sealed class EngineLogRoute
     /// <summary>A JSON-lines file that receives every entry at its level, whether or not a cmdlet is attached.</summary>
     internal JsonLinesLogFile? File { get; set; }
 
-    /// <summary>Sends entries at <paramref name="minimumLevel"/> and above to <paramref name="bridge"/> until detached.</summary>
-    internal void Attach(PipelineBridge bridge, int minimumLevel)
+    /// <summary>
+    /// Sends entries at <paramref name="minimumLevel"/> and above to <paramref name="bridge"/> until detached; with
+    /// <paramref name="informationToHost"/>, Information entries too, as host lines unless -Verbose asked for them.
+    /// </summary>
+    internal void Attach(PipelineBridge bridge, int minimumLevel, bool informationToHost = false)
     {
         ArgumentNullException.ThrowIfNull(bridge);
-        Volatile.Write(ref _target, new Target(bridge, minimumLevel));
+        bool hostLines = informationToHost && minimumLevel > InformationLevel;
+        Volatile.Write(ref _target, new Target(bridge, hostLines ? InformationLevel : minimumLevel, hostLines));
     }
 
     /// <summary>Stops sending entries to <paramref name="bridge"/> (if it is still the attached one).</summary>
@@ -71,6 +77,10 @@ internal sealed class EngineLogRoute
         {
             target.Bridge.TryPost(cmdlet => cmdlet.WriteWarning(text));
         }
+        else if (level == InformationLevel && target.InformationToHost)
+        {
+            target.Bridge.TryPost(cmdlet => cmdlet.WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]));
+        }
         else if (level == InformationLevel)
         {
             target.Bridge.PostVerbose(text);
@@ -104,5 +114,5 @@ internal sealed class EngineLogRoute
             && preference is not (ActionPreference.SilentlyContinue or ActionPreference.Ignore);
     }
 
-    private sealed record Target(PipelineBridge Bridge, int MinimumLevel);
+    private sealed record Target(PipelineBridge Bridge, int MinimumLevel, bool InformationToHost);
 }

@@ -9,7 +9,10 @@ namespace TunnelPS.Session;
 /// Makes status changes of the session's tunnels visible without anyone polling Get-Tunnel: each change raises the
 /// PowerShell event <see cref="SourceIdentifier"/> in the runspace that started the tunnel (Register-EngineEvent), and
 /// a change of a tunnel to Degraded, Reconnecting or Failed writes one warning on the host, once per tunnel and change
-/// (an http/https pair shares one warning; the requests that follow add none).
+/// (an http/https pair shares one warning; the requests that follow add none). The warning is written only if the
+/// change is still the tunnel's latest when PowerShell runs the event's action: a change seen while a command held the
+/// pipeline (Start-Tunnel -Wait) that was followed by a recovery, or by the user stopping the tunnel, is not written
+/// on the prompt line after the command ends.
 /// </summary>
 /// <remarks>
 /// The engine reports changes on its own threads. <see cref="PSEventManager.GenerateEvent(string, object, object[], PSObject)"/>
@@ -22,7 +25,7 @@ internal static class TunnelStatusEvents
     /// <summary>The SourceIdentifier of the PowerShell event raised for every status change of a tunnel.</summary>
     internal const string SourceIdentifier = "TunnelPS.TunnelStatusChanged";
 
-    private const string WarningAction = "if ($Event.SourceEventArgs.Warning) { $Host.UI.WriteWarningLine($Event.SourceEventArgs.Warning) }";
+    private const string WarningAction = "if ($Event.SourceEventArgs.Warning -and $Event.SourceEventArgs.IsCurrent) { $Host.UI.WriteWarningLine($Event.SourceEventArgs.Warning) }";
 
     private static readonly ConditionalWeakTable<PSEventManager, object> s_warningSubscriptions = new();
 
@@ -85,6 +88,10 @@ internal static class TunnelStatusEvents
     private sealed class Watcher(Tunnel tunnel, PSEventManager events, ConcurrentDictionary<TunnelDefinition, TunnelStatus> warned)
     {
         private int _last = (int)TunnelStatus.Online;
+        private long _changes;
+
+        /// <summary>True while change number <paramref name="change"/> is this URL's latest and its status still holds.</summary>
+        private bool IsLatest(long change, TunnelStatus status) => Interlocked.Read(ref _changes) == change && tunnel.Status == status;
 
         internal void OnStatusChanged(object? sender, EventArgs e)
         {
@@ -94,6 +101,8 @@ internal static class TunnelStatusEvents
             {
                 return;
             }
+
+            long change = Interlocked.Increment(ref _changes);
 
             string? error = tunnel.Error;
             string? warning = null;
@@ -112,7 +121,7 @@ internal static class TunnelStatusEvents
                 warned[definition] = status;
             }
 
-            var args = new TunnelStatusChangedEventArgs(tunnel, previous, status, error, DateTimeOffset.Now, warning);
+            var args = new TunnelStatusChangedEventArgs(tunnel, previous, status, error, DateTimeOffset.Now, warning, () => IsLatest(change, status));
             try
             {
                 events.GenerateEvent(SourceIdentifier, tunnel, [tunnel, args], null);
