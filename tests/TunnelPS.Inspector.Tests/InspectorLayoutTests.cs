@@ -119,14 +119,14 @@ public sealed class InspectorLayoutTests(InspectorPageFixture fixture) : IClassF
         var box = (await splitter.BoundingBoxAsync())!;
         await page.Mouse.MoveAsync(box.X + (box.Width / 2), box.Y + 200);
         await page.Mouse.DownAsync();
-        await page.Mouse.MoveAsync(900, box.Y + 220, new MouseMoveOptions { Steps = 5 });
+        await page.Mouse.MoveAsync(1000, box.Y + 220, new MouseMoveOptions { Steps = 5 });
         await page.Mouse.UpAsync();
 
         var dragged = (await page.Locator("section.list").BoundingBoxAsync())!.Width;
-        Assert.InRange(dragged, 880, 905);
-        Assert.True(dragged > before + 200, $"the list was {before}px wide and is {dragged}px after the drag");
+        Assert.InRange(dragged, 985, 1005);
+        Assert.True(dragged > before + 250, $"the list was {before}px wide and is {dragged}px after the drag");
         var now = int.Parse((await splitter.GetAttributeAsync("aria-valuenow"))!, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(now, 68, 72);   // percent of the split
+        Assert.InRange(now, 76, 80);   // percent of the split
 
         // The keyboard moves it too.
         await splitter.FocusAsync();

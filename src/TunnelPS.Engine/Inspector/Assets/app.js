@@ -705,7 +705,7 @@ function connect() {
 // The list's share of the width in percent, kept in localStorage; a separator for assistive technology (its value is
 // that share), moved by dragging, by the arrow keys (Shift for bigger steps), Home and End; a double-click resets it.
 const SPLIT_KEY = 'tunnelps.inspector.listWidth';
-const SPLIT_DEFAULT = 46, SPLIT_MIN = 20, SPLIT_MAX = 80;
+const SPLIT_DEFAULT = 55, SPLIT_MIN = 20, SPLIT_MAX = 80;
 
 function setSplit(percent, remember) {
   const value = Math.max(SPLIT_MIN, Math.min(SPLIT_MAX, Number.isFinite(percent) ? percent : SPLIT_DEFAULT));
