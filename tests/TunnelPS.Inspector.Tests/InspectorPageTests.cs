@@ -28,7 +28,7 @@ public sealed class InspectorPageTests(InspectorPageFixture fixture) : IClassFix
         await Expect(row).ToHaveCountAsync(1);
         await Expect(row.Locator("td.method")).ToHaveTextAsync("GET");
         await Expect(row.Locator("td.status")).ToHaveTextAsync("200");
-        await Expect(row.Locator("td").Nth(5)).ToHaveTextAsync("web");
+        await Expect(row.Locator("td").Nth(5)).ToHaveTextAsync("web http");   // the name, and which of its URLs
         Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
         // Everything the page loaded came from the inspector itself: no CDN, nothing from another origin.
         lock (loaded)

@@ -19,6 +19,8 @@ const state = {
   bodyView: {},          // side -> 'pretty' | 'raw' | 'hex' | 'preview'
   filter: '',
   tunnels: [],
+  loaded: false,         // the first list has arrived (until then the pane says "Loading…", not "No requests yet")
+  loadError: null,       // why the list could not be loaded, while it could not
 };
 
 const $ = (id) => document.getElementById(id);
@@ -120,8 +122,9 @@ function add(summary, live) {
 function renderRow(s) {
   const request = s.request;
   const status = s.response ? s.response.status_code : 0;
-  const path = el('td', { class: 'path', title: request.uri });
-  if (s.is_replay) path.append(el('span', { class: 'badge', title: `replay of #${s.replay_of}`, text: '↻ replay' }));
+  // The cell cuts a long path: its title tells it whole, also where the mouse rests on the replay badge.
+  const path = el('td', { class: 'path', title: s.is_replay ? `${request.uri}\n↻ replay of #${s.replay_of}` : request.uri });
+  if (s.is_replay) path.append(el('span', { class: 'badge', text: '↻ replay' }));
   path.append(request.uri);
   const row = el('tr', { 'data-id': s.id, tabindex: -1, 'aria-selected': String(s.id === state.selected) },
     el('td', { class: 'time', title: s.start, text: formatTime(s.start) }),
@@ -129,10 +132,22 @@ function renderRow(s) {
     path,
     el('td', { class: `num status ${statusClass(status)}`, title: s.error || (s.response ? s.response.status : 'no response'), text: status || '—' }),
     el('td', { class: 'num', text: formatDuration(s.duration) }),
-    el('td', { title: s.tunnel_name, text: s.tunnel_name }),
+    tunnelCell(s),
     el('td', { class: 'num', text: s.response ? formatSize(s.response.body_size) : '' }));
   if (s.id === state.selected) row.tabIndex = 0;
   return row;
+}
+
+// One tunnel may take visitors on an http and an https URL under one name: the scheme tells its rows apart.
+function schemeOf(url) {
+  const match = /^(https?):\/\//i.exec(url || '');
+  return match ? match[1].toLowerCase() : '';
+}
+
+function tunnelCell(s) {
+  const scheme = schemeOf(s.public_url);
+  return el('td', { class: 'tunnel-col', title: s.public_url ? `${s.tunnel_name} · ${s.public_url}` : s.tunnel_name },
+    s.tunnel_name, scheme ? [' ', el('span', { class: `scheme ${scheme}`, text: scheme })] : null);
 }
 
 function renderList() {
@@ -151,7 +166,8 @@ function renderList() {
 function updateCount() {
   const shown = $('rows').children.length;
   const total = state.order.length;
-  $('count').textContent = state.filter ? `${shown} of ${total}` : `${total} request${total === 1 ? '' : 's'}`;
+  if (!state.loaded && total === 0) $('count').textContent = '';
+  else $('count').textContent = state.filter ? `${shown} of ${total}` : `${total} request${total === 1 ? '' : 's'}`;
   renderEmpty(shown, total);
 }
 
@@ -162,6 +178,11 @@ function renderEmpty(shown, total) {
   clear(empty);
   if (total > 0) {
     empty.append(el('h2', { text: 'No request matches the filter' }), el('p', { text: 'Change or clear the filter (Esc) to see the others.' }));
+    return;
+  }
+  if (!state.loaded) {
+    empty.append(el('h2', { text: state.loadError ? 'Could not load the requests' : 'Loading…' }));
+    if (state.loadError) empty.append(el('p', { text: `${state.loadError} The page tries again when its live connection comes back.` }));
     return;
   }
   empty.append(el('h2', { text: 'No requests yet' }));
@@ -201,7 +222,7 @@ function matches(s) {
         break;
       }
       case 'method': if (s.request.method.toLowerCase() !== term.value) return false; break;
-      case 'tunnel': if (!s.tunnel_name.toLowerCase().includes(term.value)) return false; break;
+      case 'tunnel': if (!`${s.tunnel_name} ${s.public_url || ''}`.toLowerCase().includes(term.value)) return false; break;
       case 'path': if (!s.request.uri.toLowerCase().includes(term.value)) return false; break;
       case 'replay': if (!s.is_replay) return false; break;
       default: {
@@ -647,6 +668,8 @@ async function reload() {
   for (const summary of list.requests.slice().reverse()) add(summary, false);
   for (const summary of streamed) add(summary, false);
   state.order.sort((a, b) => b - a);
+  state.loaded = true;
+  state.loadError = null;
   renderTunnels(tunnels.tunnels);
   renderList();
 }
@@ -657,7 +680,11 @@ function connect() {
   source.addEventListener('ready', () => {
     live.textContent = 'live';
     live.className = 'live on';
-    reload().catch((error) => toast(`Could not load the requests: ${error.message}`));
+    reload().catch((error) => {
+      state.loadError = error.message;
+      updateCount();
+      toast(`Could not load the requests: ${error.message}`);
+    });
   });
   source.addEventListener('request', (event) => add(JSON.parse(event.data), true));
   source.addEventListener('tunnels', (event) => renderTunnels(JSON.parse(event.data).tunnels));
@@ -671,6 +698,68 @@ function connect() {
     live.textContent = 'reconnecting…';
     live.className = 'live off';
   };
+}
+
+// ---- the splitter between the list and the detail ---------------------------------------------------------------
+
+// The list's share of the width in percent, kept in localStorage; a separator for assistive technology (its value is
+// that share), moved by dragging, by the arrow keys (Shift for bigger steps), Home and End; a double-click resets it.
+const SPLIT_KEY = 'tunnelps.inspector.listWidth';
+const SPLIT_DEFAULT = 55, SPLIT_MIN = 20, SPLIT_MAX = 80;
+
+function setSplit(percent, remember) {
+  const value = Math.max(SPLIT_MIN, Math.min(SPLIT_MAX, Number.isFinite(percent) ? percent : SPLIT_DEFAULT));
+  document.querySelector('.split').style.setProperty('--list', `${value}%`);
+  $('splitter').setAttribute('aria-valuenow', String(Math.round(value)));
+  if (!remember) return value;
+  try {
+    localStorage.setItem(SPLIT_KEY, String(value));
+  } catch {
+    // Storage is off (a private window, a policy): the width holds for this page only.
+  }
+  return value;
+}
+
+function initSplitter() {
+  const splitter = $('splitter');
+  let stored = null;
+  try {
+    stored = localStorage.getItem(SPLIT_KEY);
+  } catch {
+    // Storage is off: start from the default width.
+  }
+  let current = setSplit(stored === null ? SPLIT_DEFAULT : Number(stored), false);
+  const fromPointer = (event) => {
+    const box = document.querySelector('.split').getBoundingClientRect();
+    return ((event.clientX - box.left) / box.width) * 100;
+  };
+  splitter.addEventListener('pointerdown', (event) => {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    splitter.setPointerCapture(event.pointerId);
+    splitter.classList.add('dragging');
+    document.body.classList.add('resizing');
+  });
+  splitter.addEventListener('pointermove', (event) => {
+    if (splitter.hasPointerCapture(event.pointerId)) current = setSplit(fromPointer(event), false);
+  });
+  const end = (event) => {
+    if (!splitter.hasPointerCapture(event.pointerId)) return;
+    splitter.releasePointerCapture(event.pointerId);
+    splitter.classList.remove('dragging');
+    document.body.classList.remove('resizing');
+    current = setSplit(current, true);
+  };
+  splitter.addEventListener('pointerup', end);
+  splitter.addEventListener('pointercancel', end);
+  splitter.addEventListener('dblclick', () => { current = setSplit(SPLIT_DEFAULT, true); });
+  splitter.addEventListener('keydown', (event) => {
+    const step = event.shiftKey ? 10 : 2;
+    const next = { ArrowLeft: Math.round(current) - step, ArrowRight: Math.round(current) + step, Home: SPLIT_MIN, End: SPLIT_MAX }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    current = setSplit(next, true);
+  });
 }
 
 // ---- keyboard and wiring ----------------------------------------------------------------------------------------
@@ -739,6 +828,7 @@ function init() {
   $('editor-form').addEventListener('submit', sendEdited);
   $('edit-cancel').addEventListener('click', () => $('editor').close());
   document.addEventListener('keydown', onKey);
+  initSplitter();
   updateCount();
   connect();
 }
