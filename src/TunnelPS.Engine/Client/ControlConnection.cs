@@ -10,6 +10,7 @@ internal sealed class ControlConnection(SslStream stream) : IAsyncDisposable
     private readonly List<(string ReqId, PendingRequest Pending)> _pending = [];
     private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _pong = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _closed;
 
     public SslStream Stream => stream;
     public Task<string> Ended => _ended.Task;
@@ -73,7 +74,10 @@ internal sealed class ControlConnection(SslStream stream) : IAsyncDisposable
     public void Abort(string reason)
     {
         AbortReason ??= reason;
-        stream.Dispose();
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            stream.Dispose();
+        }
     }
 
     public void End(string reason)
@@ -95,7 +99,12 @@ internal sealed class ControlConnection(SslStream stream) : IAsyncDisposable
         {
             await links.DisposeAsync().ConfigureAwait(false);
         }
-        await stream.DisposeAsync().ConfigureAwait(false);
+        // Closed once, by whoever comes first: the receive loop's abort and a stop can come at the same moment, and two
+        // disposals of one TLS stream at once fail inside the runtime (a NullReferenceException out of Stop-Tunnel).
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }
 
