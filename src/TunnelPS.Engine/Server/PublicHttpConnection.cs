@@ -222,6 +222,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
                 return;
             }
 
+            if (_server.Acme is { } acme && !_forwarded && _scheme == "http" && Acme.AcmeHttpChallenge.TryAnswer(HeadSpan, acme.Responder) is { } challenge)
+            {
+                // An ACME HTTP-01 validation of a name this server orders a certificate for: answered before Host routing.
+                await RespondAndCloseAsync(challenge, token).ConfigureAwait(false);
+                return;
+            }
             var host = RoutingHost(_request.Authority(HeadSpan));
             if (host is null)
             {

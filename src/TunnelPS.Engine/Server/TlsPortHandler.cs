@@ -65,6 +65,7 @@ internal sealed class TlsPortHandler
         PeerSslStream? ssl = null;
         var handedOff = false;
         var readingHello = false;
+        var acmeValidation = false;
         try
         {
             Message? message;
@@ -115,7 +116,11 @@ internal sealed class TlsPortHandler
                     try
                     {
                         // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
-                        await ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline.Token).ConfigureAwait(false);
+                        // An ACME TLS-ALPN-01 validation (ALPN acme-tls/1) gets its challenge certificate instead.
+                        acmeValidation = _server.Acme is not null && Acme.ClientHelloAlpn.OffersAcmeTls(hello);
+                        await (acmeValidation
+                            ? ssl.AuthenticateAsServerAsync(SelectAcmeOptions, _server.Acme, deadline.Token)
+                            : ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline.Token)).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -129,6 +134,11 @@ internal sealed class TlsPortHandler
                     {
                         _perAddress.Leave(address);
                     }
+                }
+                if (acmeValidation)
+                {
+                    // RFC 8737 3: the validation is the handshake itself; nothing more is served on it.
+                    return;
                 }
                 if (options.InlineSocketCompletions)
                 {
@@ -228,6 +238,13 @@ internal sealed class TlsPortHandler
 
     private static ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
         ValueTask.FromResult(((ServerCertificateSelector)state!).OptionsFor(hello.ServerName));
+
+    /// <summary>A TLS-ALPN-01 handshake: the challenge certificate of the name, or (no challenge in flight for it) a refusal.</summary>
+    private static ValueTask<SslServerAuthenticationOptions> SelectAcmeOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
+        ((Acme.AcmeCertificates)state!).Responder.TlsAlpnOptions(hello.ServerName) is { } options
+            ? ValueTask.FromResult(options)
+            : ValueTask.FromException<SslServerAuthenticationOptions>(new System.Security.Authentication.AuthenticationException(
+                $"an acme-tls/1 handshake for '{hello.ServerName}', which has no ACME challenge in flight"));
 
     /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
     internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)
