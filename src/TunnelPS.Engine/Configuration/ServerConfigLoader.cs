@@ -18,12 +18,14 @@ public static class ServerConfigLoader
 
     private static readonly string[] TopLevelKeys =
         ["domain", "port", "http_port", "bind_address", "allow_anonymous", "certificate_path", "auth_token_file", "auth_token_secrets",
-         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster"];
+         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "acme"];
 
     private static readonly string[] LimitKeys =
         ["max_connections", "max_connections_per_ip", "max_concurrent_handshakes", "max_sessions", "max_sessions_per_token",
          "max_tunnels_per_session", "max_tcp_ports_per_token", "max_connections_per_tunnel", "request_head_timeout",
          "visitor_write_timeout", "idle_timeout", "client_hello_timeout"];
+
+    private static readonly string[] AcmeKeys = ["directory", "email", "accept_terms_of_service", "root_certificate", "eab_key_id", "eab_hmac_key_name", "challenges", "preferred_chain"];
 
     private static readonly string[] ClusterKeys = ["redis", "redis_ca_file", "redis_password_name", "secret", "secret_name", "node_name", "node_address"];
 
@@ -116,6 +118,7 @@ public static class ServerConfigLoader
                     "log_path" => config with { LogPath = FilePath(key, value) },
                     "limits" => ReadLimits(config, key, value),
                     "cluster" => config with { Cluster = ReadCluster(key, value) },
+                    "acme" => config with { Acme = ReadAcme(key, value) },
                     _ => throw Unknown(key, TopLevelKeys, "top-level key"),
                 };
             }
@@ -145,6 +148,59 @@ public static class ServerConfigLoader
                 };
             }
             return config;
+        }
+
+        private ServerAcmeConfig ReadAcme(ConfigYamlScalar key, ConfigYamlNode value)
+        {
+            var acme = new ServerAcmeConfig();
+            if (value is ConfigYamlScalar { IsNull: true })
+            {
+                return acme;
+            }
+            foreach (var (name, item) in Section(key, value))
+            {
+                _positions["acme." + name.Value] = (item.Line, item.Column);
+                switch (name.Value)
+                {
+                    case "directory":
+                        var text = Scalar(name, item);
+                        if (text is null || !Uri.TryCreate(text, UriKind.Absolute, out var directory) || (directory.Scheme != Uri.UriSchemeHttps && directory.Scheme != Uri.UriSchemeHttp))
+                        {
+                            throw Fail(item, $"'{text}' is not an ACME directory URL", "Give the https:// URL of the CA's ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory.");
+                        }
+                        acme = acme with { Directory = directory };
+                        break;
+                    case "email":
+                        acme = acme with { Email = Scalar(name, item) };
+                        break;
+                    case "accept_terms_of_service":
+                        acme = acme with { AcceptTermsOfService = Bool(name, item) };
+                        break;
+                    case "root_certificate":
+                        acme = acme with { RootCertificate = FilePath(name, item) };
+                        break;
+                    case "eab_key_id":
+                        acme = acme with { EabKeyId = Scalar(name, item) };
+                        break;
+                    case "eab_hmac_key_name":
+                        acme = acme with { EabHmacKeyName = Scalar(name, item) };
+                        break;
+                    case "challenges":
+                        var challenges = List(name, item);
+                        if (challenges.FirstOrDefault(c => c is not ("tls-alpn-01" or "http-01")) is { } bad)
+                        {
+                            throw Fail(item, $"'{bad}' is not a challenge type this server answers", "Give tls-alpn-01 and/or http-01, in order of preference.");
+                        }
+                        acme = acme with { Challenges = challenges };
+                        break;
+                    case "preferred_chain":
+                        acme = acme with { PreferredChain = Scalar(name, item) };
+                        break;
+                    default:
+                        throw Unknown(name, AcmeKeys, "acme setting");
+                }
+            }
+            return acme;
         }
 
         private ServerClusterConfig? ReadCluster(ConfigYamlScalar key, ConfigYamlNode value)

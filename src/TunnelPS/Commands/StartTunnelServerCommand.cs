@@ -7,6 +7,7 @@ using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using TunnelPS.Configuration;
 using TunnelPS.Engine;
+using TunnelPS.Engine.Acme;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
@@ -219,6 +220,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
+        AcmeOptions? acme = ReadAcmeOptions();
         string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
         string http = HttpPort switch
         {
@@ -226,7 +228,8 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
             0 => "plain HTTP on a free port",
             _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
         };
-        if (!ShouldProcess($"*.{Domain}: {tls}, {http}", "Start tunnel server"))
+        string certificates = acme is null ? "" : $", certificates from {acme.Directory}";
+        if (!ShouldProcess($"*.{Domain}: {tls}, {http}{certificates}", "Start tunnel server"))
         {
             return;
         }
@@ -275,6 +278,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                     PublicIdleTimeout = IdleTimeout,
                     ClientHelloTimeout = ClientHelloTimeout,
                     Cluster = cluster,
+                    Acme = acme,
                 }.WithLogCallback(log.Write, log.IsEnabled);
 
             EngineServer engine;
