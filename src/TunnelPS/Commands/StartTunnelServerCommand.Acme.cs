@@ -69,7 +69,9 @@ public sealed partial class StartTunnelServerCommand
         {
             try
             {
-                root = X509Certificate2.CreateFromPemFile(rootPath);
+                var certificates = new X509Certificate2Collection();
+                certificates.ImportFromPem(File.ReadAllText(rootPath));
+                root = certificates.Count > 0 ? certificates[0] : throw new CryptographicException("The file holds no PEM certificate.");
             }
             catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
             {
