@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Transport;
 
