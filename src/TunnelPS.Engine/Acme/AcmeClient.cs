@@ -266,7 +266,7 @@ internal sealed class AcmeClient : IDisposable
         return null;
     }
 
-    private TimeSpan PollDelay(TimeSpan? retryAfter) =>
+    internal static TimeSpan PollDelay(TimeSpan? retryAfter) =>
         retryAfter is { } wait ? (wait > MaxRetryAfter ? MaxRetryAfter : wait < TimeSpan.Zero ? TimeSpan.Zero : wait) : DefaultPollDelay;
 
     private async Task<string> NonceAsync(CancellationToken token)
