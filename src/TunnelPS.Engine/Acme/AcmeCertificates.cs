@@ -37,8 +37,10 @@ internal sealed class AcmeCertificates : IDisposable
     private long _orders;
 
     /// <param name="isHeld">Whether a tunnel holds the name now (only such names are ordered or renewed).</param>
-    public AcmeCertificates(AcmeOptions options, string folder, Func<string, bool> isHeld, ILogger logger, TimeProvider time)
+    /// <param name="domain">The server's domain: with a DNS provider, *.domain is ordered at start.</param>
+    public AcmeCertificates(AcmeOptions options, string folder, string domain, Func<string, bool> isHeld, ILogger logger, TimeProvider time)
     {
+        _wildcard = options.DnsProvider is null ? null : "*." + domain;
         _options = options;
         _folder = new AcmeStateFolder(folder);
         _isHeld = isHeld;
@@ -50,6 +52,19 @@ internal sealed class AcmeCertificates : IDisposable
             Install(entry, certificate, chain);
             _entries[name] = entry;
         }
+        if (_wildcard is not null && !_entries.ContainsKey(_wildcard))
+        {
+            _entries[_wildcard] = new Entry([_wildcard]) { Detail = "ordered by DNS-01; names are served with the local CA's certificate until issued" };
+        }
+    }
+
+    private readonly string? _wildcard;
+
+    /// <summary>True when the wildcard certificate (ordered or issued) covers <paramref name="name"/>: one label under the domain.</summary>
+    private bool CoveredByWildcard(string name)
+    {
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        return _wildcard is not null && dot > 0 && name.AsSpan(dot).SequenceEqual(_wildcard.AsSpan(1));
     }
 
     /// <summary>Answers the ACME server's validation requests.</summary>
@@ -73,7 +88,7 @@ internal sealed class AcmeCertificates : IDisposable
         name = name.TrimEnd('.').ToLowerInvariant();
         lock (_gate)
         {
-            if (_entries.ContainsKey(name))
+            if (_entries.ContainsKey(name) || CoveredByWildcard(name))
             {
                 // Issued, on its way, or failed and waiting for its retry (back-off applies however often it registers).
                 return;
@@ -164,7 +179,7 @@ internal sealed class AcmeCertificates : IDisposable
         {
             entry = _entries[name];
         }
-        if (!_isHeld(name))
+        if (name != _wildcard && !_isHeld(name))
         {
             // Never ordered (nor renewed) for a name no tunnel holds; a tunnel that registers it again asks again.
             AcmeLog.NotHeld(_logger, name);
@@ -309,7 +324,7 @@ internal sealed class AcmeCertificates : IDisposable
         var keyAuthorization = "";
         AcmeChallenge? chosen = null;
         AcmeChallengeType chosenType = default;
-        foreach (var type in _options.Challenges)
+        foreach (var type in authorization.Wildcard ? [] : _options.Challenges)
         {
             var wire = type == AcmeChallengeType.TlsAlpn01 ? "tls-alpn-01" : "http-01";
             chosen = authorization.Challenges.FirstOrDefault(c => c.Type == wire && c.Token.Length is > 0 and <= 256);
@@ -319,7 +334,12 @@ internal sealed class AcmeCertificates : IDisposable
                 break;
             }
         }
-        if (chosen is null || authorization.Wildcard)
+        if (chosen is null && _options.DnsProvider is { } dns && authorization.Challenges.FirstOrDefault(c => c.Type == "dns-01" && c.Token.Length is > 0 and <= 256) is { } dnsChallenge)
+        {
+            await AuthorizeByDnsAsync(client, dns, url, name, dnsChallenge, token).ConfigureAwait(false);
+            return;
+        }
+        if (chosen is null)
         {
             throw new AcmeException($"The ACME directory offers no challenge this server can answer for {name} (offered: {string.Join(", ", authorization.Challenges.Select(c => c.Type))}; answered: tls-alpn-01, http-01).");
         }
@@ -354,6 +374,41 @@ internal sealed class AcmeCertificates : IDisposable
             throw new AcmeException($"The {chosen.Type} challenge for {name} failed ({authorization.Status}){ProblemText(failed?.ProblemDetail)}", failed?.ProblemType, failed?.ProblemDetail);
         }
         AcmeLog.ChallengeAnswered(_logger, chosen.Type, name);
+    }
+
+    /// <summary>DNS-01 (RFC 8555 8.4): the TXT record _acme-challenge.&lt;name&gt; holds base64url(SHA-256(key authorization)).</summary>
+    private async Task AuthorizeByDnsAsync(AcmeClient client, IAcmeDnsProvider dns, Uri url, string name, AcmeChallenge challenge, CancellationToken token)
+    {
+        var record = "_acme-challenge." + name;
+        var value = AcmeBase64Url.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(_accountKey!.KeyAuthorization(challenge.Token))));
+        await dns.AddAsync(record, value, token).ConfigureAwait(false);
+        AcmeAuthorization authorization;
+        try
+        {
+            await client.RespondAsync(challenge.Url, token).ConfigureAwait(false);
+            authorization = await client.PollAuthorizationAsync(url, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            try
+            {
+                // The record goes whatever happened; a removal that fails is logged, not a reason to fail the order.
+                using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30), _time);
+                await dns.RemoveAsync(record, value, cleanup.Token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A DNS script or server that fails the removal must not hide the order's own outcome.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                AcmeLog.DnsRemoveFailed(_logger, record, ex.Message);
+            }
+        }
+        if (authorization.Status != "valid")
+        {
+            var failed = authorization.Challenges.FirstOrDefault(c => c.ProblemDetail is not null);
+            throw new AcmeException($"The dns-01 challenge for {name} failed ({authorization.Status}){ProblemText(failed?.ProblemDetail)}", failed?.ProblemType, failed?.ProblemDetail);
+        }
+        AcmeLog.ChallengeAnswered(_logger, "dns-01", name);
     }
 
     private static string ProblemText(string? detail) => detail is null ? "." : ": " + MessageText.Clause(detail) + ".";

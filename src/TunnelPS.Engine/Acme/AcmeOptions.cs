@@ -45,6 +45,12 @@ public sealed record AcmeOptions
     /// <summary>Where the account key and the certificates are kept; null: acme/&lt;directory host&gt; under the server's certificate folder.</summary>
     public string? StateFolder { get; init; }
 
+    /// <summary>
+    /// Answers DNS-01: with one, the server orders a wildcard certificate for *.&lt;Domain&gt; at start (one order covers
+    /// every random subdomain), and names one label under the domain get no order of their own.
+    /// </summary>
+    public IAcmeDnsProvider? DnsProvider { get; init; }
+
     /// <summary>Of the chains the directory offers (Link rel="alternate"), the one whose top issuer contains this text; null: the default chain.</summary>
     public string? PreferredChain { get; init; }
 

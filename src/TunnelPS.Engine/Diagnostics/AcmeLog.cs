@@ -29,6 +29,9 @@ internal static partial class AcmeLog
     [LoggerMessage(1307, LogLevel.Debug, "ACME: the renewal information of {Name} could not be read: {Reason}")]
     public static partial void RenewalInfoFailed(ILogger logger, string name, string reason);
 
+    [LoggerMessage(1309, LogLevel.Warning, "ACME: the DNS-01 record {Record} could not be removed: {Reason}. Remove it by hand")]
+    public static partial void DnsRemoveFailed(ILogger logger, string record, string reason);
+
     [LoggerMessage(1308, LogLevel.Information, "ACME: {Challenge} challenge for {Name} answered")]
     public static partial void ChallengeAnswered(ILogger logger, string challenge, string name);
 }

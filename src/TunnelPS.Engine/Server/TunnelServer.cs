@@ -77,7 +77,7 @@ public sealed class TunnelServer : IAsyncDisposable
         Certificates = new ServerCertificateSelector(certificate, authority, options.Domain, ServesHttps, options.TimeProvider);
         if (options.Acme is { } acme)
         {
-            Acme = new AcmeCertificates(acme, acme.StateFolder ?? AcmeStateFolder.DefaultFor(acme.Directory, options.CertificateFolder),
+            Acme = new AcmeCertificates(acme, acme.StateFolder ?? AcmeStateFolder.DefaultFor(acme.Directory, options.CertificateFolder), options.Domain,
                 host => !Registry.IsHostFree(host), _logger, options.TimeProvider);
             Certificates.Issued = Acme.OptionsFor;
         }

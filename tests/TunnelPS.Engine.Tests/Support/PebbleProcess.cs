@@ -57,14 +57,14 @@ internal sealed class PebbleProcess : IAsyncDisposable
     /// <param name="blocked">Names pebble refuses to issue for (its domainBlocklist).</param>
     /// <param name="environment">Extra environment (PEBBLE_WFE_NONCEREJECT, PEBBLE_CHAIN_LENGTH, ...).</param>
     public static async Task<PebbleProcess> StartAsync(int httpPort, int tlsPort, IEnumerable<string>? blocked = null, IReadOnlyDictionary<string, string>? environment = null,
-        bool requireEab = false, IReadOnlyDictionary<string, string>? eabKeys = null, int? validitySeconds = null)
+        bool requireEab = false, IReadOnlyDictionary<string, string>? eabKeys = null, int? validitySeconds = null, string? dnsServer = null)
     {
         var folder = System.IO.Directory.CreateTempSubdirectory("tunnelps-pebble-").FullName;
         var (root, certPem, keyPem) = CreateHttpsCertificate();
         var pebble = new PebbleProcess(folder, root);
         try
         {
-            await pebble.StartCoreAsync(httpPort, tlsPort, certPem, keyPem, blocked ?? [], environment ?? new Dictionary<string, string>(), requireEab, eabKeys, validitySeconds);
+            await pebble.StartCoreAsync(httpPort, tlsPort, certPem, keyPem, blocked ?? [], environment ?? new Dictionary<string, string>(), requireEab, eabKeys, validitySeconds, dnsServer);
             return pebble;
         }
         catch
@@ -75,7 +75,7 @@ internal sealed class PebbleProcess : IAsyncDisposable
     }
 
     private async Task StartCoreAsync(int httpPort, int tlsPort, string certPem, string keyPem, IEnumerable<string> blocked, IReadOnlyDictionary<string, string> environment,
-        bool requireEab, IReadOnlyDictionary<string, string>? eabKeys, int? validitySeconds)
+        bool requireEab, IReadOnlyDictionary<string, string>? eabKeys, int? validitySeconds, string? dnsServer)
     {
         File.WriteAllText(Path.Combine(_folder, "cert.pem"), certPem);
         File.WriteAllText(Path.Combine(_folder, "key.pem"), keyPem);
@@ -102,7 +102,7 @@ internal sealed class PebbleProcess : IAsyncDisposable
         File.WriteAllText(configFile, config.ToString());
         var env = new Dictionary<string, string>(environment) { ["PEBBLE_VA_NOSLEEP"] = "1" };
         env.TryAdd("PEBBLE_WFE_NONCEREJECT", "0");
-        Start(Executable!, env, "-config", configFile, "-dnsserver", $"127.0.0.1:{DnsPort}");
+        Start(Executable!, env, "-config", configFile, "-dnsserver", dnsServer ?? $"127.0.0.1:{DnsPort}");
         var deadline = DateTime.UtcNow + TunnelHarness.Deadline;
         using var http = HttpClientTrusting(DirectoryRoot);
         while (true)
