@@ -83,7 +83,7 @@ function Start-TestPebble {
         if ([DateTime]::UtcNow -gt $deadline) { throw 'pebble did not start within 30 s' }
         Start-Sleep -Milliseconds 100
     }
-    [pscustomobject]@{ Directory = $directory; RootFile = $rootFile; IssuingRootFile = $issuing; Folder = $folder; Processes = $processes }
+    [pscustomobject]@{ Directory = $directory; ChallengeManagementPort = $challengeManagement; RootFile = $rootFile; IssuingRootFile = $issuing; Folder = $folder; Processes = $processes }
 }
 
 function Stop-TestPebble {

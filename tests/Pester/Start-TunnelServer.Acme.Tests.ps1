@@ -105,5 +105,39 @@ acme:
                 $site.Stop()
             }
         }
+
+        It 'gets the wildcard by DNS-01 through -AcmeDnsScript, run in its own runspace with Add and then Remove' {
+            Get-TunnelServer | Stop-TunnelServer
+            $calls = Join-Path $TestDrive 'dns-calls.txt'
+            # The script is recreated from its text in the hook's runspace: what it needs is written into it.
+            $hook = [scriptblock]::Create(@"
+param(`$Name, `$Value, `$Action)
+Add-Content -LiteralPath '$calls' -Value "`$Action `$Name"
+`$api = 'http://127.0.0.1:$($script:Pebble.ChallengeManagementPort)'
+if (`$Action -eq 'Add') { Invoke-RestMethod -Method Post -Uri "`$api/set-txt" -Body (@{ host = "`$Name."; value = `$Value } | ConvertTo-Json) | Out-Null }
+else { Invoke-RestMethod -Method Post -Uri "`$api/clear-txt" -Body (@{ host = "`$Name." } | ConvertTo-Json) | Out-Null }
+"@)
+            $server = Start-TunnelServer -Domain acme.test -Port $script:Tls -HttpPort $script:Http -Acme -AcmeAcceptTermsOfService -AcmeDirectory $script:Pebble.Directory -AcmeRootCertificate $script:Pebble.RootFile -AcmeDnsScript $hook
+            # The state folder already holds app.acme.test's certificate from the test before: it is served as well.
+            $server.Certificates.Names | Should -Contain '*.acme.test'
+            $before = @($server.Certificates).Count
+
+            Wait-Until { @((Get-TunnelServer).Certificates | Where-Object { $_.Names -contains '*.acme.test' -and $_.Status -eq 'Valid' }).Count -eq 1 } -Timeout 90 -Because 'pebble issues the wildcard'
+
+            Get-Content -LiteralPath $calls | Should -Be @('Add _acme-challenge.acme.test', 'Remove _acme-challenge.acme.test')
+            $site = Start-TestHttpSite -Body 'any name'
+            try {
+                $tunnel = Start-Tunnel -Http $site.Port -Scheme https
+                $hostName = ([uri]$tunnel.PublicUrl).Host
+                $body = & curl -sS --max-time 20 --cacert $script:Pebble.IssuingRootFile --resolve "$($hostName):$($script:Tls):127.0.0.1" "https://$($hostName):$($script:Tls)/"
+                $LASTEXITCODE | Should -Be 0
+                $body | Should -Be 'any name'
+                @((Get-TunnelServer).Certificates) | Should -HaveCount $before   # the random name needed no order of its own
+            }
+            finally {
+                Get-Tunnel | Stop-Tunnel
+                $site.Stop()
+            }
+        }
     }
 }

@@ -27,6 +27,18 @@ public sealed record ServerAcmeConfig
     /// <summary><c>challenges</c>: the challenge types in order of preference (tls-alpn-01, http-01).</summary>
     public IReadOnlyList<string>? Challenges { get; init; }
 
+    /// <summary><c>dns_server</c>: the DNS server (host:port) taking RFC 2136 updates for the wildcard's DNS-01 record.</summary>
+    public string? DnsServer { get; init; }
+
+    /// <summary><c>dns_zone</c>: the zone it updates (default: the domain).</summary>
+    public string? DnsZone { get; init; }
+
+    /// <summary><c>dns_key_name</c>: the TSIG key's name.</summary>
+    public string? DnsKeyName { get; init; }
+
+    /// <summary><c>dns_key_secret_name</c>: the SecretManagement secret holding the TSIG key's secret.</summary>
+    public string? DnsKeySecretName { get; init; }
+
     /// <summary><c>preferred_chain</c>: the top issuer's name of the chain to serve, of those the CA offers.</summary>
     public string? PreferredChain { get; init; }
 }

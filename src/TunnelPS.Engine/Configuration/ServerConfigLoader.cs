@@ -25,7 +25,7 @@ public static class ServerConfigLoader
          "max_tunnels_per_session", "max_tcp_ports_per_token", "max_connections_per_tunnel", "request_head_timeout",
          "visitor_write_timeout", "idle_timeout", "client_hello_timeout"];
 
-    private static readonly string[] AcmeKeys = ["directory", "email", "accept_terms_of_service", "root_certificate", "eab_key_id", "eab_hmac_key_name", "challenges", "preferred_chain"];
+    private static readonly string[] AcmeKeys = ["directory", "email", "accept_terms_of_service", "root_certificate", "eab_key_id", "eab_hmac_key_name", "challenges", "preferred_chain", "dns_server", "dns_zone", "dns_key_name", "dns_key_secret_name"];
 
     private static readonly string[] ClusterKeys = ["redis", "redis_ca_file", "redis_password_name", "secret", "secret_name", "node_name", "node_address"];
 
@@ -195,6 +195,18 @@ public static class ServerConfigLoader
                         break;
                     case "preferred_chain":
                         acme = acme with { PreferredChain = Scalar(name, item) };
+                        break;
+                    case "dns_server":
+                        acme = acme with { DnsServer = Scalar(name, item) };
+                        break;
+                    case "dns_zone":
+                        acme = acme with { DnsZone = Scalar(name, item) };
+                        break;
+                    case "dns_key_name":
+                        acme = acme with { DnsKeyName = Scalar(name, item) };
+                        break;
+                    case "dns_key_secret_name":
+                        acme = acme with { DnsKeySecretName = Scalar(name, item) };
                         break;
                     default:
                         throw Unknown(name, AcmeKeys, "acme setting");

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using TunnelPS.Configuration;
 using TunnelPS.Engine.Acme;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 
 namespace TunnelPS.Commands;
 
@@ -43,8 +44,98 @@ public sealed partial class StartTunnelServerCommand
     [Credential]
     public PSCredential? AcmeExternalAccountBinding { get; set; }
 
+    /// <summary>A DNS server that takes RFC 2136 updates for the wildcard's DNS-01 record: host:port.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AcmeDnsServer { get; set; }
+
+    /// <summary>The zone -AcmeDnsServer updates (default: -Domain).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AcmeDnsZone { get; set; }
+
+    /// <summary>The name of the TSIG key (hmac-sha256) that may update the zone.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AcmeDnsKeyName { get; set; }
+
+    /// <summary>The TSIG key's secret, base64.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AcmeDnsKeySecret { get; set; }
+
+    /// <summary>A SecretManagement secret (default vault) holding the TSIG key's secret.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AcmeDnsKeySecretName { get; set; }
+
+    /// <summary>A scriptblock that adds and removes the DNS-01 TXT record: param($Name, $Value, $Action) with Action Add or Remove.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public ScriptBlock? AcmeDnsScript { get; set; }
+
     private static readonly string[] s_acmeParameters =
-        [nameof(AcmeDirectory), nameof(AcmeEmail), nameof(AcmeAcceptTermsOfService), nameof(AcmeRootCertificate), nameof(AcmeExternalAccountBinding)];
+        [nameof(AcmeDirectory), nameof(AcmeEmail), nameof(AcmeAcceptTermsOfService), nameof(AcmeRootCertificate), nameof(AcmeExternalAccountBinding),
+         nameof(AcmeDnsServer), nameof(AcmeDnsZone), nameof(AcmeDnsKeyName), nameof(AcmeDnsKeySecret), nameof(AcmeDnsKeySecretName), nameof(AcmeDnsScript)];
+
+    /// <summary>The DNS-01 answerer from -AcmeDnsServer and its key, or -AcmeDnsScript; null for neither.</summary>
+    private IAcmeDnsProvider? ReadDnsProvider(ServerAcmeConfigView section)
+    {
+        string? server = AcmeDnsServer ?? section.DnsServer;
+        if (AcmeDnsScript is not null)
+        {
+            if (server is not null)
+            {
+                ThrowInvalid("-AcmeDnsScript and -AcmeDnsServer both answer DNS-01. Give one: the script for a DNS provider's API, or the server for RFC 2136 updates.", nameof(AcmeDnsScript));
+            }
+
+            return new AcmeDnsScriptRunner(AcmeDnsScript);
+        }
+
+        if (server is null)
+        {
+            string? stray = new[] { nameof(AcmeDnsZone), nameof(AcmeDnsKeyName), nameof(AcmeDnsKeySecret), nameof(AcmeDnsKeySecretName) }.FirstOrDefault(MyInvocation.BoundParameters.ContainsKey);
+            if (stray is not null)
+            {
+                ThrowInvalid($"-{stray} configures RFC 2136 updates, but -AcmeDnsServer is not given. Add -AcmeDnsServer host:port, or leave -{stray} out.", stray);
+            }
+
+            return null;
+        }
+
+        string? keyName = AcmeDnsKeyName ?? section.DnsKeyName;
+        string? secretName = AcmeDnsKeySecretName ?? (AcmeDnsKeySecret is null ? section.DnsKeySecretName : null);
+        if (keyName is null || (AcmeDnsKeySecret is null) == (secretName is null))
+        {
+            ThrowInvalid("RFC 2136 updates need the TSIG key: give -AcmeDnsKeyName and exactly one of -AcmeDnsKeySecret and -AcmeDnsKeySecretName.", server);
+        }
+
+        string secret = AcmeDnsKeySecret ?? string.Empty;
+        if (secretName is not null)
+        {
+            try
+            {
+                secret = SecretResolver.GetSecret(this, secretName, vault: null);
+            }
+            catch (SecretResolutionException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
+        try
+        {
+            return new Rfc2136DnsProvider(server, AcmeDnsZone ?? section.DnsZone ?? Domain, keyName!, secret);
+        }
+        catch (TunnelPS.Engine.TunnelConfigurationException ex)
+        {
+            ThrowInvalid(ex.Message, server);
+            return null;
+        }
+    }
+
+    /// <summary>The config file's acme: section's DNS keys, or nothing.</summary>
+    private readonly record struct ServerAcmeConfigView(string? DnsServer, string? DnsZone, string? DnsKeyName, string? DnsKeySecretName);
 
     /// <summary>The ACME options from -Acme and its companions merged with the config file's acme: section; null when ACME is off.</summary>
     private AcmeOptions? ReadAcmeOptions()
@@ -113,6 +204,7 @@ public sealed partial class StartTunnelServerCommand
             EabHmacKey = eabKey,
             Challenges = challenges,
             PreferredChain = section?.PreferredChain,
+            DnsProvider = ReadDnsProvider(new ServerAcmeConfigView(section?.DnsServer, section?.DnsZone, section?.DnsKeyName, section?.DnsKeySecretName)),
         };
     }
 }

@@ -300,6 +300,12 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                 _ = engine.Completion.ContinueWith(_ => file.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
 
+            if (acme?.DnsProvider is IDisposable script)
+            {
+                // The -AcmeDnsScript runspace closes when the server stops, however it stops.
+                _ = engine.Completion.ContinueWith(_ => script.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+
             TunnelServer server = SessionRegistry.AddServer(engine, log);
             WriteObject(server);
             if (Wait)
