@@ -122,10 +122,11 @@ internal sealed class ServerConnectivityCheck(ConnectivityProbeOptions options, 
     {
         var host = ConnectHost;
         var what = _viaProxy ? $"the proxy's name '{host}'" : $"the server's name '{host}'";
+        var proxyNote = _viaProxy ? $" (the proxy; the proxy resolves {server.Host})" : "";
         if (IPAddress.TryParse(host, out var literal))
         {
             _addresses = [literal];
-            return Passed($"{host} (an IP address: nothing to resolve)") with { Addresses = [literal.ToString()] };
+            return Passed($"{host} (an IP address: nothing to resolve){proxyNote}") with { Addresses = [literal.ToString()] };
         }
         try
         {
@@ -145,7 +146,6 @@ internal sealed class ServerConnectivityCheck(ConnectivityProbeOptions options, 
         var shown = string.Join(", ", _addresses.Take(4).Select(a => a.ToString()));
         var more = _addresses.Length > 4 ? ", …" : "";
         var count = _addresses.Length == 1 ? "1 address" : string.Create(CultureInfo.InvariantCulture, $"{_addresses.Length} addresses");
-        var proxyNote = _viaProxy ? $" (the proxy; the proxy resolves {server.Host})" : "";
         return Passed($"{host} → {shown}{more} ({count}){proxyNote}") with { Addresses = [.. _addresses.Select(a => a.ToString())] };
     }
 
@@ -204,36 +204,38 @@ internal sealed class ServerConnectivityCheck(ConnectivityProbeOptions options, 
         }
         catch (ProxyConnectException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var answer = trace.StatusLine ?? "no answer";
-            return Failed($"{answer}{Schemes(trace)}", ProxyHint(ex, trace)) with
+            return Failed($"{Shown(trace.StatusLine) ?? "no answer"}{Schemes(trace)}", ProxyHint(ex, trace)) with
             {
                 ProxyStatusCode = trace.StatusCode,
-                ProxyStatusLine = trace.StatusLine,
-                ProxyAuthSchemes = trace.OfferedSchemes,
+                ProxyStatusLine = Shown(trace.StatusLine),
+                ProxyAuthSchemes = [.. trace.OfferedSchemes.Select(scheme => Shown(scheme) ?? "")],
                 ProxyAuthScheme = trace.UsedScheme,
             };
         }
-        return Passed($"{trace.StatusLine}{Schemes(trace)}") with
+        return Passed($"{Shown(trace.StatusLine)}{Schemes(trace)}") with
         {
             ProxyStatusCode = trace.StatusCode,
-            ProxyStatusLine = trace.StatusLine,
-            ProxyAuthSchemes = trace.OfferedSchemes,
+            ProxyStatusLine = Shown(trace.StatusLine),
+            ProxyAuthSchemes = [.. trace.OfferedSchemes.Select(scheme => Shown(scheme) ?? "")],
             ProxyAuthScheme = trace.UsedScheme,
         };
     }
 
     private static string Schemes(HttpConnectTrace trace)
     {
-        var offered = trace.OfferedSchemes.Count > 0 ? ", offers: " + string.Join(", ", trace.OfferedSchemes) : "";
+        var offered = trace.OfferedSchemes.Count > 0 ? ", offers: " + string.Join(", ", trace.OfferedSchemes.Select(scheme => Shown(scheme))) : "";
         return $"{offered}, auth: {trace.UsedScheme ?? "none"}";
     }
+
+    /// <summary>Text a proxy or server sent, with its control characters made visible (it may be hostile).</summary>
+    private static string? Shown(string? text) => TerminalText.Line(text);
 
     private string ProxyHint(ProxyConnectException ex, HttpConnectTrace trace)
     {
         var source = options.Proxy!.Source is { } s ? $" (the proxy setting comes from {s})" : "";
         if (ex.Kind == TunnelErrorKind.ProxyAuthentication)
         {
-            var offered = trace.OfferedSchemes.Count > 0 ? string.Join(" or ", trace.OfferedSchemes) : "credentials";
+            var offered = trace.OfferedSchemes.Count > 0 ? string.Join(" or ", trace.OfferedSchemes.Select(scheme => Shown(scheme))) : "credentials";
             return trace.UsedScheme is null
                 ? $"The proxy wants {offered}: give -ProxyCredential, or put user info in the proxy URL (http://user:password@host:port){source}."
                 : $"The proxy refused the credentials: check the user name and password of -ProxyCredential (or the proxy URL's user info){source}.";
@@ -288,8 +290,9 @@ internal sealed class ServerConnectivityCheck(ConnectivityProbeOptions options, 
         };
     }
 
+    /// <summary>The certificate in a few words; its names come from the server and are shown with controls made visible.</summary>
     private static string Describe(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) =>
-        string.Create(CultureInfo.InvariantCulture, $"{certificate.Subject}, issuer {certificate.Issuer}, expires {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd}");
+        string.Create(CultureInfo.InvariantCulture, $"{Shown(certificate.Subject)}, issuer {Shown(certificate.Issuer)}, expires {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd}");
 
     private static string TlsName(SslProtocols protocol) => protocol switch
     {

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Tests.Support;
+using TunnelPS.Engine.Tests.Transport;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Tests.Client;
@@ -228,6 +229,34 @@ public sealed class ConnectivityProbeTests : IDisposable
         Assert.Equal(ConnectivityStepStatus.Failed, protocol.Status);
         Assert.Contains("frame", protocol.Detail, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("not the tunnel protocol", protocol.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_proxys_answer_is_shown_with_its_control_characters_made_visible()
+    {
+        await using var proxy = new HttpConnectTestProxy(async (c, ct) =>
+        {
+            await c.ReadHeadAsync(ct);
+            await c.WriteAsync("HTTP/1.1 407 \u001b[2J\u001b]0;owned\u0007Denied\r\nProxy-Authenticate: Basic\u001b[31m realm=\"x\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", ct);
+        });
+
+        var steps = await ProbeAsync(new ConnectivityProbeOptions
+        {
+            Servers = [new ServerAddress("tunnel.example.test", 443)],
+            Proxy = ProxySettings.Parse(proxy.Url) with { Source = "-Proxy" },
+        });
+
+        var connect = Step(steps, ConnectivityStepKind.ProxyConnect);
+        Assert.Equal(ConnectivityStepStatus.Failed, connect.Status);
+        Assert.Equal(407, connect.ProxyStatusCode);
+        Assert.True(Step(steps, ConnectivityStepKind.Connect).ViaProxy);
+        Assert.Contains("the proxy resolves tunnel.example.test", Step(steps, ConnectivityStepKind.Resolve).Detail, StringComparison.Ordinal);
+        foreach (var text in new[] { connect.Detail, connect.Hint!, connect.ProxyStatusLine!, string.Join(",", connect.ProxyAuthSchemes!) })
+        {
+            Assert.DoesNotContain('\u001b', text);
+            Assert.DoesNotContain('\u0007', text);
+        }
+        Assert.Contains("HTTP/1.1 407 \u241b[2J", connect.Detail, StringComparison.Ordinal);
     }
 
     /// <summary>
