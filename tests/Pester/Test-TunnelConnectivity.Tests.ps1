@@ -161,6 +161,28 @@ Describe 'Test-TunnelConnectivity against a server of this session' {
             Should -Throw -ErrorId 'InvalidArgument,TunnelPS.Commands.TestTunnelConnectivityCommand'
     }
 
+    It 'writes each step as it completes: a pipeline that stops early ends the check at once, with no error' {
+        # Something that takes the connection and never speaks TLS: with a long -Timeout the Tls step would wait
+        # two minutes. Select-Object -First 2 takes Resolve and Connect as they come and stops the command (the
+        # way Ctrl+C does); had the steps been written only at the end, nothing would come before the deadline.
+        $mute = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $mute.Start()
+        try {
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            $first = @(Test-TunnelConnectivity -ServerAddress "127.0.0.1:$($mute.LocalEndpoint.Port)" -Timeout 120 -ErrorVariable errors |
+                    Select-Object -First 2)
+            $clock.Stop()
+
+            $first.Step | Should -Be 'Resolve', 'Connect'
+            $first.Status | Should -Be 'Passed', 'Passed'
+            $errors | Should -BeNullOrEmpty
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 60 -Because 'the Tls step''s 120 s deadline was not waited for'
+        }
+        finally {
+            $mute.Stop()
+        }
+    }
+
     It '-Timeout takes seconds and bounds each step' {
         # Something that takes the connection and never speaks TLS: the Tls step fails at its deadline.
         $mute = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)

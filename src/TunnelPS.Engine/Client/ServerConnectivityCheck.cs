@@ -252,6 +252,24 @@ internal sealed class ServerConnectivityCheck(ConnectivityProbeOptions options, 
     private async Task<ConnectivityStep> TlsAsync(CancellationToken token, CancellationToken cancellationToken)
     {
         var check = new ServerCertificateCheck(options.Trust, keepCertificate: true);
+        ConnectivityStep? step = null;
+        try
+        {
+            step = await TlsCoreAsync(check, token, cancellationToken).ConfigureAwait(false);
+            return step;
+        }
+        finally
+        {
+            // The certificate goes to the caller on the step; on every other path it is released here.
+            if (!ReferenceEquals(step?.Certificate, check.Certificate))
+            {
+                check.Certificate?.Dispose();
+            }
+        }
+    }
+
+    private async Task<ConnectivityStep> TlsCoreAsync(ServerCertificateCheck check, CancellationToken token, CancellationToken cancellationToken)
+    {
         var transport = _transport!;
         _transport = null;
         try
