@@ -163,7 +163,7 @@ Describe 'Invoke-TunnelReplay' {
         $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
 
         $matches.CompletionText | Should -Be @("$($second.Id)", "$($first.Id)")
-        $matches.ToolTip | Should -Be @('POST /second', 'GET /first?a=1')
+        $matches.ToolTip | Should -Be @('POST /second → 200', 'GET /first?a=1 → 200')
         $matches[0].ResultType | Should -Be 'ParameterValue'
 
         $line = "Invoke-TunnelReplay -Id $($first.Id)"
