@@ -112,7 +112,8 @@ Describe 'Completion of Start-Tunnel' {
             $port = $listener.LocalEndpoint.Port
             $found = Complete 'Start-Tunnel -Http '
 
-            $ports = @($found.CompletionText | ForEach-Object { [int]$_ })
+            # A service bound to one non-loopback address would come as address:port, in the same port order.
+            $ports = @($found.CompletionText | ForEach-Object { [int]($_ -replace '^.*:', '') })
             $ports | Should -Contain $port
             $ports | Should -Be @($ports | Sort-Object)
             ($found | Where-Object CompletionText -EQ "$port").ToolTip | Should -Be "listening on 127.0.0.1:$port"
