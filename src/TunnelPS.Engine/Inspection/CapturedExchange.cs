@@ -47,6 +47,12 @@ public sealed class CapturedExchange
         _responseHead = responseHead;
     }
 
+    /// <summary>The request head's bytes as received (the tap's exchanges), or null (built from fields: imports, replays, tests).</summary>
+    internal byte[]? RequestHeadBytes => _requestHead;
+
+    /// <summary>The final response head's bytes as received, or null.</summary>
+    internal byte[]? ResponseHeadBytes => _responseHead;
+
     /// <summary>The store-assigned id, increasing monotonically per store; 0 before the exchange is stored.</summary>
     public long Id { get; private set; }
 

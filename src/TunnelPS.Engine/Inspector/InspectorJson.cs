@@ -40,8 +40,10 @@ internal static class InspectorJson
     public static void WriteTunnel(Utf8JsonWriter w, TunnelEndpoint endpoint)
     {
         w.WriteStartObject();
-        w.WriteString("name", endpoint.Name);
-        w.WriteString("uri", TunnelsPath + "/" + Uri.EscapeDataString(endpoint.Name));
+        w.WriteString("name", endpoint.ApiName);
+        w.WriteString("uri", TunnelsPath + "/" + Uri.EscapeDataString(endpoint.ApiName));
+        // The session's name, shared by the http and https URLs of one tunnel: the tunnel_name of its requests.
+        w.WriteString("tunnel_name", endpoint.Name);
         w.WriteString("public_url", endpoint.PublicUrl);
         w.WriteString("proto", endpoint.Protocol);
         w.WriteStartObject("config");
@@ -133,6 +135,10 @@ internal static class InspectorJson
         if (bodies)
         {
             WriteBody(w, e.RequestBody, e.RequestBodySize, e.RequestTruncated, e.RequestHeaders);
+            if (!e.IsUnparsed)
+            {
+                w.WriteBase64String("raw", RawMessage.Request(e));
+            }
         }
         w.WriteEndObject();
 
@@ -153,6 +159,10 @@ internal static class InspectorJson
             if (bodies)
             {
                 WriteBody(w, e.ResponseBody, e.ResponseBodySize, e.ResponseTruncated, e.ResponseHeaders);
+                if (!e.IsUnparsed)
+                {
+                    w.WriteBase64String("raw", RawMessage.Response(e));
+                }
             }
             w.WriteEndObject();
         }

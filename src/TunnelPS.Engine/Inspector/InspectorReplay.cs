@@ -12,7 +12,9 @@ namespace TunnelPS.Engine.Inspector;
 /// <c>{"id": 42, "tunnel_name": "…", "method": "PUT", "path": "/x?y=1", "set_headers": {"X-A": "1"},
 /// "remove_headers": ["Cookie"], "body": "text" | "body_base64": "…", "target": "http://localhost:3001",
 /// "skip_certificate_check": false}</c>; only <c>id</c> is required (ngrok's API takes id and tunnel_name and cannot
-/// change anything). Without target the request goes to the local service of its tunnel (or of tunnel_name), and the
+/// change anything; its npm client sends <c>tunnelName</c>, taken too). A call with the X-TunnelPS-Request header (the
+/// page, the cmdlets) is answered 201 with the new exchange; one without it (a JSON POST from a client of ngrok's API)
+/// gets ngrok's answer, 204 with no body, Location naming the replay. Without target the request goes to the local service of its tunnel (or of tunnel_name), and the
 /// replay is kept in that tunnel's capture.
 /// </summary>
 internal sealed class InspectorReplay
@@ -92,8 +94,16 @@ internal sealed class InspectorReplay
         {
             _slots.Release();
         }
+        var location = InspectorJson.RequestsPath + "/" + replay.Id.ToString(CultureInfo.InvariantCulture);
+        if (request.Header(InspectorAccess.RequestHeader) != "1")
+        {
+            // A client of ngrok's agent API (which does not send the header) gets ngrok's answer: 204, no body.
+            var noContent = InspectorResponse.NoContent();
+            noContent.Headers.Add(new("Location", location));
+            return noContent;
+        }
         var response = InspectorResponse.Json(201, InspectorJson.Write(w => InspectorJson.WriteExchange(w, replay, bodies: true, CopyOrigin.For(replay, destination.Store, catalog))));
-        response.Headers.Add(new("Location", InspectorJson.RequestsPath + "/" + replay.Id.ToString(CultureInfo.InvariantCulture)));
+        response.Headers.Add(new("Location", location));
         return response;
     }
 
@@ -192,7 +202,7 @@ internal sealed class InspectorReplay
             return new ReplayCall
             {
                 Id = id,
-                TunnelName = String(root, "tunnel_name"),
+                TunnelName = String(root, "tunnel_name") ?? String(root, "tunnelName"), // the npm ngrok client sends tunnelName
                 Target = target,
                 Options = new ReplayOptions
                 {

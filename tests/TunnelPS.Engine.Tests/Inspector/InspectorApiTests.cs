@@ -68,6 +68,24 @@ public sealed class InspectorApiTests
     }
 
     [Fact]
+    public async Task The_detail_has_the_raw_request_and_response_as_base64_as_ngrok_s_API_gives()
+    {
+        await using var host = InspectorTestHost.Start();
+        var exchange = host.Add("POST", "/items?x=1", requestBody: "name=a", responseBody: "created", requestHeaders: new KeyValuePair<string, string>("X-Trace", "t1"));
+
+        var detail = await host.GetJsonAsync("/api/requests/http/" + exchange.Id);
+
+        var request = Encoding.Latin1.GetString(Convert.FromBase64String(detail.GetProperty("request").GetProperty("raw").GetString()!));
+        Assert.Equal("POST /items?x=1 HTTP/1.1\r\nHost: web.localhost:8080\r\nX-Trace: t1\r\n\r\nname=a", request);
+        var response = Encoding.Latin1.GetString(Convert.FromBase64String(detail.GetProperty("response").GetProperty("raw").GetString()!));
+        Assert.Equal("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncreated", response);
+
+        // The list has no bodies, so no raw either.
+        var list = await host.GetJsonAsync("/api/requests/http");
+        Assert.False(list.GetProperty("requests")[0].GetProperty("request").TryGetProperty("raw", out _));
+    }
+
+    [Fact]
     public async Task Replays_with_method_path_headers_and_body_changed_and_keeps_the_replay()
     {
         await using var target = new TestHttpServer((head, body) => TestHttpServer.Response(202, "Accepted", "saw " + Encoding.UTF8.GetString(body)));
