@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Diagnostics;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// Finds the node that serves a name this node does not, for a visitor to be forwarded there. It remembers each

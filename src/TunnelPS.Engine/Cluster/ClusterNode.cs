@@ -6,9 +6,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
-using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Server;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// A server's membership of a cluster: it claims every name and TCP port in the cluster store before a client gets

@@ -7,10 +7,10 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
-using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// The multiplexed links between this node and the other nodes of its cluster. A node dials one link per peer the
