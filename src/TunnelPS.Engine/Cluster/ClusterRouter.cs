@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Cluster;
