@@ -61,6 +61,9 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public string StoreDescription => _store.Description;
 
+    /// <summary>The node's log (the router and the links write to it).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>The store, unless a test made this node abandon it (a crash: nothing more is written).</summary>
     private IClusterStore Store => _abandoned ? throw new ClusterStoreException("this node abandoned the cluster store (a test's crash)") : _store;
 
@@ -316,6 +319,8 @@ internal sealed class ClusterNode : IAsyncDisposable
             await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
             var (lost, otherRun, fresh) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _host.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
             Interlocked.Exchange(ref _lastHeartbeat, _host.Time.GetTimestamp());
+            // The nodes to ask where a name lives if the store stops answering.
+            Router.LearnPeers(await Store.NodesAsync(CancellationToken.None).ConfigureAwait(false));
             if (fresh || _reservationsStale)
             {
                 // The first heartbeat of this run, or one after the store forgot the node: its reservations hold again.
@@ -386,6 +391,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
             json.WriteStartObject();
             json.WriteString("name", Name);
+            json.WriteString("run", Run);
             json.WriteString("address", Address);
             json.WriteNumber("sessions", _host.SessionCount);
             json.WriteString("started", _host.StartTime);

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Transport;
@@ -148,7 +149,7 @@ internal sealed class NodeLinks : IAsyncDisposable
                 }
                 await FrameCodec.WriteAsync(stream, new NodeAuth { Node = _node.Name }, deadline.Token).ConfigureAwait(false);
             }
-            link = new MuxLink(stream, _host.StreamWindow, onOpen: _host.ServeForwardedAsync, track: _host.Track, _host.LinkLimits("node " + hello.Node, NodeLinkMaxStreams));
+            link = new MuxLink(stream, _host.StreamWindow, onOpen: ServeStreamAsync, track: _host.Track, _host.LinkLimits("node " + hello.Node, NodeLinkMaxStreams));
             lock (_gate)
             {
                 _accepted.RemoveAll(l => l.IsClosed);
@@ -177,6 +178,33 @@ internal sealed class NodeLinks : IAsyncDisposable
             else
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A stream the dialling node opened: a forwarded visitor, or its question whether this node serves a host.</summary>
+    private Task ServeStreamAsync(MuxStream stream, string url, string clientAddress) =>
+        url == ClusterRouter.WhoHolds ? AnswerWhoHoldsAsync(stream, clientAddress) : _host.ServeForwardedAsync(stream, url, clientAddress);
+
+    /// <summary>
+    /// Answers "do you serve this host?" with one byte, Y when a live session of this node serves it (http or https),
+    /// else N, and ends the stream. Nothing is read from the stream: the host came in its open frame, bounded as every
+    /// stream's address is, so the question holds nothing here beyond the stream itself (counted against the link's cap).
+    /// </summary>
+    private async Task AnswerWhoHoldsAsync(MuxStream stream, string host)
+    {
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                var here = host.Length <= 253 && HostNames.IsValidHostname(host) &&
+                    (_host.FindHttp("http", host) is { ClusterSession: not null } || _host.FindHttp("https", host) is { ClusterSession: not null });
+                await stream.WriteAsync(here ? "Y"u8.ToArray() : "N"u8.ToArray()).ConfigureAwait(false);
+                await Splicer.ShutdownWriteAsync(stream).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                ClusterLog.NodeQuestionFailed(_logger, _node.Name, host, "the asking node's link ended before the answer: " + ex.Message);
             }
         }
     }
