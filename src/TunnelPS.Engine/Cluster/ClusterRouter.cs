@@ -65,8 +65,9 @@ internal sealed class ClusterRouter(ClusterNode node, TimeProvider time)
             }
             remembered = false;
         }
-        if (!node.StoreReachable && fresh)
+        if (!node.StoreReachable)
         {
+            // Known down since the last heartbeat: the visitor does not wait for the store's timeout again.
             return await AskPeersAsync(host, "the cluster store does not answer", cancellationToken).ConfigureAwait(false);
         }
         Interlocked.Increment(ref _lookups);

@@ -166,4 +166,36 @@ public sealed class ClusterStoreOutageTests(ITestOutputHelper output)
         Assert.False(f.Cluster.StoreReachable);
         output.WriteLine($"node f: {f.Cluster.Router.Lookups} store lookups, {f.Cluster.Router.PeerQuestions} questions to other nodes.");
     }
+
+    [RedisFact]
+    public async Task Nodes_that_never_answer_hold_a_visitor_at_most_the_store_timeout_and_a_node_remembers_a_bounded_number_of_nodes()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        await using var a = await StartNodeAsync(redis, "a");
+        await using var b = await StartNodeAsync(redis, "b");
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(b, TunnelHarness.Http(local.Port, "held")) with { AuthToken = TokenA });
+        var host = new Uri(Assert.Single(await client.StartAsync()).PublicUrl).Host;
+        // A port that takes connections and never answers: every "node" there stays silent.
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var hole = $"127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}";
+
+        await redis.StopAsync();
+        await TunnelHarness.WaitUntilAsync(() => !a.Cluster!.StoreReachable, "node a noticed that Redis is down");
+        // The store's node list (what a writer to Redis could fill) names node b and a hundred silent nodes: a keeps
+        // only its bound of them.
+        var descriptions = new List<string> { $$"""{"name":"b","run":"{{b.Cluster!.Run}}","address":"{{b.Cluster.Address}}"}""" };
+        descriptions.AddRange(Enumerable.Range(0, 100).Select(i => $$"""{"name":"silent{{i}}","run":"r","address":"{{hole}}"}"""));
+        a.Cluster!.Router.LearnPeers(descriptions);
+        Assert.Equal(ClusterRouter.MaxPeers, a.Cluster.Router.PeerCount);
+
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        // Node b says it serves the name: the silent nodes do not hold the visitor back.
+        Assert.Equal("hello GET /found", await http.GetStringAsync(Through(a, host) + "/found"));
+        // No node says it serves this one: every question ends at the store timeout, and the visitor gets a 503.
+        var waited = Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(Through(a, "nobody.localhost") + "/")).StatusCode);
+        output.WriteLine($"A name no node serves, with {ClusterRouter.MaxPeers - 1} silent nodes: 503 after {waited.ElapsedMilliseconds} ms (store timeout 500 ms).");
+    }
 }
