@@ -79,10 +79,24 @@ public sealed class ClusterSentinelTests(ITestOutputHelper output)
 
             var down = Stopwatch.StartNew();
             await primary.StopAsync();
-            await TunnelHarness.WaitUntilAsync(() =>
-                sentinels[0].QueryAsync("SENTINEL", "GET-MASTER-ADDR-BY-NAME", Service).GetAwaiter().GetResult() is [_, var port] &&
-                port == replica.Port.ToString(CultureInfo.InvariantCulture), "the sentinels promoted the replica", TimeSpan.FromSeconds(60));
+            // Visitors keep coming through both nodes (new connections) until the sentinels have promoted the replica.
+            var visits = 0;
+            var failures = new List<string>();
+            while (!(await sentinels[0].QueryAsync("SENTINEL", "GET-MASTER-ADDR-BY-NAME", Service) is [_, var port] && port == replica.Port.ToString(CultureInfo.InvariantCulture)))
+            {
+                Assert.True(down.Elapsed < TimeSpan.FromSeconds(60), "the sentinels did not promote the replica within 60 s");
+                foreach (var node in new[] { a, b })
+                {
+                    visits++;
+                    using var response = await http.GetAsync($"http://{host}:{node.HttpPort}/failover");
+                    if (response.StatusCode != System.Net.HttpStatusCode.OK)
+                    {
+                        failures.Add($"{node.NodeName}: {(int)response.StatusCode}");
+                    }
+                }
+            }
             var failover = down.Elapsed;
+            Assert.Empty(failures);
             // A failover that lost writes: what the old primary had not passed on is gone. The lease is deleted on the new
             // primary to stand for that loss; node a, renewing its leases, finds it missing and writes it again.
             await replica.ExecuteAsync("DEL", leaseKey);
@@ -106,7 +120,7 @@ public sealed class ClusterSentinelTests(ITestOutputHelper output)
             var taken = await rival.RequestAsync(new ReqTunnel { ReqId = "rival", Protocol = "http", Subdomain = "keeper" });
             Assert.Contains("already registered by another client", taken.Error, StringComparison.Ordinal);
             Assert.Equal("hello GET /after", await http.GetStringAsync($"http://{host}:{b.HttpPort}/after"));
-            output.WriteLine($"Primary killed: sentinels promoted the replica after {failover.TotalSeconds:0.0} s (down-after {DownAfter.TotalMilliseconds} ms), " +
+            output.WriteLine($"Primary killed: sentinels promoted the replica after {failover.TotalSeconds:0.0} s (down-after {DownAfter.TotalMilliseconds} ms), {visits} visitor connections meanwhile, {failures.Count} failures; " +
                 $"registrations worked again at {registered.TotalSeconds:0.0} s, the lost lease was written again by its node at {rewritten.TotalSeconds:0.0} s.");
         }
         finally
