@@ -198,4 +198,31 @@ public sealed class ClusterStoreOutageTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(Through(a, "nobody.localhost") + "/")).StatusCode);
         output.WriteLine($"A name no node serves, with {ClusterRouter.MaxPeers - 1} silent nodes: 503 after {waited.ElapsedMilliseconds} ms (store timeout 500 ms).");
     }
+
+    [RedisFact]
+    public async Task A_network_split_between_nodes_costs_the_cut_off_node_s_visitors_a_503_and_heals_when_the_link_does()
+    {
+        await using var redis = await RedisProcess.StartAsync();
+        // Node a is reached by the other nodes only through the relay: cutting it splits f from a (Redis reaches both).
+        var port = ClusterNameTests.FreeTcpPort();
+        await using var relay = new TcpRelay(port);
+        await using var a = await ClusterNameTests.StartNodeAsync(redis, "a", more: o => o with { Port = port, Cluster = o.Cluster! with { NodeAddress = $"127.0.0.1:{relay.Port}", RouteCacheTime = RouteCache } });
+        await using var f = await StartNodeAsync(redis, "f");
+        await using var local = new LocalHttpService();
+        await using var client = new TunnelClient(TunnelHarness.ClientOptions(a, TunnelHarness.Http(local.Port, "split")) with { AuthToken = TokenA });
+        var host = new Uri(Assert.Single(await client.StartAsync()).PublicUrl).Host;
+        using var http = TunnelHarness.Visitor(keepAlive: false);
+        Assert.Equal("hello GET /before", await http.GetStringAsync(Through(f, host) + "/before"));
+
+        await relay.CutAsync();
+        var split = Stopwatch.StartNew();
+        // The owner's own visitors never notice; the cut-off node cannot reach the owner and answers 503 (never 404).
+        Assert.Equal("hello GET /owner", await http.GetStringAsync(Through(a, host) + "/owner"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(Through(f, host) + "/cut")).StatusCode);
+        Assert.True(f.Cluster!.StoreReachable);
+
+        relay.Mend();
+        await TunnelHarness.WaitUntilAsync(() => http.GetAsync(Through(f, host) + "/healed").GetAwaiter().GetResult().StatusCode == HttpStatusCode.OK, "node f forwards again once the link can be dialled");
+        output.WriteLine($"Split between nodes f and a for {split.Elapsed.TotalSeconds:0.0} s: a's visitors served throughout, f's visitors got 503 until the link was dialled again.");
+    }
 }
