@@ -204,7 +204,7 @@ internal sealed class NodeLinks : IAsyncDisposable
             }
             catch (IOException ex)
             {
-                ClusterLog.NodeQuestionFailed(_logger, _node.Name, host, "the asking node's link ended before the answer: " + ex.Message);
+                ClusterLog.QuestionUnanswered(_logger, host, ex.Message);
             }
         }
     }

@@ -49,4 +49,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(1114, LogLevel.Debug, "Node {Node} did not say whether it serves {Host}: {Reason}")]
     public static partial void NodeQuestionFailed(ILogger logger, string node, string host, string reason);
+
+    [LoggerMessage(1115, LogLevel.Debug, "Another node asked whether this node serves {Host}, and its link ended before the answer: {Reason}")]
+    public static partial void QuestionUnanswered(ILogger logger, string host, string reason);
 }
