@@ -167,6 +167,8 @@ internal sealed class ClientLinks : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
+            // The dial loop ends this way when the links are disposed: what it said is worth a Debug line, no more.
+            ClientLog.LinkEnded(_logger, "the dial loop ended: " + ex.Message);
         }
     }
 }
