@@ -51,7 +51,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes };
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes, Logger = _logger };
             }
         }
         _servers = new ServerRotation(options.Server, options.FallbackServers);
