@@ -42,22 +42,37 @@ public sealed class AcmeEndToEndTests(ITestOutputHelper output) : IAsyncDisposab
 
     public ValueTask DisposeAsync()
     {
+        foreach (var listener in _reserved)
+        {
+            listener.Stop();
+        }
         Directory.Delete(_folder, recursive: true);
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Ports are taken first (pebble must know them), then the server starts on them.</summary>
-    private static (int Tls, int Http) FreePorts()
+    private readonly List<TcpListener> _reserved = [];
+
+    /// <summary>
+    /// Ports are taken first (pebble must know them) and held while pebble picks its own ports and starts, so that it
+    /// cannot pick them; the server's start lets go of them just before it binds them.
+    /// </summary>
+    private (int Tls, int Http) FreePorts()
     {
-        using var tls = new TcpListener(IPAddress.Loopback, 0);
-        using var http = new TcpListener(IPAddress.Loopback, 0);
+        var tls = new TcpListener(IPAddress.Loopback, 0);
+        var http = new TcpListener(IPAddress.Loopback, 0);
         tls.Start();
         http.Start();
+        _reserved.Add(tls);
+        _reserved.Add(http);
         return (((IPEndPoint)tls.LocalEndpoint).Port, ((IPEndPoint)http.LocalEndpoint).Port);
     }
 
     private Task<TunnelServer> StartServerAsync(PebbleProcess pebble, int tls, int http, Func<AcmeOptions, AcmeOptions>? configure = null)
     {
+        foreach (var listener in _reserved)
+        {
+            listener.Stop();
+        }
         var acme = new AcmeOptions
         {
             Directory = pebble.Directory,
