@@ -90,7 +90,7 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             {
                 await proxy.WriteAsync(startFrame, linked.Token).ConfigureAwait(false);
             }
-            await Splicer.RunAsync(visitorStream, proxy, null, linked.Token).ConfigureAwait(false);
+            await Splicer.RunAsync(visitorStream, proxy, null, logger, connectionId, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -127,7 +127,7 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             {
                 return;
             }
-            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "write"));
+            VisitorDeadline.Write.CountClose();
             ServerLog.DeadlineMissed(server.Connections.Logger, connectionId, remote, $"the visitor of a tcp tunnel read nothing for {timeout.TotalSeconds:0} s");
             try
             {

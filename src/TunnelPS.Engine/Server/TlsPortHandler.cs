@@ -181,7 +181,7 @@ internal sealed class TlsPortHandler
         }
         catch (OperationCanceledException) when (readingHello && !token.IsCancellationRequested)
         {
-            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "client_hello"));
+            VisitorDeadline.ClientHello.CountClose();
             ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), string.Create(CultureInfo.InvariantCulture,
                 $"its TLS ClientHello did not arrive in full within {options.ClientHelloTimeout.TotalSeconds:0.#} s of its first byte (ClientHelloTimeout)"));
         }
