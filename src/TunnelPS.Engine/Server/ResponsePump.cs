@@ -65,6 +65,10 @@ internal sealed class ResponsePump
     /// </summary>
     public bool Detach() => Interlocked.CompareExchange(ref _state, Detached, Running) == Running;
 
+    /// <summary>
+    /// The pump's loop. With nothing owed and nothing held it waits for the next response without a buffer (a zero-byte
+    /// read), so an idle keep-alive connection costs no pooled buffer on this side.
+    /// </summary>
     private async Task RunAsync()
     {
         var token = _connection.Token;
@@ -77,8 +81,6 @@ internal sealed class ResponsePump
             {
                 if (buffer is null)
                 {
-                    // Nothing owed and nothing held: wait for the next response without holding a buffer (a zero-byte
-                    // read), so an idle keep-alive connection costs no pooled buffer on this side.
                     await _proxy.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(Splicer.BufferSize);
                 }
@@ -91,8 +93,7 @@ internal sealed class ResponsePump
                 {
                     break;
                 }
-                var total = held + read;
-                lastRead = total;
+                lastRead = held + read;
                 var forward = Tracker is null ? read : held + Tracker.Observe(buffer.AsSpan(held, read));
                 if (forward > 0)
                 {
@@ -103,7 +104,7 @@ internal sealed class ResponsePump
                 {
                     break;
                 }
-                held = total - forward;
+                held = lastRead - forward;
                 if (held > 0 && forward > 0)
                 {
                     Buffer.BlockCopy(buffer, forward, buffer, 0, held);
@@ -117,8 +118,7 @@ internal sealed class ResponsePump
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
-            // The tunnel side failed or was closed. Closed by a detach, it is the expected end of a pump (nothing to
-            // say); otherwise the reason is logged and the visitor connection ends with it (EndAsync).
+            // Closed by a detach, the expected end (nothing to say); else the reason is logged, and EndAsync ends the visitor's side.
             if (Volatile.Read(ref _state) == Running)
             {
                 ServerLog.ConnectionClosed(_logger, _connectionId, _remote, ex.Message);
