@@ -50,7 +50,8 @@ internal sealed class ControlSession : IAsyncDisposable
             UsesLinks = server.Options.EnableMultiplexing && auth.Capabilities.Contains(ProtocolVersion.MuxCapability);
         }
         Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.ProxyDialTimeout, server.Options.TimeProvider,
-            () => _outbox.Writer.TryWrite(new ReqProxy()));
+            () => _outbox.Writer.TryWrite(new ReqProxy()),
+            ex => ServerLifecycleLog.PoolFillFailed(_logger, ConnectionId, Label, ex.Message));
         _lastPingTicks = server.Options.TimeProvider.GetTimestamp();
     }
 
@@ -130,6 +131,8 @@ internal sealed class ControlSession : IAsyncDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+            // Ended from this side (End, a stop): _endReason already says why, and the end is logged below.
+            ServerLifecycleLog.ReceiveLoopStopped(_logger, ConnectionId, Label);
         }
         catch (Exception ex) when (ex is IOException or ProtocolException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
@@ -145,6 +148,7 @@ internal sealed class ControlSession : IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
             {
+                ServerLifecycleLog.SendLoopEnded(_logger, ConnectionId, Label, ex.Message);
             }
             TunnelMetrics.Sessions.Add(-1);
             await DisposeAsync().ConfigureAwait(false);
@@ -163,6 +167,7 @@ internal sealed class ControlSession : IAsyncDisposable
         }
         catch (ObjectDisposedException)
         {
+            ServerLifecycleLog.EndedTwice(_logger, ConnectionId, Label, reason);
         }
         _stream.Dispose();
     }
