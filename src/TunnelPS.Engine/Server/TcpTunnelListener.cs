@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using TunnelPS.Engine.Diagnostics;
@@ -58,29 +59,16 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             _server.Deadlines.Add(deadline);
             var tunnel = Tunnel;
             var session = tunnel?.Session;
-            if (tunnel is null || session is null)
+            if (!Admit(tunnel, session, remoteEndPoint, remote, connectionId))
             {
-                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
                 return;
             }
-            if (!tunnel.Access.IsAllowed(remoteEndPoint))
-            {
-                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
-                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
-                return;
-            }
-            if (!tunnel.TryOpenConnection())
-            {
-                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
-                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel has as many open connections as it may");
-                return;
-            }
-            counted = tunnel;
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
-            var opened = await session.OpenProxyAsync(tunnel.Url, remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+            counted = tunnel!;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session!.Stopping);
+            var opened = await session.OpenProxyAsync(counted.Url, remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
             if (opened is not { } connected)
             {
-                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
+                ServerLog.NoProxyConnection(logger, connectionId, remote, counted.Url, "no proxy connection arrived in time");
                 TunnelMetrics.ProxyWaitTimeouts.Add(1);
                 return;
             }
@@ -109,6 +97,33 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             }
             await visitorStream.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Whether a visitor may be forwarded: the tunnel's client is connected, its IP rules allow the address and it has
+    /// a connection to spare (counted now: the caller gives it back). A refusal is logged and counted.
+    /// </summary>
+    private bool Admit([NotNullWhen(true)] RegisteredTunnel? tunnel, [NotNullWhen(true)] ControlSession? session, EndPoint? remoteEndPoint, string remote, long connectionId)
+    {
+        var logger = _server.Connections.Logger;
+        if (tunnel is null || session is null)
+        {
+            ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
+            return false;
+        }
+        if (!tunnel.Access.IsAllowed(remoteEndPoint))
+        {
+            TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
+            ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
+            return false;
+        }
+        if (!tunnel.TryOpenConnection())
+        {
+            TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
+            ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel has as many open connections as it may");
+            return false;
+        }
+        return true;
     }
 
     /// <summary>
