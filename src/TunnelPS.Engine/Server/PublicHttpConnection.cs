@@ -265,10 +265,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         return true;
     }
 
-    /// <summary>
-    /// Forwards the admitted request to the tunnel's client and relays an upgrade; false when the connection is done
-    /// (the visitor left mid-body, a malformed body, an upgrade, or no keep-alive).
-    /// </summary>
+    /// <summary>Forwards the admitted request and relays an upgrade; false when the connection is done.</summary>
     private async Task<bool> ForwardAsync(RegisteredTunnel tunnel, CancellationToken token)
     {
         try
@@ -335,8 +332,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>A request refused before it was forwarded (or a body cut short), counted by why.</summary>
-    private static void CountRefused(string reason) =>
-        TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    private static void CountRefused(string reason) => TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>
     /// CONNECT asks for a tunnel to another host, which is a forward proxy's job: an http tunnel is a reverse proxy, so
