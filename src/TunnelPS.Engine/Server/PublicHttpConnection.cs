@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
@@ -179,8 +180,12 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
     }
 
-    /// <summary>Reads, routes, admits and forwards one request; false when the connection is done.</summary>
-    private async Task<bool> ServeRequestAsync(CancellationTokenSource connection)
+    /// <summary>
+    /// Reads, routes, admits and forwards one request; false when the connection is done. Per request, so its state
+    /// machine (and those of the steps it awaits) come from a pool: a keep-alive request allocates none.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ServeRequestAsync(CancellationTokenSource connection)
     {
         var token = connection.Token;
         if (!await ReadRequestAsync(token).ConfigureAwait(false))
@@ -226,7 +231,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>Reads the next request head and checks it; false (after any answer it is owed) when none is to be served.</summary>
-    private async Task<bool> ReadRequestAsync(CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadRequestAsync(CancellationToken token)
     {
         bool gotHead;
         try
@@ -266,7 +272,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>Forwards the admitted request and relays an upgrade; false when the connection is done.</summary>
-    private async Task<bool> ForwardAsync(RegisteredTunnel tunnel, CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ForwardAsync(RegisteredTunnel tunnel, CancellationToken token)
     {
         try
         {

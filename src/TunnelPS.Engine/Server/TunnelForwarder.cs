@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
@@ -36,7 +37,8 @@ internal sealed class TunnelForwarder(TunnelServer server, VisitorChannel visito
     /// Takes a connection to <paramref name="tunnel"/>'s client and starts its response pump; the page to refuse the
     /// visitor with when the tunnel is at its connection limit or no connection came in time, else null.
     /// </summary>
-    public async Task<byte[]?> AttachAsync(RegisteredTunnel tunnel, ControlSession session, string host, CancellationTokenSource connection)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<byte[]?> AttachAsync(RegisteredTunnel tunnel, ControlSession session, string host, CancellationTokenSource connection)
     {
         if (!tunnel.TryOpenConnection())
         {
@@ -84,7 +86,8 @@ internal sealed class TunnelForwarder(TunnelServer server, VisitorChannel visito
     /// already read, in one write), then the rest of its body as it arrives. False when the visitor ended its side
     /// within the body. Throws <see cref="HttpParseException"/> for a malformed body.
     /// </summary>
-    public async Task<bool> ForwardRequestAsync(string? hostOverride, CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> ForwardRequestAsync(string? hostOverride, CancellationToken token)
     {
         var request = reader.Request;
         // One framer per connection, restarted for each request.
@@ -105,7 +108,8 @@ internal sealed class TunnelForwarder(TunnelServer server, VisitorChannel visito
         return true;
     }
 
-    private async Task ForwardHeadAsync(string? hostOverride, HttpBodyFramer framer, CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ForwardHeadAsync(string? hostOverride, HttpBodyFramer framer, CancellationToken token)
     {
         var request = reader.Request;
         var startFrame = _startFrame;
