@@ -180,10 +180,7 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         }
     }
 
-    /// <summary>
-    /// Reads, routes, admits and forwards one request; false when the connection is done. Per request, so its state
-    /// machine (and those of the steps it awaits) come from a pool: a keep-alive request allocates none.
-    /// </summary>
+    /// <summary>Reads, routes, admits and forwards one request; false when done. Pooled: a keep-alive request allocates nothing.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ServeRequestAsync(CancellationTokenSource connection)
     {
@@ -311,9 +308,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
     }
 
     /// <summary>
-    /// A node that forwarded this connection waits for this node's word before the response: "not here" lets it find
-    /// the name's node again (its cached route was stale), "here" is followed by what this node answers. False when
-    /// the word was "not here" (the connection is done).
+    /// The forwarding node waits for this node's word: "not here" (false, the end) lets it find the name's node again
+    /// (its cached route was stale), "here" is followed by what this node answers.
     /// </summary>
     private async Task<bool> AnswerForwardingNodeAsync(bool here, CancellationToken token)
     {
