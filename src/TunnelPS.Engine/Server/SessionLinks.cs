@@ -113,6 +113,7 @@ internal sealed class SessionLinks(TunnelServer server, ILogger logger, long con
                 catch (IOException)
                 {
                     // It closed just now (it counts as closed from here on): try the next one.
+                    continue;
                 }
             }
         }
