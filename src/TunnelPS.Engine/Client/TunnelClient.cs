@@ -24,7 +24,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly TunnelClientOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentWork _work = new();
+    private readonly ConcurrentWork _work;
     private readonly List<TunnelEndpoint> _endpoints = [];
     private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
@@ -43,6 +43,7 @@ public sealed class TunnelClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
+        _work = new ConcurrentWork(_logger);
         foreach (var definition in options.Tunnels)
         {
             if (definition.IsHttp && definition.Capture.Enabled)
