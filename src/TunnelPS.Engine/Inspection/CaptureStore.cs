@@ -39,7 +39,6 @@ public sealed class CaptureStore
     private long _droppedBytes;
     private long _heldBytes;
     private long _maxBytes = DefaultMaxBytes;
-    private long _notificationsDropped;
     private int _pendingNotifications;
     private int _dispatching;
     private int _maxBodySize = DefaultMaxBodySize;
@@ -194,9 +193,6 @@ public sealed class CaptureStore
 
     /// <summary>Exchanges evicted to keep within <see cref="Capacity"/> or <see cref="MaxBytes"/> (not those <see cref="Clear"/> removed).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
-
-    /// <summary>Event/wait notifications skipped because subscribers fell more than <see cref="MaxPendingNotifications"/> behind.</summary>
-    public long NotificationsDropped => Interlocked.Read(ref _notificationsDropped);
 
     /// <summary>The id the most recently added exchange received (0 if none yet).</summary>
     public long LastId
@@ -492,7 +488,6 @@ public sealed class CaptureStore
         if (Interlocked.Increment(ref _pendingNotifications) > MaxPendingNotifications)
         {
             Interlocked.Decrement(ref _pendingNotifications);
-            Interlocked.Increment(ref _notificationsDropped);
             TunnelMetrics.LimitReached("capture_notifications");
             return;
         }

@@ -53,15 +53,6 @@ internal sealed class SessionTable
 
     public IEnumerable<ControlSession> All => _live.Values;
 
-    /// <summary>Sessions a tenant holds now.</summary>
-    public int CountFor(string tenantKey)
-    {
-        lock (_gate)
-        {
-            return _perTenant.GetValueOrDefault(tenantKey);
-        }
-    }
-
     /// <summary>Runs a control connection whose first frame was Auth: refuses it with a reason, or serves the session until it ends.</summary>
     public async Task LoginAsync(Stream stream, Auth auth, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
     {
