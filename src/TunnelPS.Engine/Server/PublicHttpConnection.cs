@@ -893,8 +893,4 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
             }
         });
     }
-
-    /// <summary>The host of a Host header without port or trailing dot, lowercased; null when absent or empty.</summary>
-    internal static string? NormalizeHost(string? hostHeader) =>
-        string.IsNullOrWhiteSpace(hostHeader) ? null : NormalizeHost(System.Text.Encoding.Latin1.GetBytes(hostHeader));
 }
