@@ -31,6 +31,7 @@
         'Set-TunnelAuthToken'
         'Export-TunnelCertificate'
         'Show-TunnelStatus'
+        'Test-TunnelConnectivity'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

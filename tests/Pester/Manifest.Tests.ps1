@@ -15,7 +15,8 @@ BeforeAll {
     $designedCmdlets = @(
         'Start-TunnelServer', 'Stop-TunnelServer', 'Get-TunnelServer', 'Start-Tunnel', 'Stop-Tunnel', 'Get-Tunnel',
         'Get-TunnelRequest', 'Invoke-TunnelReplay', 'Wait-TunnelRequest', 'Clear-TunnelRequest',
-        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Export-TunnelCertificate', 'Show-TunnelStatus'
+        'Export-TunnelRequest', 'Import-TunnelRequest', 'Get-TunnelConfig', 'Set-TunnelAuthToken', 'Export-TunnelCertificate', 'Show-TunnelStatus',
+        'Test-TunnelConnectivity'
     )
 }
 

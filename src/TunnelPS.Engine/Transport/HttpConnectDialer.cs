@@ -42,7 +42,17 @@ internal static class HttpConnectDialer
 
     /// <inheritdoc cref="ConnectAsync(ProxySettings, string, int, TimeSpan, CancellationToken)"/>
     /// <param name="timeProvider">The clock the timeout runs on.</param>
-    public static async Task<Stream> ConnectAsync(ProxySettings proxy, string targetHost, int targetPort, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    public static Task<Stream> ConnectAsync(ProxySettings proxy, string targetHost, int targetPort, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken) =>
+        ConnectAsync(proxy, connected: null, targetHost, targetPort, timeout, timeProvider, trace: null, cancellationToken);
+
+    /// <inheritdoc cref="ConnectAsync(ProxySettings, string, int, TimeSpan, TimeProvider, CancellationToken)"/>
+    /// <param name="connected">
+    /// A socket already connected to the proxy, used for the first CONNECT (the probe times its TCP connect as a step of
+    /// its own); owned by the dial from here on. Null connects one.
+    /// </param>
+    /// <param name="trace">Records the proxy's answers and the schemes offered and used; null records nothing.</param>
+    internal static async Task<Stream> ConnectAsync(
+        ProxySettings proxy, Socket? connected, string targetHost, int targetPort, TimeSpan timeout, TimeProvider timeProvider, HttpConnectTrace? trace, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(proxy);
         ArgumentException.ThrowIfNullOrWhiteSpace(targetHost);
@@ -50,7 +60,7 @@ internal static class HttpConnectDialer
         ArgumentOutOfRangeException.ThrowIfGreaterThan(targetPort, 65535);
         ArgumentNullException.ThrowIfNull(timeProvider);
 
-        var dial = new Dial(proxy, targetHost, targetPort);
+        var dial = new Dial(proxy, targetHost, targetPort, connected, trace);
         using var timeoutSource = new CancellationTokenSource(timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         try
@@ -71,10 +81,14 @@ internal static class HttpConnectDialer
         private readonly int _targetPort;
         private readonly string _authority;
         private readonly NetworkCredential? _credential;
+        private readonly HttpConnectTrace? _trace;
+        private Socket? _connected;
         private Connection? _connection;
 
-        public Dial(ProxySettings proxy, string targetHost, int targetPort)
+        public Dial(ProxySettings proxy, string targetHost, int targetPort, Socket? connected, HttpConnectTrace? trace)
         {
+            _connected = connected;
+            _trace = trace;
             _proxy = proxy;
             _targetHost = targetHost;
             _targetPort = targetPort;
@@ -122,6 +136,7 @@ internal static class HttpConnectDialer
             finally
             {
                 _connection?.Dispose();
+                _connected?.Dispose();
             }
         }
 
@@ -141,6 +156,12 @@ internal static class HttpConnectDialer
             _connection?.Dispose();
             _connection = null;
             Stage = "connecting to the proxy";
+            if (_connected is { } connected)
+            {
+                _connected = null;
+                _connection = new Connection(connected);
+                return;
+            }
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
@@ -175,7 +196,9 @@ internal static class HttpConnectDialer
             Stage = "sending CONNECT";
             await _connection!.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()), cancellationToken).ConfigureAwait(false);
             Stage = "waiting for the answer to CONNECT";
-            return await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+            var response = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+            _trace?.Record(response, authorization);
+            return response;
         }
 
         private async Task<HttpConnectResponse> ReadHeadAsync(CancellationToken cancellationToken)

@@ -62,40 +62,28 @@ internal static class TunnelDialer
             throw new TunnelConnectionException(DescribeSocketError(server, ex), ex);
         }
 
-        string? seenThumbprint = null;
-        string? seenSubject = null;
-        SslPolicyErrors seenErrors = SslPolicyErrors.None;
+        return await HandshakeAsync(raw, server, new ServerCertificateCheck(trust), timeout, inlineCompletions, linked.Token, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the TLS handshake with the server over <paramref name="raw"/> (which it owns from now on: disposed on
+    /// failure), checking the certificate with <paramref name="check"/>. <paramref name="token"/> carries the deadline
+    /// as well as <paramref name="cancellationToken"/>; a deadline (not the caller) cancelling it is a timeout error.
+    /// </summary>
+    internal static async Task<SslStream> HandshakeAsync(
+        Stream raw, ServerAddress server, ServerCertificateCheck check, TimeSpan timeout, bool inlineCompletions, CancellationToken token, CancellationToken cancellationToken)
+    {
         var ssl = new PeerSslStream(raw);
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = IPAddress.TryParse(server.Host, out _) ? "" : server.Host,
             EnabledSslProtocols = TlsDefaults.Protocols,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-                seenThumbprint = CertificateStore.Thumbprint(certificate);
-                seenSubject = certificate.Subject;
-                seenErrors = errors;
-                if (trust.SkipCertificateCheck)
-                {
-                    return true;
-                }
-                if (trust.PinnedThumbprint is { } pinned)
-                {
-                    return string.Equals(pinned, seenThumbprint, StringComparison.OrdinalIgnoreCase);
-                }
-                // Only the chain may fail for the local CA to vouch instead: a wrong name is never forgiven.
-                return errors == SslPolicyErrors.None
-                    || (errors == SslPolicyErrors.RemoteCertificateChainErrors && trust.TrustLocalAuthorities && LocalAuthorityTrust.Issued(certificate, trust.LocalAuthorityFolder));
-            },
+            RemoteCertificateValidationCallback = check.Validate,
         };
         try
         {
-            await ssl.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
+            await ssl.AuthenticateAsClientAsync(options, token).ConfigureAwait(false);
             if (inlineCompletions && raw is NetworkStream network)
             {
                 InlineCompletions.TryEnable(network.Socket);
@@ -109,19 +97,9 @@ internal static class TunnelDialer
             {
                 throw;
             }
-            if (seenThumbprint is not null && ex is AuthenticationException)
+            if (check.Thumbprint is not null && check.Outcome == ServerCertificateTrust.None && ex is AuthenticationException)
             {
-                var why = trust.PinnedThumbprint is not null
-                    ? $"does not match the pinned thumbprint {trust.PinnedThumbprint}"
-                    : $"is not trusted ({seenErrors})";
-                var local = trust.PinnedThumbprint is null && trust.TrustLocalAuthorities && seenErrors == SslPolicyErrors.RemoteCertificateChainErrors
-                    ? "Neither the system nor your own local CA (the servers you start on this computer) vouches for it: it is another user's or another host's server, or one with a certificate of its own. "
-                    : "";
-                throw new TunnelConnectionException(
-                    $"The certificate of the tunnel server {server} {why}: SHA-256 thumbprint {seenThumbprint}, subject '{seenSubject}'. {local}" +
-                    $"If you trust this server, pin it with -ServerCertificateThumbprint {seenThumbprint} (its CertificateThumbprint in Get-TunnelServer where it runs), " +
-                    "trust its CA (Export-TunnelCertificate where it runs, then your system's trust store), or use -SkipCertificateCheck for a test.",
-                    ex, TunnelErrorKind.Authentication);
+                throw check.Refusal(server, ex);
             }
             if (ex is OperationCanceledException)
             {
@@ -158,7 +136,11 @@ internal static class TunnelDialer
     }
 
     /// <summary>Connects a TCP socket to one address with TCP_NODELAY.</summary>
-    public static async Task<NetworkStream> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    public static async Task<NetworkStream> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken) =>
+        new NetworkStream(await ConnectSocketAsync(endPoint, cancellationToken).ConfigureAwait(false), ownsSocket: true);
+
+    /// <summary>Connects a TCP socket to one address with TCP_NODELAY; the caller owns the socket.</summary>
+    public static async Task<Socket> ConnectSocketAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -166,7 +148,7 @@ internal static class TunnelDialer
         {
             SocketTuning.Apply(socket);
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-            return new NetworkStream(socket, ownsSocket: true);
+            return socket;
         }
         catch
         {

@@ -36,11 +36,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
 
     /// <summary>The local HTTP service: 3000, host:port, http://host:port or https://host:port.</summary>
     [Parameter(Mandatory = true, ParameterSetName = HttpSet)]
+    [ArgumentCompleter(typeof(Completers.LocalPortCompleter))]
     [ValidateNotNullOrEmpty]
     public string? Http { get; set; }
 
     /// <summary>The local TCP service: 22 or host:port.</summary>
     [Parameter(Mandatory = true, ParameterSetName = TcpSet)]
+    [ArgumentCompleter(typeof(Completers.LocalPortCompleter))]
     [ValidateNotNullOrEmpty]
     public string? Tcp { get; set; }
 
@@ -114,6 +116,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.ServerAddressCompleter))]
     public string[]? ServerAddress { get; set; }
 
     /// <summary>-ServerAddress as one comma-separated list, or null.</summary>

@@ -439,7 +439,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 
         try
         {
-            var (endpoints, user, password, tls) = ClusterOptions.Parse(Cluster);
+            var (endpoints, user, password, tls, sentinelService) = ClusterOptions.Parse(Cluster);
             if (redisPassword is not null && password is not null)
             {
                 ThrowInvalid("The Redis password is given twice: in -Cluster (redis://user:password@host) and by -ClusterPasswordName. Keep it in the secret and leave it out of the address (redis://user@host).", Cluster);
@@ -451,6 +451,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                 RedisUser = user,
                 RedisPassword = redisPassword ?? password,
                 RedisTls = tls,
+                SentinelService = sentinelService,
                 RedisCaFile = ClusterCaFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterCaFile),
                 Secret = secret,
                 NodeName = NodeName ?? Environment.MachineName,

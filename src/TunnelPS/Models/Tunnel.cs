@@ -76,6 +76,13 @@ public sealed class Tunnel
         ? (url.Query.Length > 0 ? url.ToString() : url.GetLeftPart(UriPartial.Authority))
         : null;
 
+    /// <summary>
+    /// The name of this URL in the inspector API (/api/tunnels/{name}), unique as ngrok's agent makes it: Name for the
+    /// https URL and for a tunnel with one URL, "Name (http)" for the http URL of a tunnel that also has an https one.
+    /// Get-Tunnel, Stop-Tunnel and Get-TunnelRequest select by Name, which both URLs share.
+    /// </summary>
+    public string ApiName => TerminalText.Line(_endpoint.ApiName)!;
+
     /// <summary>Why the tunnel failed, is reconnecting or is degraded; empty while it is Online.</summary>
     public string? Error => TerminalText.Line(_endpoint.Error);
 

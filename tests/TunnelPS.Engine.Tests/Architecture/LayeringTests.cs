@@ -18,7 +18,8 @@ public sealed class LayeringTests
         [""],
         ["Diagnostics"],
         ["Protocol", "Http", "Transport"],
-        ["Inspection", "Cluster", "Configuration"],
+        ["Inspection", "Configuration"],
+        ["Cluster"],
         ["Client", "Server"],
         ["Display", "Inspector"],
     ]);
