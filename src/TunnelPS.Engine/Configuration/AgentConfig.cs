@@ -95,10 +95,6 @@ public sealed record AgentConfig
     /// <summary>The file (or source name) this was read from; null for <see cref="Empty"/>.</summary>
     public string? SourcePath { get; init; }
 
-    /// <summary>The tunnel with this name (ordinal, case-insensitive), or null.</summary>
-    public TunnelConfig? FindTunnel(string name) =>
-        Tunnels.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
-
     /// <summary>What a secret is shown as: the same eight asterisks whatever the secret, so neither its characters nor its length show.</summary>
     public const string MaskedSecret = "********";
 

@@ -8,7 +8,7 @@ namespace TunnelPS.Engine.Http;
 /// splits (one byte at a time included) and copies nothing; decoded data can be observed through an
 /// <see cref="IHttpBodySink"/>. Not thread-safe: one framer per message, used by one reader.
 /// </summary>
-public sealed class HttpBodyFramer
+internal sealed class HttpBodyFramer
 {
     /// <summary>The longest chunk-size line accepted (size digits, leading zeros included, plus extensions).</summary>
     public const int MaxChunkLineLength = 16 * 1024;

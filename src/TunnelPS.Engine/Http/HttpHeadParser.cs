@@ -15,7 +15,7 @@ namespace TunnelPS.Engine.Http;
 /// accepted there (RFC 9112 2.2 allows it) and header values may hold control characters other than CR, LF and NUL.
 /// </para>
 /// </summary>
-public static class HttpHeadParser
+internal static class HttpHeadParser
 {
     /// <summary>The largest head accepted, start line and empty line included: 64 KiB. A longer head is rejected with 431.</summary>
     public const int MaxHeadLength = 64 * 1024;

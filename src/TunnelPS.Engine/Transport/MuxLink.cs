@@ -105,7 +105,6 @@ internal sealed class MuxLink : IAsyncDisposable
     private readonly List<MuxStream> _received = [];
     private uint _nextStreamId;
     private Task _reading = Task.CompletedTask;
-    private long _lastReceived;
 
     /// <param name="transport">The connected (TLS) stream; the link owns it.</param>
     /// <param name="window">The receive window of each stream.</param>
@@ -122,7 +121,6 @@ internal sealed class MuxLink : IAsyncDisposable
         Window = window;
         _onOpen = onOpen;
         _track = track;
-        _lastReceived = Environment.TickCount64;
     }
 
     public int Window { get; }
@@ -164,9 +162,6 @@ internal sealed class MuxLink : IAsyncDisposable
 
     /// <summary>Completes with the reason when the link ends.</summary>
     public Task<string> Completion => _completion.Task;
-
-    /// <summary>Milliseconds (Environment.TickCount64) when the last frame arrived.</summary>
-    public long LastReceived => Interlocked.Read(ref _lastReceived);
 
     /// <summary>Starts reading frames.</summary>
     public void Start()
@@ -597,7 +592,6 @@ internal sealed class MuxLink : IAsyncDisposable
                 var result = await pending.ConfigureAwait(false);
                 var buffer = result.Buffer;
                 unpublished += buffer.Length;
-                Interlocked.Exchange(ref _lastReceived, Environment.TickCount64);
                 t_dispatching = this;
                 try
                 {

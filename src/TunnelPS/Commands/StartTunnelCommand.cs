@@ -8,6 +8,7 @@ using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Display;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;

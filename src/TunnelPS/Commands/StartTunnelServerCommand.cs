@@ -12,6 +12,7 @@ using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;

@@ -4,7 +4,6 @@ using EngineTunnelConfig = TunnelPS.Engine.Configuration.TunnelConfig;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Session;
 
 namespace TunnelPS.Configuration;
 
