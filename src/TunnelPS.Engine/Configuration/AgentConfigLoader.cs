@@ -21,6 +21,7 @@ public static partial class AgentConfigLoader
         "server_addr", "trust_host_root_certs", "http_proxy", "inspect_addr", "auth_token", "authtoken",
         "authtoken_secret", "authtoken_vault", "server_certificate_thumbprint", "skip_certificate_check",
         "inspect", "inspect_limit", "inspect_body_limit", "inspect_memory_limit", "host_header", "tunnels",
+        "inline_completions",
     ];
 
     private static readonly string[] TunnelKeys =
@@ -155,6 +156,9 @@ public static partial class AgentConfigLoader
                         break;
                     case "host_header":
                         config = config with { HostHeader = HostHeader(key, value) };
+                        break;
+                    case "inline_completions":
+                        config = config with { InlineCompletions = Bool(key, value) };
                         break;
                     case "tunnels":
                         if (value is ConfigYamlScalar { IsNull: true })
