@@ -107,12 +107,12 @@ public sealed class InlineCompletionsTests
         var factory = new CallbackLoggerFactory((level, _, message, _) => log.Enqueue(((LogLevel)level, message)));
         await using (var server = await TunnelHarness.StartServerAsync(o => o with { LoggerFactory = factory, InlineSocketCompletions = false }))
         {
-            Assert.Contains(log, e => e.Level == LogLevel.Information && e.Message.StartsWith("Server: Inline socket completions are off: ", StringComparison.Ordinal));
+            Assert.Contains(log, e => e.Level == LogLevel.Information && e.Message.StartsWith("Inline socket completions are off: ", StringComparison.Ordinal));
         }
         log.Clear();
         await using (var server = await TunnelHarness.StartServerAsync(o => o with { LoggerFactory = factory, InlineSocketCompletions = true }))
         {
-            var expected = InlineCompletions.IsSupported && !InlineCompletions.IsDisabledByEnvironment ? "Server: Inline socket completions are on (" : "Server: Inline socket completions are off: ";
+            var expected = InlineCompletions.IsSupported && !InlineCompletions.IsDisabledByEnvironment ? "Inline socket completions are on (" : "Inline socket completions are off: ";
             Assert.Contains(log, e => e.Message.StartsWith(expected, StringComparison.Ordinal));
         }
     }
@@ -139,9 +139,12 @@ public sealed class InlineCompletionsTests
         var (write, flush) = await OnEventThreadAsync(() => Capture(() => stream.Write(new byte[] { 1 }, 0, 1)), () => Capture(stream.Flush));
         Assert.Contains("BatchingNetworkStream.Write is synchronous", Assert.IsType<InvalidOperationException>(write).Message, StringComparison.Ordinal);
         Assert.Contains("BatchingNetworkStream.Flush is synchronous", Assert.IsType<InvalidOperationException>(flush).Message, StringComparison.Ordinal);
-        // Off the event thread the same calls work as before.
-        stream.Write(new byte[] { 7 }, 0, 1);
-        stream.Flush();
+        // Off the event thread the same calls work as before (Task.Run: this method may resume on the event thread).
+        await Task.Run(() =>
+        {
+            stream.Write(new byte[] { 7 }, 0, 1);
+            stream.Flush();
+        });
         var got = new byte[1];
         using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
         Assert.Equal(1, await peer.ReceiveAsync(got.AsMemory(), SocketFlags.None, deadline.Token));
