@@ -139,7 +139,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             throw new TunnelConfigurationException("No tunnel to open: give at least one tunnel definition.");
         }
-        TransportLog.InlineCompletionsAtStart(_logger, _options.InlineSocketCompletions);
+        InlineCompletions.LogState(_logger, _options.InlineSocketCompletions);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
         linked.CancelAfter(_options.StartTimeout);
         ControlConnection control;

@@ -1,31 +1,15 @@
 using Microsoft.Extensions.Logging;
-using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Diagnostics;
 
 /// <summary>Transport log events shared by the server and the client (fixed ids).</summary>
 internal static partial class TransportLog
 {
+    /// <summary>Whether inline socket completions are on and why (Transport's InlineCompletions.LogState says it at start).</summary>
     [LoggerMessage(5000, LogLevel.Information, "{Description}")]
-    private static partial void InlineCompletionsState(ILogger logger, string description);
+    public static partial void InlineCompletionsState(ILogger logger, string description);
 
+    /// <summary>Inline socket completions are off only because the runtime's hook is missing where it was expected.</summary>
     [LoggerMessage(5001, LogLevel.Warning, "{Description}")]
-    private static partial void InlineCompletionsMissing(ILogger logger, string description);
-
-    /// <summary>
-    /// The line a server or client logs when it starts (its logger's category says which): whether its sockets complete inline and why; a warning when the
-    /// runtime's hook is missing where it was expected (see <see cref="InlineCompletions"/>).
-    /// </summary>
-    public static void InlineCompletionsAtStart(ILogger logger, bool requested)
-    {
-        var description = InlineCompletions.Describe(requested, out var unexpected);
-        if (unexpected)
-        {
-            InlineCompletionsMissing(logger, description);
-        }
-        else
-        {
-            InlineCompletionsState(logger, description);
-        }
-    }
+    public static partial void InlineCompletionsMissing(ILogger logger, string description);
 }

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using System.Reflection;
+using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Transport;
 
@@ -117,6 +119,23 @@ internal static class InlineCompletions
     /// </summary>
     public static string Describe(bool requested, out bool unexpected) =>
         Describe(requested, IsSupported, UnsupportedReason, Environment.GetEnvironmentVariable(EnvironmentVariable), Environment.ProcessorCount, out unexpected);
+
+    /// <summary>
+    /// Logs the line a server or client says when it starts (its logger's category says which): whether its sockets
+    /// complete inline and why; a warning when the runtime's hook is missing where it was expected.
+    /// </summary>
+    public static void LogState(ILogger logger, bool requested)
+    {
+        var description = Describe(requested, out var unexpected);
+        if (unexpected)
+        {
+            TransportLog.InlineCompletionsMissing(logger, description);
+        }
+        else
+        {
+            TransportLog.InlineCompletionsState(logger, description);
+        }
+    }
 
     /// <summary><see cref="Describe(bool, out bool)"/> with every input given (for tests).</summary>
     internal static string Describe(bool requested, bool supported, string problem, string? environment, int processors, out bool unexpected)
