@@ -135,6 +135,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             throw new TunnelConfigurationException("No tunnel to open: give at least one tunnel definition.");
         }
+        InlineCompletions.LogState(_logger, _options.InlineSocketCompletions);
         ControlConnection control;
         try
         {

@@ -41,6 +41,9 @@ public sealed record AgentConfig
     /// <summary>An empty config (no file, or an empty one).</summary>
     public static AgentConfig Empty { get; } = new();
 
+    /// <summary><c>inline_completions</c>: false turns inline socket completions off for the tunnels of this file (Start-Tunnel -NoInlineCompletions).</summary>
+    public bool? InlineCompletions { get; init; }
+
     /// <summary><c>server_addr</c>: the tunnel server as host:port.</summary>
     public string? ServerAddr { get; init; }
 

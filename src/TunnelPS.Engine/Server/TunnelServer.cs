@@ -212,6 +212,7 @@ public sealed class TunnelServer : IAsyncDisposable
         }
         SetStatus(TunnelServerStatus.Running);
         ServerLog.Listening(_logger, _tlsListener.Endpoints, _httpListener?.Endpoints ?? "none", Domain);
+        InlineCompletions.LogState(_logger, Options.InlineSocketCompletions);
         if (LoopbackOnly && Tenants.IsAnonymous && Options.BindAddress is null)
         {
             ServerLog.LoopbackOnly(_logger, _tlsListener.Endpoints);

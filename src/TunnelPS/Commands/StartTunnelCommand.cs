@@ -162,6 +162,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
+    /// <summary>
+    /// Completes the tunnel's socket events through the thread pool, never inline on the runtime's socket event thread
+    /// (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
+
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
     {
@@ -241,6 +248,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     private void OpenAndWrite(TunnelClientOptions options, EngineLogRoute log, IReadOnlyList<string> names, string errorTarget, string verbose)
     {
+        if (NoInlineCompletions)
+        {
+            options = options with { InlineSocketCompletions = false };
+        }
+
         var client = new TunnelClient(options);
         IReadOnlyList<TunnelEndpoint> endpoints;
         InspectorStart inspector = BeginInspector(); // inspector: the session's one, ended below either way

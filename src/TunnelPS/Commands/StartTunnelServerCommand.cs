@@ -54,6 +54,13 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     [Parameter]
     public SwitchParameter AllowAnonymous { get; set; }
 
+    /// <summary>
+    /// Completes visitor and link socket events through the thread pool, never inline on the runtime's socket event
+    /// thread (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
+
     /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
     [Parameter]
     [ValidateRange(-1, 65535)]
@@ -277,6 +284,10 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                     ClientHelloTimeout = ClientHelloTimeout,
                     Cluster = cluster,
                 }.WithLogCallback(log.Write, log.IsEnabled);
+            if (NoInlineCompletions)
+            {
+                options = options with { InlineSocketCompletions = false };
+            }
 
             EngineServer engine;
             try
