@@ -42,7 +42,7 @@ public sealed partial class GetTunnelRequestCommand
                 Path = Path is not null && IsSimplePattern(Path) ? Path : null,
                 Ids = Id,
             };
-            var filter = new TunnelRequestFilter(tunnels, Method, Path, Status, Id);
+            var filter = CreateFilter(tunnels, Id);
             DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
             List<CapturedExchange> selected;
             try
