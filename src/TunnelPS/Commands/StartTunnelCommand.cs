@@ -200,7 +200,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         ResolvedServer server = ResolveAdHocServer(resolver);
         ServerTrust trust = resolver.ResolveTrust(CurrentOverrides(), server);
         ProxySettings? proxy = ResolveAdHocProxy(resolver); // config: -Proxy, else http_proxy, else environment
-        List<string> protocols = ResolveProtocols(_sessionServer);
+        List<string> protocols = ParameterSetName == TcpSet ? ["tcp"] : TunnelConfigResolver.ResolveSchemes(Scheme, _sessionServer is { HttpPort: < 0 });
         string? wanted = Subdomain ?? Hostname;
         string? requested = wanted is not null ? $", as {wanted}"
             : RemotePort > 0 ? string.Create(CultureInfo.InvariantCulture, $", remote port {RemotePort}") : null;
@@ -345,22 +345,6 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         }
 
         WriteObject(tunnels, enumerateCollection: true);
-    }
-
-    private List<string> ResolveProtocols(TunnelServer? sessionServer)
-    {
-        if (ParameterSetName == TcpSet)
-        {
-            return ["tcp"];
-        }
-
-        if (Scheme is { Length: > 0 })
-        {
-            return Scheme.Select(s => s.ToLowerInvariant()).Distinct().ToList();
-        }
-
-        // A session server without a plain HTTP port can only serve https.
-        return sessionServer is { HttpPort: < 0 } ? ["https"] : ["http", "https"];
     }
 
     private string ReserveName(LocalTarget local)

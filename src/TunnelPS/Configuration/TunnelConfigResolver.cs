@@ -323,6 +323,20 @@ internal sealed class TunnelConfigResolver
     }
 
     /// <summary>
+    /// The public schemes of an -Http tunnel: -Scheme (lower case, each once), else https alone for a server of this
+    /// session without a plain HTTP port (<paramref name="httpsOnly"/>), else http and https.
+    /// </summary>
+    internal static List<string> ResolveSchemes(IReadOnlyList<string>? scheme, bool httpsOnly)
+    {
+        if (scheme is { Count: > 0 })
+        {
+            return scheme.Select(s => s.ToLowerInvariant()).Distinct().ToList();
+        }
+
+        return httpsOnly ? ["https"] : ["http", "https"];
+    }
+
+    /// <summary>
     /// The options of one client that opens every selected tunnel. <paramref name="findSessionServer"/> gets the
     /// server address named by the parameters or file (null when none) and returns the session server to fall
     /// back on or to trust by its certificate, or null.
