@@ -72,16 +72,22 @@ public sealed partial class StartTunnelServerCommand
 
         if (c.Cluster is { } cluster)
         {
-            Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
-            NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
-            NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
-            ClusterCaFile = Pick(nameof(ClusterCaFile), ClusterCaFile, cluster.RedisCaFile);
-            ClusterPasswordName = Pick(nameof(ClusterPasswordName), ClusterPasswordName, cluster.RedisPasswordName);
-            if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
-            {
-                ClusterSecret = cluster.Secret;
-                ClusterSecretName = cluster.SecretName;
-            }
+            ApplyClusterSection(cluster);
+        }
+    }
+
+    /// <summary>The file's cluster section fills the cluster parameters not given; the secret only when neither secret parameter is.</summary>
+    private void ApplyClusterSection(ServerClusterConfig cluster)
+    {
+        Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
+        NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
+        NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
+        ClusterCaFile = Pick(nameof(ClusterCaFile), ClusterCaFile, cluster.RedisCaFile);
+        ClusterPasswordName = Pick(nameof(ClusterPasswordName), ClusterPasswordName, cluster.RedisPasswordName);
+        if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
+        {
+            ClusterSecret = cluster.Secret;
+            ClusterSecretName = cluster.SecretName;
         }
     }
 
