@@ -205,7 +205,12 @@ public sealed partial class GetTunnelRequestCommand : TunnelRequestFilterCommand
         }
 
         // Stable: within one store, id order; across stores, by start time.
-        List<TunnelRequest> ordered = [.. selected.OrderBy(r => r.StartTime)];
+        return TakeFirstLast([.. selected.OrderBy(r => r.StartTime)]);
+    }
+
+    /// <summary>-First, then -Last, of <paramref name="ordered"/> (oldest first).</summary>
+    private List<T> TakeFirstLast<T>(List<T> ordered)
+    {
         if (First >= 0)
         {
             ordered = ordered.Take(First).ToList();
