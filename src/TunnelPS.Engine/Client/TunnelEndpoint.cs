@@ -95,9 +95,10 @@ public sealed class TunnelEndpoint
             LocalFailed?.Invoke(this, failure);
         }
 #pragma warning disable CA1031 // A subscriber's failure must not reach the forwarder.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            ClientShutdownLog.SubscriberFailed(Client.Logger, PublicUrl, ex.Message);
         }
     }
 

@@ -169,19 +169,8 @@ internal static class InspectorJson
         w.WriteEndObject();
     }
 
-    /// <summary>Header fields in wire order, duplicates kept: [{"name":"Host","value":"…"}, …].</summary>
-    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers)
-    {
-        w.WriteStartArray("headers");
-        foreach (var header in headers)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", header.Key);
-            w.WriteString("value", header.Value);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }
+    /// <summary>Header fields in wire order, duplicates kept: [{"name":"Host","value":"…"}, …], as HAR writes them.</summary>
+    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers) => HeaderFieldsJson.Write(w, headers);
 
     private static void WriteBody(Utf8JsonWriter w, ReadOnlyMemory<byte> raw, long size, bool truncated, IReadOnlyList<KeyValuePair<string, string>> headers)
     {

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Transport;
@@ -15,7 +16,7 @@ namespace TunnelPS.Engine.Server;
 /// pool and its heartbeat. It ends on a protocol error, a missed heartbeat, a replacing login, a revoked token or server
 /// shutdown, and on ending keeps its names reserved for its tenant's reconnect.
 /// </summary>
-internal sealed class ControlSession : IAsyncDisposable
+internal sealed class ControlSession : IAsyncDisposable, IClusterSession
 {
     private readonly TunnelServer _server;
     private readonly Stream _stream;
@@ -64,6 +65,12 @@ internal sealed class ControlSession : IAsyncDisposable
 
     /// <summary>The tenant (token) the session logged in with.</summary>
     public Tenant Tenant { get; }
+
+    string IClusterSession.TenantKey => Tenant.Key;
+    string IClusterSession.TenantName => Tenant.Name;
+    int IClusterSession.MaxSessions => Tenant.MaxSessions;
+    int IClusterSession.MaxTcpPorts => Tenant.MaxTcpPorts;
+    string IClusterSession.PresentedClientId => Auth.ClientId;
 
     /// <summary>The key a TunnelPS client proves its proxy connections with; null for clients without the capability.</summary>
     public string? ProxyKey { get; }

@@ -171,7 +171,7 @@ internal sealed class TlsPortHandler
                     return;
                 case NodeAuth node when _server.Cluster is { } cluster:
                     handedOff = true;
-                    await cluster.Links.AcceptAsync(framed, node, remote, connectionId, slot).ConfigureAwait(false);
+                    await cluster.Links.AcceptAsync(framed, node, remote, connectionId, slot.Authenticated).ConfigureAwait(false);
                     return;
                 default:
                     ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),

@@ -260,7 +260,7 @@ public sealed class TunnelServer : IAsyncDisposable
         var server = new TunnelServer(options, certificate, authority, tenants, tls, http, loopbackOnly);
         if (store is not null)
         {
-            server.Cluster = new ClusterNode(server, options.Cluster!, store, server._logger);
+            server.Cluster = new ClusterNode(new ClusterHost(server, server._logger), options.Cluster!, store, server._logger);
         }
         server.Begin();
         return server;

@@ -9,7 +9,7 @@ namespace TunnelPS.Configuration;
 /// </summary>
 internal sealed record ClusterParameters
 {
-    /// <summary>-Cluster: redis://host:port[,host:port], or rediss:// for TLS.</summary>
+    /// <summary>-Cluster: redis://host:port[,host:port], rediss:// for TLS, or redis-sentinel://host:port[,host:port]/service.</summary>
     internal required string Redis { get; init; }
 
     /// <summary>-ClusterSecret, or null.</summary>
@@ -43,7 +43,7 @@ internal sealed record ClusterParameters
 
         string secret = SecretName is null ? Secret! : readSecret(SecretName);
         string? redisPassword = PasswordName is null ? null : readSecret(PasswordName);
-        (IReadOnlyList<string> endpoints, string? user, string? password, bool tls) parsed;
+        (IReadOnlyList<string> endpoints, string? user, string? password, bool tls, string? sentinelService) parsed;
         try
         {
             parsed = ClusterOptions.Parse(Redis);
@@ -66,6 +66,7 @@ internal sealed record ClusterParameters
             RedisUser = parsed.user,
             RedisPassword = redisPassword ?? parsed.password,
             RedisTls = parsed.tls,
+            SentinelService = parsed.sentinelService,
             RedisCaFile = CaFile,
             Secret = secret,
             NodeName = NodeName ?? Environment.MachineName,

@@ -32,6 +32,8 @@ public sealed partial class FolderDependencyTests
     [InlineData("Client", "Display")]
     [InlineData("Inspection", "Display")]
     [InlineData("Server", "Display")]
+    [InlineData("Cluster", "Server")]
+    [InlineData("Cluster", "Client")]
     public void A_lower_folder_does_not_reach_up(string from, string to)
     {
         var edges = Edges();
