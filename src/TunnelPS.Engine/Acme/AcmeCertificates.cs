@@ -16,7 +16,7 @@ namespace TunnelPS.Engine.Acme;
 /// background loop; a failed order keeps the certificate already served, shows the ACME problem's detail, logs a
 /// warning and is retried with back-off.
 /// </summary>
-internal sealed class AcmeCertificates : IDisposable
+internal sealed partial class AcmeCertificates : IDisposable
 {
     /// <summary>The most names with a certificate or an order a server keeps.</summary>
     public const int MaxNames = 10_000;
@@ -181,22 +181,52 @@ internal sealed class AcmeCertificates : IDisposable
         }
         if (name != _wildcard && !_isHeld(name))
         {
-            // Never ordered (nor renewed) for a name no tunnel holds; a tunnel that registers it again asks again.
-            AcmeLog.NotHeld(_logger, name);
-            lock (_gate)
-            {
-                if (entry.Certificate is null)
-                {
-                    _entries.Remove(name);
-                }
-                else
-                {
-                    entry.NextAttempt = _time.GetUtcNow() + _options.ScanInterval;
-                }
-            }
+            ForgetUnheld(name, entry);
             return;
         }
         var started = _time.GetTimestamp();
+        MarkStarted(name, entry);
+        using var timeout = new CancellationTokenSource(_options.OrderTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, timeout.Token);
+        try
+        {
+            var (certificate, chain) = await OrderAsync(entry.Names, entry.AriId, linked.Token).ConfigureAwait(false);
+            lock (_gate)
+            {
+                Install(entry, certificate, chain);
+                entry.Failures = 0;
+            }
+            await RefineWithRenewalInfoAsync(entry, linked.Token).ConfigureAwait(false);
+            AcmeLog.Issued(_logger, name, certificate.Issuer, certificate.NotAfter.ToUniversalTime(), entry.RenewAt, _time.GetElapsedTime(started).TotalSeconds);
+        }
+#pragma warning disable CA1031 // Whatever fails one order (the directory, the disk, a malformed answer) is shown on the name and retried; it never ends the loop or the server.
+        catch (Exception ex) when (!token.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            RecordFailure(name, entry, ex);
+        }
+    }
+
+    /// <summary>Never ordered (nor renewed) for a name no tunnel holds; a tunnel that registers it again asks again.</summary>
+    private void ForgetUnheld(string name, Entry entry)
+    {
+        AcmeLog.NotHeld(_logger, name);
+        lock (_gate)
+        {
+            if (entry.Certificate is null)
+            {
+                _entries.Remove(name);
+            }
+            else
+            {
+                entry.NextAttempt = _time.GetUtcNow() + _options.ScanInterval;
+            }
+        }
+    }
+
+    /// <summary>An order begins: Renewing for a name with a certificate, Pending for a first one.</summary>
+    private void MarkStarted(string name, Entry entry)
+    {
         lock (_gate)
         {
             if (entry.Certificate is { } current)
@@ -211,220 +241,27 @@ internal sealed class AcmeCertificates : IDisposable
                 AcmeLog.Ordering(_logger, name, _options.Directory.AbsoluteUri);
             }
         }
-        using var timeout = new CancellationTokenSource(_options.OrderTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, timeout.Token);
-        try
-        {
-            var (certificate, chain) = await OrderAsync(entry.Names, entry.AriId, linked.Token).ConfigureAwait(false);
-            lock (_gate)
-            {
-                Install(entry, certificate, chain);
-                entry.Failures = 0;
-            }
-            await RefineWithRenewalInfoAsync(entry, linked.Token).ConfigureAwait(false);
-            AcmeLog.Issued(_logger, name, certificate.Issuer, certificate.NotAfter.ToUniversalTime(), entry.RenewAt, _time.GetElapsedTime(started).TotalSeconds);
-        }
-        #pragma warning disable CA1031 // Whatever fails one order (the directory, the disk, a malformed answer) is shown on the name and retried; it never ends the loop or the server.
-        catch (Exception ex) when (!token.IsCancellationRequested)
-#pragma warning restore CA1031
-        {
-            var reason = ex is OperationCanceledException
-                ? string.Create(CultureInfo.InvariantCulture, $"the order took longer than {_options.OrderTimeout.TotalSeconds:0} s")
-                : ex is AcmeException { ProblemDetail: { } detail } acme && !ex.Message.Contains(detail, StringComparison.Ordinal) ? acme.Message + " " + detail : ex.Message;
-            DateTimeOffset retryAt;
-            bool kept;
-            lock (_gate)
-            {
-                entry.Failures++;
-                var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryDelay.Ticks, _options.RetryDelay.Ticks * (1L << Math.Min(entry.Failures - 1, 20))));
-                retryAt = _time.GetUtcNow() + delay;
-                entry.NextAttempt = retryAt;
-                entry.Status = AcmeCertificateStatus.Failed;
-                entry.Detail = reason;
-                kept = entry.Certificate is not null;
-            }
-            AcmeLog.OrderFailed(_logger, name, MessageText.Clause(reason), kept ? "The certificate issued before is still served" : "The name is served with the local CA's certificate", retryAt);
-        }
     }
 
-    /// <summary>One order from newOrder to the downloaded chain.</summary>
-    private async Task<(X509Certificate2 Certificate, X509Certificate2Collection Chain)> OrderAsync(IReadOnlyList<string> names, string? replaces, CancellationToken token)
+    /// <summary>A failed order: Failed with the CA's detail, retried after a delay doubling up to the maximum; the certificate served before stays.</summary>
+    private void RecordFailure(string name, Entry entry, Exception ex)
     {
-        var client = await ClientAsync(token).ConfigureAwait(false);
-        Interlocked.Increment(ref _orders);
-        AcmeOrder order;
-        try
+        var reason = ex is OperationCanceledException
+            ? string.Create(CultureInfo.InvariantCulture, $"the order took longer than {_options.OrderTimeout.TotalSeconds:0} s")
+            : ex is AcmeException { ProblemDetail: { } detail } acme && !ex.Message.Contains(detail, StringComparison.Ordinal) ? acme.Message + " " + detail : ex.Message;
+        DateTimeOffset retryAt;
+        bool kept;
+        lock (_gate)
         {
-            order = await client.NewOrderAsync(names, client.RenewalInfo is null ? null : replaces, token).ConfigureAwait(false);
+            entry.Failures++;
+            var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryDelay.Ticks, _options.RetryDelay.Ticks * (1L << Math.Min(entry.Failures - 1, 20))));
+            retryAt = _time.GetUtcNow() + delay;
+            entry.NextAttempt = retryAt;
+            entry.Status = AcmeCertificateStatus.Failed;
+            entry.Detail = reason;
+            kept = entry.Certificate is not null;
         }
-        catch (AcmeException ex) when (replaces is not null && ex.ProblemType is not null && ex.ProblemType.EndsWith(":alreadyReplaced", StringComparison.Ordinal))
-        {
-            order = await client.NewOrderAsync(names, null, token).ConfigureAwait(false);
-        }
-        foreach (var url in order.Authorizations)
-        {
-            await AuthorizeAsync(client, url, token).ConfigureAwait(false);
-        }
-        order = await client.PollOrderAsync(await client.GetOrderAsync(order.Url, token).ConfigureAwait(false), token).ConfigureAwait(false);
-        if (order.Status != "ready")
-        {
-            throw new AcmeException($"The order for {string.Join(", ", names)} is {order.Status}, not ready for its CSR{ProblemText(order.ProblemDetail)}", order.ProblemType, order.ProblemDetail);
-        }
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=" + names[0], key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        foreach (var name in names)
-        {
-            san.AddDnsName(name);
-        }
-        request.CertificateExtensions.Add(san.Build());
-        order = await client.FinalizeAsync(order, request.CreateSigningRequest(), token).ConfigureAwait(false);
-        order = await client.PollOrderAsync(order, token).ConfigureAwait(false);
-        if (order.Status != "valid" || order.Certificate is null)
-        {
-            throw new AcmeException($"The order for {string.Join(", ", names)} ended {order.Status} after its CSR{ProblemText(order.ProblemDetail)}", order.ProblemType, order.ProblemDetail);
-        }
-        var chains = await client.DownloadChainsAsync(order.Certificate, token).ConfigureAwait(false);
-        var pem = PickChain(chains, _options.PreferredChain);
-        var (certificate, chain) = AcmeStateFolder.Build(pem, key.ExportPkcs8PrivateKeyPem());
-        _folder.Save(names[0], pem, key);
-        return (certificate, chain);
-    }
-
-    /// <summary>The chain whose topmost issuer names <paramref name="preferred"/> (as certbot's --preferred-chain), else the default one.</summary>
-    internal static string PickChain(IReadOnlyList<string> chains, string? preferred)
-    {
-        if (preferred is not null)
-        {
-            foreach (var pem in chains)
-            {
-                var all = new X509Certificate2Collection();
-                all.ImportFromPem(pem);
-                if (all.Count > 0 && all[^1].Issuer.Contains(preferred, StringComparison.OrdinalIgnoreCase))
-                {
-                    return pem;
-                }
-            }
-        }
-        return chains[0];
-    }
-
-    private async Task AuthorizeAsync(AcmeClient client, Uri url, CancellationToken token)
-    {
-        var authorization = await client.GetAuthorizationAsync(url, token).ConfigureAwait(false);
-        if (authorization.Status == "valid")
-        {
-            return;
-        }
-        if (authorization.Status != "pending")
-        {
-            throw new AcmeException($"The authorization of {authorization.Identifier} is {authorization.Status}.");
-        }
-        var name = authorization.Identifier;
-        var keyAuthorization = "";
-        AcmeChallenge? chosen = null;
-        AcmeChallengeType chosenType = default;
-        foreach (var type in authorization.Wildcard ? [] : _options.Challenges)
-        {
-            var wire = type == AcmeChallengeType.TlsAlpn01 ? "tls-alpn-01" : "http-01";
-            chosen = authorization.Challenges.FirstOrDefault(c => c.Type == wire && c.Token.Length is > 0 and <= 256);
-            if (chosen is not null)
-            {
-                chosenType = type;
-                break;
-            }
-        }
-        if (chosen is null && _options.DnsProvider is { } dns && authorization.Challenges.FirstOrDefault(c => c.Type == "dns-01" && c.Token.Length is > 0 and <= 256) is { } dnsChallenge)
-        {
-            await AuthorizeByDnsAsync(client, dns, url, name, dnsChallenge, token).ConfigureAwait(false);
-            return;
-        }
-        if (chosen is null)
-        {
-            throw new AcmeException($"The ACME directory offers no challenge this server can answer for {name} (offered: {string.Join(", ", authorization.Challenges.Select(c => c.Type))}; answered: tls-alpn-01, http-01).");
-        }
-        keyAuthorization = _accountKey!.KeyAuthorization(chosen.Token);
-        if (chosenType == AcmeChallengeType.TlsAlpn01)
-        {
-            Responder.AddTlsAlpn(name, keyAuthorization);
-        }
-        else
-        {
-            Responder.AddHttp(chosen.Token, keyAuthorization);
-        }
-        try
-        {
-            await client.RespondAsync(chosen.Url, token).ConfigureAwait(false);
-            authorization = await client.PollAuthorizationAsync(url, token).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (chosenType == AcmeChallengeType.TlsAlpn01)
-            {
-                Responder.RemoveTlsAlpn(name);
-            }
-            else
-            {
-                Responder.RemoveHttp(chosen.Token);
-            }
-        }
-        if (authorization.Status != "valid")
-        {
-            var failed = authorization.Challenges.FirstOrDefault(c => c.ProblemDetail is not null);
-            throw new AcmeException($"The {chosen.Type} challenge for {name} failed ({authorization.Status}){ProblemText(failed?.ProblemDetail)}", failed?.ProblemType, failed?.ProblemDetail);
-        }
-        AcmeLog.ChallengeAnswered(_logger, chosen.Type, name);
-    }
-
-    /// <summary>DNS-01 (RFC 8555 8.4): the TXT record _acme-challenge.&lt;name&gt; holds base64url(SHA-256(key authorization)).</summary>
-    private async Task AuthorizeByDnsAsync(AcmeClient client, IAcmeDnsProvider dns, Uri url, string name, AcmeChallenge challenge, CancellationToken token)
-    {
-        var record = "_acme-challenge." + name;
-        var value = AcmeBase64Url.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(_accountKey!.KeyAuthorization(challenge.Token))));
-        await dns.AddAsync(record, value, token).ConfigureAwait(false);
-        AcmeAuthorization authorization;
-        try
-        {
-            await client.RespondAsync(challenge.Url, token).ConfigureAwait(false);
-            authorization = await client.PollAuthorizationAsync(url, token).ConfigureAwait(false);
-        }
-        finally
-        {
-            try
-            {
-                // The record goes whatever happened; a removal that fails is logged, not a reason to fail the order.
-                using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30), _time);
-                await dns.RemoveAsync(record, value, cleanup.Token).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // A DNS script or server that fails the removal must not hide the order's own outcome.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                AcmeLog.DnsRemoveFailed(_logger, record, ex.Message);
-            }
-        }
-        if (authorization.Status != "valid")
-        {
-            var failed = authorization.Challenges.FirstOrDefault(c => c.ProblemDetail is not null);
-            throw new AcmeException($"The dns-01 challenge for {name} failed ({authorization.Status}){ProblemText(failed?.ProblemDetail)}", failed?.ProblemType, failed?.ProblemDetail);
-        }
-        AcmeLog.ChallengeAnswered(_logger, "dns-01", name);
-    }
-
-    private static string ProblemText(string? detail) => detail is null ? "." : ": " + MessageText.Clause(detail) + ".";
-
-    /// <summary>The client, its directory read and its account found or created (newAccount with this key is idempotent).</summary>
-    private async Task<AcmeClient> ClientAsync(CancellationToken token)
-    {
-        if (_client is { AccountUrl: not null } ready)
-        {
-            return ready;
-        }
-        _accountKey ??= _folder.LoadOrCreateAccountKey();
-        _client ??= new AcmeClient(_options.Directory, _accountKey, _options.DirectoryRoot, _time);
-        await _client.LoadDirectoryAsync(token).ConfigureAwait(false);
-        await _client.AccountAsync(_options.Email, _options.EabKeyId, _options.EabHmacKey, token).ConfigureAwait(false);
-        return _client;
+        AcmeLog.OrderFailed(_logger, name, MessageText.Clause(reason), kept ? "The certificate issued before is still served" : "The name is served with the local CA's certificate", retryAt);
     }
 
     /// <summary>

@@ -137,8 +137,8 @@ public sealed class Rfc2136DnsProvider : IAcmeDnsProvider
         throw new AcmeException($"The DNS server {_host}:{_port} refused the DNS-01 update: {meaning}.");
     }
 
-    /// <summary>The signed UPDATE message (RFC 2136 2, RFC 8945 4.2).</summary>
-    internal byte[] Encode(ushort id, string name, string value, bool add, DateTimeOffset now)
+    /// <summary>The UPDATE message before its TSIG: the zone, and the TXT record added or deleted (RFC 2136 2.5).</summary>
+    private byte[] EncodeUpdate(ushort id, string name, string value, bool add)
     {
         using var body = new MemoryStream();
         Span<byte> header = stackalloc byte[12];
@@ -164,8 +164,13 @@ public sealed class Rfc2136DnsProvider : IAcmeDnsProvider
         WriteUInt16(body, (ushort)(text.Length + 1));
         body.WriteByte((byte)text.Length);
         body.Write(text);
-        var unsigned = body.ToArray();
+        return body.ToArray();
+    }
 
+    /// <summary>The signed UPDATE message (RFC 2136 2, RFC 8945 4.2).</summary>
+    internal byte[] Encode(ushort id, string name, string value, bool add, DateTimeOffset now)
+    {
+        var unsigned = EncodeUpdate(id, name, value, add);
         var timeSigned = (ulong)now.ToUnixTimeSeconds();
         using var variables = new MemoryStream();
         variables.Write(Name(_keyName));

@@ -9,23 +9,23 @@ namespace TunnelPS.Engine.Configuration;
 /// <c>http_port</c>, <c>bind_address</c>, <c>allow_anonymous</c>, <c>certificate_path</c>, <c>auth_token_file</c>,
 /// <c>auth_token_secrets</c>, <c>allowed_hostnames</c>, <c>deny_ip</c>, <c>tcp_port_range</c>, <c>log_path</c>, a
 /// <c>limits:</c> map (the -Max* limits and timeouts) and a <c>cluster:</c> map (<c>redis</c>, <c>secret</c> or
-/// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>). Every problem is a <see cref="ConfigurationException"/>
+/// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>), and
+/// <c>inline_completions</c> (false turns inline socket completions off, as -NoInlineCompletions), and an <c>acme:</c>
+/// map (see <see cref="ServerAcmeConfig"/>). Every problem is a <see cref="ConfigurationException"/>
 /// at the line and column of the value.
 /// </summary>
-public static class ServerConfigLoader
+public static partial class ServerConfigLoader
 {
     private const long MaxFileLength = 1024 * 1024;
 
     private static readonly string[] TopLevelKeys =
         ["domain", "port", "http_port", "bind_address", "allow_anonymous", "certificate_path", "auth_token_file", "auth_token_secrets",
-         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "acme"];
+         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "inline_completions", "acme"];
 
     private static readonly string[] LimitKeys =
         ["max_connections", "max_connections_per_ip", "max_concurrent_handshakes", "max_sessions", "max_sessions_per_token",
          "max_tunnels_per_session", "max_tcp_ports_per_token", "max_connections_per_tunnel", "request_head_timeout",
          "visitor_write_timeout", "idle_timeout", "client_hello_timeout"];
-
-    private static readonly string[] AcmeKeys = ["directory", "email", "accept_terms_of_service", "root_certificate", "eab_key_id", "eab_hmac_key_name", "challenges", "preferred_chain", "dns_server", "dns_zone", "dns_key_name", "dns_key_secret_name"];
 
     private static readonly string[] ClusterKeys = ["redis", "redis_ca_file", "redis_password_name", "secret", "secret_name", "node_name", "node_address"];
 
@@ -84,7 +84,7 @@ public static class ServerConfigLoader
         return value > TimeSpan.Zero;
     }
 
-    private sealed class Reader(string source, string baseDirectory) : ConfigValueReader(source)
+    private sealed partial class Reader(string source, string baseDirectory) : ConfigValueReader(source)
     {
         private readonly Dictionary<string, (int Line, int Column)> _positions = new(StringComparer.Ordinal);
 
@@ -118,6 +118,7 @@ public static class ServerConfigLoader
                     "log_path" => config with { LogPath = FilePath(key, value) },
                     "limits" => ReadLimits(config, key, value),
                     "cluster" => config with { Cluster = ReadCluster(key, value) },
+                    "inline_completions" => config with { InlineCompletions = Bool(key, value) },
                     "acme" => config with { Acme = ReadAcme(key, value) },
                     _ => throw Unknown(key, TopLevelKeys, "top-level key"),
                 };
@@ -148,71 +149,6 @@ public static class ServerConfigLoader
                 };
             }
             return config;
-        }
-
-        private ServerAcmeConfig ReadAcme(ConfigYamlScalar key, ConfigYamlNode value)
-        {
-            var acme = new ServerAcmeConfig();
-            if (value is ConfigYamlScalar { IsNull: true })
-            {
-                return acme;
-            }
-            foreach (var (name, item) in Section(key, value))
-            {
-                _positions["acme." + name.Value] = (item.Line, item.Column);
-                switch (name.Value)
-                {
-                    case "directory":
-                        var text = Scalar(name, item);
-                        if (text is null || !Uri.TryCreate(text, UriKind.Absolute, out var directory) || (directory.Scheme != Uri.UriSchemeHttps && directory.Scheme != Uri.UriSchemeHttp))
-                        {
-                            throw Fail(item, $"'{text}' is not an ACME directory URL", "Give the https:// URL of the CA's ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory.");
-                        }
-                        acme = acme with { Directory = directory };
-                        break;
-                    case "email":
-                        acme = acme with { Email = Scalar(name, item) };
-                        break;
-                    case "accept_terms_of_service":
-                        acme = acme with { AcceptTermsOfService = Bool(name, item) };
-                        break;
-                    case "root_certificate":
-                        acme = acme with { RootCertificate = FilePath(name, item) };
-                        break;
-                    case "eab_key_id":
-                        acme = acme with { EabKeyId = Scalar(name, item) };
-                        break;
-                    case "eab_hmac_key_name":
-                        acme = acme with { EabHmacKeyName = Scalar(name, item) };
-                        break;
-                    case "challenges":
-                        var challenges = List(name, item);
-                        if (challenges.FirstOrDefault(c => c is not ("tls-alpn-01" or "http-01")) is { } bad)
-                        {
-                            throw Fail(item, $"'{bad}' is not a challenge type this server answers", "Give tls-alpn-01 and/or http-01, in order of preference.");
-                        }
-                        acme = acme with { Challenges = challenges };
-                        break;
-                    case "preferred_chain":
-                        acme = acme with { PreferredChain = Scalar(name, item) };
-                        break;
-                    case "dns_server":
-                        acme = acme with { DnsServer = Scalar(name, item) };
-                        break;
-                    case "dns_zone":
-                        acme = acme with { DnsZone = Scalar(name, item) };
-                        break;
-                    case "dns_key_name":
-                        acme = acme with { DnsKeyName = Scalar(name, item) };
-                        break;
-                    case "dns_key_secret_name":
-                        acme = acme with { DnsKeySecretName = Scalar(name, item) };
-                        break;
-                    default:
-                        throw Unknown(name, AcmeKeys, "acme setting");
-                }
-            }
-            return acme;
         }
 
         private ServerClusterConfig? ReadCluster(ConfigYamlScalar key, ConfigYamlNode value)

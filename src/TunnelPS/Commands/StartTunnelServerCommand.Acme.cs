@@ -137,6 +137,23 @@ public sealed partial class StartTunnelServerCommand
     /// <summary>The config file's acme: section's DNS keys, or nothing.</summary>
     private readonly record struct ServerAcmeConfigView(string? DnsServer, string? DnsZone, string? DnsKeyName, string? DnsKeySecretName);
 
+    /// <summary>The PEM root trusted for the ACME directory's own HTTPS (-AcmeRootCertificate, or the file's root_certificate).</summary>
+    private X509Certificate2? ReadAcmeRoot(string rootPath)
+    {
+        try
+        {
+            var certificates = new X509Certificate2Collection();
+            certificates.ImportFromPem(File.ReadAllText(rootPath));
+            return certificates.Count > 0 ? certificates[0] : throw new CryptographicException("The file holds no PEM certificate.");
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            var error = new IOException($"-AcmeRootCertificate '{rootPath}' could not be read as a PEM certificate: {ex.Message} Give the PEM file of the root that signed the ACME directory's HTTPS certificate.", ex);
+            ThrowTerminatingError(new ErrorRecord(error, ErrorIds.CertificateLoadFailed, ErrorCategory.ReadError, rootPath));
+            return null;
+        }
+    }
+
     /// <summary>The ACME options from -Acme and its companions merged with the config file's acme: section; null when ACME is off.</summary>
     private AcmeOptions? ReadAcmeOptions()
     {
@@ -155,21 +172,7 @@ public sealed partial class StartTunnelServerCommand
         string? rootPath = AcmeRootCertificate is null
             ? section?.RootCertificate
             : SessionState.Path.GetUnresolvedProviderPathFromPSPath(AcmeRootCertificate);
-        X509Certificate2? root = null;
-        if (rootPath is not null)
-        {
-            try
-            {
-                var certificates = new X509Certificate2Collection();
-                certificates.ImportFromPem(File.ReadAllText(rootPath));
-                root = certificates.Count > 0 ? certificates[0] : throw new CryptographicException("The file holds no PEM certificate.");
-            }
-            catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
-            {
-                var error = new IOException($"-AcmeRootCertificate '{rootPath}' could not be read as a PEM certificate: {ex.Message} Give the PEM file of the root that signed the ACME directory's HTTPS certificate.", ex);
-                ThrowTerminatingError(new ErrorRecord(error, ErrorIds.CertificateLoadFailed, ErrorCategory.ReadError, rootPath));
-            }
-        }
+        X509Certificate2? root = rootPath is null ? null : ReadAcmeRoot(rootPath);
 
         string? eabKeyId = AcmeExternalAccountBinding?.UserName ?? section?.EabKeyId;
         string? eabKey = AcmeExternalAccountBinding is null ? null : new NetworkCredential(string.Empty, AcmeExternalAccountBinding.Password).Password;
