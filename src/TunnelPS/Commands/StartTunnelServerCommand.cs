@@ -229,15 +229,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
         AcmeOptions? acme = ReadAcmeOptions();
-        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
-        string http = HttpPort switch
-        {
-            < 0 => "no plain HTTP port",
-            0 => "plain HTTP on a free port",
-            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
-        };
-        string certificates = acme is null ? "" : $", certificates from {acme.Directory}";
-        if (!ShouldProcess($"*.{Domain}: {tls}, {http}{certificates}", "Start tunnel server"))
+        if (!ShouldProcess(StartTarget(acme), "Start tunnel server"))
         {
             return;
         }
@@ -288,6 +280,20 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         {
             log.Detach(Bridge);
         }
+    }
+
+    /// <summary>What -WhatIf and -Confirm name: the domain, the ports, and where certificates come from with ACME.</summary>
+    private string StartTarget(AcmeOptions? acme)
+    {
+        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
+        string http = HttpPort switch
+        {
+            < 0 => "no plain HTTP port",
+            0 => "plain HTTP on a free port",
+            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
+        };
+        string certificates = acme is null ? "" : $", certificates from {acme.Directory}";
+        return $"*.{Domain}: {tls}, {http}{certificates}";
     }
 
     /// <summary>-LogPath: opens the JSON lines file the server's log also goes to; a file that cannot be written is a terminating error.</summary>
