@@ -17,7 +17,8 @@ internal sealed class CheckRun
     /// <param name="name">What the check shows, printed with its result.</param>
     /// <param name="check">Throws when the check fails; gets a token that ends at the check's deadline.</param>
     /// <param name="needsEarlier">False for a check that means something even when an earlier one failed.</param>
-    public async Task RunAsync(string name, Func<CancellationToken, Task> check, bool needsEarlier = true)
+    /// <param name="neededLater">False for a check whose failure leaves the later ones meaningful.</param>
+    public async Task RunAsync(string name, Func<CancellationToken, Task> check, bool needsEarlier = true, bool neededLater = true)
     {
         if (_broken && needsEarlier)
         {
@@ -38,7 +39,7 @@ internal sealed class CheckRun
 #pragma warning restore CA1031
         {
             Failed++;
-            _broken = true;
+            _broken |= neededLater;
             var reason = deadline.IsCancellationRequested ? $"no result within {_deadline.TotalSeconds:0} s" : ex.GetType().Name + ": " + ex.Message;
             Console.WriteLine($"  FAIL {name}: {reason}");
         }

@@ -54,7 +54,7 @@ internal static class Program
             {
                 Require(expected is null || architecture == expected, $"expected {expected}, the process runs as {architecture}");
                 return Task.CompletedTask;
-            }, needsEarlier: false);
+            }, needsEarlier: false, neededLater: false);
 
             await run.RunAsync("a server starts on loopback with a generated TLS certificate", async token =>
             {
