@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
@@ -40,6 +39,7 @@ internal static class Program
         var architecture = RuntimeInformation.ProcessArchitecture;
         Console.WriteLine($"TunnelPS arm64 check: {RuntimeInformation.OSDescription}, {architecture}, {RuntimeInformation.FrameworkDescription}, {Environment.ProcessorCount} cores");
         var run = new CheckRun(CheckDeadline);
+        var certificates = Directory.CreateTempSubdirectory("tunnelps-arm64-").FullName;
         await using var local = new LocalResponder();
         TunnelServer? server = null;
         TunnelClient? client = null;
@@ -56,19 +56,40 @@ internal static class Program
                 return Task.CompletedTask;
             }, needsEarlier: false, neededLater: false);
 
-            await run.RunAsync("a server starts on loopback with a generated TLS certificate", async token =>
+            await run.RunAsync("a server starts on loopback with certificates from a new local CA (keys mode 600)", async token =>
             {
-                using var certificate = CertificateStore.CreateSelfSigned("localhost");
                 server = await TunnelServer.StartAsync(new TunnelServerOptions
                 {
                     Domain = "localhost",
                     Port = 0,
                     HttpPort = 0,
                     BindAddress = IPAddress.Loopback,
-                    Certificate = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null),
+                    CertificateFolder = certificates,
                 }, token).ConfigureAwait(false);
                 Require(server.CertificateThumbprint.Length == 64, "the server shows no SHA-256 thumbprint");
+                Require(server.CertificateAuthority is not null, "the server's certificate does not come from the local CA");
+                if (!OperatingSystem.IsWindows())
+                {
+                    var keys = Directory.GetFiles(certificates, "*.pfx");
+                    Require(keys.Length >= 2, $"the local CA wrote {keys.Length} key file(s) to {certificates}");
+                    foreach (var key in keys)
+                    {
+                        Require(File.GetUnixFileMode(key) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), $"{Path.GetFileName(key)} has mode {File.GetUnixFileMode(key)}, not 600");
+                    }
+                }
             }, needsEarlier: false);
+
+            await run.RunAsync("every platform path the server uses exists here (docs/platforms.md)", _ =>
+            {
+                var platform = server!.Platform;
+                Console.WriteLine($"    descriptor limit {platform.DescriptorLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"}, connection budget {platform.ConnectionBudget}, inline completions {platform.InlineCompletions}, event-batch deferral {platform.EventBatchDeferral}, socket owners {platform.SocketOwners}, Unix file modes {platform.UnixFileModes}");
+                Require(platform.TurnedOff.Count == 0, "turned off: " + string.Join("; ", platform.TurnedOff.Select(f => f.Feature + ": " + f.Fallback)));
+                if (InlineCompletions.IsWorthwhile)
+                {
+                    Require(EventBatchDeferral.Shared is not null, "the event-batch deferral's AF_UNIX socket pair could not be made");
+                }
+                return Task.CompletedTask;
+            }, neededLater: false);
 
             await run.RunAsync("a client with a wrong pin is refused", async token =>
             {
@@ -153,6 +174,7 @@ internal static class Program
             {
                 await server.DisposeAsync().ConfigureAwait(false);
             }
+            Directory.Delete(certificates, recursive: true);
         }
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
         Console.WriteLine($"arm64 check: {run.Passed} passed, {run.Failed} failed on {architecture} (RuntimeInformation.ProcessArchitecture), {seconds} s");
