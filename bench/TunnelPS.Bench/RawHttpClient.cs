@@ -36,5 +36,8 @@ internal sealed class RawHttpClient : IDisposable
         }
     }
 
+    /// <summary>True when the last response was a 200 (a refusal of the same length would pass <see cref="RoundTripAsync"/>).</summary>
+    public bool LastWasOk => _buffer.AsSpan().StartsWith("HTTP/1.1 200 "u8);
+
     public void Dispose() => _socket.Dispose();
 }

@@ -153,7 +153,7 @@ Describe 'Invoke-TunnelReplay' {
         $failed[0].CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
-    It 'completes -Id with the captured ids, newest first, each with its method and path as tooltip' {
+    It 'completes -Id with the captured ids, newest first, each with its method, path and status as tooltip' {
         $null = Invoke-TestRequest "$url/first?a=1"
         $null = Invoke-TestRequest "$url/second" -Method POST -Body 'x'
         Wait-Until { @(Get-TunnelRequest -Tunnel replay).Count -ge 2 } -Because 'both requests are captured'
@@ -163,7 +163,7 @@ Describe 'Invoke-TunnelReplay' {
         $matches = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
 
         $matches.CompletionText | Should -Be @("$($second.Id)", "$($first.Id)")
-        $matches.ToolTip | Should -Be @('POST /second', 'GET /first?a=1')
+        $matches.ToolTip | Should -Be @("POST /second → $($second.Status)", "GET /first?a=1 → $($first.Status)")
         $matches[0].ResultType | Should -Be 'ParameterValue'
 
         $line = "Invoke-TunnelReplay -Id $($first.Id)"

@@ -131,12 +131,20 @@ Describe 'Start-TunnelServer -Cluster' {
         @(Get-TunnelServer).Count | Should -Be 0
     }
 
+    It 'refuses a Sentinel service that no sentinel answers with ServerStartFailed naming the service' {
+        $port = Get-FreeTcpPort
+        { Start-TunnelServer -Port 0 -HttpPort 0 -Cluster "redis-sentinel://127.0.0.1:$port/tunnelps" -ClusterSecret 'cluster-secret-for-pester-01' -NodeName 'nowhere' } |
+            Should -Throw -ErrorId 'ServerStartFailed,TunnelPS.Commands.StartTunnelServerCommand' -ExpectedMessage "*Redis Sentinel service 'tunnelps' at 127.0.0.1:$port*"
+        @(Get-TunnelServer).Count | Should -Be 0
+    }
+
     It 'refuses <Case> with InvalidArgument' -TestCases @(
         @{ Case = 'a cluster option without -Cluster'; Arguments = @{ ClusterSecret = 'cluster-secret-for-pester-01' }; Message = '*-ClusterSecret configures a cluster node*-Cluster is not given*' }
         @{ Case = 'a Redis CA file without -Cluster'; Arguments = @{ ClusterCaFile = 'ca.crt' }; Message = '*-ClusterCaFile configures a cluster node*-Cluster is not given*' }
         @{ Case = '-Cluster without a secret'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
         @{ Case = 'both secrets'; Arguments = @{ Cluster = 'redis://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01'; ClusterSecretName = 'x' }; Message = '*exactly one of -ClusterSecret and -ClusterSecretName*' }
         @{ Case = 'an address that is not Redis'; Arguments = @{ Cluster = 'http://127.0.0.1:6379'; ClusterSecret = 'cluster-secret-for-pester-01' }; Message = "*-Cluster 'http://127.0.0.1:6379' is not a Redis address*" }
+        @{ Case = 'a Sentinel address without its service'; Arguments = @{ Cluster = 'redis-sentinel://127.0.0.1:26379'; ClusterSecret = 'cluster-secret-for-pester-01' }; Message = "*names no Sentinel service*redis-sentinel://host1:26379,host2:26379/mymaster*" }
     ) {
         param($Case, $Arguments, $Message)
         { Start-TunnelServer -Port 0 -HttpPort 0 @Arguments } |

@@ -58,6 +58,16 @@ internal sealed class BenchRedis : IDisposable
         return new BenchRedis(process, directory, port);
     }
 
+    /// <summary>Kills the server (a store outage; the benchmark ends before it would come back).</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Server;
@@ -150,6 +151,62 @@ internal static class ClusterBench
         await Task.WhenAll(left.StartAsync(), right.StartAsync());
         registering.Stop();
         Console.WriteLine(string.Create(culture, $"Registration: {registrations} tunnels over two nodes (two logins) in {registering.Elapsed.TotalMilliseconds:0} ms: {registrations / registering.Elapsed.TotalSeconds:0} tunnels/s"));
-        return 0;
+        Console.WriteLine();
+
+        // The store goes away: B keeps the route it knew, and learns a route it lacks by asking A over their link.
+        redis.Kill();
+        var noticed = Stopwatch.StartNew();
+        while (b.Cluster!.StoreReachable || a.Cluster!.StoreReachable)
+        {
+            if (noticed.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Console.WriteLine("The nodes did not notice that Redis is down within 30 s.");
+                return 1;
+            }
+            await Task.Delay(20);
+        }
+        var failures = 0;
+        var kept = new List<double>();
+        var learned = new List<double>();
+        for (var i = 0; i < samples; i++)
+        {
+            // Every other connection, B has forgotten the route first (as if it had never seen the name).
+            var forget = i % 2 == 1;
+            if (forget)
+            {
+                b.Cluster.Router.Forget(host);
+            }
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                using var visitor = new RawHttpClient(host, length);
+                await visitor.ConnectAsync(b.HttpPort);
+                await visitor.RoundTripAsync();
+                if (!visitor.LastWasOk)
+                {
+                    failures++;
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                failures++;
+                continue;
+            }
+            (forget ? learned : kept).Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+        }
+        kept.Sort();
+        learned.Sort();
+        Console.WriteLine($"Store down (Redis killed), new connections through the forwarding node (B), {samples} samples:");
+        Console.WriteLine(string.Create(culture, $"  failures             {failures} of {samples}"));
+        if (kept.Count > 0)
+        {
+            Console.WriteLine(string.Create(culture, $"  route kept           median {Percentile([.. kept], 0.5),8:0}   p90 {Percentile([.. kept], 0.9),8:0} µs"));
+        }
+        if (learned.Count > 0)
+        {
+            Console.WriteLine(string.Create(culture, $"  route asked of A     median {Percentile([.. learned], 0.5),8:0}   p90 {Percentile([.. learned], 0.9),8:0} µs (one cluster:who question over the link, then the forward)"));
+        }
+        return failures == 0 ? 0 : 1;
     }
 }

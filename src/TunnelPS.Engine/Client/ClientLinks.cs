@@ -75,36 +75,11 @@ internal sealed class ClientLinks : IAsyncDisposable
             MuxLink? link = null;
             try
             {
-                var transport = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, _options.InlineSocketCompletions, token).ConfigureAwait(false);
-                try
-                {
-                    await FrameCodec.WriteAsync(transport, _registration, token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await transport.DisposeAsync().ConfigureAwait(false);
-                    throw;
-                }
-                link = new MuxLink(transport, _options.StreamWindow, _onOpen, _track, _limits);
-                lock (_links)
-                {
-                    _links.Add(link);
-                }
+                link = await OpenLinkAsync(token).ConfigureAwait(false);
                 link.Start();
                 _firstReady.TrySetResult();
                 retry = s_minRetry;
-                while (!link.IsClosed && !token.IsCancellationRequested)
-                {
-                    await Task.WhenAny(link.Completion, Task.Delay(s_pingInterval, _options.TimeProvider, token)).ConfigureAwait(false);
-                    if (!link.IsClosed && !token.IsCancellationRequested)
-                    {
-                        link.Ping();
-                    }
-                }
-                if (!token.IsCancellationRequested)
-                {
-                    ClientLog.LinkEnded(_logger, await link.Completion.ConfigureAwait(false));
-                }
+                await HoldAsync(link, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -143,6 +118,44 @@ internal sealed class ClientLinks : IAsyncDisposable
         }
     }
 
+    /// <summary>Dials one link and registers it with the session's proxy key; the caller starts it.</summary>
+    private async Task<MuxLink> OpenLinkAsync(CancellationToken token)
+    {
+        var transport = await TunnelDialer.DialAsync(_options.Server, _options.Trust, _options.Proxy, _options.ConnectTimeout, _options.TimeProvider, _options.InlineSocketCompletions, token).ConfigureAwait(false);
+        try
+        {
+            await FrameCodec.WriteAsync(transport, _registration, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await transport.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        var link = new MuxLink(transport, _options.StreamWindow, _onOpen, _track, _limits);
+        lock (_links)
+        {
+            _links.Add(link);
+        }
+        return link;
+    }
+
+    /// <summary>Pings an open link every <see cref="s_pingInterval"/> until it closes or the client stops; logs why it closed.</summary>
+    private async Task HoldAsync(MuxLink link, CancellationToken token)
+    {
+        while (!link.IsClosed && !token.IsCancellationRequested)
+        {
+            await Task.WhenAny(link.Completion, Task.Delay(s_pingInterval, _options.TimeProvider, token)).ConfigureAwait(false);
+            if (!link.IsClosed && !token.IsCancellationRequested)
+            {
+                link.Ping();
+            }
+        }
+        if (!token.IsCancellationRequested)
+        {
+            ClientLog.LinkEnded(_logger, await link.Completion.ConfigureAwait(false));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -167,6 +180,8 @@ internal sealed class ClientLinks : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
+            // The dial loop ends this way when the links are disposed: what it said is worth a Debug line, no more.
+            ClientLog.LinkEnded(_logger, "the dial loop ended: " + ex.Message);
         }
     }
 }

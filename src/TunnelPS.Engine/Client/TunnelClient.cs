@@ -1,15 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net.Security;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Protocol;
-using TunnelPS.Engine.Http;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Client;
@@ -19,54 +14,55 @@ namespace TunnelPS.Engine.Client;
 /// whenever the server asks (so visitors find them ready), a heartbeat, and reconnection with backoff and jitter that
 /// asks for the same public names again. Start it with <see cref="StartAsync"/>; dispose it to close everything.
 /// </summary>
+/// <remarks>
+/// Its parts: <see cref="ClientLogin"/> (Auth and what it grants), <see cref="TunnelOpener"/> (ReqTunnel and the URLs),
+/// <see cref="ControlReceiver"/> and <see cref="ControlHeartbeat"/> (the loops of one control connection),
+/// <see cref="ReconnectLoop"/> (back-off and the next node),
+/// <see cref="LocalForwarder"/> (visitors), <see cref="EndpointTable"/> (the URLs held). This class owns their lifetimes:
+/// every loop is tracked, the supervisor reconnects, and one stop task, started once, ends them all.
+/// </remarks>
 public sealed class TunnelClient : IAsyncDisposable
 {
     private readonly TunnelClientOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentWork _work = new();
-    private readonly List<TunnelEndpoint> _endpoints = [];
-    private readonly ConcurrentDictionary<string, TunnelEndpoint> _byUrl = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentWork _work;
+    private readonly EndpointTable _endpoints = new();
     private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
+    private readonly ServerRotation _servers;
     private readonly LocalForwarder _forwarder;
-    private readonly object _gate = new();
+    private readonly TunnelOpener _opener;
+    private readonly ReconnectLoop _reconnect;
+    private readonly object _stopGate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControlConnection? _control;
     private string _clientId = "";
     private string? _proxyKey;
     private int _status = (int)TunnelStatus.Connecting;
-    private int _stopping;
     private int _pingsSent;
+    private Task? _stopTask;
 
     public TunnelClient(TunnelClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
+        _work = new ConcurrentWork(_logger);
         foreach (var definition in options.Tunnels)
         {
             if (definition.IsHttp && definition.Capture.Enabled)
             {
-                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes };
+                _captures[definition] = new CaptureStore(definition.Capture.Capacity) { MaxBodySize = definition.Capture.BodyLimit, MaxBytes = definition.Capture.MaxBytes, Logger = _logger };
             }
         }
-        _servers = [options.Server, .. options.FallbackServers];
-        _serverIndex = _servers.Length > 1 ? Random.Shared.Next(_servers.Length) : 0;
-        _forwarder = new LocalForwarder(options, _logger, FindEndpoint, CaptureFor, () => CurrentServer);
+        _servers = new ServerRotation(options.Server, options.FallbackServers);
+        _forwarder = new LocalForwarder(options, _logger, _endpoints.FindLive, CaptureFor, () => CurrentServer);
+        _opener = new TunnelOpener(this, _endpoints, _logger);
+        _reconnect = new ReconnectLoop(options, _servers, _endpoints, _logger, token => ConnectAsync(firstTime: false, token), ex => Error = ex);
     }
 
-    private readonly ServerAddress[] _servers;
-    private int _serverIndex;
-
     /// <summary>The server (cluster node) the client is connected to, or will dial next.</summary>
-    public ServerAddress CurrentServer => _servers[Volatile.Read(ref _serverIndex)];
-
-    /// <summary>Moves to the next server of the list (a no-op with one).</summary>
-    private void NextServer() => Volatile.Write(ref _serverIndex, (_serverIndex + 1) % _servers.Length);
-
-    /// <summary>The live endpoint for a public URL (null for an unknown or stopped one).</summary>
-    private TunnelEndpoint? FindEndpoint(string url) =>
-        _byUrl.TryGetValue(url, out var endpoint) && endpoint.Status != TunnelStatus.Stopped ? endpoint : null;
+    public ServerAddress CurrentServer => _servers.Current;
 
     public TunnelClientOptions Options => _options;
     public string ClientId => _clientId;
@@ -96,6 +92,9 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>The id of the proxy connection that most recently received a StartProxy.</summary>
     internal long LastStartedConnectionId => _forwarder.LastStartedConnectionId;
 
+    /// <summary>The client's log (its endpoints log through it).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>The capture store of a tunnel definition (null when capture is off or the tunnel is tcp).</summary>
     public CaptureStore? CaptureFor(TunnelDefinition definition) => _captures.TryGetValue(definition, out var store) ? store : null;
 
@@ -108,21 +107,18 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>Test hook: Ping messages sent so far.</summary>
     internal int PingsSentForTest => Volatile.Read(ref _pingsSent);
 
+    /// <summary>
+    /// Test hook: when set, a reconnect throws what it returns before its first attempt, as a bug would (an error the
+    /// supervisor does not expect is final: the client fails and stops).
+    /// </summary>
+    internal Func<Exception>? ReconnectFaultForTest { get; set; }
+
     /// <summary>Completes when the client has stopped or failed.</summary>
     public Task Completion => _completion.Task;
 
     public event EventHandler? StatusChanged;
 
-    public IReadOnlyList<TunnelEndpoint> Endpoints
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return [.. _endpoints];
-            }
-        }
-    }
+    public IReadOnlyList<TunnelEndpoint> Endpoints => _endpoints.Snapshot();
 
     /// <summary>
     /// Logs in and opens every tunnel; returns one endpoint per public URL once all are online. Throws
@@ -139,26 +135,11 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             throw new TunnelConfigurationException("No tunnel to open: give at least one tunnel definition.");
         }
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-        linked.CancelAfter(_options.StartTimeout);
+        InlineCompletions.LogState(_logger, _options.InlineSocketCompletions);
         ControlConnection control;
         try
         {
-            for (var tried = 1; ; tried++)
-            {
-                try
-                {
-                    control = await ConnectAsync(firstTime: true, linked.Token).ConfigureAwait(false);
-                    break;
-                }
-                catch (Exception ex) when (tried < _servers.Length && !linked.IsCancellationRequested &&
-                    ex is TunnelConnectionException { Kind: TunnelErrorKind.Connection or TunnelErrorKind.Timeout } or IOException or System.Net.Sockets.SocketException)
-                {
-                    // That node cannot be reached: the next one of the cluster may.
-                    ClientLog.Reconnecting(_logger, CurrentServer.ToString(), ex.Message, 0);
-                    NextServer();
-                }
-            }
+            control = await ConnectFirstAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested)
         {
@@ -177,6 +158,27 @@ public sealed class TunnelClient : IAsyncDisposable
         return Endpoints;
     }
 
+    /// <summary>The first login, within <see cref="TunnelClientOptions.StartTimeout"/> (on the options' clock), trying each node of a cluster once.</summary>
+    private async Task<ControlConnection> ConnectFirstAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_options.StartTimeout, _options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token, timeout.Token);
+        for (var tried = 1; ; tried++)
+        {
+            try
+            {
+                return await ConnectAsync(firstTime: true, linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (tried < _servers.Count && !linked.IsCancellationRequested &&
+                ex is TunnelConnectionException { Kind: TunnelErrorKind.Connection or TunnelErrorKind.Timeout } or IOException or System.Net.Sockets.SocketException)
+            {
+                // That node cannot be reached: the next one of the cluster may.
+                ClientLog.Reconnecting(_logger, CurrentServer.ToString(), ex.Message, 0);
+                _servers.Next();
+            }
+        }
+    }
+
     private void SetStatus(TunnelStatus status)
     {
         if ((int)status != Interlocked.Exchange(ref _status, (int)status))
@@ -191,7 +193,6 @@ public sealed class TunnelClient : IAsyncDisposable
     private async Task SuperviseAsync(ControlConnection control)
     {
         var token = _stop.Token;
-        var attempt = 0;
         try
         {
             while (!token.IsCancellationRequested)
@@ -204,62 +205,20 @@ public sealed class TunnelClient : IAsyncDisposable
                 }
                 Error = new TunnelConnectionException(reason);
                 SetStatus(TunnelStatus.Reconnecting);
-                foreach (var endpoint in Endpoints)
+                _endpoints.SetAll(TunnelStatus.Reconnecting, reason);
+                if (ReconnectFaultForTest is { } fault)
                 {
-                    endpoint.SetStatus(TunnelStatus.Reconnecting, reason);
+                    throw fault();
                 }
-                var refused = false;
-                while (true)
-                {
-                    var delay = ReconnectPolicy.Delay(attempt++, _options.ReconnectMinDelay, _options.ReconnectMaxDelay);
-                    // With several nodes, each attempt goes to the next one: a node that went away is not waited for.
-                    NextServer();
-                    if (refused)
-                    {
-                        ClientLog.LoginRefusedRetrying(_logger, reason, CurrentServer.ToString(), (long)delay.TotalMilliseconds);
-                    }
-                    else
-                    {
-                        ClientLog.Reconnecting(_logger, CurrentServer.ToString(), reason, (long)delay.TotalMilliseconds);
-                    }
-                    await Task.Delay(delay, _options.TimeProvider, token).ConfigureAwait(false);
-                    try
-                    {
-                        using var attemptToken = CancellationTokenSource.CreateLinkedTokenSource(token);
-                        attemptToken.CancelAfter(_options.StartTimeout);
-                        control = await ConnectAsync(firstTime: false, attemptToken.Token).ConfigureAwait(false);
-                        attempt = 0;
-                        Error = null;
-                        TunnelMetrics.Reconnects.Add(1);
-                        SetStatus(TunnelStatus.Online);
-                        break;
-                    }
-                    catch (TunnelAuthenticationException ex)
-                    {
-                        // Refused after this client was accepted: the token was removed, or the server's token file is
-                        // being rewritten, or the token is at its session limit for a moment. The admin may put it back,
-                        // so the client keeps trying with back-off, the server's reason on the client and every URL.
-                        // (A token refused at the very first login fails StartAsync at once instead.)
-                        refused = true;
-                        TunnelMetrics.LoginRefusals.Add(1);
-                        reason = ex.Message;
-                        Error = ex;
-                        foreach (var endpoint in Endpoints)
-                        {
-                            endpoint.SetStatus(TunnelStatus.Reconnecting, reason);
-                        }
-                    }
-                    catch (Exception ex) when (ex is TunnelException or IOException or System.Net.Sockets.SocketException or OperationCanceledException && !token.IsCancellationRequested)
-                    {
-                        refused = false;
-                        reason = ex.Message;
-                        Error = ex;
-                    }
-                }
+                control = await _reconnect.RunAsync(reason, token).ConfigureAwait(false);
+                Error = null;
+                TunnelMetrics.Reconnects.Add(1);
+                SetStatus(TunnelStatus.Online);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+            ClientShutdownLog.SupervisorEnded(_logger);
         }
 #pragma warning disable CA1031 // The supervisor turns any failure into the Failed state instead of crashing the host.
         catch (Exception ex)
@@ -267,15 +226,15 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             Error = ex;
             ClientLog.Failed(_logger, ex.Message);
-            foreach (var endpoint in Endpoints)
-            {
-                endpoint.SetStatus(TunnelStatus.Failed, ex.Message);
-            }
+            _endpoints.SetAll(TunnelStatus.Failed, ex.Message);
             SetStatus(TunnelStatus.Failed);
-            _ = StopCoreAsync(TunnelStatus.Failed);
+            // Not awaited here (the stop waits for this very task); the stop task is owned: StopAsync, DisposeAsync and
+            // Completion all wait for it, and it logs its own faults.
+            BeginStop(TunnelStatus.Failed);
         }
     }
 
+    /// <summary>Dials the current server, logs in, starts the connection's loops and opens the tunnels.</summary>
     private async Task<ControlConnection> ConnectAsync(bool firstTime, CancellationToken token)
     {
         var server = CurrentServer;
@@ -283,43 +242,22 @@ public sealed class TunnelClient : IAsyncDisposable
         ControlConnection? control = null;
         try
         {
-            await FrameCodec.WriteAsync(stream, new Auth
-            {
-                User = _options.AuthToken,
-                ClientId = _clientId,
-                OS = OsName(),
-                Arch = ArchName(),
-                Capabilities = _options.UseMultiplexing
-                    ? [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability, ProtocolVersion.MuxCapability]
-                    : [ProtocolVersion.TunnelPSCapability, ProtocolVersion.ProxyKeyCapability],
-            }, token).ConfigureAwait(false);
-            var answer = await FrameCodec.ReadAsync(stream, token).ConfigureAwait(false);
-            if (answer is not AuthResp authResp)
-            {
-                throw new TunnelConnectionException(answer is null
-                    ? $"The tunnel server {server} closed the connection during login."
-                    : $"The tunnel server {server} answered the login with {answer.Type} instead of AuthResp.", kind: TunnelErrorKind.Protocol);
-            }
-            if (!string.IsNullOrEmpty(authResp.Error))
-            {
-                throw new TunnelAuthenticationException($"The tunnel server {server} refused the login: {TerminalText.Line(authResp.Error)}");
-            }
-            _clientId = authResp.ClientId;
-            ServerIsTunnelPS = authResp.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
-            ServerEnforcesIPRules = authResp.Capabilities?.Contains(ProtocolVersion.IPRulesCapability) == true;
-            _proxyKey = authResp.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true ? authResp.ProxyKey : null;
-            UsesLinks = _options.UseMultiplexing && _proxyKey is not null && authResp.Capabilities?.Contains(ProtocolVersion.MuxCapability) == true;
+            var grant = await ClientLogin.LoginAsync(stream, _options, _clientId, server, token).ConfigureAwait(false);
+            _clientId = grant.ClientId;
+            ServerIsTunnelPS = grant.ServerIsTunnelPS;
+            ServerEnforcesIPRules = grant.EnforcesIPRules;
+            _proxyKey = grant.ProxyKey;
+            UsesLinks = grant.UsesLinks;
             ClientLog.LoggedIn(_logger, server.ToString(), SessionLabel.Of(_clientId));
             control = new ControlConnection(stream);
-            var receive = ReceiveLoopAsync(control, _stop.Token);
-            Track(receive);
-            Track(HeartbeatLoopAsync(control, _stop.Token));
+            Track(ControlReceiver.RunAsync(control, OnProxyRequested, () => SuppressPongsForTest, _stop.Token));
+            Track(ControlHeartbeat.RunAsync(control, _options, () => Interlocked.Increment(ref _pingsSent), _stop.Token));
             if (UsesLinks)
             {
                 control.Links = new ClientLinks(_options with { Server = server }, _clientId, _proxyKey!, ServeStreamAsync, Track, _logger);
                 control.Links.Start();
             }
-            await OpenTunnelsAsync(control, firstTime, token).ConfigureAwait(false);
+            await _opener.OpenAsync(control, firstTime, server, ServerEnforcesIPRules, token).ConfigureAwait(false);
             if (control.Links is { } links)
             {
                 // A visitor right after Start-Tunnel finds a link ready, as it would find a warm pool.
@@ -342,185 +280,8 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    private async Task OpenTunnelsAsync(ControlConnection control, bool firstTime, CancellationToken token)
-    {
-        var requests = new List<(TunnelDefinition Definition, PendingRequest Pending)>();
-        foreach (var definition in _options.Tunnels)
-        {
-            var existing = Endpoints.Where(e => ReferenceEquals(e.Definition, definition) && e.Status != TunnelStatus.Stopped).ToList();
-            if (!firstTime && existing.Count == 0)
-            {
-                continue;
-            }
-            if (definition.HasIPRules && !ServerEnforcesIPRules)
-            {
-                // An ngrok 1.x server (or an older TunnelPS one) ignores AllowIP/DenyIP: opening the tunnel would expose it to every address.
-                var refusal = $"The tunnel server {CurrentServer} does not enforce IP rules (it did not announce {ProtocolVersion.IPRulesCapability}), so it would ignore the IP rules of the tunnel {definition.Title} and let every address in. "
-                    + "Remove the allow/deny rules to open it there, or use a TunnelPS server that enforces them.";
-                if (firstTime)
-                {
-                    throw new TunnelRequestException(refusal, TunnelErrorKind.InvalidConfiguration);
-                }
-                ClientLog.ReopenFailed(_logger, definition.Name, refusal);
-                foreach (var endpoint in existing)
-                {
-                    endpoint.SetStatus(TunnelStatus.Failed, refusal);
-                }
-                continue;
-            }
-            var request = BuildRequest(definition, firstTime ? null : existing);
-            var pending = control.AddPending(request.ReqId, request.Protocol.Split('+').Length);
-            requests.Add((definition, pending));
-            await control.SendAsync(request, token).ConfigureAwait(false);
-        }
-        foreach (var (definition, pending) in requests)
-        {
-            var results = await pending.Completion.Task.WaitAsync(token).ConfigureAwait(false);
-            // The server's words end up on the admin's terminal (exception, status, logs): shown, never acted on.
-            var error = TerminalText.Line(results.FirstOrDefault(r => !string.IsNullOrEmpty(r.Error))?.Error);
-            if (error is not null)
-            {
-                if (firstTime)
-                {
-                    throw new TunnelRequestException($"The tunnel server refused the tunnel {definition.Title}: {error}",
-                        error.Contains("already", StringComparison.OrdinalIgnoreCase) ? TunnelErrorKind.Conflict : TunnelErrorKind.InvalidConfiguration);
-                }
-                ClientLog.ReopenFailed(_logger, definition.Name, error);
-                foreach (var endpoint in Endpoints.Where(e => ReferenceEquals(e.Definition, definition)))
-                {
-                    endpoint.SetStatus(TunnelStatus.Failed, error);
-                }
-                continue;
-            }
-            foreach (var result in results)
-            {
-                var endpoint = Endpoints.FirstOrDefault(e => ReferenceEquals(e.Definition, definition) && e.Protocol == result.Protocol);
-                if (endpoint is null)
-                {
-                    endpoint = new TunnelEndpoint(this, definition, result.Protocol, result.Url, _options.TimeProvider.GetUtcNow());
-                    lock (_gate)
-                    {
-                        _endpoints.Add(endpoint);
-                    }
-                }
-                else if (!string.Equals(endpoint.PublicUrl, result.Url, StringComparison.OrdinalIgnoreCase))
-                {
-                    _byUrl.TryRemove(endpoint.PublicUrl, out _);
-                    endpoint.PublicUrl = result.Url;
-                }
-                _byUrl[result.Url] = endpoint;
-                endpoint.SetStatus(TunnelStatus.Online);
-                ClientLog.TunnelOnline(_logger, definition.Name, result.Url, definition.Local.ToString());
-            }
-        }
-    }
-
-    private static ReqTunnel BuildRequest(TunnelDefinition definition, IReadOnlyList<TunnelEndpoint>? previous)
-    {
-        var reqId = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
-        var protocols = previous is null ? definition.Protocols : definition.Protocols.Where(p => previous.Any(e => e.Protocol == p)).ToList();
-        var hostname = definition.Hostname ?? "";
-        var subdomain = definition.Subdomain ?? "";
-        var remotePort = definition.RemotePort;
-        if (previous is { Count: > 0 } && Uri.TryCreate(previous[0].PublicUrl, UriKind.Absolute, out var url))
-        {
-            // Ask for exactly the name (or port) held before the disconnect.
-            if (definition.Protocols.Contains("tcp"))
-            {
-                remotePort = url.Port;
-            }
-            else
-            {
-                hostname = url.Host;
-                subdomain = "";
-            }
-        }
-        return new ReqTunnel
-        {
-            ReqId = reqId,
-            Protocol = string.Join('+', protocols),
-            Hostname = hostname,
-            Subdomain = subdomain,
-            HttpAuth = definition.HttpAuth ?? "",
-            RemotePort = remotePort,
-            HostHeader = definition.EffectiveHostHeader,
-            AllowIP = WireRules(definition.AllowIP),
-            DenyIP = WireRules(definition.DenyIP),
-        };
-    }
-
-    /// <summary>IP rules as ReqTunnel carries them: trimmed, or null when there are none (nothing changes on the wire).</summary>
-    private static List<string>? WireRules(IReadOnlyList<string>? rules) =>
-        rules is { Count: > 0 } ? rules.Select(r => r.Trim()).ToList() : null;
-
-    private async Task ReceiveLoopAsync(ControlConnection control, CancellationToken token)
-    {
-        var reason = "the server closed the control connection";
-        try
-        {
-            while (!token.IsCancellationRequested)
-            {
-                var message = await FrameCodec.ReadAsync(control.Stream, token).ConfigureAwait(false);
-                switch (message)
-                {
-                    case null:
-                        return;
-                    case ReqProxy:
-                        Track(ProxyConnectionAsync(_stop.Token));
-                        break;
-                    case NewTunnel newTunnel:
-                        control.Answer(newTunnel);
-                        break;
-                    case Pong when !SuppressPongsForTest:
-                        control.PongReceived();
-                        break;
-                    case Pong:
-                        break;
-                    default:
-                        throw new ProtocolException($"Unexpected {message.Type} message from the server on the control connection.");
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ProtocolException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
-        {
-            reason = ex is OperationCanceledException ? "the client is stopping" : ex.Message;
-        }
-        finally
-        {
-            control.End(control.AbortReason ?? reason);
-        }
-    }
-
-    private async Task HeartbeatLoopAsync(ControlConnection control, CancellationToken token)
-    {
-        try
-        {
-            while (!token.IsCancellationRequested && !control.Ended.IsCompleted)
-            {
-                await Task.WhenAny(Task.Delay(_options.HeartbeatInterval, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
-                if (control.Ended.IsCompleted || token.IsCancellationRequested)
-                {
-                    return;
-                }
-                var pong = control.ArmPong();
-                await control.SendAsync(new Ping(), token).ConfigureAwait(false);
-                Interlocked.Increment(ref _pingsSent);
-                var answered = await Task.WhenAny(pong, Task.Delay(_options.PongTimeout, _options.TimeProvider, token), control.Ended).ConfigureAwait(false);
-                if (answered != pong && !control.Ended.IsCompleted && !token.IsCancellationRequested)
-                {
-                    control.Abort(string.Create(CultureInfo.InvariantCulture, $"no heartbeat answer from the server within {_options.PongTimeout.TotalSeconds:0} s"));
-                    return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
-        {
-            control.Abort("heartbeat failed: " + ex.Message);
-        }
-    }
-
     /// <summary>Answers one ReqProxy: a pooled proxy connection for the server, served when a visitor arrives on it.</summary>
-    private Task ProxyConnectionAsync(CancellationToken token) => _forwarder.ServePooledConnectionAsync(_clientId, _proxyKey, token);
+    private void OnProxyRequested() => Track(_forwarder.ServePooledConnectionAsync(_clientId, _proxyKey, _stop.Token));
 
     /// <summary>A visitor's stream arrived on a multiplexed link: serve it.</summary>
     private Task ServeStreamAsync(MuxStream stream, string url, string clientAddress) => _forwarder.ServeStreamAsync(stream, url, clientAddress, _stop.Token);
@@ -530,7 +291,7 @@ public sealed class TunnelClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         endpoint.SetStatus(TunnelStatus.Stopped);
-        _byUrl.TryRemove(endpoint.PublicUrl, out _);
+        _endpoints.Unroute(endpoint.PublicUrl);
         if (Endpoints.All(e => e.Status == TunnelStatus.Stopped))
         {
             await StopAsync().ConfigureAwait(false);
@@ -544,35 +305,52 @@ public sealed class TunnelClient : IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
             {
-                // The connection is gone; the server frees the name when the session ends.
+                ClientShutdownLog.CloseNotSent(_logger, endpoint.PublicUrl, ex.Message);
             }
         }
     }
 
     /// <summary>Closes the control connection and every proxy connection, and waits for them.</summary>
-    public Task StopAsync() => StopCoreAsync(TunnelStatus.Stopped);
+    public Task StopAsync()
+    {
+        BeginStop(TunnelStatus.Stopped);
+        return Volatile.Read(ref _stopTask)!;
+    }
+
+    /// <summary>Starts the client's one stop, unless it has started already (then the first caller's final status holds).</summary>
+    private void BeginStop(TunnelStatus final)
+    {
+        lock (_stopGate)
+        {
+            // Task.Run: the stop's code runs outside this lock.
+            _stopTask ??= Task.Run(() => StopObservedAsync(final));
+        }
+    }
+
+    /// <summary>The stop, which never faults: a failure is logged, and <see cref="Completion"/> completes either way.</summary>
+    private async Task StopObservedAsync(TunnelStatus final)
+    {
+        try
+        {
+            await StopCoreAsync(final).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The stop is awaited by Stop-Tunnel and by Dispose: a failure is logged there, not thrown into the host.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ClientShutdownLog.StopFailed(_logger, ex);
+        }
+        finally
+        {
+            _completion.TrySetResult();
+        }
+    }
 
     private async Task StopCoreAsync(TunnelStatus final)
     {
-        if (Interlocked.Exchange(ref _stopping, 1) != 0)
-        {
-            await _completion.Task.ConfigureAwait(false);
-            return;
-        }
         if (ServerIsTunnelPS && _control is { Ended.IsCompleted: false } live)
         {
-            // Release the names at once rather than leaving them reserved for a reconnect that will not come.
-            try
-            {
-                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                foreach (var endpoint in Endpoints)
-                {
-                    await live.SendAsync(new CloseTunnel { Url = endpoint.PublicUrl }, quick.Token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
-            {
-            }
+            await SayGoodbyeAsync(live).ConfigureAwait(false);
         }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_control is { } control)
@@ -581,33 +359,37 @@ public sealed class TunnelClient : IAsyncDisposable
         }
         try
         {
-            await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10), _options.TimeProvider).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or ObjectDisposedException or System.Net.Sockets.SocketException or TunnelException)
         {
+            ClientShutdownLog.WorkNotEnded(_logger, ex.Message);
         }
-        foreach (var endpoint in Endpoints)
-        {
-            endpoint.SetStatus(final == TunnelStatus.Failed ? TunnelStatus.Failed : TunnelStatus.Stopped, final == TunnelStatus.Failed ? Error?.Message : null);
-        }
+        _endpoints.SetAll(final == TunnelStatus.Failed ? TunnelStatus.Failed : TunnelStatus.Stopped, final == TunnelStatus.Failed ? Error?.Message : null);
         if (Status != TunnelStatus.Failed)
         {
             SetStatus(final);
         }
-        _completion.TrySetResult();
+    }
+
+    /// <summary>Releases the names at once rather than leaving them reserved for a reconnect that will not come (2 s at most).</summary>
+    private async Task SayGoodbyeAsync(ControlConnection live)
+    {
+        var url = "";
+        try
+        {
+            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2), _options.TimeProvider);
+            foreach (var endpoint in Endpoints)
+            {
+                url = endpoint.PublicUrl;
+                await live.SendAsync(new CloseTunnel { Url = url }, quick.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            ClientShutdownLog.CloseNotSent(_logger, url, ex.Message);
+        }
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
-
-    private static string OsName() =>
-        OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : OperatingSystem.IsLinux() ? "linux" : RuntimeInformation.OSDescription;
-
-    private static string ArchName() => RuntimeInformation.OSArchitecture switch
-    {
-        Architecture.X64 => "amd64",
-        Architecture.Arm64 => "arm64",
-        Architecture.X86 => "386",
-        Architecture.Arm => "arm",
-        var other => other.ToString().ToLowerInvariant(),
-    };
 }

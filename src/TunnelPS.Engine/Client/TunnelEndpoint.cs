@@ -37,6 +37,16 @@ public sealed class TunnelEndpoint
     public TunnelClient Client { get; }
     public TunnelDefinition Definition { get; }
     public string Name => Definition.Name;
+
+    /// <summary>
+    /// The name that tells this URL apart in the inspector API, as ngrok's agent names its tunnels: <see cref="Name"/>
+    /// for the https URL (and for a tunnel with one URL), "name (http)" for the http URL of a tunnel that also has an
+    /// https one.
+    /// </summary>
+    public string ApiName =>
+        Protocol == "http" && Client.Endpoints.Any(e => !ReferenceEquals(e, this) && ReferenceEquals(e.Definition, Definition) && e.Protocol == "https")
+            ? Name + " (http)"
+            : Name;
     public string Protocol { get; }
 
     /// <summary>The public URL (it can change only if a reconnect could not get the same name back).</summary>
@@ -85,9 +95,10 @@ public sealed class TunnelEndpoint
             LocalFailed?.Invoke(this, failure);
         }
 #pragma warning disable CA1031 // A subscriber's failure must not reach the forwarder.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            ClientShutdownLog.SubscriberFailed(Client.Logger, PublicUrl, ex.Message);
         }
     }
 

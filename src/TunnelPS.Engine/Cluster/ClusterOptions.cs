@@ -17,6 +17,12 @@ public sealed record ClusterOptions
     /// <summary>The Redis user (from redis://user:password@host), or null.</summary>
     public string? RedisUser { get; init; }
 
+    /// <summary>
+    /// The Sentinel service (the name of its <c>sentinel monitor</c> line) from redis-sentinel://host:port,.../service:
+    /// <see cref="Endpoints"/> are then the sentinels, which tell the node the service's primary now and after a failover.
+    /// </summary>
+    public string? SentinelService { get; init; }
+
     /// <summary>True for rediss:// (TLS to Redis).</summary>
     public bool RedisTls { get; init; }
 
@@ -53,13 +59,31 @@ public sealed record ClusterOptions
 
     /// <summary>
     /// Reads a cluster address: redis://[user:password@]host[:port][,host[:port]...] (rediss:// for TLS; port 6379 by
-    /// default). Throws <see cref="TunnelConfigurationException"/> saying what is wrong.
+    /// default), or redis-sentinel://[user:password@]host[:port][,host[:port]...]/service for the primary of a Sentinel
+    /// service (port 26379 by default). Throws <see cref="TunnelConfigurationException"/> saying what is wrong.
     /// </summary>
-    public static (IReadOnlyList<string> Endpoints, string? User, string? Password, bool Tls) Parse(string address)
+    public static (IReadOnlyList<string> Endpoints, string? User, string? Password, bool Tls, string? SentinelService) Parse(string address)
     {
         var text = address?.Trim() ?? "";
         bool tls;
-        if (text.StartsWith("redis://", StringComparison.OrdinalIgnoreCase))
+        string? service = null;
+        var defaultPort = 6379;
+        if (text.StartsWith("redis-sentinel://", StringComparison.OrdinalIgnoreCase))
+        {
+            tls = false;
+            text = text["redis-sentinel://".Length..].TrimEnd('/');
+            var slash = text.LastIndexOf('/');
+            service = slash < 0 ? "" : text[(slash + 1)..];
+            if (service.Length == 0 || service.Length > 128 || !service.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                throw new TunnelConfigurationException(service.Length == 0
+                    ? $"-Cluster '{address}' names no Sentinel service. Give redis-sentinel://host1:26379,host2:26379/mymaster, where mymaster is the name in the sentinels' 'sentinel monitor' line."
+                    : $"-Cluster '{address}': '{service}' is not a Sentinel service name (letters, digits, '-', '_' and '.', at most 128).");
+            }
+            text = text[..slash];
+            defaultPort = 26379;
+        }
+        else if (text.StartsWith("redis://", StringComparison.OrdinalIgnoreCase))
         {
             tls = false;
             text = text["redis://".Length..];
@@ -71,7 +95,7 @@ public sealed record ClusterOptions
         }
         else
         {
-            throw new TunnelConfigurationException($"-Cluster '{address}' is not a Redis address. Give redis://host:port (several nodes of one Redis as redis://host1:port,host2:port).");
+            throw new TunnelConfigurationException($"-Cluster '{address}' is not a Redis address. Give redis://host:port (several nodes of one Redis as redis://host1:port,host2:port, TLS as rediss://, a Sentinel service as redis-sentinel://host1:26379,host2:26379/mymaster).");
         }
         string? user = null;
         string? password = null;
@@ -100,13 +124,13 @@ public sealed record ClusterOptions
             {
                 throw new TunnelConfigurationException($"-Cluster '{address}' names an empty Redis server. Give redis://host:port[,host:port].");
             }
-            var (host, port) = SplitHostPort(endpoint, address!);
+            var (host, port) = SplitHostPort(endpoint, address!, defaultPort);
             endpoints.Add(host.Contains(':', StringComparison.Ordinal) ? string.Create(CultureInfo.InvariantCulture, $"[{host}]:{port}") : string.Create(CultureInfo.InvariantCulture, $"{host}:{port}"));
         }
-        return (endpoints, user, password, tls);
+        return (endpoints, user, password, tls, service);
     }
 
-    private static (string Host, int Port) SplitHostPort(string endpoint, string address)
+    private static (string Host, int Port) SplitHostPort(string endpoint, string address, int defaultPort)
     {
         string host;
         string? portText = null;
@@ -137,7 +161,7 @@ public sealed record ClusterOptions
         {
             throw new TunnelConfigurationException($"-Cluster '{address}': '{endpoint}' is not host:port.");
         }
-        var port = 6379;
+        var port = defaultPort;
         if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
             throw new TunnelConfigurationException($"-Cluster '{address}': '{portText}' is not a port (1-65535).");

@@ -50,6 +50,8 @@ internal sealed class RedisClusterStore : IClusterStore
             ClientName = "tunnelps-" + options.NodeName,
             ReconnectRetryPolicy = new LinearRetry(500),
             KeepAlive = 5,
+            // With a service name the endpoints are sentinels: the client asks them for the primary, and again on a failover.
+            ServiceName = options.SentinelService,
         };
         if (certificates is not null)
         {
@@ -59,7 +61,9 @@ internal sealed class RedisClusterStore : IClusterStore
         {
             configuration.EndPoints.Add(endpoint);
         }
-        var description = "Redis at " + string.Join(", ", options.Endpoints);
+        var description = options.SentinelService is { } service
+            ? $"Redis Sentinel service '{service}' at {string.Join(", ", options.Endpoints)}"
+            : "Redis at " + string.Join(", ", options.Endpoints);
         ConnectionMultiplexer redis;
         try
         {

@@ -188,11 +188,10 @@ public static partial class AgentConfigWriter
             {
                 File.Delete(temporary);
             }
-            catch (IOException)
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
             {
-            }
-            catch (UnauthorizedAccessException)
-            {
+                // The write failed and its temporary file stays behind: the error names it, so the user can remove it.
+                throw ConfigurationException.FileAccess(path, "write", new IOException($"{ex.Message} (the temporary file '{temporary}' could not be removed either: {cleanup.Message})", ex));
             }
             throw ConfigurationException.FileAccess(path, "write", ex);
         }

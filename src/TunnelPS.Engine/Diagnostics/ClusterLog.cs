@@ -43,4 +43,13 @@ internal static partial class ClusterLog
 
     [LoggerMessage(1110, LogLevel.Warning, "Node {Node} has no -NodeAddress, so other nodes dial {Address}, the cluster's public name, which may reach another node: give each node its own address with -NodeAddress")]
     public static partial void NodeAddressDefaulted(ILogger logger, string node, string address);
+
+    [LoggerMessage(1113, LogLevel.Debug, "The cluster store does not answer: visitors for {Host} go to node {Node}, which says it serves it")]
+    public static partial void RouteLearnedFromNode(ILogger logger, string host, string node);
+
+    [LoggerMessage(1114, LogLevel.Debug, "Node {Node} did not say whether it serves {Host}: {Reason}")]
+    public static partial void NodeQuestionFailed(ILogger logger, string node, string host, string reason);
+
+    [LoggerMessage(1115, LogLevel.Debug, "Another node asked whether this node serves {Host}, and its link ended before the answer: {Reason}")]
+    public static partial void QuestionUnanswered(ILogger logger, string host, string reason);
 }

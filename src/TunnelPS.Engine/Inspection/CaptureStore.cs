@@ -1,5 +1,4 @@
-using System.Collections.Concurrent;
-using TunnelPS.Engine.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace TunnelPS.Engine.Inspection;
 
@@ -26,11 +25,8 @@ public sealed class CaptureStore
     public const int MaxPendingNotifications = 10_000;
 
     private readonly object _lock = new();
-    private readonly List<Waiter> _waiters = [];
-    private readonly ConcurrentQueue<CapturedExchange> _notifications = new();
-    private CapturedExchange?[] _ring;
-    private int _start;
-    private int _count;
+    private readonly CaptureNotifier _notifier;
+    private readonly ExchangeRing _ring;
     private long _lastId;
 
     // Ids come from one process-wide sequence, so an id names one exchange across every tunnel's store.
@@ -39,9 +35,6 @@ public sealed class CaptureStore
     private long _droppedBytes;
     private long _heldBytes;
     private long _maxBytes = DefaultMaxBytes;
-    private long _notificationsDropped;
-    private int _pendingNotifications;
-    private int _dispatching;
     private int _maxBodySize = DefaultMaxBodySize;
     private CaptureBudget? _budget;
 
@@ -53,11 +46,23 @@ public sealed class CaptureStore
     public CaptureStore(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        _ring = new CapturedExchange?[capacity];
+        _ring = new ExchangeRing(capacity);
+        _notifier = new CaptureNotifier(this);
     }
 
-    /// <summary>Raised once per stored exchange, in id order, on a thread-pool thread. Exceptions from handlers are swallowed.</summary>
-    public event EventHandler<CapturedExchange>? ExchangeCaptured;
+    /// <summary>Raised once per stored exchange, in id order, on a thread-pool thread. A handler's exception is logged at Debug.</summary>
+    public event EventHandler<CapturedExchange>? ExchangeCaptured
+    {
+        add => _notifier.ExchangeCaptured += value;
+        remove => _notifier.ExchangeCaptured -= value;
+    }
+
+    /// <summary>Where the store logs what it handles itself (a subscriber that throws, at Debug).</summary>
+    internal ILogger Logger
+    {
+        get => _notifier.Logger;
+        init => _notifier.Logger = value;
+    }
 
     /// <summary>How many exchanges are kept; lowering it evicts the oldest.</summary>
     public int Capacity
@@ -66,7 +71,7 @@ public sealed class CaptureStore
         {
             lock (_lock)
             {
-                return _ring.Length;
+                return _ring.Capacity;
             }
         }
         set
@@ -76,17 +81,11 @@ public sealed class CaptureStore
             lock (_lock)
             {
                 evicted = [];
-                while (_count > value)
+                while (_ring.Count > value)
                 {
                     evicted.Add(EvictOldestLocked());
                 }
-                var ring = new CapturedExchange?[value];
-                for (var i = 0; i < _count; i++)
-                {
-                    ring[i] = _ring[(_start + i) % _ring.Length];
-                }
-                _ring = ring;
-                _start = 0;
+                _ring.Resize(value);
             }
             Release(evicted);
         }
@@ -145,7 +144,7 @@ public sealed class CaptureStore
         {
             lock (_lock)
             {
-                return _count == 0 ? long.MaxValue : _ring[_start]!.Id;
+                return _ring.Count == 0 ? long.MaxValue : _ring.Oldest.Id;
             }
         }
     }
@@ -156,7 +155,7 @@ public sealed class CaptureStore
         CapturedExchange evicted;
         lock (_lock)
         {
-            if (_count == 0)
+            if (_ring.Count == 0)
             {
                 return false;
             }
@@ -187,16 +186,13 @@ public sealed class CaptureStore
         {
             lock (_lock)
             {
-                return _count;
+                return _ring.Count;
             }
         }
     }
 
     /// <summary>Exchanges evicted to keep within <see cref="Capacity"/> or <see cref="MaxBytes"/> (not those <see cref="Clear"/> removed).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
-
-    /// <summary>Event/wait notifications skipped because subscribers fell more than <see cref="MaxPendingNotifications"/> behind.</summary>
-    public long NotificationsDropped => Interlocked.Read(ref _notificationsDropped);
 
     /// <summary>The id the most recently added exchange received (0 if none yet).</summary>
     public long LastId
@@ -250,24 +246,9 @@ public sealed class CaptureStore
         List<CapturedExchange> evicted = [];
         lock (_lock)
         {
-            var merged = new List<CapturedExchange>(_count + taken.Count);
-            int own = 0, adopted = 0;
-            while (own < _count || adopted < taken.Count)
-            {
-                var next = own < _count ? _ring[(_start + own) % _ring.Length]! : null;
-                if (next is not null && (adopted == taken.Count || next.Id < taken[adopted].Id))
-                {
-                    merged.Add(next);
-                    own++;
-                }
-                else
-                {
-                    merged.Add(taken[adopted++]);
-                }
-            }
-            var excess = Math.Max(0, merged.Count - _ring.Length);
+            var merged = _ring.MergeOut(taken);
+            var excess = Math.Max(0, merged.Count - _ring.Capacity);
             long held = 0;
-            Array.Clear(_ring);
             for (var i = 0; i < merged.Count; i++)
             {
                 var exchange = merged[i];
@@ -278,11 +259,9 @@ public sealed class CaptureStore
                     Interlocked.Add(ref _droppedBytes, exchange.StoredBytes);
                     continue;
                 }
-                _ring[i - excess] = exchange;
+                _ring.Add(exchange);
                 held += exchange.StoredBytes;
             }
-            _start = 0;
-            _count = merged.Count - excess;
             _lastId = Math.Max(_lastId, merged[^1].Id);
             Interlocked.Exchange(ref _heldBytes, held);
             EvictOverBudgetLocked(evicted);
@@ -299,14 +278,7 @@ public sealed class CaptureStore
     {
         lock (_lock)
         {
-            var taken = new List<CapturedExchange>(_count);
-            for (var i = 0; i < _count; i++)
-            {
-                taken.Add(_ring[(_start + i) % _ring.Length]!);
-            }
-            Array.Clear(_ring);
-            _start = 0;
-            _count = 0;
+            var taken = _ring.TakeAll();
             Interlocked.Exchange(ref _heldBytes, 0);
             return taken;
         }
@@ -322,12 +294,11 @@ public sealed class CaptureStore
         {
             _lastId = Interlocked.Increment(ref s_ids);
             exchange.AssignId(_lastId);
-            if (_count == _ring.Length)
+            if (_ring.IsFull)
             {
                 evictedOne = EvictOldestLocked();
             }
-            _ring[(_start + _count) % _ring.Length] = exchange;
-            _count++;
+            _ring.Add(exchange);
             Interlocked.Add(ref _heldBytes, exchange.StoredBytes);
             if (_heldBytes > _maxBytes)
             {
@@ -343,14 +314,14 @@ public sealed class CaptureStore
         {
             budget.Enforce();
         }
-        Notify(exchange);
+        _notifier.Notify(exchange);
         return exchange;
     }
 
     /// <summary>Evicts the oldest exchanges while more than <see cref="MaxBytes"/> are held, keeping the newest.</summary>
     private void EvictOverBudgetLocked(List<CapturedExchange> evicted)
     {
-        while (_count > 1 && _heldBytes > _maxBytes)
+        while (_ring.Count > 1 && _heldBytes > _maxBytes)
         {
             evicted.Add(EvictOldestLocked());
         }
@@ -358,10 +329,7 @@ public sealed class CaptureStore
 
     private CapturedExchange EvictOldestLocked()
     {
-        var oldest = _ring[_start]!;
-        _ring[_start] = null;
-        _start = (_start + 1) % _ring.Length;
-        _count--;
+        var oldest = _ring.RemoveOldest();
         Interlocked.Add(ref _heldBytes, -oldest.StoredBytes);
         Interlocked.Increment(ref _dropped);
         Interlocked.Add(ref _droppedBytes, oldest.StoredBytes);
@@ -382,26 +350,7 @@ public sealed class CaptureStore
     {
         lock (_lock)
         {
-            // Ids increase along the ring (oldest first), so a binary search finds one.
-            int low = 0, high = _count - 1;
-            while (low <= high)
-            {
-                var middle = low + ((high - low) / 2);
-                var candidate = _ring[(_start + middle) % _ring.Length]!;
-                if (candidate.Id == id)
-                {
-                    return candidate;
-                }
-                if (candidate.Id < id)
-                {
-                    low = middle + 1;
-                }
-                else
-                {
-                    high = middle - 1;
-                }
-            }
-            return null;
+            return _ring.Find(id);
         }
     }
 
@@ -410,12 +359,7 @@ public sealed class CaptureStore
     {
         lock (_lock)
         {
-            var result = new CapturedExchange[_count];
-            for (var i = 0; i < _count; i++)
-            {
-                result[i] = _ring[(_start + i) % _ring.Length]!;
-            }
-            return result;
+            return _ring.ToArray();
         }
     }
 
@@ -425,14 +369,7 @@ public sealed class CaptureStore
         List<CapturedExchange> removed;
         lock (_lock)
         {
-            removed = new List<CapturedExchange>(_count);
-            for (var i = 0; i < _count; i++)
-            {
-                removed.Add(_ring[(_start + i) % _ring.Length]!);
-            }
-            Array.Clear(_ring);
-            _start = 0;
-            _count = 0;
+            removed = _ring.TakeAll();
             Interlocked.Exchange(ref _heldBytes, 0);
         }
         Release(removed);
@@ -449,142 +386,10 @@ public sealed class CaptureStore
         {
             return Task.FromCanceled<CapturedExchange>(cancellationToken);
         }
-        var waiter = new Waiter(predicate);
         lock (_lock)
         {
-            waiter.AfterId = _lastId;
-            _waiters.Add(waiter);
+            // Under the store's lock: no exchange is stored between reading the last id and the waiter's start.
+            return _notifier.Wait(predicate, _lastId, cancellationToken);
         }
-        if (cancellationToken.CanBeCanceled)
-        {
-            waiter.Registration = cancellationToken.Register(
-                static state =>
-                {
-                    var (store, w, token) = ((CaptureStore, Waiter, CancellationToken))state!;
-                    store.RemoveWaiter(w);
-                    w.Completion.TrySetCanceled(token);
-                },
-                (this, waiter, cancellationToken));
-        }
-        return waiter.Completion.Task;
-    }
-
-    private void RemoveWaiter(Waiter waiter)
-    {
-        lock (_lock)
-        {
-            _waiters.Remove(waiter);
-        }
-    }
-
-    private void Notify(CapturedExchange stored)
-    {
-        if (ExchangeCaptured is null)
-        {
-            lock (_lock)
-            {
-                if (_waiters.Count == 0)
-                {
-                    return;
-                }
-            }
-        }
-        if (Interlocked.Increment(ref _pendingNotifications) > MaxPendingNotifications)
-        {
-            Interlocked.Decrement(ref _pendingNotifications);
-            Interlocked.Increment(ref _notificationsDropped);
-            TunnelMetrics.LimitReached("capture_notifications");
-            return;
-        }
-        _notifications.Enqueue(stored);
-        if (Interlocked.CompareExchange(ref _dispatching, 1, 0) == 0)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static store => store.Dispatch(), this, preferLocal: false);
-        }
-    }
-
-    private void Dispatch()
-    {
-        while (true)
-        {
-            while (_notifications.TryDequeue(out var exchange))
-            {
-                Interlocked.Decrement(ref _pendingNotifications);
-                Deliver(exchange);
-            }
-            Volatile.Write(ref _dispatching, 0);
-            if (_notifications.IsEmpty || Interlocked.CompareExchange(ref _dispatching, 1, 0) != 0)
-            {
-                return;
-            }
-        }
-    }
-
-    private void Deliver(CapturedExchange exchange)
-    {
-        var handler = ExchangeCaptured;
-        if (handler is not null)
-        {
-            foreach (var single in handler.GetInvocationList())
-            {
-                try
-                {
-                    ((EventHandler<CapturedExchange>)single)(this, exchange);
-                }
-#pragma warning disable CA1031 // A subscriber's failure must not stop capture or other subscribers.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                }
-            }
-        }
-
-        Waiter[] waiters;
-        lock (_lock)
-        {
-            if (_waiters.Count == 0)
-            {
-                return;
-            }
-            waiters = _waiters.ToArray();
-        }
-        foreach (var waiter in waiters)
-        {
-            if (exchange.Id <= waiter.AfterId || waiter.Completion.Task.IsCompleted)
-            {
-                continue;
-            }
-            bool match;
-            try
-            {
-                match = waiter.Predicate(exchange);
-            }
-#pragma warning disable CA1031 // The predicate's exception is handed to the waiter.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                RemoveWaiter(waiter);
-                waiter.Registration.Dispose();
-                waiter.Completion.TrySetException(ex);
-                continue;
-            }
-            if (match)
-            {
-                RemoveWaiter(waiter);
-                waiter.Registration.Dispose();
-                waiter.Completion.TrySetResult(exchange);
-            }
-        }
-    }
-
-    private sealed class Waiter(Func<CapturedExchange, bool> predicate)
-    {
-        public Func<CapturedExchange, bool> Predicate { get; } = predicate;
-
-        public TaskCompletionSource<CapturedExchange> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public long AfterId { get; set; }
-
-        public CancellationTokenRegistration Registration { get; set; }
     }
 }

@@ -19,8 +19,8 @@ public sealed class CapturedExchange
 
     private readonly byte[]? _requestHead;
     private readonly byte[]? _responseHead;
-    private RequestFields? _parsedRequest;
-    private ResponseFields? _parsedResponse;
+    private CapturedRequestHead? _parsedRequest;
+    private CapturedResponseHead? _parsedResponse;
     private string? _method;
     private string? _target;
     private string? _httpVersion;
@@ -46,6 +46,12 @@ public sealed class CapturedExchange
         _requestHead = requestHead;
         _responseHead = responseHead;
     }
+
+    /// <summary>The request head's bytes as received (the tap's exchanges), or null (built from fields: imports, replays, tests).</summary>
+    internal byte[]? RequestHeadBytes => _requestHead;
+
+    /// <summary>The final response head's bytes as received, or null.</summary>
+    internal byte[]? ResponseHeadBytes => _responseHead;
 
     /// <summary>The store-assigned id, increasing monotonically per store; 0 before the exchange is stored.</summary>
     public long Id { get; private set; }
@@ -300,7 +306,7 @@ public sealed class CapturedExchange
     }
 
     /// <summary>The request head's fields, parsed on first use; null when there are no head bytes.</summary>
-    private RequestFields? ParsedRequest
+    private CapturedRequestHead? ParsedRequest
     {
         get
         {
@@ -312,7 +318,7 @@ public sealed class CapturedExchange
             if (parsed is null)
             {
                 // Readers may race here; they parse the same bytes and keep the first result.
-                Interlocked.CompareExchange(ref _parsedRequest, RequestFields.Parse(_requestHead), null);
+                Interlocked.CompareExchange(ref _parsedRequest, CapturedRequestHead.Parse(_requestHead), null);
                 parsed = _parsedRequest;
             }
             return parsed;
@@ -320,7 +326,7 @@ public sealed class CapturedExchange
     }
 
     /// <summary>The response head's fields, parsed on first use; null when there are no head bytes.</summary>
-    private ResponseFields? ParsedResponse
+    private CapturedResponseHead? ParsedResponse
     {
         get
         {
@@ -331,7 +337,7 @@ public sealed class CapturedExchange
             var parsed = Volatile.Read(ref _parsedResponse);
             if (parsed is null)
             {
-                Interlocked.CompareExchange(ref _parsedResponse, ResponseFields.Parse(_responseHead), null);
+                Interlocked.CompareExchange(ref _parsedResponse, CapturedResponseHead.Parse(_responseHead), null);
                 parsed = _parsedResponse;
             }
             return parsed;
@@ -348,75 +354,5 @@ public sealed class CapturedExchange
             }
         }
         return null;
-    }
-
-    /// <summary>What a captured request head says, parsed once from its bytes.</summary>
-    private sealed class RequestFields
-    {
-        private static readonly RequestFields Unreadable = new(string.Empty, string.Empty, "HTTP/1.1", NoHeaders, null);
-
-        private RequestFields(string method, string target, string version, KeyValuePair<string, string>[] headers, string? host)
-        {
-            Method = method;
-            Target = target;
-            Version = version;
-            Headers = headers;
-            Host = host;
-        }
-
-        public string Method { get; }
-
-        public string Target { get; }
-
-        public string Version { get; }
-
-        public KeyValuePair<string, string>[] Headers { get; }
-
-        public string? Host { get; }
-
-        /// <summary>The tap kept only heads the parser accepts; anything else reads as no head.</summary>
-        public static RequestFields Parse(byte[] head)
-        {
-            try
-            {
-                return HttpHeadParser.TryParseRequestHead(head, out var parsed, out _)
-                    ? new RequestFields(parsed.Method, parsed.Target, parsed.Version, parsed.Headers.ToArray(), parsed.Host)
-                    : Unreadable;
-            }
-            catch (HttpParseException)
-            {
-                return Unreadable;
-            }
-        }
-    }
-
-    /// <summary>What a captured response head says, parsed once from its bytes.</summary>
-    private sealed class ResponseFields
-    {
-        private static readonly ResponseFields Unreadable = new(string.Empty, NoHeaders);
-
-        private ResponseFields(string reason, KeyValuePair<string, string>[] headers)
-        {
-            Reason = reason;
-            Headers = headers;
-        }
-
-        public string Reason { get; }
-
-        public KeyValuePair<string, string>[] Headers { get; }
-
-        public static ResponseFields Parse(byte[] head)
-        {
-            try
-            {
-                return HttpHeadParser.TryParseResponseHead(head, out var parsed, out _)
-                    ? new ResponseFields(parsed.Reason, parsed.Headers.ToArray())
-                    : Unreadable;
-            }
-            catch (HttpParseException)
-            {
-                return Unreadable;
-            }
-        }
     }
 }

@@ -97,15 +97,9 @@ public sealed class ExchangeReplayer
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(store);
         options ??= new ReplayOptions();
-        if (!target.IsAbsoluteUri || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new ArgumentException($"The replay target '{target}' is not an absolute http or https URL.", nameof(target));
-        }
+        CheckTarget(target);
         var head = BuildRequestHead(original, target, options, out var body);
-        var headLength = head.GetSerializedLength();
-        var request = new byte[headLength + body.Length];
-        head.WriteTo(request);
-        body.Span.CopyTo(request.AsSpan(headLength));
+        var request = Serialize(head, body);
 
         using var timeout = new CancellationTokenSource(options.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -116,59 +110,13 @@ public sealed class ExchangeReplayer
         Stream? stream = null;
         try
         {
-            await socket.ConnectAsync(target.IdnHost, target.Port, token).ConfigureAwait(false);
-            stream = new NetworkStream(socket, ownsSocket: true);
-            if (target.Scheme == Uri.UriSchemeHttps)
-            {
-                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
-                await ssl.AuthenticateAsClientAsync(
-                    new SslClientAuthenticationOptions
-                    {
-                        TargetHost = target.IdnHost,
-                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                        RemoteCertificateValidationCallback = options.CertificateValidation,
-                    },
-                    token).ConfigureAwait(false);
-            }
+            stream = await ConnectAsync(socket, target, options, token).ConfigureAwait(false);
             await stream.WriteAsync(request, token).ConfigureAwait(false);
             await stream.FlushAsync(token).ConfigureAwait(false);
             var response = await ReadResponseAsync(stream, head.Method, store.MaxBodySize, token).ConfigureAwait(false);
             var end = _time.GetTimestamp();
-            var replay = new CapturedExchange
-            {
-                TunnelName = original.TunnelName,
-                PublicUrl = original.PublicUrl,
-                LocalAddress = original.LocalAddress,
-                ConnectionId = 0,
-                ClientAddress = socket.LocalEndPoint?.ToString() ?? string.Empty,
-                Scheme = target.Scheme,
-                Host = head.Headers["Host"],
-                Method = head.Method,
-                Target = head.Target,
-                HttpVersion = head.Version,
-                RequestHeaders = head.Headers.ToArray(),
-                RequestBody = body,
-                RequestBodySize = body.Length,
-                Status = response.Head?.StatusCode ?? 0,
-                Reason = response.Head?.Reason ?? string.Empty,
-                ResponseHeaders = response.Head?.Headers.ToArray() ?? [],
-                PooledResponseBody = response.Body.Body,
-                ResponseBodySize = response.Body.Total,
-                ResponseTruncated = response.Body.Truncated,
-                StartTime = startTime,
-                TimeToFirstByte = _time.GetElapsedTime(start, response.FirstByteTimestamp),
-                Duration = _time.GetElapsedTime(start, end),
-                BytesIn = request.Length,
-                BytesOut = response.Bytes,
-                IsUpgrade = response.Head?.StatusCode == 101,
-                IsReplay = true,
-                ReplayOf = original.Id > 0 ? original.Id : original.ReplayOf,
-                Error = original.RequestTruncated && options.Body is null
-                    ? "The captured request body was truncated; the replay sent only the captured part."
-                    : null,
-            };
-            return store.AddOwned(replay);
+            var sent = new SentRequest(head, body, request.Length, socket.LocalEndPoint?.ToString() ?? string.Empty, startTime, start);
+            return store.AddOwned(BuildReplay(original, target, options, sent, response, end));
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -203,6 +151,94 @@ public sealed class ExchangeReplayer
         }
     }
 
+    private static void CheckTarget(Uri target)
+    {
+        if (!target.IsAbsoluteUri || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"The replay target '{target}' is not an absolute http or https URL.", nameof(target));
+        }
+    }
+
+    /// <summary>The request's bytes as sent: the head, then the body, in one write.</summary>
+    private static byte[] Serialize(HttpRequestHead head, ReadOnlyMemory<byte> body)
+    {
+        var headLength = head.GetSerializedLength();
+        var request = new byte[headLength + body.Length];
+        head.WriteTo(request);
+        body.Span.CopyTo(request.AsSpan(headLength));
+        return request;
+    }
+
+    /// <summary>Connects to <paramref name="target"/> on <paramref name="socket"/>, with TLS for https; the stream owns the socket.</summary>
+    private static async Task<Stream> ConnectAsync(Socket socket, Uri target, ReplayOptions options, CancellationToken token)
+    {
+        await socket.ConnectAsync(target.IdnHost, target.Port, token).ConfigureAwait(false);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (target.Scheme != Uri.UriSchemeHttps)
+        {
+            return stream;
+        }
+        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(
+                new SslClientAuthenticationOptions
+                {
+                    TargetHost = target.IdnHost,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    RemoteCertificateValidationCallback = options.CertificateValidation,
+                },
+                token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The replay as the store keeps it: the request as sent, the response as read, the original's tunnel.</summary>
+    private CapturedExchange BuildReplay(CapturedExchange original, Uri target, ReplayOptions options, SentRequest sent, ResponseRead response, long end)
+    {
+        return new CapturedExchange
+        {
+            TunnelName = original.TunnelName,
+            PublicUrl = original.PublicUrl,
+            LocalAddress = original.LocalAddress,
+            ConnectionId = 0,
+            ClientAddress = sent.ClientAddress,
+            Scheme = target.Scheme,
+            Host = sent.Head.Headers["Host"],
+            Method = sent.Head.Method,
+            Target = sent.Head.Target,
+            HttpVersion = sent.Head.Version,
+            RequestHeaders = sent.Head.Headers.ToArray(),
+            RequestBody = sent.Body,
+            RequestBodySize = sent.Body.Length,
+            Status = response.Head?.StatusCode ?? 0,
+            Reason = response.Head?.Reason ?? string.Empty,
+            ResponseHeaders = response.Head?.Headers.ToArray() ?? [],
+            PooledResponseBody = response.Body.Body,
+            ResponseBodySize = response.Body.Total,
+            ResponseTruncated = response.Body.Truncated,
+            StartTime = sent.StartTime,
+            TimeToFirstByte = _time.GetElapsedTime(sent.Start, response.FirstByteTimestamp),
+            Duration = _time.GetElapsedTime(sent.Start, end),
+            BytesIn = sent.Bytes,
+            BytesOut = response.Bytes,
+            IsUpgrade = response.Head?.StatusCode == 101,
+            IsReplay = true,
+            ReplayOf = original.Id > 0 ? original.Id : original.ReplayOf,
+            Error = original.RequestTruncated && options.Body is null
+                ? "The captured request body was truncated; the replay sent only the captured part."
+                : null,
+        };
+    }
+
+    /// <summary>What was sent: the head and body, their length on the wire, from where, and when.</summary>
+    private sealed record SentRequest(HttpRequestHead Head, ReadOnlyMemory<byte> Body, long Bytes, string ClientAddress, DateTimeOffset StartTime, long Start);
+
     private static bool IsFraming(string name)
     {
         foreach (var framing in FramingHeaders)
@@ -232,7 +268,6 @@ public sealed class ExchangeReplayer
         try
         {
             var count = 0;
-            HttpBodyFramer? framer = null;
             while (true)
             {
                 if (count == buffer.Length)
@@ -249,7 +284,7 @@ public sealed class ExchangeReplayer
                 var read = await stream.ReadAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    if (framer is not null && framer.OnConnectionClosed())
+                    if (result.Framer is { } framer && framer.OnConnectionClosed())
                     {
                         return result;
                     }
@@ -263,38 +298,10 @@ public sealed class ExchangeReplayer
                 }
                 result.Bytes += read;
                 count += read;
-                var offset = 0;
-                while (offset < count)
+                var offset = Consume(buffer.AsSpan(0, count), result, method, cap, out var done);
+                if (done)
                 {
-                    if (framer is null)
-                    {
-                        if (!HttpHeadParser.TryParseResponseHead(buffer.AsSpan(offset, count - offset), out var head, out var headLength))
-                        {
-                            break;
-                        }
-                        offset += headLength;
-                        if (head.IsInterim)
-                        {
-                            continue;
-                        }
-                        result.Head = head;
-                        if (head.StatusCode == 101)
-                        {
-                            return result;
-                        }
-                        framer = HttpBodyFramer.ForResponse(head, method);
-                        result.Body = new BodyCapture(cap, framer.ContentLength);
-                        if (framer.IsComplete)
-                        {
-                            return result;
-                        }
-                        continue;
-                    }
-                    offset += framer.Advance(buffer.AsSpan(offset, count - offset), result.Body, out var complete);
-                    if (complete)
-                    {
-                        return result;
-                    }
+                    return result;
                 }
                 // Keep an unfinished head at the start of the buffer; body bytes have been consumed.
                 buffer.AsSpan(offset, count - offset).CopyTo(buffer);
@@ -307,9 +314,55 @@ public sealed class ExchangeReplayer
         }
     }
 
+    /// <summary>
+    /// Parses the buffered bytes of a response: interim heads skipped, the final head taken, body bytes framed into
+    /// the capture. Returns how many bytes it consumed; <paramref name="done"/> once the response is complete.
+    /// </summary>
+    private static int Consume(ReadOnlySpan<byte> data, ResponseRead result, string method, int cap, out bool done)
+    {
+        var offset = 0;
+        done = false;
+        while (offset < data.Length)
+        {
+            if (result.Framer is not { } framer)
+            {
+                if (!HttpHeadParser.TryParseResponseHead(data[offset..], out var head, out var headLength))
+                {
+                    break;
+                }
+                offset += headLength;
+                if (head.IsInterim)
+                {
+                    continue;
+                }
+                result.Head = head;
+                if (head.StatusCode == 101)
+                {
+                    done = true;
+                    return offset;
+                }
+                result.Framer = HttpBodyFramer.ForResponse(head, method);
+                result.Body = new BodyCapture(cap, result.Framer.ContentLength);
+                done = result.Framer.IsComplete;
+                if (done)
+                {
+                    return offset;
+                }
+                continue;
+            }
+            offset += framer.Advance(data[offset..], result.Body, out done);
+            if (done)
+            {
+                return offset;
+            }
+        }
+        return offset;
+    }
+
     private sealed class ResponseRead
     {
         public HttpResponseHead? Head { get; set; }
+        public HttpBodyFramer? Framer { get; set; }
         public required BodyCapture Body { get; set; }
         public long FirstByteTimestamp { get; set; }
         public long Bytes { get; set; }

@@ -10,7 +10,7 @@ namespace TunnelPS.Engine.Inspection;
 /// header is added from the URL when missing. Imported exchanges have no id until added to a
 /// <see cref="CaptureStore"/>.
 /// </summary>
-public static class HarReader
+internal static class HarReader
 {
     /// <summary>The largest single entry <see cref="ReadEntries"/> holds by default (larger ones are skipped and counted): 64 MiB.</summary>
     public const int DefaultMaxEntryBytes = 64 * 1024 * 1024;
@@ -83,40 +83,8 @@ public static class HarReader
     {
         var request = entry.GetProperty("request");
         var response = entry.TryGetProperty("response", out var r) ? r : default;
-        var url = request.GetProperty("url").GetString() ?? string.Empty;
-        string target = url, host = string.Empty, scheme = "http";
-        if (Uri.TryCreate(url, UriKind.Absolute, out var uri))
-        {
-            target = uri.PathAndQuery;
-            host = uri.IsDefaultPort ? uri.Host : uri.Authority;
-            scheme = uri.Scheme;
-        }
-        var requestHeaders = ReadHeaders(request);
-        if (!ContainsHeader(requestHeaders, "Host") && host.Length > 0)
-        {
-            requestHeaders.Insert(0, new KeyValuePair<string, string>("Host", host));
-        }
-
-        byte[] requestBody = [];
-        if (request.TryGetProperty("postData", out var postData) && postData.ValueKind == JsonValueKind.Object)
-        {
-            requestBody = ReadBody(postData, "_encoding");
-        }
-        byte[] responseBody = [];
-        var responseHeaders = new List<KeyValuePair<string, string>>();
-        var status = 0;
-        var reason = string.Empty;
-        if (response.ValueKind == JsonValueKind.Object)
-        {
-            status = response.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetInt32() : 0;
-            reason = GetString(response, "statusText") ?? string.Empty;
-            responseHeaders = ReadHeaders(response);
-            if (response.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Object)
-            {
-                responseBody = ReadBody(content, "encoding");
-            }
-        }
-
+        var (target, host, scheme, requestHeaders, requestBody) = ReadRequest(request);
+        var (status, reason, responseHeaders, responseBody) = ReadResponse(response);
         var time = GetDouble(entry, "time");
         var wait = entry.TryGetProperty("timings", out var timings) ? GetDouble(timings, "wait") : 0;
         var started = GetString(entry, "startedDateTime");
@@ -154,6 +122,48 @@ public static class HarReader
             IsUpgrade = GetBool(entry, "_isUpgrade"),
             Error = GetString(entry, "_error"),
         };
+    }
+
+    /// <summary>The request's target, host and scheme (from its URL), its headers (with a Host when it had none) and body.</summary>
+    private static (string Target, string Host, string Scheme, List<KeyValuePair<string, string>> Headers, byte[] Body) ReadRequest(JsonElement request)
+    {
+        var url = request.GetProperty("url").GetString() ?? string.Empty;
+        string target = url, host = string.Empty, scheme = "http";
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            target = uri.PathAndQuery;
+            host = uri.IsDefaultPort ? uri.Host : uri.Authority;
+            scheme = uri.Scheme;
+        }
+        var headers = ReadHeaders(request);
+        if (!ContainsHeader(headers, "Host") && host.Length > 0)
+        {
+            headers.Insert(0, new KeyValuePair<string, string>("Host", host));
+        }
+        byte[] body = [];
+        if (request.TryGetProperty("postData", out var postData) && postData.ValueKind == JsonValueKind.Object)
+        {
+            body = ReadBody(postData, "_encoding");
+        }
+        return (target, host, scheme, headers, body);
+    }
+
+    /// <summary>The response's status, reason, headers and body (none of them when the entry has no response).</summary>
+    private static (int Status, string Reason, List<KeyValuePair<string, string>> Headers, byte[] Body) ReadResponse(JsonElement response)
+    {
+        if (response.ValueKind != JsonValueKind.Object)
+        {
+            return (0, string.Empty, [], []);
+        }
+        var status = response.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetInt32() : 0;
+        var reason = GetString(response, "statusText") ?? string.Empty;
+        var headers = ReadHeaders(response);
+        byte[] body = [];
+        if (response.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Object)
+        {
+            body = ReadBody(content, "encoding");
+        }
+        return (status, reason, headers, body);
     }
 
     private static string NormaliseVersion(string? version) =>

@@ -199,14 +199,23 @@ internal static partial class HarRedactor
             return RedactJsonLike(Splice(bytes, ranges));
         }
 
-        // The data ended (a whole document, or one cut short by the capture limit).
-        if (secretDepth >= 0)
+        AddUnfinishedSecret(bytes, ranges, secretDepth >= 0 ? secretStart : -1, pendingSecret, (int)reader.BytesConsumed);
+        return ranges.Count == 0 ? text : Splice(bytes, ranges);
+    }
+
+    /// <summary>
+    /// The data ended (a whole document, or one cut short by the capture limit): a secret object or array still open
+    /// (<paramref name="openSecretStart"/>, or -1) or a secret name whose value was cut is redacted to the end.
+    /// </summary>
+    private static void AddUnfinishedSecret(byte[] bytes, List<(int Start, int End)> ranges, int openSecretStart, bool pendingSecret, int consumed)
+    {
+        if (openSecretStart >= 0)
         {
-            ranges.Add((secretStart, bytes.Length));
+            ranges.Add((openSecretStart, bytes.Length));
         }
         else if (pendingSecret)
         {
-            var start = (int)reader.BytesConsumed;
+            var start = consumed;
             while (start < bytes.Length && bytes[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)':')
             {
                 start++;
@@ -216,7 +225,6 @@ internal static partial class HarRedactor
                 ranges.Add((start, bytes.Length));
             }
         }
-        return ranges.Count == 0 ? text : Splice(bytes, ranges);
     }
 
     /// <summary>The UTF-8 text with each range replaced by "REDACTED" (quoted).</summary>

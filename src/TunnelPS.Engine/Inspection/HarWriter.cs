@@ -50,53 +50,79 @@ public static class HarWriter
 
     private static void WriteEntry(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
     {
-        var wait = Ms(e.TimeToFirstByte);
-        var total = Ms(e.Duration);
         w.WriteStartObject();
         w.WriteString("startedDateTime", e.StartTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture));
-        w.WriteNumber("time", total);
+        w.WriteNumber("time", Ms(e.Duration));
+        WriteRequest(w, e, options);
+        WriteResponse(w, e, options);
+        w.WriteStartObject("cache");
+        w.WriteEndObject();
+        WriteTimings(w, e);
+        WriteExtensions(w, e);
+        w.WriteEndObject();
+    }
 
-        // request
+    private static void WriteRequest(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
+    {
         w.WriteStartObject("request");
         w.WriteString("method", e.Method);
         w.WriteString("url", options.Redact ? HarRedactor.RedactUrl(AbsoluteUrl(e)) : AbsoluteUrl(e));
         w.WriteString("httpVersion", e.HttpVersion);
-        WriteCookies(w, ParseRequestCookies(e.RequestHeaders), options);
+        HarCookies.Write(w, HarCookies.FromRequest(e.RequestHeaders), options);
         WriteHeaders(w, e.RequestHeaders, options);
         WriteQueryString(w, e.Target, options);
         if (!e.RequestBody.IsEmpty || e.RequestBodySize > 0)
         {
-            var contentType = e.GetRequestHeader("Content-Type");
-            w.WriteStartObject("postData");
-            w.WriteString("mimeType", contentType ?? string.Empty);
-            var span = e.RequestBody.Span;
-            if (BodyDecoder.IsText(span, contentType))
-            {
-                var text = BodyDecoder.DecodeText(span, contentType);
-                w.WriteString("text", options.Redact ? RedactBody(text, span, contentType) : text);
-                if (BodyDecoder.GetMediaType(contentType) == FormMediaType)
-                {
-                    WriteFormParams(w, text, options);
-                }
-            }
-            else
-            {
-                w.WriteString("text", Convert.ToBase64String(span));
-                w.WriteString("_encoding", "base64");
-            }
-            w.WriteEndObject();
+            WritePostData(w, e, options);
         }
         w.WriteNumber("headersSize", -1);
         w.WriteNumber("bodySize", e.RequestBodySize);
         w.WriteEndObject();
+    }
 
-        // response
+    /// <summary>request.postData: the body as text when it is text (with the form's params), else base64.</summary>
+    private static void WritePostData(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
+    {
+        var contentType = e.GetRequestHeader("Content-Type");
+        w.WriteStartObject("postData");
+        w.WriteString("mimeType", contentType ?? string.Empty);
+        var span = e.RequestBody.Span;
+        if (BodyDecoder.IsText(span, contentType))
+        {
+            var text = BodyDecoder.DecodeText(span, contentType);
+            w.WriteString("text", options.Redact ? RedactBody(text, span, contentType) : text);
+            if (BodyDecoder.GetMediaType(contentType) == FormMediaType)
+            {
+                WriteFormParams(w, text, options);
+            }
+        }
+        else
+        {
+            w.WriteString("text", Convert.ToBase64String(span));
+            w.WriteString("_encoding", "base64");
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteResponse(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
+    {
         w.WriteStartObject("response");
         w.WriteNumber("status", e.Status);
         w.WriteString("statusText", e.Reason);
         w.WriteString("httpVersion", e.Status == 0 ? string.Empty : e.HttpVersion);
-        WriteCookies(w, ParseSetCookies(e.ResponseHeaders), options);
+        HarCookies.Write(w, HarCookies.FromResponse(e.ResponseHeaders), options);
         WriteHeaders(w, e.ResponseHeaders, options);
+        WriteContent(w, e, options);
+        var location = e.GetResponseHeader("Location") ?? string.Empty;
+        w.WriteString("redirectURL", options.Redact ? HarRedactor.RedactUrl(location) : location);
+        w.WriteNumber("headersSize", -1);
+        w.WriteNumber("bodySize", e.Status == 0 ? -1 : e.ResponseBodySize);
+        w.WriteEndObject();
+    }
+
+    /// <summary>response.content: the body with its Content-Encoding undone when it can be, as text when it is text, else base64.</summary>
+    private static void WriteContent(Utf8JsonWriter w, CapturedExchange e, HarWriterOptions options)
+    {
         w.WriteStartObject("content");
         var responseType = e.GetResponseHeader("Content-Type");
         var raw = e.ResponseBody;
@@ -131,14 +157,12 @@ public static class HarWriter
             w.WriteBoolean("_decoded", true);
         }
         w.WriteEndObject();
-        var location = e.GetResponseHeader("Location") ?? string.Empty;
-        w.WriteString("redirectURL", options.Redact ? HarRedactor.RedactUrl(location) : location);
-        w.WriteNumber("headersSize", -1);
-        w.WriteNumber("bodySize", e.Status == 0 ? -1 : e.ResponseBodySize);
-        w.WriteEndObject();
+    }
 
-        w.WriteStartObject("cache");
-        w.WriteEndObject();
+    private static void WriteTimings(Utf8JsonWriter w, CapturedExchange e)
+    {
+        var wait = Ms(e.TimeToFirstByte);
+        var total = Ms(e.Duration);
         w.WriteStartObject("timings");
         w.WriteNumber("blocked", -1);
         w.WriteNumber("dns", -1);
@@ -148,7 +172,11 @@ public static class HarWriter
         w.WriteNumber("receive", Math.Max(0, total - wait));
         w.WriteNumber("ssl", -1);
         w.WriteEndObject();
+    }
 
+    /// <summary>TunnelPS's own fields, "_"-prefixed as HAR 1.2 asks of extensions.</summary>
+    private static void WriteExtensions(Utf8JsonWriter w, CapturedExchange e)
+    {
         if (e.Id > 0)
         {
             w.WriteNumber("_id", e.Id);
@@ -176,7 +204,6 @@ public static class HarWriter
         {
             w.WriteString("_error", e.Error);
         }
-        w.WriteEndObject();
     }
 
     private static double Ms(TimeSpan span) => Math.Round(span.TotalMilliseconds, 3);
@@ -248,20 +275,12 @@ public static class HarWriter
         return false;
     }
 
-    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers, HarWriterOptions options)
-    {
-        w.WriteStartArray("headers");
-        foreach (var header in headers)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", header.Key);
-            w.WriteString("value", IsRedacted(header.Key, options) ? Redacted
-                : options.Redact && HarRedactor.IsUrlHeader(header.Key) ? HarRedactor.RedactUrl(header.Value)
-                : header.Value);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }
+    /// <summary>The "headers" array; with -Redact, credential headers hidden and secrets in URL-valued headers replaced.</summary>
+    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers, HarWriterOptions options) =>
+        HeaderFieldsJson.Write(w, headers, options.Redact ? (name, value) => RedactHeader(name, value, options) : null);
+
+    private static string RedactHeader(string name, string value, HarWriterOptions options) =>
+        IsRedacted(name, options) ? Redacted : HarRedactor.IsUrlHeader(name) ? HarRedactor.RedactUrl(value) : value;
 
     private static void WriteQueryString(Utf8JsonWriter w, string target, HarWriterOptions options)
     {
@@ -276,101 +295,6 @@ public static class HarWriter
                 query = query[..hash];
             }
             WriteNameValuePairs(w, query, options);
-        }
-        w.WriteEndArray();
-    }
-
-    private sealed record Cookie(string Name, string Value, string? Path, string? Domain, string? Expires, bool HttpOnly, bool Secure);
-
-    private static List<Cookie> ParseRequestCookies(IReadOnlyList<KeyValuePair<string, string>> headers)
-    {
-        var cookies = new List<Cookie>();
-        foreach (var header in headers)
-        {
-            if (!string.Equals(header.Key, "Cookie", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-            foreach (var part in header.Value.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            {
-                var eq = part.IndexOf('=', StringComparison.Ordinal);
-                cookies.Add(eq < 0 ? new Cookie(part, string.Empty, null, null, null, false, false) : new Cookie(part[..eq], part[(eq + 1)..], null, null, null, false, false));
-            }
-        }
-        return cookies;
-    }
-
-    private static List<Cookie> ParseSetCookies(IReadOnlyList<KeyValuePair<string, string>> headers)
-    {
-        var cookies = new List<Cookie>();
-        foreach (var header in headers)
-        {
-            if (!string.Equals(header.Key, "Set-Cookie", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-            var parts = header.Value.Split(';', StringSplitOptions.TrimEntries);
-            var eq = parts[0].IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                continue;
-            }
-            string? path = null, domain = null, expires = null;
-            bool httpOnly = false, secure = false;
-            foreach (var attribute in parts.AsSpan(1))
-            {
-                var aeq = attribute.IndexOf('=', StringComparison.Ordinal);
-                var name = aeq < 0 ? attribute : attribute[..aeq];
-                var value = aeq < 0 ? string.Empty : attribute[(aeq + 1)..];
-                switch (name.ToUpperInvariant())
-                {
-                    case "PATH": path = value; break;
-                    case "DOMAIN": domain = value; break;
-                    case "EXPIRES":
-                        expires = DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
-                            ? when.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture)
-                            : null;
-                        break;
-                    case "HTTPONLY": httpOnly = true; break;
-                    case "SECURE": secure = true; break;
-                }
-            }
-            cookies.Add(new Cookie(parts[0][..eq], parts[0][(eq + 1)..], path, domain, expires, httpOnly, secure));
-        }
-        return cookies;
-    }
-
-    private static void WriteCookies(Utf8JsonWriter w, List<Cookie> cookies, HarWriterOptions options)
-    {
-        // Cookies are credentials (session ids): -Redact hides every cookie value.
-        var redact = options.Redact;
-        w.WriteStartArray("cookies");
-        foreach (var cookie in cookies)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", cookie.Name);
-            w.WriteString("value", redact ? Redacted : cookie.Value);
-            if (cookie.Path is not null)
-            {
-                w.WriteString("path", cookie.Path);
-            }
-            if (cookie.Domain is not null)
-            {
-                w.WriteString("domain", cookie.Domain);
-            }
-            if (cookie.Expires is not null)
-            {
-                w.WriteString("expires", cookie.Expires);
-            }
-            if (cookie.HttpOnly)
-            {
-                w.WriteBoolean("httpOnly", true);
-            }
-            if (cookie.Secure)
-            {
-                w.WriteBoolean("secure", true);
-            }
-            w.WriteEndObject();
         }
         w.WriteEndArray();
     }

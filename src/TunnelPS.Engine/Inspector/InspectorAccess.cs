@@ -10,7 +10,8 @@ namespace TunnelPS.Engine.Inspector;
 /// sends no CORS headers, so no other origin can read an answer; the API refuses requests the browser marks as
 /// cross-site, and any foreign Origin; and a call that changes something (replay, clear) needs the
 /// <c>X-TunnelPS-Request</c> header, which a cross-site form, image or script cannot send without a preflight that
-/// the inspector never grants.
+/// the inspector never grants, unless it is a DELETE or a JSON POST, which a cross-site page cannot send without that
+/// preflight either (see <see cref="CannotComeFromAForm"/>).
 /// </summary>
 internal static class InspectorAccess
 {
@@ -40,11 +41,36 @@ internal static class InspectorAccess
         {
             return $"the request comes from the origin '{origin}'; the inspector answers its own page only";
         }
-        if (IsMutating(request.Method) && request.Header(RequestHeader) != "1")
+        if (IsMutating(request.Method) && request.Header(RequestHeader) != "1" && !CannotComeFromAForm(request))
         {
-            return $"a call that changes something needs the header '{RequestHeader}: 1' (a cross-site form cannot send it)";
+            return $"a call that changes something needs the header '{RequestHeader}: 1', or must be a DELETE or a POST of Content-Type application/json (a cross-site form can send neither); this one is a {request.Method} of Content-Type '{request.Header("Content-Type") ?? "(none)"}'";
         }
         return null;
+    }
+
+    /// <summary>
+    /// True for a DELETE, or a POST whose Content-Type is exactly application/json (parameters allowed): a cross-site
+    /// form or image can send neither, and a cross-site script only after a CORS preflight the inspector never grants.
+    /// So these are taken without <see cref="RequestHeader"/>, as ngrok's agent API takes them (its clients, such as the
+    /// npm ngrok package's NgrokClient, do not send the header). A form-encoded, multipart or text/plain POST, which a
+    /// form can send, still needs it.
+    /// </summary>
+    public static bool CannotComeFromAForm(InspectorRequest request) => request.Method switch
+    {
+        "DELETE" => true,
+        "POST" => IsJson(request.Header("Content-Type")),
+        _ => false,
+    };
+
+    private static bool IsJson(string? contentType)
+    {
+        if (contentType is null)
+        {
+            return false;
+        }
+        var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
+        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>

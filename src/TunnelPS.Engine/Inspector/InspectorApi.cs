@@ -95,12 +95,16 @@ internal sealed class InspectorApi
     private InspectorResponse Tunnels() =>
         InspectorResponse.Json(200, InspectorJson.Write(w => InspectorJson.WriteTunnels(w, Catalog.Tunnels)));
 
-    /// <summary>A tunnel by name: its https URL when it has one (or the one of ?proto=), else its only one.</summary>
+    /// <summary>
+    /// A tunnel by its API name ("web", "web (http)"); else by its session name: its https URL when it has one (or the
+    /// one of ?proto=), else its only one.
+    /// </summary>
     private InspectorResponse Tunnel(string name, string? proto)
     {
-        var matches = Catalog.Tunnels.Where(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+        var tunnels = Catalog.Tunnels;
+        var matches = tunnels.Where(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
         var endpoint = proto is null
-            ? matches.Find(t => t.Protocol == "https") ?? matches.FirstOrDefault()
+            ? tunnels.FirstOrDefault(t => t.ApiName.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? matches.Find(t => t.Protocol == "https") ?? matches.FirstOrDefault()
             : matches.Find(t => t.Protocol.Equals(proto, StringComparison.OrdinalIgnoreCase));
         return endpoint is null
             ? InspectorResponse.Error(404, $"No tunnel named '{name}'{(proto is null ? "" : $" serves {proto}")}; GET /api/tunnels lists them.")

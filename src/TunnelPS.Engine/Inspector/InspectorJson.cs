@@ -40,8 +40,10 @@ internal static class InspectorJson
     public static void WriteTunnel(Utf8JsonWriter w, TunnelEndpoint endpoint)
     {
         w.WriteStartObject();
-        w.WriteString("name", endpoint.Name);
-        w.WriteString("uri", TunnelsPath + "/" + Uri.EscapeDataString(endpoint.Name));
+        w.WriteString("name", endpoint.ApiName);
+        w.WriteString("uri", TunnelsPath + "/" + Uri.EscapeDataString(endpoint.ApiName));
+        // The session's name, shared by the http and https URLs of one tunnel: the tunnel_name of its requests.
+        w.WriteString("tunnel_name", endpoint.Name);
         w.WriteString("public_url", endpoint.PublicUrl);
         w.WriteString("proto", endpoint.Protocol);
         w.WriteStartObject("config");
@@ -79,6 +81,15 @@ internal static class InspectorJson
     public static void WriteExchange(Utf8JsonWriter w, CapturedExchange e, bool bodies, string? copyOrigin = null)
     {
         w.WriteStartObject();
+        WriteSummary(w, e, copyOrigin);
+        WriteRequest(w, e, bodies);
+        WriteResponse(w, e, bodies);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The exchange's own fields, before its request and response.</summary>
+    private static void WriteSummary(Utf8JsonWriter w, CapturedExchange e, string? copyOrigin)
+    {
         var id = e.Id.ToString(CultureInfo.InvariantCulture);
         w.WriteString("uri", RequestsPath + "/" + id);
         w.WriteNumber("id", e.Id);
@@ -113,7 +124,10 @@ internal static class InspectorJson
         {
             w.WriteString("error", e.Error);
         }
+    }
 
+    private static void WriteRequest(Utf8JsonWriter w, CapturedExchange e, bool bodies)
+    {
         w.WriteStartObject("request");
         w.WriteString("method", e.Method);
         w.WriteString("proto", e.HttpVersion);
@@ -133,9 +147,17 @@ internal static class InspectorJson
         if (bodies)
         {
             WriteBody(w, e.RequestBody, e.RequestBodySize, e.RequestTruncated, e.RequestHeaders);
+            if (!e.IsUnparsed)
+            {
+                w.WriteBase64String("raw", RawMessage.Request(e));
+            }
         }
         w.WriteEndObject();
+    }
 
+    /// <summary>The final response, or null when none came (Status 0).</summary>
+    private static void WriteResponse(Utf8JsonWriter w, CapturedExchange e, bool bodies)
+    {
         if (e.Status == 0)
         {
             w.WriteNull("response");
@@ -153,25 +175,17 @@ internal static class InspectorJson
             if (bodies)
             {
                 WriteBody(w, e.ResponseBody, e.ResponseBodySize, e.ResponseTruncated, e.ResponseHeaders);
+                if (!e.IsUnparsed)
+                {
+                    w.WriteBase64String("raw", RawMessage.Response(e));
+                }
             }
             w.WriteEndObject();
         }
-        w.WriteEndObject();
     }
 
-    /// <summary>Header fields in wire order, duplicates kept: [{"name":"Host","value":"…"}, …].</summary>
-    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers)
-    {
-        w.WriteStartArray("headers");
-        foreach (var header in headers)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", header.Key);
-            w.WriteString("value", header.Value);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }
+    /// <summary>Header fields in wire order, duplicates kept: [{"name":"Host","value":"…"}, …], as HAR writes them.</summary>
+    private static void WriteHeaders(Utf8JsonWriter w, IReadOnlyList<KeyValuePair<string, string>> headers) => HeaderFieldsJson.Write(w, headers);
 
     private static void WriteBody(Utf8JsonWriter w, ReadOnlyMemory<byte> raw, long size, bool truncated, IReadOnlyList<KeyValuePair<string, string>> headers)
     {

@@ -4,7 +4,7 @@ using TunnelPS.Engine.Transport;
 namespace TunnelPS.Engine.Server;
 
 /// <summary>One public URL on the server, the tenant that owns its name and the session that serves it.</summary>
-internal sealed class RegisteredTunnel
+internal sealed class RegisteredTunnel : IClusterTunnel
 {
     private long _connectionCount;
     private int _openConnections;
@@ -44,6 +44,8 @@ internal sealed class RegisteredTunnel
 
     /// <summary>In a cluster: the lease this tunnel holds on its name or port in the cluster store.</summary>
     public ClusterLease? ClusterLease { get; set; }
+
+    IClusterSession? IClusterTunnel.ClusterSession => Session;
 
     public long ConnectionCount => Interlocked.Read(ref _connectionCount);
 

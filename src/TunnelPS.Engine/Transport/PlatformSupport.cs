@@ -48,26 +48,9 @@ internal sealed record PlatformSupport
     {
         ArgumentNullException.ThrowIfNull(calls);
         var off = new List<(string, string)>();
-        var unix = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD();
-
-        var limit = Ask(calls.DescriptorLimit, null, out var limitError);
-        var open = Ask(calls.OpenDescriptors, null, out _);
-        int budget;
-        var limitFallback = "";
-        if (limit is { } value)
+        var (limit, budget, limitFallback) = DescriptorBudget(calls);
+        if (limitFallback.Length > 0)
         {
-            budget = Transport.DescriptorLimit.ConnectionBudget(value, open, NoDescriptorLimitCap);
-        }
-        else if (unix)
-        {
-            budget = Transport.DescriptorLimit.ConnectionBudget(AssumedUnixDescriptorLimit, open, NoDescriptorLimitCap);
-            limitFallback = $"the descriptor limit (getrlimit RLIMIT_NOFILE) could not be read{limitError}; assuming {AssumedUnixDescriptorLimit}, at most {budget} connections";
-            off.Add(("descriptor limit", limitFallback));
-        }
-        else
-        {
-            budget = NoDescriptorLimitCap;
-            limitFallback = $"this platform has no per-process descriptor limit{limitError}; sockets are bounded by memory, at most {budget} connections";
             off.Add(("descriptor limit", limitFallback));
         }
 
@@ -104,6 +87,23 @@ internal sealed record PlatformSupport
             UnixFileModes = modes,
             TurnedOff = off,
         };
+    }
+
+    /// <summary>The descriptor limit, the connection budget under it, and the fallback in force when it is unknown (empty when it was read).</summary>
+    private static (long? Limit, int Budget, string Fallback) DescriptorBudget(PlatformCalls calls)
+    {
+        var limit = Ask(calls.DescriptorLimit, null, out var limitError);
+        var open = Ask(calls.OpenDescriptors, null, out _);
+        if (limit is { } value)
+        {
+            return (value, Transport.DescriptorLimit.ConnectionBudget(value, open, NoDescriptorLimitCap), "");
+        }
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        {
+            var assumed = Transport.DescriptorLimit.ConnectionBudget(AssumedUnixDescriptorLimit, open, NoDescriptorLimitCap);
+            return (null, assumed, $"the descriptor limit (getrlimit RLIMIT_NOFILE) could not be read{limitError}; assuming {AssumedUnixDescriptorLimit}, at most {assumed} connections");
+        }
+        return (null, NoDescriptorLimitCap, $"this platform has no per-process descriptor limit{limitError}; sockets are bounded by memory, at most {NoDescriptorLimitCap} connections");
     }
 
     private static T Ask<T>(Func<T> call, T absent, out string error)

@@ -23,7 +23,7 @@ public sealed class ClearTunnelRequestCommand : TunnelCmdletBase
     [Parameter(Position = 0, ParameterSetName = TunnelSet)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(TunnelNameCompleter))]
+    [ArgumentCompleter(typeof(HttpTunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
 
     /// <summary>Also forget stopped tunnels and imported requests entirely.</summary>

@@ -37,11 +37,13 @@ public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Only the requests with these ids.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(CapturedRequestIdCompleter))]
     public long[]? Id { get; set; }
 
     /// <summary>Only requests with these methods.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(RequestMethodCompleter))]
     public string[]? Method { get; set; }
 
     /// <summary>Only requests whose path (or path and query) matches this wildcard pattern.</summary>
@@ -53,6 +55,7 @@ public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Only requests answered with these status codes.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(RequestStatusCompleter))]
     public int[]? Status { get; set; }
 
     /// <summary>Only requests that started at or after this time.</summary>

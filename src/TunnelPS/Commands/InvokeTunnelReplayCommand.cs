@@ -42,7 +42,7 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
     [Parameter(ParameterSetName = IdSet)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(TunnelNameCompleter))]
+    [ArgumentCompleter(typeof(HttpTunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
 
     /// <summary>Send to this http or https URL instead of the tunnel's local service.</summary>

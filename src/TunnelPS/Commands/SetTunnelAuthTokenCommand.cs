@@ -30,6 +30,7 @@ public sealed class SetTunnelAuthTokenCommand : TunnelCmdletBase
     /// <summary>A SecretManagement vault to store the token in instead of the file.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.SecretVaultCompleter))]
     public string? Vault { get; set; }
 
     /// <summary>The secret's name in the vault (with -Vault).</summary>

@@ -6,6 +6,7 @@ using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;

@@ -16,6 +16,7 @@ public sealed partial class StartTunnelCommand
     /// <summary>Where this session's web inspector listens: host:port (port 0 for any free one), a port alone, or 'disabled'.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.InspectAddressCompleter))]
     public string? InspectAddress { get; set; }
 
     /// <summary>The config file read for this command (named tunnels), whose inspect_addr applies.</summary>

@@ -8,6 +8,7 @@ using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Display;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
@@ -35,11 +36,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
 
     /// <summary>The local HTTP service: 3000, host:port, http://host:port or https://host:port.</summary>
     [Parameter(Mandatory = true, ParameterSetName = HttpSet)]
+    [ArgumentCompleter(typeof(Completers.LocalPortCompleter))]
     [ValidateNotNullOrEmpty]
     public string? Http { get; set; }
 
     /// <summary>The local TCP service: 22 or host:port.</summary>
     [Parameter(Mandatory = true, ParameterSetName = TcpSet)]
+    [ArgumentCompleter(typeof(Completers.LocalPortCompleter))]
     [ValidateNotNullOrEmpty]
     public string? Tcp { get; set; }
 
@@ -113,6 +116,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completers.ServerAddressCompleter))]
     public string[]? ServerAddress { get; set; }
 
     /// <summary>-ServerAddress as one comma-separated list, or null.</summary>
@@ -157,6 +161,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     [Parameter]
     public SwitchParameter Wait { get; set; }
+
+    /// <summary>
+    /// Completes the tunnel's socket events through the thread pool, never inline on the runtime's socket event thread
+    /// (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
 
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
@@ -237,6 +248,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     private void OpenAndWrite(TunnelClientOptions options, EngineLogRoute log, IReadOnlyList<string> names, string errorTarget, string verbose)
     {
+        if (NoInlineCompletions)
+        {
+            options = options with { InlineSocketCompletions = false };
+        }
+
         var client = new TunnelClient(options);
         IReadOnlyList<TunnelEndpoint> endpoints;
         InspectorStart inspector = BeginInspector(); // inspector: the session's one, ended below either way

@@ -44,6 +44,7 @@ public sealed partial class StartTunnelServerCommand
         HttpPort = Pick(nameof(HttpPort), HttpPort, c.HttpPort);
         BindAddress = Pick(nameof(BindAddress), BindAddress, c.BindAddress);
         AllowAnonymous = Pick(nameof(AllowAnonymous), AllowAnonymous.IsPresent, c.AllowAnonymous);
+        NoInlineCompletions = Pick(nameof(NoInlineCompletions), NoInlineCompletions.IsPresent, c.InlineCompletions is bool inline ? !inline : null);
         AuthTokenFile = Pick(nameof(AuthTokenFile), AuthTokenFile, c.AuthTokenFile);
         AuthTokenSecret = Pick(nameof(AuthTokenSecret), AuthTokenSecret, c.AuthTokenSecrets?.ToArray());
         AllowedHostname = Pick(nameof(AllowedHostname), AllowedHostname, c.AllowedHostnames?.ToArray());

@@ -12,6 +12,7 @@ using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
@@ -52,6 +53,13 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     /// <summary>Lets a server without tokens listen beyond loopback: anyone who reaches it can open tunnels.</summary>
     [Parameter]
     public SwitchParameter AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// Completes visitor and link socket events through the thread pool, never inline on the runtime's socket event
+    /// thread (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
 
     /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
     [Parameter]
@@ -276,6 +284,10 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                     ClientHelloTimeout = ClientHelloTimeout,
                     Cluster = cluster,
                 }.WithLogCallback(log.Write, log.IsEnabled);
+            if (NoInlineCompletions)
+            {
+                options = options with { InlineSocketCompletions = false };
+            }
 
             EngineServer engine;
             try
@@ -438,7 +450,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 
         try
         {
-            var (endpoints, user, password, tls) = ClusterOptions.Parse(Cluster);
+            var (endpoints, user, password, tls, sentinelService) = ClusterOptions.Parse(Cluster);
             if (redisPassword is not null && password is not null)
             {
                 ThrowInvalid("The Redis password is given twice: in -Cluster (redis://user:password@host) and by -ClusterPasswordName. Keep it in the secret and leave it out of the address (redis://user@host).", Cluster);
@@ -450,6 +462,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                 RedisUser = user,
                 RedisPassword = redisPassword ?? password,
                 RedisTls = tls,
+                SentinelService = sentinelService,
                 RedisCaFile = ClusterCaFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterCaFile),
                 Secret = secret,
                 NodeName = NodeName ?? Environment.MachineName,

@@ -19,12 +19,13 @@ public sealed class WaitTunnelRequestCommand : TunnelCmdletBase
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(TunnelNameCompleter))]
+    [ArgumentCompleter(typeof(HttpTunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
 
     /// <summary>Only requests with these methods.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(RequestMethodCompleter))]
     public string[]? Method { get; set; }
 
     /// <summary>Only requests whose path matches this wildcard pattern.</summary>
@@ -36,6 +37,7 @@ public sealed class WaitTunnelRequestCommand : TunnelCmdletBase
     /// <summary>Only requests answered with these status codes.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(RequestStatusCompleter))]
     public int[]? Status { get; set; }
 
     /// <summary>How long to wait: a TimeSpan or a number of seconds. Default: no limit.</summary>

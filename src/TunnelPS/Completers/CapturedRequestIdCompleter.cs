@@ -3,13 +3,13 @@ using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Session;
 
 namespace TunnelPS.Completers;
 
 /// <summary>
-/// Completes Invoke-TunnelReplay -Id with the ids of the captured requests (of the -Tunnel tunnels when that is
-/// typed, else of every tunnel and the imported requests), newest first, each with its method and path as tooltip.
+/// Completes -Id of Invoke-TunnelReplay and Get-TunnelRequest with the ids of the captured requests (of the -Tunnel
+/// tunnels when that is typed, else of every tunnel and the imported requests), newest first, each with its method,
+/// path and status as tooltip ("GET /api/x → 500").
 /// </summary>
 public sealed class CapturedRequestIdCompleter : IArgumentCompleter
 {
@@ -23,7 +23,7 @@ public sealed class CapturedRequestIdCompleter : IArgumentCompleter
     {
         try
         {
-            return Complete(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "Tunnel"));
+            return Complete(wordToComplete, fakeBoundParameters);
         }
 #pragma warning disable CA1031 // A completer must never throw at the user.
         catch (Exception)
@@ -34,17 +34,10 @@ public sealed class CapturedRequestIdCompleter : IArgumentCompleter
     }
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, string[]? tunnels)
+    private static List<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters)
     {
         WildcardPattern pattern = CompletionValue.Prefix(wordToComplete);
-        var stores = CaptureRegistry.Match(tunnels).Select(s => s.Store).ToList();
-        if (tunnels is null)
-        {
-            stores.Add(CaptureRegistry.Imported);
-        }
-
-        return stores
-            .SelectMany(s => s.Snapshot())
+        return CapturedRequests.Of(fakeBoundParameters)
             .OrderByDescending(e => e.Id)
             .Select(e => (Exchange: e, Id: e.Id.ToString(CultureInfo.InvariantCulture)))
             .Where(e => pattern.IsMatch(e.Id))
@@ -52,5 +45,7 @@ public sealed class CapturedRequestIdCompleter : IArgumentCompleter
             .ToList();
     }
 
-    private static string Describe(CapturedExchange exchange) => $"{exchange.Method} {exchange.Target}";
+    private static string Describe(CapturedExchange exchange) => exchange.Status > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{exchange.Method} {exchange.Target} → {exchange.Status}")
+        : $"{exchange.Method} {exchange.Target} → no response{(exchange.Error is null ? string.Empty : ": " + exchange.Error)}";
 }

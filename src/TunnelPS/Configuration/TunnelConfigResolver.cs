@@ -4,7 +4,6 @@ using EngineTunnelConfig = TunnelPS.Engine.Configuration.TunnelConfig;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Session;
 
 namespace TunnelPS.Configuration;
 
@@ -283,7 +282,7 @@ internal sealed class TunnelConfigResolver
         ServerAddress server = named ?? session?.Address ?? throw new ConfigurationException(
             $"No tunnel server to connect to: set server_addr in '{Source}', give -ServerAddress host:port, or start one in this session with Start-TunnelServer.");
 
-        return new TunnelClientOptions
+        var options = new TunnelClientOptions
         {
             Server = server,
             FallbackServers = nodes is null ? [] : [.. nodes.Skip(1)],
@@ -292,5 +291,8 @@ internal sealed class TunnelConfigResolver
             Proxy = ResolveProxy(overrides),
             Tunnels = definitions,
         };
+
+        // inline_completions: the file's choice, else the engine's default (on with up to 4 cores).
+        return _config.InlineCompletions is bool inline ? options with { InlineSocketCompletions = inline } : options;
     }
 }

@@ -28,13 +28,16 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var throughForwarder = $"http://steady.localhost:{forwarder.HttpPort}";
         Assert.Equal("hello GET /forwarded", await http.GetStringAsync(throughForwarder + "/forwarded"));
 
+        await TunnelHarness.WaitUntilAsync(() => cold.Cluster!.Router.PeerCount == 2, "node g learned the other nodes from Redis");
         await redis.StopAsync();
         var down = Stopwatch.StartNew();
         Assert.Equal("hello GET /during", await http.GetStringAsync(url + "/during"));
-        // A node that must ask Redis where the name lives cannot route a new connection: a 503, never a 404. A node
-        // that remembers where the name lives keeps forwarding new connections to it.
+        // A node that never routed the name asks the nodes it knows (it learned them from Redis) and finds it; a name no
+        // node holds gets a 503, never a 404 (the store cannot say it is free). A node that remembers where the name
+        // lives keeps forwarding new connections to it.
         using var fresh = TunnelHarness.Visitor(keepAlive: false);
-        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync($"http://steady.localhost:{cold.HttpPort}/during")).StatusCode);
+        Assert.Equal("hello GET /during", await fresh.GetStringAsync($"http://steady.localhost:{cold.HttpPort}/during"));
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync($"http://nobody.localhost:{cold.HttpPort}/during")).StatusCode);
         Assert.Equal("hello GET /remembered", await fresh.GetStringAsync(throughForwarder + "/remembered"));
         await using var peer = await RawPeer.DialAsync(node.Port);
         Assert.Equal("", (await peer.LoginAsync(TokenA)).Error);

@@ -68,6 +68,37 @@ public sealed class InspectorApiTests
     }
 
     [Fact]
+    public async Task The_detail_has_the_raw_request_and_response_as_base64_as_ngrok_s_API_gives()
+    {
+        await using var host = InspectorTestHost.Start();
+        var exchange = host.Add("POST", "/items?x=1", requestBody: "name=a", responseBody: "created", requestHeaders: new KeyValuePair<string, string>("X-Trace", "t1"));
+
+        var detail = await host.GetJsonAsync("/api/requests/http/" + exchange.Id);
+
+        var request = Encoding.Latin1.GetString(Convert.FromBase64String(detail.GetProperty("request").GetProperty("raw").GetString()!));
+        Assert.Equal("POST /items?x=1 HTTP/1.1\r\nHost: web.localhost:8080\r\nX-Trace: t1\r\n\r\nname=a", request);
+        var response = Encoding.Latin1.GetString(Convert.FromBase64String(detail.GetProperty("response").GetProperty("raw").GetString()!));
+        Assert.Equal("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncreated", response);
+
+        // The list has no bodies, so no raw either.
+        var list = await host.GetJsonAsync("/api/requests/http");
+        Assert.False(list.GetProperty("requests")[0].GetProperty("request").TryGetProperty("raw", out _));
+    }
+
+    [Fact]
+    public async Task A_chunked_body_is_framed_again_in_the_raw_message_so_that_it_still_parses()
+    {
+        await using var host = InspectorTestHost.Start();
+        var chunked = host.Add("POST", "/hook", requestBody: "name=a", requestHeaders: new KeyValuePair<string, string>("Transfer-Encoding", "chunked"));
+        var empty = host.Add("POST", "/empty", requestHeaders: new KeyValuePair<string, string>("Transfer-Encoding", "gzip, Chunked"));
+
+        var raw = Encoding.Latin1.GetString(Convert.FromBase64String((await host.GetJsonAsync("/api/requests/http/" + chunked.Id)).GetProperty("request").GetProperty("raw").GetString()!));
+        Assert.Equal("POST /hook HTTP/1.1\r\nHost: web.localhost:8080\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nname=a\r\n0\r\n\r\n", raw);
+        var rawEmpty = Encoding.Latin1.GetString(Convert.FromBase64String((await host.GetJsonAsync("/api/requests/http/" + empty.Id)).GetProperty("request").GetProperty("raw").GetString()!));
+        Assert.EndsWith("Transfer-Encoding: gzip, Chunked\r\n\r\n0\r\n\r\n", rawEmpty, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Replays_with_method_path_headers_and_body_changed_and_keeps_the_replay()
     {
         await using var target = new TestHttpServer((head, body) => TestHttpServer.Response(202, "Accepted", "saw " + Encoding.UTF8.GetString(body)));

@@ -9,7 +9,7 @@
     Author            = 'TunnelPS tests'
     Description       = 'Test stand-in for Microsoft.PowerShell.SecretManagement (in-memory vaults TestVault and OtherVault).'
     PowerShellVersion = '7.4'
-    FunctionsToExport = @('Get-Secret', 'Set-Secret', 'Remove-Secret', 'Get-SecretInfo', 'Reset-TestSecretStore')
+    FunctionsToExport = @('Get-Secret', 'Set-Secret', 'Remove-Secret', 'Get-SecretInfo', 'Get-SecretVault', 'Reset-TestSecretStore')
     CmdletsToExport   = @()
     AliasesToExport   = @()
     VariablesToExport = @()

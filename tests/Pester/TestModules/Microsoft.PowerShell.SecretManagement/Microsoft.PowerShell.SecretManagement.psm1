@@ -66,6 +66,16 @@ function Get-SecretInfo {
     }
 }
 
+function Get-SecretVault {
+    # The real one's output shape: Name, ModuleName, IsDefaultVault (SecretVaultInfo), the default vault first.
+    [CmdletBinding()]
+    param([string[]] $Name = '*')
+    foreach ($vaultName in @($script:DefaultVault) + @($script:Vaults.Keys | Where-Object { $_ -ne $script:DefaultVault } | Sort-Object)) {
+        if (-not ($Name | Where-Object { $vaultName -like $_ })) { continue }
+        [pscustomobject]@{ Name = $vaultName; ModuleName = 'TestVaultExtension'; IsDefaultVault = $vaultName -eq $script:DefaultVault }
+    }
+}
+
 function Reset-TestSecretStore {
     # Test-only: empties both vaults.
     [CmdletBinding()]

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace TunnelPS.Session;
+namespace TunnelPS.Hosting;
 
 /// <summary>
 /// Appends engine log entries to a file as JSON lines (one object per line: time, level, category, message, error),

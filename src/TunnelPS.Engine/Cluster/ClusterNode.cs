@@ -6,9 +6,8 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
-using TunnelPS.Engine.Cluster;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// A server's membership of a cluster: it claims every name and TCP port in the cluster store before a client gets
@@ -18,7 +17,7 @@ namespace TunnelPS.Engine.Server;
 /// </summary>
 internal sealed class ClusterNode : IAsyncDisposable
 {
-    private readonly TunnelServer _server;
+    private readonly IClusterHost _host;
     private readonly IClusterStore _store;
     private readonly ILogger _logger;
     private readonly byte[] _tenantKey;
@@ -30,19 +29,19 @@ internal sealed class ClusterNode : IAsyncDisposable
     private long _lastHeartbeat;
     private readonly TaskCompletionSource _reservationsPublished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ClusterNode(TunnelServer server, ClusterOptions options, IClusterStore store, ILogger logger)
+    public ClusterNode(IClusterHost host, ClusterOptions options, IClusterStore store, ILogger logger)
     {
-        _server = server;
+        _host = host;
         Options = options;
         _store = store;
         _logger = logger;
         Name = options.NodeName;
         Run = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
-        Address = options.NodeAddress ?? server.ServerAddress;
+        Address = options.NodeAddress ?? host.ServerAddress;
         _tenantKey = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-tenant:" + options.Secret));
-        Links = new NodeLinks(server, this, options.Secret, logger);
-        Router = new ClusterRouter(this, server.Options.TimeProvider);
-        _lastHeartbeat = server.Options.TimeProvider.GetTimestamp();
+        Links = new NodeLinks(host, this, options.Secret, logger);
+        Router = new ClusterRouter(this, host.Time);
+        _lastHeartbeat = host.Time.GetTimestamp();
     }
 
     /// <summary>The links to the other nodes (visitor forwarding).</summary>
@@ -62,6 +61,9 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public string StoreDescription => _store.Description;
 
+    /// <summary>The node's log (the router and the links write to it).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>The store, unless a test made this node abandon it (a crash: nothing more is written).</summary>
     private IClusterStore Store => _abandoned ? throw new ClusterStoreException("this node abandoned the cluster store (a test's crash)") : _store;
 
@@ -80,15 +82,15 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// The lease a tunnel of <paramref name="session"/> holds for <paramref name="key"/>, claimed now; the other scheme
     /// of the same host, already held by the same session, shares its lease (and its claim time).
     /// </summary>
-    private ClusterLease LeaseFor(ControlSession session, RegisteredTunnel tunnel, string key)
+    private ClusterLease LeaseFor(IClusterSession session, IClusterTunnel tunnel, string key)
     {
-        if (tunnel.Protocol != "tcp" && _server.Registry.FindHttp(tunnel.Protocol == "http" ? "https" : "http", tunnel.Host) is { ClusterLease: { } shared } other &&
-            ReferenceEquals(other.Session, session) && shared.Key == key)
+        if (tunnel.Protocol != "tcp" && _host.FindHttp(tunnel.Protocol == "http" ? "https" : "http", tunnel.Host) is { ClusterLease: { } shared } other &&
+            ReferenceEquals(other.ClusterSession, session) && shared.Key == key)
         {
             return shared;
         }
-        return new(key, TenantHash(session.Tenant.Key), SessionHash(session.ClientId), Name, Run,
-            _server.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), PreviousSessionHash(session));
+        return new(key, TenantHash(session.TenantKey), SessionHash(session.ClientId), Name, Run,
+            _host.Time.GetUtcNow().ToUnixTimeMilliseconds(), PreviousSessionHash(session));
     }
 
     /// <summary>What the cluster store keeps of a tenant: an HMAC of its key under the cluster secret.</summary>
@@ -100,36 +102,36 @@ internal sealed class ClusterNode : IAsyncDisposable
     }
 
     /// <summary>The session id the client had before this login (it proves the earlier session was its own), hashed; "" for none.</summary>
-    private static string PreviousSessionHash(ControlSession session) =>
-        session.Auth.ClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId && old.All(char.IsAsciiLetterOrDigit) ? SessionHash(old) : "";
+    private static string PreviousSessionHash(IClusterSession session) =>
+        session.PresentedClientId is { Length: >= 8 and <= 64 } old && old != session.ClientId && old.All(char.IsAsciiLetterOrDigit) ? SessionHash(old) : "";
 
     /// <summary>
     /// Counts a new session against its token's session limit across the cluster; null when admitted, or the refusal.
     /// When the store does not answer, the login is admitted (this node's own limit still holds).
     /// </summary>
-    public async Task<string?> AdmitSessionAsync(ControlSession session)
+    public async Task<string?> AdmitSessionAsync(IClusterSession session)
     {
         try
         {
-            var admitted = await Enqueue(() => Store.AdmitSessionAsync(TenantHash(session.Tenant.Key), SessionHash(session.ClientId), PreviousSessionHash(session),
-                Name + "|" + Run, session.Tenant.MaxSessions, Options.NodeTimeout, CancellationToken.None)).ConfigureAwait(false);
+            var admitted = await Enqueue(() => Store.AdmitSessionAsync(TenantHash(session.TenantKey), SessionHash(session.ClientId), PreviousSessionHash(session),
+                Name + "|" + Run, session.MaxSessions, Options.NodeTimeout, CancellationToken.None)).ConfigureAwait(false);
             return admitted
                 ? null
-                : string.Create(CultureInfo.InvariantCulture, $"This token already has {session.Tenant.MaxSessions} clients connected across the cluster, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
+                : string.Create(CultureInfo.InvariantCulture, $"This token already has {session.MaxSessions} clients connected across the cluster, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
         }
         catch (ClusterStoreException ex)
         {
-            ClusterLog.LeaseWriteFailed(_logger, "count", "a session of " + session.Tenant.Name, ex.Message);
+            ClusterLog.LeaseWriteFailed(_logger, "count", "a session of " + session.TenantName, ex.Message);
             return null;
         }
     }
 
     /// <summary>Stops counting an ended session.</summary>
-    public void EndSession(ControlSession session)
+    public void EndSession(IClusterSession session)
     {
-        var tenant = TenantHash(session.Tenant.Key);
+        var tenant = TenantHash(session.TenantKey);
         var id = SessionHash(session.ClientId);
-        _server.Track(Write("end", new ClusterLease("session:" + id, tenant, id, Name, Run), () => Store.EndSessionAsync(tenant, id, CancellationToken.None)));
+        _host.Track(Write("end", new ClusterLease("session:" + id, tenant, id, Name, Run), () => Store.EndSessionAsync(tenant, id, CancellationToken.None)));
     }
 
     /// <summary>What the cluster store keeps of a session id: a hash (the id is a secret).</summary>
@@ -144,7 +146,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// Claims a tunnel's name (or port) in the cluster; null when it is the tunnel's now, or the error for its client
     /// (the same words a single server uses, or why the cluster store cannot decide).
     /// </summary>
-    public async Task<string?> ClaimAsync(RegisteredTunnel tunnel, ControlSession session)
+    public async Task<string?> ClaimAsync(IClusterTunnel tunnel, IClusterSession session)
     {
         var tcp = tunnel.Protocol == "tcp";
         // A client that moved from another node presents its id there (the lease's Previous); the lease of that session is its own.
@@ -153,12 +155,12 @@ internal sealed class ClusterNode : IAsyncDisposable
         (ClusterClaimResult Result, string? Conflict, StoredLease? Holder) answer;
         try
         {
-            answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, null, CancellationToken.None)).ConfigureAwait(false);
+            answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.MaxTcpPorts, _host.ReconnectGrace, null, CancellationToken.None)).ConfigureAwait(false);
             if (answer.Holder is { Forgery: { } why } forged)
             {
                 // Not signed under the cluster secret: written by a client of the store, not by a node. Not obeyed.
                 ReportForgery(lease.Key, forged.Node, why);
-                answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.Tenant.MaxTcpPorts, _server.Options.ReconnectGrace, forged.Value, CancellationToken.None)).ConfigureAwait(false);
+                answer = await Enqueue(() => Store.ClaimAsync(lease, parents, session.MaxTcpPorts, _host.ReconnectGrace, forged.Value, CancellationToken.None)).ConfigureAwait(false);
             }
         }
         catch (ClusterStoreException ex)
@@ -176,7 +178,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             ClusterClaimResult.OtherTenant => $"The tunnel {tunnel.Url} is already registered by another client. Choose another -Subdomain or -Hostname.",
             ClusterClaimResult.OtherSession when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is already used by another tunnel."),
             ClusterClaimResult.OtherSession => $"The tunnel {tunnel.Url} is already open in another session of the same token. Stop that tunnel first (Stop-Tunnel), or choose another name.",
-            ClusterClaimResult.LimitReached => string.Create(CultureInfo.InvariantCulture, $"This token already holds {session.Tenant.MaxTcpPorts} TCP ports across the cluster, the most it may have. Close a tcp tunnel first, or ask the server's admin for a higher limit."),
+            ClusterClaimResult.LimitReached => string.Create(CultureInfo.InvariantCulture, $"This token already holds {session.MaxTcpPorts} TCP ports across the cluster, the most it may have. Close a tcp tunnel first, or ask the server's admin for a higher limit."),
             ClusterClaimResult.ParentHeld => $"The name {tunnel.Host} lies under {answer.Conflict}, which another client holds. Choose a name that is not under another tenant's.",
             ClusterClaimResult.Reserved when tcp => string.Create(CultureInfo.InvariantCulture, $"The remote port {tunnel.Port} is reserved for another token. Ask for another -RemotePort, or 0 for any."),
             ClusterClaimResult.Reserved => $"The name {tunnel.Host} is reserved for another token. Choose another -Subdomain or -Hostname.",
@@ -190,7 +192,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public void ReportForgery(string key, string node, string why)
     {
         TunnelMetrics.LeaseConflicts.Add(1, new KeyValuePair<string, object?>("outcome", "forged"));
-        _server.Connections.Throttle.Warn("forged-lease", suppressed => ClusterLog.ForgedLease(_logger, key, node, why,
+        _host.Throttle.Warn("forged-lease", suppressed => ClusterLog.ForgedLease(_logger, key, node, why,
             suppressed > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({suppressed} more forged leases not logged)") : ""));
     }
 
@@ -201,7 +203,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public void ReservationsChanged()
     {
         _reservationsStale = true;
-        _server.Track(PublishReservationsAsync());
+        _host.Track(PublishReservationsAsync());
     }
 
     /// <summary>
@@ -211,14 +213,14 @@ internal sealed class ClusterNode : IAsyncDisposable
     private async Task PublishReservationsAsync()
     {
         var entries = new HashSet<(string Key, string Tenant)>();
-        foreach (var tenant in _server.Tenants.All)
+        foreach (var (tenantKey, hosts, ports) in _host.Reservations)
         {
-            if (tenant.ReservedHosts.Count == 0 && tenant.ReservedTcpPorts.Count == 0)
+            if (hosts.Count == 0 && ports.Count == 0)
             {
                 continue;
             }
-            var hash = TenantHash(tenant.Key);
-            foreach (var host in tenant.ReservedHosts)
+            var hash = TenantHash(tenantKey);
+            foreach (var host in hosts)
             {
                 entries.Add(("resv:" + ClusterLease.HostKey(host), hash));
                 foreach (var parent in HostNames.Parents(host.ToLowerInvariant()))
@@ -226,7 +228,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                     entries.Add(("resvunder:" + parent, hash));
                 }
             }
-            foreach (var port in tenant.ReservedTcpPorts)
+            foreach (var port in ports)
             {
                 entries.Add(("resv:" + ClusterLease.TcpKey(port), hash));
             }
@@ -248,12 +250,12 @@ internal sealed class ClusterNode : IAsyncDisposable
     public void Release(ClusterLease lease)
     {
         var parents = lease.Host is { } host ? HostNames.Parents(host).ToList() : [];
-        _server.Track(Write("release", lease, () => Store.ReleaseAsync(lease, parents, CancellationToken.None)));
+        _host.Track(Write("release", lease, () => Store.ReleaseAsync(lease, parents, CancellationToken.None)));
     }
 
     /// <summary>Keeps a lease for its tenant's reconnect on any node (its client went away, or this node stops).</summary>
     public void Reserve(ClusterLease lease) =>
-        _server.Track(Write("reserve", lease, () => Store.ReserveAsync(lease, _server.Options.ReconnectGrace, CancellationToken.None)));
+        _host.Track(Write("reserve", lease, () => Store.ReserveAsync(lease, _host.ReconnectGrace, CancellationToken.None)));
 
     private async Task Write(string action, ClusterLease lease, Func<Task> operation)
     {
@@ -286,7 +288,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public async Task RunHeartbeatAsync(CancellationToken token)
     {
         var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, Options.NodeTimeout.Ticks / 3));
-        using var timer = new PeriodicTimer(interval, _server.Options.TimeProvider);
+        using var timer = new PeriodicTimer(interval, _host.Time);
         do
         {
             await HeartbeatOnceAsync().ConfigureAwait(false);
@@ -297,26 +299,28 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// <summary>One heartbeat: the node's presence and description, its live leases renewed, lost ones acted on.</summary>
     internal async Task HeartbeatOnceAsync()
     {
-        var held = new Dictionary<string, (ClusterLease Lease, ControlSession Session)>(StringComparer.Ordinal);
+        var held = new Dictionary<string, (ClusterLease Lease, IClusterSession Session)>(StringComparer.Ordinal);
         var urls = new List<string>();
-        foreach (var tunnel in _server.Registry.All())
+        foreach (var tunnel in _host.Tunnels)
         {
-            if (tunnel is { Session: { } session, ClusterLease: { } lease })
+            if (tunnel is { ClusterSession: { } session, ClusterLease: { } lease })
             {
                 held.TryAdd(lease.Key, (lease, session));
                 urls.Add(tunnel.Url);
             }
         }
         var leases = held.Values.Select(h => h.Lease).ToList();
-        var sessions = _server.Sessions.All.Select(s => (TenantHash(s.Tenant.Key), SessionHash(s.ClientId))).ToList();
+        var sessions = _host.Sessions.Select(s => (TenantHash(s.TenantKey), SessionHash(s.ClientId))).ToList();
         Links.PingAll();
         // A node whose heartbeats failed for as long as a lease lives may have lost its leases rightly (they lapsed).
-        var lapsed = _server.Options.TimeProvider.GetElapsedTime(Interlocked.Read(ref _lastHeartbeat)) >= _server.Options.ReconnectGrace;
+        var lapsed = _host.Time.GetElapsedTime(Interlocked.Read(ref _lastHeartbeat)) >= _host.ReconnectGrace;
         try
         {
             await Store.RenewSessionsAsync(sessions, Name + "|" + Run, Options.NodeTimeout, CancellationToken.None).ConfigureAwait(false);
-            var (lost, otherRun, fresh) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
-            Interlocked.Exchange(ref _lastHeartbeat, _server.Options.TimeProvider.GetTimestamp());
+            var (lost, otherRun, fresh) = await Store.HeartbeatAsync(Name, Run, Describe(urls), Options.NodeTimeout, leases, _host.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Exchange(ref _lastHeartbeat, _host.Time.GetTimestamp());
+            // The nodes to ask where a name lives if the store stops answering.
+            Router.LearnPeers(await Store.NodesAsync(CancellationToken.None).ConfigureAwait(false));
             if (fresh || _reservationsStale)
             {
                 // The first heartbeat of this run, or one after the store forgot the node: its reservations hold again.
@@ -358,7 +362,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     /// was made while this node's live lease had vanished from the store (deleted, or the store lost it): this node
     /// writes its lease back, and the other node finds an earlier valid claim at its next heartbeat and gives the name up.
     /// </summary>
-    private async Task SettleAsync(ClusterLease mine, StoredLease holder, ControlSession session, bool lapsed)
+    private async Task SettleAsync(ClusterLease mine, StoredLease holder, IClusterSession session, bool lapsed)
     {
         if (holder.Forgery is { } why)
         {
@@ -377,7 +381,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             ClusterLog.LeaseReasserted(_logger, session.Label, mine.Key, holder.Node);
         }
         // Written back only over the value just seen: a value that changed meanwhile is decided at the next heartbeat.
-        await Store.ReassertAsync(mine, holder.Value, _server.Options.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
+        await Store.ReassertAsync(mine, holder.Value, _host.ReconnectGrace, CancellationToken.None).ConfigureAwait(false);
     }
 
     private string Describe(List<string> urls)
@@ -387,10 +391,11 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
             json.WriteStartObject();
             json.WriteString("name", Name);
+            json.WriteString("run", Run);
             json.WriteString("address", Address);
-            json.WriteNumber("sessions", _server.SessionCount);
-            json.WriteString("started", _server.StartTime);
-            json.WriteString("seen", _server.Options.TimeProvider.GetUtcNow());
+            json.WriteNumber("sessions", _host.SessionCount);
+            json.WriteString("started", _host.StartTime);
+            json.WriteString("seen", _host.Time.GetUtcNow());
             json.WriteStartArray("tunnels");
             foreach (var url in urls)
             {

@@ -5,12 +5,12 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
-using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Transport;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Cluster;
 
 /// <summary>
 /// The multiplexed links between this node and the other nodes of its cluster. A node dials one link per peer the
@@ -27,7 +27,7 @@ internal sealed class NodeLinks : IAsyncDisposable
     /// </summary>
     internal const int NodeLinkMaxStreams = 4096;
 
-    private readonly TunnelServer _server;
+    private readonly IClusterHost _host;
     private readonly ClusterNode _node;
     private readonly ILogger _logger;
     private readonly byte[] _key;
@@ -36,9 +36,9 @@ internal sealed class NodeLinks : IAsyncDisposable
     private readonly List<MuxLink> _accepted = [];
     private bool _closed;
 
-    public NodeLinks(TunnelServer server, ClusterNode node, string secret, ILogger logger)
+    public NodeLinks(IClusterHost host, ClusterNode node, string secret, ILogger logger)
     {
-        _server = server;
+        _host = host;
         _node = node;
         _logger = logger;
         _key = SHA256.HashData(Encoding.UTF8.GetBytes("tunnelps-cluster-link:" + secret));
@@ -65,8 +65,10 @@ internal sealed class NodeLinks : IAsyncDisposable
             {
                 throw new IOException("The node is stopping.");
             }
+#pragma warning disable CA1849 // Result of a task that completed successfully: it does not block (and this is under a lock).
             if (_dialled.TryGetValue(peer, out var known) && known.Run == run &&
                 !(known.Link.IsCompleted && (!known.Link.IsCompletedSuccessfully || known.Link.Result.IsClosed)))
+#pragma warning restore CA1849
             {
                 return known.Link;
             }
@@ -81,7 +83,7 @@ internal sealed class NodeLinks : IAsyncDisposable
         var (host, port) = SplitAddress(address);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         SslStream? ssl = null;
-        using var deadline = new CancellationTokenSource(_server.Options.HandshakeTimeout, _server.Options.TimeProvider);
+        using var deadline = new CancellationTokenSource(_host.HandshakeTimeout, _host.Time);
         try
         {
             await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
@@ -92,7 +94,7 @@ internal sealed class NodeLinks : IAsyncDisposable
                 thumbprint = certificate is null ? null : CertificateStore.Thumbprint(certificate);
                 return certificate is not null;
             });
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _server.Domain, EnabledSslProtocols = TlsDefaults.Protocols }, deadline.Token).ConfigureAwait(false);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _host.Domain, EnabledSslProtocols = TlsDefaults.Protocols }, deadline.Token).ConfigureAwait(false);
             var nonce = NewNonce();
             await FrameCodec.WriteAsync(ssl, new NodeAuth { Node = _node.Name, Nonce = nonce }, deadline.Token).ConfigureAwait(false);
             if (await FrameCodec.ReadAsync(ssl, deadline.Token).ConfigureAwait(false) is not NodeAuth challenge || challenge.Error.Length > 0)
@@ -108,7 +110,7 @@ internal sealed class NodeLinks : IAsyncDisposable
             {
                 throw new IOException($"node {peer} at {address} did not accept this node's proof (check that every node has the same cluster secret)");
             }
-            var link = new MuxLink(ssl, _server.Options.StreamWindow, onOpen: null, track: _server.Track, _server.LinkLimits("node " + peer, NodeLinkMaxStreams));
+            var link = new MuxLink(ssl, _host.StreamWindow, onOpen: null, track: _host.Track, _host.LinkLimits("node " + peer, NodeLinkMaxStreams));
             link.Start();
             ClusterLog.LinkOpened(_logger, peer, address);
             return link;
@@ -130,27 +132,26 @@ internal sealed class NodeLinks : IAsyncDisposable
     /// Serves a connection whose first frame was NodeAuth: the keyed handshake, then a link whose streams are forwarded
     /// visitor connections served here as if they had arrived here. Returns when the link ends.
     /// </summary>
-    public async Task AcceptAsync(Stream stream, NodeAuth hello, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
+    public async Task AcceptAsync(Stream stream, NodeAuth hello, EndPoint? remote, long connectionId, Action authenticated)
     {
         MuxLink? link = null;
         try
         {
-            using (var deadline = new CancellationTokenSource(_server.Options.HandshakeTimeout, _server.Options.TimeProvider))
+            using (var deadline = new CancellationTokenSource(_host.HandshakeTimeout, _host.Time))
             {
                 var nonce = NewNonce();
-                var thumbprint = _server.CertificateThumbprint;
+                var thumbprint = _host.CertificateThumbprint;
                 await FrameCodec.WriteAsync(stream, new NodeAuth { Node = _node.Name, Nonce = nonce, Proof = Proof("accept", hello.Nonce, nonce, _node.Name, hello.Node, thumbprint) }, deadline.Token).ConfigureAwait(false);
                 var answer = await FrameCodec.ReadAsync(stream, deadline.Token).ConfigureAwait(false) as NodeAuth;
                 if (answer is null || hello.Nonce.Length < 16 || !Verify(answer.Proof, Proof("dial", nonce, hello.Nonce, hello.Node, _node.Name, thumbprint)))
                 {
-                    _server.Connections.Throttle.Warn("node", suppressed =>
-                        ServerLog.ProxyRefused(_logger, connectionId, ListenerSocket.Describe(remote), "a cluster link without a valid proof of the cluster secret", suppressed));
+                    _host.LinkRefused(connectionId, remote, "a cluster link without a valid proof of the cluster secret");
                     await FrameCodec.WriteAsync(stream, new NodeAuth { Node = _node.Name, Error = "The link's proof does not match this cluster's secret." }, deadline.Token).ConfigureAwait(false);
                     return;
                 }
                 await FrameCodec.WriteAsync(stream, new NodeAuth { Node = _node.Name }, deadline.Token).ConfigureAwait(false);
             }
-            link = new MuxLink(stream, _server.Options.StreamWindow, onOpen: ServeForwardedAsync, track: _server.Track, _server.LinkLimits("node " + hello.Node, NodeLinkMaxStreams));
+            link = new MuxLink(stream, _host.StreamWindow, onOpen: ServeStreamAsync, track: _host.Track, _host.LinkLimits("node " + hello.Node, NodeLinkMaxStreams));
             lock (_gate)
             {
                 _accepted.RemoveAll(l => l.IsClosed);
@@ -160,15 +161,15 @@ internal sealed class NodeLinks : IAsyncDisposable
                 }
                 _accepted.Add(link);
             }
-            slot.Authenticated();
+            authenticated();
             ClusterLog.LinkAccepted(_logger, hello.Node, ListenerSocket.Describe(remote));
             link.Start();
             var ended = await link.Completion.ConfigureAwait(false);
-            ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), "cluster link ended: " + ended);
+            _host.ConnectionClosed(connectionId, ListenerSocket.Describe(remote), "cluster link ended: " + ended);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ProtocolException or ObjectDisposedException or SocketException)
         {
-            ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), ex.Message);
+            _host.ConnectionClosed(connectionId, ListenerSocket.Describe(remote), ex.Message);
         }
         finally
         {
@@ -183,74 +184,30 @@ internal sealed class NodeLinks : IAsyncDisposable
         }
     }
 
-    /// <summary>One forwarded visitor connection: served here with the visitor's own address, as if it had arrived here.</summary>
-    private async Task ServeForwardedAsync(MuxStream stream, string url, string clientAddress)
-    {
-        var id = _server.NextConnectionId();
-        try
-        {
-            var scheme = url switch
-            {
-                "cluster:http" => "http",
-                "cluster:https" => "https",
-                _ => null,
-            };
-            if (scheme is null || !IPEndPoint.TryParse(clientAddress, out var visitor))
-            {
-                ServerLog.ConnectionClosed(_logger, id, clientAddress, "a forwarded stream with an unknown kind or address: " + url);
-                await stream.DisposeAsync().ConfigureAwait(false);
-                return;
-            }
-            // The server-wide rules apply here again, to the visitor's own address: -DenyIP, and -MaxConnectionsPerIP
-            // over the visitors this node serves (its own and forwarded ones).
-            var context = _server.Connections;
-            if (!context.DenyList.IsAllowed(visitor.Address))
-            {
-                TunnelMetrics.RefusedConnections.Add(1, new KeyValuePair<string, object?>("reason", "deny_ip"));
-                await RefuseForwardedAsync(stream, null).ConfigureAwait(false);
-                return;
-            }
-            var slot = context.Limiter.TryAcquire(visitor.Address, out _, forwarded: true);
-            if (slot is null)
-            {
-                TunnelMetrics.RefusedConnections.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_ip"));
-                context.Throttle.Warn("limit-address", suppressed => ServerLog.ConnectionLimitReached(_logger,
-                    string.Create(CultureInfo.InvariantCulture, $"{visitor.Address} holds {context.Limiter.MaxPerAddress} connections (-MaxConnectionsPerIP), forwarded ones included"), suppressed));
-                await RefuseForwardedAsync(stream, TunnelServer.RefusedHttpResponse).ConfigureAwait(false);
-                return;
-            }
-            try
-            {
-                await new PublicHttpConnection(_server, stream, scheme, visitor, id, _logger, forwarded: true).RunAsync(_server.Stopping).ConfigureAwait(false);
-            }
-            finally
-            {
-                slot.Release();
-            }
-        }
-#pragma warning disable CA1031 // One forwarded connection's failure must never end the link or reach the host.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            ServerLog.ConnectionClosed(_logger, id, clientAddress, ex.Message);
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    /// <summary>A stream the dialling node opened: a forwarded visitor, or its question whether this node serves a host.</summary>
+    private Task ServeStreamAsync(MuxStream stream, string url, string clientAddress) =>
+        url == ClusterRouter.WhoHolds ? AnswerWhoHoldsAsync(stream, clientAddress) : _host.ServeForwardedAsync(stream, url, clientAddress);
 
     /// <summary>
-    /// Refuses a forwarded visitor as this node refuses its own: the forwarding node is told the host is served here
-    /// (so it does not look for another node), then the visitor gets <paramref name="response"/>, if any, and the end.
+    /// Answers "do you serve this host?" with one byte, Y when a live session of this node serves it (http or https),
+    /// else N, and ends the stream. Nothing is read from the stream: the host came in its open frame, bounded as every
+    /// stream's address is, so the question holds nothing here beyond the stream itself (counted against the link's cap).
     /// </summary>
-    private static async Task RefuseForwardedAsync(MuxStream stream, byte[]? response)
+    private async Task AnswerWhoHoldsAsync(MuxStream stream, string host)
     {
         await using (stream.ConfigureAwait(false))
         {
-            await stream.WriteAsync(PublicHttpConnection.ForwardHere).ConfigureAwait(false);
-            if (response is not null)
+            try
             {
-                await stream.WriteAsync(response).ConfigureAwait(false);
+                var here = host.Length <= 253 && HostNames.IsValidHostname(host) &&
+                    (_host.FindHttp("http", host) is { ClusterSession: not null } || _host.FindHttp("https", host) is { ClusterSession: not null });
+                await stream.WriteAsync(here ? "Y"u8.ToArray() : "N"u8.ToArray()).ConfigureAwait(false);
+                await Splicer.ShutdownWriteAsync(stream).ConfigureAwait(false);
             }
-            await Splicer.ShutdownWriteAsync(stream).ConfigureAwait(false);
+            catch (IOException ex)
+            {
+                ClusterLog.QuestionUnanswered(_logger, host, ex.Message);
+            }
         }
     }
 
