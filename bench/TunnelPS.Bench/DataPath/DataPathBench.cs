@@ -32,7 +32,8 @@ internal static class DataPathBench
             {
                 "server" => await ServerRole.RunAsync(Option("--token")!),
                 "client" => await ClientRole.RunAsync(IntOption("--server-port"), Option("--thumbprint")!, Option("--token")!, IntOption("--local-port")),
-                var other => throw new ArgumentException($"Unknown role '{other}'; use server or client."),
+                VisitorRole.Name => await VisitorRole.RunAsync(),
+                var other => throw new ArgumentException($"Unknown role '{other}'; use server, client or visitor."),
             };
         }
         // build.ps1 splits -BenchArgument at commas and spaces: every word after --only up to the next option names a step.

@@ -42,6 +42,12 @@ internal sealed class RoleProcess : IAsyncDisposable
         return line ?? throw new InvalidOperationException($"The child process {Pid} ended (exit code {(_process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "?")}).");
     }
 
+    public async Task SendLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public async Task<ProcessCounters> StatsAsync(bool collect = false)
     {
         await _process.StandardInput.WriteLineAsync(collect ? "STATS gc" : "STATS");

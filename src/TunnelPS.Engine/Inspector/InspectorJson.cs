@@ -81,6 +81,15 @@ internal static class InspectorJson
     public static void WriteExchange(Utf8JsonWriter w, CapturedExchange e, bool bodies, string? copyOrigin = null)
     {
         w.WriteStartObject();
+        WriteSummary(w, e, copyOrigin);
+        WriteRequest(w, e, bodies);
+        WriteResponse(w, e, bodies);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The exchange's own fields, before its request and response.</summary>
+    private static void WriteSummary(Utf8JsonWriter w, CapturedExchange e, string? copyOrigin)
+    {
         var id = e.Id.ToString(CultureInfo.InvariantCulture);
         w.WriteString("uri", RequestsPath + "/" + id);
         w.WriteNumber("id", e.Id);
@@ -115,7 +124,10 @@ internal static class InspectorJson
         {
             w.WriteString("error", e.Error);
         }
+    }
 
+    private static void WriteRequest(Utf8JsonWriter w, CapturedExchange e, bool bodies)
+    {
         w.WriteStartObject("request");
         w.WriteString("method", e.Method);
         w.WriteString("proto", e.HttpVersion);
@@ -141,7 +153,11 @@ internal static class InspectorJson
             }
         }
         w.WriteEndObject();
+    }
 
+    /// <summary>The final response, or null when none came (Status 0).</summary>
+    private static void WriteResponse(Utf8JsonWriter w, CapturedExchange e, bool bodies)
+    {
         if (e.Status == 0)
         {
             w.WriteNull("response");
@@ -166,7 +182,6 @@ internal static class InspectorJson
             }
             w.WriteEndObject();
         }
-        w.WriteEndObject();
     }
 
     /// <summary>Header fields in wire order, duplicates kept: [{"name":"Host","value":"…"}, …], as HAR writes them.</summary>

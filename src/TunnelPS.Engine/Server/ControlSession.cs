@@ -26,8 +26,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
     private readonly object _gate = new();
     private readonly ILogger _logger;
     private readonly byte[]? _proxyKeyHash;
-    private readonly List<MuxLink> _links = [];
-    private TaskCompletionSource? _linkAdded;
+    private readonly SessionLinks _links;
     private long _lastPingTicks;
     private string _endReason = "closed";
 
@@ -43,6 +42,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
         RemoteIP = (remote as IPEndPoint)?.Address is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip) : null;
         ConnectionId = connectionId;
         _logger = logger;
+        _links = new SessionLinks(server, logger, connectionId, Label);
         IsTunnelPSPeer = auth.Capabilities?.Contains(ProtocolVersion.TunnelPSCapability) == true;
         if (auth.Capabilities?.Contains(ProtocolVersion.ProxyKeyCapability) == true)
         {
@@ -51,7 +51,8 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
             UsesLinks = server.Options.EnableMultiplexing && auth.Capabilities.Contains(ProtocolVersion.MuxCapability);
         }
         Pool = new ProxyConnectionPool(server.Options.PoolSize, server.Options.PoolRecycleAge, server.Options.ProxyDialTimeout, server.Options.TimeProvider,
-            () => _outbox.Writer.TryWrite(new ReqProxy()));
+            () => _outbox.Writer.TryWrite(new ReqProxy()),
+            ex => ServerLifecycleLog.PoolFillFailed(_logger, ConnectionId, Label, ex.Message));
         _lastPingTicks = server.Options.TimeProvider.GetTimestamp();
     }
 
@@ -79,16 +80,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
     public bool UsesLinks { get; }
 
     /// <summary>Multiplexed links open now.</summary>
-    public int LinkCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _links.Count(l => !l.IsClosed);
-            }
-        }
-    }
+    public int LinkCount => _links.Count;
 
     public string RemoteAddress { get; }
 
@@ -137,6 +129,8 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+            // Ended from this side (End, a stop): _endReason already says why, and the end is logged below.
+            ServerLifecycleLog.ReceiveLoopStopped(_logger, ConnectionId, Label);
         }
         catch (Exception ex) when (ex is IOException or ProtocolException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
@@ -152,6 +146,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
             {
+                ServerLifecycleLog.SendLoopEnded(_logger, ConnectionId, Label, ex.Message);
             }
             TunnelMetrics.Sessions.Add(-1);
             await DisposeAsync().ConfigureAwait(false);
@@ -170,31 +165,16 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
         }
         catch (ObjectDisposedException)
         {
+            ServerLifecycleLog.EndedTwice(_logger, ConnectionId, Label, reason);
         }
         _stream.Dispose();
     }
 
     /// <summary>Most multiplexed links one session may hold.</summary>
-    public const int MaxLinks = 8;
+    public const int MaxLinks = SessionLinks.MaxLinks;
 
     /// <summary>Adds a multiplexed link the client opened; false when the session has its most links or has ended.</summary>
-    public bool TryAddLink(MuxLink link)
-    {
-        TaskCompletionSource? added;
-        lock (_gate)
-        {
-            _links.RemoveAll(l => l.IsClosed);
-            if (_stop.IsCancellationRequested || _links.Count >= MaxLinks)
-            {
-                return false;
-            }
-            _links.Add(link);
-            added = _linkAdded;
-            _linkAdded = null;
-        }
-        added?.TrySetResult();
-        return true;
-    }
+    public bool TryAddLink(MuxLink link) => !_stop.IsCancellationRequested && _links.TryAdd(link);
 
     /// <summary>
     /// A connection to the client for one visitor of <paramref name="url"/>: a new stream on the least busy multiplexed
@@ -208,70 +188,8 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
             var pooled = await Pool.TakeAsync(timeout, cancellationToken).ConfigureAwait(false);
             return pooled is null ? null : new ProxyConnection(pooled, FrameCodec.Encode(new StartProxy { Url = url, ClientAddr = clientAddress }));
         }
-        // The deadline's timer and token sources are made only when no link is ready: a visitor normally costs none.
-        CancellationTokenSource? deadline = null;
-        CancellationTokenSource? linked = null;
-        try
-        {
-            while (true)
-            {
-                Task wait;
-                lock (_gate)
-                {
-                    MuxLink? best = null;
-                    var full = 0;
-                    foreach (var link in _links)
-                    {
-                        if (link.IsClosed)
-                        {
-                            continue;
-                        }
-                        if (link.IsFull)
-                        {
-                            full++;
-                        }
-                        else if (best is null || link.StreamCount < best.StreamCount)
-                        {
-                            best = link;
-                        }
-                    }
-                    if (best is null && full > 0)
-                    {
-                        var links = full;
-                        _server.Connections.Throttle.Warn("link-streams", suppressed => ServerLog.LinksFull(_logger, ConnectionId, Label, links, _server.Options.MaxStreamsPerLink, suppressed));
-                    }
-                    if (best is not null)
-                    {
-                        try
-                        {
-                            return new ProxyConnection(best.Open(url, clientAddress), null);
-                        }
-                        catch (IOException)
-                        {
-                            // It closed just now: try the next one.
-                            continue;
-                        }
-                    }
-                    _linkAdded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    wait = _linkAdded.Task;
-                }
-                deadline ??= new CancellationTokenSource(timeout, _server.Options.TimeProvider);
-                linked ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-                try
-                {
-                    await wait.WaitAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    return null;
-                }
-            }
-        }
-        finally
-        {
-            linked?.Dispose();
-            deadline?.Dispose();
-        }
+        var stream = await _links.OpenStreamAsync(url, clientAddress, timeout, cancellationToken).ConfigureAwait(false);
+        return stream is null ? null : new ProxyConnection(stream, null);
     }
 
     /// <summary>
@@ -423,16 +341,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
     }
 
     /// <summary>Test hook: closes every multiplexed link, as a network failure would.</summary>
-    internal void CloseLinksForTest()
-    {
-        lock (_gate)
-        {
-            foreach (var link in _links)
-            {
-                link.Close("closed by a test");
-            }
-        }
-    }
+    internal void CloseLinksForTest() => _links.CloseAllForTest();
 
     /// <summary>
     /// Why a RegLink does not prove it belongs to this session, or null: a link needs the session's key, and a session
@@ -451,19 +360,7 @@ internal sealed class ControlSession : IAsyncDisposable, IClusterSession
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        MuxLink[] links;
-        lock (_gate)
-        {
-            links = [.. _links];
-            _links.Clear();
-            var added = _linkAdded;
-            _linkAdded = null;
-            added?.TrySetCanceled();
-        }
-        foreach (var link in links)
-        {
-            await link.DisposeAsync().ConfigureAwait(false);
-        }
+        await _links.DisposeAsync().ConfigureAwait(false);
         Pool.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
     }

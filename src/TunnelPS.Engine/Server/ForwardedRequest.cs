@@ -138,60 +138,10 @@ internal sealed class ForwardedRequest
     /// </summary>
     public int WriteForwarded(ReadOnlySpan<byte> head, Span<byte> destination, string? hostOverride, string clientIp, string scheme)
     {
-        var written = 0;
-        if (IsAbsoluteForm)
-        {
-            written += Copy(head.Slice(_line.MethodStart, _line.MethodLength), destination[written..]);
-            destination[written++] = (byte)' ';
-            if (_originLength == 0 || head[_originStart] == (byte)'?')
-            {
-                destination[written++] = (byte)'/';
-            }
-            written += Copy(head.Slice(_originStart, _originLength), destination[written..]);
-            written += Copy(_line.IsHttp11 ? " HTTP/1.1\r\n"u8 : " HTTP/1.0\r\n"u8, destination[written..]);
-        }
-        else
-        {
-            written += Copy(head[_line.LineStart.._line.HeadersStart], destination[written..]);
-        }
-
+        var written = WriteRequestLine(head, destination);
         var replaceHost = hostOverride is not null || IsAbsoluteForm;
-        var block = head[_line.HeadersStart..(HeadLength - 2)];
-        var forwardedFor = 0;
         Span<(int Start, int Length)> chain = stackalloc (int, int)[8];
-        if (!_fields.HasForwardingFields && !replaceHost)
-        {
-            written += Copy(block, destination[written..]);
-        }
-        else
-        {
-            var offset = 0;
-            while (offset < block.Length)
-            {
-                var lf = block[offset..].IndexOf((byte)'\n');
-                var line = block.Slice(offset, lf + 1);
-                var colon = line.IndexOf((byte)':');
-                var name = line[..colon];
-                if (Ascii.EqualsIgnoreCase(name, "X-Forwarded-For"u8))
-                {
-                    if (forwardedFor < chain.Length)
-                    {
-                        var (start, length) = ValueRange(head, _line.HeadersStart + offset, _line.HeadersStart + offset + lf + 1);
-                        if (length > 0)
-                        {
-                            chain[forwardedFor++] = (start, length);
-                        }
-                    }
-                }
-                else if (!(Ascii.EqualsIgnoreCase(name, "X-Forwarded-Proto"u8) || Ascii.EqualsIgnoreCase(name, "X-Forwarded-Host"u8)
-                    || (replaceHost && Ascii.EqualsIgnoreCase(name, "Host"u8))))
-                {
-                    written += Copy(line, destination[written..]);
-                }
-                offset += lf + 1;
-            }
-        }
-
+        written += CopyFields(head, destination[written..], replaceHost, chain, out var forwardedFor);
         var authority = Authority(head);
         if (replaceHost)
         {
@@ -216,6 +166,64 @@ internal sealed class ForwardedRequest
             written += Copy("\r\n"u8, destination[written..]);
         }
         written += Copy("\r\n"u8, destination[written..]);
+        return written;
+    }
+
+    /// <summary>The request line: as it came, or in origin form for an absolute-form target.</summary>
+    private int WriteRequestLine(ReadOnlySpan<byte> head, Span<byte> destination)
+    {
+        if (!IsAbsoluteForm)
+        {
+            return Copy(head[_line.LineStart.._line.HeadersStart], destination);
+        }
+        var written = Copy(head.Slice(_line.MethodStart, _line.MethodLength), destination);
+        destination[written++] = (byte)' ';
+        if (_originLength == 0 || head[_originStart] == (byte)'?')
+        {
+            destination[written++] = (byte)'/';
+        }
+        written += Copy(head.Slice(_originStart, _originLength), destination[written..]);
+        written += Copy(_line.IsHttp11 ? " HTTP/1.1\r\n"u8 : " HTTP/1.0\r\n"u8, destination[written..]);
+        return written;
+    }
+
+    /// <summary>
+    /// The header fields, without the forwarding fields (rewritten after them) and, when it is replaced, Host; the
+    /// values of the X-Forwarded-For fields (up to <paramref name="chain"/>'s length) are collected to extend.
+    /// </summary>
+    private int CopyFields(ReadOnlySpan<byte> head, Span<byte> destination, bool replaceHost, Span<(int Start, int Length)> chain, out int forwardedFor)
+    {
+        forwardedFor = 0;
+        var block = head[_line.HeadersStart..(HeadLength - 2)];
+        if (!_fields.HasForwardingFields && !replaceHost)
+        {
+            return Copy(block, destination);
+        }
+        var written = 0;
+        var offset = 0;
+        while (offset < block.Length)
+        {
+            var lf = block[offset..].IndexOf((byte)'\n');
+            var line = block.Slice(offset, lf + 1);
+            var name = line[..line.IndexOf((byte)':')];
+            if (Ascii.EqualsIgnoreCase(name, "X-Forwarded-For"u8))
+            {
+                if (forwardedFor < chain.Length)
+                {
+                    var (start, length) = ValueRange(head, _line.HeadersStart + offset, _line.HeadersStart + offset + lf + 1);
+                    if (length > 0)
+                    {
+                        chain[forwardedFor++] = (start, length);
+                    }
+                }
+            }
+            else if (!(Ascii.EqualsIgnoreCase(name, "X-Forwarded-Proto"u8) || Ascii.EqualsIgnoreCase(name, "X-Forwarded-Host"u8)
+                || (replaceHost && Ascii.EqualsIgnoreCase(name, "Host"u8))))
+            {
+                written += Copy(line, destination[written..]);
+            }
+            offset += lf + 1;
+        }
         return written;
     }
 

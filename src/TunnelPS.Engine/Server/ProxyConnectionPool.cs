@@ -22,6 +22,7 @@ internal sealed class ProxyConnectionPool : IDisposable
 
     private readonly Channel<PooledConnection> _idle;
     private readonly Action _requestOne;
+    private readonly Action<Exception>? _fillFailed;
     private readonly TimeProvider _time;
     private readonly TimeSpan _recycleAge;
     private readonly TimeSpan _ticketLifetime;
@@ -36,8 +37,10 @@ internal sealed class ProxyConnectionPool : IDisposable
     /// </summary>
     public static readonly TimeSpan ReplacementDelay = TimeSpan.FromMilliseconds(20);
 
-    public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeSpan ticketLifetime, TimeProvider time, Action requestOne)
+    /// <param name="fillFailed">Told why a fill from the timer failed (the session logs it); the next fill asks again.</param>
+    public ProxyConnectionPool(int targetSize, TimeSpan recycleAge, TimeSpan ticketLifetime, TimeProvider time, Action requestOne, Action<Exception>? fillFailed = null)
     {
+        _fillFailed = fillFailed;
         _targetSize = Math.Max(1, targetSize);
         _recycleAge = recycleAge;
         _ticketLifetime = ticketLifetime;
@@ -87,9 +90,10 @@ internal sealed class ProxyConnectionPool : IDisposable
             Fill();
         }
 #pragma warning disable CA1031 // A timer callback must never throw: that would end the host process.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            _fillFailed?.Invoke(ex);
         }
     }
 

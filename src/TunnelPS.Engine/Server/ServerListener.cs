@@ -21,6 +21,7 @@ internal sealed class ServerListener : IAsyncDisposable
     private readonly Socket[] _sockets;
     private readonly CancellationTokenSource _stop = new();
     private Task _loops = Task.CompletedTask;
+    private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private ServerListener(Socket[] sockets)
     {
@@ -33,6 +34,31 @@ internal sealed class ServerListener : IAsyncDisposable
     /// <summary>The local endpoints, for logs ("127.0.0.1:8443, [::1]:8443").</summary>
     public string Endpoints => string.Join(", ", _sockets.Select(s => ListenerSocket.Describe(SafeLocal(s))));
 
+    /// <summary>Binds the port as <see cref="Open"/> does; a port in use, not allowed or on an address not of this host is a configuration error that says what to do.</summary>
+    public static ServerListener OpenOrExplain(IPAddress? address, bool loopbackOnly, int port, string what)
+    {
+        try
+        {
+            return Open(address, loopbackOnly, port);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new TunnelConfigurationException(
+                string.Create(CultureInfo.InvariantCulture, $"The {what} port {port} is already in use by another program. Stop it, or choose another port (0 picks a free one)."),
+                TunnelErrorKind.Conflict);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AccessDenied)
+        {
+            throw new TunnelConfigurationException(
+                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {MessageText.Clause(ex.Message)}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new TunnelConfigurationException(
+                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {MessageText.Clause(ex.Message)}. Give an address of this host with -BindAddress."));
+        }
+    }
+
     /// <summary>Binds the port (0 = a free one); throws SocketException when it is taken.</summary>
     public static ServerListener Open(IPAddress? address, bool loopbackOnly, int port) =>
         new(ListenerSocket.OpenSet(address, loopbackOnly, port));
@@ -41,6 +67,7 @@ internal sealed class ServerListener : IAsyncDisposable
     public void Start(ConnectionContext context, Func<Socket, ConnectionLimiter.ConnectionSlot, Task> handler, byte[]? refusalResponse = null)
     {
         var token = _stop.Token;
+        _logger = context.Logger;
         _loops = Task.WhenAll(_sockets.Select(s => AcceptLoopAsync(s, context, handler, refusalResponse, token)));
     }
 
@@ -100,7 +127,7 @@ internal sealed class ServerListener : IAsyncDisposable
         if (address is not null && !context.DenyList.IsAllowed(address))
         {
             TunnelMetrics.RefusedConnections.Add(1, new KeyValuePair<string, object?>("reason", "deny_ip"));
-            Close(socket, null);
+            Close(socket, null, context.Logger);
             return;
         }
         var slot = context.Limiter.TryAcquire(address, out var refusal);
@@ -113,7 +140,7 @@ internal sealed class ServerListener : IAsyncDisposable
                         ? string.Create(CultureInfo.InvariantCulture, $"the server holds {context.Limiter.MaxTotal} connections (-MaxConnections)")
                         : string.Create(CultureInfo.InvariantCulture, $"{ListenerSocket.AddressOf(remote)} holds {context.Limiter.MaxPerAddress} connections (-MaxConnectionsPerIP)"),
                     suppressed));
-            Close(socket, refusalResponse);
+            Close(socket, refusalResponse, context.Logger);
             return;
         }
         try
@@ -142,7 +169,7 @@ internal sealed class ServerListener : IAsyncDisposable
     }
 
     /// <summary>Closes a refused connection at once, with a short answer first when there is one (best effort, never blocking).</summary>
-    private static void Close(Socket socket, byte[]? answer)
+    private static void Close(Socket socket, byte[]? answer, ILogger logger)
     {
         try
         {
@@ -155,6 +182,7 @@ internal sealed class ServerListener : IAsyncDisposable
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
+            ServerLifecycleLog.RefusalNotSent(logger, ListenerSocket.Describe(SafeRemote(socket)), ex.Message);
         }
         socket.Dispose();
     }
@@ -196,6 +224,7 @@ internal sealed class ServerListener : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
         {
+            ServerLifecycleLog.AcceptLoopEnded(_logger, ex.Message);
         }
         _stop.Dispose();
     }

@@ -53,88 +53,20 @@ internal sealed class SessionTable
 
     public IEnumerable<ControlSession> All => _live.Values;
 
-    /// <summary>Sessions a tenant holds now.</summary>
-    public int CountFor(string tenantKey)
-    {
-        lock (_gate)
-        {
-            return _perTenant.GetValueOrDefault(tenantKey);
-        }
-    }
-
     /// <summary>Runs a control connection whose first frame was Auth: refuses it with a reason, or serves the session until it ends.</summary>
     public async Task LoginAsync(Stream stream, Auth auth, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
     {
-        var options = _server.Options;
         var remoteText = ListenerSocket.Describe(remote);
-        string? refusal = null;
-        // For the server's admin: the kind (one warning per kind and address at most every 10 s) and the reason.
-        string kind = "refused";
-        string? adminReason = null;
+        var tenant = _server.Tenants.Authenticate(auth.User);
         ControlSession? session = null;
         ControlSession? replaced = null;
-        var tenant = _server.Tenants.Authenticate(auth.User);
-        if (auth.Version != ProtocolVersion.Current)
+        var refusal = CredentialRefusal(auth, tenant) ?? Admit(stream, auth, tenant!, remote, connectionId, out session, out replaced);
+        if (refusal is { } refused)
         {
-            refusal = $"Incompatible protocol version: this server speaks version {ProtocolVersion.Current}, the client sent '{auth.Version}'. Use an ngrok 1.x compatible client.";
-            kind = "protocol version";
-            adminReason = $"the client speaks protocol version '{auth.Version}', this server {ProtocolVersion.Current}";
-        }
-        else if (tenant is null && string.IsNullOrEmpty(auth.User))
-        {
-            refusal = "This server needs an auth token and none was given. Give it with -AuthToken, or save it once with Set-TunnelAuthToken (authtoken in the config file).";
-            kind = "no token";
-            adminReason = "the client gave no auth token";
-        }
-        else if (tenant is null)
-        {
-            refusal = "The auth token was refused by the server. Check the token given with -AuthToken (or saved with Set-TunnelAuthToken: authtoken in the config file).";
-            kind = "wrong token";
-            adminReason = $"its auth token matches none of this server's tokens ({_server.Tenants.Source})";
-        }
-        else
-        {
-            lock (_gate)
-            {
-                var clientId = ChooseClientId(auth.ClientId, tenant, out replaced);
-                var held = _perTenant.GetValueOrDefault(tenant.Key) - (replaced is null ? 0 : 1);
-                var total = _live.Count - (replaced is null ? 0 : 1);
-                if (held >= tenant.MaxSessions)
-                {
-                    refusal = string.Create(CultureInfo.InvariantCulture, $"This token already has {held} clients connected, the most it may have. Stop one of them, or ask the server's admin for a higher limit.");
-                    kind = "limit";
-                    adminReason = string.Create(CultureInfo.InvariantCulture, $"token '{tenant.Name}' already has {held} clients connected, its limit (-MaxSessionsPerToken, or max_sessions of the token in the token file)");
-                    replaced = null;
-                }
-                else if (total >= options.MaxSessions)
-                {
-                    refusal = string.Create(CultureInfo.InvariantCulture, $"The server already serves {options.MaxSessions} clients, its limit. Try again later.");
-                    kind = "limit";
-                    adminReason = string.Create(CultureInfo.InvariantCulture, $"the server already serves {options.MaxSessions} clients, its limit (-MaxSessions)");
-                    replaced = null;
-                }
-                else
-                {
-                    session = new ControlSession(_server, stream, auth, clientId, tenant, remote, connectionId, _logger);
-                    if (replaced is not null)
-                    {
-                        // The reconnecting client's names must be free for it before its tunnel requests arrive.
-                        _live.TryRemove(new KeyValuePair<string, ControlSession>(clientId, replaced));
-                        _server.ReserveTunnels(replaced);
-                    }
-                    _live[clientId] = session;
-                    _perTenant[tenant.Key] = _perTenant.GetValueOrDefault(tenant.Key) + 1;
-                }
-            }
-        }
-        if (refusal is not null || session is null)
-        {
-            refusal ??= "The login was refused.";
-            var reason = adminReason ?? refusal;
-            WarnRefused(kind, remote, suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, kind, reason, suppressed));
+            WarnRefused(refused.Kind, remote, suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, refused.Kind, refused.AdminReason, suppressed));
             try
             {
-                await FrameCodec.WriteAsync(stream, new AuthResp { Error = refusal }, CancellationToken.None).ConfigureAwait(false);
+                await FrameCodec.WriteAsync(stream, new AuthResp { Error = refused.Message }, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
@@ -142,11 +74,11 @@ internal sealed class SessionTable
             }
             return;
         }
-        if (_server.Cluster is { } cluster && await cluster.AdmitSessionAsync(session).ConfigureAwait(false) is { } clusterRefusal)
+        if (_server.Cluster is { } cluster && await cluster.AdmitSessionAsync(session!).ConfigureAwait(false) is { } clusterRefusal)
         {
             // Over the token's limit across the cluster: this login is undone (a replaced session is the same client's,
             // counted already, so it never ends up here).
-            Forget(session);
+            Forget(session!);
             WarnRefused("limit", remote, suppressed => ServerLog.LoginRefused(_logger, connectionId, remoteText, "limit", clusterRefusal, suppressed));
             try
             {
@@ -154,14 +86,88 @@ internal sealed class SessionTable
             }
             finally
             {
-                await session.DisposeAsync().ConfigureAwait(false);
+                await session!.DisposeAsync().ConfigureAwait(false);
             }
             return;
         }
         replaced?.End("replaced by a new login of the same client");
         slot.Authenticated();
-        ServerLog.ClientLoggedIn(_logger, connectionId, session.Label, tenant!.Name, remoteText, auth.OS, auth.Arch, auth.MmVersion);
+        ServerLog.ClientLoggedIn(_logger, connectionId, session!.Label, tenant!.Name, remoteText, auth.OS, auth.Arch, auth.MmVersion);
         await session.RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Why a login is refused: what the client is told, the kind (one warning per kind and address at most every 10 s)
+    /// and the reason for the server's admin.
+    /// </summary>
+    private readonly record struct LoginRefusal(string Message, string Kind, string AdminReason);
+
+    /// <summary>A refusal for the protocol version or the token, or null when the client may log in as <paramref name="tenant"/>.</summary>
+    private LoginRefusal? CredentialRefusal(Auth auth, Tenant? tenant)
+    {
+        if (auth.Version != ProtocolVersion.Current)
+        {
+            return new(
+                $"Incompatible protocol version: this server speaks version {ProtocolVersion.Current}, the client sent '{auth.Version}'. Use an ngrok 1.x compatible client.",
+                "protocol version",
+                $"the client speaks protocol version '{auth.Version}', this server {ProtocolVersion.Current}");
+        }
+        if (tenant is null && string.IsNullOrEmpty(auth.User))
+        {
+            return new(
+                "This server needs an auth token and none was given. Give it with -AuthToken, or save it once with Set-TunnelAuthToken (authtoken in the config file).",
+                "no token",
+                "the client gave no auth token");
+        }
+        if (tenant is null)
+        {
+            return new(
+                "The auth token was refused by the server. Check the token given with -AuthToken (or saved with Set-TunnelAuthToken: authtoken in the config file).",
+                "wrong token",
+                $"its auth token matches none of this server's tokens ({_server.Tenants.Source})");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Counts the login against its token's and the server's session limits and registers its session (replacing the
+    /// same client's earlier one, whose names are reserved for it at once); a refusal when a limit is reached.
+    /// </summary>
+    private LoginRefusal? Admit(Stream stream, Auth auth, Tenant tenant, EndPoint? remote, long connectionId, out ControlSession? session, out ControlSession? replaced)
+    {
+        session = null;
+        lock (_gate)
+        {
+            var clientId = ChooseClientId(auth.ClientId, tenant, out replaced);
+            var held = _perTenant.GetValueOrDefault(tenant.Key) - (replaced is null ? 0 : 1);
+            var total = _live.Count - (replaced is null ? 0 : 1);
+            if (held >= tenant.MaxSessions)
+            {
+                replaced = null;
+                return new(
+                    string.Create(CultureInfo.InvariantCulture, $"This token already has {held} clients connected, the most it may have. Stop one of them, or ask the server's admin for a higher limit."),
+                    "limit",
+                    string.Create(CultureInfo.InvariantCulture, $"token '{tenant.Name}' already has {held} clients connected, its limit (-MaxSessionsPerToken, or max_sessions of the token in the token file)"));
+            }
+            if (total >= _server.Options.MaxSessions)
+            {
+                replaced = null;
+                return new(
+                    string.Create(CultureInfo.InvariantCulture, $"The server already serves {_server.Options.MaxSessions} clients, its limit. Try again later."),
+                    "limit",
+                    string.Create(CultureInfo.InvariantCulture, $"the server already serves {_server.Options.MaxSessions} clients, its limit (-MaxSessions)"));
+            }
+            session = new ControlSession(_server, stream, auth, clientId, tenant, remote, connectionId, _logger);
+            if (replaced is not null)
+            {
+                // The reconnecting client's names must be free for it before its tunnel requests arrive.
+                _live.TryRemove(new KeyValuePair<string, ControlSession>(clientId, replaced));
+                _server.ReserveTunnels(replaced);
+            }
+            _live[clientId] = session;
+            _perTenant[tenant.Key] = _perTenant.GetValueOrDefault(tenant.Key) + 1;
+            return null;
+        }
     }
 
     /// <summary>

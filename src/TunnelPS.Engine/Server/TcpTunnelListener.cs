@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using TunnelPS.Engine.Diagnostics;
@@ -58,29 +59,16 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             _server.Deadlines.Add(deadline);
             var tunnel = Tunnel;
             var session = tunnel?.Session;
-            if (tunnel is null || session is null)
+            if (!Admit(tunnel, session, remoteEndPoint, remote, connectionId))
             {
-                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
                 return;
             }
-            if (!tunnel.Access.IsAllowed(remoteEndPoint))
-            {
-                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
-                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
-                return;
-            }
-            if (!tunnel.TryOpenConnection())
-            {
-                TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
-                ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel has as many open connections as it may");
-                return;
-            }
-            counted = tunnel;
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session.Stopping);
-            var opened = await session.OpenProxyAsync(tunnel.Url, remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
+            counted = tunnel!;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, session!.Stopping);
+            var opened = await session.OpenProxyAsync(counted.Url, remote, _server.Options.ProxyWaitTimeout, linked.Token).ConfigureAwait(false);
             if (opened is not { } connected)
             {
-                ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel.Url, "no proxy connection arrived in time");
+                ServerLog.NoProxyConnection(logger, connectionId, remote, counted.Url, "no proxy connection arrived in time");
                 TunnelMetrics.ProxyWaitTimeouts.Add(1);
                 return;
             }
@@ -90,7 +78,7 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             {
                 await proxy.WriteAsync(startFrame, linked.Token).ConfigureAwait(false);
             }
-            await Splicer.RunAsync(visitorStream, proxy, null, linked.Token).ConfigureAwait(false);
+            await Splicer.RunAsync(visitorStream, proxy, null, logger, connectionId, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -112,6 +100,33 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether a visitor may be forwarded: the tunnel's client is connected, its IP rules allow the address and it has
+    /// a connection to spare (counted now: the caller gives it back). A refusal is logged and counted.
+    /// </summary>
+    private bool Admit([NotNullWhen(true)] RegisteredTunnel? tunnel, [NotNullWhen(true)] ControlSession? session, EndPoint? remoteEndPoint, string remote, long connectionId)
+    {
+        var logger = _server.Connections.Logger;
+        if (tunnel is null || session is null)
+        {
+            ServerLog.NoProxyConnection(logger, connectionId, remote, tunnel?.Url ?? $"tcp port {Port}", "the client is not connected");
+            return false;
+        }
+        if (!tunnel.Access.IsAllowed(remoteEndPoint))
+        {
+            TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "ip_rules"));
+            ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel's IP rules do not allow the address");
+            return false;
+        }
+        if (!tunnel.TryOpenConnection())
+        {
+            TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "max_connections_per_tunnel"));
+            ServerLog.VisitorRefused(logger, connectionId, remote, tunnel.Url, "the tunnel has as many open connections as it may");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
     /// A TCP visitor's write-progress deadline: a visitor that reads nothing for <see cref="TunnelServerOptions.VisitorWriteTimeout"/>
     /// while bytes wait for it is closed, as an HTTP visitor is; a quiet connection (nothing to write) is never cut.
     /// </summary>
@@ -127,7 +142,7 @@ internal sealed class TcpTunnelListener : IAsyncDisposable
             {
                 return;
             }
-            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "write"));
+            VisitorDeadline.Write.CountClose();
             ServerLog.DeadlineMissed(server.Connections.Logger, connectionId, remote, $"the visitor of a tcp tunnel read nothing for {timeout.TotalSeconds:0} s");
             try
             {

@@ -51,20 +51,13 @@ internal sealed class TlsPortHandler
         var options = _server.Options;
         var time = options.TimeProvider;
         var accepted = time.GetTimestamp();
-        EndPoint? remote;
-        try
+        if (!TryGetRemote(socket, connectionId, out var remote))
         {
-            remote = socket.RemoteEndPoint;
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            socket.Dispose();
             return;
         }
         var transport = new BatchingNetworkStream(socket);
-        PeerSslStream? ssl = null;
+        var start = new ConnectionStart();
         var handedOff = false;
-        var readingHello = false;
         try
         {
             Message? message;
@@ -73,78 +66,10 @@ internal sealed class TlsPortHandler
             using (var timer = new CancellationTokenSource(options.HandshakeTimeout, time))
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token, timer.Token))
             {
-                // A silent connection waits here (within the handshake deadline) without holding anything but its socket.
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
-
-                // The ClientHello must arrive in full within its own short deadline of its first byte; until it has, the
-                // connection takes no handshake slot, so stalled hellos cannot hold up anyone else's handshake.
-                var left = options.HandshakeTimeout - time.GetElapsedTime(accepted);
-                if (options.ClientHelloTimeout < left)
+                var ssl = await HandshakeAsync(socket, transport, remote, accepted, timer, start, deadline.Token).ConfigureAwait(false);
+                if (await ReadFirstBytesAsync(ssl, deadline.Token).ConfigureAwait(false) is not { } first)
                 {
-                    timer.CancelAfter(options.ClientHelloTimeout);
-                }
-                byte[] hello;
-                readingHello = true;
-                Interlocked.Increment(ref _hellos);
-                try
-                {
-                    hello = await ClientHelloReader.ReadAsync(socket, deadline.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _hellos);
-                }
-                readingHello = false;
-                timer.CancelAfter(TimeSpan.FromTicks(Math.Max(0, (options.HandshakeTimeout - time.GetElapsedTime(accepted)).Ticks)));
-                // The handshake holds a slot only while the server computes: it gives it back while it waits for
-                // the client (see HandshakeTransport), so a client that stalls mid-handshake holds none either.
-                var turn = new HandshakeSlot(this);
-                var handshakeTransport = new HandshakeTransport(transport, hello, turn);
-                ssl = new PeerSslStream(handshakeTransport);
-
-                // One address holds at most its share of the handshakes in progress; its other connections queue
-                // behind its own (a NAT's users share one address), so it can never stall everyone else's.
-                var address = (remote as IPEndPoint)?.Address;
-                if (address is not null)
-                {
-                    await _perAddress.EnterAsync(address, deadline.Token).ConfigureAwait(false);
-                }
-                try
-                {
-                    await turn.ResumeAsync(deadline.Token).ConfigureAwait(false);
-                    try
-                    {
-                        // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
-                        await ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline.Token).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        handshakeTransport.EndHandshake();
-                        turn.Pause();
-                    }
-                }
-                finally
-                {
-                    if (address is not null)
-                    {
-                        _perAddress.Leave(address);
-                    }
-                }
-                if (options.InlineSocketCompletions)
-                {
-                    // After the handshake: its CPU stays off the thread that serves every socket's events.
-                    InlineCompletions.TryEnable(socket);
-                }
-                var first = new byte[FrameCodec.HeaderLength];
-                var got = 0;
-                while (got < first.Length)
-                {
-                    var n = await ssl.ReadAsync(first.AsMemory(got), deadline.Token).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        return;
-                    }
-                    got += n;
+                    return;
                 }
                 if (!LooksLikeFrame(first))
                 {
@@ -156,32 +81,15 @@ internal sealed class TlsPortHandler
                 framed = new PrefixedStream(ssl, first);
                 message = await FrameCodec.ReadAsync(framed, deadline.Token).ConfigureAwait(false);
             }
-            switch (message)
+            if (HandOff(message, framed, remote, connectionId, slot) is { } run)
             {
-                case Auth auth:
-                    handedOff = true;
-                    await _server.Sessions.LoginAsync(framed, auth, remote, connectionId, slot).ConfigureAwait(false);
-                    return;
-                case RegProxy reg:
-                    handedOff = _server.Sessions.AdmitProxy(framed, reg, remote, connectionId, slot);
-                    return;
-                case RegLink link:
-                    handedOff = true;
-                    await _server.Sessions.RunLinkAsync(framed, link, remote, connectionId, slot).ConfigureAwait(false);
-                    return;
-                case NodeAuth node when _server.Cluster is { } cluster:
-                    handedOff = true;
-                    await cluster.Links.AcceptAsync(framed, node, remote, connectionId, slot.Authenticated).ConfigureAwait(false);
-                    return;
-                default:
-                    ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
-                        $"first frame was {message?.Type ?? "nothing"}, expected Auth, RegProxy, RegLink or (on a cluster node) NodeAuth");
-                    return;
+                handedOff = true;
+                await run.ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (readingHello && !token.IsCancellationRequested)
+        catch (OperationCanceledException) when (start.ReadingHello && !token.IsCancellationRequested)
         {
-            TunnelMetrics.DeadlineCloses.Add(1, new KeyValuePair<string, object?>("deadline", "client_hello"));
+            VisitorDeadline.ClientHello.CountClose();
             ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote), string.Create(CultureInfo.InvariantCulture,
                 $"its TLS ClientHello did not arrive in full within {options.ClientHelloTimeout.TotalSeconds:0.#} s of its first byte (ClientHelloTimeout)"));
         }
@@ -193,8 +101,153 @@ internal sealed class TlsPortHandler
         {
             if (!handedOff)
             {
-                await (ssl ?? (Stream)transport).DisposeAsync().ConfigureAwait(false);
+                await (start.Ssl ?? (Stream)transport).DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The peer's address; false (the socket closed) when the connection is gone already.</summary>
+    private bool TryGetRemote(Socket socket, long connectionId, out EndPoint? remote)
+    {
+        try
+        {
+            remote = socket.RemoteEndPoint;
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            ServerLog.ConnectionClosed(_logger, connectionId, "an unknown address", ex.Message);
+            socket.Dispose();
+            remote = null;
+            return false;
+        }
+    }
+
+    /// <summary>What the catch and finally of one connection's start need to know: how far it got.</summary>
+    private sealed class ConnectionStart
+    {
+        /// <summary>The TLS stream once it exists (it owns the transport then).</summary>
+        public PeerSslStream? Ssl;
+
+        /// <summary>True while the ClientHello arrives (a cancellation then is the hello's deadline).</summary>
+        public bool ReadingHello;
+    }
+
+    /// <summary>
+    /// The ClientHello (in full within its own short deadline of its first byte, holding no handshake slot), then the
+    /// handshake (holding a slot only while the server computes, and at most its address's share of them).
+    /// </summary>
+    private async Task<PeerSslStream> HandshakeAsync(Socket socket, BatchingNetworkStream transport, EndPoint? remote, long accepted, CancellationTokenSource timer, ConnectionStart start, CancellationToken deadline)
+    {
+        var options = _server.Options;
+        var time = options.TimeProvider;
+        var hello = await ReadHelloAsync(socket, accepted, timer, start, deadline).ConfigureAwait(false);
+        timer.CancelAfter(TimeSpan.FromTicks(Math.Max(0, (options.HandshakeTimeout - time.GetElapsedTime(accepted)).Ticks)));
+        // The handshake holds a slot only while the server computes: it gives it back while it waits for the client
+        // (see HandshakeTransport), so a client that stalls mid-handshake holds none either.
+        var turn = new HandshakeSlot(this);
+        var handshakeTransport = new HandshakeTransport(transport, hello, turn);
+        var ssl = start.Ssl = new PeerSslStream(handshakeTransport);
+        // One address holds at most its share of the handshakes in progress; its other connections queue behind its own
+        // (a NAT's users share one address), so it can never stall everyone else's.
+        var address = (remote as IPEndPoint)?.Address;
+        if (address is not null)
+        {
+            await _perAddress.EnterAsync(address, deadline).ConfigureAwait(false);
+        }
+        try
+        {
+            await turn.ResumeAsync(deadline).ConfigureAwait(false);
+            try
+            {
+                // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
+                await ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline).ConfigureAwait(false);
+            }
+            finally
+            {
+                handshakeTransport.EndHandshake();
+                turn.Pause();
+            }
+        }
+        finally
+        {
+            if (address is not null)
+            {
+                _perAddress.Leave(address);
+            }
+        }
+        if (options.InlineSocketCompletions)
+        {
+            // After the handshake: its CPU stays off the thread that serves every socket's events.
+            InlineCompletions.TryEnable(socket);
+        }
+        return ssl;
+    }
+
+    /// <summary>
+    /// Waits for the first byte without holding anything but the socket (within the handshake deadline); from it, the
+    /// ClientHello must arrive in full within its own short deadline, and until it has the connection takes no handshake
+    /// slot, so stalled hellos cannot hold up anyone else's handshake.
+    /// </summary>
+    private async Task<byte[]> ReadHelloAsync(Socket socket, long accepted, CancellationTokenSource timer, ConnectionStart start, CancellationToken deadline)
+    {
+        var options = _server.Options;
+        await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline).ConfigureAwait(false);
+        if (options.ClientHelloTimeout < options.HandshakeTimeout - options.TimeProvider.GetElapsedTime(accepted))
+        {
+            timer.CancelAfter(options.ClientHelloTimeout);
+        }
+        start.ReadingHello = true;
+        Interlocked.Increment(ref _hellos);
+        try
+        {
+            var hello = await ClientHelloReader.ReadAsync(socket, deadline).ConfigureAwait(false);
+            start.ReadingHello = false;
+            return hello;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _hellos);
+        }
+    }
+
+    /// <summary>The first 8 bytes after the handshake, which tell a frame from HTTP; null when the peer closed first.</summary>
+    private static async Task<byte[]?> ReadFirstBytesAsync(PeerSslStream ssl, CancellationToken deadline)
+    {
+        var first = new byte[FrameCodec.HeaderLength];
+        var got = 0;
+        while (got < first.Length)
+        {
+            var n = await ssl.ReadAsync(first.AsMemory(got), deadline).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return null;
+            }
+            got += n;
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// Hands a connection whose first frame is <paramref name="message"/> to its owner: the run to await, or null when
+    /// nobody took it (it is closed here).
+    /// </summary>
+    private Task? HandOff(Message? message, PrefixedStream framed, EndPoint? remote, long connectionId, ConnectionLimiter.ConnectionSlot slot)
+    {
+        switch (message)
+        {
+            case Auth auth:
+                return _server.Sessions.LoginAsync(framed, auth, remote, connectionId, slot);
+            case RegProxy reg:
+                return _server.Sessions.AdmitProxy(framed, reg, remote, connectionId, slot) ? Task.CompletedTask : null;
+            case RegLink link:
+                return _server.Sessions.RunLinkAsync(framed, link, remote, connectionId, slot);
+            case NodeAuth node when _server.Cluster is { } cluster:
+                return cluster.Links.AcceptAsync(framed, node, remote, connectionId, slot.Authenticated);
+            default:
+                ServerLog.ConnectionClosed(_logger, connectionId, ListenerSocket.Describe(remote),
+                    $"first frame was {message?.Type ?? "nothing"}, expected Auth, RegProxy, RegLink or (on a cluster node) NodeAuth");
+                return null;
         }
     }
 

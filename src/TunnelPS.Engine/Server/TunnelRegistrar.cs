@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Protocol;
 using TunnelPS.Engine.Transport;
 
@@ -278,8 +279,9 @@ internal sealed class TunnelRegistrar(TunnelServer server)
             {
                 return Bind(candidate);
             }
-            catch (SocketException)
+            catch (SocketException ex)
             {
+                ServerLifecycleLog.PortUnavailable(server.Connections.Logger, candidate, ex.Message);
             }
         }
         throw new TunnelRequestException(string.Create(CultureInfo.InvariantCulture, $"Every port of the server's TCP range {first}-{last} is in use."), TunnelErrorKind.LimitReached);

@@ -12,16 +12,6 @@ using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Server;
 
-/// <summary>The lifecycle of a server.</summary>
-public enum TunnelServerStatus
-{
-    Starting,
-    Running,
-    Stopping,
-    Stopped,
-    Failed,
-}
-
 /// <summary>
 /// The self-hosted tunnel server: one TLS port carrying control, proxy and public HTTPS connections (told apart after
 /// the handshake), a plain HTTP port, and one port per tcp tunnel. Start it with <see cref="StartAsync"/>; dispose or
@@ -43,10 +33,12 @@ public sealed class TunnelServer : IAsyncDisposable
     private readonly TlsPortHandler _tlsHandler;
     private long _connectionIds;
     private int _status = (int)TunnelServerStatus.Starting;
+    private readonly ServerMaintenance _maintenanceLoop;
+    private readonly TunnelReservations _reservations;
     private Task _maintenance = Task.CompletedTask;
     private Task _heartbeat = Task.CompletedTask;
 
-    private TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
+    internal TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
         Options = options;
         Certificate = certificate;
@@ -74,6 +66,8 @@ public sealed class TunnelServer : IAsyncDisposable
         Registrar = new TunnelRegistrar(this);
         Certificates = new ServerCertificateSelector(certificate, authority, options.Domain, ServesHttps, options.TimeProvider);
         _tlsHandler = new TlsPortHandler(this, Certificates, _logger);
+        _maintenanceLoop = new ServerMaintenance(this, _logger);
+        _reservations = new TunnelReservations(this);
         StartTime = options.TimeProvider.GetUtcNow();
         CertificateThumbprint = CertificateStore.Thumbprint(certificate);
         SpkiPin = CertificateStore.SpkiPin(certificate);
@@ -138,7 +132,7 @@ public sealed class TunnelServer : IAsyncDisposable
     internal TlsPortHandler TlsHandler => _tlsHandler;
 
     /// <summary>This server's membership of a cluster, or null for a single server.</summary>
-    internal ClusterNode? Cluster { get; private set; }
+    internal ClusterNode? Cluster { get; set; }
 
     /// <summary>The cluster node's name, or null for a single server.</summary>
     public string? NodeName => Cluster?.Name;
@@ -193,211 +187,19 @@ public sealed class TunnelServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
-        options = Validate(options);
-        return options.Cluster is null ? Task.FromResult(Open(options, null)) : StartNodeAsync(options, cancellationToken);
-    }
-
-    /// <summary>Connects to the cluster store first (a store that cannot be reached stops the start), then opens the server as a node.</summary>
-    private static async Task<TunnelServer> StartNodeAsync(TunnelServerOptions options, CancellationToken cancellationToken)
-    {
-        IClusterStore store;
-        try
-        {
-            store = await ClusterNode.ConnectStoreAsync(options.Cluster!, options.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ClusterStoreException ex)
-        {
-            throw new TunnelConnectionException(ex.Message + " The node does not start without its cluster store.", ex);
-        }
-        try
-        {
-            return Open(options, store);
-        }
-        catch
-        {
-            await store.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    private static TunnelServer Open(TunnelServerOptions options, IClusterStore? store)
-    {
-        var tenants = new TenantDirectory(options);
-        var loopbackOnly = options.BindAddress is null ? tenants.IsAnonymous && !options.AllowAnonymous : ListenerSocket.IsLoopback(options.BindAddress);
-        if (tenants.IsAnonymous && !options.AllowAnonymous && !loopbackOnly)
-        {
-            throw new TunnelConfigurationException(
-                $"The server has no auth token, so anyone who reaches {options.BindAddress} could open tunnels on it. Give -AuthToken (or -AuthTokenFile), or -AllowAnonymous to accept that, or bind to loopback.");
-        }
-        X509Certificate2 certificate;
-        LocalCertificateAuthority? authority = null;
-        if (options.Certificate is not null)
-        {
-            certificate = options.Certificate;
-        }
-        else
-        {
-            (certificate, authority) = LoadDefaultCertificates(options);
-        }
-        if (!certificate.HasPrivateKey)
-        {
-            throw new TunnelConfigurationException("The server certificate has no private key; TLS needs one.");
-        }
-        var tls = OpenOrExplain(options.BindAddress, loopbackOnly, options.Port, "TLS (-Port)");
-        ServerListener? http = null;
-        try
-        {
-            if (options.HttpPort >= 0)
-            {
-                http = OpenOrExplain(options.BindAddress, loopbackOnly, options.HttpPort, "HTTP (-HttpPort)");
-            }
-        }
-        catch
-        {
-            tls.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            throw;
-        }
-        var server = new TunnelServer(options, certificate, authority, tenants, tls, http, loopbackOnly);
-        if (store is not null)
-        {
-            server.Cluster = new ClusterNode(new ClusterHost(server, server._logger), options.Cluster!, store, server._logger);
-        }
-        server.Begin();
-        return server;
-    }
-
-    private static (X509Certificate2 Certificate, LocalCertificateAuthority Authority) LoadDefaultCertificates(TunnelServerOptions options)
-    {
-        try
-        {
-            return CertificateStore.LoadOrCreateDefault(options.Domain, options.CertificateFolder, options.TimeProvider.GetUtcNow());
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
-        {
-            var folder = options.CertificateFolder ?? CertificateStore.UserFolder;
-            throw new TunnelConfigurationException(
-                $"The default certificates of {options.Domain} could not be loaded or created in '{folder}': {MessageText.Clause(ex.Message)}. Check that the folder is yours and writable, or give a certificate with -Certificate or -CertificatePath.",
-                ex);
-        }
-    }
-
-    private static TunnelServerOptions Validate(TunnelServerOptions options)
-    {
-        var domain = options.Domain?.Trim().TrimEnd('.').ToLowerInvariant() ?? "";
-        if (domain.Length == 0 || !HostNames.IsValidHostname(domain))
-        {
-            throw new TunnelConfigurationException($"'{options.Domain}' is not a valid domain name for the server. Give a DNS name such as tunnel.example.com (default: localhost).");
-        }
-        if (options.Port is < 0 or > 65535 || options.HttpPort is < -1 or > 65535)
-        {
-            throw new TunnelConfigurationException("Server ports must be 0-65535 (0 picks a free port; -HttpPort -1 disables plain HTTP).");
-        }
-        if (options.TcpPortRange is { } range && (range.First < 1 || range.Last > 65535 || range.First > range.Last))
-        {
-            throw new TunnelConfigurationException($"The TCP port range {range.First}-{range.Last} is not valid; give two ports from 1 to 65535, the first not above the last.");
-        }
-        var patterns = new List<string>();
-        foreach (var pattern in options.AllowedHostnames)
-        {
-            var normalized = pattern?.Trim().TrimEnd('.').ToLowerInvariant() ?? "";
-            if (!HostNames.IsValidPattern(normalized))
-            {
-                throw new TunnelConfigurationException($"-AllowedHostname '{pattern}' is not a host name or a pattern such as *.example.org.");
-            }
-            var bare = normalized.StartsWith("*.", StringComparison.Ordinal) ? normalized[2..] : normalized;
-            if (HostNames.IsSameOrParent(bare, domain) && !normalized.StartsWith("*.", StringComparison.Ordinal))
-            {
-                throw new TunnelConfigurationException($"-AllowedHostname '{pattern}' is the server's domain or a parent of it; that name is never given to a client.");
-            }
-            patterns.Add(normalized);
-        }
-        CheckPositive(options.MaxConnectionsPerIP, "-MaxConnectionsPerIP");
-        CheckPositive(options.MaxConcurrentHandshakes, "-MaxConcurrentHandshakes");
-        CheckPositive(options.MaxSessions, "-MaxSessions");
-        CheckPositive(options.MaxSessionsPerToken, "-MaxSessionsPerToken");
-        CheckPositive(options.MaxTunnelsPerSession, "-MaxTunnelsPerSession");
-        CheckPositive(options.MaxConnectionsPerTunnel, "-MaxConnectionsPerTunnel");
-        if (options.ClientHelloTimeout <= TimeSpan.Zero)
-        {
-            throw new TunnelConfigurationException(string.Create(CultureInfo.InvariantCulture, $"-ClientHelloTimeout must be positive (it is {options.ClientHelloTimeout})."));
-        }
-        if (options.MaxTcpPortsPerToken < 0 || options.MaxConnections < 0)
-        {
-            throw new TunnelConfigurationException("-MaxTcpPortsPerToken and -MaxConnections must not be negative (-MaxConnections 0 sizes it from the descriptor limit).");
-        }
-        _ = IPAccessList.Parse(null, options.DenyIP, "-DenyIP");
-        if (options.Cluster is { } cluster)
-        {
-            ValidateCluster(cluster);
-        }
-        return options with { Domain = domain, AllowedHostnames = patterns };
-    }
-
-    private static void ValidateCluster(ClusterOptions cluster)
-    {
-        if (cluster.Endpoints.Count == 0)
-        {
-            throw new TunnelConfigurationException("-Cluster names no Redis server. Give redis://host:port.");
-        }
-        if (string.IsNullOrEmpty(cluster.Secret) || cluster.Secret.Length < 16)
-        {
-            throw new TunnelConfigurationException("A cluster needs a secret of at least 16 characters that every node shares: give -ClusterSecret (or -ClusterSecretName for a SecretManagement secret).");
-        }
-        if (!ClusterOptions.IsValidNodeName(cluster.NodeName))
-        {
-            throw new TunnelConfigurationException($"-NodeName '{cluster.NodeName}' is not a node name: use 1 to 64 letters, digits, '.', '-' or '_'.");
-        }
-        if (cluster.RedisCaFile is not null && !cluster.RedisTls)
-        {
-            throw new TunnelConfigurationException("-ClusterCaFile checks the certificate of a Redis reached over TLS, but -Cluster is not a rediss:// address. Use rediss://host:port, or leave -ClusterCaFile out.");
-        }
-        if (cluster.NodeTimeout < TimeSpan.FromMilliseconds(300) || cluster.StoreTimeout <= TimeSpan.Zero)
-        {
-            throw new TunnelConfigurationException("The cluster's node timeout must be at least 300 ms and its store timeout positive.");
-        }
-    }
-
-    private static void CheckPositive(int value, string name)
-    {
-        if (value < 1)
-        {
-            throw new TunnelConfigurationException(string.Create(CultureInfo.InvariantCulture, $"{name} must be at least 1 (it is {value})."));
-        }
-    }
-
-    private static ServerListener OpenOrExplain(IPAddress? address, bool loopbackOnly, int port, string what)
-    {
-        try
-        {
-            return ServerListener.Open(address, loopbackOnly, port);
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
-        {
-            throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"The {what} port {port} is already in use by another program. Stop it, or choose another port (0 picks a free one)."),
-                TunnelErrorKind.Conflict);
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AccessDenied)
-        {
-            throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Not allowed to listen on the {what} port {port}: {MessageText.Clause(ex.Message)}. Ports below 1024 need administrator rights (or CAP_NET_BIND_SERVICE on Linux)."));
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
-        {
-            throw new TunnelConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Cannot listen on {address} for the {what} port {port}: {MessageText.Clause(ex.Message)}. Give an address of this host with -BindAddress."));
-        }
+        options = ServerOptionsValidation.Validate(options);
+        return options.Cluster is null ? Task.FromResult(ServerStartup.Open(options, null)) : ServerStartup.StartNodeAsync(options, cancellationToken);
     }
 
     /// <summary>The context a TCP tunnel port's listener shares with the server.</summary>
     internal ServerListener BindTcpPort(int port) => ServerListener.Open(Options.BindAddress, LoopbackOnly, port);
 
-    private void Begin()
+    internal void Begin()
     {
         var token = _stop.Token;
         _tlsListener.Start(Connections, (socket, slot) => _tlsHandler.RunAsync(socket, slot, NextConnectionId(), token));
-        _httpListener?.Start(Connections, (socket, slot) => HandleHttpConnectionAsync(socket, slot, token), RefusedHttpResponse);
-        _maintenance = Supervise("maintenance", MaintenanceLoopAsync(token));
+        _httpListener?.Start(Connections, (socket, slot) => HttpPortHandler.RunAsync(this, socket, _logger, token), RefusedHttpResponse);
+        _maintenance = Supervise("maintenance", _maintenanceLoop.RunAsync(token));
         if (Cluster is { } cluster)
         {
             _heartbeat = Supervise("cluster heartbeat", cluster.RunHeartbeatAsync(token));
@@ -440,8 +242,9 @@ public sealed class TunnelServer : IAsyncDisposable
             SetStatus(TunnelServerStatus.Failed);
             Track(StopCoreAsync(TunnelServerStatus.Failed));
         }
-        catch (Exception) when (_stop.IsCancellationRequested)
+        catch (Exception ex) when (_stop.IsCancellationRequested)
         {
+            ServerLifecycleLog.LoopEndedAtStop(_logger, name, ex.Message);
         }
     }
 
@@ -469,161 +272,17 @@ public sealed class TunnelServer : IAsyncDisposable
         Name = name,
     };
 
-    private async Task HandleHttpConnectionAsync(Socket socket, ConnectionLimiter.ConnectionSlot slot, CancellationToken token)
-    {
-        var id = NextConnectionId();
-        var remote = socket.RemoteEndPoint;
-        try
-        {
-            if (Options.InlineSocketCompletions)
-            {
-                InlineCompletions.TryEnable(socket);
-            }
-            var stream = new NetworkStream(socket, ownsSocket: true);
-            await new PublicHttpConnection(this, stream, "http", remote, id, _logger).RunAsync(token).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // One connection's failure must never reach the accept loop or the host.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            ServerLog.ConnectionClosed(_logger, id, ListenerSocket.Describe(remote), ex.Message);
-            socket.Dispose();
-        }
-    }
-
     /// <summary>
     /// A session ended: its tunnels stay its tenant's for the reconnect grace (released at once when a single server
-    /// stops). In a cluster the reservation lives in the cluster store, where the client takes its names back on any
-    /// node (this one included), and this node lets go of them (and of their TCP ports) at once.
+    /// stops); in a cluster the reservation moves to the cluster store (<see cref="TunnelReservations"/>).
     /// </summary>
-    internal void ReserveTunnels(ControlSession session)
-    {
-        var stopping = _stop.IsCancellationRequested;
-        var until = Options.TimeProvider.GetUtcNow() + Options.ReconnectGrace;
-        foreach (var tunnel in session.Tunnels)
-        {
-            if (Cluster is { } cluster)
-            {
-                // Only the first end of a session lets go (a replaced session ends twice: at the new login and when its run ends).
-                if (Registry.Remove(tunnel))
-                {
-                    if (tunnel.Listener is { } listener)
-                    {
-                        Track(listener.DisposeAsync().AsTask());
-                    }
-                    if (tunnel.ClusterLease is { } lease && !HeldByAnotherScheme(tunnel, lease))
-                    {
-                        cluster.Reserve(lease);
-                    }
-                }
-            }
-            else if (stopping)
-            {
-                ReleaseTunnel(tunnel);
-            }
-            else if (ReferenceEquals(tunnel.Session, session))
-            {
-                tunnel.ReservedUntil = until;
-                tunnel.Session = null;
-            }
-        }
-    }
+    internal void ReserveTunnels(ControlSession session) => _reservations.Reserve(session);
 
-    internal void ReleaseTunnel(RegisteredTunnel tunnel)
-    {
-        if (Registry.Remove(tunnel))
-        {
-            if (tunnel.Listener is { } listener)
-            {
-                Track(listener.DisposeAsync().AsTask());
-            }
-            if (Cluster is { } cluster && tunnel.ClusterLease is { } lease && !HeldByAnotherScheme(tunnel, lease))
-            {
-                cluster.Release(lease);
-            }
-        }
-    }
-
-    /// <summary>True when the other scheme's tunnel of the same host still holds the same cluster lease (http+https).</summary>
-    private bool HeldByAnotherScheme(RegisteredTunnel tunnel, ClusterLease lease) =>
-        tunnel.Protocol != "tcp" && Registry.FindHttp(tunnel.Protocol == "http" ? "https" : "http", tunnel.Host) is { } other &&
-        !ReferenceEquals(other, tunnel) && other.ClusterLease == lease;
-
-    private async Task MaintenanceLoopAsync(CancellationToken token)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), Options.TimeProvider);
-        var tick = 0;
-        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
-        {
-            tick++;
-            try
-            {
-                MaintenanceTick(tick);
-            }
-#pragma warning disable CA1031 // One failed tick (a bad token file, a session that throws) must not stop the next ones.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                ServerLog.LoopFailed(_logger, "maintenance tick", ex);
-            }
-            Interlocked.Increment(ref _maintenanceTicks);
-        }
-    }
-
-    private int _maintenanceTicks;
+    /// <summary>Removes the tunnel from the registry, closes its port and lets go of its cluster lease.</summary>
+    internal void ReleaseTunnel(RegisteredTunnel tunnel) => _reservations.Release(tunnel);
 
     /// <summary>Test hook: maintenance ticks completed (a test that advances a fake clock waits for the tick's work).</summary>
-    internal int MaintenanceTicksForTest => Volatile.Read(ref _maintenanceTicks);
-
-    private void MaintenanceTick(int tick)
-    {
-        Sessions.CheckHeartbeats(recycle: tick % 5 == 0);
-        foreach (var expired in Registry.RemoveExpired(Options.TimeProvider.GetUtcNow()))
-        {
-            if (expired.Listener is { } listener)
-            {
-                Track(listener.DisposeAsync().AsTask());
-            }
-        }
-        ReloadTokens();
-    }
-
-    /// <summary>
-    /// Applies the token file once it has changed and settled (<see cref="TenantDirectory.ReloadIfChanged"/>). A file
-    /// that cannot be used, or has no token list, keeps the tokens in force with a warning: clients are never cut off
-    /// because the file was caught half-written.
-    /// </summary>
-    private void ReloadTokens()
-    {
-        TokenFileReload reload;
-        try
-        {
-            reload = Tenants.ReloadIfChanged();
-        }
-        catch (Exception ex) when (ex is TunnelException or IOException or UnauthorizedAccessException)
-        {
-            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "error"));
-            ServerLog.TokenFileReloadFailed(_logger, Options.AuthTokenFile ?? "", ex.Message);
-            return;
-        }
-        if (reload.HasNoList)
-        {
-            TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "no_list"));
-            ServerLog.TokenFileWithoutList(_logger, Options.AuthTokenFile ?? "", Tenants.Count);
-            return;
-        }
-        if (!reload.Applied)
-        {
-            return;
-        }
-        TunnelMetrics.TokenFileReloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
-        ServerLog.TokensLoaded(_logger, Tenants.Count, Tenants.Source);
-        Cluster?.ReservationsChanged();
-        foreach (var key in reload.Revoked)
-        {
-            Sessions.EndTenant(key, "its token was removed from the token file");
-        }
-    }
+    internal int MaintenanceTicksForTest => _maintenanceLoop.Ticks;
 
     /// <summary>Test hook: stops as a node whose process died would, from the cluster's view (nothing more is written to Redis).</summary>
     internal Task KillForTestAsync()
@@ -669,6 +328,7 @@ public sealed class TunnelServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
+            ServerLifecycleLog.StopWaitCut(_logger, ex.Message);
         }
         if (Cluster is { } cluster)
         {

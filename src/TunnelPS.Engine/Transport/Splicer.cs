@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Diagnostics;
 
 namespace TunnelPS.Engine.Transport;
 
@@ -21,13 +24,22 @@ internal static class Splicer
     public const int BulkBufferSize = 256 * 1024;
 
     /// <summary>Splices <paramref name="visitor"/> and <paramref name="local"/>; returns the bytes copied each way.</summary>
+    public static Task<(long VisitorToLocal, long LocalToVisitor)> RunAsync(
+        Stream visitor, Stream local, ISpliceObserver? observer, CancellationToken cancellationToken) =>
+        RunAsync(visitor, local, observer, NullLogger.Instance, 0, cancellationToken);
+
+    /// <summary>
+    /// Splices <paramref name="visitor"/> and <paramref name="local"/>; returns the bytes copied each way. A failure of
+    /// the observer is logged at Debug under <paramref name="connectionId"/> (the bytes go on regardless).
+    /// </summary>
     public static async Task<(long VisitorToLocal, long LocalToVisitor)> RunAsync(
-        Stream visitor, Stream local, ISpliceObserver? observer, CancellationToken cancellationToken)
+        Stream visitor, Stream local, ISpliceObserver? observer, ILogger logger, long connectionId, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var localEnd = observer is null ? null : new LocalEnd();
-        var up = CopyAsync(visitor, local, observer, toLocal: true, linked, localEnd);
-        var down = CopyAsync(local, visitor, observer, toLocal: false, linked, localEnd);
+        var log = new ObserverLog(logger, connectionId);
+        var up = CopyAsync(visitor, local, observer, log, toLocal: true, linked.Token, linked, localEnd);
+        var down = CopyAsync(local, visitor, observer, log, toLocal: false, linked.Token, linked, localEnd);
         try
         {
             await Task.WhenAll(up, down).ConfigureAwait(false);
@@ -39,7 +51,7 @@ internal static class Splicer
             // both directions have ended, so this is the one writer to the visitor now.
             if (localEnd is { Failed: true, VisitorWriteCut: false } && !cancellationToken.IsCancellationRequested)
             {
-                await AnswerVisitorAsync(visitor, observer!, localEnd, cancellationToken).ConfigureAwait(false);
+                await AnswerVisitorAsync(visitor, observer!, log, localEnd, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -51,18 +63,27 @@ internal static class Splicer
                     observer.OnClosed();
                 }
 #pragma warning disable CA1031 // An observer must never break the tunnel.
-                catch (Exception)
+                catch (Exception ex)
 #pragma warning restore CA1031
                 {
+                    log.Failed("closed", ex);
                 }
             }
         }
         return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
     }
 
-    private static async Task<long> CopyAsync(Stream from, Stream to, ISpliceObserver? observer, bool toLocal, CancellationTokenSource both, LocalEnd? localEnd)
+    /// <summary>
+    /// One direction alone, the same copy loop as a splice's: copies <paramref name="from"/> to <paramref name="to"/>
+    /// until <paramref name="from"/> ends, then ends <paramref name="to"/>'s write direction; returns the bytes copied.
+    /// Waits with a zero-byte read and holds no pooled buffer while <paramref name="from"/> is quiet. The observer
+    /// sees the bytes as the visitor's (<see cref="ISpliceObserver.OnVisitorData"/>), after they are written on.
+    /// </summary>
+    public static Task<long> RelayAsync(Stream from, Stream to, ISpliceObserver? observer, ILogger logger, long connectionId, CancellationToken cancellationToken) =>
+        CopyAsync(from, to, observer, new ObserverLog(logger, connectionId), toLocal: true, cancellationToken, cancelOnFailure: null, localEnd: null);
+
+    private static async Task<long> CopyAsync(Stream from, Stream to, ISpliceObserver? observer, ObserverLog log, bool toLocal, CancellationToken token, CancellationTokenSource? cancelOnFailure, LocalEnd? localEnd)
     {
-        var token = both.Token;
         byte[]? buffer = null;
         var size = BufferSize;
         long total = 0;
@@ -84,7 +105,7 @@ internal static class Splicer
                 {
                     if (!toLocal && localEnd is not null)
                     {
-                        await AnswerVisitorAsync(to, observer!, localEnd, token).ConfigureAwait(false);
+                        await AnswerVisitorAsync(to, observer!, log, localEnd, token).ConfigureAwait(false);
                     }
                     break;
                 }
@@ -101,7 +122,7 @@ internal static class Splicer
                 total += read;
                 if (observer is not null)
                 {
-                    Observe(observer, toLocal, buffer.AsSpan(0, read));
+                    Observe(observer, log, toLocal, buffer.AsSpan(0, read));
                 }
                 if (read < size)
                 {
@@ -128,7 +149,10 @@ internal static class Splicer
             {
                 localEnd.Failed = true;
             }
-            await both.CancelAsync().ConfigureAwait(false);
+            if (cancelOnFailure is not null)
+            {
+                await cancelOnFailure.CancelAsync().ConfigureAwait(false);
+            }
             throw;
         }
         finally
@@ -140,7 +164,7 @@ internal static class Splicer
         }
     }
 
-    private static void Observe(ISpliceObserver observer, bool toLocal, ReadOnlySpan<byte> data)
+    private static void Observe(ISpliceObserver observer, ObserverLog log, bool toLocal, ReadOnlySpan<byte> data)
     {
         try
         {
@@ -154,14 +178,15 @@ internal static class Splicer
             }
         }
 #pragma warning disable CA1031 // An observer must never break the tunnel.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            log.Failed(toLocal ? "visitor data" : "local data", ex);
         }
     }
 
     /// <summary>Sends the visitor the observer's last answer, once, when the local service has ended its side.</summary>
-    private static async ValueTask AnswerVisitorAsync(Stream visitor, ISpliceObserver observer, LocalEnd localEnd, CancellationToken token)
+    private static async ValueTask AnswerVisitorAsync(Stream visitor, ISpliceObserver observer, ObserverLog log, LocalEnd localEnd, CancellationToken token)
     {
         if (Interlocked.Exchange(ref localEnd.Answered, 1) != 0)
         {
@@ -173,9 +198,10 @@ internal static class Splicer
             answer = observer.OnLocalEnded();
         }
 #pragma warning disable CA1031 // An observer must never break the tunnel.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            log.Failed("local ended", ex);
             return;
         }
         if (answer.IsEmpty)
@@ -190,7 +216,16 @@ internal static class Splicer
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
             // The visitor is gone too: it is owed nothing any more.
+            log.AnswerLost(ex);
         }
+    }
+
+    /// <summary>Where an observer's failure is logged: the splice's logger and connection id (a struct: no allocation per splice).</summary>
+    private readonly struct ObserverLog(ILogger logger, long connectionId)
+    {
+        public void Failed(string step, Exception ex) => SpliceLog.ObserverFailed(logger, connectionId, step, ex.Message);
+
+        public void AnswerLost(Exception ex) => SpliceLog.VisitorGone(logger, connectionId, ex.Message);
     }
 
     /// <summary>How the local service's side of one splice ended, shared by its two directions.</summary>

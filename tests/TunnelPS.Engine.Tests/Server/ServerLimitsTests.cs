@@ -104,8 +104,10 @@ public sealed class ServerLimitsTests
     [Fact]
     public async Task A_trickled_request_head_is_cut_at_the_head_deadline()
     {
-        // Finding 7: each trickled byte reset the idle timer, so slowloris connections were held past 60 s.
+        // Finding 7: each trickled byte reset the idle timer, so slowloris connections were held past 60 s. The clock is
+        // driven one second at a time and the close is seen where it happens (inside the step), so the bound is exact.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var closes = new DeadlineCloses();
         await using var server = await TunnelHarness.StartServerAsync(o => o with
         {
             TimeProvider = time,
@@ -115,33 +117,24 @@ public sealed class ServerLimitsTests
         });
         using var visitor = await RawVisitor.ConnectAsync(server.HttpPort);
         await visitor.SendAsync("GET / HTTP/1.1\r\n");
+        // The first head is due within the head timeout of the connection's start: the clock has not moved since.
+        await TunnelHarness.WaitUntilAsync(() => server.Deadlines.Count == 1, "the connection is watched");
         var read = visitor.Stream.ReadAsync(new byte[64]).AsTask();
-        var seconds = 0;
-        using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
-        while (!read.IsCompleted && !deadline.IsCancellationRequested && seconds < 120)
+        for (var second = 1; second < 20; second++)
         {
-            try
-            {
-                await visitor.SendAsync("X");
-            }
-            catch (IOException)
-            {
-                // The server closed the connection between the last check and this byte (a broken pipe): it was cut.
-                await Task.WhenAny(read, Task.Delay(TunnelHarness.Deadline));
-                break;
-            }
-            time.Advance(TimeSpan.FromSeconds(1));
-            seconds++;
-            await Task.WhenAny(read, Task.Delay(5));
+            await visitor.SendAsync("X");
+            Assert.Empty(closes.Advance(time, TimeSpan.FromSeconds(1)));
         }
-        Assert.True(read.IsCompleted, "the server must close a head that trickles past its deadline");
-        Assert.InRange(seconds, 20, 25);
+        await visitor.SendAsync("X");
+        Assert.Equal(["head"], closes.Advance(time, TimeSpan.FromSeconds(1)));
+        Assert.Equal(0, await ReadEndAsync(read));
     }
 
     [Fact]
     public async Task A_connection_that_sends_nothing_is_closed_at_the_head_deadline_not_the_idle_one()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var closes = new DeadlineCloses();
         await using var server = await TunnelHarness.StartServerAsync(o => o with
         {
             TimeProvider = time,
@@ -152,15 +145,25 @@ public sealed class ServerLimitsTests
         using var visitor = await RawVisitor.ConnectAsync(server.HttpPort);
         await TunnelHarness.WaitUntilAsync(() => server.Deadlines.Count == 1, "the connection is watched");
         var read = visitor.Stream.ReadAsync(new byte[64]).AsTask();
-        var seconds = 0;
-        while (!read.IsCompleted && seconds < 60)
+        for (var second = 1; second < 10; second++)
         {
-            time.Advance(TimeSpan.FromSeconds(1));
-            seconds++;
-            await Task.WhenAny(read, Task.Delay(5));
+            Assert.Empty(closes.Advance(time, TimeSpan.FromSeconds(1)));
         }
-        Assert.Equal(0, await read.WaitAsync(TunnelHarness.Deadline));
-        Assert.InRange(seconds, 10, 12);
+        Assert.Equal(["head"], closes.Advance(time, TimeSpan.FromSeconds(1)));
+        Assert.Equal(0, await ReadEndAsync(read));
+    }
+
+    /// <summary>The end of a connection the server closed: 0, or a reset read as 0.</summary>
+    private static async Task<int> ReadEndAsync(Task<int> read)
+    {
+        try
+        {
+            return await read.WaitAsync(TunnelHarness.Deadline);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     [Fact]
