@@ -46,11 +46,16 @@ internal static class PerfCounter
     // Receives that found nothing: each exit tracepoint with its own filter (perf applies a filter to the event before it).
     private static readonly string[] s_wouldBlock = ["recvfrom", "recvmsg", "read"];
 
-    private static readonly string[] s_arguments =
+    private static readonly string[] s_plainArguments = ["-e", string.Join(',', s_events)];
+
+    private static readonly string[] s_filteredArguments =
     [
-        "-e", string.Join(',', s_events),
+        .. s_plainArguments,
         .. s_wouldBlock.SelectMany(s => new[] { "-e", "syscalls:sys_exit_" + s, "--filter", "ret == -11" }),
     ];
+
+    // Where perf cannot filter tracepoints, the rows go on without the would-block counts (they read 0).
+    private static string[] s_arguments = s_filteredArguments;
 
     /// <summary>perf's path when it can count the tracepoints here, or null and why not.</summary>
     public static async Task<(string? Path, string Reason)> ProbeAsync()
@@ -62,18 +67,28 @@ internal static class PerfCounter
         }
         try
         {
-            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_arguments, "--", "true"]);
-            if (exit != 0 || text.Contains("not supported", StringComparison.OrdinalIgnoreCase) || text.Contains("<not counted>", StringComparison.Ordinal))
+            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_filteredArguments, "--", "true"]);
+            if (exit == 0 && !Unsupported(text))
+            {
+                s_arguments = s_filteredArguments;
+                return (perf, "perf stat with syscall tracepoints");
+            }
+            (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_plainArguments, "--", "true"]);
+            if (exit != 0 || Unsupported(text))
             {
                 return (null, "perf stat cannot count syscall tracepoints here: " + text.Trim().Split('\n')[0]);
             }
-            return (perf, "perf stat with syscall tracepoints");
+            s_arguments = s_plainArguments;
+            return (perf, "perf stat with syscall tracepoints (without filters: would-block receives not counted)");
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             return (null, "perf could not run: " + ex.Message);
         }
     }
+
+    private static bool Unsupported(string text) =>
+        text.Contains("not supported", StringComparison.OrdinalIgnoreCase) || text.Contains("<not counted>", StringComparison.Ordinal);
 
     /// <summary>Counts the events of <paramref name="pids"/> (each separately) for <paramref name="window"/>.</summary>
     public static Task<SyscallCounts[]> CountAsync(string perf, IReadOnlyList<int> pids, TimeSpan window) =>
