@@ -10,8 +10,10 @@ namespace TunnelPS.Engine.Client;
 /// lookup (nor for "localhost" to try ::1 before 127.0.0.1) on every connection; when that address stops answering,
 /// the name is resolved again and each of its addresses tried in turn.
 /// </summary>
-internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null, bool inlineCompletions = false)
+/// <param name="timeout">How long one dial (lookup, connect, TLS) may take, on <paramref name="time"/>'s clock.</param>
+internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null, bool inlineCompletions = false, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Func<string, CancellationToken, Task<IPAddress[]>> _resolve = resolve ?? Dns.GetHostAddressesAsync;
     private volatile IPEndPoint? _known;
 
@@ -23,7 +25,8 @@ internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<str
     public async Task<Stream> DialAsync(CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        // The deadline runs on the client's clock (a test's fake one moves it), one timer per dial as CancelAfter's.
+        using var timer = _time.CreateTimer(static state => Cancel((CancellationTokenSource)state!), deadline, timeout, Timeout.InfiniteTimeSpan);
         var token = deadline.Token;
         var stream = await ConnectAsync(token).ConfigureAwait(false);
         if (!target.UseTls)
@@ -49,6 +52,18 @@ internal sealed class LocalDialer(LocalTarget target, TimeSpan timeout, Func<str
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    private static void Cancel(CancellationTokenSource deadline)
+    {
+        try
+        {
+            deadline.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Handled: the dial ended (and disposed its deadline) as the timer fired; nothing is left to cancel.
         }
     }
 

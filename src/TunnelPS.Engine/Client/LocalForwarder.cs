@@ -40,7 +40,7 @@ internal sealed class LocalForwarder
         _throttle = new LogThrottle(options.TimeProvider, TimeSpan.FromSeconds(30));
         foreach (var definition in options.Tunnels)
         {
-            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions);
+            _dialers[definition] = new LocalDialer(definition.Local, options.LocalConnectTimeout, inlineCompletions: options.InlineSocketCompletions, time: options.TimeProvider);
         }
     }
 

@@ -26,7 +26,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly TunnelClientOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentWork _work = new();
+    private readonly ConcurrentWork _work;
     private readonly EndpointTable _endpoints = new();
     private readonly ConcurrentDictionary<TunnelDefinition, CaptureStore> _captures = new();
     private readonly ServerRotation _servers;
@@ -47,6 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Client");
+        _work = new ConcurrentWork(_logger);
         foreach (var definition in options.Tunnels)
         {
             if (definition.IsHttp && definition.Capture.Enabled)
@@ -134,6 +135,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             throw new TunnelConfigurationException("No tunnel to open: give at least one tunnel definition.");
         }
+        InlineCompletions.LogState(_logger, _options.InlineSocketCompletions);
         ControlConnection control;
         try
         {

@@ -44,7 +44,7 @@ public sealed record TunnelClientOptions
 
     /// <summary>
     /// Completes link and local-service receives on the runtime's socket event thread rather than queueing them to the
-    /// thread pool (see <see cref="InlineCompletions"/>). On by default on machines with up to 4 cores.
+    /// thread pool (see <see cref="InlineCompletions"/>). On by default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the whole process, whatever this says.
     /// </summary>
     public bool InlineSocketCompletions { get; init; } = InlineCompletions.IsWorthwhile;
 

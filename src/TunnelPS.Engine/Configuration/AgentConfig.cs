@@ -41,6 +41,9 @@ public sealed record AgentConfig
     /// <summary>An empty config (no file, or an empty one).</summary>
     public static AgentConfig Empty { get; } = new();
 
+    /// <summary><c>inline_completions</c>: false turns inline socket completions off for the tunnels of this file (Start-Tunnel -NoInlineCompletions).</summary>
+    public bool? InlineCompletions { get; init; }
+
     /// <summary><c>server_addr</c>: the tunnel server as host:port.</summary>
     public string? ServerAddr { get; init; }
 
@@ -94,10 +97,6 @@ public sealed record AgentConfig
 
     /// <summary>The file (or source name) this was read from; null for <see cref="Empty"/>.</summary>
     public string? SourcePath { get; init; }
-
-    /// <summary>The tunnel with this name (ordinal, case-insensitive), or null.</summary>
-    public TunnelConfig? FindTunnel(string name) =>
-        Tunnels.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>What a secret is shown as: the same eight asterisks whatever the secret, so neither its characters nor its length show.</summary>
     public const string MaskedSecret = "********";

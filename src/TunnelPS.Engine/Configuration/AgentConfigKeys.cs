@@ -8,6 +8,7 @@ internal static class AgentConfigKeys
         "server_addr", "trust_host_root_certs", "http_proxy", "inspect_addr", "auth_token", "authtoken",
         "authtoken_secret", "authtoken_vault", "server_certificate_thumbprint", "skip_certificate_check",
         "inspect", "inspect_limit", "inspect_body_limit", "inspect_memory_limit", "host_header", "tunnels",
+        "inline_completions",
     ];
 
     public static readonly string[] Tunnel =

@@ -73,6 +73,7 @@ internal sealed class AgentConfigReader(string source) : AgentValueReader(source
         "inspect_body_limit" => config with { InspectBodyLimit = InspectBodyLimit(key, value) },
         "inspect_memory_limit" => config with { InspectMemoryLimit = InspectMemoryLimit(key, value) },
         "host_header" => config with { HostHeader = HostHeader(key, value) },
+        "inline_completions" => config with { InlineCompletions = Bool(key, value) },
         _ => throw UnknownKey(key, AgentConfigKeys.TopLevel, "top-level key", string.Empty,
             AgentConfigKeys.Tunnel.Contains(key.Value, StringComparer.Ordinal) ? $"'{key.Value}' belongs to a tunnel: indent it under a name under 'tunnels:'." : null),
     };

@@ -48,10 +48,6 @@ public sealed class ConfigurationException : TunnelException
     /// <summary>What was wrong, without position or remedy.</summary>
     public string? Problem { get; }
 
-    /// <summary>The config file does not exist.</summary>
-    public static ConfigurationException FileNotFound(string path, Exception? inner = null) =>
-        FileNotFound(path, "config file", "Create it, point $env:TUNNELPS_CONFIG at an existing file, or pass the path of one.", inner);
-
     /// <summary>A file of the given kind ("config file", "token file") does not exist; <paramref name="remedy"/> says what to do.</summary>
     public static ConfigurationException FileNotFound(string path, string kind, string remedy, Exception? inner = null) =>
         new(path, $"The TunnelPS {kind} '{path}' does not exist. {remedy}", TunnelErrorKind.NotFound, inner);

@@ -48,6 +48,9 @@ public sealed record ServerConfig
     public TimeSpan? IdleTimeout { get; init; }
     public TimeSpan? ClientHelloTimeout { get; init; }
 
+    /// <summary><c>inline_completions</c>: false turns inline socket completions off (Start-TunnelServer -NoInlineCompletions).</summary>
+    public bool? InlineCompletions { get; init; }
+
     /// <summary>The <c>cluster:</c> section; null when the file has none.</summary>
     public ServerClusterConfig? Cluster { get; init; }
 

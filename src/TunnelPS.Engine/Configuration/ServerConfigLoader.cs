@@ -9,7 +9,8 @@ namespace TunnelPS.Engine.Configuration;
 /// <c>http_port</c>, <c>bind_address</c>, <c>allow_anonymous</c>, <c>certificate_path</c>, <c>auth_token_file</c>,
 /// <c>auth_token_secrets</c>, <c>allowed_hostnames</c>, <c>deny_ip</c>, <c>tcp_port_range</c>, <c>log_path</c>, a
 /// <c>limits:</c> map (the -Max* limits and timeouts) and a <c>cluster:</c> map (<c>redis</c>, <c>secret</c> or
-/// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>). Every problem is a <see cref="ConfigurationException"/>
+/// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>), and
+/// <c>inline_completions</c> (false turns inline socket completions off, as -NoInlineCompletions). Every problem is a <see cref="ConfigurationException"/>
 /// at the line and column of the value.
 /// </summary>
 public static class ServerConfigLoader
@@ -18,7 +19,7 @@ public static class ServerConfigLoader
 
     private static readonly string[] TopLevelKeys =
         ["domain", "port", "http_port", "bind_address", "allow_anonymous", "certificate_path", "auth_token_file", "auth_token_secrets",
-         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster"];
+         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "inline_completions"];
 
     private static readonly string[] LimitKeys =
         ["max_connections", "max_connections_per_ip", "max_concurrent_handshakes", "max_sessions", "max_sessions_per_token",
@@ -116,6 +117,7 @@ public static class ServerConfigLoader
                     "log_path" => config with { LogPath = FilePath(key, value) },
                     "limits" => ReadLimits(config, key, value),
                     "cluster" => config with { Cluster = ReadCluster(key, value) },
+                    "inline_completions" => config with { InlineCompletions = Bool(key, value) },
                     _ => throw Unknown(key, TopLevelKeys, "top-level key"),
                 };
             }

@@ -5,7 +5,7 @@ using System.Text;
 namespace TunnelPS.Engine.Configuration;
 
 /// <summary>One tenant of a server's token file: its token (or the token's SHA-256), reserved names and limits.</summary>
-public sealed record ServerTokenEntry
+internal sealed record ServerTokenEntry
 {
     /// <summary>The SHA-256 of the token, 64 lowercase hex digits (from <c>token:</c> or given as <c>sha256:</c>).</summary>
     public required string TokenHash { get; init; }
@@ -37,7 +37,7 @@ public sealed record ServerTokenEntry
 /// <c>tokens: []</c> is the explicit form of "no tokens"; an empty file is read as no list at all
 /// (<see cref="ServerTokenFileContent.ListsTokens"/>).
 /// </summary>
-public static class ServerTokenFile
+internal static class ServerTokenFile
 {
     /// <summary>The largest token file read, in bytes (4 MiB: some 100,000 plain tokens' worth).</summary>
     public const long MaxFileLength = 4 * 1024 * 1024;

@@ -7,4 +7,4 @@ namespace TunnelPS.Engine.Configuration;
 /// false for a file that is empty, holds only comments, or has <c>tokens:</c> with nothing under it, which is also what
 /// an editor's file looks like for a moment while it is rewritten. A server that reloads such a file keeps its tokens.
 /// </param>
-public sealed record ServerTokenFileContent(IReadOnlyList<ServerTokenEntry> Entries, bool ListsTokens);
+internal sealed record ServerTokenFileContent(IReadOnlyList<ServerTokenEntry> Entries, bool ListsTokens);

@@ -15,7 +15,7 @@ namespace TunnelPS.Engine.Diagnostics;
 /// <see cref="LogLevel"/> (0 Trace … 5 Critical). A sink that throws never breaks the engine. Messages reach the sink
 /// as one line with every control character shown visibly (<see cref="TerminalText.Line"/>): many quote a peer.
 /// </remarks>
-public sealed class CallbackLoggerFactory : ILoggerFactory
+internal sealed class CallbackLoggerFactory : ILoggerFactory
 {
     private readonly Action<int, string, string, Exception?> _sink;
     private readonly Func<int, bool> _isEnabled;

@@ -7,7 +7,7 @@ namespace TunnelPS.Engine.Diagnostics;
 /// The short, non-reversible name of a session shown in logs and on objects. A ClientId is a secret (it identifies a
 /// session to the server), so it is never shown; its label is the first 8 hex digits of its SHA-256.
 /// </summary>
-public static class SessionLabel
+internal static class SessionLabel
 {
     /// <summary>The label of a ClientId ("" for none).</summary>
     public static string Of(string? clientId)

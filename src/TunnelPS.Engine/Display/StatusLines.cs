@@ -7,7 +7,7 @@ namespace TunnelPS.Engine.Display;
 /// runbook or CI): the session once at the start, then one line per status change and per request. No escape codes:
 /// every text from a server, a visitor or the local service is written through <see cref="TerminalText.Line"/>.
 /// </summary>
-public static class StatusLines
+internal static class StatusLines
 {
     /// <summary>The lines that open the view: version, status, servers, the web inspector, one per Forwarding URL.</summary>
     public static IReadOnlyList<string> Opening(StatusSnapshot snapshot)

@@ -5,7 +5,7 @@ using System.Text;
 namespace TunnelPS.Engine.Http;
 
 /// <summary>The small, clear pages a tunnel answers with when it cannot forward a request.</summary>
-public static class ErrorPages
+internal static class ErrorPages
 {
     /// <summary>Renders a complete HTTP/1.1 response: status line, headers, an HTML body that states what happened and what to do.</summary>
     public static byte[] Render(int status, string reason, string title, string detail, bool keepAlive = false, IEnumerable<KeyValuePair<string, string>>? extraHeaders = null)

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace TunnelPS.Engine.Http;
 
 /// <summary>The head of an HTTP/1.x response: status line and header fields.</summary>
-public sealed class HttpResponseHead : HttpMessageHead
+internal sealed class HttpResponseHead : HttpMessageHead
 {
     public HttpResponseHead(string version, int statusCode, string reason, HttpHeaderList headers)
         : base(version, headers)

@@ -15,7 +15,7 @@ namespace TunnelPS.Engine.Http;
 /// Thread-safety: Observe and <see cref="ConnectionClosed"/> run on the response-copy thread;
 /// RequestForwarded and <see cref="WaitIdleAsync"/> on the request thread; the properties can be read anywhere.
 /// </summary>
-public sealed class HttpResponseTracker : IDisposable
+internal sealed class HttpResponseTracker : IDisposable
 {
     private readonly object _lock = new();
     private readonly Queue<string> _methods = new();

@@ -1,7 +1,7 @@
 namespace TunnelPS.Engine.Inspection;
 
 /// <summary>Where a tapped connection belongs: copied onto every exchange captured from it.</summary>
-public sealed class CaptureContext
+internal sealed class CaptureContext
 {
     public string TunnelName { get; init; } = string.Empty;
 

@@ -14,15 +14,11 @@ internal sealed class CaptureNotifier(CaptureStore sender)
 {
     private readonly List<Waiter> _waiters = [];
     private readonly ConcurrentQueue<CapturedExchange> _notifications = new();
-    private long _dropped;
     private int _pending;
     private int _dispatching;
 
     /// <summary>Where a handler's failure is logged (at Debug).</summary>
     public ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-
-    /// <summary>Notifications skipped because subscribers fell too far behind.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>The store's <see cref="CaptureStore.ExchangeCaptured"/> subscribers (the store's event forwards here).</summary>
     public event EventHandler<CapturedExchange>? ExchangeCaptured;
@@ -68,7 +64,6 @@ internal sealed class CaptureNotifier(CaptureStore sender)
         if (Interlocked.Increment(ref _pending) > CaptureStore.MaxPendingNotifications)
         {
             Interlocked.Decrement(ref _pending);
-            Interlocked.Increment(ref _dropped);
             TunnelMetrics.LimitReached("capture_notifications");
             return;
         }

@@ -194,9 +194,6 @@ public sealed class CaptureStore
     /// <summary>Exchanges evicted to keep within <see cref="Capacity"/> or <see cref="MaxBytes"/> (not those <see cref="Clear"/> removed).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Event/wait notifications skipped because subscribers fell more than <see cref="MaxPendingNotifications"/> behind.</summary>
-    public long NotificationsDropped => _notifier.Dropped;
-
     /// <summary>The id the most recently added exchange received (0 if none yet).</summary>
     public long LastId
     {

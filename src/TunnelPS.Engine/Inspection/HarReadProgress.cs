@@ -1,7 +1,7 @@
 namespace TunnelPS.Engine.Inspection;
 
 /// <summary>What <see cref="HarReader.ReadEntries"/> has met so far: entries read, and entries skipped as too large to hold.</summary>
-public sealed class HarReadProgress
+internal sealed class HarReadProgress
 {
     /// <summary>Entries read and returned.</summary>
     public long Read { get; internal set; }

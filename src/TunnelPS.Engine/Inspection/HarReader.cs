@@ -10,7 +10,7 @@ namespace TunnelPS.Engine.Inspection;
 /// header is added from the URL when missing. Imported exchanges have no id until added to a
 /// <see cref="CaptureStore"/>.
 /// </summary>
-public static class HarReader
+internal static class HarReader
 {
     /// <summary>The largest single entry <see cref="ReadEntries"/> holds by default (larger ones are skipped and counted): 64 MiB.</summary>
     public const int DefaultMaxEntryBytes = 64 * 1024 * 1024;

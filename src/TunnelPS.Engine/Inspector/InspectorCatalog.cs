@@ -138,18 +138,5 @@ public sealed class InspectorCatalog
         return null;
     }
 
-    /// <summary>The capture whose store is <paramref name="store"/>, or null.</summary>
-    internal InspectedCapture? Find(CaptureStore store)
-    {
-        foreach (var capture in Captures)
-        {
-            if (ReferenceEquals(capture.Store, store))
-            {
-                return capture;
-            }
-        }
-        return null;
-    }
-
     private void OnClientChanged(object? sender, EventArgs e) => TunnelsChanged?.Invoke(this, EventArgs.Empty);
 }

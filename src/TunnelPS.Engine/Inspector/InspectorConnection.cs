@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using TunnelPS.Engine.Http;
-using TunnelPS.Engine.Server;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Inspector;
 

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
-using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Inspector;

@@ -13,7 +13,7 @@ namespace TunnelPS.Engine.Protocol;
 /// <c>{"Type":"Name","Payload":{...}}</c>. Frames are read in full (never trusting one read), bounded by
 /// <see cref="MaxFrameLength"/>, and written with the length and body in a single write (one TLS record).
 /// </summary>
-public static class FrameCodec
+internal static class FrameCodec
 {
     /// <summary>The largest frame body TunnelPS accepts.</summary>
     public const int MaxFrameLength = 64 * 1024;

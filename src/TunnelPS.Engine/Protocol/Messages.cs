@@ -4,7 +4,7 @@ namespace TunnelPS.Engine.Protocol;
 
 /// <summary>A control or proxy message of the ngrok 1.x tunnel protocol (version "2"), plus TunnelPS extensions.</summary>
 /// <remarks>Field names are capitalised exactly as ngrok 1.x writes them; see PROTOCOL.md.</remarks>
-public abstract record Message
+internal abstract record Message
 {
     /// <summary>The value of the frame's "Type" field.</summary>
     [JsonIgnore]
@@ -12,7 +12,7 @@ public abstract record Message
 }
 
 /// <summary>Client → server, the first frame on a control connection.</summary>
-public sealed record Auth : Message
+internal sealed record Auth : Message
 {
     [JsonIgnore]
     public override string Type => "Auth";
@@ -30,7 +30,7 @@ public sealed record Auth : Message
 }
 
 /// <summary>Server → client, the answer to <see cref="Auth"/>. A non-empty Error means rejected; the server then closes.</summary>
-public sealed record AuthResp : Message
+internal sealed record AuthResp : Message
 {
     [JsonIgnore]
     public override string Type => "AuthResp";
@@ -47,7 +47,7 @@ public sealed record AuthResp : Message
 }
 
 /// <summary>Client → server: open a tunnel. Sent once per configured tunnel, without waiting for answers.</summary>
-public sealed record ReqTunnel : Message
+internal sealed record ReqTunnel : Message
 {
     [JsonIgnore]
     public override string Type => "ReqTunnel";
@@ -75,7 +75,7 @@ public sealed record ReqTunnel : Message
 }
 
 /// <summary>Server → client, one per protocol of a <see cref="ReqTunnel"/>. A non-empty Error means that protocol failed.</summary>
-public sealed record NewTunnel : Message
+internal sealed record NewTunnel : Message
 {
     [JsonIgnore]
     public override string Type => "NewTunnel";
@@ -86,14 +86,14 @@ public sealed record NewTunnel : Message
 }
 
 /// <summary>Server → client on the control connection: dial one new proxy connection now.</summary>
-public sealed record ReqProxy : Message
+internal sealed record ReqProxy : Message
 {
     [JsonIgnore]
     public override string Type => "ReqProxy";
 }
 
 /// <summary>Client → server, the first frame on a proxy connection.</summary>
-public sealed record RegProxy : Message
+internal sealed record RegProxy : Message
 {
     [JsonIgnore]
     public override string Type => "RegProxy";
@@ -107,7 +107,7 @@ public sealed record RegProxy : Message
 /// TunnelPS extension (capability "tunnelps/mux/1"), client → server, the first frame of a multiplexed link: the
 /// connection then carries many visitor connections as streams (see MuxLink) instead of one per pooled connection.
 /// </summary>
-public sealed record RegLink : Message
+internal sealed record RegLink : Message
 {
     [JsonIgnore]
     public override string Type => "RegLink";
@@ -124,7 +124,7 @@ public sealed record RegLink : Message
 /// its Proof; the acceptor confirms with an empty Error (or refuses with one and closes). Then the connection is a
 /// multiplexed link (see MuxLink) whose streams carry forwarded visitor connections.
 /// </summary>
-public sealed record NodeAuth : Message
+internal sealed record NodeAuth : Message
 {
     [JsonIgnore]
     public override string Type => "NodeAuth";
@@ -135,7 +135,7 @@ public sealed record NodeAuth : Message
 }
 
 /// <summary>Server → client on a pooled proxy connection: a visitor arrived for Url; raw bytes follow.</summary>
-public sealed record StartProxy : Message
+internal sealed record StartProxy : Message
 {
     [JsonIgnore]
     public override string Type => "StartProxy";
@@ -144,14 +144,14 @@ public sealed record StartProxy : Message
 }
 
 /// <summary>Client → server heartbeat; the server answers each with <see cref="Pong"/>.</summary>
-public sealed record Ping : Message
+internal sealed record Ping : Message
 {
     [JsonIgnore]
     public override string Type => "Ping";
 }
 
 /// <summary>Server → client, the answer to <see cref="Ping"/>.</summary>
-public sealed record Pong : Message
+internal sealed record Pong : Message
 {
     [JsonIgnore]
     public override string Type => "Pong";
@@ -161,7 +161,7 @@ public sealed record Pong : Message
 /// TunnelPS extension (capability "tunnelps/1"), client → server: release one public URL of this session
 /// so that its name is free again. Sent only when the server announced the capability.
 /// </summary>
-public sealed record CloseTunnel : Message
+internal sealed record CloseTunnel : Message
 {
     [JsonIgnore]
     public override string Type => "CloseTunnel";
@@ -169,7 +169,7 @@ public sealed record CloseTunnel : Message
 }
 
 /// <summary>Version strings and capability names.</summary>
-public static class ProtocolVersion
+internal static class ProtocolVersion
 {
     /// <summary>The ngrok 1.x protocol version both peers must speak.</summary>
     public const string Current = "2";

@@ -26,7 +26,7 @@ public sealed class TunnelServer : IAsyncDisposable
 {
     private readonly ServerListener _tlsListener;
     private readonly ServerListener? _httpListener;
-    private readonly ConcurrentWork _work = new();
+    private readonly ConcurrentWork _work;
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,6 +50,7 @@ public sealed class TunnelServer : IAsyncDisposable
         Port = tls.Port;
         HttpPort = http?.Port ?? -1;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Server");
+        _work = new ConcurrentWork(_logger);
         var limit = DescriptorLimit.Current();
         var budget = DescriptorLimit.ConnectionBudget(limit, DescriptorLimit.OpenCount());
         var maxConnections = options.MaxConnections > 0 ? Math.Min(options.MaxConnections, budget) : budget;
@@ -211,6 +212,7 @@ public sealed class TunnelServer : IAsyncDisposable
         }
         SetStatus(TunnelServerStatus.Running);
         ServerLog.Listening(_logger, _tlsListener.Endpoints, _httpListener?.Endpoints ?? "none", Domain);
+        InlineCompletions.LogState(_logger, Options.InlineSocketCompletions);
         if (LoopbackOnly && Tenants.IsAnonymous && Options.BindAddress is null)
         {
             ServerLog.LoopbackOnly(_logger, _tlsListener.Endpoints);

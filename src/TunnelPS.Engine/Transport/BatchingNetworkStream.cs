@@ -98,9 +98,11 @@ internal sealed class BatchingNetworkStream : NetworkStream
 
     // The synchronous members: TLS uses the asynchronous ones (only they read ahead, and only they coalesce); these
     // keep a caller of either kind correct, in order. Each span member goes through the array member of NetworkStream
-    // (the span members of Stream would call back into ours).
+    // (the span members of Stream would call back into ours). Once a link owns the connection they refuse to run on
+    // the socket event thread: a blocking socket call or a wait for the write gate there stalls every socket.
     public override int Read(byte[] buffer, int offset, int count)
     {
+        ThrowIfBlockingOnEventThread(nameof(Read));
         if (_readEnd > _readStart)
         {
             return count == 0 ? 0 : TakeBuffered(buffer.AsSpan(offset, count));
@@ -110,6 +112,7 @@ internal sealed class BatchingNetworkStream : NetworkStream
 
     public override int Read(Span<byte> buffer)
     {
+        ThrowIfBlockingOnEventThread(nameof(Read));
         if (_readEnd > _readStart)
         {
             return buffer.IsEmpty ? 0 : TakeBuffered(buffer);
@@ -158,6 +161,7 @@ internal sealed class BatchingNetworkStream : NetworkStream
             return;
         }
         // A synchronous write does not coalesce: what is held leaves first, then this, in order.
+        ThrowIfBlockingOnEventThread(nameof(Write));
         _writeGate.Wait();
         try
         {
@@ -246,6 +250,7 @@ internal sealed class BatchingNetworkStream : NetworkStream
         {
             return;
         }
+        ThrowIfBlockingOnEventThread(nameof(Flush));
         _writeGate.Wait();
         try
         {
@@ -254,6 +259,14 @@ internal sealed class BatchingNetworkStream : NetworkStream
         finally
         {
             _writeGate.Release();
+        }
+    }
+
+    private void ThrowIfBlockingOnEventThread(string member)
+    {
+        if (_batching)
+        {
+            InlineCompletions.ThrowIfOnEventThread("BatchingNetworkStream." + member);
         }
     }
 }

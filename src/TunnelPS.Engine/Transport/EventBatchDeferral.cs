@@ -47,9 +47,19 @@ internal sealed class EventBatchDeferral
     /// <summary>True once the event thread is known (its first signal arrived there): deferral can happen.</summary>
     public bool IsStarted => _started;
 
+    /// <summary>Why deferral stopped for good (its signal socket failed), or null while it works.</summary>
+    public string? FailureReason { get; private set; }
+
+    /// <summary>The loop that runs deferred work; it never faults (a failure stops deferral, see <see cref="FailureReason"/>).</summary>
+    private Task _running = Task.CompletedTask;
+
+    /// <summary>The loop that runs deferred work (completed once deferral stopped).</summary>
+    internal Task Loop => _running;
+
     /// <summary>
     /// Runs <paramref name="flush"/> after the current batch of socket events when called on the event thread, and
-    /// returns true; returns false (the caller runs it now) anywhere else.
+    /// returns true; returns false (the caller runs it now) anywhere else. <paramref name="flush"/> must not throw: it
+    /// runs on the event thread, between other sockets' events.
     /// </summary>
     public bool TryDefer(Action flush)
     {
@@ -76,6 +86,7 @@ internal sealed class EventBatchDeferral
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
+                FailureReason = ex.Message;
                 Fail();
             }
         }
@@ -109,13 +120,14 @@ internal sealed class EventBatchDeferral
                 return null;
             }
             var deferral = new EventBatchDeferral(signal, wake);
-            _ = deferral.RunAsync();
+            deferral._running = deferral.RunAsync();
             // The first signal tells the event thread who it is.
             signal.Send(deferral._one);
             return deferral;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or PlatformNotSupportedException)
         {
+            // Handled: no deferral in this process (Shared is null), every writer drains at once.
             signal?.Dispose();
             wake?.Dispose();
             return null;
@@ -137,6 +149,7 @@ internal sealed class EventBatchDeferral
                 var n = await _wake.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
                 if (n == 0)
                 {
+                    FailureReason = "its signal socket was closed";
                     break;
                 }
                 // Inline completions resume here on the event thread (a thread-pool thread only if the runtime queued
@@ -150,14 +163,18 @@ internal sealed class EventBatchDeferral
                 RunWaiting();
             }
         }
-#pragma warning disable CA1031 // A failure here must never end the process: deferral stops and every writer drains at once.
-        catch (Exception)
-#pragma warning restore CA1031
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
+            // Handled: deferral stops for good, and every writer drains at once from now on (below).
+            FailureReason = ex.Message;
         }
         Fail();
     }
 
+    /// <summary>
+    /// Runs what waits. A flush never throws (the contract of <see cref="TryDefer"/>: a link's drain closes the link on
+    /// its own failures), so one link's flush cannot keep the others' from running.
+    /// </summary>
     private void RunWaiting()
     {
         while (true)
@@ -170,15 +187,7 @@ internal sealed class EventBatchDeferral
                     return;
                 }
             }
-            try
-            {
-                flush();
-            }
-#pragma warning disable CA1031 // One link's failure is its own (it closes itself); the others still write.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
+            flush();
         }
     }
 

@@ -11,7 +11,7 @@ namespace TunnelPS.Engine.Transport;
 /// dials its control connection and every pooled proxy connection through this when a proxy is set, then runs TLS
 /// inside the returned stream.
 /// </summary>
-public static class HttpConnectDialer
+internal static class HttpConnectDialer
 {
     /// <summary>The largest response head accepted from a proxy.</summary>
     public const int MaxResponseHeadLength = 16 * 1024;

@@ -25,12 +25,6 @@ public sealed class IPAccessList
     /// <summary>True when the list neither allows nor denies anything explicitly (every address passes).</summary>
     public bool IsEmpty => _allow.Length == 0 && _deny.Length == 0;
 
-    /// <summary>The allow ranges, in CIDR form.</summary>
-    public IReadOnlyList<string> Allow => Array.ConvertAll(_allow, n => n.ToString());
-
-    /// <summary>The deny ranges, in CIDR form.</summary>
-    public IReadOnlyList<string> Deny => Array.ConvertAll(_deny, n => n.ToString());
-
     /// <summary>
     /// Parses allow and deny entries ("10.0.0.0/8", "2001:db8::/32", "203.0.113.7"); throws
     /// <see cref="TunnelConfigurationException"/> naming the first entry that is not an address or a CIDR range.

@@ -226,8 +226,17 @@ internal sealed class MuxStream : Stream
             {
                 return;
             }
-            // Never waits (no pause threshold).
-            _ = _inbound.Writer.FlushAsync();
+            // Never waits (no pause threshold): its result is taken at once, which also gives the pipe its awaitable back.
+            var flush = _inbound.Writer.FlushAsync();
+            if (flush.IsCompleted)
+            {
+                flush.GetAwaiter().GetResult();
+            }
+            else
+            {
+                // Not reached with no pause threshold; a Task keeps a later completion valid and observed.
+                _ = flush.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
     }
 
@@ -317,9 +326,21 @@ internal sealed class MuxStream : Stream
         base.Dispose(disposing);
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    // The synchronous members wait for the link's read loop or writer: never on the socket event thread, where that wait
+    // would stall every socket of the process (or wait for itself); elsewhere they wait like any stream.
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        InlineCompletions.ThrowIfOnEventThread("MuxStream.Read");
+        return ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
+
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        InlineCompletions.ThrowIfOnEventThread("MuxStream.Write");
+        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
+
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     public override void Flush() { }
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -70,7 +70,8 @@ internal static class Splicer
                 }
             }
         }
-        return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
+        // Both are done: awaiting one that succeeded takes its count without blocking.
+        return (up.IsCompletedSuccessfully ? await up.ConfigureAwait(false) : 0, down.IsCompletedSuccessfully ? await down.ConfigureAwait(false) : 0);
     }
 
     /// <summary>

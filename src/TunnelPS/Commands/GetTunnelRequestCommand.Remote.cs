@@ -18,6 +18,7 @@ public sealed partial class GetTunnelRequestCommand
     [ValidateNotNull]
     public Uri? InspectUrl { get; set; }
 
+    /// <summary>Writes the matching requests the inspector at -InspectUrl holds, oldest first, and an error for each -Id it does not hold.</summary>
     private void WriteRemote(string[]? tunnels)
     {
         InspectorClient client;
@@ -33,55 +34,11 @@ public sealed partial class GetTunnelRequestCommand
 
         using (client)
         {
-            // The inspector filters what it can; the cmdlet's own filter then applies PowerShell's wildcard rules.
-            var query = new InspectorQuery
+            List<CapturedExchange> matching = SelectRemote(client, tunnels);
+            var held = matching.Select(e => e.Id).ToHashSet();
+            foreach (CapturedExchange summary in TakeFirstLast(matching))
             {
-                TunnelNames = tunnels is not null && tunnels.All(IsSimplePattern) ? tunnels : null,
-                Methods = Method,
-                Statuses = Status?.Select(s => s.ToString(CultureInfo.InvariantCulture)).ToList(),
-                Path = Path is not null && IsSimplePattern(Path) ? Path : null,
-                Ids = Id,
-            };
-            var filter = new TunnelRequestFilter(tunnels, Method, Path, Status, Id);
-            DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
-            List<CapturedExchange> selected;
-            try
-            {
-                IReadOnlyList<CapturedExchange> summaries = RunAndDrain(ct => client.GetSummariesAsync(query, ct));
-                selected = [.. summaries.Where(e => filter.IsMatch(e) && (since is null || e.StartTime >= since)).OrderBy(e => e.StartTime).ThenBy(e => e.Id)];
-            }
-            catch (InspectorException ex)
-            {
-                ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.InspectorCallFailed, InspectUrl));
-                return;
-            }
-
-            var held = selected.Select(e => e.Id).ToHashSet();
-            if (First >= 0)
-            {
-                selected = selected.Take(First).ToList();
-            }
-
-            if (Last >= 0)
-            {
-                selected = selected.Skip(Math.Max(0, selected.Count - Last)).ToList();
-            }
-
-            foreach (CapturedExchange summary in selected)
-            {
-                try
-                {
-                    CapturedExchange detail = RunAndDrain(ct => client.GetRequestAsync(summary.Id, ct));
-                    WriteObject(new TunnelRequest(detail, client.BaseUrl));
-                }
-                catch (InspectorException ex) when (ex.StatusCode == 404)
-                {
-                    // Evicted or cleared between the list and the detail: it is no longer held.
-                }
-                catch (InspectorException ex)
-                {
-                    ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.InspectorCallFailed, InspectUrl));
-                }
+                WriteRemoteDetail(client, summary.Id);
             }
 
             foreach (long id in Id ?? [])
@@ -95,6 +52,50 @@ public sealed partial class GetTunnelRequestCommand
                         id));
                 }
             }
+        }
+    }
+
+    /// <summary>The summaries of the inspector's requests that pass every filter, oldest first.</summary>
+    private List<CapturedExchange> SelectRemote(InspectorClient client, string[]? tunnels)
+    {
+        // The inspector filters what it can; the cmdlet's own filter then applies PowerShell's wildcard rules.
+        var query = new InspectorQuery
+        {
+            TunnelNames = tunnels is not null && tunnels.All(IsSimplePattern) ? tunnels : null,
+            Methods = Method,
+            Statuses = Status?.Select(s => s.ToString(CultureInfo.InvariantCulture)).ToList(),
+            Path = Path is not null && IsSimplePattern(Path) ? Path : null,
+            Ids = Id,
+        };
+        TunnelRequestFilter filter = CreateFilter(tunnels, Id);
+        DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
+        try
+        {
+            IReadOnlyList<CapturedExchange> summaries = RunAndDrain(ct => client.GetSummariesAsync(query, ct));
+            return [.. summaries.Where(e => filter.IsMatch(e) && (since is null || e.StartTime >= since)).OrderBy(e => e.StartTime).ThenBy(e => e.Id)];
+        }
+        catch (InspectorException ex)
+        {
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.InspectorCallFailed, InspectUrl));
+            return [];
+        }
+    }
+
+    /// <summary>Writes the request <paramref name="id"/> in full, unless the inspector no longer holds it.</summary>
+    private void WriteRemoteDetail(InspectorClient client, long id)
+    {
+        try
+        {
+            CapturedExchange detail = RunAndDrain(ct => client.GetRequestAsync(id, ct));
+            WriteObject(new TunnelRequest(detail, client.BaseUrl));
+        }
+        catch (InspectorException ex) when (ex.StatusCode == 404)
+        {
+            // Evicted or cleared between the list and the detail: it is no longer held, and not listing it is the answer.
+        }
+        catch (InspectorException ex)
+        {
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(ex, ErrorIds.InspectorCallFailed, InspectUrl));
         }
     }
 

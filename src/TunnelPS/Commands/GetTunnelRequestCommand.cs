@@ -12,7 +12,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TunnelRequest")]
 [OutputType(typeof(TunnelRequest))]
-public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
+public sealed partial class GetTunnelRequestCommand : TunnelRequestFilterCommand
 {
     /// <summary>-Source: the requests captured by the session's tunnels.</summary>
     public const string LiveSource = "Live";
@@ -39,24 +39,6 @@ public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(CapturedRequestIdCompleter))]
     public long[]? Id { get; set; }
-
-    /// <summary>Only requests with these methods.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(RequestMethodCompleter))]
-    public string[]? Method { get; set; }
-
-    /// <summary>Only requests whose path (or path and query) matches this wildcard pattern.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [SupportsWildcards]
-    public string? Path { get; set; }
-
-    /// <summary>Only requests answered with these status codes.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(RequestStatusCompleter))]
-    public int[]? Status { get; set; }
 
     /// <summary>Only requests that started at or after this time.</summary>
     [Parameter]
@@ -208,7 +190,7 @@ public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
 
     private List<TunnelRequest> Select(string[]? tunnels)
     {
-        var filter = new TunnelRequestFilter(tunnels, Method, Path, Status, Id);
+        var filter = CreateFilter(tunnels, Id);
         DateTimeOffset? since = MyInvocation.BoundParameters.ContainsKey(nameof(Since)) ? new DateTimeOffset(Since) : null;
         var selected = new List<TunnelRequest>();
         foreach (CaptureStore store in Stores())
@@ -223,7 +205,12 @@ public sealed partial class GetTunnelRequestCommand : TunnelCmdletBase
         }
 
         // Stable: within one store, id order; across stores, by start time.
-        List<TunnelRequest> ordered = [.. selected.OrderBy(r => r.StartTime)];
+        return TakeFirstLast([.. selected.OrderBy(r => r.StartTime)]);
+    }
+
+    /// <summary>-First, then -Last, of <paramref name="ordered"/> (oldest first).</summary>
+    private List<T> TakeFirstLast<T>(List<T> ordered)
+    {
         if (First >= 0)
         {
             ordered = ordered.Take(First).ToList();

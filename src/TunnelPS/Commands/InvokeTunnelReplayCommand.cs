@@ -152,18 +152,26 @@ public sealed partial class InvokeTunnelReplayCommand : TunnelCmdletBase
             $"Sent nothing: the {_skippedCount} requests given (ids {string.Join(", ", _skippedReplays.Select(r => r.Id))}{more}) are themselves replays, and replays are replayed only with -IncludeReplay. Replay their originals (the ids in ReplayOf), or add -IncludeReplay."));
     }
 
+    /// <summary>
+    /// Replays of originals only: the line run again sends what it sent the first time. Notes the skipped replay for the
+    /// warning at the end when nothing was sent.
+    /// </summary>
+    private void SkipReplay(TunnelRequest request)
+    {
+        if (_skippedCount++ < SkippedIdsShown)
+        {
+            _skippedReplays.Add(request);
+        }
+
+        WriteVerbose(string.Create(CultureInfo.InvariantCulture,
+            $"Skipped request {request.Id}: it is a replay of request {request.ReplayOf}; -IncludeReplay replays replays too."));
+    }
+
     private void Replay(TunnelRequest request)
     {
         if (request.IsReplay && !IncludeReplay)
         {
-            // Replays of originals only: the line run again sends what it sent the first time.
-            if (_skippedCount++ < SkippedIdsShown)
-            {
-                _skippedReplays.Add(request);
-            }
-
-            WriteVerbose(string.Create(CultureInfo.InvariantCulture,
-                $"Skipped request {request.Id}: it is a replay of request {request.ReplayOf}; -IncludeReplay replays replays too."));
+            SkipReplay(request);
             return;
         }
 

@@ -6,6 +6,7 @@ using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
@@ -121,79 +122,63 @@ public sealed partial class StartTunnelCommand
         return _adHocConfig;
     }
 
-    private ServerAddress? ConfigFallbackServer() => ConfigFallbackServers()?[0];
-
-    /// <summary>Every node server_addr names (several for a cluster), or null.</summary>
-    private IReadOnlyList<ServerAddress>? ConfigFallbackServers()
+    /// <summary>
+    /// The server of an -Http/-Tcp tunnel (see <see cref="TunnelConfigResolver.ResolveAdHocServer"/>); a bad address is
+    /// an InvalidArgument error, no server at all is ServerNotSpecified.
+    /// </summary>
+    private ResolvedServer ResolveAdHocServer(TunnelConfigResolver resolver)
     {
+        ResolvedServer? server = null;
         try
         {
-            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveServerAddresses(new TunnelConnectionOverrides());
+            server = resolver.ResolveAdHocServer(CurrentOverrides(), FindSessionServer);
         }
         catch (TunnelException ex)
         {
-            ThrowInvalidArgument(ex.Message, AdHocConfig().SourcePath ?? "config");
-            return null;
+            ThrowInvalidArgument(ex.Message, ServerAddressList ?? AdHocConfig().SourcePath ?? "config");
         }
+
+        if (server is null)
+        {
+            var error = new PSArgumentException(
+                "No tunnel server to connect to: give one with -ServerAddress host:port (and -AuthToken if it needs one), set server_addr in the config file, "
+                + "or start one in this session first with Start-TunnelServer.",
+                nameof(ServerAddress));
+            ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerNotSpecified, ErrorCategory.InvalidArgument, null));
+        }
+
+        return server!;
     }
-
-    private string? ConfigFallbackToken()
-    {
-        if (SessionRegistry.DefaultServer is not null || ServerAddress is not null)
-        {
-            return null;
-        }
-
-        try
-        {
-            return new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveAuthToken(new TunnelConnectionOverrides());
-        }
-        catch (SecretResolutionException ex)
-        {
-            ThrowTerminatingError(ex.ErrorRecord);
-            return null;
-        }
-    }
-
-    private ServerTrust ConfigFallbackTrust() =>
-        new TunnelConfigResolver(AdHocConfig(), ReadSecret).ResolveTrust(CurrentOverrides(), session: null);
 
     /// <summary>The ErrorId of a failed start: a refused proxy login is named as such, anything else is TunnelStartFailed.</summary>
     private static string StartErrorId(Exception ex) => ex is TunnelException { Kind: TunnelErrorKind.ProxyAuthentication }
         ? ErrorIds.ProxyAuthenticationRequired
         : ErrorIds.TunnelStartFailed;
 
-    private ProxySettings? ResolveAdHocProxy()
+    private ProxySettings? ResolveAdHocProxy(TunnelConfigResolver resolver)
     {
-        AgentConfig config = AdHocConfig();
-        string path = config.SourcePath ?? AgentConfigLoader.DefaultPath();
         try
         {
-            return new TunnelConfigResolver(config, ReadSecret).ResolveProxy(CurrentOverrides());
+            return resolver.ResolveProxy(CurrentOverrides());
         }
         catch (TunnelException ex)
         {
-            ThrowInvalidArgument(ex.Message, Proxy ?? path);
+            ThrowInvalidArgument(ex.Message, Proxy ?? AdHocConfig().SourcePath ?? AgentConfigLoader.DefaultPath());
             return null;
         }
     }
 
-    /// <summary>The token of an -Http/-Tcp tunnel: -AuthToken, else the secret named by -AuthTokenSecret; null when neither.</summary>
-    private string? ResolveAdHocAuthToken()
+    /// <summary>The token of an -Http/-Tcp tunnel for <paramref name="server"/>; empty when nothing gives one.</summary>
+    private string ResolveAdHocAuthToken(TunnelConfigResolver resolver, ResolvedServer server)
     {
-        if (AuthToken is not null || AuthTokenSecret is null)
-        {
-            return AuthToken;
-        }
-
         try
         {
-            return ReadSecret(AuthTokenSecret, null);
+            return resolver.ResolveAuthToken(CurrentOverrides(), server);
         }
         catch (SecretResolutionException ex)
         {
             ThrowTerminatingError(ex.ErrorRecord);
-            return null;
+            return string.Empty;
         }
     }
 
@@ -210,9 +195,14 @@ public sealed partial class StartTunnelCommand
 
     private string ReadSecret(string name, string? vault) => SecretResolver.GetSecret(this, name, vault);
 
-    private static SessionServerDefaults? FindSessionServer(ServerAddress? address)
+    /// <summary>The session server the last <see cref="FindSessionServer"/> found (its HTTP port decides the default schemes).</summary>
+    private TunnelServer? _sessionServer;
+
+    /// <summary>The running server of this session at <paramref name="address"/> (the newest one for null), or null.</summary>
+    private SessionServerDefaults? FindSessionServer(ServerAddress? address)
     {
         TunnelServer? server = address is null ? SessionRegistry.DefaultServer : SessionRegistry.FindLocalServer(address);
+        _sessionServer = server;
         if (server is null)
         {
             return null;

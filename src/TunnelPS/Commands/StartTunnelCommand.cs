@@ -6,8 +6,10 @@ using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Inspection;
 using TunnelPS.Engine.Transport;
+using TunnelPS.Configuration;
 using TunnelPS.Display;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
@@ -161,6 +163,13 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
+    /// <summary>
+    /// Completes the tunnel's socket events through the thread pool, never inline on the runtime's socket event thread
+    /// (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
+
     /// <summary>Opens the tunnel and writes its public URLs.</summary>
     protected override void ProcessRecord()
     {
@@ -179,59 +188,79 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             return;
         }
 
+        StartAdHoc();
+    }
+
+    /// <summary>
+    /// -Http/-Tcp: one tunnel to the local address given. Server, token, trust and proxy come from the parameters, this
+    /// session's server and the default config file, by <see cref="TunnelConfigResolver"/>'s precedence.
+    /// </summary>
+    private void StartAdHoc()
+    {
         string localText = (ParameterSetName == TcpSet ? Tcp : Http)!;
         if (Name is { Length: > 1 })
         {
-            ThrowInvalidArgument(
-                "Give one -Name with -Http or -Tcp; it names the tunnel this command opens.",
-                string.Join(",", Name));
+            ThrowInvalidArgument("Give one -Name with -Http or -Tcp; it names the tunnel this command opens.", string.Join(",", Name));
         }
 
         LocalTarget local = Parse(() => LocalTarget.Parse(localText), localText);
-        (ServerAddress server, TunnelServer? sessionServer) = ResolveServer();
-        ServerTrust trust = ResolveTrust(sessionServer);
-        ProxySettings? proxy = ResolveAdHocProxy(); // config: -Proxy, else http_proxy, else environment
-        List<string> protocols = ResolveProtocols(sessionServer);
+        var resolver = new TunnelConfigResolver(AdHocConfig(), ReadSecret);
+        ResolvedServer server = ResolveAdHocServer(resolver);
+        ServerTrust trust = resolver.ResolveTrust(CurrentOverrides(), server);
+        ProxySettings? proxy = ResolveAdHocProxy(resolver); // config: -Proxy, else http_proxy, else environment
+        List<string> protocols = ParameterSetName == TcpSet ? ["tcp"] : TunnelConfigResolver.ResolveSchemes(Scheme, _sessionServer is { HttpPort: < 0 });
         string? wanted = Subdomain ?? Hostname;
         string? requested = wanted is not null ? $", as {wanted}"
             : RemotePort > 0 ? string.Create(CultureInfo.InvariantCulture, $", remote port {RemotePort}") : null;
         string named = Name is { Length: 1 } ? $"'{Name[0]}': " : string.Empty;
-        if (!ShouldProcess($"{named}{local} ({string.Join(", ", protocols)}{requested}) on {server}", "Open tunnel"))
+        if (!ShouldProcess($"{named}{local} ({string.Join(", ", protocols)}{requested}) on {server.Address}", "Open tunnel"))
         {
             return;
         }
 
+        string authToken = ResolveAdHocAuthToken(resolver, server); // config: -AuthTokenSecret, read once confirmed
         string name = ReserveName(local);
-        var definition = new TunnelDefinition
+        TunnelDefinition definition = CreateDefinition(name, protocols, local);
+        try
         {
-            Name = name,
-            HasGeneratedName = Name is null,
-            Protocols = protocols,
-            Local = local,
-            Subdomain = Subdomain,
-            Hostname = Hostname,
-            HttpAuth = Credential is null ? null : $"{Credential.UserName}:{Credential.GetNetworkCredential().Password}",
-            RemotePort = RemotePort,
-            HostHeader = HostHeader,
-            AllowIP = AllowIP,
-            DenyIP = DenyIP,
-            Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit, MaxBytes = InspectMemoryLimit },
-        };
-        Parse(() => { definition.Validate(); return definition; }, localText);
+            definition.Validate();
+        }
+        catch (TunnelException ex)
+        {
+            SessionRegistry.ReleaseNames([name]);
+            ThrowInvalidArgument(ex.Message, localText);
+        }
 
         var log = new EngineLogRoute();
         TunnelClientOptions options = new TunnelClientOptions
         {
-            Server = server,
-            FallbackServers = _fallbackServers,
-            AuthToken = ResolveAdHocAuthToken() ?? sessionServer?.AuthTokens.FirstOrDefault() ?? ConfigFallbackToken() ?? string.Empty, // config: -AuthTokenSecret
+            Server = server.Address,
+            FallbackServers = server.Fallbacks,
+            AuthToken = authToken,
             Trust = trust,
             Proxy = proxy,
             Tunnels = [definition],
         }.WithLogCallback(log.Write, log.IsEnabled);
 
-        OpenAndWrite(options, log, [name], localText, $"Opening tunnel '{name}' to {local} on {server}.");
+        OpenAndWrite(options, log, [name], localText, $"Opening tunnel '{name}' to {local} on {server.Address}.");
     }
+
+    /// <summary>The engine definition of the -Http/-Tcp tunnel, from its parameters.</summary>
+    private TunnelDefinition CreateDefinition(string name, List<string> protocols, LocalTarget local) => new()
+    {
+        Name = name,
+        HasGeneratedName = Name is null,
+        Protocols = protocols,
+        Local = local,
+        Subdomain = Subdomain,
+        Hostname = Hostname,
+        HttpAuth = Credential is null ? null : $"{Credential.UserName}:{Credential.GetNetworkCredential().Password}",
+        RemotePort = RemotePort,
+        HostHeader = HostHeader,
+        AllowIP = AllowIP,
+        DenyIP = DenyIP,
+        Capture = new CaptureOptions { Enabled = !NoInspect, Capacity = InspectLimit, BodyLimit = InspectBodyLimit, MaxBytes = InspectMemoryLimit },
+    };
 
     /// <summary>
     /// Starts one client whose tunnel names are already reserved, waits until its tunnels are online, makes their
@@ -240,6 +269,11 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
     /// </summary>
     private void OpenAndWrite(TunnelClientOptions options, EngineLogRoute log, IReadOnlyList<string> names, string errorTarget, string verbose)
     {
+        if (NoInlineCompletions)
+        {
+            options = options with { InlineSocketCompletions = false };
+        }
+
         var client = new TunnelClient(options);
         IReadOnlyList<TunnelEndpoint> endpoints;
         InspectorStart inspector = BeginInspector(); // inspector: the session's one, ended below either way
@@ -326,77 +360,6 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
         WriteObject(tunnels, enumerateCollection: true);
     }
 
-    /// <summary>The other nodes -ServerAddress names after the first (a cluster).</summary>
-    private List<ServerAddress> _fallbackServers = [];
-
-    private (ServerAddress Address, TunnelServer? SessionServer) ResolveServer()
-    {
-        if (ServerAddress is not null)
-        {
-            string list = ServerAddressList!;
-            IReadOnlyList<ServerAddress> nodes = Parse(() => Engine.Transport.ServerAddress.ParseList(list), list);
-            _fallbackServers = [.. nodes.Skip(1)];
-            return (nodes[0], SessionRegistry.FindLocalServer(nodes[0]));
-        }
-
-        TunnelServer? sessionServer = SessionRegistry.DefaultServer;
-        if (sessionServer is null && ConfigFallbackServers() is { } configured)
-        {
-            // No server named and none in this session: the config file's server_addr, as ngrok's client does.
-            _fallbackServers = [.. configured.Skip(1)];
-            return (configured[0], null);
-        }
-
-        if (sessionServer is null)
-        {
-            var error = new PSArgumentException(
-                "No tunnel server to connect to: give one with -ServerAddress host:port (and -AuthToken if it needs one), set server_addr in the config file, "
-                + "or start one in this session first with Start-TunnelServer.",
-                nameof(ServerAddress));
-            ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerNotSpecified, ErrorCategory.InvalidArgument, null));
-        }
-
-        // A server of this session listens on every address: loopback always reaches it.
-        return (new ServerAddress("localhost", sessionServer!.Port), sessionServer);
-    }
-
-    private ServerTrust ResolveTrust(TunnelServer? sessionServer)
-    {
-        if (ServerCertificateThumbprint is not null)
-        {
-            string thumbprint = Parse(() => CertificatePin.Normalize(ServerCertificateThumbprint, "-" + nameof(ServerCertificateThumbprint)), ServerCertificateThumbprint);
-            return new ServerTrust { PinnedThumbprint = thumbprint, SkipCertificateCheck = SkipCertificateCheck };
-        }
-
-        if (sessionServer is null && ServerAddress is null && ConfigFallbackServer() is not null)
-        {
-            return ConfigFallbackTrust();
-        }
-
-        // A server of this session is trusted by its own certificate's fingerprint.
-        return new ServerTrust
-        {
-            PinnedThumbprint = SkipCertificateCheck ? null : sessionServer?.CertificateThumbprint,
-            SkipCertificateCheck = SkipCertificateCheck,
-        };
-    }
-
-    private List<string> ResolveProtocols(TunnelServer? sessionServer)
-    {
-        if (ParameterSetName == TcpSet)
-        {
-            return ["tcp"];
-        }
-
-        if (Scheme is { Length: > 0 })
-        {
-            return Scheme.Select(s => s.ToLowerInvariant()).Distinct().ToList();
-        }
-
-        // A session server without a plain HTTP port can only serve https.
-        return sessionServer is { HttpPort: < 0 } ? ["https"] : ["http", "https"];
-    }
-
     private string ReserveName(LocalTarget local)
     {
         if (Name is { Length: 1 })
@@ -405,12 +368,7 @@ public sealed partial class StartTunnelCommand : TunnelCmdletBase
             return SessionRegistry.ReserveName(requested, exact: true) ?? ThrowNameInUse(requested);
         }
 
-        string kind = ParameterSetName == TcpSet ? "tcp" : "http";
-        bool isLocalHost = string.Equals(local.Host, "localhost", StringComparison.OrdinalIgnoreCase)
-            || (IPAddress.TryParse(local.Host, out IPAddress? ip) && IPAddress.IsLoopback(ip));
-        string baseName = isLocalHost
-            ? string.Create(CultureInfo.InvariantCulture, $"{kind}-{local.Port}")
-            : string.Create(CultureInfo.InvariantCulture, $"{kind}-{local.Host.Replace(':', '-')}-{local.Port}");
+        string baseName = TunnelNames.DefaultFor(ParameterSetName == TcpSet ? "tcp" : "http", local);
         return SessionRegistry.ReserveName(baseName, exact: false)!;
     }
 

@@ -1,13 +1,16 @@
 using System.Management.Automation;
-using TunnelPS.Engine.Configuration;
 using TunnelPS.Configuration;
+using TunnelPS.Engine.Cluster;
+using TunnelPS.Engine.Configuration;
+using TunnelPS.Errors;
 
 namespace TunnelPS.Commands;
 
 /// <summary>
-/// Start-TunnelServer's config file (-ConfigPath): the file's settings fill every parameter not given on the command
-/// line, so the command line always wins. Problems are the terminating ConfigurationInvalid error whose message is the
-/// loader's <c>file:line:column: …</c> text.
+/// Start-TunnelServer's settings beyond the plain parameters: the config file (-ConfigPath), whose settings fill every
+/// parameter not given on the command line, so the command line always wins (problems are the terminating
+/// ConfigurationInvalid error whose message is the loader's <c>file:line:column: …</c> text); the port range, the
+/// secrets and the cluster options read from the parameters so filled.
 /// </summary>
 public sealed partial class StartTunnelServerCommand
 {
@@ -44,6 +47,7 @@ public sealed partial class StartTunnelServerCommand
         HttpPort = Pick(nameof(HttpPort), HttpPort, c.HttpPort);
         BindAddress = Pick(nameof(BindAddress), BindAddress, c.BindAddress);
         AllowAnonymous = Pick(nameof(AllowAnonymous), AllowAnonymous.IsPresent, c.AllowAnonymous);
+        NoInlineCompletions = Pick(nameof(NoInlineCompletions), NoInlineCompletions.IsPresent, c.InlineCompletions is bool inline ? !inline : null);
         AuthTokenFile = Pick(nameof(AuthTokenFile), AuthTokenFile, c.AuthTokenFile);
         AuthTokenSecret = Pick(nameof(AuthTokenSecret), AuthTokenSecret, c.AuthTokenSecrets?.ToArray());
         AllowedHostname = Pick(nameof(AllowedHostname), AllowedHostname, c.AllowedHostnames?.ToArray());
@@ -69,16 +73,22 @@ public sealed partial class StartTunnelServerCommand
 
         if (c.Cluster is { } cluster)
         {
-            Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
-            NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
-            NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
-            ClusterCaFile = Pick(nameof(ClusterCaFile), ClusterCaFile, cluster.RedisCaFile);
-            ClusterPasswordName = Pick(nameof(ClusterPasswordName), ClusterPasswordName, cluster.RedisPasswordName);
-            if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
-            {
-                ClusterSecret = cluster.Secret;
-                ClusterSecretName = cluster.SecretName;
-            }
+            ApplyClusterSection(cluster);
+        }
+    }
+
+    /// <summary>The file's cluster section fills the cluster parameters not given; the secret only when neither secret parameter is.</summary>
+    private void ApplyClusterSection(ServerClusterConfig cluster)
+    {
+        Cluster = Pick(nameof(Cluster), Cluster, cluster.Redis);
+        NodeName = Pick(nameof(NodeName), NodeName, cluster.NodeName);
+        NodeAddress = Pick(nameof(NodeAddress), NodeAddress, cluster.NodeAddress);
+        ClusterCaFile = Pick(nameof(ClusterCaFile), ClusterCaFile, cluster.RedisCaFile);
+        ClusterPasswordName = Pick(nameof(ClusterPasswordName), ClusterPasswordName, cluster.RedisPasswordName);
+        if (!IsBound(nameof(ClusterSecret)) && !IsBound(nameof(ClusterSecretName)))
+        {
+            ClusterSecret = cluster.Secret;
+            ClusterSecretName = cluster.SecretName;
         }
     }
 
@@ -102,5 +112,83 @@ public sealed partial class StartTunnelServerCommand
         }
 
         ThrowInvalid(message, target);
+    }
+
+    private (int First, int Last) ParsePortRange(string text)
+    {
+        if (ServerConfigLoader.TryParsePortRange(text, out var range))
+        {
+            return range;
+        }
+
+        var error = new ArgumentException(
+            $"-TcpPortRange '{text}' is not a port range. Give two ports from 1 to 65535 as first-last, for example 10000-10999.",
+            nameof(TcpPortRange));
+        ThrowTerminatingError(new ErrorRecord(error, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, text));
+        return default;
+    }
+
+    /// <summary>The cluster options from -Cluster and its companions; null without -Cluster (and then none of them may be given).</summary>
+    private ClusterOptions? ReadClusterOptions()
+    {
+        if (Cluster is null)
+        {
+            string? stray = new[] { nameof(ClusterSecret), nameof(ClusterSecretName), nameof(ClusterCaFile), nameof(ClusterPasswordName), nameof(NodeName), nameof(NodeAddress) }
+                .FirstOrDefault(MyInvocation.BoundParameters.ContainsKey);
+            if (stray is not null)
+            {
+                ThrowInvalid($"-{stray} configures a cluster node, but -Cluster is not given. Add -Cluster redis://host:port, or leave -{stray} out.", stray);
+            }
+
+            return null;
+        }
+
+        var parameters = new ClusterParameters
+        {
+            Redis = Cluster,
+            Secret = ClusterSecret,
+            SecretName = ClusterSecretName,
+            CaFile = ClusterCaFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterCaFile),
+            PasswordName = ClusterPasswordName,
+            NodeName = NodeName,
+            NodeAddress = NodeAddress,
+        };
+        try
+        {
+            return parameters.ToOptions(name => SecretResolver.GetSecret(this, name, vault: null));
+        }
+        catch (SecretResolutionException ex)
+        {
+            ThrowTerminatingError(ex.ErrorRecord);
+        }
+        catch (ClusterParameterException ex) when (ex.Parameter is not null && ex.FileKey is not null)
+        {
+            ThrowClusterInvalid(ex.Parameter, ex.FileKey, ex.Message, ex.Target);
+        }
+        catch (ClusterParameterException ex)
+        {
+            ThrowInvalid(ex.Message, ex.Target);
+        }
+
+        return null;
+    }
+
+    // config: the tokens named by -AuthTokenSecret, read with Get-Secret on the pipeline thread.
+    private List<string> ReadSecretTokens()
+    {
+        var tokens = new List<string>();
+        foreach (string name in AuthTokenSecret ?? [])
+        {
+            try
+            {
+                tokens.Add(SecretResolver.GetSecret(this, name, vault: null));
+            }
+            catch (SecretResolutionException ex)
+            {
+                ThrowTerminatingError(ex.ErrorRecord);
+            }
+        }
+
+        return tokens;
     }
 }

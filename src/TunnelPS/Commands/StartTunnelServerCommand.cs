@@ -12,6 +12,7 @@ using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
 using TunnelPS.Engine.Transport;
 using TunnelPS.Errors;
+using TunnelPS.Hosting;
 using TunnelPS.Session;
 
 namespace TunnelPS.Commands;
@@ -52,6 +53,13 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     /// <summary>Lets a server without tokens listen beyond loopback: anyone who reaches it can open tunnels.</summary>
     [Parameter]
     public SwitchParameter AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// Completes visitor and link socket events through the thread pool, never inline on the runtime's socket event
+    /// thread (inline is the default on machines with up to 4 cores; TUNNELPS_INLINE_COMPLETIONS=0 turns it off for the session).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoInlineCompletions { get; set; }
 
     /// <summary>The plain HTTP port (0 = a free one, -1 = none).</summary>
     [Parameter]
@@ -233,50 +241,14 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
 
         var log = new EngineLogRoute();
         log.Attach(Bridge, EngineLogRoute.MinimumLevelFor(this));
-        if (LogPath is not null)
-        {
-            try
-            {
-                string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath);
-                log.File = JsonLinesLogFile.Open(path, Math.Min(2, EngineLogRoute.MinimumLevelFor(this)));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
-            {
-                var error = new IOException($"Cannot write the log file '{LogPath}': {ex.Message}", ex);
-                ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerStartFailed, ErrorCategory.WriteError, LogPath));
-            }
-        }
-
+        OpenLogFile(log);
         try
         {
-            TunnelServerOptions options = new TunnelServerOptions
-                {
-                    Domain = Domain,
-                    Port = Port,
-                    HttpPort = HttpPort,
-                    BindAddress = BindAddress,
-                    AllowAnonymous = AllowAnonymous,
-                    Certificate = certificate,
-                    AuthTokens = [.. AuthToken ?? [], .. ReadSecretTokens()], // config: -AuthTokenSecret
-                    AuthTokenFile = AuthTokenFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(AuthTokenFile),
-                    AllowedHostnames = AllowedHostname ?? [],
-                    DenyIP = DenyIP ?? [],
-                    TcpPortRange = range,
-                    MaxConnections = MaxConnections,
-                    MaxConnectionsPerIP = MaxConnectionsPerIP,
-                    MaxConcurrentHandshakes = MaxConcurrentHandshakes,
-                    MaxSessions = MaxSessions,
-                    MaxSessionsPerToken = MaxSessionsPerToken,
-                    MaxTunnelsPerSession = MaxTunnelsPerSession,
-                    MaxTcpPortsPerToken = MaxTcpPortsPerToken,
-                    MaxConnectionsPerTunnel = MaxConnectionsPerTunnel,
-                    RequestHeadTimeout = RequestHeadTimeout,
-                    VisitorWriteTimeout = VisitorWriteTimeout,
-                    PublicIdleTimeout = IdleTimeout,
-                    ClientHelloTimeout = ClientHelloTimeout,
-                    Cluster = cluster,
-                }.WithLogCallback(log.Write, log.IsEnabled);
-
+            TunnelServerOptions options = CreateOptions(certificate, cluster, range).WithLogCallback(log.Write, log.IsEnabled);
+            if (NoInlineCompletions)
+            {
+                options = options with { InlineSocketCompletions = false };
+            }
             EngineServer engine;
             try
             {
@@ -308,6 +280,56 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
             log.Detach(Bridge);
         }
     }
+
+    /// <summary>-LogPath: opens the JSON lines file the server's log also goes to; a file that cannot be written is a terminating error.</summary>
+    private void OpenLogFile(EngineLogRoute log)
+    {
+        if (LogPath is null)
+        {
+            return;
+        }
+
+        try
+        {
+            string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath);
+            log.File = JsonLinesLogFile.Open(path, Math.Min(2, EngineLogRoute.MinimumLevelFor(this)));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException)
+        {
+            log.Detach(Bridge);
+            var error = new IOException($"Cannot write the log file '{LogPath}': {ex.Message}", ex);
+            ThrowTerminatingError(new ErrorRecord(error, ErrorIds.ServerStartFailed, ErrorCategory.WriteError, LogPath));
+        }
+    }
+
+    /// <summary>The engine's options from the parameters (after the config file filled those not given).</summary>
+    private TunnelServerOptions CreateOptions(X509Certificate2? certificate, ClusterOptions? cluster, (int First, int Last)? range) => new()
+    {
+        Domain = Domain,
+        Port = Port,
+        HttpPort = HttpPort,
+        BindAddress = BindAddress,
+        AllowAnonymous = AllowAnonymous,
+        Certificate = certificate,
+        AuthTokens = [.. AuthToken ?? [], .. ReadSecretTokens()], // config: -AuthTokenSecret
+        AuthTokenFile = AuthTokenFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(AuthTokenFile),
+        AllowedHostnames = AllowedHostname ?? [],
+        DenyIP = DenyIP ?? [],
+        TcpPortRange = range,
+        MaxConnections = MaxConnections,
+        MaxConnectionsPerIP = MaxConnectionsPerIP,
+        MaxConcurrentHandshakes = MaxConcurrentHandshakes,
+        MaxSessions = MaxSessions,
+        MaxSessionsPerToken = MaxSessionsPerToken,
+        MaxTunnelsPerSession = MaxTunnelsPerSession,
+        MaxTcpPortsPerToken = MaxTcpPortsPerToken,
+        MaxConnectionsPerTunnel = MaxConnectionsPerTunnel,
+        RequestHeadTimeout = RequestHeadTimeout,
+        VisitorWriteTimeout = VisitorWriteTimeout,
+        PublicIdleTimeout = IdleTimeout,
+        ClientHelloTimeout = ClientHelloTimeout,
+        Cluster = cluster,
+    };
 
     private void WaitUntilStopped(TunnelServer server, EngineLogRoute log)
     {
@@ -376,113 +398,6 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         }
     }
 
-    private (int First, int Last) ParsePortRange(string text)
-    {
-        if (ServerConfigLoader.TryParsePortRange(text, out var range))
-        {
-            return range;
-        }
-
-        var error = new ArgumentException(
-            $"-TcpPortRange '{text}' is not a port range. Give two ports from 1 to 65535 as first-last, for example 10000-10999.",
-            nameof(TcpPortRange));
-        ThrowTerminatingError(new ErrorRecord(error, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, text));
-        return default;
-    }
-
-    /// <summary>The cluster options from -Cluster and its companions; null without -Cluster (and then none of them may be given).</summary>
-    private ClusterOptions? ReadClusterOptions()
-    {
-        if (Cluster is null)
-        {
-            string? stray = new[] { nameof(ClusterSecret), nameof(ClusterSecretName), nameof(ClusterCaFile), nameof(ClusterPasswordName), nameof(NodeName), nameof(NodeAddress) }
-                .FirstOrDefault(MyInvocation.BoundParameters.ContainsKey);
-            if (stray is not null)
-            {
-                ThrowInvalid($"-{stray} configures a cluster node, but -Cluster is not given. Add -Cluster redis://host:port, or leave -{stray} out.", stray);
-            }
-
-            return null;
-        }
-
-        if ((ClusterSecret is null) == (ClusterSecretName is null))
-        {
-            ThrowInvalid("A cluster node needs the cluster's secret: give exactly one of -ClusterSecret and -ClusterSecretName.", Cluster);
-        }
-
-        string secret = ClusterSecret ?? "";
-        if (ClusterSecretName is not null)
-        {
-            try
-            {
-                secret = SecretResolver.GetSecret(this, ClusterSecretName, vault: null);
-            }
-            catch (SecretResolutionException ex)
-            {
-                ThrowTerminatingError(ex.ErrorRecord);
-            }
-        }
-
-        string? redisPassword = null;
-        if (ClusterPasswordName is not null)
-        {
-            try
-            {
-                redisPassword = SecretResolver.GetSecret(this, ClusterPasswordName, vault: null);
-            }
-            catch (SecretResolutionException ex)
-            {
-                ThrowTerminatingError(ex.ErrorRecord);
-            }
-        }
-
-        try
-        {
-            var (endpoints, user, password, tls, sentinelService) = ClusterOptions.Parse(Cluster);
-            if (redisPassword is not null && password is not null)
-            {
-                ThrowInvalid("The Redis password is given twice: in -Cluster (redis://user:password@host) and by -ClusterPasswordName. Keep it in the secret and leave it out of the address (redis://user@host).", Cluster);
-            }
-
-            return new ClusterOptions
-            {
-                Endpoints = endpoints,
-                RedisUser = user,
-                RedisPassword = redisPassword ?? password,
-                RedisTls = tls,
-                SentinelService = sentinelService,
-                RedisCaFile = ClusterCaFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterCaFile),
-                Secret = secret,
-                NodeName = NodeName ?? Environment.MachineName,
-                NodeAddress = NodeAddress,
-            };
-        }
-        catch (TunnelConfigurationException ex)
-        {
-            ThrowClusterInvalid(nameof(Cluster), "cluster.redis", ex.Message, Cluster);
-            return null;
-        }
-    }
-
     private void ThrowInvalid(string message, object target) =>
         ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target));
-
-    // config: the tokens named by -AuthTokenSecret, read with Get-Secret on the pipeline thread.
-    private List<string> ReadSecretTokens()
-    {
-        var tokens = new List<string>();
-        foreach (string name in AuthTokenSecret ?? [])
-        {
-            try
-            {
-                tokens.Add(SecretResolver.GetSecret(this, name, vault: null));
-            }
-            catch (SecretResolutionException ex)
-            {
-                ThrowTerminatingError(ex.ErrorRecord);
-            }
-        }
-
-        return tokens;
-    }
 }

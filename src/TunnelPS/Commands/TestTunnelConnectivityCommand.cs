@@ -138,16 +138,7 @@ public sealed class TestTunnelConnectivityCommand : TunnelCmdletBase
         string path = AgentConfigFile.ResolvePath(this, ConfigPath);
         AgentConfig config = AgentConfigFile.Load(this, path, required: ConfigPath is not null);
         var resolver = new TunnelConfigResolver(config, (name, vault) => SecretResolver.GetSecret(this, name, vault));
-        var overrides = new TunnelConnectionOverrides
-        {
-            ServerAddress = ServerAddress is null ? null : string.Join(",", ServerAddress),
-            AuthToken = AuthToken,
-            AuthTokenSecret = AuthTokenSecret,
-            Proxy = Proxy,
-            ProxyCredential = ProxyCredential?.GetNetworkCredential(),
-            ServerCertificateThumbprint = ServerCertificateThumbprint,
-            SkipCertificateCheck = SkipCertificateCheck,
-        };
+        TunnelConnectionOverrides overrides = CurrentOverrides();
 
         try
         {
@@ -199,6 +190,18 @@ public sealed class TestTunnelConnectivityCommand : TunnelCmdletBase
             throw;
         }
     }
+
+    /// <summary>What the parameters say about the server, token, proxy and trust.</summary>
+    private TunnelConnectionOverrides CurrentOverrides() => new()
+    {
+        ServerAddress = ServerAddress is null ? null : string.Join(",", ServerAddress),
+        AuthToken = AuthToken,
+        AuthTokenSecret = AuthTokenSecret,
+        Proxy = Proxy,
+        ProxyCredential = ProxyCredential?.GetNetworkCredential(),
+        ServerCertificateThumbprint = ServerCertificateThumbprint,
+        SkipCertificateCheck = SkipCertificateCheck,
+    };
 
     /// <summary>Runs a parser; its error becomes a terminating InvalidArgument error on <paramref name="target"/>.</summary>
     private void Parse<T>(Func<T> parse, string target)

@@ -13,7 +13,7 @@ namespace TunnelPS.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Wait, "TunnelRequest")]
 [OutputType(typeof(TunnelRequest))]
-public sealed class WaitTunnelRequestCommand : TunnelCmdletBase
+public sealed class WaitTunnelRequestCommand : TunnelRequestFilterCommand
 {
     /// <summary>Only requests of tunnels with these names (wildcards allowed).</summary>
     [Parameter(Position = 0)]
@@ -21,24 +21,6 @@ public sealed class WaitTunnelRequestCommand : TunnelCmdletBase
     [SupportsWildcards]
     [ArgumentCompleter(typeof(HttpTunnelNameCompleter))]
     public string[]? Tunnel { get; set; }
-
-    /// <summary>Only requests with these methods.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(RequestMethodCompleter))]
-    public string[]? Method { get; set; }
-
-    /// <summary>Only requests whose path matches this wildcard pattern.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [SupportsWildcards]
-    public string? Path { get; set; }
-
-    /// <summary>Only requests answered with these status codes.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(RequestStatusCompleter))]
-    public int[]? Status { get; set; }
 
     /// <summary>How long to wait: a TimeSpan or a number of seconds. Default: no limit.</summary>
     [Parameter]
@@ -72,7 +54,7 @@ public sealed class WaitTunnelRequestCommand : TunnelCmdletBase
                 Tunnel));
         }
 
-        var filter = new TunnelRequestFilter(Tunnel, Method, Path, Status);
+        var filter = CreateFilter(Tunnel);
         TimeSpan timeout = Timeout;
         (CapturedExchange Exchange, CaptureStore Store) found;
         try

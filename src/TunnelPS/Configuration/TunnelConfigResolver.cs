@@ -4,7 +4,6 @@ using EngineTunnelConfig = TunnelPS.Engine.Configuration.TunnelConfig;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Transport;
-using TunnelPS.Session;
 
 namespace TunnelPS.Configuration;
 
@@ -13,15 +12,21 @@ namespace TunnelPS.Configuration;
 /// every selected tunnel over one control connection.
 /// </summary>
 /// <remarks>
-/// Precedence, highest first. Server: -ServerAddress, <c>server_addr</c>, a server of this session.
+/// Precedence, highest first; named tunnels (-Name, -All) and -Http/-Tcp tunnels share every rule but the first.
+/// Server: named tunnels: -ServerAddress, <c>server_addr</c>, a server of this session; an -Http/-Tcp tunnel:
+/// -ServerAddress, a server of this session, <c>server_addr</c> (an ad-hoc tunnel goes to the server the user just
+/// started). The file's token and trust keys apply to named tunnels, and to an -Http/-Tcp tunnel only when its server
+/// is the file's <c>server_addr</c> (see <see cref="ResolvedServer.FileApplies"/>).
 /// Token: -AuthToken, -AuthTokenSecret (Get-Secret), <c>authtoken_secret</c> (+<c>authtoken_vault</c>),
-/// <c>authtoken</c>/<c>auth_token</c>, the session server's first token. Proxy: -Proxy (+-ProxyCredential),
-/// <c>http_proxy</c> (-ProxyCredential replaces its user info), the environment (HTTPS_PROXY … ALL_PROXY,
-/// with NO_PROXY). Trust: -ServerCertificateThumbprint, <c>server_certificate_thumbprint</c>, system roots when
-/// <c>trust_host_root_certs: true</c>, else the session server's certificate; -SkipCertificateCheck or
-/// <c>skip_certificate_check: true</c> accepts any certificate. IP rules: -AllowIP replaces every selected tunnel's
-/// <c>allow_ip</c>, -DenyIP its <c>deny_ip</c>; a list the parameters do not give stays as the file has it. Errors are <see cref="ConfigurationException"/>
-/// (file, line, column when the problem is at a place in the file) or <see cref="ProxyConfigurationException"/>.
+/// <c>authtoken</c>/<c>auth_token</c>, the session server's first token. Proxy (the file's <c>http_proxy</c> applies
+/// to every tunnel): -Proxy (+-ProxyCredential), <c>http_proxy</c> (-ProxyCredential replaces its user info), the
+/// environment (HTTPS_PROXY … ALL_PROXY, with NO_PROXY). Trust: -ServerCertificateThumbprint,
+/// <c>server_certificate_thumbprint</c>, system roots when <c>trust_host_root_certs: true</c>, else the session
+/// server's certificate; -SkipCertificateCheck accepts any certificate, and so does <c>skip_certificate_check: true</c>
+/// unless -ServerCertificateThumbprint pins one (the parameter wins over the file). IP rules: -AllowIP replaces every
+/// selected tunnel's <c>allow_ip</c>, -DenyIP its <c>deny_ip</c>; a list the parameters do not give stays as the file
+/// has it. Errors are <see cref="ConfigurationException"/> (file, line, column when the problem is at a place in the
+/// file) or <see cref="ProxyConfigurationException"/>.
 /// </remarks>
 internal sealed class TunnelConfigResolver
 {
@@ -186,8 +191,17 @@ internal sealed class TunnelConfigResolver
         return null;
     }
 
-    /// <summary>The auth token by the precedence in the remarks; null when nothing gives one.</summary>
-    internal string? ResolveAuthToken(TunnelConnectionOverrides overrides)
+    /// <summary>The auth token by the precedence in the remarks, the file's keys included; null when nothing gives one.</summary>
+    internal string? ResolveAuthToken(TunnelConnectionOverrides overrides) => ResolveAuthToken(overrides, fileApplies: true);
+
+    /// <summary>The auth token for <paramref name="server"/> by the precedence in the remarks; empty when nothing gives one.</summary>
+    internal string ResolveAuthToken(TunnelConnectionOverrides overrides, ResolvedServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return ResolveAuthToken(overrides, server.FileApplies) ?? server.Session?.AuthToken ?? string.Empty;
+    }
+
+    private string? ResolveAuthToken(TunnelConnectionOverrides overrides, bool fileApplies)
     {
         ArgumentNullException.ThrowIfNull(overrides);
         if (!string.IsNullOrEmpty(overrides.AuthToken))
@@ -198,6 +212,11 @@ internal sealed class TunnelConfigResolver
         if (!string.IsNullOrEmpty(overrides.AuthTokenSecret))
         {
             return _readSecret(overrides.AuthTokenSecret, null);
+        }
+
+        if (!fileApplies)
+        {
+            return null;
         }
 
         if (!string.IsNullOrEmpty(_config.AuthTokenSecret))
@@ -235,20 +254,85 @@ internal sealed class TunnelConfigResolver
             : fromEnvironment;
     }
 
-    /// <summary>How the server certificate is checked, by the precedence in the remarks.</summary>
-    internal ServerTrust ResolveTrust(TunnelConnectionOverrides overrides, SessionServerDefaults? session)
+    /// <summary>How the server certificate is checked, by the precedence in the remarks, the file's keys included.</summary>
+    internal ServerTrust ResolveTrust(TunnelConnectionOverrides overrides, SessionServerDefaults? session) =>
+        ResolveTrust(overrides, session, fileApplies: true);
+
+    /// <summary>How the certificate of <paramref name="server"/> is checked, by the precedence in the remarks.</summary>
+    internal ServerTrust ResolveTrust(TunnelConnectionOverrides overrides, ResolvedServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return ResolveTrust(overrides, server.Session, server.FileApplies);
+    }
+
+    private ServerTrust ResolveTrust(TunnelConnectionOverrides overrides, SessionServerDefaults? session, bool fileApplies)
     {
         ArgumentNullException.ThrowIfNull(overrides);
-        bool skip = overrides.SkipCertificateCheck || _config.SkipCertificateCheck == true;
-        string? pin = !string.IsNullOrWhiteSpace(overrides.ServerCertificateThumbprint)
-            ? CertificatePin.Normalize(overrides.ServerCertificateThumbprint, "-ServerCertificateThumbprint")
-            : _config.ServerCertificateThumbprint;
-        if (pin is null && _config.TrustHostRootCerts != true && !skip)
+        bool pinGiven = !string.IsNullOrWhiteSpace(overrides.ServerCertificateThumbprint);
+        bool skip = overrides.SkipCertificateCheck || (fileApplies && !pinGiven && _config.SkipCertificateCheck == true);
+        string? pin = pinGiven
+            ? CertificatePin.Normalize(overrides.ServerCertificateThumbprint!, "-ServerCertificateThumbprint")
+            : fileApplies ? _config.ServerCertificateThumbprint : null;
+        if (pin is null && !(fileApplies && _config.TrustHostRootCerts == true) && !skip)
         {
             pin = session?.CertificateThumbprint;
         }
 
         return new ServerTrust { PinnedThumbprint = pin, SkipCertificateCheck = skip };
+    }
+
+    /// <summary>
+    /// The server of named tunnels: -ServerAddress, else <c>server_addr</c>, else the session server
+    /// <paramref name="findSessionServer"/> returns for no address. <paramref name="findSessionServer"/> gets the
+    /// address named (null when none) and returns the session server there, or null.
+    /// </summary>
+    /// <exception cref="ConfigurationException">No server is named and none runs in this session; or a bad server_addr.</exception>
+    internal ResolvedServer ResolveServer(TunnelConnectionOverrides overrides, Func<ServerAddress?, SessionServerDefaults?> findSessionServer)
+    {
+        ArgumentNullException.ThrowIfNull(findSessionServer);
+        IReadOnlyList<ServerAddress>? nodes = ResolveServerAddresses(overrides);
+        SessionServerDefaults? session = findSessionServer(nodes?[0]);
+        ServerAddress server = nodes?[0] ?? session?.Address ?? throw new ConfigurationException(
+            $"No tunnel server to connect to: set server_addr in '{Source}', give -ServerAddress host:port, or start one in this session with Start-TunnelServer.");
+        return new ResolvedServer(nodes ?? [server], session, FileApplies: true);
+    }
+
+    /// <summary>
+    /// The server of an -Http/-Tcp tunnel: -ServerAddress, else this session's server, else <c>server_addr</c>; null
+    /// when none of them gives one. <paramref name="findSessionServer"/> is called as for <see cref="ResolveServer"/>.
+    /// </summary>
+    /// <exception cref="TunnelPS.Engine.TunnelConfigurationException">A bad -ServerAddress.</exception>
+    /// <exception cref="ConfigurationException">A bad server_addr.</exception>
+    internal ResolvedServer? ResolveAdHocServer(TunnelConnectionOverrides overrides, Func<ServerAddress?, SessionServerDefaults?> findSessionServer)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        ArgumentNullException.ThrowIfNull(findSessionServer);
+        if (!string.IsNullOrWhiteSpace(overrides.ServerAddress))
+        {
+            IReadOnlyList<ServerAddress> named = ServerAddress.ParseList(overrides.ServerAddress);
+            return new ResolvedServer(named, findSessionServer(named[0]), FileApplies: false);
+        }
+
+        if (findSessionServer(null) is { } session)
+        {
+            return new ResolvedServer([session.Address], session, FileApplies: false);
+        }
+
+        return ResolveServerAddresses(overrides) is { } configured ? new ResolvedServer(configured, null, FileApplies: true) : null;
+    }
+
+    /// <summary>
+    /// The public schemes of an -Http tunnel: -Scheme (lower case, each once), else https alone for a server of this
+    /// session without a plain HTTP port (<paramref name="httpsOnly"/>), else http and https.
+    /// </summary>
+    internal static List<string> ResolveSchemes(IReadOnlyList<string>? scheme, bool httpsOnly)
+    {
+        if (scheme is { Count: > 0 })
+        {
+            return scheme.Select(s => s.ToLowerInvariant()).Distinct().ToList();
+        }
+
+        return httpsOnly ? ["https"] : ["http", "https"];
     }
 
     /// <summary>
@@ -277,20 +361,18 @@ internal sealed class TunnelConfigResolver
             definition.Validate();
         }
 
-        IReadOnlyList<ServerAddress>? nodes = ResolveServerAddresses(overrides);
-        ServerAddress? named = nodes?[0];
-        SessionServerDefaults? session = findSessionServer(named);
-        ServerAddress server = named ?? session?.Address ?? throw new ConfigurationException(
-            $"No tunnel server to connect to: set server_addr in '{Source}', give -ServerAddress host:port, or start one in this session with Start-TunnelServer.");
-
-        return new TunnelClientOptions
+        ResolvedServer server = ResolveServer(overrides, findSessionServer);
+        var options = new TunnelClientOptions
         {
-            Server = server,
-            FallbackServers = nodes is null ? [] : [.. nodes.Skip(1)],
-            AuthToken = ResolveAuthToken(overrides) ?? session?.AuthToken ?? string.Empty,
-            Trust = ResolveTrust(overrides, session),
+            Server = server.Address,
+            FallbackServers = server.Fallbacks,
+            AuthToken = ResolveAuthToken(overrides, server),
+            Trust = ResolveTrust(overrides, server),
             Proxy = ResolveProxy(overrides),
             Tunnels = definitions,
         };
+
+        // inline_completions: the file's choice, else the engine's default (on with up to 4 cores).
+        return _config.InlineCompletions is bool inline ? options with { InlineSocketCompletions = inline } : options;
     }
 }

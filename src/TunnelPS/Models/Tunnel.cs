@@ -2,7 +2,7 @@ using EngineTunnelStatus = TunnelPS.Engine.Client.TunnelStatus;
 using TunnelPS.Engine;
 using TunnelPS.Engine.Client;
 using TunnelPS.Engine.Inspection;
-using TunnelPS.Session;
+using TunnelPS.Hosting;
 
 namespace TunnelPS;
 
@@ -16,11 +16,17 @@ namespace TunnelPS;
 public sealed class Tunnel
 {
     private readonly TunnelEndpoint _endpoint;
+    private readonly Func<TunnelClient, Uri?> _inspectorUrl;
 
-    internal Tunnel(TunnelEndpoint endpoint, string serverAddress, EngineLogRoute log)
+    /// <param name="endpoint">The engine endpoint behind this URL.</param>
+    /// <param name="serverAddress">The tunnel server (host:port).</param>
+    /// <param name="log">Where the client's log entries go.</param>
+    /// <param name="inspectorUrl">Answers the address of the session's inspector that shows a client's tunnels (null when none does).</param>
+    internal Tunnel(TunnelEndpoint endpoint, string serverAddress, EngineLogRoute log, Func<TunnelClient, Uri?> inspectorUrl)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         _endpoint = endpoint;
+        _inspectorUrl = inspectorUrl;
         ServerAddress = serverAddress;
         Log = log;
         endpoint.StatusChanged += OnEngineStatusChanged;
@@ -29,7 +35,7 @@ public sealed class Tunnel
     /// <summary>Raised (on an engine thread) when <see cref="Status"/> changes; the sender is this object.</summary>
     public event EventHandler? StatusChanged;
 
-    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Session/TunnelCaptureEvents.cs]</summary>
+    /// <summary>Raised (on an engine thread) once per completed HTTP exchange; the sender is this object. [capture hook: Models/TunnelCaptureEvents.cs]</summary>
     public event EventHandler<TunnelRequestCapturedEventArgs>? RequestCaptured { add => TunnelCaptureEvents.Add(this, value); remove => TunnelCaptureEvents.Remove(this, value); }
 
     /// <summary>The tunnel's name in this session (shared by its http and https URLs).</summary>
@@ -66,7 +72,7 @@ public sealed class Tunnel
     /// The web inspector of this session that shows the tunnel's requests, e.g. http://127.0.0.1:4040; null when the
     /// tunnel was started with -InspectAddress disabled (or inspect_addr: disabled), or it has stopped.
     /// </summary>
-    public string? InspectUrl => InspectorHost.ShownUrlFor(Client) is { } url
+    public string? InspectUrl => _inspectorUrl(Client) is { } url
         ? (url.Query.Length > 0 ? url.ToString() : url.GetLeftPart(UriPartial.Authority))
         : null;
 

@@ -1,7 +1,7 @@
 using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using TunnelPS.Engine;
-using TunnelPS.Session;
+using TunnelPS.Hosting;
 
 namespace TunnelPS;
 

@@ -175,7 +175,7 @@ internal static class SessionRegistry
                 // One wrapper per endpoint, whoever asks.
                 if (!s_tunnelsByEndpoint.TryGetValue(endpoint, out Tunnel? tunnel))
                 {
-                    tunnel = new Tunnel(endpoint, serverAddress, log);
+                    tunnel = new Tunnel(endpoint, serverAddress, log, InspectorHost.ShownUrlFor);
                     s_tunnelsByEndpoint.Add(endpoint, tunnel);
                     s_tunnels.Add(tunnel);
                 }

@@ -130,6 +130,9 @@ internal static class TunnelStatusEvents
             catch (Exception)
 #pragma warning restore CA1031
             {
+                // This runs on an engine thread: a throw here would end the process. The event manager refuses when its
+                // runspace is closing, and that runspace is the only place the event, its warning or a log line would
+                // be shown (Get-Tunnel still shows the status), so the change is dropped.
             }
         }
     }

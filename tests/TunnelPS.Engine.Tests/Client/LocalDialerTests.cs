@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Sockets;
 using TunnelPS.Engine.Client;
+using TunnelPS.Engine.Tests.Support;
 
 namespace TunnelPS.Engine.Tests.Client;
 
@@ -78,5 +80,27 @@ public sealed class LocalDialerTests
         var error = await Assert.ThrowsAsync<SocketException>(() => dialer.DialAsync(CancellationToken.None));
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
         Assert.Null(dialer.KnownEndPoint);
+    }
+
+    [Fact]
+    public async Task The_dial_deadline_runs_on_the_clients_clock()
+    {
+        // A lookup that never answers: only the deadline ends the dial, and it moves with the fake clock alone.
+        var time = new FakeTimeProvider();
+        var lookup = new TaskCompletionSource();
+        var dialer = new LocalDialer(new LocalTarget("service.invalid", 80), TimeSpan.FromSeconds(10), async (_, token) =>
+        {
+            lookup.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            return [];
+        }, time: time);
+        var dial = dialer.DialAsync(CancellationToken.None);
+        using var deadline = new CancellationTokenSource(TunnelHarness.Deadline);
+        await lookup.Task.WaitAsync(deadline.Token);
+        time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(dial.IsCompleted, "the dial ended before its 10 s deadline");
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Same(dial, await Task.WhenAny(dial, Task.Delay(TunnelHarness.Deadline)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dial);
     }
 }

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using TunnelPS.Engine.Inspection;
 
-namespace TunnelPS.Session;
+namespace TunnelPS;
 
 /// <summary>
 /// The storage behind the <c>Tunnel.RequestCaptured</c> event: the Tunnel model forwards its

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace TunnelPS.Session;
+namespace TunnelPS.Hosting;
 
 /// <summary>
 /// Appends engine log entries to a file as JSON lines (one object per line: time, level, category, message, error),
@@ -106,6 +106,8 @@ internal sealed class JsonLinesLogFile : IDisposable
         }
         catch (ObjectDisposedException)
         {
+            // Dispose closed the writer after waiting for this pump: the file is closed and this file is where the log
+            // went, so there is nowhere left to report it; the lines still queued are lost with the server's stop.
         }
     }
 
@@ -119,6 +121,8 @@ internal sealed class JsonLinesLogFile : IDisposable
         }
         catch (AggregateException)
         {
+            // The pump ends on its own write failures (above); anything else that faulted it stopped the logging it
+            // would report to. Dispose still closes the file: the server's stop must not fail on its log.
         }
 
         _writer.Dispose();

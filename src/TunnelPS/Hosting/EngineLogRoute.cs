@@ -1,8 +1,7 @@
 using System.Management.Automation;
 using TunnelPS.Engine;
-using TunnelPS.Hosting;
 
-namespace TunnelPS.Session;
+namespace TunnelPS.Hosting;
 
 /// <summary>
 /// Carries the log entries of one engine object (a server or a client) to the cmdlet that is

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace TunnelPS.Engine.Server;
+namespace TunnelPS.Engine.Transport;
 
 /// <summary>A connection whose deadlines the server's one <see cref="DeadlineMonitor"/> checks.</summary>
 internal interface IDeadlineWatched
