@@ -18,9 +18,9 @@
              when TunnelPS.dll references one of the engine's private dependencies.
     Test     Build, then the xunit tests (the engine's, and the web inspector's page in
              Debian's chromium through Playwright: apt-get install -y chromium, else those
-             skip with the reason) and the Pester module tests (in a fresh pwsh), results in
-             out/TestResults. Prints one closing line 'N passed, N failed[, N skipped]' (the
-             sum of all three) and fails if anything failed or a runner could not run.
+             skip with the reason), the Pester module tests (in a fresh pwsh) and the Arm64
+             check, results in out/TestResults. Prints one closing line 'N passed, N failed[,
+             N skipped]' (the sum of all four) and fails if anything failed or a runner could not run.
     Package  Build, then out/TunnelPS.<version>.nupkg for PSResourceGet
              (Publish-PSResource -NupkgPath).
     Docs     Checks that docs/ has a page per exported cmdlet and writes the MAML help
@@ -47,6 +47,13 @@
              out/fuzz/<target>/findings-<time>; fails when afl-fuzz saved a crash or a hang.
              Needs afl-fuzz on the PATH (Debian: apt-get install -y afl++); CI does not fuzz,
              it replays the corpus (see tests/TunnelPS.Fuzz/README.md).
+    Arm64    Publishes tests/TunnelPS.Arm64Check self-contained for linux-arm64 and runs it
+             under qemu-aarch64-static (build/Invoke-Arm64Check.ps1): a server, a client, an
+             http and a tcp tunnel, capture, replay, a TLS pin and the platform paths, 10 to
+             60 s under emulation after the publish. Fails unless its result line says every check passed on Arm64. Needs
+             qemu-user-static and the arm64 C libraries (.ci/run installs them); Test runs it
+             too, as one more suite of its totals (skipped, with the reason, when they are
+             missing).
 
 .PARAMETER Task
     The tasks to run. Default: Build.
@@ -142,7 +149,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Docs', 'Bench', 'Demo', 'Fuzz')]
+    [ValidateSet('Build', 'Test', 'Package', 'Docs', 'Bench', 'Demo', 'Fuzz', 'Arm64')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -437,11 +444,21 @@ function Invoke-TestTask {
         $runnerFailures.Add("Pester could not run: $_")
     }
 
+    Write-Step 'arm64: tests/TunnelPS.Arm64Check under qemu-user'
+    $arm64 = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    try {
+        $arm64 = & (Join-Path $RepoRoot 'build/Invoke-Arm64Check.ps1') -RepoRoot $RepoRoot -Configuration $Configuration -SkipWhenMissing
+        if ($arm64.Reason) { Write-Host $arm64.Reason -ForegroundColor Yellow }
+    }
+    catch {
+        $runnerFailures.Add("The arm64 check could not run: $_")
+    }
+
     foreach ($failure in $runnerFailures) { Write-Host "Test runner failure: $failure" -ForegroundColor Red }
-    $passed = $xunit.Passed + $pester.Passed
-    $failed = $xunit.Failed + $pester.Failed + $runnerFailures.Count
-    $skipped = $xunit.Skipped + $pester.Skipped
-    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped; runner failures: $($runnerFailures.Count)"
+    $passed = $xunit.Passed + $pester.Passed + $arm64.Passed
+    $failed = $xunit.Failed + $pester.Failed + $arm64.Failed + $runnerFailures.Count
+    $skipped = $xunit.Skipped + $pester.Skipped + $arm64.Skipped
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped; arm64: $($arm64.Passed) passed, $($arm64.Failed) failed, $($arm64.Skipped) skipped; runner failures: $($runnerFailures.Count)"
     $line = "$passed passed, $failed failed"
     if ($skipped -gt 0) { $line += ", $skipped skipped" }
     Write-Host $line
@@ -627,6 +644,15 @@ function Invoke-FuzzTask {
     }
 }
 
+function Invoke-Arm64Task {
+    Write-Step 'arm64: tests/TunnelPS.Arm64Check under qemu-user'
+    $arm64 = & (Join-Path $RepoRoot 'build/Invoke-Arm64Check.ps1') -RepoRoot $RepoRoot -Configuration $Configuration
+    if ($arm64.Failed -gt 0 -or $arm64.Passed -eq 0) {
+        Write-Host $arm64.Reason -ForegroundColor Red
+        $script:ExitCode = 1
+    }
+}
+
 function Invoke-Once {
     param([string] $Name)
     if (-not $script:Completed.Add($Name)) { return }
@@ -639,6 +665,7 @@ function Invoke-Once {
         'Bench' { Invoke-BenchTask }
         'Demo' { Invoke-DemoTask }
         'Fuzz' { Invoke-FuzzTask }
+        'Arm64' { Invoke-Arm64Task }
     }
 }
 

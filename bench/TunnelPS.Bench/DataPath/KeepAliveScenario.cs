@@ -125,7 +125,7 @@ internal static class KeepAliveScenario
             var result = await load;
             // Requests in the counted window, from the run's average rate.
             var requests = result.RequestsPerSecond * window.TotalSeconds;
-            SyscallCounts Per(SyscallCounts c) => new((long)(c.Sends * 1000 / requests), (long)(c.Receives * 1000 / requests), (long)(c.EpollWaits * 1000 / requests), (long)(c.Futexes * 1000 / requests), (long)(c.AllSyscalls * 1000 / requests), (long)(c.ContextSwitches * 1000 / requests));
+            SyscallCounts Per(SyscallCounts c) => c.PerThousandRequests(requests);
             var server = Per(counts[0]);
             var client = Per(counts[1]);
             var nginx = Per(SyscallCounts.Sum(counts.Skip(2)));
@@ -133,13 +133,13 @@ internal static class KeepAliveScenario
             {
                 nginxPerRequest = nginx;
                 report.Note(string.Create(CultureInfo.InvariantCulture,
-                    $"perf, direct path, per request (x1000): nginx worker sends {nginx.Sends}, receives {nginx.Receives}, epoll_wait {nginx.EpollWaits}, all syscalls {nginx.AllSyscalls}, context switches {nginx.ContextSwitches}."));
+                    $"perf, direct path, per request (x1000): nginx worker sends {nginx.Sends}, receives {nginx.Receives} (would block {nginx.WouldBlock}), epoll_wait {nginx.EpollWaits}, all syscalls {nginx.AllSyscalls}, context switches {nginx.ContextSwitches}."));
                 continue;
             }
             report.Add(new ResultRow($"Syscalls per request, server + client, {target.Name}", "", (server.AllSyscalls + client.AllSyscalls) / 1000.0,
                 nginxPerRequest is null ? null : nginxPerRequest.AllSyscalls / 1000.0, null, "-", null,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"server: sends {server.Sends / 1000.0:0.00}, receives {server.Receives / 1000.0:0.00}, epoll_wait {server.EpollWaits / 1000.0:0.00}, futex {server.Futexes / 1000.0:0.00}, context switches {server.ContextSwitches / 1000.0:0.00}; client: sends {client.Sends / 1000.0:0.00}, receives {client.Receives / 1000.0:0.00}, epoll_wait {client.EpollWaits / 1000.0:0.00}, futex {client.Futexes / 1000.0:0.00}, context switches {client.ContextSwitches / 1000.0:0.00}; nginx in the same run: sends {nginx.Sends / 1000.0:0.00}, receives {nginx.Receives / 1000.0:0.00} (perf stat -p, {window.TotalSeconds:0} s window in a separate run)")));
+                    $"server: sends {server.Sends / 1000.0:0.00}, receives {server.Receives / 1000.0:0.00} (would block {server.WouldBlock / 1000.0:0.00}), epoll_wait {server.EpollWaits / 1000.0:0.00}, futex {server.Futexes / 1000.0:0.00}, context switches {server.ContextSwitches / 1000.0:0.00}; client: sends {client.Sends / 1000.0:0.00}, receives {client.Receives / 1000.0:0.00} (would block {client.WouldBlock / 1000.0:0.00}), epoll_wait {client.EpollWaits / 1000.0:0.00}, futex {client.Futexes / 1000.0:0.00}, context switches {client.ContextSwitches / 1000.0:0.00}; nginx in the same run: sends {nginx.Sends / 1000.0:0.00}, receives {nginx.Receives / 1000.0:0.00} (would block {nginx.WouldBlock / 1000.0:0.00}) (perf stat -p, {window.TotalSeconds:0} s window in a separate run)")));
         }
     }
 }

@@ -4,16 +4,29 @@ using System.Globalization;
 namespace TunnelPS.Bench.DataPath;
 
 /// <summary>Syscalls and context switches of one process over a window, from perf stat's tracepoints.</summary>
-internal sealed record SyscallCounts(long Sends, long Receives, long EpollWaits, long Futexes, long AllSyscalls, long ContextSwitches)
+/// <remarks>
+/// <see cref="WouldBlock"/> counts the receives among <see cref="Receives"/> that found nothing (EAGAIN): .NET tries a
+/// socket read (for a zero-byte read, a 1-byte peek) at once and waits for the readiness event only after that failed
+/// attempt, so a connection that waits for each message costs a failed receive and a receive per message.
+/// </remarks>
+internal sealed record SyscallCounts(long Sends, long Receives, long EpollWaits, long Futexes, long AllSyscalls, long ContextSwitches, long WouldBlock)
 {
     public static SyscallCounts Sum(IEnumerable<SyscallCounts> counts) => counts.Aggregate(
-        new SyscallCounts(0, 0, 0, 0, 0, 0),
-        (a, b) => new SyscallCounts(a.Sends + b.Sends, a.Receives + b.Receives, a.EpollWaits + b.EpollWaits, a.Futexes + b.Futexes, a.AllSyscalls + b.AllSyscalls, a.ContextSwitches + b.ContextSwitches));
+        new SyscallCounts(0, 0, 0, 0, 0, 0, 0),
+        (a, b) => new SyscallCounts(a.Sends + b.Sends, a.Receives + b.Receives, a.EpollWaits + b.EpollWaits, a.Futexes + b.Futexes, a.AllSyscalls + b.AllSyscalls, a.ContextSwitches + b.ContextSwitches, a.WouldBlock + b.WouldBlock));
+
+    /// <summary>Each count per request, times 1000.</summary>
+    public SyscallCounts PerThousandRequests(double requests)
+    {
+        long Per(long count) => (long)(count * 1000 / requests);
+        return new(Per(Sends), Per(Receives), Per(EpollWaits), Per(Futexes), Per(AllSyscalls), Per(ContextSwitches), Per(WouldBlock));
+    }
 }
 
 /// <summary>
 /// "perf stat -p PID -- sleep N" with syscall tracepoints: sends are sendto, sendmsg, write, writev and sendfile64;
-/// receives are recvfrom, recvmsg, read and readv. Hardware counters are not needed (this machine has none to give).
+/// receives are recvfrom, recvmsg, read and readv; of those, the ones that would have blocked are counted at their exit
+/// with a filter on the result (-11, EAGAIN). Hardware counters are not needed (this machine has none to give).
 /// </summary>
 internal static class PerfCounter
 {
@@ -30,6 +43,20 @@ internal static class PerfCounter
         "syscalls:sys_enter_futex",
     ];
 
+    // Receives that found nothing: each exit tracepoint with its own filter (perf applies a filter to the event before it).
+    private static readonly string[] s_wouldBlock = ["recvfrom", "recvmsg", "read"];
+
+    private static readonly string[] s_plainArguments = ["-e", string.Join(',', s_events)];
+
+    private static readonly string[] s_filteredArguments =
+    [
+        .. s_plainArguments,
+        .. s_wouldBlock.SelectMany(s => new[] { "-e", "syscalls:sys_exit_" + s, "--filter", "ret == -11" }),
+    ];
+
+    // Where perf cannot filter tracepoints, the rows go on without the would-block counts (they read 0).
+    private static string[] s_arguments = s_filteredArguments;
+
     /// <summary>perf's path when it can count the tracepoints here, or null and why not.</summary>
     public static async Task<(string? Path, string Reason)> ProbeAsync()
     {
@@ -40,12 +67,19 @@ internal static class PerfCounter
         }
         try
         {
-            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", "-e", string.Join(',', s_events), "--", "true"]);
-            if (exit != 0 || text.Contains("not supported", StringComparison.OrdinalIgnoreCase) || text.Contains("<not counted>", StringComparison.Ordinal))
+            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_filteredArguments, "--", "true"]);
+            if (exit == 0 && !Unsupported(text))
+            {
+                s_arguments = s_filteredArguments;
+                return (perf, "perf stat with syscall tracepoints");
+            }
+            (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_plainArguments, "--", "true"]);
+            if (exit != 0 || Unsupported(text))
             {
                 return (null, "perf stat cannot count syscall tracepoints here: " + text.Trim().Split('\n')[0]);
             }
-            return (perf, "perf stat with syscall tracepoints");
+            s_arguments = s_plainArguments;
+            return (perf, "perf stat with syscall tracepoints (without filters: would-block receives not counted)");
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
@@ -53,12 +87,15 @@ internal static class PerfCounter
         }
     }
 
+    private static bool Unsupported(string text) =>
+        text.Contains("not supported", StringComparison.OrdinalIgnoreCase) || text.Contains("<not counted>", StringComparison.Ordinal);
+
     /// <summary>Counts the events of <paramref name="pids"/> (each separately) for <paramref name="window"/>.</summary>
     public static Task<SyscallCounts[]> CountAsync(string perf, IReadOnlyList<int> pids, TimeSpan window) =>
         Task.WhenAll(pids.Select(async pid =>
         {
             var seconds = window.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", "-e", string.Join(',', s_events), "-p", pid.ToString(CultureInfo.InvariantCulture), "--", "sleep", seconds]);
+            var (exit, text) = await RunAsync(perf, ["stat", "-x", ",", .. s_arguments, "-p", pid.ToString(CultureInfo.InvariantCulture), "--", "sleep", seconds]);
             if (exit != 0)
             {
                 throw new InvalidOperationException($"perf stat exited with code {exit}: {text}");
@@ -84,7 +121,8 @@ internal static class PerfCounter
             Get("syscalls:sys_enter_epoll_wait"),
             Get("syscalls:sys_enter_futex"),
             Get("raw_syscalls:sys_enter"),
-            Get("context-switches"));
+            Get("context-switches"),
+            s_wouldBlock.Sum(s => Get("syscalls:sys_exit_" + s)));
     }
 
     private static async Task<(int Exit, string Text)> RunAsync(string perf, IEnumerable<string> arguments)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Configuration;
 
@@ -157,30 +158,16 @@ public static partial class AgentConfigWriter
         {
             if (!Directory.Exists(folder))
             {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(folder);
-                }
-                else
-                {
-                    Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                }
+                PrivateFiles.CreateFolder(folder);
             }
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
+            var options = PrivateFiles.Options(FileMode.CreateNew, FileAccess.Write, FileShare.None);
             using (var stream = new FileStream(temporary, options))
             using (var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)))
             {
                 writer.Write(text);
             }
             File.Move(temporary, full, overwrite: true);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(full, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            PrivateFiles.Restrict(full);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

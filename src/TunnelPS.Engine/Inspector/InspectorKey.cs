@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using TunnelPS.Engine.Configuration;
+using TunnelPS.Engine.Transport;
 
 namespace TunnelPS.Engine.Inspector;
 
@@ -42,20 +43,9 @@ internal sealed class InspectorKey
                 return new InspectorKey(existing, path);
             }
             var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(folder);
-            }
-            else
-            {
-                Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            PrivateFiles.CreateFolder(folder);
             var value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
+            var options = PrivateFiles.Options(FileMode.Create, FileAccess.Write);
             // Written whole to a file of our own, then moved into place: a second process reads a whole key or none.
             var temporary = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".tmp";
             using (var stream = new FileStream(temporary, options))
@@ -65,6 +55,7 @@ internal sealed class InspectorKey
             try
             {
                 File.Move(temporary, path, overwrite: false);
+                PrivateFiles.Restrict(path);
             }
             catch (IOException) when (Read(path) is not null)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -42,7 +43,9 @@ public sealed class TunnelServer : IAsyncDisposable
 
     internal TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
-        Options = options;
+        // Decided once, from the platform's calls: what is missing here is turned off and logged below, never fatal.
+        Platform = PlatformSupport.Probe(options.Platform ?? PlatformCalls.System);
+        Options = options.InlineSocketCompletions && !Platform.InlineCompletions ? options with { InlineSocketCompletions = false } : options;
         Certificate = certificate;
         CertificateAuthority = authority?.PublicCertificate;
         Tenants = tenants;
@@ -53,8 +56,13 @@ public sealed class TunnelServer : IAsyncDisposable
         HttpPort = http?.Port ?? -1;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("TunnelPS.Server");
         _work = new ConcurrentWork(_logger);
-        var limit = DescriptorLimit.Current();
-        var budget = DescriptorLimit.ConnectionBudget(limit, DescriptorLimit.OpenCount());
+        var os = RuntimeInformation.OSDescription;
+        var architecture = RuntimeInformation.ProcessArchitecture.ToString();
+        foreach (var (feature, fallback) in Platform.TurnedOff)
+        {
+            PlatformLog.FeatureOff(_logger, os, architecture, feature, fallback);
+        }
+        var budget = Platform.ConnectionBudget;
         var maxConnections = options.MaxConnections > 0 ? Math.Min(options.MaxConnections, budget) : budget;
         Connections = new ConnectionContext(
             new ConnectionLimiter(maxConnections, options.MaxConnectionsPerIP),
@@ -83,6 +91,9 @@ public sealed class TunnelServer : IAsyncDisposable
     }
 
     public TunnelServerOptions Options { get; }
+
+    /// <summary>What this computer's platform calls allow, and the fallbacks the server chose (docs/platforms.md).</summary>
+    internal PlatformSupport Platform { get; }
 
     /// <summary>The certificate of the control plane (and of every name that gets no minted certificate): what clients pin.</summary>
     public X509Certificate2 Certificate { get; }

@@ -196,4 +196,10 @@ public sealed record TunnelServerOptions
     /// </summary>
     public TunnelServerOptions WithLogCallback(Action<int, string, string, Exception?> sink, Func<int, bool>? isEnabled = null) =>
         this with { LoggerFactory = new CallbackLoggerFactory(sink, isEnabled) };
+
+    /// <summary>
+    /// The platform calls the server decides its features on (docs/platforms.md); null: this computer's
+    /// (<see cref="PlatformCalls.System"/>). Tests give calls that fail, as on a platform that lacks them.
+    /// </summary>
+    internal PlatformCalls? Platform { get; init; }
 }

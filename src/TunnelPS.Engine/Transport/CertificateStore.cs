@@ -149,33 +149,19 @@ public static class CertificateStore
     private static string SafeFileName(string domain) =>
         string.Concat(domain.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? c : '_'));
 
-    /// <summary>Creates the folder (on Unix readable by its owner only when it is new).</summary>
-    private static void CreatePrivateFolder(string folder)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-    }
+    /// <summary>Creates the folder (the current user's alone when it is new).</summary>
+    private static void CreatePrivateFolder(string folder) => PrivateFiles.CreateFolder(folder);
 
     /// <summary>Writes a file that holds a private key: readable by the current user only (mode 600 on Unix), replaced atomically.</summary>
     private static void WritePrivateFile(string path, byte[] bytes)
     {
         var temp = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-        using (var stream = new FileStream(temp, options))
+        using (var stream = new FileStream(temp, PrivateFiles.Options(FileMode.Create, FileAccess.Write)))
         {
             stream.Write(bytes);
         }
         File.Move(temp, path, overwrite: true);
+        PrivateFiles.Restrict(path);
     }
 
     /// <summary>
@@ -185,11 +171,7 @@ public static class CertificateStore
     private static FileStream LockFolder(string folder)
     {
         var path = Path.Combine(folder, ".certificates.lock");
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
+        var options = PrivateFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         var deadline = Environment.TickCount64 + 10_000;
         while (true)
         {

@@ -11,30 +11,14 @@ namespace TunnelPS.Completers;
 /// tunnels when that is typed, else of every tunnel and the imported requests), newest first, each with its method,
 /// path and status as tooltip ("GET /api/x → 500").
 /// </summary>
-public sealed class CapturedRequestIdCompleter : IArgumentCompleter
+public sealed class CapturedRequestIdCompleter : SafeArgumentCompleter
 {
     /// <summary>Ids that start with <paramref name="wordToComplete"/>, newest first.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete, fakeBoundParameters);
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete, fakeBoundParameters);
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters)
+    private static List<CompletionResult> Candidates(string wordToComplete, IDictionary fakeBoundParameters)
     {
         WildcardPattern pattern = CompletionValue.Prefix(wordToComplete);
         return CapturedRequests.Of(fakeBoundParameters)

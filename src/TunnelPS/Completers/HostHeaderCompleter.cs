@@ -10,30 +10,14 @@ namespace TunnelPS.Completers;
 /// Completes Start-Tunnel -HostHeader: 'rewrite' and 'preserve', then the local address of the -Http typed on the
 /// line (host:port and host) and of the session's http tunnels.
 /// </summary>
-public sealed class HostHeaderCompleter : IArgumentCompleter
+public sealed class HostHeaderCompleter : SafeArgumentCompleter
 {
     /// <summary>Values that start with <paramref name="wordToComplete"/>.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "Http")?.FirstOrDefault());
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "Http")?.FirstOrDefault());
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, string? http)
+    private static List<CompletionResult> Candidates(string wordToComplete, string? http)
     {
         var values = new List<(string Value, string ToolTip)>
         {

@@ -12,7 +12,7 @@ namespace TunnelPS.Completers;
 /// Completes Start-Tunnel -InspectAddress: the address of this session's running inspector (which the new tunnel
 /// joins), else 127.0.0.1:4040 and the next free ports after it, then 'disabled'.
 /// </summary>
-public sealed class InspectAddressCompleter : IArgumentCompleter
+public sealed class InspectAddressCompleter : SafeArgumentCompleter
 {
     /// <summary>How many free ports from 4040 on are offered.</summary>
     private const int FreeOffered = 3;
@@ -21,27 +21,11 @@ public sealed class InspectAddressCompleter : IArgumentCompleter
     private const int SearchSpan = 100;
 
     /// <summary>Addresses that start with <paramref name="wordToComplete"/>.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete);
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete);
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete)
+    private static List<CompletionResult> Candidates(string wordToComplete)
     {
         var values = new List<(string Value, string ToolTip)>();
         if (InspectorHost.Url is { } running)

@@ -18,30 +18,14 @@ namespace TunnelPS.Completers;
 /// The listeners come from <see cref="IPGlobalProperties.GetActiveTcpListeners"/> (the kernel's socket tables, no
 /// process list): the owning process's name is not read, as that costs a scan of every process on Linux.
 /// </remarks>
-public sealed class LocalPortCompleter : IArgumentCompleter
+public sealed class LocalPortCompleter : SafeArgumentCompleter
 {
     /// <summary>Listening ports (or host:port) that start with <paramref name="wordToComplete"/>, in port order.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete);
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete);
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete)
+    private static List<CompletionResult> Candidates(string wordToComplete)
     {
         string typed = (wordToComplete ?? string.Empty).Trim('\'', '"');
         int colon = typed.LastIndexOf(':');

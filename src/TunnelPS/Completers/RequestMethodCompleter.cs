@@ -9,33 +9,17 @@ namespace TunnelPS.Completers;
 /// Completes -Method of Get-TunnelRequest and Wait-TunnelRequest: the methods seen in the captures (of the -Tunnel
 /// typed on the line), most frequent first, then the standard HTTP methods not seen.
 /// </summary>
-public sealed class RequestMethodCompleter : IArgumentCompleter
+public sealed class RequestMethodCompleter : SafeArgumentCompleter
 {
     /// <summary>The methods RFC 9110 and RFC 5789 define, in the order people use them most.</summary>
     private static readonly string[] s_standard = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
 
     /// <summary>Methods that start with <paramref name="wordToComplete"/>.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete, fakeBoundParameters);
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete, fakeBoundParameters);
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters)
+    private static List<CompletionResult> Candidates(string wordToComplete, IDictionary fakeBoundParameters)
     {
         WildcardPattern pattern = CompletionValue.Prefix(wordToComplete);
         IEnumerable<(string Method, string ToolTip)> seen = CapturedRequests.Of(fakeBoundParameters)

@@ -9,30 +9,14 @@ namespace TunnelPS.Completers;
 /// Completes -Status of Get-TunnelRequest and Wait-TunnelRequest with the status codes seen in the captures (of the
 /// -Tunnel typed on the line), in numeric order, each with its reason and how many requests got it as tooltip.
 /// </summary>
-public sealed class RequestStatusCompleter : IArgumentCompleter
+public sealed class RequestStatusCompleter : SafeArgumentCompleter
 {
     /// <summary>Status codes that start with <paramref name="wordToComplete"/>.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete, fakeBoundParameters);
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete, fakeBoundParameters);
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters)
+    private static List<CompletionResult> Candidates(string wordToComplete, IDictionary fakeBoundParameters)
     {
         WildcardPattern pattern = CompletionValue.Prefix(wordToComplete);
         return CapturedRequests.Of(fakeBoundParameters)

@@ -12,30 +12,14 @@ namespace TunnelPS.Completers;
 /// Get-TunnelServer shows them), then the server_addr of the config file Start-Tunnel would read (-ConfigPath when it
 /// is typed on the line, else $env:TUNNELPS_CONFIG, else ~/.tunnelps/tunnelps.yml).
 /// </summary>
-public sealed class ServerAddressCompleter : IArgumentCompleter
+public sealed class ServerAddressCompleter : SafeArgumentCompleter
 {
     /// <summary>Addresses that start with <paramref name="wordToComplete"/>.</summary>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName,
-        string parameterName,
-        string wordToComplete,
-        CommandAst commandAst,
-        IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "ConfigPath")?.FirstOrDefault());
-        }
-#pragma warning disable CA1031 // A completer must never throw at the user.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            return [];
-        }
-    }
+    private protected override IEnumerable<CompletionResult> Complete(string wordToComplete, IDictionary fakeBoundParameters) =>
+        Candidates(wordToComplete, CompletionValue.Strings(fakeBoundParameters, "ConfigPath")?.FirstOrDefault());
 
     // Separate method so that the engine types are only needed once completion actually runs.
-    private static List<CompletionResult> Complete(string wordToComplete, string? configPath)
+    private static List<CompletionResult> Candidates(string wordToComplete, string? configPath)
     {
         var values = SessionRegistry.Servers
             .Select(s => (Value: s.ServerAddress, ToolTip: $"{s.ServerAddress}: this session's tunnel server ({s.Status}), serving *.{s.Domain}"))
