@@ -238,7 +238,8 @@ function Get-CmdletPage {
     # docs/<Verb-Noun>.md; README.md and about_*.md are not cmdlet pages.
     $docs = Join-Path $RepoRoot 'docs'
     if (-not (Test-Path -LiteralPath $docs)) { return @() }
-    return @(Get-ChildItem -LiteralPath $docs -Filter '*.md' -File | Where-Object { $_.BaseName -match '^[A-Za-z]+-[A-Za-z]+$' })
+    # Cmdlet names are capitalised (Start-Tunnel); guides such as self-hosting.md are not cmdlet pages.
+    return @(Get-ChildItem -LiteralPath $docs -Filter '*.md' -File | Where-Object { $_.BaseName -cmatch '^[A-Z][A-Za-z]+-[A-Z][A-Za-z]+$' })
 }
 
 function Get-AssemblyReference {

@@ -54,6 +54,9 @@ public sealed record ServerConfig
     /// <summary>The <c>cluster:</c> section; null when the file has none.</summary>
     public ServerClusterConfig? Cluster { get; init; }
 
+    /// <summary>The <c>acme:</c> section; null when the file has none (ACME off).</summary>
+    public ServerAcmeConfig? Acme { get; init; }
+
     /// <summary>Where each key's value is, by its dotted name (<c>cluster.redis</c>, <c>limits.max_sessions</c>).</summary>
     public IReadOnlyDictionary<string, (int Line, int Column)> Positions { get; init; } = new Dictionary<string, (int, int)>();
 

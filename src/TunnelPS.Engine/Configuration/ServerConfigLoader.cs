@@ -10,16 +10,17 @@ namespace TunnelPS.Engine.Configuration;
 /// <c>auth_token_secrets</c>, <c>allowed_hostnames</c>, <c>deny_ip</c>, <c>tcp_port_range</c>, <c>log_path</c>, a
 /// <c>limits:</c> map (the -Max* limits and timeouts) and a <c>cluster:</c> map (<c>redis</c>, <c>secret</c> or
 /// <c>secret_name</c>, <c>redis_ca_file</c>, <c>redis_password_name</c>, <c>node_name</c>, <c>node_address</c>), and
-/// <c>inline_completions</c> (false turns inline socket completions off, as -NoInlineCompletions). Every problem is a <see cref="ConfigurationException"/>
+/// <c>inline_completions</c> (false turns inline socket completions off, as -NoInlineCompletions), and an <c>acme:</c>
+/// map (see <see cref="ServerAcmeConfig"/>). Every problem is a <see cref="ConfigurationException"/>
 /// at the line and column of the value.
 /// </summary>
-public static class ServerConfigLoader
+public static partial class ServerConfigLoader
 {
     private const long MaxFileLength = 1024 * 1024;
 
     private static readonly string[] TopLevelKeys =
         ["domain", "port", "http_port", "bind_address", "allow_anonymous", "certificate_path", "auth_token_file", "auth_token_secrets",
-         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "inline_completions"];
+         "allowed_hostnames", "deny_ip", "tcp_port_range", "log_path", "limits", "cluster", "inline_completions", "acme"];
 
     private static readonly string[] LimitKeys =
         ["max_connections", "max_connections_per_ip", "max_concurrent_handshakes", "max_sessions", "max_sessions_per_token",
@@ -83,7 +84,7 @@ public static class ServerConfigLoader
         return value > TimeSpan.Zero;
     }
 
-    private sealed class Reader(string source, string baseDirectory) : ConfigValueReader(source)
+    private sealed partial class Reader(string source, string baseDirectory) : ConfigValueReader(source)
     {
         private readonly Dictionary<string, (int Line, int Column)> _positions = new(StringComparer.Ordinal);
 
@@ -118,6 +119,7 @@ public static class ServerConfigLoader
                     "limits" => ReadLimits(config, key, value),
                     "cluster" => config with { Cluster = ReadCluster(key, value) },
                     "inline_completions" => config with { InlineCompletions = Bool(key, value) },
+                    "acme" => config with { Acme = ReadAcme(key, value) },
                     _ => throw Unknown(key, TopLevelKeys, "top-level key"),
                 };
             }

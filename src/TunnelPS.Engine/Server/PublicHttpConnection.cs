@@ -73,7 +73,8 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         _visitor = new VisitorChannel(visitor, time);
         // The first request's head is due within the head timeout of the connection's start.
         _reader = new VisitorRequestReader(_visitor, time, accepted != 0 ? accepted : _visitor.LastActivity);
-        _admission = new VisitorAdmission(logger, connectionId, remote, _remote);
+        // ACME HTTP-01 validations arrive on the plain HTTP port, never through another node.
+        _admission = new VisitorAdmission(logger, connectionId, remote, _remote, scheme == "http" && !forwarded ? server.Acme?.Responder : null);
         _forwarder = new TunnelForwarder(server, _visitor, _reader, scheme, _remote, ListenerSocket.AddressOf(remote), connectionId, logger);
     }
 
@@ -189,12 +190,9 @@ internal sealed class PublicHttpConnection : IDeadlineWatched
         {
             return false;
         }
-        var head = _reader.Head;
-        var host = _admission.RoutingHost(_reader.Request.Authority(head));
-        if (host is null)
+        if (_admission.Route(_reader.Head, _reader.Request, out var host) is { } answer)
         {
-            CountRefused("bad_request");
-            await RespondAndCloseAsync(ErrorPages.BadRequest("The request has no Host header, so it cannot be routed to a tunnel."), token).ConfigureAwait(false);
+            await RespondAndCloseAsync(answer, token).ConfigureAwait(false);
             return false;
         }
         var tunnel = _server.Registry.FindHttp(_scheme, host);

@@ -84,9 +84,16 @@ internal sealed class ServerCertificateSelector
         }
     }
 
+    /// <summary>Certificates issued by an ACME CA, looked up first by SNI (null: none for that name); null without ACME.</summary>
+    public Func<string?, SslServerAuthenticationOptions?>? Issued { get; set; }
+
     /// <summary>The TLS options of a handshake whose client asked for <paramref name="serverName"/> (null or empty: no SNI).</summary>
     public SslServerAuthenticationOptions OptionsFor(string? serverName)
     {
+        if (Issued?.Invoke(serverName) is { } issued)
+        {
+            return issued;
+        }
         if (_authority is null || _key is null || Normalize(serverName) is not { } host || !_serves(host))
         {
             return _defaultOptions;

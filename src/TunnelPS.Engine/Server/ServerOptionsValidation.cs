@@ -61,6 +61,10 @@ internal static class ServerOptionsValidation
         {
             ValidateCluster(cluster);
         }
+        if (options.Acme is { } acme)
+        {
+            Acme.AcmeValidation.Check(acme, options.Certificate is not null, domain);
+        }
         return options with { Domain = domain, AllowedHostnames = patterns };
     }
 

@@ -67,7 +67,8 @@ internal sealed class TlsPortHandler
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(token, timer.Token))
             {
                 var ssl = await HandshakeAsync(socket, transport, remote, accepted, timer, start, deadline.Token).ConfigureAwait(false);
-                if (await ReadFirstBytesAsync(ssl, deadline.Token).ConfigureAwait(false) is not { } first)
+                // RFC 8737 3: an ACME TLS-ALPN-01 validation is the handshake itself; nothing more is served on it.
+                if (start.AcmeValidation || await ReadFirstBytesAsync(ssl, deadline.Token).ConfigureAwait(false) is not { } first)
                 {
                     return;
                 }
@@ -131,6 +132,9 @@ internal sealed class TlsPortHandler
 
         /// <summary>True while the ClientHello arrives (a cancellation then is the hello's deadline).</summary>
         public bool ReadingHello;
+
+        /// <summary>True for an ACME TLS-ALPN-01 validation (ALPN acme-tls/1): it got the challenge certificate.</summary>
+        public bool AcmeValidation;
     }
 
     /// <summary>
@@ -161,7 +165,11 @@ internal sealed class TlsPortHandler
             try
             {
                 // The certificate is chosen by the name the client asks for (SNI): see ServerCertificateSelector.
-                await ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline).ConfigureAwait(false);
+                // An ACME TLS-ALPN-01 validation (ALPN acme-tls/1) gets its challenge certificate instead.
+                start.AcmeValidation = _server.Acme is not null && Acme.ClientHelloAlpn.OffersAcmeTls(hello);
+                await (start.AcmeValidation
+                    ? ssl.AuthenticateAsServerAsync(SelectAcmeOptions, _server.Acme, deadline)
+                    : ssl.AuthenticateAsServerAsync(SelectOptions, _certificates, deadline)).ConfigureAwait(false);
             }
             finally
             {
@@ -281,6 +289,13 @@ internal sealed class TlsPortHandler
 
     private static ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
         ValueTask.FromResult(((ServerCertificateSelector)state!).OptionsFor(hello.ServerName));
+
+    /// <summary>A TLS-ALPN-01 handshake: the challenge certificate of the name, or (no challenge in flight for it) a refusal.</summary>
+    private static ValueTask<SslServerAuthenticationOptions> SelectAcmeOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken) =>
+        ((Acme.AcmeCertificates)state!).Responder.TlsAlpnOptions(hello.ServerName) is { } options
+            ? ValueTask.FromResult(options)
+            : ValueTask.FromException<SslServerAuthenticationOptions>(new System.Security.Authentication.AuthenticationException(
+                $"an acme-tls/1 handshake for '{hello.ServerName}', which has no ACME challenge in flight"));
 
     /// <summary>A first 8 bytes that read as a small little-endian length (high bytes zero) is a frame; anything else is HTTP.</summary>
     internal static bool LooksLikeFrame(ReadOnlySpan<byte> first8)

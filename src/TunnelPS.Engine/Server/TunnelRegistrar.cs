@@ -142,7 +142,13 @@ internal sealed class TunnelRegistrar(TunnelServer server)
             StartTime = now,
             Session = session,
         };
-        return server.Registry.TryAddHttp(scheme, tunnel, now) is { } error ? (null, error) : (tunnel, null);
+        if (server.Registry.TryAddHttp(scheme, tunnel, now) is { } error)
+        {
+            return (null, error);
+        }
+        // With ACME, a name a tunnel now holds gets its public certificate ordered (served by SNI once issued).
+        server.Acme?.Request(host);
+        return (tunnel, null);
     }
 
     /// <summary>Why a client may not ask for <paramref name="host"/> as a Hostname, or null.</summary>

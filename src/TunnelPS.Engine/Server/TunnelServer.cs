@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelPS.Engine.Acme;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Diagnostics;
@@ -38,6 +39,7 @@ public sealed class TunnelServer : IAsyncDisposable
     private readonly TunnelReservations _reservations;
     private Task _maintenance = Task.CompletedTask;
     private Task _heartbeat = Task.CompletedTask;
+    private Task _acmeLoop = Task.CompletedTask;
 
     internal TunnelServer(TunnelServerOptions options, X509Certificate2 certificate, LocalCertificateAuthority? authority, TenantDirectory tenants, ServerListener tls, ServerListener? http, bool loopbackOnly)
     {
@@ -74,6 +76,12 @@ public sealed class TunnelServer : IAsyncDisposable
         Sessions = new SessionTable(this, _logger);
         Registrar = new TunnelRegistrar(this);
         Certificates = new ServerCertificateSelector(certificate, authority, options.Domain, ServesHttps, options.TimeProvider);
+        if (options.Acme is { } acme)
+        {
+            Acme = new AcmeCertificates(acme, acme.StateFolder ?? AcmeStateFolder.DefaultFor(acme.Directory, options.CertificateFolder), options.Domain,
+                host => !Registry.IsHostFree(host), _logger, options.TimeProvider);
+            Certificates.Issued = Acme.OptionsFor;
+        }
         _tlsHandler = new TlsPortHandler(this, Certificates, _logger);
         _maintenanceLoop = new ServerMaintenance(this, _logger);
         _reservations = new TunnelReservations(this);
@@ -142,6 +150,12 @@ public sealed class TunnelServer : IAsyncDisposable
     internal DeadlineMonitor Deadlines { get; }
     internal CancellationToken Stopping => _stop.Token;
     internal TlsPortHandler TlsHandler => _tlsHandler;
+
+    /// <summary>The ACME certificates of the names tunnels hold, or null without <see cref="TunnelServerOptions.Acme"/>.</summary>
+    internal AcmeCertificates? Acme { get; }
+
+    /// <summary>Every ACME certificate and order of the server (empty without ACME): names, issuer, expiry, status.</summary>
+    public IReadOnlyList<AcmeCertificateInfo> AcmeCertificates => Acme?.Snapshot() ?? [];
 
     /// <summary>This server's membership of a cluster, or null for a single server.</summary>
     internal ClusterNode? Cluster { get; set; }
@@ -212,6 +226,10 @@ public sealed class TunnelServer : IAsyncDisposable
         _tlsListener.Start(Connections, (socket, slot) => _tlsHandler.RunAsync(socket, slot, NextConnectionId(), token));
         _httpListener?.Start(Connections, (socket, slot) => HttpPortHandler.RunAsync(this, socket, _logger, token), RefusedHttpResponse);
         _maintenance = Supervise("maintenance", _maintenanceLoop.RunAsync(token));
+        if (Acme is { } acme)
+        {
+            _acmeLoop = Supervise("acme", acme.RunAsync(token));
+        }
         if (Cluster is { } cluster)
         {
             _heartbeat = Supervise("cluster heartbeat", cluster.RunHeartbeatAsync(token));
@@ -337,6 +355,7 @@ public sealed class TunnelServer : IAsyncDisposable
         {
             await _maintenance.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await _heartbeat.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _acmeLoop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await _work.WhenAll().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or SocketException or ObjectDisposedException)
@@ -357,6 +376,7 @@ public sealed class TunnelServer : IAsyncDisposable
             await cluster.DisposeAsync().ConfigureAwait(false);
         }
         Deadlines.Dispose();
+        Acme?.Dispose();
         SetStatus(final);
         _completion.TrySetResult();
     }

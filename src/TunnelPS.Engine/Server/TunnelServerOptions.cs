@@ -180,6 +180,12 @@ public sealed record TunnelServerOptions
     /// </summary>
     public ClusterOptions? Cluster { get; init; }
 
+    /// <summary>
+    /// Gets public certificates from an ACME directory for the names tunnels hold (see <see cref="Acme.AcmeOptions"/>);
+    /// null (the default) serves the local CA's or the given certificate only. Not with <see cref="Certificate"/>.
+    /// </summary>
+    public Acme.AcmeOptions? Acme { get; init; }
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public ILoggerFactory? LoggerFactory { get; init; }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using TunnelPS.Engine.Acme;
 using TunnelPS.Engine.Diagnostics;
 using TunnelPS.Engine.Http;
 
@@ -11,12 +12,35 @@ namespace TunnelPS.Engine.Server;
 /// (IP rules, basic auth, a connected client) a request must pass before any byte of it is forwarded. The tunnel's
 /// connection limit is checked where a connection to the client is taken (<see cref="TunnelForwarder"/>); whether an
 /// unknown host goes to another node of the cluster is the connection's decision (only its first request may).
+/// With ACME (<paramref name="acme"/>), an HTTP-01 validation in flight is answered before any routing.
 /// </summary>
-internal sealed class VisitorAdmission(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string remote)
+internal sealed class VisitorAdmission(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string remote, AcmeChallengeResponder? acme = null)
 {
     private byte[]? _lastAuthority;
     private int _lastAuthorityLength;
     private string? _lastHost;
+
+    /// <summary>
+    /// Routes a request: null when it goes on to the tunnel of <paramref name="host"/>, or the page the server answers
+    /// it with itself (then <paramref name="host"/> is empty): an ACME HTTP-01 validation of a name this server orders
+    /// a certificate for (answered before Host routing, so a tunnel holding the name never sees it), or a 400 for a
+    /// request with no host.
+    /// </summary>
+    public byte[]? Route(ReadOnlySpan<byte> head, ForwardedRequest request, out string host)
+    {
+        host = "";
+        if (acme is not null && AcmeHttpChallenge.TryAnswer(head, acme) is { } challenge)
+        {
+            return challenge;
+        }
+        if (RoutingHost(request.Authority(head)) is not { } routed)
+        {
+            TunnelMetrics.RefusedVisitors.Add(1, new KeyValuePair<string, object?>("reason", "bad_request"));
+            return ErrorPages.BadRequest("The request has no Host header, so it cannot be routed to a tunnel.");
+        }
+        host = routed;
+        return null;
+    }
 
     /// <summary>
     /// The host a request is routed by (without port or trailing dot, lowercased), from its authority bytes; null when

@@ -7,6 +7,7 @@ using EngineServer = TunnelPS.Engine.Server.TunnelServer;
 using EngineServerStatus = TunnelPS.Engine.Server.TunnelServerStatus;
 using TunnelPS.Configuration;
 using TunnelPS.Engine;
+using TunnelPS.Engine.Acme;
 using TunnelPS.Engine.Cluster;
 using TunnelPS.Engine.Configuration;
 using TunnelPS.Engine.Server;
@@ -227,14 +228,8 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         (int First, int Last)? range = TcpPortRange is null ? null : ParsePortRange(TcpPortRange);
         X509Certificate2? certificate = LoadCertificate();
         ClusterOptions? cluster = ReadClusterOptions();
-        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
-        string http = HttpPort switch
-        {
-            < 0 => "no plain HTTP port",
-            0 => "plain HTTP on a free port",
-            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
-        };
-        if (!ShouldProcess($"*.{Domain}: {tls}, {http}", "Start tunnel server"))
+        AcmeOptions? acme = ReadAcmeOptions();
+        if (!ShouldProcess(StartTarget(acme), "Start tunnel server"))
         {
             return;
         }
@@ -244,7 +239,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         OpenLogFile(log);
         try
         {
-            TunnelServerOptions options = CreateOptions(certificate, cluster, range).WithLogCallback(log.Write, log.IsEnabled);
+            TunnelServerOptions options = CreateOptions(certificate, cluster, acme, range).WithLogCallback(log.Write, log.IsEnabled);
             if (NoInlineCompletions)
             {
                 options = options with { InlineSocketCompletions = false };
@@ -268,6 +263,12 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
                 _ = engine.Completion.ContinueWith(_ => file.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
 
+            if (acme?.DnsProvider is IDisposable script)
+            {
+                // The -AcmeDnsScript runspace closes when the server stops, however it stops.
+                _ = engine.Completion.ContinueWith(_ => script.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+
             TunnelServer server = SessionRegistry.AddServer(engine, log);
             WriteObject(server);
             if (Wait)
@@ -279,6 +280,20 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         {
             log.Detach(Bridge);
         }
+    }
+
+    /// <summary>What -WhatIf and -Confirm name: the domain, the ports, and where certificates come from with ACME.</summary>
+    private string StartTarget(AcmeOptions? acme)
+    {
+        string tls = Port == 0 ? "a free TLS port" : string.Create(CultureInfo.InvariantCulture, $"TLS port {Port}");
+        string http = HttpPort switch
+        {
+            < 0 => "no plain HTTP port",
+            0 => "plain HTTP on a free port",
+            _ => string.Create(CultureInfo.InvariantCulture, $"plain HTTP on port {HttpPort}"),
+        };
+        string certificates = acme is null ? "" : $", certificates from {acme.Directory}";
+        return $"*.{Domain}: {tls}, {http}{certificates}";
     }
 
     /// <summary>-LogPath: opens the JSON lines file the server's log also goes to; a file that cannot be written is a terminating error.</summary>
@@ -303,7 +318,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
     }
 
     /// <summary>The engine's options from the parameters (after the config file filled those not given).</summary>
-    private TunnelServerOptions CreateOptions(X509Certificate2? certificate, ClusterOptions? cluster, (int First, int Last)? range) => new()
+    private TunnelServerOptions CreateOptions(X509Certificate2? certificate, ClusterOptions? cluster, AcmeOptions? acme, (int First, int Last)? range) => new()
     {
         Domain = Domain,
         Port = Port,
@@ -329,6 +344,7 @@ public sealed partial class StartTunnelServerCommand : TunnelCmdletBase
         PublicIdleTimeout = IdleTimeout,
         ClientHelloTimeout = ClientHelloTimeout,
         Cluster = cluster,
+        Acme = acme,
     };
 
     private void WaitUntilStopped(TunnelServer server, EngineLogRoute log)

@@ -68,6 +68,9 @@ public sealed class TunnelServer
             ? []
             : [.. _engine.Tunnels.Select(t => new ServerTunnel(t))];
 
+    /// <summary>The certificates the server got, or is getting, from its ACME CA (empty without -Acme); a new snapshot on each read.</summary>
+    public TunnelServerCertificate[] Certificates => [.. _engine.AcmeCertificates.Select(c => new TunnelServerCertificate(c))];
+
     /// <summary>Connected tunnel clients.</summary>
     public int SessionCount => _engine.SessionCount;
 

@@ -19,7 +19,7 @@ public sealed class LayeringTests
         ["Diagnostics"],
         ["Protocol", "Http", "Transport"],
         ["Inspection", "Configuration"],
-        ["Cluster"],
+        ["Cluster", "Acme"],
         ["Client", "Server"],
         ["Display", "Inspector"],
     ]);

@@ -8,12 +8,12 @@ namespace TunnelPS.Engine.Tests.Support;
 /// </summary>
 internal static class RecordedClientHello
 {
-    public static async Task<byte[]> RecordAsync(string serverName = "localhost")
+    public static async Task<byte[]> RecordAsync(string serverName = "localhost", List<SslApplicationProtocol>? alpn = null)
     {
         using var recorder = new Recorder();
         using var ssl = new SslStream(recorder, leaveInnerStreamOpen: true, (_, _, _, _) => true);
         using var abandon = new CancellationTokenSource();
-        var handshake = ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }, abandon.Token);
+        var handshake = ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName, ApplicationProtocols = alpn }, abandon.Token);
         var hello = await recorder.FirstWrite.WaitAsync(TunnelHarness.Deadline);
         await abandon.CancelAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => handshake);
