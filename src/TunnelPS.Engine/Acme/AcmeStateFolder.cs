@@ -7,7 +7,7 @@ namespace TunnelPS.Engine.Acme;
 /// <summary>
 /// The ACME state of a server on disk: the account key (account.key) and, per name, the issued chain (&lt;name&gt;.crt)
 /// and its private key (&lt;name&gt;.key). The folder (one per directory host, so staging and production never mix) and
-/// every private key are readable by the owner only on Unix; files are written to a temporary name and moved, so a crash
+/// every private key are the owner's alone (mode 600 on Unix, an access list on Windows: Transport/PrivateFiles); files are written to a temporary name and moved, so a crash
 /// never leaves half a key.
 /// </summary>
 internal sealed class AcmeStateFolder(string path)
@@ -114,19 +114,13 @@ internal sealed class AcmeStateFolder(string path)
 
     private void Write(string file, string text, bool secret)
     {
-        if (!OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(Path, OwnerOnly | UnixFileMode.UserExecute);
-        }
-        else
-        {
-            Directory.CreateDirectory(Path);
-        }
+        PrivateFiles.CreateFolder(Path);
         var temporary = file + "." + Guid.NewGuid().ToString("n") + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
+        var options = PrivateFiles.Options(FileMode.CreateNew, FileAccess.Write);
+        if (!secret && !OperatingSystem.IsWindows())
         {
-            options.UnixCreateMode = secret ? OwnerOnly : OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            // A certificate chain is public: readable by others, as the system's own certificate files are.
+            options.UnixCreateMode = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
         }
         using (var stream = new FileStream(temporary, options))
         using (var writer = new StreamWriter(stream))
@@ -134,5 +128,9 @@ internal sealed class AcmeStateFolder(string path)
             writer.Write(text);
         }
         File.Move(temporary, file, overwrite: true);
+        if (secret)
+        {
+            PrivateFiles.Restrict(file);
+        }
     }
 }
