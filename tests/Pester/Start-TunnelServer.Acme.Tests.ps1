@@ -19,7 +19,10 @@ Describe 'Start-TunnelServer -Acme' {
     }
 
     It 'orders nothing under -WhatIf and says where the certificates would come from' {
-        $run = Invoke-FreshPwsh -Script "Import-Module '$(Get-TunnelPSManifestPath)'; Start-TunnelServer -Domain acme.test -Port 0 -HttpPort 8081 -Acme -AcmeAcceptTermsOfService -WhatIf; @(Get-TunnelServer).Count; Test-Path (Join-Path `$HOME '.tunnelps/acme')"
+        # A home of its own: other tests of this run may already have made ~/.tunnelps/acme in the run's shared home.
+        $whatIfHome = Join-Path $TestDrive 'whatif-home'
+        $null = New-Item -ItemType Directory -Path $whatIfHome
+        $run = Invoke-FreshPwsh -Script "`$env:HOME = '$whatIfHome'; Import-Module '$(Get-TunnelPSManifestPath)'; Start-TunnelServer -Domain acme.test -Port 0 -HttpPort 8081 -Acme -AcmeAcceptTermsOfService -WhatIf; @(Get-TunnelServer).Count; Test-Path (Join-Path `$env:HOME '.tunnelps/acme')"
 
         $run.ExitCode | Should -Be 0
         $run.Output | Should -Be @(

@@ -74,6 +74,15 @@ public sealed class ClusterForwardingTests
         Assert.Single(await client.StartAsync());
         var host = $"guarded.localhost:{b.HttpPort}";
 
+        // First one allowed request through b, so that b knows the route and has its link to a: the checks below are then
+        // about the owner's rules, not about a forwarding node that has not yet seen its peer (seen: a 503 from b under load).
+        using (var warm = new TcpClient())
+        {
+            await warm.ConnectAsync(IPAddress.Loopback, b.HttpPort);
+            Assert.StartsWith("HTTP/1.1 200", await RawGetAsync(warm.GetStream(), host, "/warm"), StringComparison.Ordinal);
+        }
+        await TunnelHarness.WaitUntilAsync(() => a.Connections.Limiter.CountOf(IPAddress.Loopback) == 0, "the owner released the warm-up connection's place");
+
         // A denied address reaching the forwarding node is closed by the owner without an answer, as on the owner.
         using (var denied = new TcpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0)))
         {

@@ -218,13 +218,24 @@ internal sealed class PebbleProcess : IAsyncDisposable
 
     private static int FreeUdpPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        // challtestsrv serves DNS over TCP too: the port must be free there as well.
-        using var tcp = new TcpListener(IPAddress.Loopback, port);
-        tcp.Start();
-        return port;
+        // challtestsrv serves DNS over TCP too: the port must be free there as well. A free UDP port's TCP twin is often
+        // taken while the rest of the suite runs (seen: "Address already in use"), so try further ports until both are free.
+        for (var attempt = 1; ; attempt++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+            try
+            {
+                using var tcp = new TcpListener(IPAddress.Loopback, port);
+                tcp.Start();
+                return port;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+                // The TCP twin is in use: another port.
+            }
+        }
     }
 
     internal static string? FindOnPath(string name) =>
