@@ -120,15 +120,7 @@ internal sealed class BindProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        using var tcp = new TcpListener(IPAddress.Loopback, port);
-        tcp.Start();
-        return port;
-    }
+    private static int FreePort() => PebbleProcess.FreeUdpPort();
 
     public async ValueTask DisposeAsync()
     {

@@ -216,7 +216,8 @@ internal sealed class PebbleProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static int FreeUdpPort()
+    /// <summary>A loopback port free for both UDP and TCP (a DNS server's port; pebble-challtestsrv and named serve both).</summary>
+    internal static int FreeUdpPort()
     {
         // challtestsrv serves DNS over TCP too: the port must be free there as well. A free UDP port's TCP twin is often
         // taken while the rest of the suite runs (seen: "Address already in use"), so try further ports until both are free.
